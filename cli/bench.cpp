@@ -1,0 +1,25 @@
+// r1 bench <what>: benchmarks that print their figures and a ratio against a baseline measured in
+// the same run (these machines are shared; absolute numbers drift, ratios hold).
+#include <CLI/CLI.hpp>
+
+#include "bench/tokenizer_bench.h"
+#include "cli/command.h"
+
+namespace r1::cli {
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Run a benchmark");
+  bench->require_subcommand(1);
+  auto opt = std::make_shared<bench::TokenizerBenchOptions>();
+  auto* tok = bench->add_subcommand("tokenizer", "Encode speed vs the JavaScript reference, scaling, load time, memory");
+  tok->add_option("--tokenizer", opt->tokenizer, "tokenizer.json (default: Qwen3's from the fixtures)");
+  tok->add_option("--corpus", opt->corpus, "JSON lines {\"text\"} (default: fixtures/tokenizer/bench_corpus.jsonl)");
+  tok->add_option("--reference-script", opt->reference_script, "node script for the reference, or 'none' to skip it");
+  tok->add_option("--reference-name", opt->reference_name, "reference tokenizer package: qwen3 or deepseek_v3");
+  tok->callback([opt] {
+    opt->threads = global_options().threads;
+    bench::run_tokenizer_bench(*opt);
+  });
+}
+
+}  // namespace r1::cli

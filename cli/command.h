@@ -1,0 +1,21 @@
+// Each `r1` subcommand lives in its own file and registers itself on the CLI11 app through one
+// function declared here. Handlers throw r1::Error on failure; main() prints it as one line.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace r1::cli {
+
+// Options every command sees (set by main before the handler runs).
+struct GlobalOptions {
+  int threads = 0;  // 0 = one per core
+};
+GlobalOptions& global_options();
+
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
+void add_chat_command(CLI::App& app);       // render-chat
+void add_bench_command(CLI::App& app);      // bench tokenizer
+
+}  // namespace r1::cli

@@ -1,0 +1,22 @@
+#include "core/jsonl.h"
+
+#include "core/config.h"
+
+namespace r1 {
+
+bool JsonLinesReader::next(nlohmann::json& row) {
+  while (std::getline(in_, buffer_)) {
+    ++line_;
+    if (!buffer_.empty() && buffer_.back() == '\r') buffer_.pop_back();
+    if (buffer_.find_first_not_of(" \t") == std::string::npos) continue;
+    row = parse_json_text(buffer_, source_, line_);
+    return true;
+  }
+  return false;
+}
+
+std::string to_json_line(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace r1

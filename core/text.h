@@ -1,0 +1,18 @@
+// Small text helpers shared across r1 (no dependencies beyond the standard library).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace r1 {
+
+// Levenshtein edit distance (insert, delete, substitute each cost 1), over bytes.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The candidate closest to `word` by edit distance, or "" when none is plausibly a typo of it.
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// Reads a whole file into memory; throws r1::Error naming the file when it cannot.
+std::string read_file(const std::string& path);
+
+}  // namespace r1

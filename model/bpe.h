@@ -1,0 +1,70 @@
+// Byte-pair encoding (the `BPE` model of Hugging Face tokenizer.json).
+//
+// A word (one pre-token) starts as one symbol per byte (byte-level vocabularies: GPT-2, Llama-3,
+// Qwen, DeepSeek) or per character (character vocabularies, with unk / byte_fallback). Then, over
+// and over, the adjacent pair whose merge has the lowest rank is merged, leftmost first on ties,
+// until no adjacent pair has a merge. That is the rule of `tokenizers` (word.rs) and of every port.
+// Merges are looked up by the pair of symbol ids; a word of n symbols costs O(n log n) with a heap.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace r1 {
+
+// GPT-2's reversible map between bytes and printable code points ("Ġ" is the space byte 0x20).
+struct ByteLevelAlphabet {
+  ByteLevelAlphabet();
+  char32_t byte_to_char[256];
+  // code point -> byte, -1 when the code point is not in the alphabet (index < 512 covers it all)
+  int16_t char_to_byte[512];
+  int byte_of(char32_t cp) const { return cp < 512 ? char_to_byte[cp] : -1; }
+};
+const ByteLevelAlphabet& byte_level_alphabet();
+
+class Bpe {
+ public:
+  // Reads the "model" object of tokenizer.json (type BPE). `byte_level`: words arrive as raw bytes
+  // and each byte starts as the symbol of its ByteLevel character.
+  Bpe(const nlohmann::json& model, bool byte_level);
+  ~Bpe();
+
+  // Appends the ids of one word. `word` is raw UTF-8 (byte-level) or text (character vocabularies).
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+
+  const std::vector<std::string>& id_to_token() const { return id_to_token_; }
+  const std::unordered_map<std::string, int32_t>& token_to_id() const { return token_to_id_; }
+  bool byte_level() const { return byte_level_; }
+
+ private:
+  struct MergeValue {
+    int32_t rank;
+    int32_t new_id;
+  };
+  class MergeTable;
+
+  void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
+  void merge(std::vector<int32_t>& ids) const;
+  int32_t lookup(std::string_view token) const;
+
+  bool byte_level_;
+  std::vector<std::string> id_to_token_;
+  std::unordered_map<std::string, int32_t> token_to_id_;
+  std::unique_ptr<MergeTable> merges_;
+  int32_t byte_ids_[256];  // byte-level: the symbol id of each byte (-1 if missing)
+  int32_t unk_id_ = -1;
+  std::string continuing_subword_prefix_;
+  std::string end_of_word_suffix_;
+  bool fuse_unk_ = false;
+  bool byte_fallback_ = false;
+  bool ignore_merges_ = false;
+  uint64_t cache_tag_;  // identifies this model's entries in the per-thread word cache
+};
+
+}  // namespace r1

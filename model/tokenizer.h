@@ -1,0 +1,101 @@
+// r1's tokenizer: loads a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) for byte-level
+// BPE models (Qwen2/2.5/3, DeepSeek-V3/R1, Llama-3, GPT-2) and gives the same ids as Hugging Face.
+//
+// encode(text):
+//   1. added tokens (special tokens like <|im_end|>, and others like <think>) are split out first,
+//      leftmost-longest, honouring lstrip / rstrip / single_word / normalized;
+//   2. each remaining section is normalized (e.g. NFC) and pre-tokenized into words (regex Split,
+//      ByteLevel, Digits, ...; see pretokenizer.h);
+//   3. each word is BPE-encoded (bpe.h), with a per-thread word cache;
+//   4. with add_special_tokens, the post-processor adds BOS/EOS as Hugging Face does.
+// decode(ids) maps ids back to text (ByteLevel: through the byte alphabet, then invalid UTF-8 is
+// replaced by U+FFFD). DecodeStream decodes token by token, holding back a character split across
+// tokens until it is complete.
+//
+// Input text must be valid UTF-8: anything else is an r1::Error naming the byte offset.
+// Unsupported files (Unigram, WordPiece, unknown normalizers/pre-tokenizers/decoders) are refused
+// by name when loading, never tokenized wrongly.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace r1 {
+
+class ThreadPool;
+
+struct AddedToken {
+  int32_t id = -1;
+  std::string content;
+  bool special = false;
+  bool lstrip = false;
+  bool rstrip = false;
+  bool single_word = false;
+  bool normalized = false;
+};
+
+class Tokenizer {
+ public:
+  // `path`: a tokenizer.json file, or a model folder holding tokenizer.json (and optionally
+  // tokenizer_config.json, read from the same folder when present).
+  static Tokenizer load(const std::string& path);
+  // From parsed files; `config` may be null.
+  static Tokenizer from_json(const nlohmann::json& tokenizer, const nlohmann::json* config);
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+  std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = false) const;
+  // Encodes many texts on a thread pool (nullptr: on the calling thread).
+  std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens,
+                                                 ThreadPool* pool) const;
+  // Throws r1::Error for an id outside the vocabulary.
+  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
+
+  size_t vocab_size() const;  // largest id + 1, added tokens included
+  std::optional<int32_t> token_to_id(std::string_view token) const;
+  std::string id_to_token(int32_t id) const;  // "" for an unused id
+  bool is_special(int32_t id) const;
+  const std::vector<AddedToken>& added_tokens() const;
+
+  // From tokenizer_config.json (or the post-processor): nullopt when the model has none.
+  std::optional<int32_t> bos_id() const;
+  std::optional<int32_t> eos_id() const;
+  std::optional<int32_t> pad_id() const;
+  std::string bos_token() const;
+  std::string eos_token() const;
+  // The Jinja chat template of tokenizer_config.json ("" if none) and its tokenizer_class.
+  const std::string& chat_template() const;
+  const std::string& tokenizer_class() const;
+
+  struct Impl;
+
+ private:
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  friend class DecodeStream;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Incremental decoding for streaming output: step(id) returns the text that became complete.
+// Concatenating every step() and finish() equals decode() of all ids.
+class DecodeStream {
+ public:
+  explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens = false);
+  std::string step(int32_t id);
+  std::string finish();  // flushes a dangling partial character as U+FFFD
+
+ private:
+  const Tokenizer& tokenizer_;
+  bool skip_special_;
+  std::string pending_;  // bytes of a character not yet complete
+};
+
+}  // namespace r1
