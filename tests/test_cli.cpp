@@ -1,0 +1,109 @@
+// The `r1` executable end to end: help everywhere, JSON lines in and out, and one clear error line
+// with a non-zero exit for bad input.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/text.h"
+#include "fixtures.h"
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out, err;
+};
+
+Run run(const std::string& args, const std::string& stdin_text = "") {
+  std::string dir = "/tmp/r1_test_cli_" + std::to_string(::getpid());
+  std::system(("mkdir -p " + dir).c_str());
+  {
+    std::ofstream in(dir + "/in");
+    in << stdin_text;
+  }
+  std::string command = std::string(R1_BINARY) + " " + args + " < " + dir + "/in > " + dir + "/out 2> " + dir + "/err";
+  int status = std::system(command.c_str());
+  Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, r1::read_file(dir + "/out"), r1::read_file(dir + "/err")};
+  return r;
+}
+
+size_t count_lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
+  Run top = run("--help");
+  CHECK(top.exit_code == 0);
+  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench"}) {
+    CHECK(top.out.find(sub) != std::string::npos);
+    Run help = run(std::string(sub) + " --help");
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("Usage") != std::string::npos);
+  }
+  CHECK(run("bench tokenizer --help").exit_code == 0);
+  CHECK(run("").exit_code != 0);  // a subcommand is required
+  CHECK(run("no-such-command").exit_code != 0);
+}
+
+TEST_CASE("cli: tokenize and detokenize round trip", "[cli]") {
+  std::string tok = r1::test::qwen3_dir();
+  Run enc = run("tokenize --tokenizer " + tok, "{\"text\": \"Hello world\"}\n\n{\"text\": \"你好<|im_end|>\"}\n");
+  REQUIRE(enc.exit_code == 0);
+  CHECK(enc.out == "{\"ids\":[9707,1879]}\n{\"ids\":[108386,151645]}\n");
+  Run dec = run("detokenize --tokenizer " + tok, enc.out);
+  REQUIRE(dec.exit_code == 0);
+  CHECK(dec.out == "{\"text\":\"Hello world\"}\n{\"text\":\"你好<|im_end|>\"}\n");
+  Run skip = run("detokenize --skip-special-tokens --tokenizer " + tok, "{\"ids\":[108386,151645]}\n");
+  CHECK(skip.out == "{\"text\":\"你好\"}\n");
+}
+
+TEST_CASE("cli: a malformed line gives one error naming it, after the lines before it", "[cli]") {
+  std::string tok = r1::test::qwen3_dir();
+  Run bad = run("tokenize --tokenizer " + tok, "{\"text\": \"a\"}\n{\"text\": \"b\"}\n{\"text\": oops}\n{\"text\": \"d\"}\n");
+  CHECK(bad.exit_code != 0);
+  CHECK(count_lines(bad.out) == 2);
+  CHECK(count_lines(bad.err) == 1);
+  CHECK(bad.err.rfind("r1: error: <stdin>:3: malformed JSON", 0) == 0);
+
+  Run no_text = run("tokenize --tokenizer " + tok, "{\"text\": \"a\"}\n{\"txt\": \"b\"}\n");
+  CHECK(no_text.exit_code != 0);
+  CHECK(no_text.err == "r1: error: <stdin>:2: expected an object with a string \"text\"\n");
+
+  Run bad_id = run("detokenize --tokenizer " + tok, "{\"ids\": [1]}\n{\"ids\": [99999999]}\n");
+  CHECK(bad_id.exit_code != 0);
+  CHECK(bad_id.err.find("<stdin>:2: token id 99999999 is out of range") != std::string::npos);
+
+  Run neg = run("detokenize --tokenizer " + tok, "{\"ids\": [-1]}\n");
+  CHECK(neg.err.find("<stdin>:1: \"ids\" must hold non-negative integers") != std::string::npos);
+
+  Run missing = run("tokenize --tokenizer /nonexistent/dir", "{\"text\": \"a\"}\n");
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err == "r1: error: /nonexistent/dir: no such file\n");
+
+  // JSON escapes that decode to invalid UTF-16 (a lone surrogate) are refused, not crashed on.
+  Run surrogate = run("tokenize --tokenizer " + tok, "{\"text\": \"\\ud800\"}\n");
+  CHECK(surrogate.exit_code != 0);
+  CHECK(surrogate.err.find("<stdin>:1:") != std::string::npos);
+  CHECK(count_lines(surrogate.err) == 1);
+}
+
+TEST_CASE("cli: render-chat through the tokenizer's own template", "[cli]") {
+  std::string tok = r1::test::qwen3_dir();
+  Run chat = run("render-chat --tokenizer " + tok, R"({"messages": [{"role": "user", "content": "hi"}]})" "\n");
+  REQUIRE(chat.exit_code == 0);
+  auto row = nlohmann::json::parse(chat.out);
+  CHECK(row["text"] == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  CHECK(row["ids"].size() == 9);
+  Run bad = run("render-chat --template r1-zero", R"({"messages": [{"role": "bot", "content": "hi"}]})" "\n");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("<stdin>:1: messages[0].role") != std::string::npos);
+}
