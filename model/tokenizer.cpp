@@ -3,11 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <unordered_map>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/thread_pool.h"
 #include "model/bpe.h"
 #include "model/pretokenizer.h"
@@ -280,13 +282,20 @@ Tokenizer Tokenizer::load(const std::string& path) {
   fs::path file = path;
   if (fs::is_directory(file)) file /= "tokenizer.json";
   if (!fs::exists(file)) throw Error(file.string() + ": no such file");
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  };
   nlohmann::json tokenizer = read_json_file(file.string());
+  log::debug() << "tokenizer: parsed " << file.string() << " in " << elapsed_ms() << " ms";
   fs::path config_path = file.parent_path() / "tokenizer_config.json";
   nlohmann::json config;
   bool has_config = fs::exists(config_path);
   if (has_config) config = read_json_file(config_path.string());
   try {
-    return from_json(tokenizer, has_config ? &config : nullptr);
+    Tokenizer loaded = from_json(tokenizer, has_config ? &config : nullptr);
+    log::debug() << "tokenizer: loaded " << loaded.vocab_size() << " tokens in " << elapsed_ms() << " ms";
+    return loaded;
   } catch (const nlohmann::json::exception& e) {
     throw Error(file.string() + ": " + e.what());
   } catch (const Error& e) {
