@@ -96,7 +96,41 @@ std::string to_byte_level(std::string_view bytes) {
 
 }  // namespace
 
-Bpe::Bpe(const nlohmann::json& model, bool byte_level) : byte_level_(byte_level), cache_tag_(g_next_cache_tag++) {
+BpeSpec BpeSpec::from_json(const nlohmann::json& model) {
+  BpeSpec spec;
+  spec.options = &model;
+  const auto& vocab = model.at("vocab");
+  if (!vocab.is_object()) throw Error("tokenizer.json: model.vocab: expected object");
+  spec.vocab.reserve(vocab.size());
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    if (!it.value().is_number_integer()) {
+      throw Error("tokenizer.json: model.vocab[\"" + it.key() + "\"]: expected an integer id");
+    }
+    spec.vocab.emplace_back(it.key(), it.value().get<int64_t>());
+  }
+  const auto& merges = model.at("merges");
+  if (!merges.is_array()) throw Error("tokenizer.json: model.merges: expected array");
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const auto& m = merges[rank];
+    if (m.is_string()) {
+      std::string_view s = m.get_ref<const std::string&>();
+      auto space = s.find(' ');
+      if (space == std::string_view::npos) {
+        throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\"");
+      }
+      spec.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      spec.merges.emplace_back(m[0].get_ref<const std::string&>(), m[1].get_ref<const std::string&>());
+    } else {
+      throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\" or [a, b]");
+    }
+  }
+  return spec;
+}
+
+Bpe::Bpe(const BpeSpec& spec, bool byte_level) : byte_level_(byte_level), cache_tag_(g_next_cache_tag++) {
+  static const nlohmann::json kNoOptions = nlohmann::json::object();
+  const nlohmann::json& model = spec.options ? *spec.options : kNoOptions;
   auto string_field = [&](const char* key) -> std::string {
     auto it = model.find(key);
     if (it == model.end() || it->is_null()) return "";
@@ -116,17 +150,14 @@ Bpe::Bpe(const nlohmann::json& model, bool byte_level) : byte_level_(byte_level)
   byte_fallback_ = bool_field("byte_fallback");
   ignore_merges_ = bool_field("ignore_merges");
 
-  const auto& vocab = model.at("vocab");
-  if (!vocab.is_object()) throw Error("tokenizer.json: model.vocab: expected object");
-  token_to_id_.reserve(vocab.size());
-  int32_t max_id = -1;
-  for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      throw Error("tokenizer.json: model.vocab[\"" + token + "\"]: expected a non-negative integer id");
+  token_to_id_.reserve(spec.vocab.size());
+  int64_t max_id = -1;
+  for (const auto& [token, id] : spec.vocab) {
+    if (id < 0 || id > INT32_MAX) {
+      throw Error("tokenizer.json: model.vocab[\"" + std::string(token) + "\"]: expected a non-negative integer id");
     }
-    int32_t v = id.get<int32_t>();
-    token_to_id_.emplace(token, v);
-    max_id = std::max(max_id, v);
+    token_to_id_.emplace(token, static_cast<int32_t>(id));
+    max_id = std::max(max_id, id);
   }
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   for (const auto& [token, id] : token_to_id_) id_to_token_[id] = token;
@@ -134,31 +165,18 @@ Bpe::Bpe(const nlohmann::json& model, bool byte_level) : byte_level_(byte_level)
   std::string unk = string_field("unk_token");
   if (!unk.empty()) unk_id_ = lookup(unk);
 
-  const auto& merges = model.at("merges");
-  if (!merges.is_array()) throw Error("tokenizer.json: model.merges: expected array");
-  merges_ = std::make_unique<MergeTable>(merges.size());
+  merges_ = std::make_unique<MergeTable>(spec.merges.size());
   size_t prefix_len = continuing_subword_prefix_.size();
-  for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& m = merges[rank];
-    std::string a, b;
-    if (m.is_string()) {
-      const auto& s = m.get_ref<const std::string&>();
-      auto space = s.find(' ');
-      if (space == std::string::npos) throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\"");
-      a = s.substr(0, space);
-      b = s.substr(space + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
-    } else {
-      throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\" or [a, b]");
-    }
-    int32_t ia = lookup(a), ib = lookup(b);
-    std::string merged = a + (prefix_len && b.compare(0, prefix_len, continuing_subword_prefix_) == 0 ? b.substr(prefix_len) : b);
-    int32_t im = lookup(merged);
+  std::string merged;
+  for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
+    auto [a, b] = spec.merges[rank];
+    merged.assign(a);
+    if (prefix_len && b.substr(0, prefix_len) == continuing_subword_prefix_) merged.append(b.substr(prefix_len));
+    else merged.append(b);
+    int32_t ia = lookup(a), ib = lookup(b), im = lookup(merged);
     if (ia < 0 || ib < 0 || im < 0) {
-      throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: merge \"" + a + " " + b +
-                  "\" uses a token that is not in the vocabulary");
+      throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: merge \"" + std::string(a) + " " +
+                  std::string(b) + "\" uses a token that is not in the vocabulary");
     }
     merges_->insert(ia, ib, {static_cast<int32_t>(rank), im});
   }
@@ -174,7 +192,7 @@ Bpe::Bpe(const nlohmann::json& model, bool byte_level) : byte_level_(byte_level)
 Bpe::~Bpe() = default;
 
 int32_t Bpe::lookup(std::string_view token) const {
-  auto it = token_to_id_.find(std::string(token));
+  auto it = token_to_id_.find(token);
   return it == token_to_id_.end() ? -1 : it->second;
 }
 

@@ -28,18 +28,29 @@ struct ByteLevelAlphabet {
 };
 const ByteLevelAlphabet& byte_level_alphabet();
 
+// The parts of tokenizer.json's "model" object BPE needs. The big tables are views into the parsed
+// file (so loading a 150k-token vocabulary copies each string once, into the model).
+struct BpeSpec {
+  const nlohmann::json* options = nullptr;  // the model object without vocab/merges (dropout, unk_token, ...)
+  std::vector<std::pair<std::string_view, int64_t>> vocab;
+  std::vector<std::pair<std::string_view, std::string_view>> merges;
+  // Fills vocab and merges from a parsed model object (views into `model`).
+  static BpeSpec from_json(const nlohmann::json& model);
+};
+
 class Bpe {
  public:
-  // Reads the "model" object of tokenizer.json (type BPE). `byte_level`: words arrive as raw bytes
-  // and each byte starts as the symbol of its ByteLevel character.
-  Bpe(const nlohmann::json& model, bool byte_level);
+  // `byte_level`: words arrive as raw bytes and each byte starts as the symbol of its ByteLevel
+  // character.
+  Bpe(const BpeSpec& spec, bool byte_level);
   ~Bpe();
 
   // Appends the ids of one word. `word` is raw UTF-8 (byte-level) or text (character vocabularies).
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
   const std::vector<std::string>& id_to_token() const { return id_to_token_; }
-  const std::unordered_map<std::string, int32_t>& token_to_id() const { return token_to_id_; }
+  // -1 when the token is not in the vocabulary.
+  int32_t lookup(std::string_view token) const;
   bool byte_level() const { return byte_level_; }
 
  private:
@@ -51,11 +62,15 @@ class Bpe {
 
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
   void merge(std::vector<int32_t>& ids) const;
-  int32_t lookup(std::string_view token) const;
+
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
 
   bool byte_level_;
   std::vector<std::string> id_to_token_;
-  std::unordered_map<std::string, int32_t> token_to_id_;
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> token_to_id_;
   std::unique_ptr<MergeTable> merges_;
   int32_t byte_ids_[256];  // byte-level: the symbol id of each byte (-1 if missing)
   int32_t unk_id_ = -1;

@@ -1,6 +1,7 @@
 #include "model/tokenizer.h"
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
@@ -148,8 +149,17 @@ struct Tokenizer::Impl {
   bool byte_level = false;
   std::vector<AddedToken> added;
   std::unordered_map<std::string, int32_t> added_by_content;
-  std::vector<std::string> vocab;      // id -> token text (model tokens and added tokens)
+  size_t vocab_size = 0;               // largest id + 1 over model and added tokens
+  std::vector<int32_t> added_index;    // id -> index into `added`, or -1 for a model token
   std::vector<int8_t> special;         // id -> 1 when an added special token
+
+  // The text of a token ("" for an id no token uses).
+  const std::string& token_text(int32_t id) const {
+    static const std::string kNone;
+    if (int32_t a = added_index[id]; a >= 0) return added[a].content;
+    const auto& model = bpe->id_to_token();
+    return static_cast<size_t>(id) < model.size() ? model[id] : kNone;
+  }
   AddedTokenMatcher raw_matcher;        // tokens matched before normalization
   AddedTokenMatcher normalized_matcher; // tokens matched in normalized text
   std::vector<int32_t> prefix_ids, suffix_ids;  // added by add_special_tokens
@@ -183,10 +193,10 @@ struct Tokenizer::Impl {
 
   // Bytes of one token for decoding.
   void append_token_bytes(int32_t id, std::string& out) const {
-    if (id < 0 || static_cast<size_t>(id) >= vocab.size()) {
-      throw Error("token id " + std::to_string(id) + " is out of range (vocabulary size " + std::to_string(vocab.size()) + ")");
+    if (id < 0 || static_cast<size_t>(id) >= vocab_size) {
+      throw Error("token id " + std::to_string(id) + " is out of range (vocabulary size " + std::to_string(vocab_size) + ")");
     }
-    const std::string& token = vocab[id];
+    const std::string& token = token_text(id);
     if (!byte_level_decoder) {
       if (!out.empty() && !token.empty()) out.push_back(' ');
       out += token;
@@ -219,8 +229,7 @@ void parse_post_processor(const nlohmann::json& pp, Tokenizer::Impl& impl) {
   auto lookup = [&](const std::string& token) -> int32_t {
     auto it = impl.added_by_content.find(token);
     if (it != impl.added_by_content.end()) return it->second;
-    auto jt = impl.bpe->token_to_id().find(token);
-    if (jt != impl.bpe->token_to_id().end()) return jt->second;
+    if (int32_t id = impl.bpe->lookup(token); id >= 0) return id;
     throw Error("tokenizer.json: post_processor uses unknown token '" + token + "'");
   };
   if (type == "ByteLevel") return;
@@ -277,6 +286,93 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
+namespace {
+void check_model_type(const nlohmann::json& model);
+}  // namespace
+
+namespace {
+
+// tokenizer.json files are large (Qwen3's: 11 MB, 151k tokens, 151k merges). simdjson parses them in
+// tens of milliseconds and hands out views into its buffer, so the vocabulary and merges go straight
+// into the BPE tables; every other (small) part is converted to nlohmann::json for the typed readers.
+nlohmann::json to_nlohmann(simdjson::dom::element element) {
+  return nlohmann::json::parse(simdjson::minify(element));
+}
+
+Tokenizer load_with_simdjson(const std::string& file, const nlohmann::json* config,
+                             Tokenizer (*build)(const nlohmann::json&, const BpeSpec&, const nlohmann::json*)) {
+  simdjson::padded_string text;
+  if (auto error = simdjson::padded_string::load(file).get(text)) {
+    throw Error(file + ": cannot read (" + simdjson::error_message(error) + ")");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text).get(root)) {
+    read_json_file(file);  // reports the syntax error with line and column
+    throw Error(file + ": malformed JSON");
+  }
+  simdjson::dom::object top;
+  if (root.get_object().get(top)) throw Error(file + ": expected a JSON object");
+  nlohmann::json rest = nlohmann::json::object();
+  BpeSpec spec;
+  bool has_model = false;
+  nlohmann::json model_options = nlohmann::json::object();
+  for (auto [key, value] : top) {
+    if (key != "model") {
+      rest[std::string(key)] = to_nlohmann(value);
+      continue;
+    }
+    has_model = true;
+    simdjson::dom::object model;
+    if (value.get_object().get(model)) throw Error("tokenizer.json: model: expected object");
+    for (auto [mkey, mvalue] : model) {
+      if (mkey == "vocab") {
+        simdjson::dom::object vocab;
+        if (mvalue.get_object().get(vocab)) throw Error("tokenizer.json: model.vocab: expected object");
+        spec.vocab.reserve(vocab.size());
+        for (auto [token, id] : vocab) {
+          int64_t v;
+          if (id.get_int64().get(v)) {
+            throw Error("tokenizer.json: model.vocab[\"" + std::string(token) + "\"]: expected an integer id");
+          }
+          spec.vocab.emplace_back(token, v);
+        }
+      } else if (mkey == "merges") {
+        simdjson::dom::array merges;
+        if (mvalue.get_array().get(merges)) throw Error("tokenizer.json: model.merges: expected array");
+        size_t rank = 0;
+        for (simdjson::dom::element m : merges) {
+          std::string_view s, a, b;
+          simdjson::dom::array pair;
+          if (!m.get_string().get(s)) {
+            auto space = s.find(' ');
+            if (space == std::string_view::npos) {
+              throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\"");
+            }
+            spec.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
+          } else if (!m.get_array().get(pair) && pair.size() == 2 && !pair.at(0).get_string().get(a) &&
+                     !pair.at(1).get_string().get(b)) {
+            spec.merges.emplace_back(a, b);
+          } else {
+            throw Error("tokenizer.json: model.merges[" + std::to_string(rank) + "]: expected \"a b\" or [a, b]");
+          }
+          ++rank;
+        }
+      } else {
+        model_options[std::string(mkey)] = to_nlohmann(mvalue);
+      }
+    }
+  }
+  if (!has_model) throw Error("tokenizer.json: no \"model\" object");
+  if (!model_options.contains("type") && !spec.merges.empty()) model_options["type"] = "BPE";
+  check_model_type(model_options);
+  rest["model"] = model_options;
+  spec.options = &rest["model"];
+  return build(rest, spec, config);
+}
+
+}  // namespace
+
 Tokenizer Tokenizer::load(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path file = path;
@@ -286,37 +382,49 @@ Tokenizer Tokenizer::load(const std::string& path) {
   auto elapsed_ms = [&] {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   };
-  nlohmann::json tokenizer = read_json_file(file.string());
-  log::debug() << "tokenizer: parsed " << file.string() << " in " << elapsed_ms() << " ms";
   fs::path config_path = file.parent_path() / "tokenizer_config.json";
   nlohmann::json config;
   bool has_config = fs::exists(config_path);
   if (has_config) config = read_json_file(config_path.string());
   try {
-    Tokenizer loaded = from_json(tokenizer, has_config ? &config : nullptr);
-    log::debug() << "tokenizer: loaded " << loaded.vocab_size() << " tokens in " << elapsed_ms() << " ms";
+    Tokenizer loaded = load_with_simdjson(file.string(), has_config ? &config : nullptr, &Tokenizer::build);
+    log::debug() << "tokenizer: loaded " << loaded.vocab_size() << " tokens from " << file.string() << " in "
+                 << elapsed_ms() << " ms";
     return loaded;
   } catch (const nlohmann::json::exception& e) {
     throw Error(file.string() + ": " + e.what());
   } catch (const Error& e) {
-    throw Error(file.string() + ": " + e.what());
+    std::string what = e.what();
+    if (what.rfind(file.string(), 0) == 0) throw;
+    throw Error(file.string() + ": " + what);
   }
 }
 
-Tokenizer Tokenizer::from_json(const nlohmann::json& tokenizer, const nlohmann::json* config) {
-  if (!tokenizer.is_object() || !tokenizer.contains("model")) throw Error("tokenizer.json: no \"model\" object");
-  auto impl = std::make_unique<Impl>();
-  const auto& model = tokenizer["model"];
+namespace {
+
+void check_model_type(const nlohmann::json& model) {
   std::string model_type = model.value("type", std::string());
   if (model_type.empty() && model.contains("merges")) model_type = "BPE";
   if (model_type != "BPE") {
     throw Error("tokenizer.json: model type '" + model_type + "' is not supported (r1 supports byte-level BPE models)");
   }
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_json(const nlohmann::json& tokenizer, const nlohmann::json* config) {
+  if (!tokenizer.is_object() || !tokenizer.contains("model")) throw Error("tokenizer.json: no \"model\" object");
+  check_model_type(tokenizer["model"]);
+  return build(tokenizer, BpeSpec::from_json(tokenizer["model"]), config);
+}
+
+Tokenizer Tokenizer::build(const nlohmann::json& tokenizer, const BpeSpec& spec, const nlohmann::json* config) {
+  auto impl = std::make_unique<Impl>();
   impl->normalizer = make_normalizer(tokenizer.value("normalizer", nlohmann::json()));
   impl->pre_tokenizer = make_pre_tokenizer(tokenizer.value("pre_tokenizer", nlohmann::json()), impl->byte_level);
-  impl->bpe = std::make_unique<Bpe>(model, impl->byte_level);
+  impl->bpe = std::make_unique<Bpe>(spec, impl->byte_level);
 
-  impl->vocab = impl->bpe->id_to_token();
+  impl->vocab_size = impl->bpe->id_to_token().size();
   if (tokenizer.contains("added_tokens") && tokenizer["added_tokens"].is_array()) {
     for (const auto& t : tokenizer["added_tokens"]) {
       AddedToken tok;
@@ -328,15 +436,16 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& tokenizer, const nlohmann::
       tok.single_word = t.value("single_word", false);
       tok.normalized = t.value("normalized", !tok.special);
       if (tok.id < 0) throw Error("tokenizer.json: added token '" + tok.content + "' has a negative id");
-      if (static_cast<size_t>(tok.id) >= impl->vocab.size()) impl->vocab.resize(static_cast<size_t>(tok.id) + 1);
-      impl->vocab[tok.id] = tok.content;
+      impl->vocab_size = std::max(impl->vocab_size, static_cast<size_t>(tok.id) + 1);
       impl->added_by_content[tok.content] = tok.id;
       impl->added.push_back(std::move(tok));
     }
   }
-  impl->special.assign(impl->vocab.size(), 0);
-  for (const auto& t : impl->added) {
-    if (t.special) impl->special[t.id] = 1;
+  impl->added_index.assign(impl->vocab_size, -1);
+  impl->special.assign(impl->vocab_size, 0);
+  for (size_t i = 0; i < impl->added.size(); ++i) {
+    impl->added_index[impl->added[i].id] = static_cast<int32_t>(i);
+    if (impl->added[i].special) impl->special[impl->added[i].id] = 1;
   }
   impl->raw_matcher.build(impl->added, false);
   impl->normalized_matcher.build(impl->added, true);
@@ -347,8 +456,7 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& tokenizer, const nlohmann::
   auto find_id = [&](const std::optional<std::string>& token) -> std::optional<int32_t> {
     if (!token) return std::nullopt;
     if (auto it = impl->added_by_content.find(*token); it != impl->added_by_content.end()) return it->second;
-    const auto& vocab = impl->bpe->token_to_id();
-    if (auto it = vocab.find(*token); it != vocab.end()) return it->second;
+    if (int32_t id = impl->bpe->lookup(*token); id >= 0) return id;
     return std::nullopt;
   };
   auto bos = token_string(config, "bos_token");
@@ -435,19 +543,17 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   return impl_->clean_up_spaces ? clean_up_tokenization(std::move(text)) : text;
 }
 
-size_t Tokenizer::vocab_size() const { return impl_->vocab.size(); }
+size_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  std::string key(token);
-  if (auto it = impl_->added_by_content.find(key); it != impl_->added_by_content.end()) return it->second;
-  const auto& vocab = impl_->bpe->token_to_id();
-  if (auto it = vocab.find(key); it != vocab.end()) return it->second;
+  if (auto it = impl_->added_by_content.find(std::string(token)); it != impl_->added_by_content.end()) return it->second;
+  if (int32_t id = impl_->bpe->lookup(token); id >= 0) return id;
   return std::nullopt;
 }
 
 std::string Tokenizer::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= impl_->vocab.size()) return "";
-  return impl_->vocab[id];
+  if (id < 0 || static_cast<size_t>(id) >= impl_->vocab_size) return "";
+  return impl_->token_text(id);
 }
 
 bool Tokenizer::is_special(int32_t id) const {

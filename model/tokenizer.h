@@ -30,6 +30,7 @@
 namespace r1 {
 
 class ThreadPool;
+struct BpeSpec;
 
 struct AddedToken {
   int32_t id = -1;
@@ -80,6 +81,8 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  // `tokenizer` is tokenizer.json (its model's vocab and merges may be absent: they come in `spec`).
+  static Tokenizer build(const nlohmann::json& tokenizer, const BpeSpec& spec, const nlohmann::json* config);
   friend class DecodeStream;
   std::unique_ptr<Impl> impl_;
 };

@@ -156,6 +156,59 @@ void append(std::string& out, char32_t cp) {
   }
 }
 
+namespace {
+
+// Code points that can make NFC change a text: a non-zero combining class (reordering), a
+// decomposition that does not recompose to itself, or being the second element of a canonical
+// composition (including Hangul vowel and trailing jamo). A text with none of them is already NFC,
+// which is the common case and skips utf8proc's decompose-recompose pass.
+class NfcInert {
+ public:
+  NfcInert() : unsafe_(0x110000 / 64, 0) {
+    for (char32_t cp = 0; cp < 0x30000; ++cp) {
+      if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+      auto c = static_cast<utf8proc_int32_t>(cp);
+      if (utf8proc_get_property(c)->combining_class != 0) mark(cp);
+      utf8proc_int32_t parts[8];
+      utf8proc_ssize_t n = utf8proc_decompose_char(c, parts, 8, UTF8PROC_DECOMPOSE, nullptr);
+      if (n <= 0 || (n == 1 && parts[0] == c)) continue;
+      for (utf8proc_ssize_t k = 1; k < n && k < 8; ++k) mark(static_cast<char32_t>(parts[k]));
+      std::string one;
+      append(one, cp);
+      utf8proc_uint8_t* out = nullptr;
+      utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(one.data()),
+                                          static_cast<utf8proc_ssize_t>(one.size()), &out,
+                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+      if (len < 0 || std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(len)) != one) mark(cp);
+      std::free(out);
+    }
+    for (char32_t cp = 0x1161; cp <= 0x1175; ++cp) mark(cp);
+    for (char32_t cp = 0x11A8; cp <= 0x11C2; ++cp) mark(cp);
+  }
+  bool inert(std::string_view text) const {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    size_t n = text.size();
+    for (size_t i = 0; i < n;) {
+      if (s[i] < 0x80) {  // ASCII: combining class 0, composes with nothing before it
+        ++i;
+        continue;
+      }
+      char32_t cp;
+      size_t len = decode_one(s, n, i, cp);
+      if (len == 0) return false;
+      if ((unsafe_[cp >> 6] >> (cp & 63)) & 1) return false;
+      i += len;
+    }
+    return true;
+  }
+
+ private:
+  void mark(char32_t cp) { unsafe_[cp >> 6] |= uint64_t{1} << (cp & 63); }
+  std::vector<uint64_t> unsafe_;
+};
+
+}  // namespace
+
 std::string normalize(std::string_view text, Form form) {
   bool ascii = true;
   for (unsigned char c : text) {
@@ -165,6 +218,10 @@ std::string normalize(std::string_view text, Form form) {
     }
   }
   if (ascii) return std::string(text);  // every normalization form leaves ASCII unchanged
+  if (form == Form::NFC) {
+    static const NfcInert nfc_inert;
+    if (nfc_inert.inert(text)) return std::string(text);
+  }
   int options = UTF8PROC_STABLE;
   switch (form) {
     case Form::NFC: options |= UTF8PROC_COMPOSE; break;
