@@ -1,6 +1,7 @@
 // model/chat_template: the Qwen3 and DeepSeek-V3 templates recognised from their real
-// tokenizer_config.json render exactly what Hugging Face's Jinja engine (@huggingface/jinja, as
-// transformers.js apply_chat_template uses it) renders, on tests/data/chat_conversations.jsonl;
+// tokenizer_config.json render exactly what Jinja renders from those configs' own chat_template, set up
+// as transformers' apply_chat_template sets it up (scripts/fixtures/render_chat_templates.py, Python
+// jinja2), on tests/data/chat_conversations.jsonl;
 // the other templates against hand-written expectations.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -123,6 +123,24 @@ TEST_CASE("tokenizer reference: special tokens and add_special_tokens", "[tokeni
   CHECK(deepseek.decode(deepseek.encode("<｜User｜>1+1<｜Assistant｜>")) == "<｜User｜>1+1<｜Assistant｜>");
 }
 
+TEST_CASE("tokenizer reference: edge cases match Hugging Face's Rust library", "[tokenizer][reference]") {
+  // Strings around U+0085, U+FEFF, U+180E, U+200B, U+2028/9 and case-folded contractions, where
+  // JavaScript's regex engine and Oniguruma (Rust tokenizers) can disagree; ids from the Rust library.
+  auto rows = read_rows(r1::test::fixture("tokenizer/rust_edge.jsonl"));
+  REQUIRE(rows.size() >= 100);
+  Tokenizer qwen3 = Tokenizer::load(r1::test::qwen3_dir());
+  Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
+  size_t js_disagrees = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string text = rows[i].at("text").get<std::string>();
+    INFO("rust_edge line " << i + 1 << " " << snippet(text));
+    CHECK(qwen3.encode(text) == rows[i].at("qwen3").get<Ids>());
+    CHECK(deepseek.encode(text) == rows[i].at("deepseek_v3").get<Ids>());
+    if (!rows[i].value("js_agrees", true)) ++js_disagrees;
+  }
+  CHECK(js_disagrees > 0);  // the file does exercise the cases where the engines differ
+}
+
 TEST_CASE("tokenizer reference: where the JavaScript port and Hugging Face's Rust regex differ, r1 follows Rust",
           "[tokenizer][reference]") {
   // \s is Unicode White_Space in Oniguruma (Rust tokenizers): U+0085 is space, U+FEFF is not.
