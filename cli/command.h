@@ -17,5 +17,6 @@ GlobalOptions& global_options();
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_chat_command(CLI::App& app);       // render-chat
 void add_bench_command(CLI::App& app);      // bench tokenizer
+void add_info_command(CLI::App& app);       // info
 
 }  // namespace r1::cli

@@ -43,13 +43,16 @@ size_t count_lines(const std::string& s) {
 TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
   Run top = run("--help");
   CHECK(top.exit_code == 0);
-  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench"}) {
+  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench", "info"}) {
     CHECK(top.out.find(sub) != std::string::npos);
     Run help = run(std::string(sub) + " --help");
     CHECK(help.exit_code == 0);
     CHECK(help.out.find("Usage") != std::string::npos);
   }
   CHECK(run("bench tokenizer --help").exit_code == 0);
+  Run info = run("--threads 2 info");
+  CHECK(info.exit_code == 0);
+  CHECK(info.out.find("LibTorch intra-op threads: 2") != std::string::npos);
   CHECK(run("").exit_code != 0);  // a subcommand is required
   CHECK(run("no-such-command").exit_code != 0);
 }
