@@ -1,21 +1,23 @@
-// r1 info: versions and runtime settings (LibTorch threads and build, gRPC), for bug reports and to
-// check that a machine is set up.
+// r1 info: versions and runtime settings, for bug reports and to check that a machine is set up.
+// It does not load LibTorch (see docs/architecture.md, "Start-up cost"); `r1 bench` and the training
+// commands report LibTorch's settings where they use it.
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
+#include <utf8proc.h>
 
 #include <cstdio>
 
 #include "cli/command.h"
-#include "model/runtime.h"
+#include "core/thread_pool.h"
 
 namespace r1::cli {
 
 void add_info_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print versions and runtime settings (LibTorch, threads, gRPC)");
+  auto* cmd = app.add_subcommand("info", "Print versions and runtime settings");
   cmd->callback([] {
-    int threads = model::configure_threads(global_options().threads);
-    std::printf("r1 0.1.0\ngRPC %s\nLibTorch intra-op threads: %d\n\n%s", grpc::Version().c_str(), threads,
-                model::describe_runtime().c_str());
+    int threads = global_options().threads > 0 ? global_options().threads : static_cast<int>(hardware_threads());
+    std::printf("r1 0.1.0\nthreads: %d (of %zu cores)\ngRPC %s\nutf8proc %s (Unicode %s)\n", threads,
+                hardware_threads(), grpc::Version().c_str(), utf8proc_version(), utf8proc_unicode_version());
   });
 }
 
