@@ -19,14 +19,14 @@ struct Run {
   std::string out, err;
 };
 
-Run run(const std::string& args, const std::string& stdin_text = "") {
+Run run(const std::string& args, const std::string& stdin_text = "", const std::string& env = "") {
   std::string dir = "/tmp/r1_test_cli_" + std::to_string(::getpid());
   std::system(("mkdir -p " + dir).c_str());
   {
     std::ofstream in(dir + "/in");
     in << stdin_text;
   }
-  std::string command = std::string(R1_BINARY) + " " + args + " < " + dir + "/in > " + dir + "/out 2> " + dir + "/err";
+  std::string command = env + " " + std::string(R1_BINARY) + " " + args + " < " + dir + "/in > " + dir + "/out 2> " + dir + "/err";
   int status = std::system(command.c_str());
   Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, r1::read_file(dir + "/out"), r1::read_file(dir + "/err")};
   return r;
@@ -53,6 +53,10 @@ TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
   Run info = run("--threads 2 info");
   CHECK(info.exit_code == 0);
   CHECK(info.out.find("threads: 2") != std::string::npos);
+  CHECK(info.out.find("at::get_num_threads() : 2") != std::string::npos);  // from the LibTorch module
+  Run no_module = run("info", "", "R1_TORCH_MODULE=/nonexistent/libr1_torch.so");
+  CHECK(no_module.exit_code != 0);
+  CHECK(no_module.err.find("r1: error: this command needs LibTorch, but its module did not load") == 0);
   CHECK(run("").exit_code != 0);  // a subcommand is required
   CHECK(run("no-such-command").exit_code != 0);
 }

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/bpe.h"
@@ -192,4 +195,38 @@ TEST_CASE("tokenizer: Split behaviours and Digits follow tokenizers' definitions
   // Digits splits digits from letters: "he" merges, the digits stay apart.
   Tokenizer digits = with_pre({{"type", "Digits"}, {"individual_digits", true}});
   CHECK(digits.encode("he12") == Ids{id_of(digits, "he"), '1', '2'});
+}
+
+TEST_CASE("tokenizer: broken tokenizer.json files give one clear error naming the file", "[tokenizer]") {
+  const std::string dir = "/tmp/r1_test_tokenizer_files";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  std::string good = tiny_tokenizer().dump();
+  // Every truncation of a valid file is refused with the file's name, never crashes.
+  for (size_t cut : {size_t{0}, size_t{1}, good.size() / 3, good.size() / 2, good.size() - 1}) {
+    std::string path = write("truncated.json", good.substr(0, cut));
+    CHECK_THROWS_WITH(Tokenizer::load(path), Catch::StartsWith(path));
+  }
+  CHECK_THROWS_WITH(Tokenizer::load(write("array.json", "[1, 2]")), Catch::Contains("expected a JSON object"));
+  json bad_id = tiny_tokenizer();
+  bad_id["model"]["vocab"]["h"] = "seven";
+  CHECK_THROWS_WITH(Tokenizer::load(write("bad_id.json", bad_id.dump())), Catch::Contains("model.vocab[\"h\"]: expected an integer id"));
+  json negative = tiny_tokenizer();
+  negative["model"]["vocab"]["h"] = -3;
+  CHECK_THROWS_WITH(Tokenizer::load(write("negative.json", negative.dump())), Catch::Contains("non-negative"));
+  json bad_merge = tiny_tokenizer();
+  bad_merge["model"]["merges"].push_back(42);
+  CHECK_THROWS_WITH(Tokenizer::load(write("bad_merge.json", bad_merge.dump())), Catch::Contains("model.merges[9]"));
+  json no_model = tiny_tokenizer();
+  no_model.erase("model");
+  CHECK_THROWS_WITH(Tokenizer::load(write("no_model.json", no_model.dump())), Catch::Contains("no \"model\" object"));
+  json unigram = tiny_tokenizer();
+  unigram["model"]["type"] = "Unigram";
+  CHECK_THROWS_WITH(Tokenizer::load(write("unigram.json", unigram.dump())), Catch::Contains("'Unigram' is not supported"));
+  // The same file, whole, loads through the fast path and encodes like from_json.
+  Tokenizer loaded = Tokenizer::load(write("tokenizer.json", good));
+  CHECK(loaded.encode("hello world <|end|>") == Tokenizer::from_json(tiny_tokenizer(), nullptr).encode("hello world <|end|>"));
 }

@@ -1,0 +1,33 @@
+// Commands that need LibTorch run from a shared module, libr1_torch.so, built next to the `r1`
+// executable and loaded on first use. Linking LibTorch into `r1` itself would cost every invocation
+// (even `r1 --version` or `r1 tokenize` in a shell pipeline) ~0.5 s and ~160 MiB of start-up: the
+// dynamic linker relocates libtorch_cpu and its static initialisers register thousands of operators.
+//
+// The module exports one C function returning a table of plain C++ functions; the table's types are
+// declared here, free of LibTorch, so the CLI parses options without it.
+#pragma once
+
+#include <string>
+
+namespace r1::cli {
+
+struct TorchContext {
+  int threads = 0;    // 0 = one per core
+  int log_level = 1;  // r1::log::Level
+};
+
+struct TorchCommands {
+  int abi_version;  // kTorchAbiVersion of the module
+  std::string (*runtime_info)(const TorchContext& context);
+};
+
+inline constexpr int kTorchAbiVersion = 1;
+
+// Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
+// path and the loader's message when it cannot.
+const TorchCommands& torch_commands();
+TorchContext torch_context();
+
+}  // namespace r1::cli
+
+extern "C" const r1::cli::TorchCommands* r1_torch_commands();
