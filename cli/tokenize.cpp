@@ -5,12 +5,14 @@
 // stops the run with one error naming its line, after every line before it has been written.
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/jsonl.h"
+#include "core/progress.h"
 #include "core/thread_pool.h"
 #include "model/tokenizer.h"
 
@@ -38,6 +40,14 @@ void run_tokenize(const TokenizeOptions& opt) {
   ThreadPool pool(static_cast<size_t>(global_options().threads));
   std::ifstream file;
   JsonLinesReader reader(open_input(opt.input, file), opt.input == "-" ? "<stdin>" : opt.input);
+  uint64_t total = 0;
+  if (opt.input != "-") {
+    std::error_code ec;
+    total = std::filesystem::file_size(opt.input, ec);
+    if (ec) total = 0;
+  }
+  Progress progress("tokenize", total);
+  uint64_t done = 0;
   std::vector<std::string> texts;
   std::vector<int64_t> lines;
   auto flush = [&] {
@@ -62,6 +72,8 @@ void run_tokenize(const TokenizeOptions& opt) {
     std::string out;
     for (size_t i = 0; i < failed_at; ++i) out += to_json_line({{"ids", ids[i]}}) + "\n";
     std::cout << out << std::flush;
+    done += failed_at;
+    progress.update(reader.bytes_read(), done);
     if (error) {
       try {
         std::rethrow_exception(error);

@@ -7,6 +7,7 @@ namespace r1 {
 bool JsonLinesReader::next(nlohmann::json& row) {
   while (std::getline(in_, buffer_)) {
     ++line_;
+    bytes_ += buffer_.size() + 1;
     if (!buffer_.empty() && buffer_.back() == '\r') buffer_.pop_back();
     if (buffer_.find_first_not_of(" \t") == std::string::npos) continue;
     row = parse_json_text(buffer_, source_, line_);

@@ -17,6 +17,7 @@ class JsonLinesReader {
   // Reads the next non-blank line into `row`; false at end of input.
   bool next(nlohmann::json& row);
   int64_t line() const { return line_; }  // 1-based number of the line last read
+  uint64_t bytes_read() const { return bytes_; }
   const std::string& source() const { return source_; }
   // An error about the current line: "<source>:<line>: <what>".
   std::string where() const { return source_ + ":" + std::to_string(line_) + ": "; }
@@ -25,6 +26,7 @@ class JsonLinesReader {
   std::istream& in_;
   std::string source_;
   int64_t line_ = 0;
+  uint64_t bytes_ = 0;
   std::string buffer_;
 };
 

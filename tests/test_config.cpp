@@ -100,3 +100,12 @@ TEST_CASE("text: edit distance and closest match", "[config]") {
   CHECK(r1::closest_match("lerning_rate", {"learning_rate", "beta"}) == "learning_rate");
   CHECK(r1::closest_match("zzzzzz", {"learning_rate", "beta"}).empty());
 }
+
+#include "core/progress.h"
+
+TEST_CASE("progress: the line shows bar, percent, sizes, rate and items", "[progress]") {
+  CHECK(r1::Progress::render("tokenize", 5'000'000, 10'000'000, 1234, "lines", 2.0) ==
+        "tokenize [##########----------]  50%  5.0/10.0 MB  2.50 MB/s  1234 lines");
+  CHECK(r1::Progress::render("tokenize", 3'000'000, 0, 7, "lines", 1.5) == "tokenize  3.0 MB  2.00 MB/s  7 lines");
+  CHECK(r1::Progress::render("x", 20, 10, 1, "lines", 0.0).find("100%") != std::string::npos);  // clamped
+}
