@@ -120,21 +120,30 @@ void run_tokenizer_bench(const TokenizerBenchOptions& options) {
                            ? source_dir() + "/scripts/fixtures/js_tokenizer_bench.mjs"
                            : options.reference_script;
   if (script == "none") return;
-  std::string command = "NODE_PATH='" + fixtures_dir() + "/node_modules' node '" + script + "' '" + corpus_path + "' " +
-                        options.reference_name;
-  std::string out = run_command(command);
-  nlohmann::json ref;
-  try {
-    ref = nlohmann::json::parse(out.substr(0, out.find('\n')));
-  } catch (const std::exception&) {
-    throw Error("reference benchmark printed no JSON line: " + out.substr(0, 200));
+  // Two references in node: the JavaScript port (@lenml/tokenizers) and Hugging Face's own Rust
+  // library through its official binding (`tokenizers`), each one text at a time on one thread.
+  std::printf("\n");
+  struct Reference {
+    const char* engine;
+    const char* label;
+  };
+  for (Reference ref : {Reference{"lenml", "@lenml/tokenizers (JavaScript port)"},
+                        Reference{"hf-rust", "Hugging Face tokenizers (Rust, Node binding)"}}) {
+    std::string command = "NODE_PATH='" + fixtures_dir() + "/node_modules' node '" + script + "' '" + corpus_path +
+                          "' " + options.reference_name + " " + ref.engine;
+    std::string out = run_command(command);
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(out.substr(0, out.find('\n')));
+    } catch (const std::exception&) {
+      throw Error("reference benchmark printed no JSON line: " + out.substr(0, 200));
+    }
+    double ref_mbps = row.at("mb_per_s").get<double>();
+    size_t ref_tokens = row.at("tokens").get<size_t>();
+    std::printf("  %-46s %8.2f MB/s   %.3f s   load %.3f s   r1 is %.1fx faster (1 thread), token counts %s\n",
+                ref.label, ref_mbps, row.at("seconds").get<double>(), row.value("load_seconds", 0.0),
+                single_mbps / ref_mbps, ref_tokens == single_tokens ? "identical" : "DIFFER");
   }
-  double ref_mbps = ref.at("mb_per_s").get<double>();
-  size_t ref_tokens = ref.at("tokens").get<size_t>();
-  std::printf("  reference (@lenml/tokenizers, node, 1 thread)  %8.2f MB/s   %.3f s   %zu tokens, load %.3f s\n",
-              ref_mbps, ref.at("seconds").get<double>(), ref_tokens, ref.value("load_seconds", 0.0));
-  std::printf("\n  ratio r1 / reference (1 thread): %.1fx   token counts %s\n", single_mbps / ref_mbps,
-              ref_tokens == single_tokens ? "identical" : "DIFFER");
 }
 
 }  // namespace r1::bench
