@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/jsonl.h"
 #include "model/chat_template.h"
@@ -37,12 +38,17 @@ void run_chat(const ChatCommandOptions& opt) {
   while (reader.next(row)) {
     if (!row.is_object() || !row.contains("messages")) throw Error(reader.where() + "expected an object with \"messages\"");
     ChatOptions options;
-    options.add_generation_prompt = row.value("add_generation_prompt", !opt.no_generation_prompt);
-    if (!opt.enable_thinking.empty()) options.enable_thinking = opt.enable_thinking == "true";
-    if (row.contains("enable_thinking") && row["enable_thinking"].is_boolean()) {
-      options.enable_thinking = row["enable_thinking"].get<bool>();
+    std::string text;
+    try {
+      // Rows may carry other dataset fields (answer, tests, ...): only these keys are read.
+      ConfigReader r(row, "");
+      options.add_generation_prompt = r.get("add_generation_prompt", !opt.no_generation_prompt);
+      if (!opt.enable_thinking.empty()) options.enable_thinking = opt.enable_thinking == "true";
+      if (r.has("enable_thinking")) options.enable_thinking = r.get("enable_thinking", false);
+      text = tmpl.render(parse_messages(*r.raw("messages"), ""), options);
+    } catch (const ConfigError& e) {
+      throw Error(reader.where() + e.what());
     }
-    std::string text = tmpl.render(parse_messages(row["messages"], reader.where()), options);
     nlohmann::json out = {{"text", text}};
     if (tokenizer) out["ids"] = tokenizer->encode(text);
     std::cout << to_json_line(out) << '\n';

@@ -578,6 +578,8 @@ std::string DecodeStream::step(int32_t id) {
   if (!impl.byte_level_decoder) {
     std::string out;
     impl.append_token_bytes(id, out);
+    if (started_ && !out.empty()) out.insert(out.begin(), ' ');
+    started_ = started_ || !out.empty();
     return out;
   }
   impl.append_token_bytes(id, pending_);

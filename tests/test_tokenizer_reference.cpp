@@ -19,23 +19,14 @@ using Ids = std::vector<int32_t>;
 
 namespace {
 
-std::vector<nlohmann::json> read_rows(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  r1::JsonLinesReader reader(in, path);
-  std::vector<nlohmann::json> rows;
-  nlohmann::json row;
-  while (reader.next(row)) rows.push_back(std::move(row));
-  return rows;
-}
-
 std::string snippet(const std::string& text) {
   std::string s = text.substr(0, 80);
   return nlohmann::json(r1::unicode::repair(s)).dump() + (text.size() > 80 ? "..." : "");
 }
 
 void check_against_reference(const Tokenizer& tokenizer, const std::string& name, bool nfc) {
-  auto corpus = read_rows(r1::test::fixture("tokenizer/corpus.jsonl"));
-  auto expected = read_rows(r1::test::fixture("tokenizer/" + name + ".ids.jsonl"));
+  auto corpus = r1::test::read_rows(r1::test::fixture("tokenizer/corpus.jsonl"));
+  auto expected = r1::test::read_rows(r1::test::fixture("tokenizer/" + name + ".ids.jsonl"));
   REQUIRE(corpus.size() >= 2000);
   REQUIRE(expected.size() == corpus.size());
   std::vector<std::string> texts;
@@ -126,7 +117,7 @@ TEST_CASE("tokenizer reference: special tokens and add_special_tokens", "[tokeni
 TEST_CASE("tokenizer reference: edge cases match Hugging Face's Rust library", "[tokenizer][reference]") {
   // Strings around U+0085, U+FEFF, U+180E, U+200B, U+2028/9 and case-folded contractions, where
   // JavaScript's regex engine and Oniguruma (Rust tokenizers) can disagree; ids from the Rust library.
-  auto rows = read_rows(r1::test::fixture("tokenizer/rust_edge.jsonl"));
+  auto rows = r1::test::read_rows(r1::test::fixture("tokenizer/rust_edge.jsonl"));
   REQUIRE(rows.size() >= 100);
   Tokenizer qwen3 = Tokenizer::load(r1::test::qwen3_dir());
   Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
