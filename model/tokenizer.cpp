@@ -20,7 +20,9 @@ namespace r1 {
 namespace {
 
 // Finds added tokens in text: leftmost match, longest at that position (Aho-Corasick
-// LeftmostLongest in `tokenizers`), then applies single_word / lstrip / rstrip.
+// LeftmostLongest in `tokenizers`), then applies single_word / lstrip / rstrip. A byte trie: at each
+// position whose byte can start a token, the walk costs the length of the match, not the number of
+// tokens (DeepSeek-V3 has 818, most starting with "<｜").
 class AddedTokenMatcher {
  public:
   struct Section {
@@ -30,16 +32,22 @@ class AddedTokenMatcher {
 
   void build(const std::vector<AddedToken>& tokens, bool normalized) {
     tokens_ = &tokens;
+    nodes_.assign(1, TrieNode{});
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (tokens[i].normalized != normalized || tokens[i].content.empty()) continue;
-      auto b = static_cast<unsigned char>(tokens[i].content[0]);
-      by_first_byte_[b].push_back(static_cast<int32_t>(i));
+      int32_t node = 0;
+      for (unsigned char b : tokens[i].content) {
+        int32_t child = find_child(node, b);
+        if (child < 0) {
+          child = static_cast<int32_t>(nodes_.size());
+          nodes_[node].children.emplace_back(b, child);
+          nodes_.emplace_back();
+        }
+        node = child;
+      }
+      if (nodes_[node].token < 0) nodes_[node].token = static_cast<int32_t>(i);  // first definition wins
+      first_byte_[static_cast<unsigned char>(tokens[i].content[0])] = true;
       any_ = true;
-    }
-    for (auto& list : by_first_byte_) {
-      std::stable_sort(list.begin(), list.end(), [&](int32_t a, int32_t b) {
-        return tokens[a].content.size() > tokens[b].content.size();
-      });
     }
   }
 
@@ -53,14 +61,16 @@ class AddedTokenMatcher {
     size_t gap_start = 0;  // start of the ordinary text not yet emitted
     size_t pos = 0;
     while (pos < text.size()) {
-      const auto& candidates = by_first_byte_[static_cast<unsigned char>(text[pos])];
+      if (!first_byte_[static_cast<unsigned char>(text[pos])]) {
+        ++pos;
+        continue;
+      }
+      // Walk the trie from pos; the last token passed is the longest match here.
       int32_t hit = -1;
-      for (int32_t c : candidates) {
-        const std::string& content = (*tokens_)[c].content;
-        if (text.compare(pos, content.size(), content) == 0) {
-          hit = c;
-          break;  // sorted longest first
-        }
+      for (int32_t node = 0, k = 0; pos + k < text.size(); ++k) {
+        node = find_child(node, static_cast<unsigned char>(text[pos + k]));
+        if (node < 0) break;
+        if (nodes_[node].token >= 0) hit = nodes_[node].token;
       }
       if (hit < 0) {
         ++pos;
@@ -126,8 +136,20 @@ class AddedTokenMatcher {
     return stop;
   }
 
+  struct TrieNode {
+    std::vector<std::pair<unsigned char, int32_t>> children;
+    int32_t token = -1;  // index into the added-token list when a token ends here
+  };
+  int32_t find_child(int32_t node, unsigned char b) const {
+    for (const auto& [byte, child] : nodes_[node].children) {
+      if (byte == b) return child;
+    }
+    return -1;
+  }
+
   const std::vector<AddedToken>* tokens_ = nullptr;
-  std::vector<int32_t> by_first_byte_[256];
+  std::vector<TrieNode> nodes_;
+  bool first_byte_[256] = {};
   bool any_ = false;
 };
 
