@@ -15,7 +15,7 @@ void add_bench_command(CLI::App& app) {
   tok->add_option("--tokenizer", opt->tokenizer, "tokenizer.json (default: Qwen3's from the fixtures)");
   tok->add_option("--corpus", opt->corpus, "JSON lines {\"text\"} (default: fixtures/tokenizer/bench_corpus.jsonl)");
   tok->add_option("--reference-script", opt->reference_script, "node script for the reference, or 'none' to skip it");
-  tok->add_option("--reference-name", opt->reference_name, "reference tokenizer package: qwen3 or deepseek_v3");
+  tok->add_option("--reference-name", opt->reference_name, "reference tokenizer package: qwen3, deepseek_v3, llama3 or gpt4o");
   tok->callback([opt] {
     opt->threads = global_options().threads;
     bench::run_tokenizer_bench(*opt);

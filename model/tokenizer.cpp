@@ -555,14 +555,15 @@ std::string clean_up_tokenization(std::string text) {
 }
 }  // namespace
 
-std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens,
+                              std::optional<bool> clean_up_spaces) const {
   std::string bytes;
   for (int32_t id : ids) {
     if (skip_special_tokens && is_special(id)) continue;
     impl_->append_token_bytes(id, bytes);
   }
   std::string text = unicode::repair(bytes);
-  return impl_->clean_up_spaces ? clean_up_tokenization(std::move(text)) : text;
+  return clean_up_spaces.value_or(impl_->clean_up_spaces) ? clean_up_tokenization(std::move(text)) : text;
 }
 
 size_t Tokenizer::vocab_size() const { return impl_->vocab_size; }

