@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -54,14 +55,14 @@ void run_tokenize(const TokenizeOptions& opt) {
     std::vector<std::vector<int32_t>> ids(texts.size());
     std::exception_ptr error;
     size_t failed_at = texts.size();
+    std::mutex error_mutex;
     pool.parallel_for(texts.size(), [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
         try {
           ids[i] = tokenizer.encode(texts[i], opt.add_special_tokens);
         } catch (...) {
           // Keep the first failing line (lowest index) to report.
-          static std::mutex m;
-          std::lock_guard<std::mutex> lock(m);
+          std::lock_guard<std::mutex> lock(error_mutex);
           if (i < failed_at) {
             failed_at = i;
             error = std::current_exception();
