@@ -159,6 +159,13 @@ Bpe::Bpe(const BpeSpec& spec, bool byte_level) : byte_level_(byte_level), cache_
     token_to_id_.emplace(token, static_cast<int32_t>(id));
     max_id = std::max(max_id, id);
   }
+  // Ids index dense tables: a file claiming id 2,000,000,000 for a 100-token vocabulary is broken
+  // (or hostile), not a reason to allocate gigabytes.
+  const int64_t id_limit = static_cast<int64_t>(spec.vocab.size()) * 2 + 65536;
+  if (max_id >= id_limit) {
+    throw Error("tokenizer.json: model.vocab: id " + std::to_string(max_id) + " is far beyond the vocabulary's " +
+                std::to_string(spec.vocab.size()) + " entries");
+  }
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   for (const auto& [token, id] : token_to_id_) id_to_token_[id] = token;
 

@@ -450,14 +450,19 @@ Tokenizer Tokenizer::build(const nlohmann::json& tokenizer, const BpeSpec& spec,
   if (tokenizer.contains("added_tokens") && tokenizer["added_tokens"].is_array()) {
     for (const auto& t : tokenizer["added_tokens"]) {
       AddedToken tok;
-      tok.id = t.at("id").get<int32_t>();
+      int64_t id = t.at("id").get<int64_t>();
       tok.content = t.at("content").get<std::string>();
       tok.special = t.value("special", false);
       tok.lstrip = t.value("lstrip", false);
       tok.rstrip = t.value("rstrip", false);
       tok.single_word = t.value("single_word", false);
       tok.normalized = t.value("normalized", !tok.special);
-      if (tok.id < 0) throw Error("tokenizer.json: added token '" + tok.content + "' has a negative id");
+      const int64_t id_limit = static_cast<int64_t>(impl->bpe->id_to_token().size() + tokenizer["added_tokens"].size()) * 2 + 65536;
+      if (id < 0 || id >= id_limit) {
+        throw Error("tokenizer.json: added token '" + tok.content + "' has id " + std::to_string(id) +
+                    ", outside the vocabulary");
+      }
+      tok.id = static_cast<int32_t>(id);
       impl->vocab_size = std::max(impl->vocab_size, static_cast<size_t>(tok.id) + 1);
       impl->added_by_content[tok.content] = tok.id;
       impl->added.push_back(std::move(tok));

@@ -232,6 +232,12 @@ TEST_CASE("tokenizer: broken tokenizer.json files give one clear error naming th
   json bad_merge = tiny_tokenizer();
   bad_merge["model"]["merges"].push_back(42);
   CHECK_THROWS_WITH(Tokenizer::load(write("bad_merge.json", bad_merge.dump())), Catch::Contains("model.merges[9]"));
+  json huge_id = tiny_tokenizer();
+  huge_id["model"]["vocab"]["h"] = 2000000000;  // found by fuzz_tokenizer_json: must not allocate gigabytes
+  CHECK_THROWS_WITH(Tokenizer::load(write("huge_id.json", huge_id.dump())), Catch::Contains("far beyond"));
+  json huge_added = tiny_tokenizer();
+  huge_added["added_tokens"][0]["id"] = 2000000000;
+  CHECK_THROWS_WITH(Tokenizer::load(write("huge_added.json", huge_added.dump())), Catch::Contains("outside the vocabulary"));
   json no_model = tiny_tokenizer();
   no_model.erase("model");
   CHECK_THROWS_WITH(Tokenizer::load(write("no_model.json", no_model.dump())), Catch::Contains("no \"model\" object"));
