@@ -18,5 +18,6 @@ void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_chat_command(CLI::App& app);       // render-chat
 void add_bench_command(CLI::App& app);      // bench tokenizer
 void add_info_command(CLI::App& app);       // info
+void add_reward_command(CLI::App& app);     // reward
 
 }  // namespace r1::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   r1::cli::add_chat_command(app);
   r1::cli::add_bench_command(app);
   r1::cli::add_info_command(app);
+  r1::cli::add_reward_command(app);
 
   try {
     app.parse(argc, argv);

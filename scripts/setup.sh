@@ -19,6 +19,7 @@ PACKAGES=(
   libcli11-dev                 # the r1 command line
   libutf8proc-dev              # Unicode categories and normalization for the tokenizer
   libsimdjson-dev              # parses 10 MB tokenizer.json files ~10x faster than nlohmann_json
+  libicu-dev                   # Unicode scripts for the language-consistency reward
   catch2                       # tests
   nodejs                       # reference tokenizers (test fixtures and the tokenizer benchmark)
   python3-jinja2               # Hugging Face's template engine, to render reference chat prompts

@@ -43,7 +43,7 @@ size_t count_lines(const std::string& s) {
 TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
   Run top = run("--help");
   CHECK(top.exit_code == 0);
-  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench", "info"}) {
+  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench", "info", "reward"}) {
     CHECK(top.out.find(sub) != std::string::npos);
     Run help = run(std::string(sub) + " --help");
     CHECK(help.exit_code == 0);
@@ -118,4 +118,37 @@ TEST_CASE("cli: render-chat through the tokenizer's own template", "[cli]") {
   CHECK(bad_type.exit_code != 0);
   CHECK(count_lines(bad_type.out) == 1);  // extra dataset fields are fine
   CHECK(bad_type.err == "r1: error: <stdin>:2: add_generation_prompt: expected boolean, got string\n");
+}
+
+TEST_CASE("cli: reward scores JSON lines in order, errors name the line", "[cli]") {
+  std::string config = "/tmp/r1_test_cli_rewards.json";
+  {
+    std::ofstream out(config);
+    out << R"({"rewards": [{"name": "format"}, {"name": "language", "weight": 0.5}]})";
+  }
+  Run ok = run("reward --config " + config,
+               R"({"completion": "<think>add them</think><answer>5</answer>", "answer": "5"})" "\n"
+               R"({"completion": "5"})" "\n");
+  REQUIRE(ok.exit_code == 0);
+  std::istringstream lines(ok.out);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  auto a = nlohmann::json::parse(first), b = nlohmann::json::parse(second);
+  CHECK(a["reward"] == 1.5);
+  CHECK(a["components"]["format"] == 1.0);
+  CHECK(b["reward"] == 0.0);
+  CHECK(b["reason"] == "format: missing <think>; language: no words in the chain of thought");
+
+  Run bad = run("reward --config " + config, R"({"completion": "x"})" "\n" R"({"completion": 5})" "\n");
+  CHECK(bad.exit_code != 0);
+  CHECK(count_lines(bad.out) == 1);
+  CHECK(bad.err == "r1: error: <stdin>:2: completion: expected string, got integer\n");
+
+  {
+    std::ofstream out(config);
+    out << R"({"rewards": [{"name": "lenght"}]})";
+  }
+  Run bad_config = run("reward --config " + config, "");
+  CHECK(bad_config.err == "r1: error: " + config + ": rewards[0].name: unknown reward 'lenght'\n");
 }

@@ -1,0 +1,67 @@
+// r1 reward --config FILE: JSON lines of samples in ({"prompt", "completion", "target_language",
+// "completion_tokens", reference fields...}), JSON lines of scores out ({"reward", "components",
+// "reason"}), in input order. Scoring runs on the thread pool with each reward's time budget.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/jsonl.h"
+#include "rewards/reward_set.h"
+#include "rewards/scorer.h"
+
+namespace r1::cli {
+namespace {
+
+struct RewardCommandOptions {
+  std::string config;
+  std::string input = "-";
+};
+
+void run_reward(const RewardCommandOptions& opt) {
+  auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(read_json_file(opt.config), opt.config));
+  rewards::BatchScorer scorer(set, static_cast<size_t>(global_options().threads));
+  std::ifstream file;
+  if (opt.input != "-") {
+    file.open(opt.input, std::ios::binary);
+    if (!file) throw Error(opt.input + ": cannot open");
+  }
+  JsonLinesReader reader(opt.input == "-" ? std::cin : file, opt.input == "-" ? "<stdin>" : opt.input);
+  std::vector<rewards::Sample> batch;
+  auto flush = [&] {
+    for (const auto& score : scorer.score(batch)) std::cout << to_json_line(rewards::score_to_json(score)) << '\n';
+    std::cout.flush();
+    batch.clear();
+  };
+  nlohmann::json row;
+  for (;;) {
+    bool more;
+    try {
+      more = reader.next(row);
+      if (more) batch.push_back(rewards::sample_from_json(row));
+    } catch (const ConfigError& e) {
+      flush();  // everything before the bad line is written first
+      std::string what = e.what();
+      throw Error(what.rfind(reader.source(), 0) == 0 ? what : reader.where() + what);
+    }
+    if (!more) break;
+    if (batch.size() == 256) flush();
+  }
+  flush();
+}
+
+}  // namespace
+
+void add_reward_command(CLI::App& app) {
+  auto opt = std::make_shared<RewardCommandOptions>();
+  auto* cmd = app.add_subcommand("reward", "Score JSON lines of samples with the rewards of a config");
+  cmd->add_option("--config", opt->config, "JSON file: {\"rewards\": [{\"name\": ..., \"weight\": ...}, ...]}")
+      ->required();
+  cmd->add_option("--input", opt->input, "JSON-lines file of samples (default: stdin)");
+  cmd->callback([opt] { run_reward(*opt); });
+}
+
+}  // namespace r1::cli

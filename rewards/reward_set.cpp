@@ -1,0 +1,181 @@
+#include "rewards/reward_set.h"
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "rewards/format.h"
+#include "rewards/language.h"
+#include "rewards/shaping.h"
+
+namespace r1::rewards {
+namespace {
+
+std::map<std::string, RewardSet::Factory>& factories() {
+  static std::map<std::string, RewardSet::Factory> table = [] {
+    std::map<std::string, RewardSet::Factory> t;
+    t["format"] = [](const std::string& id, ConfigReader& r) {
+      FormatOptions o;
+      o.think_tag = r.get("think_tag", o.think_tag);
+      o.answer_tag = r.get("answer_tag", o.answer_tag);
+      o.strict = r.get_choice("mode", "strict", {"strict", "lenient"}) == "strict";
+      o.partial_credit = r.get("partial_credit", o.partial_credit);
+      return std::make_unique<FormatReward>(id, o);
+    };
+    t["language"] = [](const std::string& id, ConfigReader& r) {
+      LanguageOptions o;
+      o.think_tag = r.get("think_tag", o.think_tag);
+      o.default_language = r.get("default_language", o.default_language);
+      o.scripts = r.get("scripts", o.scripts);
+      return std::make_unique<LanguageConsistencyReward>(id, o);
+    };
+    t["overlong"] = [](const std::string& id, ConfigReader& r) {
+      OverlongOptions o;
+      o.max_length = r.get("max_length", o.max_length);
+      o.buffer = r.get("buffer", o.buffer);
+      return std::make_unique<OverlongReward>(id, o);
+    };
+    t["cosine"] = [](const std::string& id, ConfigReader& r) {
+      CosineOptions o;
+      o.max_length = r.get("max_length", o.max_length);
+      o.min_value_correct = r.get("min_value_correct", o.min_value_correct);
+      o.max_value_correct = r.get("max_value_correct", o.max_value_correct);
+      o.min_value_wrong = r.get("min_value_wrong", o.min_value_wrong);
+      o.max_value_wrong = r.get("max_value_wrong", o.max_value_wrong);
+      o.correct_from = r.get("correct_from", o.correct_from);
+      o.correct_threshold = r.get("correct_threshold", o.correct_threshold);
+      return std::make_unique<CosineLengthReward>(id, o);
+    };
+    t["repetition"] = [](const std::string& id, ConfigReader& r) {
+      RepetitionOptions o;
+      o.ngram_size = r.get("ngram_size", o.ngram_size);
+      o.max_penalty = r.get("max_penalty", o.max_penalty);
+      return std::make_unique<RepetitionPenalty>(id, o);
+    };
+    return t;
+  }();
+  return table;
+}
+std::mutex g_factories_mutex;
+
+}  // namespace
+
+void RewardSet::register_kind(const std::string& kind, Factory factory) {
+  std::lock_guard<std::mutex> lock(g_factories_mutex);
+  factories()[kind] = std::move(factory);
+}
+
+std::vector<std::string> RewardSet::kinds() {
+  std::lock_guard<std::mutex> lock(g_factories_mutex);
+  std::vector<std::string> out;
+  for (const auto& [k, f] : factories()) out.push_back(k);
+  return out;
+}
+
+RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& source) {
+  RewardSet set;
+  try {
+    ConfigReader top(config, "");
+    const nlohmann::json* list = top.raw("rewards");
+    top.finish();
+    if (!list || !list->is_array() || list->empty()) throw ConfigError("rewards: expected a non-empty array");
+    std::set<std::string> ids;
+    for (size_t i = 0; i < list->size(); ++i) {
+      ConfigReader r((*list)[i], "rewards[" + std::to_string(i) + "]");
+      std::string kind = r.require_string("name");
+      Factory factory;
+      {
+        std::lock_guard<std::mutex> lock(g_factories_mutex);
+        auto it = factories().find(kind);
+        if (it != factories().end()) factory = it->second;
+      }
+      if (!factory) {
+        std::string message = r.key_path("name") + ": unknown reward '" + kind + "'";
+        if (auto near = closest_match(kind, kinds()); !near.empty()) message += " (did you mean '" + near + "'?)";
+        throw ConfigError(message);
+      }
+      std::string id = r.get("id", kind);
+      if (!ids.insert(id).second) throw ConfigError(r.key_path("id") + ": component '" + id + "' appears twice");
+      double weight = r.get("weight", 1.0);
+      int64_t budget_ms = r.get("time_budget_ms", int64_t{1000});
+      if (budget_ms <= 0) throw ConfigError(r.key_path("time_budget_ms") + ": must be positive");
+      auto reward = factory(id, r);
+      r.finish();
+      set.add(std::move(reward), weight, std::chrono::milliseconds(budget_ms));
+    }
+  } catch (const ConfigError& e) {
+    throw ConfigError(source + ": " + e.what());
+  }
+  return set;
+}
+
+void RewardSet::add(std::shared_ptr<const Reward> reward, double weight, std::chrono::milliseconds budget) {
+  entries_.push_back({std::move(reward), weight, budget});
+}
+
+std::chrono::milliseconds RewardSet::total_budget() const {
+  std::chrono::milliseconds total{0};
+  for (const auto& e : entries_) total += e.budget;
+  return total;
+}
+
+Score RewardSet::score(const Sample& sample, const Observer& observer) const {
+  Score total;
+  std::string reasons;
+  for (const auto& entry : entries_) {
+    const std::string& id = entry.reward->name();
+    auto start = Deadline::Clock::now();
+    Deadline deadline(start + entry.budget);
+    Score part;
+    try {
+      part = entry.reward->score(sample, total.components, deadline);
+      if (Deadline::Clock::now() > deadline.at()) part = Score{0.0, {}, "timeout"};
+    } catch (const DeadlineExceeded&) {
+      part = Score{0.0, {}, "timeout"};
+    } catch (const std::exception& e) {
+      part = Score{0.0, {}, e.what()};
+    } catch (...) {
+      part = Score{0.0, {}, "unknown exception"};
+    }
+    total.components[id] = part.value;
+    total.value += entry.weight * part.value;
+    if (!part.reason.empty()) reasons += (reasons.empty() ? "" : "; ") + id + ": " + part.reason;
+    if (observer) observer(id, part.value);
+  }
+  total.reason = std::move(reasons);
+  return total;
+}
+
+Sample sample_from_json(const nlohmann::json& row) {
+  if (!row.is_object()) throw ConfigError("expected a JSON object");
+  Sample s;
+  ConfigReader r(row, "");
+  s.prompt = r.get("prompt", "");
+  s.completion = r.get("completion", "");
+  s.target_language = r.get("target_language", "");
+  s.completion_tokens = r.get("completion_tokens", int64_t{-1});
+  s.truncated = r.get("truncated", false);
+  if (const auto* ref = r.raw("reference")) {
+    s.reference = *ref;
+  } else {
+    s.reference = nlohmann::json::object();
+    for (const auto& [key, value] : row.items()) {
+      if (key != "prompt" && key != "completion" && key != "target_language" && key != "completion_tokens" &&
+          key != "truncated") {
+        s.reference[key] = value;
+      }
+    }
+  }
+  return s;
+}
+
+nlohmann::json score_to_json(const Score& score) {
+  nlohmann::json out = {{"reward", score.value}, {"components", score.components}};
+  if (!score.reason.empty()) out["reason"] = score.reason;
+  return out;
+}
+
+}  // namespace r1::rewards

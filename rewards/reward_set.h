@@ -1,0 +1,64 @@
+// A weighted set of rewards from JSON config:
+//
+//   {"rewards": [{"name": "format", "weight": 1.0, "strict": true},
+//                {"name": "language", "weight": 0.5},
+//                {"name": "overlong", "weight": 1.0, "max_length": 4096, "buffer": 512, "time_budget_ms": 50}]}
+//
+// Each entry: "name" (the kind), optional "id" (the component name; default the kind), "weight"
+// (default 1), "time_budget_ms" (default 1000), and the kind's own options; unknown keys are errors
+// naming the closest valid one. Rewards run in order, so a later one can read an earlier component
+// (the cosine length reward reads "math").
+//
+// score(): value = sum of weight * component; every component is kept (unweighted) for logging. A
+// reward that throws scores 0 with its message as reason; one that runs past its budget scores 0
+// with reason "timeout" (see scorer.h for the batch scorer that also stops waiting for it).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "rewards/reward.h"
+
+namespace r1 {
+class ConfigReader;
+}
+
+namespace r1::rewards {
+
+struct RewardEntry {
+  std::shared_ptr<const Reward> reward;
+  double weight = 1.0;
+  std::chrono::milliseconds budget{1000};
+};
+
+class RewardSet {
+ public:
+  // Builds a reward of a kind from its config entry (options read through `options`; the caller
+  // rejects unread keys). Built-in kinds: format, language, overlong, cosine, repetition.
+  using Factory = std::function<std::unique_ptr<Reward>(const std::string& id, ConfigReader& options)>;
+  static void register_kind(const std::string& kind, Factory factory);
+  static std::vector<std::string> kinds();
+
+  // `source` prefixes errors (a file name, or "config").
+  static RewardSet from_json(const nlohmann::json& config, const std::string& source);
+  void add(std::shared_ptr<const Reward> reward, double weight, std::chrono::milliseconds budget);
+
+  // `observer` (optional) hears each component as it is computed (the batch scorer keeps them when
+  // it gives up on a sample).
+  using Observer = std::function<void(const std::string& component, double value)>;
+  Score score(const Sample& sample, const Observer& observer = nullptr) const;
+
+  const std::vector<RewardEntry>& entries() const { return entries_; }
+  std::chrono::milliseconds total_budget() const;
+
+ private:
+  std::vector<RewardEntry> entries_;
+};
+
+// Reads a sample from a JSON-lines row: {"prompt", "completion", "target_language", "completion_tokens",
+// "truncated", and reference fields, either under "reference" or as the other keys of the row}.
+Sample sample_from_json(const nlohmann::json& row);
+nlohmann::json score_to_json(const Score& score);
+
+}  // namespace r1::rewards
