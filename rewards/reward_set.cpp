@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "rewards/format.h"
 #include "rewards/language.h"
+#include "rewards/math.h"
 #include "rewards/shaping.h"
 
 namespace r1::rewards {
@@ -48,6 +49,21 @@ std::map<std::string, RewardSet::Factory>& factories() {
       o.correct_from = r.get("correct_from", o.correct_from);
       o.correct_threshold = r.get("correct_threshold", o.correct_threshold);
       return std::make_unique<CosineLengthReward>(id, o);
+    };
+    t["math"] = [](const std::string& id, ConfigReader& r) {
+      MathOptions o;
+      o.answer_field = r.get("answer_field", o.answer_field);
+      o.answer_tag = r.get("answer_tag", o.answer_tag);
+      std::vector<std::string> order = r.get("extraction", std::vector<std::string>{"answer_tag", "boxed", "answer_is", "last_number"});
+      o.extraction.clear();
+      for (const auto& name : order) {
+        if (name == "answer_tag") o.extraction.push_back(Extraction::kAnswerTag);
+        else if (name == "boxed") o.extraction.push_back(Extraction::kBoxed);
+        else if (name == "answer_is") o.extraction.push_back(Extraction::kAnswerIs);
+        else if (name == "last_number") o.extraction.push_back(Extraction::kLastNumber);
+        else throw ConfigError(r.key_path("extraction") + ": unknown rule '" + name + "' (answer_tag, boxed, answer_is, last_number)");
+      }
+      return std::make_unique<MathReward>(id, o);
     };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
       RepetitionOptions o;

@@ -1,0 +1,62 @@
+// The math answer verifier: is a model's final answer equal to the reference answer?
+//
+//   1. extract the answer from a completion: the <answer> block, the last \boxed{...}/\fbox{...},
+//      "the answer is ...", or the last number, in a configurable priority order;
+//   2. parse LaTeX or plain text into exact values (GiNaC expressions with exact rationals and big
+//      integers) inside structures: tuples, sets, intervals, equations and inequalities, \pm pairs,
+//      multiple-choice letters, or plain text;
+//   3. compare: exact simplification first ((a - b).normal() == 0), then, for what that cannot prove
+//      (radicals, trigonometry), numeric probing at random points with relative tolerance 1e-9.
+//
+// It is built not to accept wrong answers (1/2^99 vs 1/2^98 are different, a bare equation is not its
+// right-hand side, 4\sqrt(2) is not 4, "A or B" is not A, an empty answer is wrong) and to answer
+// hostile input in bounded time and memory: answers over 4,000 characters, nesting over 100 levels,
+// numbers over 1,000 digits and powers whose result would exceed 10,000 digits are refused as
+// "too large"; the caller's deadline is polled while parsing and probing.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rewards/reward.h"
+
+namespace r1::rewards {
+
+enum class Extraction { kAnswerTag, kBoxed, kAnswerIs, kLastNumber };
+
+struct MathOptions {
+  std::vector<Extraction> extraction = {Extraction::kAnswerTag, Extraction::kBoxed, Extraction::kAnswerIs,
+                                        Extraction::kLastNumber};
+  std::string answer_field = "answer";  // the reference field holding the gold answer
+  std::string answer_tag = "answer";
+};
+
+struct MathVerdict {
+  bool correct = false;
+  std::string reason;        // why not (or "" when correct)
+  std::string gold_parsed;   // the parsed forms, for debugging
+  std::string pred_parsed;
+};
+
+// The answer text a completion gives, by the first extraction rule that finds one ("" if none).
+std::string extract_answer(std::string_view completion, const MathOptions& options = {});
+
+// Compares a gold answer with a prediction (a whole completion or just an answer; extraction applies
+// when it finds something). Never throws for bad input: a verdict with a reason instead.
+MathVerdict verify_math(std::string_view gold, std::string_view prediction, const MathOptions& options = {},
+                        const Deadline& deadline = Deadline());
+
+// The "math" reward: 1 when the completion's answer equals the sample's reference answer, else 0.
+class MathReward : public Reward {
+ public:
+  MathReward(std::string name, MathOptions options) : name_(std::move(name)), options_(std::move(options)) {}
+  const std::string& name() const override { return name_; }
+  Score score(const Sample& sample, const Components&, const Deadline& deadline) const override;
+
+ private:
+  std::string name_;
+  MathOptions options_;
+};
+
+}  // namespace r1::rewards

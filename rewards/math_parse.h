@@ -1,0 +1,53 @@
+// Internal to the math verifier (math.h): answer values and the LaTeX / plain-text parser.
+// GiNaC appears only here and in the verifier's .cpp files.
+#pragma once
+
+#include <ginac/ginac.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rewards/reward.h"
+
+namespace r1::rewards::math {
+
+// A parsed answer.
+struct Value {
+  enum Kind { kExpr, kList, kRelation, kText, kChoice } kind = kExpr;
+  GiNaC::ex expr;               // kExpr
+  char open = 0, close = 0;     // kList: '(' '[' '{' (set) 'm' (matrix) 'r' (matrix row), 0 for a bare list
+  std::vector<Value> items;     // kList items; kRelation operands
+  std::vector<std::string> ops; // kRelation: "=", "<", "<=", ">", ">=", "!=" between operands
+  std::string text;             // kText (normalised), kChoice (the upper-case letter)
+};
+
+// Why an answer could not be read; `too_large` marks bounded-resource refusals.
+struct ParseError {
+  std::string message;
+  bool too_large = false;
+};
+
+// Shares symbols between the gold answer and the prediction ("x" is the same GiNaC symbol in both),
+// and carries the deadline. Throws ParseError or DeadlineExceeded.
+class Parser {
+ public:
+  explicit Parser(const Deadline& deadline) : deadline_(deadline) {}
+  Value parse(std::string_view answer);
+  const std::map<std::string, GiNaC::symbol>& symbols() const { return symbols_; }
+  // The symbol standing for \pm (a \pm b parses as a + pm * b).
+  const GiNaC::symbol& pm() { return symbol("\\pm"); }
+  const GiNaC::symbol& infinity() { return symbol("\\infty"); }
+  GiNaC::symbol& symbol(const std::string& name);
+
+ private:
+  std::map<std::string, GiNaC::symbol> symbols_;
+  const Deadline& deadline_;
+};
+
+std::string to_string(const Value& value);
+// LaTeX clean-up before parsing: delimiters, spacing commands, \text{}, units, separators, degrees, %.
+std::string normalize_latex(std::string_view answer);
+
+}  // namespace r1::rewards::math

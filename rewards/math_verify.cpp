@@ -1,0 +1,486 @@
+// Answer extraction and equivalence for the math verifier (math.h).
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <complex>
+#include <random>
+
+#include "rewards/math.h"
+#include "rewards/math_parse.h"
+
+namespace r1::rewards {
+namespace {
+
+using math::Value;
+
+// ---- extraction ----
+
+// Content of the last \boxed{...} or \fbox{...} (nested braces), or nullopt.
+std::optional<std::string> last_boxed(std::string_view text) {
+  size_t best = std::string_view::npos;
+  size_t best_len = 0;
+  for (std::string_view cmd : {"\\boxed", "\\fbox"}) {
+    size_t at = text.rfind(cmd);
+    if (at != std::string_view::npos && (best == std::string_view::npos || at > best)) {
+      best = at;
+      best_len = cmd.size();
+    }
+  }
+  if (best == std::string_view::npos) return std::nullopt;
+  size_t i = best + best_len;
+  while (i < text.size() && text[i] == ' ') ++i;
+  if (i >= text.size()) return std::nullopt;
+  if (text[i] != '{') {  // \boxed 5
+    size_t e = i;
+    while (e < text.size() && !std::isspace(static_cast<unsigned char>(text[e])) && text[e] != '$') ++e;
+    return std::string(text.substr(i, e - i));
+  }
+  int depth = 0;
+  for (size_t k = i; k < text.size(); ++k) {
+    if (text[k] == '{') ++depth;
+    else if (text[k] == '}' && --depth == 0) return std::string(text.substr(i + 1, k - i - 1));
+  }
+  return std::nullopt;  // unbalanced
+}
+
+std::optional<std::string> last_answer_tag(std::string_view text, const std::string& tag) {
+  std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  size_t b = text.rfind(open);
+  if (b == std::string_view::npos) return std::nullopt;
+  size_t e = text.find(close, b + open.size());
+  if (e == std::string_view::npos) return std::nullopt;
+  std::string_view inner = text.substr(b + open.size(), e - b - open.size());
+  if (auto boxed = last_boxed(inner)) return boxed;
+  return std::string(inner);
+}
+
+std::optional<std::string> answer_is(std::string_view text) {
+  std::string lower;
+  lower.reserve(text.size());
+  for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  size_t at = std::string::npos;
+  size_t len = 0;
+  for (std::string_view phrase : {"the final answer is", "the answer is", "final answer:", "answer:"}) {
+    size_t p = lower.rfind(phrase);
+    if (p != std::string::npos && (at == std::string::npos || p > at)) {
+      at = p;
+      len = phrase.size();
+    }
+  }
+  if (at == std::string::npos) return std::nullopt;
+  std::string_view rest = text.substr(at + len);
+  // Up to the end of the sentence: a newline, or a full stop followed by a space or the end.
+  size_t end = rest.size();
+  for (size_t k = 0; k < rest.size(); ++k) {
+    if (rest[k] == '\n') {
+      end = k;
+      break;
+    }
+    if (rest[k] == '.' && (k + 1 == rest.size() || std::isspace(static_cast<unsigned char>(rest[k + 1])))) {
+      bool decimal = k > 0 && std::isdigit(static_cast<unsigned char>(rest[k - 1])) && k + 1 < rest.size() &&
+                     std::isdigit(static_cast<unsigned char>(rest[k + 1]));
+      if (!decimal) {
+        end = k;
+        break;
+      }
+    }
+  }
+  std::string out(rest.substr(0, end));
+  if (auto boxed = last_boxed(out)) return boxed;
+  return out;
+}
+
+std::optional<std::string> last_number(std::string_view text) {
+  size_t e = text.size();
+  while (e > 0 && !std::isdigit(static_cast<unsigned char>(text[e - 1]))) --e;
+  if (e == 0) return std::nullopt;
+  size_t b = e;
+  while (b > 0 && (std::isdigit(static_cast<unsigned char>(text[b - 1])) || text[b - 1] == '.' || text[b - 1] == ',' ||
+                   text[b - 1] == '/')) {
+    --b;
+  }
+  while (b < e && (text[b] == '.' || text[b] == ',' || text[b] == '/')) ++b;
+  if (b > 0 && text[b - 1] == '-') --b;
+  return std::string(text.substr(b, e - b));
+}
+
+// ---- equivalence ----
+
+constexpr double kTolerance = 1e-9;
+
+bool has_symbols(const GiNaC::ex& e) {
+  if (GiNaC::is_a<GiNaC::symbol>(e)) return true;
+  for (size_t i = 0; i < e.nops(); ++i) {
+    if (has_symbols(e.op(i))) return true;
+  }
+  return false;
+}
+
+bool is_exact_number(const GiNaC::ex& e) {
+  return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_cinteger() ||
+         GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_crational();
+}
+
+std::optional<std::complex<double>> numeric_value(const GiNaC::ex& e) {
+  try {
+    GiNaC::ex v = GiNaC::evalf(e);
+    if (!GiNaC::is_a<GiNaC::numeric>(v)) return std::nullopt;
+    auto n = GiNaC::ex_to<GiNaC::numeric>(v);
+    double re = GiNaC::real(n).to_double(), im = GiNaC::imag(n).to_double();
+    if (!std::isfinite(re) || !std::isfinite(im)) return std::nullopt;
+    return std::complex<double>(re, im);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool close(std::complex<double> a, std::complex<double> b) {
+  double scale = std::max({1.0, std::abs(a), std::abs(b)});
+  return std::abs(a - b) <= kTolerance * scale;
+}
+
+class Comparer {
+ public:
+  Comparer(math::Parser& parser, const Deadline& deadline) : parser_(parser), deadline_(deadline) {}
+
+  bool exprs_equal(const GiNaC::ex& a, const GiNaC::ex& b) {
+    if (deadline_.expired()) throw DeadlineExceeded{};
+    if (is_exact_number(a) && is_exact_number(b)) return a == b;  // exact rationals: no tolerance at all
+    GiNaC::ex diff;
+    try {
+      diff = (a - b).normal();
+      if (diff.is_zero()) return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (is_exact_number(diff)) return false;
+    if (!has_symbols(diff)) {
+      auto x = numeric_value(a), y = numeric_value(b);
+      return x && y && close(*x, *y);
+    }
+    return probe(a, b);
+  }
+
+  // Numeric probing: equal at several random points of every symbol (radicals, trigonometry).
+  bool probe(const GiNaC::ex& a, const GiNaC::ex& b) {
+    std::mt19937 rng(12345);
+    std::uniform_real_distribution<double> value(0.3, 2.7);
+    int agreed = 0;
+    for (int attempt = 0; attempt < 12 && agreed < 4; ++attempt) {
+      if (deadline_.expired()) throw DeadlineExceeded{};
+      GiNaC::exmap point;
+      for (const auto& [name, sym] : parser_.symbols()) point[sym] = GiNaC::numeric(value(rng));
+      auto x = numeric_value(a.subs(point)), y = numeric_value(b.subs(point));
+      if (!x || !y) continue;  // a pole or a domain error at this point: try another
+      if (!close(*x, *y)) return false;
+      ++agreed;
+    }
+    return agreed >= 3;
+  }
+
+  // Expands \pm into its two values; an answer without \pm is a single value.
+  std::vector<GiNaC::ex> plus_minus(const GiNaC::ex& e) {
+    if (!e.has(parser_.pm())) return {e};
+    return {e.subs(parser_.pm() == 1), e.subs(parser_.pm() == -1)};
+  }
+
+  // "x = 3" -> 3 when the left side is a lone symbol.
+  static const Value* solved_value(const Value& v) {
+    if (v.kind == Value::kRelation && v.ops.size() == 1 && v.ops[0] == "=" && v.items[0].kind == Value::kExpr &&
+        GiNaC::is_a<GiNaC::symbol>(v.items[0].expr)) {
+      return &v.items[1];
+    }
+    return nullptr;
+  }
+
+  // A bare list whose first item is "x = 1": the list of values (n = 1, 2, 3).
+  static Value strip_list_variable(const Value& v) {
+    if (v.kind != Value::kList || v.items.empty()) return v;
+    const Value* first = solved_value(v.items[0]);
+    if (!first) return v;
+    Value out = v;
+    out.items[0] = *first;
+    return out;
+  }
+
+  static bool is_interval(const Value& v) {
+    return v.kind == Value::kList && v.items.size() == 2 && (v.open == '(' || v.open == '[') &&
+           (v.close == ')' || v.close == ']');
+  }
+
+  bool lists_equal_ordered(const std::vector<Value>& a, const std::vector<Value>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!equal(a[i], b[i])) return false;
+    }
+    return true;
+  }
+
+  bool lists_equal_unordered(const std::vector<Value>& a, const std::vector<Value>& b) {
+    if (a.size() != b.size()) return false;
+    std::vector<bool> used(b.size(), false);
+    for (const auto& x : a) {
+      bool found = false;
+      for (size_t j = 0; j < b.size() && !found; ++j) {
+        if (!used[j] && equal(x, b[j])) used[j] = found = true;
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  // Relations as (difference, operator) with > and >= flipped to < and <=.
+  bool relations_equal(const Value& a, const Value& b) {
+    if (a.ops.size() != b.ops.size()) return false;
+    bool same = true, reversed = true;
+    for (size_t k = 0; k < a.ops.size(); ++k) {
+      same = same && relation_equal(a.items[k], a.ops[k], a.items[k + 1], b.items[k], b.ops[k], b.items[k + 1]);
+    }
+    size_t n = b.ops.size();
+    for (size_t k = 0; k < a.ops.size() && reversed; ++k) {
+      // a chain written the other way round: 1 < x < 3 vs 3 > x > 1
+      reversed = relation_equal(a.items[k], a.ops[k], a.items[k + 1], b.items[n - k], flip(b.ops[n - 1 - k]),
+                                b.items[n - 1 - k]);
+    }
+    return same || reversed;
+  }
+
+  static std::string flip(const std::string& op) {
+    if (op == "<") return ">";
+    if (op == ">") return "<";
+    if (op == "<=") return ">=";
+    if (op == ">=") return "<=";
+    return op;
+  }
+
+  bool relation_equal(const Value& l1, std::string op1, const Value& r1, const Value& l2, std::string op2,
+                      const Value& r2) {
+    if (l1.kind != Value::kExpr || r1.kind != Value::kExpr || l2.kind != Value::kExpr || r2.kind != Value::kExpr) {
+      return false;
+    }
+    GiNaC::ex d1 = l1.expr - r1.expr, d2 = l2.expr - r2.expr;
+    if (op1 == ">" || op1 == ">=") {
+      d1 = -d1;
+      op1 = op1 == ">" ? "<" : "<=";
+    }
+    if (op2 == ">" || op2 == ">=") {
+      d2 = -d2;
+      op2 = op2 == ">" ? "<" : "<=";
+    }
+    if (op1 != op2) return false;
+    if (d2.is_zero()) return d1.is_zero();
+    // Same relation when d1 = c * d2 with c a constant: any c != 0 for = and !=, c > 0 for < and <=.
+    GiNaC::ex ratio;
+    try {
+      ratio = (d1 / d2).normal();
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (has_symbols(ratio)) return false;
+    auto c = numeric_value(ratio);
+    if (!c || std::abs(c->imag()) > kTolerance || std::abs(c->real()) < kTolerance) return false;
+    return (op1 == "=" || op1 == "!=") || c->real() > 0;
+  }
+
+  bool equal(const Value& gold_in, const Value& pred_in) {
+    if (deadline_.expired()) throw DeadlineExceeded{};
+    // x = 3 against 3 (either side); n = 1, 2 against 1, 2.
+    const Value* gold = &gold_in;
+    const Value* pred = &pred_in;
+    Value gold_list = strip_list_variable(gold_in), pred_list = strip_list_variable(pred_in);
+    if (gold_in.kind == Value::kList) gold = &gold_list;
+    if (pred_in.kind == Value::kList) pred = &pred_list;
+    if (gold->kind != Value::kRelation || !solved_value(*gold) || pred->kind != Value::kRelation) {
+      if (const Value* v = solved_value(*gold); v && pred->kind != Value::kRelation) gold = v;
+      if (const Value* v = solved_value(*pred); v && gold->kind != Value::kRelation) pred = v;
+    }
+
+    if (gold->kind == Value::kChoice || pred->kind == Value::kChoice) {
+      return gold->kind == pred->kind && gold->text == pred->text;
+    }
+    if (gold->kind == Value::kText || pred->kind == Value::kText) {
+      return gold->kind == pred->kind && gold->text == pred->text;
+    }
+    if (gold->kind == Value::kRelation || pred->kind == Value::kRelation) {
+      if (gold->kind == Value::kRelation && pred->kind == Value::kRelation) return relations_equal(*gold, *pred);
+      // A gold inequality accepts the same set written as an interval, never the reverse.
+      if (gold->kind == Value::kRelation && is_interval(*pred)) return relation_matches_interval(*gold, *pred);
+      return false;
+    }
+    if (gold->kind == Value::kExpr && pred->kind == Value::kExpr) {
+      auto g = plus_minus(gold->expr), p = plus_minus(pred->expr);
+      if (g.size() == 1 && p.size() == 1) return exprs_equal(g[0], p[0]);
+      return as_set_equal(g, p);
+    }
+    if (gold->kind == Value::kExpr && gold->expr.has(parser_.pm()) && pred->kind == Value::kList) {
+      std::vector<GiNaC::ex> p;
+      for (const auto& item : pred->items) {
+        if (item.kind != Value::kExpr) return false;
+        p.push_back(item.expr);
+      }
+      return as_set_equal(plus_minus(gold->expr), p);
+    }
+    if (gold->kind != Value::kList || pred->kind != Value::kList) return false;
+    // Lists: intervals need the same brackets; sets and bare lists ignore order; tuples keep it.
+    if (gold->open == 'u' || pred->open == 'u') {
+      return gold->open == pred->open && lists_equal_unordered(gold->items, pred->items);
+    }
+    if (gold->open == 'm' || pred->open == 'm' || gold->open == 'r') {
+      return gold->open == pred->open && lists_equal_ordered(gold->items, pred->items);
+    }
+    bool gold_interval = is_interval(*gold) && (gold->open != '(' || gold->close != ')');
+    bool pred_interval = is_interval(*pred) && (pred->open != '(' || pred->close != ')');
+    if (gold_interval || pred_interval) {
+      return gold->open == pred->open && gold->close == pred->close && lists_equal_ordered(gold->items, pred->items);
+    }
+    if (gold->open == '{' || gold->open == 0) return lists_equal_unordered(gold->items, pred->items);
+    if (pred->open == '{') return false;  // a tuple is not a set
+    return lists_equal_ordered(gold->items, pred->items);
+  }
+
+  bool as_set_equal(const std::vector<GiNaC::ex>& a, const std::vector<GiNaC::ex>& b) {
+    if (a.size() != b.size()) return false;
+    std::vector<bool> used(b.size(), false);
+    for (const auto& x : a) {
+      bool found = false;
+      for (size_t j = 0; j < b.size() && !found; ++j) {
+        if (!used[j] && exprs_equal(x, b[j])) used[j] = found = true;
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  // 1 < x <= 3 against (1, 3]; x >= 2 against [2, \infty).
+  bool relation_matches_interval(const Value& rel, const Value& interval) {
+    GiNaC::ex lo, hi;
+    bool lo_closed = false, hi_closed = false;
+    auto is_var = [](const Value& v) { return v.kind == Value::kExpr && GiNaC::is_a<GiNaC::symbol>(v.expr); };
+    auto expr_of = [](const Value& v) { return v.kind == Value::kExpr ? v.expr : GiNaC::ex(0); };
+    if (rel.ops.size() == 2 && is_var(rel.items[1])) {
+      std::string a = rel.ops[0], b = rel.ops[1];
+      if ((a == "<" || a == "<=") && (b == "<" || b == "<=")) {
+        lo = expr_of(rel.items[0]), hi = expr_of(rel.items[2]);
+        lo_closed = a == "<=", hi_closed = b == "<=";
+      } else if ((a == ">" || a == ">=") && (b == ">" || b == ">=")) {
+        hi = expr_of(rel.items[0]), lo = expr_of(rel.items[2]);
+        hi_closed = a == ">=", lo_closed = b == ">=";
+      } else {
+        return false;
+      }
+    } else if (rel.ops.size() == 1 && (is_var(rel.items[0]) || is_var(rel.items[1]))) {
+      std::string op = is_var(rel.items[0]) ? rel.ops[0] : flip(rel.ops[0]);
+      GiNaC::ex bound = expr_of(is_var(rel.items[0]) ? rel.items[1] : rel.items[0]);
+      GiNaC::ex inf = parser_.infinity();
+      if (op == "<" || op == "<=") lo = -inf, hi = bound, hi_closed = op == "<=";
+      else if (op == ">" || op == ">=") lo = bound, hi = inf, lo_closed = op == ">=";
+      else return false;
+    } else {
+      return false;
+    }
+    if (interval.items[0].kind != Value::kExpr || interval.items[1].kind != Value::kExpr) return false;
+    return lo_closed == (interval.open == '[') && hi_closed == (interval.close == ']') &&
+           exprs_equal(lo, interval.items[0].expr) && exprs_equal(hi, interval.items[1].expr);
+  }
+
+ private:
+  math::Parser& parser_;
+  const Deadline& deadline_;
+};
+
+}  // namespace
+
+std::string extract_answer(std::string_view completion, const MathOptions& options) {
+  for (Extraction rule : options.extraction) {
+    std::optional<std::string> found;
+    switch (rule) {
+      case Extraction::kAnswerTag: found = last_answer_tag(completion, options.answer_tag); break;
+      case Extraction::kBoxed: found = last_boxed(completion); break;
+      case Extraction::kAnswerIs: found = answer_is(completion); break;
+      case Extraction::kLastNumber: found = last_number(completion); break;
+    }
+    if (found) return *found;
+  }
+  return "";
+}
+
+MathVerdict verify_math(std::string_view gold, std::string_view prediction, const MathOptions& options,
+                        const Deadline& deadline) {
+  MathVerdict verdict;
+  std::string gold_text = last_boxed(gold).value_or(std::string(gold));
+  // A prediction is a whole completion or just an answer: extraction applies when it finds something
+  // other than the last number (a bare "1/2" is its own answer, not its last number "2").
+  MathOptions no_number = options;
+  no_number.extraction.erase(std::remove(no_number.extraction.begin(), no_number.extraction.end(), Extraction::kLastNumber),
+                             no_number.extraction.end());
+  std::string pred_text = extract_answer(prediction, no_number);
+  if (pred_text.empty()) {
+    // No tag, box or "the answer is": the prediction is the answer if it reads as one (or is refused
+    // as too large), otherwise the last number of the prose.
+    math::Parser probe_parser(deadline);
+    bool whole = false;
+    try {
+      probe_parser.parse(prediction);
+      whole = true;
+    } catch (const math::ParseError& e) {
+      whole = e.too_large;
+    } catch (...) {
+    }
+    pred_text = whole ? std::string(prediction) : extract_answer(prediction, options);
+  }
+  try {
+    math::Parser parser(deadline);
+    Value g;
+    try {
+      g = parser.parse(gold_text);
+    } catch (const math::ParseError& e) {
+      verdict.reason = "gold answer unreadable: " + e.message;
+      return verdict;
+    }
+    verdict.gold_parsed = math::to_string(g);
+    if (pred_text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      verdict.reason = "empty answer";
+      return verdict;
+    }
+    Value p;
+    try {
+      p = parser.parse(pred_text);
+    } catch (const math::ParseError& e) {
+      verdict.reason = e.too_large ? e.message : "unreadable answer: " + e.message;
+      return verdict;
+    }
+    verdict.pred_parsed = math::to_string(p);
+    Comparer comparer(parser, deadline);
+    verdict.correct = comparer.equal(g, p);
+    if (!verdict.correct) verdict.reason = "not equal";
+  } catch (const DeadlineExceeded&) {
+    verdict.correct = false;
+    verdict.reason = "timeout";
+  } catch (const std::exception& e) {
+    verdict.correct = false;
+    verdict.reason = std::string("error: ") + e.what();
+  }
+  return verdict;
+}
+
+Score MathReward::score(const Sample& sample, const Components&, const Deadline& deadline) const {
+  auto it = sample.reference.find(options_.answer_field);
+  if (it == sample.reference.end() || (!it->is_string() && !it->is_number())) {
+    throw std::runtime_error("the sample has no reference field '" + options_.answer_field + "'");
+  }
+  std::string gold = it->is_string() ? it->get<std::string>() : it->dump();
+  MathOptions options = options_;
+  std::string answer = extract_answer(sample.completion, options);
+  Score s;
+  if (answer.empty()) {
+    s.reason = "no answer found";
+    return s;
+  }
+  MathVerdict v = verify_math(gold, answer, options, deadline);
+  if (v.reason == "timeout") throw DeadlineExceeded{};
+  s.value = v.correct ? 1.0 : 0.0;
+  s.reason = v.reason;
+  return s;
+}
+
+}  // namespace r1::rewards
