@@ -2,6 +2,7 @@
 // the same run (these machines are shared; absolute numbers drift, ratios hold).
 #include <CLI/CLI.hpp>
 
+#include "bench/rewards_bench.h"
 #include "bench/tokenizer_bench.h"
 #include "cli/command.h"
 
@@ -20,6 +21,11 @@ void add_bench_command(CLI::App& app) {
     opt->threads = global_options().threads;
     bench::run_tokenizer_bench(*opt);
   });
+
+  auto rewards_opt = std::make_shared<bench::RewardsBenchOptions>();
+  auto* rw = bench->add_subcommand("rewards", "Math verifications per second and latency on a competition-style mix");
+  rw->add_option("--samples", rewards_opt->samples, "How many answers to verify (default 20000)")->check(CLI::PositiveNumber);
+  rw->callback([rewards_opt] { bench::run_rewards_bench(*rewards_opt); });
 }
 
 }  // namespace r1::cli

@@ -43,7 +43,7 @@ size_t count_lines(const std::string& s) {
 TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
   Run top = run("--help");
   CHECK(top.exit_code == 0);
-  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench", "info", "reward"}) {
+  for (const char* sub : {"tokenize", "detokenize", "render-chat", "bench", "info", "reward", "verify-math"}) {
     CHECK(top.out.find(sub) != std::string::npos);
     Run help = run(std::string(sub) + " --help");
     CHECK(help.exit_code == 0);
@@ -151,4 +151,15 @@ TEST_CASE("cli: reward scores JSON lines in order, errors name the line", "[cli]
   }
   Run bad_config = run("reward --config " + config, "");
   CHECK(bad_config.err == "r1: error: " + config + ": rewards[0].name: unknown reward 'lenght'\n");
+}
+
+TEST_CASE("cli: verify-math answers every line in order, exit 0 whatever the verdicts", "[cli]") {
+  Run ok = run("verify-math", R"({"gold": "\\frac{1}{2}", "pred": "0.5"})" "\n" R"({"gold": "5", "pred": "The answer is 6."})" "\n");
+  REQUIRE(ok.exit_code == 0);
+  CHECK(ok.out == "{\"correct\":true,\"gold_parsed\":\"1/2\",\"pred_parsed\":\"1/2\",\"reason\":\"\"}\n"
+                  "{\"correct\":false,\"gold_parsed\":\"5\",\"pred_parsed\":\"6\",\"reason\":\"not equal\"}\n");
+  Run bad = run("verify-math", R"({"gold": "1", "pred": "1"})" "\n" R"({"gold": 1, "pred": "1"})" "\n");
+  CHECK(bad.exit_code != 0);
+  CHECK(count_lines(bad.out) == 1);
+  CHECK(bad.err == "r1: error: <stdin>:2: expected an object with strings \"gold\" and \"pred\"\n");
 }
