@@ -10,6 +10,7 @@
 #include "rewards/format.h"
 #include "rewards/language.h"
 #include "rewards/math.h"
+#include "rewards/plugin.h"
 #include "rewards/shaping.h"
 
 namespace r1::rewards {
@@ -64,6 +65,17 @@ std::map<std::string, RewardSet::Factory>& factories() {
         else throw ConfigError(r.key_path("extraction") + ": unknown rule '" + name + "' (answer_tag, boxed, answer_is, last_number)");
       }
       return std::make_unique<MathReward>(id, o);
+    };
+    t["plugin"] = [](const std::string& id, ConfigReader& r) {
+      std::string path = r.require_string("path");
+      const nlohmann::json* config = r.raw("config");
+      return load_plugin_reward(id, path, config ? *config : nlohmann::json::object());
+    };
+    t["external"] = [](const std::string& id, ConfigReader& r) {
+      ExternalOptions o;
+      o.command = r.get("command", std::vector<std::string>{});
+      if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
+      return make_external_reward(id, o);
     };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
       RepetitionOptions o;

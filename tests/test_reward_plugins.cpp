@@ -1,0 +1,99 @@
+// Custom rewards: a C++ plugin through the C ABI (the example, and broken ones refused by name) and
+// external programs (the Python example, and one that crashes, hangs or writes garbage).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "core/error.h"
+#include "rewards/reward_set.h"
+#include "rewards/scorer.h"
+
+using namespace r1::rewards;
+using nlohmann::json;
+
+namespace {
+Sample with(std::string completion, json reference = json::object()) {
+  Sample s;
+  s.completion = std::move(completion);
+  s.reference = std::move(reference);
+  return s;
+}
+RewardSet set_of(const json& entry) { return RewardSet::from_json(json{{"rewards", json::array({entry})}}, "r.json"); }
+}  // namespace
+
+TEST_CASE("plugin reward: the example keyword plugin through the C ABI", "[rewards][plugin]") {
+  RewardSet set = set_of({{"name", "plugin"}, {"id", "keyword"}, {"path", R1_EXAMPLE_PLUGIN},
+                          {"config", {{"field", "keyword"}, {"bonus", 2.0}}}});
+  CHECK(set.score(with("by Pythagoras' theorem", {{"keyword", "Pythagoras"}})).value == 2.0);
+  Score miss = set.score(with("by the cosine rule", {{"keyword", "Pythagoras"}}));
+  CHECK(miss.value == 0.0);
+  CHECK(miss.reason == "keyword: keyword missing");
+  Score error = set.score(with("anything"));
+  CHECK(error.value == 0.0);
+  CHECK(error.reason == "keyword: no reference field 'keyword'");
+}
+
+TEST_CASE("plugin reward: broken plugins are refused at load time, by name", "[rewards][plugin]") {
+  CHECK_THROWS_WITH(set_of({{"name", "plugin"}, {"path", R1_PLUGIN_MISSING_SYMBOL}}),
+                    Catch::Contains("missing symbol r1_reward_v1_destroy"));
+  CHECK_THROWS_WITH(set_of({{"name", "plugin"}, {"path", R1_PLUGIN_WRONG_VERSION}}),
+                    Catch::Contains("ABI version 2, r1 speaks 1"));
+  CHECK_THROWS_WITH(set_of({{"name", "plugin"}, {"path", "/nonexistent/libx.so"}}), Catch::Contains("cannot load"));
+  CHECK_THROWS_WITH(set_of({{"name", "plugin"}, {"path", R1_EXAMPLE_PLUGIN}, {"config", "not an object"}}),
+                    Catch::Contains("create failed: bad config"));
+  CHECK_THROWS_WITH(set_of({{"name", "plugin"}}), Catch::Contains("rewards[0].path: required key is missing"));
+}
+
+TEST_CASE("external reward: the Python example, kept running between samples", "[rewards][external]") {
+  RewardSet set = set_of({{"name", "external"}, {"id", "concise"},
+                          {"command", {"/usr/bin/python3", std::string(R1_SOURCE_DIR) + "/examples/external_reward.py"}}});
+  CHECK(set.score(with("short and sweet", {{"max_words", 10}})).value == 1.0);
+  Score long_one = set.score(with("one two three four five six seven eight nine ten eleven twelve fifteen", {{"max_words", 10}}));
+  CHECK(long_one.value == Approx(0.7));
+  CHECK(long_one.reason == "concise: 13 words (limit 10)");
+}
+
+TEST_CASE("external reward: crashes, hangs and garbage are zeros with reasons; it restarts", "[rewards][external]") {
+  json entry = {{"name", "external"}, {"id", "flaky"}, {"time_budget_ms", 300},
+                {"command", {"/usr/bin/python3", std::string(R1_SOURCE_DIR) + "/tests/plugins/flaky_reward.py"}}};
+  RewardSet set = set_of(entry);
+  Score first = set.score(with("abc"));
+  CHECK(first.value == 3.0);
+  std::string pid = first.reason;
+  CHECK(set.score(with("abcd")).reason == pid);  // same process
+
+  Score crash = set.score(with("crash"));
+  CHECK(crash.value == 0.0);
+  CHECK(crash.reason == "flaky: reward program exited (exit status 3)");
+  Score after = set.score(with("ab"));
+  CHECK(after.value == 2.0);
+  CHECK(after.reason != pid);  // a new process
+
+  auto start = std::chrono::steady_clock::now();
+  Score slow = set.score(with("sleep"));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(slow.value == 0.0);
+  CHECK(slow.reason == "flaky: timeout");
+  CHECK(seconds < 2.0);  // the budget is 0.3 s; the program would sleep 5 s
+  CHECK(set.score(with("xyz")).value == 3.0);  // restarted, and its late reply is never read
+
+  CHECK(set.score(with("garbage")).reason == "flaky: malformed reply from reward program: this is not json");
+  CHECK(set.score(with("no-reward")).reason == "flaky: reward program reply needs a number \"reward\": {\"score\": 1}");
+  CHECK(set.score(with("ok")).value == 2.0);
+
+  CHECK_THROWS_WITH(set_of({{"name", "external"}, {"command", json::array()}}), Catch::Contains("command: expected [program"));
+  Score missing = set_of({{"name", "external"}, {"command", {"/nonexistent/program"}}}).score(with("x"));
+  CHECK(missing.value == 0.0);
+  CHECK(missing.reason.find("did not start") != std::string::npos);
+}
+
+TEST_CASE("external reward: concurrent scoring through the batch scorer stays in order", "[rewards][external]") {
+  auto set = std::make_shared<RewardSet>(set_of(
+      {{"name", "external"}, {"id", "flaky"},
+       {"command", {"/usr/bin/python3", std::string(R1_SOURCE_DIR) + "/tests/plugins/flaky_reward.py"}}}));
+  std::vector<Sample> samples;
+  for (int i = 0; i < 40; ++i) samples.push_back(with(std::string(static_cast<size_t>(i % 9 + 1), 'a')));
+  auto scores = BatchScorer(set, 2).score(samples);
+  for (int i = 0; i < 40; ++i) CHECK(scores[static_cast<size_t>(i)].value == static_cast<double>(i % 9 + 1));
+}
