@@ -19,6 +19,7 @@ void add_chat_command(CLI::App& app);       // render-chat
 void add_bench_command(CLI::App& app);      // bench tokenizer
 void add_info_command(CLI::App& app);       // info
 void add_reward_command(CLI::App& app);     // reward
+void add_reward_server_command(CLI::App& app);  // reward-server
 void add_verify_math_command(CLI::App& app);  // verify-math
 
 }  // namespace r1::cli

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   r1::cli::add_bench_command(app);
   r1::cli::add_info_command(app);
   r1::cli::add_reward_command(app);
+  r1::cli::add_reward_server_command(app);
   r1::cli::add_verify_math_command(app);
 
   try {

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace r1::rewards {
 
@@ -31,6 +32,7 @@ struct Score {
   double value = 0.0;
   std::map<std::string, double> components;  // per reward, unweighted, for logging
   std::string reason;                        // empty when there is nothing to say
+  std::vector<std::string> failed;           // components that threw or ran out of time (metrics)
 };
 
 // A point in time after which a reward should give up (cooperative; the scorer enforces it anyway).

@@ -11,6 +11,7 @@
 #include "rewards/language.h"
 #include "rewards/math.h"
 #include "rewards/plugin.h"
+#include "rewards/remote.h"
 #include "rewards/shaping.h"
 
 namespace r1::rewards {
@@ -76,6 +77,10 @@ std::map<std::string, RewardSet::Factory>& factories() {
       o.command = r.get("command", std::vector<std::string>{});
       if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
       return make_external_reward(id, o);
+    };
+    t["remote"] = [](const std::string& id, ConfigReader& r) {
+      std::string address = r.require_string("address");
+      return make_remote_reward(id, address, r.get("token", ""));
     };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
       RepetitionOptions o;
@@ -158,16 +163,19 @@ Score RewardSet::score(const Sample& sample, const Observer& observer) const {
     auto start = Deadline::Clock::now();
     Deadline deadline(start + entry.budget);
     Score part;
+    bool failed = true;
     try {
       part = entry.reward->score(sample, total.components, deadline);
-      if (Deadline::Clock::now() > deadline.at()) part = Score{0.0, {}, "timeout"};
+      failed = false;
+      if (Deadline::Clock::now() > deadline.at()) part = Score{0.0, {}, "timeout", {}}, failed = true;
     } catch (const DeadlineExceeded&) {
-      part = Score{0.0, {}, "timeout"};
+      part = Score{0.0, {}, "timeout", {}};
     } catch (const std::exception& e) {
-      part = Score{0.0, {}, e.what()};
+      part = Score{0.0, {}, e.what(), {}};
     } catch (...) {
-      part = Score{0.0, {}, "unknown exception"};
+      part = Score{0.0, {}, "unknown exception", {}};
     }
+    if (failed) total.failed.push_back(id);
     total.components[id] = part.value;
     total.value += entry.weight * part.value;
     if (!part.reason.empty()) reasons += (reasons.empty() ? "" : "; ") + id + ": " + part.reason;

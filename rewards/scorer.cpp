@@ -100,6 +100,7 @@ std::vector<Score> BatchScorer::score(const std::vector<Sample>& samples, BatchS
         s.value += entry.weight * value;
       }
       s.reason = "timeout (" + job.running + ")";
+      if (!job.running.empty()) s.failed.push_back(job.running);
       job.result = std::move(s);
       std::thread(work, batch).detach();  // replaces the stuck worker
     }
@@ -107,7 +108,13 @@ std::vector<Score> BatchScorer::score(const std::vector<Sample>& samples, BatchS
   std::vector<Score> out;
   out.reserve(batch->jobs.size());
   for (Job& job : batch->jobs) out.push_back(std::move(job.result));
-  if (stats) stats->timeouts = timeouts;
+  if (stats) {
+    stats->timeouts = timeouts;
+    stats->failures.clear();
+    for (const auto& score : out) {
+      for (const auto& component : score.failed) ++stats->failures[component];
+    }
+  }
   return out;
 }
 

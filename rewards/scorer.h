@@ -7,6 +7,7 @@
 // copies of the samples and rewards, so nothing it touches goes away under it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -15,7 +16,8 @@
 namespace r1::rewards {
 
 struct BatchStats {
-  size_t timeouts = 0;  // samples given up on
+  size_t timeouts = 0;                      // samples given up on
+  std::map<std::string, size_t> failures;   // per component: samples where it threw or timed out
 };
 
 class BatchScorer {

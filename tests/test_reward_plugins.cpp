@@ -4,8 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <thread>
 
 #include "core/error.h"
+#include "rewards/format.h"
+#include "rewards/remote.h"
 #include "rewards/reward_set.h"
 #include "rewards/scorer.h"
 
@@ -96,4 +99,54 @@ TEST_CASE("external reward: concurrent scoring through the batch scorer stays in
   for (int i = 0; i < 40; ++i) samples.push_back(with(std::string(static_cast<size_t>(i % 9 + 1), 'a')));
   auto scores = BatchScorer(set, 2).score(samples);
   for (int i = 0; i < 40; ++i) CHECK(scores[static_cast<size_t>(i)].value == static_cast<double>(i % 9 + 1));
+}
+
+namespace {
+struct Sleepy : Reward {
+  std::string id = "sleepy";
+  const std::string& name() const override { return id; }
+  Score score(const Sample&, const Components&, const Deadline&) const override {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    return Score{1.0, {}, "", {}};
+  }
+};
+}  // namespace
+
+TEST_CASE("remote reward: scored over gRPC, with a token; unavailable and slow servers are zeros", "[rewards][remote]") {
+  auto served = std::make_shared<RewardSet>();
+  served->add(std::make_shared<FormatReward>("format", FormatOptions{}), 1.0, std::chrono::milliseconds(1000));
+  RewardServer server(served, "127.0.0.1", 0, "s3cret", 2);
+  std::string address = "127.0.0.1:" + std::to_string(server.port());
+
+  RewardSet client = set_of({{"name", "remote"}, {"id", "judge"}, {"address", address}, {"token", "s3cret"}});
+  CHECK(client.score(with("<think>a</think><answer>b</answer>")).value == 1.0);
+  Score bad_format = client.score(with("no tags"));
+  CHECK(bad_format.value == 0.0);
+  CHECK(bad_format.reason == "judge: format: missing <think>");  // the server's own reason comes back
+
+  Score no_token = set_of({{"name", "remote"}, {"address", address}}).score(with("x"));
+  CHECK(no_token.value == 0.0);
+  CHECK(no_token.reason == "remote: remote reward failed: missing or wrong r1-token");
+
+  server.shutdown();
+  auto down = std::make_shared<RewardSet>(client);
+  BatchStats stats;
+  auto scores = BatchScorer(down, 2).score({with("a"), with("b"), with("c")}, &stats);
+  for (const auto& s : scores) {
+    CHECK(s.value == 0.0);
+    CHECK(s.reason.rfind("judge: unavailable: " + address, 0) == 0);
+  }
+  CHECK(stats.failures["judge"] == 3);  // counted for metrics
+
+  auto slow_set = std::make_shared<RewardSet>();
+  slow_set->add(std::make_shared<Sleepy>(), 1.0, std::chrono::milliseconds(5000));
+  RewardServer slow(slow_set, "127.0.0.1", 0, "", 2);
+  RewardSet impatient = set_of({{"name", "remote"}, {"id", "judge"}, {"time_budget_ms", 200},
+                                {"address", "127.0.0.1:" + std::to_string(slow.port())}});
+  auto start = std::chrono::steady_clock::now();
+  Score late = impatient.score(with("x"));
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.5);
+  CHECK(late.value == 0.0);
+  CHECK(late.reason == "judge: timeout");
+  CHECK(late.failed == std::vector<std::string>{"judge"});
 }
