@@ -54,7 +54,13 @@ void unwrap_command(std::string& s, std::string_view cmd) {
       else if (s[close] == '}' && --depth == 0) break;
     }
     if (close >= s.size()) return;  // unbalanced: leave it to the parser to refuse
-    s = s.substr(0, at) + " " + s.substr(open + 1, close - open - 1) + " " + s.substr(close + 1);
+    std::string content = s.substr(open + 1, close - open - 1);
+    size_t after = close + 1;
+    if (after + 1 < s.size() && s[after] == '^' && std::isdigit(static_cast<unsigned char>(s[after + 1]))) {
+      content += s.substr(after, 2);  // \text{ cm}^2: the power belongs to the unit
+      after += 2;
+    }
+    s = s.substr(0, at) + " " + content + " " + s.substr(after);
   }
 }
 
@@ -101,6 +107,91 @@ bool is_function(const std::string& word) {
   return std::find(f.begin(), f.end(), word) != f.end();
 }
 
+
+// Words that are units (or unit-like) and may follow a number in an answer: stripped.
+bool is_unit(std::string word) {
+  for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (word.size() > 2 && word[word.size() - 2] == '^') word = word.substr(0, word.size() - 2);  // cm^2
+  if (auto slash = word.find('/'); slash != std::string::npos) {                               // km/h
+    return is_unit(word.substr(0, slash)) && is_unit(word.substr(slash + 1));
+  }
+  static const std::vector<std::string> units = {
+      "mm", "cm", "m", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards", "mi", "mile", "miles",
+      "meter", "meters", "metre", "metres", "centimeter", "centimeters", "millimeter", "millimeters", "kilometer",
+      "kilometers", "mg", "g", "kg", "gram", "grams", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds", "oz",
+      "ounce", "ounces", "ton", "tons", "l", "ml", "liter", "liters", "litre", "litres", "gallon", "gallons", "s", "sec",
+      "second", "seconds", "min", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks",
+      "month", "months", "year", "years", "mph", "kmh", "dollar", "dollars", "cent", "cents", "euro", "euros", "degree",
+      "degrees", "percent", "unit", "units", "square", "cubic", "sq", "cu", "people", "students", "times", "ways",
+      "apples", "marbles", "balls", "cars", "points", "steps", "pages", "books", "boxes", "coins", "cookies", "eggs"};
+  return std::find(units.begin(), units.end(), word) != units.end();
+}
+// True when the text before a unit ends in a number followed only by units ("3 square" + "meters").
+bool is_unit_prefix(std::string_view text) {
+  size_t e = text.size();
+  for (;;) {
+    while (e > 0 && text[e - 1] == ' ') --e;
+    size_t b = e;
+    while (b > 0 && std::isalpha(static_cast<unsigned char>(text[b - 1]))) --b;
+    if (b == e) return e > 0 && (std::isdigit(static_cast<unsigned char>(text[e - 1])) || text[e - 1] == '}');
+    if (!is_unit(std::string(text.substr(b, e - b)))) return false;
+    e = b;
+  }
+}
+
+// "0.\overline{3}" -> "(1/3)", "0.1\overline{6}" -> "(1/6)", "0.333\ldots" -> "(1/3)": repeating decimals.
+std::string expand_repeating(std::string s) {
+  auto as_fraction = [](const std::string& integer, const std::string& fixed, const std::string& period) {
+    // x = I.F(P) repeating = (IFP - IF) / (10^|F| * (10^|P| - 1))
+    std::string all = integer + fixed + period, head = integer + fixed;
+    GiNaC::numeric num = GiNaC::numeric(all.empty() ? "0" : all.c_str()) - GiNaC::numeric(head.empty() ? "0" : head.c_str());
+    GiNaC::numeric den = GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fixed.size()))) *
+                         (GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(period.size()))) - 1);
+    std::ostringstream out;
+    out << "(" << num / den << ")";
+    return out.str();
+  };
+  for (size_t at; (at = s.find("\\overline{")) != std::string::npos;) {
+    size_t close = s.find('}', at);
+    if (close == std::string::npos) break;
+    std::string period = s.substr(at + 10, close - at - 10);
+    size_t dot = at;
+    while (dot > 0 && std::isdigit(static_cast<unsigned char>(s[dot - 1]))) --dot;
+    if (dot == 0 || s[dot - 1] != '.' || period.empty() ||
+        period.find_first_not_of("0123456789") != std::string::npos || period.size() > 50) {
+      break;  // not a repeating decimal: leave it for the parser to refuse
+    }
+    std::string fixed = s.substr(dot, at - dot);
+    size_t begin = dot - 1;
+    while (begin > 0 && std::isdigit(static_cast<unsigned char>(s[begin - 1]))) --begin;
+    std::string integer = s.substr(begin, dot - 1 - begin);
+    s = s.substr(0, begin) + as_fraction(integer, fixed, period) + s.substr(close + 1);
+  }
+  for (const char* dots : {"\\ldots", "\\dots", "...", "…"}) {
+    size_t at = s.find(dots);
+    if (at == std::string::npos) continue;
+    size_t b = at;
+    while (b > 0 && std::isdigit(static_cast<unsigned char>(s[b - 1]))) --b;
+    if (b == 0 || s[b - 1] != '.') continue;
+    std::string digits = s.substr(b, at - b);
+    size_t ib = b - 1;
+    while (ib > 0 && std::isdigit(static_cast<unsigned char>(s[ib - 1]))) --ib;
+    std::string integer = s.substr(ib, b - 1 - ib);
+    // The period: the shortest block that repeats to the end at least twice (0.333, 0.1666, 0.142857142857).
+    for (size_t p = 1; p * 2 <= digits.size(); ++p) {
+      size_t start = digits.size() - 2 * p;
+      bool repeats = true;
+      for (size_t k = start; k + p < digits.size() && repeats; ++k) repeats = digits[k] == digits[k + p];
+      if (!repeats) continue;
+      while (start >= p && digits.compare(start - p, p, digits, start, p) == 0) start -= p;  // earliest start
+      s = s.substr(0, ib) + as_fraction(integer, digits.substr(0, start), digits.substr(start, p)) +
+          s.substr(at + std::char_traits<char>::length(dots));
+      break;
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string normalize_latex(std::string_view answer) {
@@ -116,39 +207,45 @@ std::string normalize_latex(std::string_view answer) {
   replace_all(s, "\\\\", "\x01");  // protect the matrix row separator from the "\ " rule
   replace_all(s, "\\ ", " ");
   replace_all(s, "\x01", " \\\\ ");
+  replace_all(s, "\\mathbb{R}", "(-\\infty,\\infty)");
+  for (const char* d : {"\\lvert", "\\rvert", "\\vert", "\\mid"}) replace_all(s, d, "|");
+  replace_all(s, "\\varnothing", "\\emptyset");
+  s = expand_repeating(s);
   for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mathit", "\\operatorname", "\\boxed",
                           "\\mbox"}) {
     unwrap_command(s, cmd);
   }
-  replace_all(s, "\\le ", "\\leq ");
+  // Number words: "3 million" is 3000000, "2 squared" is 4 (never silently 3 or 2).
+  for (auto [word, math] : std::initializer_list<std::pair<const char*, const char*>>{
+           {" million", "\\cdot 10^{6}"}, {" billion", "\\cdot 10^{9}"}, {" thousand", "\\cdot 10^{3}"},
+           {" hundred", "\\cdot 100"}, {" squared", "^{2}"}, {" cubed", "^{3}"}}) {
+    replace_all(s, word, math);
+  }
+  // Words joining answers: "2 and 3" is a list, "x < 2 or x > 5" a union.
+  replace_all(s, " and ", ",");
+  replace_all(s, " or ", "\\cup ");
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a final full stop
-  // Trailing units or words after a number: "10 cm", "5 apples", "28 percent", "3 square meters".
+  // Trailing units after a number: "10 cm", "28 percent", "3 square meters", "60 km/h", "25 cm^2".
+  // Only known units go: "3 million" or "2 squared" must not quietly become 3 or 2.
   size_t end = s.size();
   for (;;) {
     size_t e = end;
     while (e > 0 && s[e - 1] == ' ') --e;
     size_t b = e;
-    while (b > 0 && std::isalpha(static_cast<unsigned char>(s[b - 1]))) --b;
-    if (b == e || b == 0 || s[b - 1] != ' ') break;  // a unit is a separate word
-    std::string word;
-    for (size_t k = b; k < e; ++k) word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[k]))));
+    while (b > 0 && (std::isalpha(static_cast<unsigned char>(s[b - 1])) || s[b - 1] == '/' ||
+                     (s[b - 1] == '^' && b < e) || (std::isdigit(static_cast<unsigned char>(s[b - 1])) && b > 1 && s[b - 2] == '^'))) {
+      --b;
+    }
+    if (b == e || b == 0) break;
+    std::string word = s.substr(b, e - b);
     size_t before = b;
     while (before > 0 && s[before - 1] == ' ') --before;
     char prev = before > 0 ? s[before - 1] : ' ';
     bool after_value = std::isdigit(static_cast<unsigned char>(prev)) || prev == '}' || prev == ')' ||
-                       std::isalpha(static_cast<unsigned char>(prev));  // "3 square meters": keep stripping
-    if (word.size() < 2 || is_function(word) || word == "pi" || word == "or" || word == "and" || !after_value) break;
+                       (is_unit(word) && std::isalpha(static_cast<unsigned char>(prev)) && is_unit_prefix(s.substr(0, before)));
+    if (!is_unit(word) || !after_value) break;
     end = before;
-    if (std::isalpha(static_cast<unsigned char>(prev))) {
-      // Only keep going through a run of words if a number precedes the run.
-      size_t k = before;
-      while (k > 0 && (std::isalpha(static_cast<unsigned char>(s[k - 1])) || s[k - 1] == ' ')) --k;
-      if (k == 0 || !(std::isdigit(static_cast<unsigned char>(s[k - 1])) || s[k - 1] == '}' || s[k - 1] == ')')) {
-        end = e;  // words without a number before them: a text answer, keep them
-        break;
-      }
-    }
   }
   s = trim(s.substr(0, end));
   if (is_thousands_number(s)) s.erase(std::remove(s.begin(), s.end(), ','), s.end());
@@ -323,11 +420,12 @@ class Reader {
     }
     if (t.kind == Token::kCommand) {
       if (t.text == "=") return "=";
-      if (t.text == "\\leq" || t.text == "\\leqslant") return "<=";
-      if (t.text == "\\geq" || t.text == "\\geqslant" || t.text == "\\ge") return ">=";
+      if (t.text == "\\leq" || t.text == "\\leqslant" || t.text == "\\le" || t.text == "\\leqq") return "<=";
+      if (t.text == "\\geq" || t.text == "\\geqslant" || t.text == "\\ge" || t.text == "\\geqq") return ">=";
       if (t.text == "\\lt") return "<";
       if (t.text == "\\gt") return ">";
       if (t.text == "\\neq" || t.text == "\\ne") return "!=";
+      if (t.text == "\\in") return "=";  // x \in [1, 3): the solution is the set
     }
     return nullptr;
   }
@@ -393,9 +491,10 @@ class Reader {
   bool starts_primary() const {
     const Token& t = peek();
     if (t.kind == Token::kNumber || t.kind == Token::kLetter) return true;
-    if (t.kind == Token::kSymbol) return t.text == "(" || t.text == "[" || t.text == "{";
+    if (t.kind == Token::kSymbol) return t.text == "(" || t.text == "[" || t.text == "{" || (t.text == "|" && abs_depth_ == 0);
     if (t.kind == Token::kCommand) {
       return t.text == "\\frac" || t.text == "\\sqrt" || t.text == "\\pi" || t.text == "\\infty" || t.text == "\\{" ||
+             t.text == "\\binom" || t.text == "\\dbinom" || t.text == "\\lfloor" || t.text == "\\lceil" ||
              t.text.rfind("\\begin{", 0) == 0 || t.text.size() > 1 && is_function(t.text.substr(1));
     }
     return false;
@@ -578,6 +677,31 @@ class Reader {
     return m;
   }
 
+  // An unbracketed function argument is a product of plain factors: \cos 2x = cos(2x), and
+  // \sin x \cos x = sin(x) cos(x) (another function ends the argument).
+  Value function_argument() {
+    Value v = power();
+    while (peek().kind == Token::kNumber || peek().kind == Token::kLetter) v = of(as_expr(v) * as_expr(power()));
+    return v;
+  }
+
+  static GiNaC::ex round_numeric(const GiNaC::ex& x, bool floor) {
+    GiNaC::ex value = GiNaC::evalf(x);
+    if (!GiNaC::is_a<GiNaC::numeric>(value) || !GiNaC::ex_to<GiNaC::numeric>(value).is_real()) {
+      fail("floor or ceiling of something that is not a real number");
+    }
+    if (GiNaC::is_a<GiNaC::numeric>(x) && GiNaC::ex_to<GiNaC::numeric>(x).is_rational()) {
+      GiNaC::numeric q = GiNaC::ex_to<GiNaC::numeric>(x);
+      GiNaC::numeric n = GiNaC::numer(q), d = GiNaC::denom(q);
+      GiNaC::numeric t = GiNaC::iquo(n, d);  // truncates towards zero
+      if (t * d != n && (floor ? q < 0 : q > 0)) t += floor ? -1 : 1;
+      return t;
+    }
+    double d = GiNaC::ex_to<GiNaC::numeric>(value).to_double();
+    if (!std::isfinite(d) || std::abs(d) > 1e15) too_large("floor or ceiling of a huge number");
+    return GiNaC::numeric(static_cast<long>(floor ? std::floor(d) : std::ceil(d)));
+  }
+
   Value primary() {
     enter();
     const Token t = peek();
@@ -585,6 +709,14 @@ class Reader {
     if (t.kind == Token::kNumber) {
       ++i_;
       v = of(exact_number(t.text));
+      if (t.text.find('.') != std::string::npos) {
+        std::string digits;
+        for (char c : t.text.substr(0, t.text.find_first_of("eE"))) {
+          if (std::isdigit(static_cast<unsigned char>(c))) digits.push_back(c);
+        }
+        size_t first = digits.find_first_not_of('0');
+        parser_.saw_decimal(first == std::string::npos ? 1 : static_cast<int>(digits.size() - first));
+      }
       // A mixed number: 3\frac{1}{2} is 3 + 1/2 when the fraction is a proper numeric one.
       bool integer = t.text.find_first_not_of("0123456789") == std::string::npos;
       if (integer && is("\\frac")) {
@@ -611,6 +743,33 @@ class Reader {
       v = bracketed('{', "}", nullptr);
     } else if (is("\\{")) {
       v = bracketed('{', "\\}", nullptr);
+    } else if (is("|") && abs_depth_ == 0) {
+      ++i_;
+      ++abs_depth_;
+      Value inner = answer();
+      --abs_depth_;
+      expect("|");
+      v = of(GiNaC::abs(as_expr(inner)));
+    } else if (is("\\lfloor") || is("\\lceil")) {
+      bool floor = is("\\lfloor");
+      ++i_;
+      Value inner = answer();
+      expect(floor ? "\\rfloor" : "\\rceil");
+      v = of(round_numeric(as_expr(inner), floor));
+    } else if (is("\\binom") || is("\\dbinom") || is("\\tbinom")) {
+      ++i_;
+      GiNaC::ex n = as_expr(argument()), k = as_expr(argument());
+      auto small_integer = [](const GiNaC::ex& e) {
+        return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_nonneg_integer() &&
+               GiNaC::ex_to<GiNaC::numeric>(e) <= 100000;
+      };
+      if (!small_integer(n) || !small_integer(k)) fail("\\binom needs non-negative integers up to 100000");
+      v = of(GiNaC::binomial(GiNaC::ex_to<GiNaC::numeric>(n), GiNaC::ex_to<GiNaC::numeric>(k)));
+    } else if (is("\\emptyset")) {
+      ++i_;
+      v.kind = Value::kList;
+      v.open = '{';
+      v.close = '}';
     } else if (is("\\frac")) {
       ++i_;
       Value n = argument();
@@ -627,7 +786,14 @@ class Reader {
         expect("]");
       }
       Value radicand = argument();
-      v = of(index == 2 ? GiNaC::sqrt(as_expr(radicand)) : checked_power(as_expr(radicand), 1 / index));
+      GiNaC::ex r = as_expr(radicand);
+      bool odd = GiNaC::is_a<GiNaC::numeric>(index) && GiNaC::ex_to<GiNaC::numeric>(index).is_odd();
+      if (odd && GiNaC::is_a<GiNaC::numeric>(r) && GiNaC::ex_to<GiNaC::numeric>(r).is_real() &&
+          GiNaC::ex_to<GiNaC::numeric>(r) < 0) {
+        v = of(-checked_power(-r, 1 / index));  // the real odd root: \sqrt[3]{-8} = -2
+      } else {
+        v = of(index == 2 ? GiNaC::sqrt(r) : checked_power(r, 1 / index));
+      }
     } else if (is("\\pi")) {
       ++i_;
       v = of(GiNaC::Pi);
@@ -644,7 +810,21 @@ class Reader {
         ++i_;
         exponent = as_expr(argument());
       }
-      GiNaC::ex a = as_expr(is("(") ? primary() : argument());
+      GiNaC::ex base = 0;
+      if (f == "log" && is("_")) {  // \log_2 8
+        ++i_;
+        base = as_expr(argument());
+      }
+      if (is("^") && exponent == 1) {  // \log_2^2 x
+        ++i_;
+        exponent = as_expr(argument());
+      }
+      GiNaC::ex a = as_expr(is("(") || is("{") ? primary() : function_argument());
+      if (base != 0) {
+        v = of(checked_power(GiNaC::log(a) / GiNaC::log(base), exponent));
+        leave();
+        return v;
+      }
       GiNaC::ex r;
       if (f == "sin") r = GiNaC::sin(a);
       else if (f == "cos") r = GiNaC::cos(a);
@@ -672,6 +852,7 @@ class Reader {
   std::vector<Token> t_;
   size_t i_ = 0;
   int depth_ = 0;
+  int abs_depth_ = 0;
   Parser& parser_;
   const Deadline& deadline_;
 };
@@ -695,6 +876,7 @@ std::string normalize_text(std::string_view s) {
 }  // namespace
 
 Value Parser::parse(std::string_view raw) {
+  decimal_digits_ = 0;
   if (raw.size() > kMaxLength) too_large("an answer of " + std::to_string(raw.size()) + " characters");
   std::string s = normalize_latex(raw);
   if (s.empty()) fail("empty answer");

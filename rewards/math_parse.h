@@ -4,6 +4,7 @@
 
 #include <ginac/ginac.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <string_view>
@@ -40,8 +41,12 @@ class Parser {
   const GiNaC::symbol& pm() { return symbol("\\pm"); }
   const GiNaC::symbol& infinity() { return symbol("\\infty"); }
   GiNaC::symbol& symbol(const std::string& name);
+  // Fewest significant digits of a decimal literal in the last parse (0: none; exact answers).
+  int decimal_digits() const { return decimal_digits_; }
+  void saw_decimal(int digits) { decimal_digits_ = decimal_digits_ == 0 ? digits : std::min(decimal_digits_, digits); }
 
  private:
+  int decimal_digits_ = 0;
   std::map<std::string, GiNaC::symbol> symbols_;
   const Deadline& deadline_;
 };

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cmath>
 #include <complex>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "rewards/math.h"
@@ -106,7 +108,18 @@ std::optional<std::string> last_number(std::string_view text) {
 
 // ---- equivalence ----
 
-constexpr double kTolerance = 1e-9;
+// Exact answers are compared numerically only when simplification cannot decide; GiNaC then works
+// with 40 digits, so a tolerance of 1e-25 separates pi/2^40 from pi/(2^40+1). A decimal answer with
+// at least 10 significant digits is an approximation accepted to within its last digit; shorter
+// decimals must be exactly equal (0.333 is not 1/3, 3.14 is not pi).
+constexpr double kExactTolerance = 1e-25;
+constexpr double kProbeTolerance = 1e-12;
+constexpr double kTolerance = kExactTolerance;
+
+void use_high_precision() {
+  static std::once_flag once;
+  std::call_once(once, [] { GiNaC::Digits = 40; });
+}
 
 bool has_symbols(const GiNaC::ex& e) {
   if (GiNaC::is_a<GiNaC::symbol>(e)) return true;
@@ -134,14 +147,29 @@ std::optional<std::complex<double>> numeric_value(const GiNaC::ex& e) {
   }
 }
 
-bool close(std::complex<double> a, std::complex<double> b) {
-  double scale = std::max({1.0, std::abs(a), std::abs(b)});
-  return std::abs(a - b) <= kTolerance * scale;
+bool close(std::complex<double> a, std::complex<double> b, double tolerance) {
+  double scale = std::max({1e-300, std::abs(a), std::abs(b)});
+  return std::abs(a - b) <= tolerance * scale;
+}
+
+// |a - b| / max(|a|, |b|) computed by GiNaC at its working precision (doubles lose it for exact forms).
+std::optional<double> relative_difference(const GiNaC::ex& a, const GiNaC::ex& b) {
+  try {
+    GiNaC::ex x = GiNaC::evalf(a), y = GiNaC::evalf(b);
+    if (!GiNaC::is_a<GiNaC::numeric>(x) || !GiNaC::is_a<GiNaC::numeric>(y)) return std::nullopt;
+    GiNaC::numeric nx = GiNaC::ex_to<GiNaC::numeric>(x), ny = GiNaC::ex_to<GiNaC::numeric>(y);
+    GiNaC::numeric scale = std::max(GiNaC::abs(nx), GiNaC::abs(ny));
+    if (scale.is_zero()) return 0.0;
+    return (GiNaC::abs(nx - ny) / scale).to_double();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 class Comparer {
  public:
-  Comparer(math::Parser& parser, const Deadline& deadline) : parser_(parser), deadline_(deadline) {}
+  Comparer(math::Parser& parser, const Deadline& deadline, int decimal_digits)
+      : parser_(parser), deadline_(deadline), decimal_digits_(decimal_digits) {}
 
   bool exprs_equal(const GiNaC::ex& a, const GiNaC::ex& b) {
     if (deadline_.expired()) throw DeadlineExceeded{};
@@ -155,8 +183,11 @@ class Comparer {
     }
     if (is_exact_number(diff)) return false;
     if (!has_symbols(diff)) {
-      auto x = numeric_value(a), y = numeric_value(b);
-      return x && y && close(*x, *y);
+      auto rel = relative_difference(a, b);
+      if (!rel) return false;
+      if (decimal_digits_ == 0) return *rel <= kExactTolerance;
+      if (decimal_digits_ < 10) return false;  // a short decimal equals only its exact value
+      return *rel <= std::pow(10.0, 1 - decimal_digits_);
     }
     return probe(a, b);
   }
@@ -172,7 +203,7 @@ class Comparer {
       for (const auto& [name, sym] : parser_.symbols()) point[sym] = GiNaC::numeric(value(rng));
       auto x = numeric_value(a.subs(point)), y = numeric_value(b.subs(point));
       if (!x || !y) continue;  // a pole or a domain error at this point: try another
-      if (!close(*x, *y)) return false;
+      if (!close(*x, *y, kProbeTolerance)) return false;
       ++agreed;
     }
     return agreed >= 3;
@@ -184,10 +215,14 @@ class Comparer {
     return {e.subs(parser_.pm() == 1), e.subs(parser_.pm() == -1)};
   }
 
-  // "x = 3" -> 3 when the left side is a lone symbol.
+  // "x = 3" -> 3 when the left side is a lone symbol; "(x, y) = (2, 5)" -> (2, 5).
   static const Value* solved_value(const Value& v) {
-    if (v.kind == Value::kRelation && v.ops.size() == 1 && v.ops[0] == "=" && v.items[0].kind == Value::kExpr &&
-        GiNaC::is_a<GiNaC::symbol>(v.items[0].expr)) {
+    if (v.kind != Value::kRelation || v.ops.size() != 1 || v.ops[0] != "=") return nullptr;
+    auto is_symbol = [](const Value& x) { return x.kind == Value::kExpr && GiNaC::is_a<GiNaC::symbol>(x.expr); };
+    if (is_symbol(v.items[0])) return &v.items[1];
+    const Value& lhs = v.items[0];
+    if (lhs.kind == Value::kList && lhs.open == '(' && std::all_of(lhs.items.begin(), lhs.items.end(), is_symbol) &&
+        v.items[1].kind == Value::kList && v.items[1].items.size() == lhs.items.size()) {
       return &v.items[1];
     }
     return nullptr;
@@ -278,7 +313,7 @@ class Comparer {
     }
     if (has_symbols(ratio)) return false;
     auto c = numeric_value(ratio);
-    if (!c || std::abs(c->imag()) > kTolerance || std::abs(c->real()) < kTolerance) return false;
+    if (!c || std::abs(c->imag()) > 1e-12 || std::abs(c->real()) < 1e-12) return false;
     return (op1 == "=" || op1 == "!=") || c->real() > 0;
   }
 
@@ -320,6 +355,14 @@ class Comparer {
       }
       return as_set_equal(plus_minus(gold->expr), p);
     }
+    if (gold->kind == Value::kList && pred->kind == Value::kExpr && pred->expr.has(parser_.pm())) {
+      std::vector<GiNaC::ex> g;
+      for (const auto& item : gold->items) {
+        if (item.kind != Value::kExpr) return false;
+        g.push_back(item.expr);
+      }
+      return as_set_equal(g, plus_minus(pred->expr));
+    }
     if (gold->kind != Value::kList || pred->kind != Value::kList) return false;
     // Lists: intervals need the same brackets; sets and bare lists ignore order; tuples keep it.
     if (gold->open == 'u' || pred->open == 'u') {
@@ -333,7 +376,12 @@ class Comparer {
     if (gold_interval || pred_interval) {
       return gold->open == pred->open && gold->close == pred->close && lists_equal_ordered(gold->items, pred->items);
     }
-    if (gold->open == '{' || gold->open == 0) return lists_equal_unordered(gold->items, pred->items);
+    // A set or a bare list of solutions ignores order, unless the prediction wrote an ordered tuple.
+    if (gold->open == '{') return pred->open != '(' && lists_equal_unordered(gold->items, pred->items);
+    if (gold->open == 0) {
+      return pred->open == '(' ? lists_equal_ordered(gold->items, pred->items)
+                               : lists_equal_unordered(gold->items, pred->items);
+    }
     if (pred->open == '{') return false;  // a tuple is not a set
     return lists_equal_ordered(gold->items, pred->items);
   }
@@ -386,6 +434,7 @@ class Comparer {
  private:
   math::Parser& parser_;
   const Deadline& deadline_;
+  int decimal_digits_;
 };
 
 }  // namespace
@@ -406,6 +455,7 @@ std::string extract_answer(std::string_view completion, const MathOptions& optio
 
 MathVerdict verify_math(std::string_view gold, std::string_view prediction, const MathOptions& options,
                         const Deadline& deadline) {
+  use_high_precision();
   MathVerdict verdict;
   std::string gold_text = last_boxed(gold).value_or(std::string(gold));
   // A prediction is a whole completion or just an answer: extraction applies when it finds something
@@ -415,18 +465,33 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
                              no_number.extraction.end());
   std::string pred_text = extract_answer(prediction, no_number);
   if (pred_text.empty()) {
-    // No tag, box or "the answer is": the prediction is the answer if it reads as one (or is refused
-    // as too large), otherwise the last number of the prose.
+    // No tag, box or "the answer is": the prediction is the answer if it reads as one (math, a
+    // choice, short text, or refused as too large); prose with numbers in it is answered by its last
+    // number; anything else stays as it is and is judged (and refused) as written.
     math::Parser probe_parser(deadline);
-    bool whole = false;
+    bool prose = false;
     try {
-      probe_parser.parse(prediction);
-      whole = true;
-    } catch (const math::ParseError& e) {
-      whole = e.too_large;
+      Value v = probe_parser.parse(prediction);
+      prose = v.kind == Value::kText && v.text.find_first_of("0123456789") != std::string::npos;
     } catch (...) {
     }
-    pred_text = whole ? std::string(prediction) : extract_answer(prediction, options);
+    if (prose) {
+      // Prose: its last inline formula ($...$ or \(...\)), else its last number.
+      std::string_view text = prediction;
+      size_t close = text.rfind('$');
+      size_t open = close == std::string_view::npos || close == 0 ? std::string_view::npos : text.rfind('$', close - 1);
+      size_t paren_close = text.rfind("\\)");
+      size_t paren_open = paren_close == std::string_view::npos ? std::string_view::npos : text.rfind("\\(", paren_close);
+      if (paren_open != std::string_view::npos && (open == std::string_view::npos || paren_open > open)) {
+        pred_text = std::string(text.substr(paren_open + 2, paren_close - paren_open - 2));
+      } else if (open != std::string_view::npos) {
+        pred_text = std::string(text.substr(open + 1, close - open - 1));
+      } else {
+        pred_text = extract_answer(prediction, options);
+      }
+    } else {
+      pred_text = std::string(prediction);
+    }
   }
   try {
     math::Parser parser(deadline);
@@ -438,6 +503,7 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
       return verdict;
     }
     verdict.gold_parsed = math::to_string(g);
+    int gold_digits = parser.decimal_digits();
     if (pred_text.find_first_not_of(" \t\r\n") == std::string::npos) {
       verdict.reason = "empty answer";
       return verdict;
@@ -449,8 +515,9 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
       verdict.reason = e.too_large ? e.message : "unreadable answer: " + e.message;
       return verdict;
     }
+    int pred_digits = parser.decimal_digits();
     verdict.pred_parsed = math::to_string(p);
-    Comparer comparer(parser, deadline);
+    Comparer comparer(parser, deadline, pred_digits == 0 ? gold_digits : gold_digits == 0 ? pred_digits : std::min(gold_digits, pred_digits));
     verdict.correct = comparer.equal(g, p);
     if (!verdict.correct) verdict.reason = "not equal";
   } catch (const DeadlineExceeded&) {
