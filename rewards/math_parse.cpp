@@ -24,6 +24,7 @@ constexpr size_t kMaxLength = 4000;
 constexpr int kMaxDepth = 100;
 constexpr size_t kMaxDigits = 1000;
 constexpr double kMaxResultDigits = 10000;
+constexpr int kMaxSymbolicExponent = 1000;
 
 [[noreturn]] void fail(const std::string& message) { throw ParseError{message, false}; }
 [[noreturn]] void too_large(const std::string& message) { throw ParseError{"too large: " + message, true}; }
@@ -564,7 +565,15 @@ class Reader {
         }
       }
     }
-    return GiNaC::pow(base, exponent);
+    GiNaC::ex result = GiNaC::pow(base, exponent);
+    // A symbolic base: simplification would expand (x+1)^100000 into 100001 huge terms. GiNaC also
+    // folds powers of powers, so the check is on the result.
+    if (GiNaC::is_a<GiNaC::power>(result) && GiNaC::is_a<GiNaC::numeric>(result.op(1)) &&
+        !GiNaC::is_a<GiNaC::numeric>(result.op(0))) {
+      auto e = GiNaC::ex_to<GiNaC::numeric>(result.op(1));
+      if (GiNaC::abs(e) > kMaxSymbolicExponent) too_large("a power of degree above " + std::to_string(kMaxSymbolicExponent));
+    }
+    return result;
   }
 
   Value power() {

@@ -53,7 +53,8 @@ TEST_CASE("math: the known false positives are rejected, with reasons", "[reward
 
 TEST_CASE("math: hostile answers are refused as too large, quickly", "[rewards][math]") {
   for (std::string pred : {std::string("10^(10^9)"), std::string("2^2^2^2^2^2"), std::string(10000, '(') + "5" + std::string(10000, ')'),
-                           std::string(1000000, '1'), std::string("1000000!"), std::string("9^9^9")}) {
+                           std::string(1000000, '1'), std::string("1000000!"), std::string("9^9^9"),
+                           std::string("((x+1)^{1000})^{1000}"), std::string("(x+1)^{100000}")}) {
     INFO(pred.substr(0, 40));
     MathVerdict v = verify_math("5", pred);
     CHECK_FALSE(v.correct);
