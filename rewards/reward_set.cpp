@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
+#include "rewards/code.h"
 #include "rewards/format.h"
 #include "rewards/language.h"
 #include "rewards/math.h"
@@ -81,6 +82,15 @@ std::map<std::string, RewardSet::Factory>& factories() {
     t["remote"] = [](const std::string& id, ConfigReader& r) {
       std::string address = r.require_string("address");
       return make_remote_reward(id, address, r.get("token", ""));
+    };
+    t["code"] = [](const std::string& id, ConfigReader& r) {
+      CodeOptions o;
+      o.fraction = r.get_choice("mode", "fraction", {"fraction", "pass_fail"}) == "fraction";
+      o.language = r.get("language", o.language);
+      o.tests_field = r.get("tests_field", o.tests_field);
+      auto runner = code_runner();
+      if (!runner) throw ConfigError(r.key_path("name") + ": the code reward needs the sandbox, which this build does not have yet");
+      return std::make_unique<CodeReward>(id, o, runner);
     };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
       RepetitionOptions o;
