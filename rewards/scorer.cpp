@@ -99,7 +99,7 @@ std::vector<Score> BatchScorer::score(const std::vector<Sample>& samples, BatchS
         s.components[id] = value;
         s.value += entry.weight * value;
       }
-      s.reason = "timeout (" + job.running + ")";
+      s.reason = (job.running.empty() ? std::string() : job.running + ": ") + "timeout";
       if (!job.running.empty()) s.failed.push_back(job.running);
       job.result = std::move(s);
       std::thread(work, batch).detach();  // replaces the stuck worker

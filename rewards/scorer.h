@@ -1,7 +1,7 @@
 // Scores a batch of samples on worker threads without letting one slow or hanging reward stall the
 // batch. Each sample runs its RewardSet on a worker; if it is still running when its budget (the sum
 // of its rewards' budgets, plus a small grace) is spent, the scorer stops waiting: the sample scores
-// the components it had finished, 0 for the rest, and reason "timeout (<reward>)". The stuck worker
+// the components it had finished, 0 for the rest, and reason "<reward>: timeout". The stuck worker
 // is abandoned (a thread cannot be killed safely) and a fresh one takes its place; the abandoned one
 // exits when its reward returns, and its late result is discarded. Abandoned work holds its own
 // copies of the samples and rewards, so nothing it touches goes away under it.

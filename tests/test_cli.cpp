@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/text.h"
 #include "fixtures.h"
@@ -162,4 +163,33 @@ TEST_CASE("cli: verify-math answers every line in order, exit 0 whatever the ver
   CHECK(bad.exit_code != 0);
   CHECK(count_lines(bad.out) == 1);
   CHECK(bad.err == "r1: error: <stdin>:2: expected an object with strings \"gold\" and \"pred\"\n");
+}
+
+TEST_CASE("cli: the remote-reward example, r1 reward-server and r1 reward over gRPC", "[cli]") {
+  std::string dir = std::string(R1_SOURCE_DIR) + "/examples/remote_reward";
+  std::string log = "/tmp/r1_test_reward_server_" + std::to_string(::getpid());
+  // Port 0: the server prints the port it took on its first line.
+  std::system((std::string(R1_BINARY) + " reward-server --config " + dir + "/server_rewards.json --port 0 --token change-me > " +
+               log + " 2>&1 & echo $! > " + log + ".pid").c_str());
+  std::string first;
+  for (int i = 0; i < 100 && first.find("port ") != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(log);
+    std::getline(in, first);
+  }
+  REQUIRE(first.rfind("port ", 0) == 0);
+  std::string port = first.substr(5);
+  std::string client = "/tmp/r1_test_remote_client.json";
+  {
+    std::ofstream out(client);
+    out << R"({"rewards": [{"name": "remote", "id": "judge", "address": "127.0.0.1:)" << port
+        << R"(", "token": "change-me", "time_budget_ms": 2000}]})";
+  }
+  Run ok = run("reward --config " + client,
+               R"({"completion": "<think>2+3</think> <answer>5</answer>", "answer": "5"})" "\n"
+               R"({"completion": "6", "answer": "5"})" "\n");
+  std::system(("kill $(cat " + log + ".pid)").c_str());
+  REQUIRE(ok.exit_code == 0);
+  CHECK(ok.out == "{\"components\":{\"judge\":1.5},\"reward\":1.5}\n"
+                  "{\"components\":{\"judge\":0.0},\"reason\":\"judge: math: not equal; format: missing <think>\",\"reward\":0.0}\n");
 }

@@ -197,7 +197,7 @@ TEST_CASE("batch scorer: a hanging reward cannot stall the batch", "[rewards][sc
   for (size_t i = 0; i < samples.size(); ++i) {
     INFO("sample " << i);
     if (i % 7 == 3) {
-      CHECK(scores[i].reason == "timeout (slow)");
+      CHECK(scores[i].reason == "slow: timeout");
       CHECK(scores[i].components.at("format") == 0.0);  // "hang" has no tags: format ran and gave 0
       CHECK(scores[i].components.at("slow") == 0.0);
       CHECK(scores[i].value == 0.0);
