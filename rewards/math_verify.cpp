@@ -251,17 +251,23 @@ class Comparer {
     return true;
   }
 
-  bool lists_equal_unordered(const std::vector<Value>& a, const std::vector<Value>& b) {
+  // Every item of `a` matches a distinct item of `b` (greedy matching: equality is transitive here).
+  template <typename T, typename Equal>
+  static bool match_unordered(const std::vector<T>& a, const std::vector<T>& b, Equal equal_items) {
     if (a.size() != b.size()) return false;
     std::vector<bool> used(b.size(), false);
     for (const auto& x : a) {
       bool found = false;
       for (size_t j = 0; j < b.size() && !found; ++j) {
-        if (!used[j] && equal(x, b[j])) used[j] = found = true;
+        if (!used[j] && equal_items(x, b[j])) used[j] = found = true;
       }
       if (!found) return false;
     }
     return true;
+  }
+
+  bool lists_equal_unordered(const std::vector<Value>& a, const std::vector<Value>& b) {
+    return match_unordered(a, b, [this](const Value& x, const Value& y) { return equal(x, y); });
   }
 
   // Relations as (difference, operator) with > and >= flipped to < and <=.
@@ -387,16 +393,7 @@ class Comparer {
   }
 
   bool as_set_equal(const std::vector<GiNaC::ex>& a, const std::vector<GiNaC::ex>& b) {
-    if (a.size() != b.size()) return false;
-    std::vector<bool> used(b.size(), false);
-    for (const auto& x : a) {
-      bool found = false;
-      for (size_t j = 0; j < b.size() && !found; ++j) {
-        if (!used[j] && exprs_equal(x, b[j])) used[j] = found = true;
-      }
-      if (!found) return false;
-    }
-    return true;
+    return match_unordered(a, b, [this](const GiNaC::ex& x, const GiNaC::ex& y) { return exprs_equal(x, y); });
   }
 
   // 1 < x <= 3 against (1, 3]; x >= 2 against [2, \infty).
