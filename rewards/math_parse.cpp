@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 namespace r1::rewards::math {
@@ -543,7 +544,25 @@ class Reader {
     return v;
   }
 
+  static bool grows_fast(const GiNaC::ex& e) {
+    if (GiNaC::is_a<GiNaC::power>(e)) {
+      if (!GiNaC::is_a<GiNaC::numeric>(e.op(1))) return true;
+      if (GiNaC::abs(GiNaC::ex_to<GiNaC::numeric>(e.op(1))) > 4) return true;
+    }
+    if (GiNaC::is_a<GiNaC::function>(e) && GiNaC::ex_to<GiNaC::function>(e).get_name() == "exp") return true;
+    for (size_t i = 0; i < e.nops(); ++i) {
+      if (grows_fast(e.op(i))) return true;
+    }
+    return false;
+  }
+
   static GiNaC::ex checked_power(const GiNaC::ex& base, const GiNaC::ex& exponent) {
+    // 0 to a negative power is a division by zero; GiNaC would throw from inside its allocator
+    // (and leak), so it is refused here first.
+    if (base.is_zero() && GiNaC::is_a<GiNaC::numeric>(exponent) &&
+        !(GiNaC::ex_to<GiNaC::numeric>(exponent).is_real() && GiNaC::ex_to<GiNaC::numeric>(exponent) > 0)) {
+      fail("division by zero");
+    }
     // GiNaC evaluates numeric powers eagerly: bound the size of the result before asking.
     if (GiNaC::is_a<GiNaC::numeric>(exponent) && GiNaC::is_a<GiNaC::numeric>(base)) {
       auto b = GiNaC::ex_to<GiNaC::numeric>(base);
@@ -561,10 +580,15 @@ class Reader {
           digits = std::abs(e.to_double());
         }
         if (!std::isfinite(digits) || digits > kMaxResultDigits || std::abs(e.to_double()) > 1e6) {
-          too_large("a power with about " + (std::isfinite(digits) ? std::to_string(static_cast<long long>(digits)) : std::string("infinitely many")) + " digits");
+          char size[32];
+          std::snprintf(size, sizeof size, "%.3g", digits);
+          too_large(std::string("a power with about ") + (std::isfinite(digits) ? size : "infinitely many") + " digits");
         }
       }
     }
+    // A symbolic exponent that itself grows fast (2^{x^{85}}, towers) cannot be evaluated at probe
+    // points without astronomically large numbers: refuse it.
+    if (!GiNaC::is_a<GiNaC::numeric>(exponent) && grows_fast(exponent)) too_large("an exponent that grows too fast");
     GiNaC::ex result = GiNaC::pow(base, exponent);
     // A symbolic base: simplification would expand (x+1)^100000 into 100001 huge terms. GiNaC also
     // folds powers of powers, so the check is on the result.
@@ -830,6 +854,7 @@ class Reader {
       }
       GiNaC::ex a = as_expr(is("(") || is("{") ? primary() : function_argument());
       if (base != 0) {
+        if (a.is_zero() || base == 1 || base.is_zero()) fail("log of zero or to base 1");
         v = of(checked_power(GiNaC::log(a) / GiNaC::log(base), exponent));
         leave();
         return v;
@@ -847,7 +872,10 @@ class Reader {
       else if (f == "sinh") r = GiNaC::sinh(a);
       else if (f == "cosh") r = GiNaC::cosh(a);
       else if (f == "tanh") r = GiNaC::tanh(a);
-      else if (f == "log" || f == "ln") r = GiNaC::log(a);
+      else if (f == "log" || f == "ln") {
+        if (a.is_zero()) fail("log of zero");
+        r = GiNaC::log(a);
+      }
       else if (f == "exp") r = GiNaC::exp(a);
       else r = GiNaC::sqrt(a);
       v = of(checked_power(r, exponent));

@@ -129,6 +129,33 @@ bool has_symbols(const GiNaC::ex& e) {
   return false;
 }
 
+// How many terms expanding `e` could produce (saturating at 1e12): normal() expands numerators, and
+// (a + b + c + d)^249 has 2.7 million terms. Above kMaxExpansion, equality is decided by probing.
+double expansion_size(const GiNaC::ex& e) {
+  constexpr double kCap = 1e12;
+  if (GiNaC::is_a<GiNaC::add>(e)) {
+    double sum = 0;
+    for (size_t i = 0; i < e.nops(); ++i) sum = std::min(kCap, sum + expansion_size(e.op(i)));
+    return sum;
+  }
+  if (GiNaC::is_a<GiNaC::mul>(e)) {
+    double product = 1;
+    for (size_t i = 0; i < e.nops(); ++i) product = std::min(kCap, product * expansion_size(e.op(i)));
+    return product;
+  }
+  if (GiNaC::is_a<GiNaC::power>(e) && GiNaC::is_a<GiNaC::numeric>(e.op(1))) {
+    double base = expansion_size(e.op(0));
+    GiNaC::numeric n = GiNaC::abs(GiNaC::ex_to<GiNaC::numeric>(e.op(1)));
+    if (base <= 1 || !n.is_integer()) return base;
+    // Terms of (t_1 + ... + t_k)^n: C(n + k - 1, k - 1).
+    double k = base, terms = 1, exponent = n.to_double();
+    for (double j = 1; j < k && terms < kCap; ++j) terms = terms * (exponent + j) / j;
+    return std::min(kCap, terms);
+  }
+  return 1;
+}
+constexpr double kMaxExpansion = 5000;
+
 bool is_exact_number(const GiNaC::ex& e) {
   return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_cinteger() ||
          GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_crational();
@@ -174,6 +201,7 @@ class Comparer {
   bool exprs_equal(const GiNaC::ex& a, const GiNaC::ex& b) {
     if (deadline_.expired()) throw DeadlineExceeded{};
     if (is_exact_number(a) && is_exact_number(b)) return a == b;  // exact rationals: no tolerance at all
+    if (expansion_size(a) + expansion_size(b) > kMaxExpansion) return probe(a, b);  // too big to expand
     GiNaC::ex diff;
     try {
       diff = (a - b).normal();
@@ -201,7 +229,13 @@ class Comparer {
       if (deadline_.expired()) throw DeadlineExceeded{};
       GiNaC::exmap point;
       for (const auto& [name, sym] : parser_.symbols()) point[sym] = GiNaC::numeric(value(rng));
-      auto x = numeric_value(a.subs(point)), y = numeric_value(b.subs(point));
+      std::optional<std::complex<double>> x, y;
+      try {
+        x = numeric_value(a.subs(point));
+        y = numeric_value(b.subs(point));
+      } catch (const std::exception&) {
+        continue;  // a pole at this point (GiNaC throws while substituting): try another
+      }
       if (!x || !y) continue;  // a pole or a domain error at this point: try another
       if (!close(*x, *y, kProbeTolerance)) return false;
       ++agreed;
@@ -311,6 +345,7 @@ class Comparer {
     if (op1 != op2) return false;
     if (d2.is_zero()) return d1.is_zero();
     // Same relation when d1 = c * d2 with c a constant: any c != 0 for = and !=, c > 0 for < and <=.
+    if (expansion_size(d1) + expansion_size(d2) > kMaxExpansion) return false;  // not decided: too big
     GiNaC::ex ratio;
     try {
       ratio = (d1 / d2).normal();
