@@ -669,12 +669,6 @@ Regex& Regex::operator=(Regex&& other) noexcept {
   return *this;
 }
 
-int64_t Regex::match_at(const char32_t* cps, size_t n, size_t start) const {
-  thread_local std::vector<Frame> stack;
-  stack.clear();
-  return run(*program_, 0, cps, n, start, stack);
-}
-
 void Regex::find_all(const char32_t* cps, size_t n, std::vector<std::pair<uint32_t, uint32_t>>& matches) const {
   thread_local std::vector<Frame> stack;
   matches.clear();

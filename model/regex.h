@@ -36,8 +36,6 @@ class Regex {
 
   // All non-overlapping, non-empty matches in cps[0, n), leftmost first, as [begin, end) indices.
   void find_all(const char32_t* cps, size_t n, std::vector<std::pair<uint32_t, uint32_t>>& matches) const;
-  // Matches anchored at `start`; returns the end index or -1.
-  int64_t match_at(const char32_t* cps, size_t n, size_t start) const;
 
   const std::string& pattern() const { return pattern_; }
 

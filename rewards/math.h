@@ -5,8 +5,9 @@
 //   2. parse LaTeX or plain text into exact values (GiNaC expressions with exact rationals and big
 //      integers) inside structures: tuples, sets, intervals, equations and inequalities, \pm pairs,
 //      multiple-choice letters, or plain text;
-//   3. compare: exact simplification first ((a - b).normal() == 0), then, for what that cannot prove
-//      (radicals, trigonometry), numeric probing at random points with relative tolerance 1e-9.
+//   3. compare: exact rationals exactly, then simplification ((a - b).normal() == 0), then, for what
+//      that cannot prove, 40-digit evaluation (exact forms within 1e-25; long decimals within their
+//      last digit) or probing at random points (relative 1e-12) when there are variables.
 //
 // It is built not to accept wrong answers (1/2^99 vs 1/2^98 are different, a bare equation is not its
 // right-hand side, 4\sqrt(2) is not 4, "A or B" is not A, an empty answer is wrong) and to answer

@@ -114,7 +114,6 @@ std::optional<std::string> last_number(std::string_view text) {
 // decimals must be exactly equal (0.333 is not 1/3, 3.14 is not pi).
 constexpr double kExactTolerance = 1e-25;
 constexpr double kProbeTolerance = 1e-12;
-constexpr double kTolerance = kExactTolerance;
 
 void use_high_precision() {
   static std::once_flag once;
@@ -157,8 +156,7 @@ double expansion_size(const GiNaC::ex& e) {
 constexpr double kMaxExpansion = 5000;
 
 bool is_exact_number(const GiNaC::ex& e) {
-  return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_cinteger() ||
-         GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_crational();
+  return GiNaC::is_a<GiNaC::numeric>(e) && GiNaC::ex_to<GiNaC::numeric>(e).is_crational();
 }
 
 std::optional<std::complex<double>> numeric_value(const GiNaC::ex& e) {
