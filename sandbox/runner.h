@@ -19,12 +19,14 @@ struct Limits {
   double wall_seconds = 10.0;
   int64_t memory_mb = 512;
   int64_t output_kb = 1024;
+  int64_t disk_mb = 64;     // the work folder's size, and the largest file
+  int64_t processes = 32;   // processes and threads
 };
 
 struct Job {
   std::string language;   // "python", "cpp", "c"
   std::string source;
-  nlohmann::json tests;   // stdin/stdout cases [{"input", "output"}], or a test program (mode by language harness)
+  nlohmann::json tests;   // {"type": "stdio"|"function"|"assert-main", ...} (sandbox/sandbox.h)
   Limits limits;
 };
 

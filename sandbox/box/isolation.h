@@ -1,0 +1,119 @@
+// The isolation layer of r1-box: namespaces, a private root, seccomp, rlimits, cgroups, and running
+// one command in the box with every limit enforced. Single-threaded code: r1-box is its own process
+// (started by the sandbox pool), so fork() here is safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace r1::sandbox::box {
+
+// What the machine lets the box use. Probed once by `r1-box --probe` (reported by `r1 sandbox info`).
+struct Protections {
+  bool user_ns = false, pid_ns = false, net_ns = false, mount_ns = false, ipc_ns = false, uts_ns = false;
+  bool seccomp = false;
+  bool cgroup_memory = false, cgroup_pids = false;
+  bool separate_uids = false;  // the candidate runs under a uid other than the judge's (root on the host)
+  std::string cgroup_version;  // "v1", "v2" or ""
+  std::vector<std::string> missing;  // one line per protection that is not available, saying why
+};
+Protections probe();
+
+// Where the box's files are, seen from inside it.
+struct Layout {
+  std::string root = "/";       // "/" inside the namespaces; a temp folder in weak mode
+  std::string work = "/work";   // the candidate's writable tmpfs (its cwd, $HOME, $TMPDIR)
+  std::string harness = "/r1";  // read-only harness files
+};
+
+struct RunLimits {
+  double cpu_seconds = 2, wall_seconds = 10;
+  int64_t memory_mb = 256;     // address space of each process
+  int64_t output_kb = 1024;    // stdout; more is OLE (the process is killed)
+  int64_t file_size_mb = 64;   // largest file a process may write
+  int64_t processes = 32;      // processes and threads of the candidate's uid
+  int64_t open_files = 64;
+  int64_t stack_mb = 64;
+};
+
+struct RunSpec {
+  std::vector<std::string> argv;  // argv[0]: absolute path inside the box
+  std::string stdin_data;
+  RunLimits limits;
+  bool drop_privileges = true;        // run as the candidate uid (false: the judge, which drops in its child)
+  std::optional<std::string> control;  // written to a pipe at control_fd for the harness, then closed
+  bool result_channel = false;         // channel_fd is a pipe whose contents come back in RunOutcome::channel
+  int control_fd = 3, channel_fd = 4;
+};
+
+struct RunOutcome {
+  int exit_code = -1;     // when exited normally
+  int signal = 0;         // when killed by a signal
+  bool wall_timeout = false;
+  bool output_exceeded = false;
+  bool oom_killed = false;  // the cgroup's OOM killer fired during the run
+  int exec_errno = 0;       // execve failed with this
+  std::string out, err, channel;
+  double cpu_ms = 0, wall_ms = 0;
+  int64_t max_rss_kb = 0;
+};
+
+class Box {
+ public:
+  struct Options {
+    bool isolate = true;  // false: the weak mode (no namespaces; only rlimits, seccomp, a temp folder)
+    std::vector<std::string> binds;  // host paths shown read-only inside (globs allowed)
+    int64_t disk_mb = 64;
+    bool use_seccomp = true;
+    int oom_events_fd = -1;  // cgroup file whose oom_kill count says the OOM killer fired
+    bool separate_uids = false;  // the candidate runs as kCandidateUid (the host mapped two uids)
+  };
+  // Sets up the box in the calling process, which must be pid 1 of fresh namespaces (isolate) or a
+  // plain child (weak mode). Throws std::runtime_error when a step fails.
+  explicit Box(Options options);
+  ~Box();
+  const Layout& layout() const { return layout_; }
+  // Writes a file into the work folder (path relative to it), owned by the candidate.
+  void write_work_file(const std::string& name, const std::string& data);
+  // Writes a read-only harness file.
+  void write_harness_file(const std::string& name, const std::string& data);
+  // Runs one command; every process it leaves behind is killed before this returns.
+  RunOutcome run(const RunSpec& spec);
+  uid_t candidate_uid() const { return candidate_uid_; }
+  bool separate_uids() const { return separate_uids_; }
+
+ private:
+  void setup_root();
+  void kill_leftovers(pid_t pgid);
+  Options options_;
+  Layout layout_;
+  void* seccomp_ctx_ = nullptr;
+  uid_t candidate_uid_ = 0;
+  bool separate_uids_ = false;
+  std::string weak_root_;  // weak mode: the temp folder to remove
+};
+
+// The host side of isolation: creates the namespaces and the cgroup, runs `inside` as pid 1 of the
+// new namespaces (or as a plain child in weak mode), and returns what it wrote to the result pipe.
+// limits_mb/pids: the cgroup's limits (0: none). Throws std::runtime_error on failure.
+struct Launch {
+  bool isolate = true;
+  int64_t cgroup_memory_mb = 0, cgroup_pids = 0;
+  double watchdog_seconds = 120;  // the whole job is killed after this
+};
+struct Launched {
+  std::string result;      // what `inside` wrote to its result fd
+  int64_t peak_memory_kb = 0;  // the cgroup's peak, when there is one
+  bool watchdog_fired = false;
+};
+// inside(result_fd, oom_events_fd, separate_uids) runs in the box's pid 1 and returns its exit code.
+Launched launch(const Launch& launch, int (*inside)(int result_fd, int oom_fd, bool separate_uids, void* arg),
+                void* arg);
+
+constexpr uid_t kCandidateUid = 1000;  // inside the box, when the host lets the box map two uids
+
+}  // namespace r1::sandbox::box

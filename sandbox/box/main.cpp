@@ -1,0 +1,552 @@
+// r1-box: judges one job in a fresh sandbox. Reads the job (JSON) on stdin, writes the result (JSON)
+// on stdout. `r1-box --probe` prints which protections this machine allows.
+//
+// The job's shape is the one `r1 sandbox run` takes (docs/sandbox.md), plus "isolation":
+// "namespaces" (default) or "weak" (no namespaces; only when the user opted into it).
+// The sandbox pool (sandbox/sandbox.h) starts one r1-box per job; r1-box is single-threaded, so its
+// fork()s are safe, and everything it starts dies with the job's PID namespace.
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "sandbox/box/isolation.h"
+#include "sandbox/box/judge_py.h"
+#include "sandbox/box/languages.h"
+
+namespace r1::sandbox::box {
+namespace {
+
+using nlohmann::json;
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+struct JobLimits {
+  RunLimits run;
+  RunLimits compile;
+  int64_t disk_mb = 64;
+};
+
+struct TestOut {
+  std::string verdict = "SE", detail;
+  double cpu_ms = 0, wall_ms = 0;
+};
+
+struct Judged {
+  std::vector<TestOut> tests;
+  std::string verdict, detail;
+  double cpu_ms = 0, wall_ms = 0;
+  int64_t max_rss_kb = 0;
+  int total = 0;
+};
+
+bool contains(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+
+std::string tail(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  return "..." + s.substr(s.size() - n);
+}
+
+// What a run's ending says, when it did not simply exit 0: TLE, MLE, OLE, RE or "" (exited 0).
+std::string abnormal(const RunOutcome& r, const RunLimits& l, std::string* detail) {
+  if (r.output_exceeded) {
+    *detail = "more than " + std::to_string(l.output_kb) + " KiB of output";
+    return "OLE";
+  }
+  if (r.wall_timeout) {
+    *detail = "wall-clock limit of " + std::to_string(l.wall_seconds).substr(0, 5) + " s";
+    return "TLE";
+  }
+  if (r.signal == SIGXCPU || (r.signal == SIGKILL && r.cpu_ms >= l.cpu_seconds * 1000.0 * 0.95)) {
+    *detail = "CPU limit of " + std::to_string(l.cpu_seconds).substr(0, 5) + " s";
+    return "TLE";
+  }
+  if (r.oom_killed || r.exec_errno == ENOMEM ||
+      ((r.signal != 0 || r.exit_code != 0) &&
+       (contains(r.err, "MemoryError") || contains(r.err, "std::bad_alloc") ||
+        contains(r.err, "Cannot allocate memory")))) {
+    *detail = "memory limit of " + std::to_string(l.memory_mb) + " MiB";
+    return "MLE";
+  }
+  if (r.signal == SIGXFSZ) {
+    *detail = "a file larger than " + std::to_string(l.file_size_mb) + " MiB";
+    return "OLE";
+  }
+  if (r.exec_errno != 0) {
+    *detail = std::string("could not start the program: ") + std::strerror(r.exec_errno);
+    return "SE";
+  }
+  if (r.signal != 0) {
+    *detail = std::string("killed by signal ") + std::to_string(r.signal) + " (" + ::strsignal(r.signal) + ")";
+    std::string e = tail(r.err, 300);
+    if (!e.empty()) *detail += ": " + e;
+    return "RE";
+  }
+  if (r.exit_code != 0) {
+    *detail = "exit status " + std::to_string(r.exit_code);
+    std::string e = tail(r.err, 300);
+    if (!e.empty()) *detail += ": " + e;
+    return "RE";
+  }
+  return "";
+}
+
+// ---- output comparison (stdin/stdout tests) ----------------------------------------------------------
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::string cur;
+  for (char c : text) {
+    if (c == '\n') {
+      lines.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) lines.push_back(cur);
+  for (auto& l : lines) {
+    size_t end = l.find_last_not_of(" \t\r\f\v");
+    l.erase(end == std::string::npos ? 0 : end + 1);
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+bool tokens_match(const std::string& got, const std::string& want, double tolerance) {
+  std::istringstream a(got), b(want);
+  std::string x, y;
+  for (;;) {
+    bool ha = static_cast<bool>(a >> x), hb = static_cast<bool>(b >> y);
+    if (!ha || !hb) return ha == hb;
+    if (x == y) continue;
+    char* ex = nullptr;
+    char* ey = nullptr;
+    double dx = std::strtod(x.c_str(), &ex), dy = std::strtod(y.c_str(), &ey);
+    if (*ex != 0 || *ey != 0 || x.empty() || y.empty()) return false;
+    if (!std::isfinite(dx) || !std::isfinite(dy)) return false;
+    if (std::fabs(dx - dy) > tolerance * std::max(1.0, std::fabs(dy))) return false;
+  }
+}
+
+// "" when the outputs match; otherwise where they differ (never the expected text).
+std::string compare_output(const std::string& got, const std::string& want, double tolerance) {
+  std::vector<std::string> g = lines_of(got), w = lines_of(want);
+  size_t n = std::min(g.size(), w.size());
+  for (size_t i = 0; i < n; ++i) {
+    bool same = tolerance > 0 ? tokens_match(g[i], w[i], tolerance) : g[i] == w[i];
+    if (!same) return "line " + std::to_string(i + 1) + " differs";
+  }
+  if (g.size() != w.size())
+    return "the output has " + std::to_string(g.size()) + " lines, the expected output " + std::to_string(w.size());
+  return "";
+}
+
+// ---- the judge ------------------------------------------------------------------------------------
+
+class Judge {
+ public:
+  Judge(Box& box, const Language& lang, const json& job, const JobLimits& limits)
+      : box_(box), lang_(lang), job_(job), limits_(limits) {}
+
+  Judged run() {
+    const json& tests = job_["tests"];
+    std::string type = tests.value("type", "stdio");
+    if (type == "stdio") return stdio(tests);
+    if (type == "function") return function(tests);
+    if (type == "assert-main") return assert_main(tests);
+    return error("unknown test type '" + type + "'");
+  }
+
+ private:
+  Judged error(const std::string& what) {
+    Judged j;
+    j.verdict = "SE";
+    j.detail = what;
+    return j;
+  }
+
+  // Compiles the work folder's sources; false (with `out` filled as CE for every test) on failure.
+  bool compile(const std::vector<std::string>& extra_sources, int tests, Judged& out) {
+    if (lang_.compile.empty()) return true;
+    RunSpec spec;
+    spec.argv = lang_.compile;
+    for (const auto& s : extra_sources) spec.argv.push_back(s);
+    for (const auto& s : lang_.link_flags) spec.argv.push_back(s);
+    spec.limits = limits_.compile;
+    RunOutcome r = box_.run(spec);
+    out.cpu_ms += r.cpu_ms;
+    out.wall_ms += r.wall_ms;
+    out.max_rss_kb = std::max(out.max_rss_kb, r.max_rss_kb);
+    std::string why;
+    std::string ab = abnormal(r, spec.limits, &why);
+    if (ab.empty()) return true;
+    out.verdict = "CE";
+    out.detail = ab == "RE" ? "compilation failed:\n" + tail(r.err, 2000)
+                            : "compilation stopped (" + ab + ": " + why + ")";
+    out.total = tests;
+    for (int i = 0; i < tests; ++i) out.tests.push_back({"CE", "", 0, 0});
+    return false;
+  }
+
+  Judged stdio(const json& tests) {
+    Judged out;
+    if (!tests.contains("cases") || !tests["cases"].is_array()) return error("tests.cases must be an array");
+    const json& cases = tests["cases"];
+    double tolerance = tests.value("float_tolerance", 0.0);
+    bool stop = tests.value("stop_on_failure", false);
+    box_.write_work_file(lang_.source_file, job_["code"].get<std::string>());
+    if (!compile({}, static_cast<int>(cases.size()), out)) return out;
+    out.total = static_cast<int>(cases.size());
+    bool failed = false;
+    for (const json& c : cases) {
+      TestOut t;
+      if (failed && stop) {
+        t.verdict = "SK";
+        t.detail = "not run";
+        out.tests.push_back(t);
+        continue;
+      }
+      RunSpec spec;
+      spec.argv = lang_.run;
+      spec.stdin_data = c.value("input", "");
+      spec.limits = limits_.run;
+      RunOutcome r = box_.run(spec);
+      t.cpu_ms = r.cpu_ms;
+      t.wall_ms = r.wall_ms;
+      out.cpu_ms += r.cpu_ms;
+      out.wall_ms += r.wall_ms;
+      out.max_rss_kb = std::max(out.max_rss_kb, r.max_rss_kb);
+      std::string ab = abnormal(r, spec.limits, &t.detail);
+      if (!ab.empty()) {
+        t.verdict = ab;
+      } else {
+        t.detail = compare_output(r.out, c.value("output", ""), tolerance);
+        t.verdict = t.detail.empty() ? "AC" : "WA";
+      }
+      failed = failed || t.verdict != "AC";
+      out.tests.push_back(t);
+    }
+    return out;
+  }
+
+  Judged function(const json& tests) {
+    Judged out;
+    if (lang_.name != "python") return error("function tests are for Python; use assert-main for " + lang_.name);
+    if (!tests.contains("test") || !tests["test"].is_string()) return error("tests.test must be a string");
+    if (!tests.contains("entry_point") || !tests["entry_point"].is_string())
+      return error("tests.entry_point must be a string");
+    box_.write_work_file(lang_.source_file, job_["code"].get<std::string>());
+    box_.write_harness_file("judge.py", kJudgePy);
+    const std::string token = random_hex(16);
+    RunSpec spec;
+    spec.argv = {lang_.run.at(0), "-I", "-S", "-B", box_.layout().harness + "/judge.py",
+                 box_.layout().work + "/" + lang_.source_file, std::to_string(box_.candidate_uid())};
+    spec.limits = limits_.run;
+    spec.limits.memory_mb += 64;  // the judge's own interpreter
+    spec.drop_privileges = false;  // the judge drops to the candidate's uid in the child it forks
+    spec.control = json{{"token", token}, {"test", tests["test"]}, {"entry_point", tests["entry_point"]}}.dump();
+    spec.result_channel = true;
+    RunOutcome r = box_.run(spec);
+    out.cpu_ms = r.cpu_ms;
+    out.wall_ms = r.wall_ms;
+    out.max_rss_kb = r.max_rss_kb;
+    int total = -1;
+    bool done = false;
+    std::istringstream lines(r.channel);
+    std::string line;
+    while (std::getline(lines, line)) {
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      if (j.contains("total") && !j.contains("done")) {
+        total = j["total"].get<int>();
+        out.tests.assign(static_cast<size_t>(std::max(total, 0)), TestOut{"", "", 0, 0});
+      } else if (j.contains("done")) {
+        done = j["done"].is_string() && j["done"].get<std::string>() == token && j.value("total", -2) == total;
+      } else if (j.contains("i") && total >= 0) {
+        int i = j["i"].get<int>();
+        if (i < 0 || i >= total) continue;
+        TestOut& t = out.tests[static_cast<size_t>(i)];
+        t.verdict = j.value("verdict", "RE");
+        t.detail = j.value("detail", "");
+        t.wall_ms = j.value("ms", 0.0);
+        if (t.verdict == "KILLED") {
+          t.verdict = r.oom_killed ? "MLE" : "TLE";
+          t.detail = r.oom_killed ? "memory limit" : "CPU limit";
+        }
+      }
+    }
+    std::string why;
+    std::string ab = abnormal(r, spec.limits, &why);
+    if (total < 0) {
+      // The judge never started the tests: the box ran out of something, or the test code is broken.
+      if (!ab.empty() && ab != "RE") {
+        out.total = 1;
+        out.tests.push_back({ab, why, r.cpu_ms, r.wall_ms});
+        return out;
+      }
+      return error("the test code did not run: " + tail(r.err, 1500));
+    }
+    out.total = total;
+    if (!done) {
+      // Killed mid-way (time, memory, output): the first unreported test gets the reason, the rest did not run.
+      std::string verdict = ab.empty() || ab == "SE" ? "RE" : ab;
+      if (why.empty()) why = "the judge did not finish";
+      bool first = true;
+      for (TestOut& t : out.tests) {
+        if (!t.verdict.empty()) continue;
+        t.verdict = first ? verdict : "RE";
+        t.detail = first ? why : "not run";
+        first = false;
+      }
+    } else if (r.output_exceeded) {
+      for (TestOut& t : out.tests) t = {"OLE", why, 0, 0};
+    }
+    for (TestOut& t : out.tests)
+      if (t.verdict.empty()) t = {"RE", "not run", 0, 0};
+    return out;
+  }
+
+  Judged assert_main(const json& tests) {
+    Judged out;
+    if (lang_.compile.empty()) return error("assert-main tests are for compiled languages (C, C++)");
+    if (!tests.contains("test") || !tests["test"].is_string()) return error("tests.test must be a string");
+    std::string test = tests["test"].get<std::string>();
+    // The proof of success: a guard whose cleanup runs only when the test's main() returns normally
+    // (exit(), quick_exit(), _exit() and abort() skip it). Its name and descriptors are drawn per run;
+    // it reads the token from one pipe and writes it to the other.
+    static const std::regex main_re(R"(\bmain\s*\([^)]*\)\s*\{)");
+    std::smatch m;
+    if (!std::regex_search(test, m, main_re)) return error("the test has no main() { ... }");
+    const std::string fin = "r1_finish_" + random_hex(8);
+    const std::string token = random_hex(16);
+    unsigned char pick[2];
+    while (::getrandom(pick, 2, 0) != 2) {
+    }
+    const int span = static_cast<int>(limits_.run.open_files) - 12;
+    const int control_fd = 10 + pick[0] % std::max(span, 2);
+    int channel_fd = 10 + pick[1] % std::max(span, 2);
+    if (channel_fd == control_fd) channel_fd = control_fd + 1;
+    std::string prelude = "#include <unistd.h>\nstatic void " + fin + "(int* r1_unused) { (void)r1_unused; char t[64]; " +
+                          "long n = read(" + std::to_string(control_fd) + ", t, sizeof t); if (n > 0) { long w = write(" +
+                          std::to_string(channel_fd) + ", t, (unsigned long)n); (void)w; } }\n#line 1 \"solution\"\n";
+    std::string reset = "\n#undef assert\n#undef NDEBUG\n#include <assert.h>\n#line 1 \"test\"\n";
+    size_t at = static_cast<size_t>(m.position(0) + m.length(0));
+    test.insert(at, " __attribute__((cleanup(" + fin + "))) int r1_guard = 0; (void)r1_guard;");
+    box_.write_work_file(lang_.source_file, prelude + job_["code"].get<std::string>() + reset + test);
+    if (!compile({}, 1, out)) return out;
+    RunSpec spec;
+    spec.argv = lang_.run;
+    spec.limits = limits_.run;
+    spec.control = token;
+    spec.result_channel = true;
+    spec.control_fd = control_fd;
+    spec.channel_fd = channel_fd;
+    RunOutcome r = box_.run(spec);
+    out.cpu_ms += r.cpu_ms;
+    out.wall_ms += r.wall_ms;
+    out.max_rss_kb = std::max(out.max_rss_kb, r.max_rss_kb);
+    out.total = 1;
+    TestOut t{"", "", r.cpu_ms, r.wall_ms};
+    std::string ab = abnormal(r, spec.limits, &t.detail);
+    if (ab == "RE" && r.signal == SIGABRT && contains(r.err, "Assertion")) {
+      t.verdict = "WA";
+      t.detail = "assertion failed: " + tail(r.err, 300);
+    } else if (!ab.empty()) {
+      t.verdict = ab;
+    } else if (r.channel == token) {
+      t.verdict = "AC";
+      t.detail.clear();
+    } else {
+      t.verdict = "WA";
+      t.detail = "the program ended before its tests finished";
+    }
+    out.tests.push_back(t);
+    return out;
+  }
+
+  Box& box_;
+  const Language& lang_;
+  const json& job_;
+  const JobLimits& limits_;
+};
+
+json to_json(const Judged& j) {
+  json out;
+  int passed = 0;
+  std::string verdict = j.verdict;
+  json tests = json::array();
+  for (const TestOut& t : j.tests) {
+    if (t.verdict == "AC") ++passed;
+    if (verdict.empty() && t.verdict != "AC" && t.verdict != "SK") verdict = t.verdict;
+    json x = {{"verdict", t.verdict}, {"cpu_ms", std::round(t.cpu_ms * 10) / 10}, {"wall_ms", std::round(t.wall_ms * 10) / 10}};
+    if (!t.detail.empty()) x["detail"] = t.detail;
+    tests.push_back(x);
+  }
+  if (verdict.empty()) verdict = j.total > 0 ? "AC" : "SE";
+  out["verdict"] = verdict;
+  out["passed"] = passed;
+  out["total"] = j.total;
+  out["tests"] = tests;
+  out["cpu_ms"] = std::round(j.cpu_ms * 10) / 10;
+  out["wall_ms"] = std::round(j.wall_ms * 10) / 10;
+  out["max_rss_kb"] = j.max_rss_kb;
+  std::string detail = j.detail;
+  if (detail.empty())
+    for (const TestOut& t : j.tests)
+      if (t.verdict != "AC" && !t.detail.empty()) {
+        detail = t.detail;
+        break;
+      }
+  if (j.total == 0 && detail.empty()) detail = "no tests";
+  out["detail"] = detail;
+  return out;
+}
+
+json se(const std::string& why) {
+  return json{{"verdict", "SE"}, {"passed", 0}, {"total", 0}, {"tests", json::array()}, {"cpu_ms", 0},
+              {"wall_ms", 0},    {"max_rss_kb", 0}, {"detail", why}};
+}
+
+double num(const json& o, const char* key, double fallback) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+JobLimits read_limits(const json& job) {
+  JobLimits l;
+  json lim = job.contains("limits") && job["limits"].is_object() ? job["limits"] : json::object();
+  l.run.cpu_seconds = num(lim, "cpu_s", 2);
+  l.run.wall_seconds = num(lim, "wall_s", std::max(10.0, 3 * l.run.cpu_seconds));
+  l.run.memory_mb = static_cast<int64_t>(num(lim, "memory_mb", 256));
+  l.run.output_kb = static_cast<int64_t>(num(lim, "output_kb", 1024));
+  l.run.processes = static_cast<int64_t>(num(lim, "processes", 32));
+  l.run.open_files = static_cast<int64_t>(num(lim, "open_files", 64));
+  l.disk_mb = static_cast<int64_t>(num(lim, "disk_mb", 64));
+  l.run.file_size_mb = l.disk_mb;
+  l.compile = l.run;
+  l.compile.cpu_seconds = num(lim, "compile_cpu_s", 10);
+  l.compile.wall_seconds = num(lim, "compile_wall_s", std::max(20.0, 2 * l.compile.cpu_seconds));
+  l.compile.memory_mb = static_cast<int64_t>(num(lim, "compile_memory_mb", 2048));
+  l.compile.output_kb = 1024;
+  l.compile.processes = std::max<int64_t>(l.run.processes, 16);
+  return l;
+}
+
+struct InsideArgs {
+  const json* job;
+  const Language* lang;
+  JobLimits limits;
+  bool isolate;
+};
+
+int inside(int result_fd, int oom_fd, bool separate_uids, void* arg) {
+  auto* a = static_cast<InsideArgs*>(arg);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // the candidate cannot read this process's memory (the tests)
+  json result;
+  try {
+    Box::Options o;
+    o.isolate = a->isolate;
+    o.binds = a->lang->binds;
+    o.disk_mb = a->limits.disk_mb;
+    o.oom_events_fd = oom_fd;
+    o.separate_uids = separate_uids;
+    Box box(o);
+    Judge judge(box, *a->lang, *a->job, a->limits);
+    result = to_json(judge.run());
+  } catch (const std::exception& e) {
+    result = se(std::string("sandbox: ") + e.what());
+  }
+  std::string text = result.dump(-1, ' ', false, json::error_handler_t::replace);
+  size_t at = 0;
+  while (at < text.size()) {
+    ssize_t n = ::write(result_fd, text.data() + at, text.size() - at);
+    if (n <= 0) break;
+    at += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+json judge_job(const json& job) {
+  if (!job.is_object()) return se("a job must be a JSON object");
+  if (!job.contains("language") || !job["language"].is_string()) return se("the job has no \"language\"");
+  if (!job.contains("code") || !job["code"].is_string()) return se("the job has no \"code\" string");
+  if (!job.contains("tests") || !job["tests"].is_object()) return se("the job has no \"tests\" object");
+  const Language* lang = find_language(job["language"].get<std::string>());
+  if (!lang) return se("unknown language '" + job["language"].get<std::string>() + "' (known: " + language_names() + ")");
+  InsideArgs args{&job, lang, read_limits(job), job.value("isolation", "namespaces") != "weak"};
+  Launch launch_options;
+  launch_options.isolate = args.isolate;
+  const JobLimits& l = args.limits;
+  launch_options.cgroup_memory_mb = std::max(l.compile.memory_mb, l.run.memory_mb * 2 + 128) + 64;
+  launch_options.cgroup_pids = l.compile.processes + l.run.processes + 16;
+  size_t cases = job["tests"].contains("cases") && job["tests"]["cases"].is_array() ? job["tests"]["cases"].size() : 1;
+  launch_options.watchdog_seconds =
+      l.compile.wall_seconds + static_cast<double>(std::max<size_t>(cases, 1)) * (l.run.wall_seconds + 1) + 10;
+  Launched done = box::launch(launch_options, inside, &args);
+  if (done.watchdog_fired) return se("the job outran the sandbox's watchdog");
+  json result = json::parse(done.result, nullptr, false);
+  if (!result.is_object()) return se("the sandbox's judge died without a result");
+  if (done.peak_memory_kb > 0) result["peak_memory_kb"] = done.peak_memory_kb;
+  return result;
+}
+
+}  // namespace
+}  // namespace r1::sandbox::box
+
+int main(int argc, char** argv) {
+  using nlohmann::json;
+  std::signal(SIGPIPE, SIG_IGN);
+  if (argc > 1 && std::string(argv[1]) == "--probe") {
+    auto p = r1::sandbox::box::probe();
+    json j = {{"user_ns", p.user_ns},           {"pid_ns", p.pid_ns},
+              {"net_ns", p.net_ns},             {"mount_ns", p.mount_ns},
+              {"ipc_ns", p.ipc_ns},             {"uts_ns", p.uts_ns},
+              {"seccomp", p.seccomp},           {"cgroup_memory", p.cgroup_memory},
+              {"cgroup_pids", p.cgroup_pids},   {"cgroup_version", p.cgroup_version},
+              {"separate_uids", p.separate_uids}, {"missing", p.missing}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  if (argc > 1) {
+    std::fprintf(stderr,
+                 "usage: r1-box [--probe]\n  Judges one sandbox job: reads it as JSON on stdin, writes the result as "
+                 "JSON on stdout.\n  --probe  print which protections this machine allows\n");
+    return std::string(argv[1]) == "--help" ? 0 : 2;
+  }
+  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  json job = json::parse(input, nullptr, false);
+  json result;
+  try {
+    result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON") : r1::sandbox::box::judge_job(job);
+  } catch (const std::exception& e) {
+    result = r1::sandbox::box::se(std::string("sandbox: ") + e.what());
+  }
+  std::cout << result.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  return 0;
+}
