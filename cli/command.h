@@ -21,5 +21,6 @@ void add_info_command(CLI::App& app);       // info
 void add_reward_command(CLI::App& app);     // reward
 void add_reward_server_command(CLI::App& app);  // reward-server
 void add_verify_math_command(CLI::App& app);  // verify-math
+void add_sandbox_command(CLI::App& app);      // sandbox run|info
 
 }  // namespace r1::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   r1::cli::add_reward_command(app);
   r1::cli::add_reward_server_command(app);
   r1::cli::add_verify_math_command(app);
+  r1::cli::add_sandbox_command(app);
 
   try {
     app.parse(argc, argv);

@@ -15,9 +15,24 @@
 #include "rewards/remote.h"
 #include "rewards/reward_set.h"
 #include "rewards/scorer.h"
+#include "sandbox/sandbox.h"
 
 namespace r1::cli {
 namespace {
+
+// The code reward runs completions in the sandbox; where the sandbox cannot isolate, the "code" kind
+// stays refused with a message pointing at `r1 sandbox info`.
+nlohmann::json load_reward_config(const std::string& path) {
+  nlohmann::json config = read_json_file(path);
+  if (config.dump().find("\"code\"") != std::string::npos) {
+    try {
+      sandbox::register_code_reward_runner({static_cast<size_t>(global_options().threads)});
+    } catch (const Error& e) {
+      log::warn() << "the code reward is unavailable: " << e.what();
+    }
+  }
+  return config;
+}
 
 struct RewardCommandOptions {
   std::string config;
@@ -25,7 +40,7 @@ struct RewardCommandOptions {
 };
 
 void run_reward(const RewardCommandOptions& opt) {
-  auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(read_json_file(opt.config), opt.config));
+  auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(load_reward_config(opt.config), opt.config));
   rewards::BatchScorer scorer(set, static_cast<size_t>(global_options().threads));
   std::ifstream file;
   if (opt.input != "-") {
@@ -91,7 +106,7 @@ void add_reward_server_command(CLI::App& app) {
   cmd->add_option("--port", opt->port, "Port (0: pick a free one; printed on the first line)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token", opt->token, "Shared token every call must carry (r1-token metadata)");
   cmd->callback([opt] {
-    auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(read_json_file(opt->config), opt->config));
+    auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(load_reward_config(opt->config), opt->config));
     rewards::RewardServer server(set, opt->host, opt->port, opt->token, static_cast<size_t>(global_options().threads));
     std::cout << "port " << server.port() << std::endl;
     log::info() << "serving rewards of " << opt->config << " on " << opt->host << ":" << server.port();

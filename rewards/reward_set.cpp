@@ -89,7 +89,7 @@ std::map<std::string, RewardSet::Factory>& factories() {
       o.language = r.get("language", o.language);
       o.tests_field = r.get("tests_field", o.tests_field);
       auto runner = code_runner();
-      if (!runner) throw ConfigError(r.key_path("name") + ": the code reward needs the sandbox, which this build does not have yet");
+      if (!runner) throw ConfigError(r.key_path("name") + ": the code reward needs the sandbox, which could not start here (see `r1 sandbox info`)");
       return std::make_unique<CodeReward>(id, o, runner);
     };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
@@ -143,7 +143,8 @@ RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& 
       std::string id = r.get("id", kind);
       if (!ids.insert(id).second) throw ConfigError(r.key_path("id") + ": component '" + id + "' appears twice");
       double weight = r.get("weight", 1.0);
-      int64_t budget_ms = r.get("time_budget_ms", int64_t{1000});
+      // Running code (compiling, then every test) takes longer than checking text.
+      int64_t budget_ms = r.get("time_budget_ms", int64_t{kind == "code" ? 60000 : 1000});
       if (budget_ms <= 0) throw ConfigError(r.key_path("time_budget_ms") + ": must be positive");
       auto reward = factory(id, r);
       r.finish();

@@ -522,6 +522,9 @@ json judge_job(const json& job) {
 int main(int argc, char** argv) {
   using nlohmann::json;
   std::signal(SIGPIPE, SIG_IGN);
+  // Pool threads start boxes concurrently, and Boost.Process's pipes are not close-on-exec: a box may
+  // inherit another job's pipe ends, which would keep that job from ever seeing end-of-file.
+  ::close_range(3, ~0U, 0);
   if (argc > 1 && std::string(argv[1]) == "--probe") {
     auto p = r1::sandbox::box::probe();
     json j = {{"user_ns", p.user_ns},           {"pid_ns", p.pid_ns},
