@@ -58,8 +58,6 @@ Score CodeReward::score(const Sample& sample, const Components&, const Deadline&
     s.reason = "no code block";
     return s;
   }
-  auto tests = sample.reference.find(options_.tests_field);
-  if (tests == sample.reference.end()) throw Error("the sample has no reference field '" + options_.tests_field + "'");
   sandbox::Job job;
   job.language = !block->language.empty() ? block->language
                  : sample.reference.contains("language") && sample.reference["language"].is_string()
@@ -68,7 +66,21 @@ Score CodeReward::score(const Sample& sample, const Components&, const Deadline&
   if (job.language == "py" || job.language == "python3") job.language = "python";
   if (job.language == "c++" || job.language == "cc") job.language = "cpp";
   job.source = block->code;
-  job.tests = *tests;
+  // Tests: the tests field (an array of {input, output} cases is stdin/stdout), or HumanEval's
+  // "test" + "entry_point" fields (function tests; for C/C++ the test is a main() with asserts).
+  auto tests = sample.reference.find(options_.tests_field);
+  if (tests != sample.reference.end()) {
+    job.tests = tests->is_array() ? nlohmann::json{{"type", "stdio"}, {"cases", *tests}} : *tests;
+  } else if (sample.reference.contains("test") && sample.reference["test"].is_string()) {
+    if (job.language == "python") {
+      job.tests = {{"type", "function"}, {"test", sample.reference["test"]},
+                   {"entry_point", sample.reference.value("entry_point", "")}};
+    } else {
+      job.tests = {{"type", "assert-main"}, {"test", sample.reference["test"]}};
+    }
+  } else {
+    throw Error("the sample has no reference field '" + options_.tests_field + "' (nor HumanEval's 'test')");
+  }
   sandbox::Result r = runner_->run(job);
   if (r.verdict == sandbox::Verdict::SE) throw Error("sandbox error: " + r.message);
   if (r.total <= 0) throw Error("the sandbox ran no tests");

@@ -1,6 +1,6 @@
-// The code reward through the sandbox interface. The sandbox itself is separate work; here a
-// test-only Runner really runs Python programs (NOT isolated: trusted test code only) against
-// stdin/stdout cases, so the reward is exercised end to end with real programs.
+// The code reward through the sandbox interface, with a test-only Runner that really runs Python
+// programs (NOT isolated: trusted test code only) against stdin/stdout cases. The reward through the
+// real sandbox is tested in test_sandbox.cpp.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -32,7 +32,7 @@ class LocalPythonRunner : public r1::sandbox::Runner {
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/main.py") << job.source;
     result.verdict = r1::sandbox::Verdict::AC;
-    for (const auto& test : job.tests) {
+    for (const auto& test : job.tests.at("cases")) {
       std::ofstream(dir + "/in") << test.at("input").get<std::string>();
       int status = std::system(("timeout 5 /usr/bin/python3 " + dir + "/main.py < " + dir + "/in > " + dir +
                                 "/out 2>/dev/null").c_str());
@@ -95,7 +95,7 @@ TEST_CASE("code reward: errors and the missing sandbox are explained", "[rewards
   CHECK_THROWS_WITH(reward.score(cpp, {}, Deadline()), "sandbox error: unsupported language cpp");
   Sample no_tests = program("```python\nprint(1)\n```");
   no_tests.reference = json::object();
-  CHECK_THROWS_WITH(reward.score(no_tests, {}, Deadline()), "the sample has no reference field 'tests'");
+  CHECK_THROWS_WITH(reward.score(no_tests, {}, Deadline()), "the sample has no reference field 'tests' (nor HumanEval's 'test')");
   CHECK_THROWS_AS(CodeReward("code", {}, nullptr), r1::ConfigError);
   set_code_runner(nullptr);
   CHECK_THROWS_WITH(RewardSet::from_json(json::parse(R"({"rewards": [{"name": "code"}]})"), "r.json"),
