@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/rewards_bench.h"
+#include "bench/sandbox_bench.h"
 #include "bench/tokenizer_bench.h"
 #include "cli/command.h"
 
@@ -26,6 +27,15 @@ void add_bench_command(CLI::App& app) {
   auto* rw = bench->add_subcommand("rewards", "Math verifications per second and latency on a competition-style mix");
   rw->add_option("--samples", rewards_opt->samples, "How many answers to verify (default 20000)")->check(CLI::PositiveNumber);
   rw->callback([rewards_opt] { bench::run_rewards_bench(*rewards_opt); });
+
+  auto sandbox_opt = std::make_shared<bench::SandboxBenchOptions>();
+  auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
+  sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
+  sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);
+  sb->callback([sandbox_opt] {
+    sandbox_opt->workers = static_cast<size_t>(global_options().threads);
+    bench::run_sandbox_bench(*sandbox_opt);
+  });
 }
 
 }  // namespace r1::cli

@@ -103,9 +103,41 @@ Protections probe_protections(const std::string& box_path) {
   return p;
 }
 
+// A long-lived `r1-box --serve`: one job line in, one result line out. Each slot keeps its own, so a
+// job's box is forked inside the slot's cgroup instead of being moved into a new one (~10 ms saved).
+struct Sandbox::Server {
+  bp::opstream to;
+  bp::ipstream from;
+  bp::child child;
+  bool alive = false;
+
+  void start(const std::string& box) {
+    to = bp::opstream();
+    from = bp::ipstream();
+    child = bp::child(bp::exe = box, bp::args = std::vector<std::string>{"--serve"}, bp::std_in < to,
+                      bp::std_out > from, bp::std_err > bp::null);
+    alive = true;
+  }
+  void stop() {
+    if (!alive) return;
+    alive = false;
+    std::error_code ec;
+    to.pipe().close();
+    if (!child.wait_for(std::chrono::seconds(5), ec)) child.terminate(ec);
+  }
+};
+
+Sandbox::~Sandbox() {
+  for (auto& s : servers_) s->stop();
+}
+
 Sandbox::Sandbox(SandboxOptions options)
     : box_(options.box_path.empty() ? find_box() : options.box_path),
       workers_(options.workers ? options.workers : hardware_threads()) {
+  for (size_t i = 0; i < workers_; ++i) {
+    servers_.push_back(std::make_unique<Server>());
+    free_slots_.push_back(workers_ - 1 - i);
+  }
   protections_ = probe_protections(box_);
   if (!protections_.strong()) {
     std::string missing;
@@ -163,37 +195,59 @@ std::string validate_job(const json& job) {
   return "";
 }
 
-json Sandbox::run_box(const json& job) {
+json Sandbox::run_box(const json& job, Server& server) {
   std::string why = validate_job(job);
   if (!why.empty()) return se(why);
   json request = job;
   request["isolation"] = weak_ ? "weak" : "namespaces";
-  std::string out;
-  try {
-    out = call_box(box_, {}, request.dump(-1, ' ', false, json::error_handler_t::replace));
-  } catch (const std::exception& e) {
-    return se(std::string("could not start r1-box: ") + e.what());
+  const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace);
+  // A server that died (killed from outside, a crash) is restarted once for the job.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (!server.alive) server.start(box_);
+    } catch (const std::exception& e) {
+      return se(std::string("could not start r1-box: ") + e.what());
+    }
+    std::string out;
+    server.to << line << std::endl;
+    if (server.to && std::getline(server.from, out)) {
+      json result = json::parse(out, nullptr, false);
+      if (result.is_object() && result.contains("verdict")) return result;
+    }
+    server.to.clear();
+    server.from.clear();
+    server.stop();
   }
-  json result = json::parse(out, nullptr, false);
-  if (!result.is_object() || !result.contains("verdict")) return se("r1-box died without a result");
-  return result;
+  return se("r1-box died without a result");
 }
 
 json Sandbox::run_json(const json& job) {
+  size_t slot;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    slot_free_.wait(lock, [&] { return busy_ < workers_; });
-    ++busy_;
+    slot_free_.wait(lock, [&] { return !free_slots_.empty(); });
+    slot = free_slots_.back();
+    free_slots_.pop_back();
   }
   json result;
   try {
-    result = run_box(job);
+    std::unique_lock<std::mutex> start_lock(mutex_, std::defer_lock);
+    if (!servers_[slot]->alive) start_lock.lock();  // spawns one at a time: no pipe ends leak between them
+    if (start_lock.owns_lock()) {
+      try {
+        servers_[slot]->start(box_);
+      } catch (const std::exception& e) {
+        result = se(std::string("could not start r1-box: ") + e.what());
+      }
+      start_lock.unlock();
+    }
+    if (result.is_null()) result = run_box(job, *servers_[slot]);
   } catch (const std::exception& e) {
     result = se(e.what());
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    --busy_;
+    free_slots_.push_back(slot);
   }
   slot_free_.notify_one();
   return result;

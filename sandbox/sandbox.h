@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -44,9 +45,11 @@ struct SandboxOptions {
 
 class Sandbox : public Runner {
  public:
+  struct Server;  // one `r1-box --serve` per slot (sandbox.cpp)
   // Probes the machine; throws r1::Error naming what is missing when it cannot isolate and the
   // weak mode was not asked for.
   explicit Sandbox(SandboxOptions options = {});
+  ~Sandbox() override;
   // Blocks until the job is judged; at most `workers` jobs run at once across all callers.
   Result run(const Job& job) override;
   // The same on the JSON job shape; a malformed job gets an SE result naming what is wrong.
@@ -59,14 +62,15 @@ class Sandbox : public Runner {
   bool weak() const { return weak_; }
 
  private:
-  nlohmann::json run_box(const nlohmann::json& job);
+  nlohmann::json run_box(const nlohmann::json& job, Server& server);
   std::string box_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  std::vector<size_t> free_slots_;
   Protections protections_;
   size_t workers_;
   bool weak_ = false;
   std::mutex mutex_;
   std::condition_variable slot_free_;
-  size_t busy_ = 0;
 };
 
 // Finds r1-box: $R1_BOX, then beside the running program, then the build tree.

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -123,83 +125,6 @@ std::string own_cgroup(const std::string& controller) {
   }
   return "";
 }
-
-struct Cgroup {
-  std::vector<std::string> dirs;  // created folders, removed at the end
-  std::string memory_dir, pids_dir, version;
-  bool v2 = false;
-  int oom_fd = -1;
-
-  bool make(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
-    dirs.push_back(dir);
-    return true;
-  }
-  static bool try_write(const std::string& path, const std::string& value) {
-    try {
-      write_file(path, value);
-      return true;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
-  void create(int64_t memory_mb, int64_t pids) {
-    CgroupMounts m = find_cgroup_mounts();
-    std::string name = "/r1-box-" + std::to_string(::getpid());
-    if (!m.v1_memory.empty() || !m.v1_pids.empty()) {
-      version = "v1";
-      if (!m.v1_memory.empty() && memory_mb > 0) {
-        std::string dir = m.v1_memory + own_cgroup("memory") + name;
-        if (make(dir) && try_write(dir + "/memory.limit_in_bytes", std::to_string(memory_mb << 20))) {
-          try_write(dir + "/memory.memsw.limit_in_bytes", std::to_string(memory_mb << 20));  // absent without swap accounting
-          memory_dir = dir;
-          oom_fd = ::open((dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
-        }
-      }
-      if (!m.v1_pids.empty() && pids > 0) {
-        std::string dir = m.v1_pids + own_cgroup("pids") + name;
-        if (make(dir) && try_write(dir + "/pids.max", std::to_string(pids))) pids_dir = dir;
-      }
-    } else if (!m.v2.empty()) {
-      version = "v2";
-      v2 = true;
-      std::string dir = m.v2 + own_cgroup("") + name;
-      if (make(dir)) {
-        if (memory_mb > 0 && try_write(dir + "/memory.max", std::to_string(memory_mb << 20))) {
-          try_write(dir + "/memory.swap.max", "0");
-          memory_dir = dir;
-          oom_fd = ::open((dir + "/memory.events").c_str(), O_RDONLY | O_CLOEXEC);
-        }
-        if (pids > 0 && try_write(dir + "/pids.max", std::to_string(pids))) pids_dir = dir;
-      }
-    }
-  }
-
-  void add(pid_t pid) {
-    std::string p = std::to_string(pid);
-    if (!memory_dir.empty()) try_write(memory_dir + "/cgroup.procs", p);
-    if (!pids_dir.empty() && pids_dir != memory_dir) try_write(pids_dir + "/cgroup.procs", p);
-  }
-
-  int64_t peak_kb() const {
-    if (memory_dir.empty()) return 0;
-    std::string s = read_small_file(memory_dir + (v2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
-    try {
-      return std::stoll(s) / 1024;
-    } catch (...) {
-      return 0;
-    }
-  }
-
-  ~Cgroup() {
-    if (oom_fd >= 0) ::close(oom_fd);
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-      // The box's processes are dead, but their exit may still be in flight: retry briefly.
-      for (int i = 0; i < 200 && ::rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) ::usleep(1000);
-    }
-  }
-};
 
 int64_t oom_kills(int fd) {
   if (fd < 0) return 0;
@@ -324,6 +249,94 @@ void loopback_up() {
 
 }  // namespace
 
+// ---- cgroups ----
+
+struct CgroupImpl {
+  std::vector<std::string> dirs;  // created folders, removed at the end
+  std::string memory_dir, pids_dir, version;
+  bool v2 = false;
+  int oom_fd = -1;
+
+  bool make(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+    dirs.push_back(dir);
+    return true;
+  }
+  static bool try_write(const std::string& path, const std::string& value) {
+    try {
+      write_file(path, value);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  void create(int64_t memory_mb, int64_t pids) {
+    CgroupMounts m = find_cgroup_mounts();
+    std::string name = "/r1-box-" + std::to_string(::getpid());
+    if (!m.v1_memory.empty() || !m.v1_pids.empty()) {
+      version = "v1";
+      if (!m.v1_memory.empty() && memory_mb > 0) {
+        std::string dir = m.v1_memory + own_cgroup("memory") + name;
+        if (make(dir) && try_write(dir + "/memory.limit_in_bytes", std::to_string(memory_mb << 20))) {
+          try_write(dir + "/memory.memsw.limit_in_bytes", std::to_string(memory_mb << 20));  // absent without swap accounting
+          memory_dir = dir;
+          oom_fd = ::open((dir + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+        }
+      }
+      if (!m.v1_pids.empty() && pids > 0) {
+        std::string dir = m.v1_pids + own_cgroup("pids") + name;
+        if (make(dir) && try_write(dir + "/pids.max", std::to_string(pids))) pids_dir = dir;
+      }
+    } else if (!m.v2.empty()) {
+      version = "v2";
+      v2 = true;
+      std::string dir = m.v2 + own_cgroup("") + name;
+      if (make(dir)) {
+        if (memory_mb > 0 && try_write(dir + "/memory.max", std::to_string(memory_mb << 20))) {
+          try_write(dir + "/memory.swap.max", "0");
+          memory_dir = dir;
+          oom_fd = ::open((dir + "/memory.events").c_str(), O_RDONLY | O_CLOEXEC);
+        }
+        if (pids > 0 && try_write(dir + "/pids.max", std::to_string(pids))) pids_dir = dir;
+      }
+    }
+  }
+
+  bool joined = false;
+
+  void add(pid_t pid) {
+    std::string p = std::to_string(pid);
+    if (!memory_dir.empty()) try_write(memory_dir + "/cgroup.procs", p);
+    if (!pids_dir.empty() && pids_dir != memory_dir) try_write(pids_dir + "/cgroup.procs", p);
+  }
+
+  int64_t peak_kb() const {
+    if (memory_dir.empty()) return 0;
+    std::string s = read_small_file(memory_dir + (v2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+    try {
+      return std::stoll(s) / 1024;
+    } catch (...) {
+      return 0;
+    }
+  }
+
+  ~CgroupImpl() {
+    if (oom_fd >= 0) ::close(oom_fd);
+    if (joined) {
+      // A cgroup with a member cannot be removed: step back out into the parent first.
+      std::string p = std::to_string(::getpid());
+      for (const std::string& dir : {memory_dir, pids_dir})
+        if (!dir.empty()) try_write(dir.substr(0, dir.rfind('/')) + "/cgroup.procs", p);
+    }
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+      // The box's processes are dead, but their exit may still be in flight: retry briefly.
+      for (int i = 0; i < 200 && ::rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) ::usleep(1000);
+    }
+  }
+};
+
+
 // ---- probe ------------------------------------------------------------------------------------------
 
 Protections probe() {
@@ -363,7 +376,7 @@ Protections probe() {
     if (!p.seccomp) p.missing.push_back("seccomp-bpf filters");
   }
   {
-    Cgroup cg;
+    CgroupImpl cg;
     cg.create(64, 16);
     p.cgroup_version = cg.version;
     p.cgroup_memory = !cg.memory_dir.empty();
@@ -377,9 +390,52 @@ Protections probe() {
 
 // ---- launch -----------------------------------------------------------------------------------------
 
+Cgroup::Cgroup() : impl_(std::make_unique<CgroupImpl>()) {}
+Cgroup::~Cgroup() = default;
+void Cgroup::create(int64_t memory_mb, int64_t pids) { impl_->create(memory_mb, pids); }
+void Cgroup::join() {
+  impl_->add(::getpid());
+  impl_->joined = true;
+}
+void Cgroup::set_limits(int64_t memory_mb, int64_t pids) {
+  if (!impl_->memory_dir.empty() && memory_mb > 0) {
+    const std::string m = std::to_string(memory_mb << 20);
+    // v1 keeps memsw >= memory: order the writes so neither is refused.
+    if (!impl_->v2) {
+      CgroupImpl::try_write(impl_->memory_dir + "/memory.memsw.limit_in_bytes", "-1");
+      CgroupImpl::try_write(impl_->memory_dir + "/memory.limit_in_bytes", m);
+      CgroupImpl::try_write(impl_->memory_dir + "/memory.memsw.limit_in_bytes", m);
+      CgroupImpl::try_write(impl_->memory_dir + "/memory.max_usage_in_bytes", "0");  // resets the peak
+    } else {
+      CgroupImpl::try_write(impl_->memory_dir + "/memory.max", m);
+    }
+  }
+  if (!impl_->pids_dir.empty() && pids > 0) CgroupImpl::try_write(impl_->pids_dir + "/pids.max", std::to_string(pids));
+}
+int Cgroup::oom_fd() const { return impl_->oom_fd; }
+int64_t Cgroup::peak_kb() const { return impl_->peak_kb(); }
+bool Cgroup::active() const { return !impl_->memory_dir.empty() || !impl_->pids_dir.empty(); }
+
+static void mark(const char* what) {
+  static const bool on = std::getenv("R1_BOX_PROFILE") != nullptr;
+  static double last = now_ms();
+  if (!on) return;
+  double t = now_ms();
+  std::fprintf(stderr, "[r1-box %d] %-24s +%.2f ms\n", ::getpid(), what, t - last);
+  last = t;
+}
+
 Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), void* arg) {
-  Cgroup cgroup;
-  cgroup.create(options.cgroup_memory_mb, options.cgroup_pids);
+  mark("launch");
+  // A job's own cgroup, unless it runs inside a slot's (the serve mode: joined once, since moving a
+  // process into a cgroup waits for an RCU grace period, ~10 ms, while forking into one is free).
+  CgroupImpl own;
+  CgroupImpl& cgroup = options.slot ? *options.slot->impl_ : own;
+  if (options.slot) {
+    options.slot->set_limits(options.cgroup_memory_mb, options.cgroup_pids);
+  } else {
+    own.create(options.cgroup_memory_mb, options.cgroup_pids);
+  }
   int result[2], ready[2], go[2];
   if (::pipe2(result, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) fail("pipe");
   const bool root_host = ::geteuid() == 0;
@@ -418,8 +474,9 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
   ::close(result[1]);
   ::close(ready[1]);
   ::close(go[0]);
-  cgroup.add(relay);
+  if (!options.slot) cgroup.add(relay);
   char c = 0;
+  mark("forked relay");
   if (!read_exact(ready[0], &c, 1)) {
     ::waitpid(relay, nullptr, 0);
     errno = EPERM;
@@ -440,6 +497,7 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
       write_file(proc + "/gid_map", "0 " + std::to_string(::getegid()) + " 1\n");
     }
   }
+  mark("namespaces + maps");
   c = 'g';
   write_all(go[1], &c, 1);
   ::close(go[1]);
@@ -467,9 +525,11 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
     if (out.result.size() < (64u << 20)) out.result.append(buf, static_cast<size_t>(r));
   }
   ::close(result[0]);
+  mark("result read");
   int status = 0;
   while (::waitpid(relay, &status, 0) < 0 && errno == EINTR) {
   }
+  mark("relay reaped");
   out.peak_memory_kb = cgroup.peak_kb();
   return out;
 }
@@ -477,6 +537,7 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
 // ---- the box ----------------------------------------------------------------------------------------
 
 Box::Box(Options options) : options_(std::move(options)) {
+  mark("init started");
   separate_uids_ = options_.isolate && options_.separate_uids;
   candidate_uid_ = separate_uids_ ? kCandidateUid : 0;
   if (options_.isolate) {
@@ -492,7 +553,9 @@ Box::Box(Options options) : options_(std::move(options)) {
     ::mkdir(layout_.harness.c_str(), 0755);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   }
+  mark("root set up");
   if (options_.use_seccomp) seccomp_ctx_ = make_seccomp();
+  mark("seccomp built");
 }
 
 Box::~Box() {
@@ -591,6 +654,7 @@ void Box::kill_leftovers(pid_t pgid) {
 }
 
 RunOutcome Box::run(const RunSpec& spec) {
+  mark("run");
   RunOutcome out;
   int in[2], o[2], e[2], ctl[2] = {-1, -1}, chan[2] = {-1, -1}, execerr[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(o, O_CLOEXEC) || ::pipe2(e, O_CLOEXEC) || ::pipe2(execerr, O_CLOEXEC))
@@ -769,6 +833,7 @@ RunOutcome Box::run(const RunSpec& spec) {
   if (read_exact(execerr[0], &err, sizeof err)) out.exec_errno = err;
   ::close(execerr[0]);
   out.oom_killed = oom_kills(options_.oom_events_fd) > oom_before;
+  mark("run done");
   return out;
 }
 

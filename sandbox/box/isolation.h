@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,8 +101,25 @@ class Box {
 // The host side of isolation: creates the namespaces and the cgroup, runs `inside` as pid 1 of the
 // new namespaces (or as a plain child in weak mode), and returns what it wrote to the result pipe.
 // limits_mb/pids: the cgroup's limits (0: none). Throws std::runtime_error on failure.
+struct CgroupImpl;
+// A cgroup (v1 memory + pids controllers, or v2) with memory and process limits, removed when destroyed.
+class Cgroup {
+ public:
+  Cgroup();
+  ~Cgroup();
+  void create(int64_t memory_mb, int64_t pids);  // best effort: active() says whether it worked
+  void join();                                    // moves this process in (~10 ms on cgroup v1)
+  void set_limits(int64_t memory_mb, int64_t pids);  // and resets the memory peak
+  bool active() const;
+  int oom_fd() const;
+  int64_t peak_kb() const;
+
+  std::unique_ptr<CgroupImpl> impl_;
+};
+
 struct Launch {
   bool isolate = true;
+  Cgroup* slot = nullptr;  // run inside this (already joined) cgroup instead of a new one
   int64_t cgroup_memory_mb = 0, cgroup_pids = 0;
   double watchdog_seconds = 120;  // the whole job is killed after this
 };

@@ -7,10 +7,11 @@
 # stdout cannot reach the verdict. Each top-level statement of check() that contains an assert is one
 # test (partial credit); results stream to fd 4, and the last line carries the per-run token.
 #
-# argv: judge.py SOLUTION_PATH CANDIDATE_UID   fd 3: {"token", "test", "entry_point"}   fd 4: results
-import ast
+# argv: judge.py SOLUTION_PATH CANDIDATE_UID   fd 3: token, entry point and test source (see read_control)
+# fd 4: JSON lines of results. Only built-in modules are imported (ast and json would add ~12 ms to
+# every job's start): _ast parses the test, and values cross in the small encoding below.
+import _ast
 import builtins
-import json
 import os
 import sys
 import time
@@ -26,8 +27,7 @@ def write_all(fd, data):
         view = view[n:]
 
 
-def send(fd, obj):
-    data = json.dumps(obj, separators=(",", ":")).encode()
+def send(fd, data):
     write_all(fd, len(data).to_bytes(4, "big") + data)
 
 
@@ -46,76 +46,152 @@ def recv(fd):
     size = int.from_bytes(read_exact(fd, 4), "big")
     if size > MAX_MESSAGE:
         raise ValueError("a message larger than %d bytes" % MAX_MESSAGE)
-    return json.loads(read_exact(fd, size))
+    return read_exact(fd, size)
 
 
-def enc(x, depth=0):
+# Values: a tag byte, then for scalars their text up to ';', for str/bytes a length and ':' then the
+# bytes, for containers a count and ';' then the items. Only exact built-in types cross.
+def enc(x, out, depth=0):
     if depth > MAX_DEPTH:
         raise ValueError("a value nested more than %d deep" % MAX_DEPTH)
     t = type(x)
-    if x is None or t is bool or t is str:
-        return x
-    if t is int:
-        return {"i": hex(x)}
-    if t is float:
-        return {"f": x.hex()}
-    if t is list:
-        return {"l": [enc(v, depth + 1) for v in x]}
-    if t is tuple:
-        return {"t": [enc(v, depth + 1) for v in x]}
-    if t is dict:
-        return {"d": [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in x.items()]}
-    if t is set:
-        return {"s": [enc(v, depth + 1) for v in x]}
-    if t is frozenset:
-        return {"fs": [enc(v, depth + 1) for v in x]}
-    if t is complex:
-        return {"c": [x.real.hex(), x.imag.hex()]}
-    if t is bytes:
-        return {"b": x.hex()}
-    if t is bytearray:
-        return {"ba": bytes(x).hex()}
-    if t is range:
-        return {"r": [enc(x.start), enc(x.stop), enc(x.step)]}
-    if x is Ellipsis:
-        return {"e": 0}
-    raise TypeError("a value of type %s cannot leave the sandbox" % t.__name__)
+    if x is None:
+        out.append(b"N")
+    elif t is bool:
+        out.append(b"T" if x else b"F")
+    elif t is int:
+        out.append(b"i%x;" % x if x >= 0 else b"j%x;" % -x)
+    elif t is float:
+        out.append(b"f" + x.hex().encode() + b";")
+    elif t is str:
+        data = x.encode("utf-8", "surrogatepass")
+        out.append(b"u%d:" % len(data))
+        out.append(data)
+    elif t is bytes or t is bytearray:
+        out.append((b"b%d:" if t is bytes else b"a%d:") % len(x))
+        out.append(bytes(x))
+    elif t is complex:
+        out.append(b"c" + x.real.hex().encode() + b";" + x.imag.hex().encode() + b";")
+    elif t is list or t is tuple or t is set or t is frozenset:
+        out.append({list: b"l", tuple: b"t", set: b"s", frozenset: b"z"}[t] + b"%d;" % len(x))
+        for v in x:
+            enc(v, out, depth + 1)
+    elif t is dict:
+        out.append(b"d%d;" % len(x))
+        for k, v in x.items():
+            enc(k, out, depth + 1)
+            enc(v, out, depth + 1)
+    elif t is range:
+        out.append(b"r")
+        for v in (x.start, x.stop, x.step):
+            enc(v, out, depth + 1)
+    elif x is Ellipsis:
+        out.append(b"E")
+    else:
+        raise TypeError("a value of type %s cannot leave the sandbox" % t.__name__)
 
 
-def dec(x, depth=0):
-    if depth > MAX_DEPTH:
-        raise ValueError("a value nested too deep")
-    if x is None or type(x) in (bool, str):
-        return x
-    if type(x) is not dict or len(x) != 1:
+def encode(x):
+    out = []
+    enc(x, out)
+    return b"".join(out)
+
+
+def decode(data):
+    pos = 0
+
+    def upto(stop):
+        nonlocal pos
+        end = data.index(stop, pos)
+        text = data[pos:end]
+        pos = end + 1
+        return text
+
+    def count():
+        n = int(upto(b";"))
+        if n < 0 or n > len(data):
+            raise ValueError("a malformed value")
+        return n
+
+    def value(depth):
+        nonlocal pos
+        if depth > MAX_DEPTH:
+            raise ValueError("a value nested too deep")
+        tag = data[pos:pos + 1]
+        pos += 1
+        if tag == b"N":
+            return None
+        if tag == b"T":
+            return True
+        if tag == b"F":
+            return False
+        if tag == b"i":
+            return int(upto(b";"), 16)
+        if tag == b"j":
+            return -int(upto(b";"), 16)
+        if tag == b"f":
+            return float.fromhex(upto(b";").decode())
+        if tag in (b"u", b"b", b"a"):
+            n = int(upto(b":"))
+            if n < 0 or pos + n > len(data):
+                raise ValueError("a malformed value")
+            raw = data[pos:pos + n]
+            pos += n
+            return raw.decode("utf-8", "surrogatepass") if tag == b"u" else raw if tag == b"b" else bytearray(raw)
+        if tag == b"c":
+            return complex(float.fromhex(upto(b";").decode()), float.fromhex(upto(b";").decode()))
+        if tag in (b"l", b"t", b"s", b"z"):
+            items = [value(depth + 1) for _ in range(count())]
+            return items if tag == b"l" else tuple(items) if tag == b"t" else set(items) if tag == b"s" else frozenset(items)
+        if tag == b"d":
+            n = count()
+            d = {}
+            for _ in range(n):
+                k = value(depth + 1)
+                d[k] = value(depth + 1)
+            return d
+        if tag == b"r":
+            return range(value(depth + 1), value(depth + 1), value(depth + 1))
+        if tag == b"E":
+            return Ellipsis
         raise ValueError("a malformed value")
-    (tag, v), = x.items()
-    d = depth + 1
-    if tag == "i":
-        return int(v, 16)
-    if tag == "f":
-        return float.fromhex(v)
-    if tag == "l":
-        return [dec(e, d) for e in v]
-    if tag == "t":
-        return tuple(dec(e, d) for e in v)
-    if tag == "d":
-        return {dec(k, d): dec(e, d) for k, e in v}
-    if tag == "s":
-        return {dec(e, d) for e in v}
-    if tag == "fs":
-        return frozenset(dec(e, d) for e in v)
-    if tag == "c":
-        return complex(float.fromhex(v[0]), float.fromhex(v[1]))
-    if tag == "b":
-        return bytes.fromhex(v)
-    if tag == "ba":
-        return bytearray.fromhex(v)
-    if tag == "r":
-        return range(dec(v[0], d), dec(v[1], d), dec(v[2], d))
-    if tag == "e":
-        return Ellipsis
-    raise ValueError("a malformed value")
+
+    result = value(0)
+    if pos != len(data):
+        raise ValueError("a malformed value")
+    return result
+
+
+# Requests and replies are values too: (op, name, args, kwargs) and (kind, payload).
+def reply_of(kind, payload=None):
+    return encode((kind, payload))
+
+
+def json_string(text):
+    out = ['"']
+    for ch in text:
+        o = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif o < 0x20 or 0xD800 <= o <= 0xDFFF:
+            out.append("\\u%04x" % o)
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def json_line(fields):
+    parts = []
+    for k, v in fields.items():
+        if isinstance(v, str):
+            v = json_string(v)
+        elif isinstance(v, float):
+            v = repr(v)
+        else:
+            v = str(int(v))
+        parts.append(json_string(k) + ":" + v)
+    return ("{" + ",".join(parts) + "}\n").encode("utf-8", "replace")
 
 
 def describe(e):
@@ -136,49 +212,104 @@ def serve(path, rfd, wfd):
         with open(path, "rb") as f:
             code = compile(f.read(), "solution.py", "exec")
     except (SyntaxError, ValueError) as e:
-        load_error = ["CE", describe(e)]
+        load_error = ("CE", describe(e))
     else:
         try:
             exec(code, g)
         except MemoryError as e:
-            load_error = ["MLE", describe(e)]
+            load_error = ("MLE", describe(e))
         except BaseException as e:
-            load_error = ["RE", describe(e)]
+            load_error = ("RE", describe(e))
     while True:
         try:
-            msg = recv(rfd)
+            op, name, args, kwargs = decode(recv(rfd))
         except BaseException:
             os._exit(0)
         if load_error:
-            reply = {"error": load_error}
+            reply = reply_of("error", load_error)
         else:
             try:
-                name = msg["name"]
-                if msg["op"] == "get":
+                if op == "get":
                     if name not in g:
-                        reply = {"missing": True}
+                        reply = reply_of("missing")
                     elif callable(g[name]):
-                        reply = {"callable": True}
+                        reply = reply_of("callable")
                     else:
-                        reply = {"value": enc(g[name])}
+                        reply = b"v" + encode(g[name])
                 else:
                     f = g.get(name)
                     if not callable(f):
-                        reply = {"error": ["RE", "%s is not a function" % name]}
+                        reply = reply_of("error", ("RE", "%s is not a function" % name))
                     else:
-                        returned = f(*dec(msg["args"]), **dec(msg["kwargs"]))
+                        returned = f(*args, **kwargs)
                         try:
-                            reply = {"value": enc(returned)}
+                            reply = b"v" + encode(returned)
                         except (TypeError, ValueError) as e:
-                            reply = {"error": ["WA", "returned " + describe(e)]}
+                            reply = reply_of("error", ("WA", "returned " + describe(e)))
             except MemoryError as e:
-                reply = {"error": ["MLE", describe(e)]}
+                reply = reply_of("error", ("MLE", describe(e)))
             except BaseException as e:
-                reply = {"error": ["RE", describe(e)]}
+                reply = reply_of("error", ("RE", describe(e)))
         try:
             send(wfd, reply)
         except BaseException:
             os._exit(0)
+
+
+# ---- the test's rewrite: each top-level statement of check() holding an assert is one test ------
+
+def walk(node):
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        for field in n._fields:
+            v = getattr(n, field, None)
+            if isinstance(v, _ast.AST):
+                todo.append(v)
+            elif isinstance(v, list):
+                todo.extend(x for x in v if isinstance(x, _ast.AST))
+
+
+def located(node, at):
+    for n in walk(node):
+        if "lineno" in n._attributes and not hasattr(n, "lineno"):
+            n.lineno, n.col_offset = at.lineno, at.col_offset
+            n.end_lineno, n.end_col_offset = at.end_lineno, at.end_col_offset
+    return node
+
+
+def call(fn, *args):
+    return _ast.Expr(_ast.Call(_ast.Name(fn, _ast.Load()), list(args), []))
+
+
+def wrapped(i, stmts, at):
+    handler = _ast.ExceptHandler(_ast.Name("BaseException", _ast.Load()), "r1_error",
+                                 [call("__r1_report", _ast.Constant(i), _ast.Name("r1_error", _ast.Load()))])
+    node = _ast.Try([call("__r1_begin", _ast.Constant(i))] + stmts, [handler],
+                    [call("__r1_report", _ast.Constant(i), _ast.Constant(None))], [])
+    return located(node, at)
+
+
+def rewrite(source):
+    tree = compile(source, "test.py", "exec", _ast.PyCF_ONLY_AST)
+    checks = [n for n in tree.body if isinstance(n, _ast.FunctionDef) and n.name == "check"]
+    if not checks:
+        raise SystemExit("the test defines no check(candidate) function")
+    check_def = checks[-1]
+    has_assert = lambda node: any(isinstance(n, _ast.Assert) for n in walk(node))
+    if not any(has_assert(s) for s in check_def.body):
+        check_def.body = [wrapped(0, list(check_def.body), check_def)]
+        return tree, 1
+    body, i = [], 0
+    for stmt in check_def.body:
+        if has_assert(stmt):
+            body.append(wrapped(i, [stmt], stmt))
+            i += 1
+        else:
+            body.append(stmt)
+    check_def.body = body
+    return tree, i
 
 
 # ---- the judge's side ----------------------------------------------------------------------------
@@ -188,6 +319,19 @@ class CandidateError(Exception):
         super().__init__(detail)
         self.verdict = verdict
         self.detail = detail
+
+
+def read_control():
+    # token, entry point and test source: two lines, then the rest.
+    chunks = []
+    while True:
+        chunk = os.read(3, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(3)
+    token, entry, test = b"".join(chunks).decode("utf-8", "surrogateescape").split("\n", 2)
+    return token, entry, test
 
 
 def main():
@@ -212,10 +356,8 @@ def main():
         # Same uid as the candidate (a host that maps one uid): keep it out of /proc/<judge>/mem.
         import ctypes
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    with os.fdopen(3, "rb") as f:
-        control = json.loads(f.read())
+    token, entry, test = read_control()
     out = 4
-    token = control["token"]
     child_status = []
 
     def died():
@@ -232,35 +374,36 @@ def main():
             return CandidateError("RE", "the candidate was killed by signal %d" % sig)
         return CandidateError("RE", "the candidate's process exited (status %d)" % os.WEXITSTATUS(st))
 
-    def rpc(msg):
+    def rpc(op, name, args=(), kwargs=None):
         if child_status:
             raise died()
         try:
-            send(req_w, msg)
-            return recv(resp_r)
+            send(req_w, encode((op, name, list(args), kwargs or {})))
+            data = recv(resp_r)
         except (EOFError, OSError):
             raise died()
-
-    def unwrap(reply):
-        if "error" in reply:
-            raise CandidateError(str(reply["error"][0]), str(reply["error"][1]))
-        return dec(reply["value"])
+        if data[:1] == b"v":
+            return "value", decode(data[1:])
+        kind, payload = decode(data)
+        if kind == "error":
+            raise CandidateError(str(payload[0]), str(payload[1]))
+        return kind, payload
 
     class Remote:
         def __init__(self, name):
             self.name = name
 
         def __call__(self, *args, **kwargs):
-            return unwrap(rpc({"op": "call", "name": self.name, "args": enc(list(args)), "kwargs": enc(kwargs)}))
+            return rpc("call", self.name, args, kwargs)[1]
 
     class Globals(dict):
         def __missing__(self, key):
             if hasattr(builtins, key):
                 raise KeyError(key)
-            reply = rpc({"op": "get", "name": key})
-            if reply.get("missing"):
+            kind, value = rpc("get", key)
+            if kind == "missing":
                 raise KeyError(key)
-            value = Remote(key) if reply.get("callable") else unwrap(reply)
+            value = Remote(key) if kind == "callable" else value
             self[key] = value
             return value
 
@@ -278,53 +421,13 @@ def main():
         else:
             line = {"i": i, "verdict": "WA", "detail": "the test raised " + describe(error), "ms": ms}
         results[i] = line
-        write_all(out, (json.dumps(line) + "\n").encode())
+        write_all(out, json_line(line))
 
     def begin(i):
         started[i] = time.monotonic()
 
-    tree = ast.parse(control["test"], "test.py")
-    checks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
-    if not checks:
-        raise SystemExit("the test defines no check(candidate) function")
-    check_def = checks[-1]
-    has_assert = lambda node: any(isinstance(n, ast.Assert) for n in ast.walk(node))
-    groups = [s for s in check_def.body if has_assert(s)]
-    if not groups:
-        groups = list(check_def.body)
-        check_def.body = []
-        wrap_all = True
-    else:
-        wrap_all = False
-
-    def wrapped(i, stmts, at):
-        handler = ast.ExceptHandler(
-            type=ast.Name("BaseException", ast.Load()), name="r1_error",
-            body=[ast.Expr(ast.Call(ast.Name("__r1_report", ast.Load()),
-                                    [ast.Constant(i), ast.Name("r1_error", ast.Load())], []))])
-        node = ast.Try(
-            body=[ast.Expr(ast.Call(ast.Name("__r1_begin", ast.Load()), [ast.Constant(i)], []))] + stmts,
-            handlers=[handler],
-            orelse=[ast.Expr(ast.Call(ast.Name("__r1_report", ast.Load()), [ast.Constant(i), ast.Constant(None)], []))],
-            finalbody=[])
-        return ast.copy_location(node, at)
-
-    if wrap_all:
-        check_def.body = [wrapped(0, groups, check_def)] if groups else [ast.Pass()]
-        total = 1
-    else:
-        body, i = [], 0
-        for stmt in check_def.body:
-            if has_assert(stmt):
-                body.append(wrapped(i, [stmt], stmt))
-                i += 1
-            else:
-                body.append(stmt)
-        check_def.body = body
-        total = i
-    ast.fix_missing_locations(tree)
-    write_all(out, (json.dumps({"total": total}) + "\n").encode())
-
+    tree, total = rewrite(test)
+    write_all(out, json_line({"total": total}))
     g = Globals()
     g["__name__"] = "__test__"
     g["__builtins__"] = builtins
@@ -333,12 +436,8 @@ def main():
     abort = None
     try:
         exec(compile(tree, "test.py", "exec"), g)
-        entry = control["entry_point"]
-        reply = rpc({"op": "get", "name": entry})
-        if reply.get("missing"):
+        if rpc("get", entry)[0] == "missing":
             raise CandidateError("RE", "the solution defines no %s" % entry)
-        if "error" in reply:
-            unwrap(reply)
         g["check"](Remote(entry))
     except BaseException as e:
         abort = e
@@ -352,7 +451,7 @@ def main():
         os.close(req_w)
     except OSError:
         pass
-    write_all(out, (json.dumps({"done": token, "total": total}) + "\n").encode())
+    write_all(out, json_line({"done": token, "total": total}))
     os.kill(child, 9)
     try:
         os.waitpid(child, 0)

@@ -270,7 +270,10 @@ class Judge {
     spec.limits = limits_.run;
     spec.limits.memory_mb += 64;  // the judge's own interpreter
     spec.drop_privileges = false;  // the judge drops to the candidate's uid in the child it forks
-    spec.control = json{{"token", token}, {"test", tests["test"]}, {"entry_point", tests["entry_point"]}}.dump();
+    const std::string entry = tests["entry_point"].get<std::string>();
+    if (entry.empty() || entry.find_first_of("\n\r") != std::string::npos)
+      return error("tests.entry_point must be a name on one line");
+    spec.control = token + "\n" + entry + "\n" + tests["test"].get<std::string>();
     spec.result_channel = true;
     RunOutcome r = box_.run(spec);
     out.cpu_ms = r.cpu_ms;
@@ -492,7 +495,7 @@ int inside(int result_fd, int oom_fd, bool separate_uids, void* arg) {
   return 0;
 }
 
-json judge_job(const json& job) {
+json judge_job(const json& job, Cgroup* slot) {
   if (!job.is_object()) return se("a job must be a JSON object");
   if (!job.contains("language") || !job["language"].is_string()) return se("the job has no \"language\"");
   if (!job.contains("code") || !job["code"].is_string()) return se("the job has no \"code\" string");
@@ -502,6 +505,7 @@ json judge_job(const json& job) {
   InsideArgs args{&job, lang, read_limits(job), job.value("isolation", "namespaces") != "weak"};
   Launch launch_options;
   launch_options.isolate = args.isolate;
+  launch_options.slot = slot;
   const JobLimits& l = args.limits;
   launch_options.cgroup_memory_mb = std::max(l.compile.memory_mb, l.run.memory_mb * 2 + 128) + 64;
   launch_options.cgroup_pids = l.compile.processes + l.run.processes + 16;
@@ -536,17 +540,39 @@ int main(int argc, char** argv) {
     std::cout << j.dump() << "\n";
     return 0;
   }
+  if (argc > 1 && std::string(argv[1]) == "--serve") {
+    // One job per line on stdin, one result per line on stdout, for as long as stdin is open. The
+    // sandbox pool keeps one server per slot; every job's box is forked inside the slot's cgroup.
+    r1::sandbox::box::Cgroup slot;
+    slot.create(256, 64);
+    if (slot.active()) slot.join();
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      json job = json::parse(line, nullptr, false);
+      json result;
+      try {
+        result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON")
+                                    : r1::sandbox::box::judge_job(job, slot.active() ? &slot : nullptr);
+      } catch (const std::exception& e) {
+        result = r1::sandbox::box::se(std::string("sandbox: ") + e.what());
+      }
+      std::cout << result.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+    }
+    return 0;
+  }
   if (argc > 1) {
     std::fprintf(stderr,
-                 "usage: r1-box [--probe]\n  Judges one sandbox job: reads it as JSON on stdin, writes the result as "
-                 "JSON on stdout.\n  --probe  print which protections this machine allows\n");
+                 "usage: r1-box [--probe | --serve]\n  Judges one sandbox job: reads it as JSON on stdin, writes the result as "
+                 "JSON on stdout.\n  --probe  print which protections this machine allows\n"
+                 "  --serve  judge one job per line of stdin, one result per line of stdout\n");
     return std::string(argv[1]) == "--help" ? 0 : 2;
   }
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   json job = json::parse(input, nullptr, false);
   json result;
   try {
-    result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON") : r1::sandbox::box::judge_job(job);
+    result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON")
+                                : r1::sandbox::box::judge_job(job, nullptr);
   } catch (const std::exception& e) {
     result = r1::sandbox::box::se(std::string("sandbox: ") + e.what());
   }
