@@ -363,14 +363,17 @@ def main():
     def died():
         if not child_status:
             try:
-                child_status.append(os.waitpid(child, 0)[1])
+                _, st, usage = os.wait4(child, 0)
+                child_status.append((st, (usage.ru_utime + usage.ru_stime) * 1000.0))
             except ChildProcessError:
-                child_status.append(0)
-        st = child_status[0]
+                child_status.append((0, 0.0))
+        st, cpu_ms = child_status[0]
         if os.WIFSIGNALED(st):
             sig = os.WTERMSIG(st)
-            if sig in (24, 9):  # SIGXCPU, SIGKILL: the CPU limit (or the OOM killer, told apart by the box)
-                return CandidateError("TLE" if sig == 24 else "KILLED", "the candidate was killed by signal %d" % sig)
+            if sig == 24:  # SIGXCPU
+                return CandidateError("TLE", "the candidate was killed by signal 24 (CPU limit)")
+            if sig == 9:  # the CPU limit's hard kill, the OOM killer, or itself: the box tells them apart
+                return CandidateError("KILLED", "%.0f" % cpu_ms)
             return CandidateError("RE", "the candidate was killed by signal %d" % sig)
         return CandidateError("RE", "the candidate's process exited (status %d)" % os.WEXITSTATUS(st))
 

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -298,9 +300,11 @@ class Judge {
         t.verdict = j.value("verdict", "RE");
         t.detail = j.value("detail", "");
         t.wall_ms = j.value("ms", 0.0);
-        if (t.verdict == "KILLED") {
-          t.verdict = r.oom_killed ? "MLE" : "TLE";
-          t.detail = r.oom_killed ? "memory limit" : "CPU limit";
+        if (t.verdict == "KILLED") {  // SIGKILL: which limit, if any, says the candidate's CPU time
+          double cpu = std::atof(t.detail.c_str());
+          bool cpu_limit = cpu >= spec.limits.cpu_seconds * 1000.0 * 0.95;
+          t.verdict = r.oom_killed ? "MLE" : cpu_limit ? "TLE" : "RE";
+          t.detail = r.oom_killed ? "memory limit" : cpu_limit ? "CPU limit" : "the candidate was killed by signal 9";
         }
       }
     }
@@ -340,6 +344,8 @@ class Judge {
     if (lang_.compile.empty()) return error("assert-main tests are for compiled languages (C, C++)");
     if (!tests.contains("test") || !tests["test"].is_string()) return error("tests.test must be a string");
     std::string test = tests["test"].get<std::string>();
+    static const std::regex assert_include(R"(#\s*include\s*[<"](cassert|assert\.h)[>"])");
+    test = std::regex_replace(test, assert_include, "/* assert.h: the sandbox's */");
     // The proof of success: a guard whose cleanup runs only when the test's main() returns normally
     // (exit(), quick_exit(), _exit() and abort() skip it). Its name and descriptors are drawn per run;
     // it reads the token from one pipe and writes it to the other.
@@ -355,10 +361,22 @@ class Judge {
     const int control_fd = 10 + pick[0] % std::max(span, 2);
     int channel_fd = 10 + pick[1] % std::max(span, 2);
     if (channel_fd == control_fd) channel_fd = control_fd + 1;
-    std::string prelude = "#include <unistd.h>\nstatic void " + fin + "(int* r1_unused) { (void)r1_unused; char t[64]; " +
+    // assert() is the sandbox's own: a macro defined after the candidate's code, calling a function
+    // defined before it under a per-run name, so no macro of the candidate's (assert, NDEBUG,
+    // __assert_fail, ...) reaches either. The test's own <assert.h> includes are dropped for it.
+    const std::string fail = "r1_assert_failed_" + random_hex(8);
+    std::string prelude = "#include <unistd.h>\n#include <stdlib.h>\n#include <string.h>\n"
+                          "static void " + fin + "(int* r1_unused) { (void)r1_unused; char t[64]; " +
                           "long n = read(" + std::to_string(control_fd) + ", t, sizeof t); if (n > 0) { long w = write(" +
-                          std::to_string(channel_fd) + ", t, (unsigned long)n); (void)w; } }\n#line 1 \"solution\"\n";
-    std::string reset = "\n#undef assert\n#undef NDEBUG\n#include <assert.h>\n#line 1 \"test\"\n";
+                          std::to_string(channel_fd) + ", t, (unsigned long)n); (void)w; } }\n"
+                          "static void " + fail + "(const char* e, int line) { const char* p = \"Assertion `\"; "
+                          "long w = write(2, p, strlen(p)); w = write(2, e, strlen(e)); p = \"' failed (test line \"; "
+                          "w = write(2, p, strlen(p)); char b[16]; int k = 15; b[k] = 0; do { b[--k] = (char)('0' + line % 10); "
+                          "line /= 10; } while (line > 0 && k > 0); w = write(2, b + k, strlen(b + k)); w = write(2, \")\\n\", 2); "
+                          "(void)w; abort(); }\n#line 1 \"solution\"\n";
+    std::string own_assert = "#undef assert\n#define assert(e) ((e) ? (void)0 : " + fail + "(#e, __LINE__))\n";
+    std::string reset = "\n" + own_assert + "#line 1 \"test\"\n";
+
     size_t at = static_cast<size_t>(m.position(0) + m.length(0));
     test.insert(at, " __attribute__((cleanup(" + fin + "))) int r1_guard = 0; (void)r1_guard;");
     box_.write_work_file(lang_.source_file, prelude + job_["code"].get<std::string>() + reset + test);
