@@ -65,10 +65,6 @@ void run_sandbox(const SandboxCommandOptions& opt) {
     results.clear();
     slot_of_job.clear();
   };
-  auto se = [](const std::string& why) {
-    return nlohmann::json{{"verdict", "SE"}, {"passed", 0},    {"total", 0},       {"tests", nlohmann::json::array()},
-                          {"cpu_ms", 0},     {"wall_ms", 0},   {"max_rss_kb", 0},  {"detail", why}};
-  };
   std::string line;
   while (std::getline(in, line)) {
     ++line_no;
@@ -79,7 +75,7 @@ void run_sandbox(const SandboxCommandOptions& opt) {
       slot_of_job.push_back(batch.size());
       results.emplace_back();
     } else {
-      results.push_back(se(source + ":" + std::to_string(line_no) + ": " + why));
+      results.push_back(sandbox::se_result(source + ":" + std::to_string(line_no) + ": " + why));
     }
     batch.push_back(std::move(job));
     if (batch.size() == 4 * box.workers()) flush();

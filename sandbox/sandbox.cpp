@@ -23,12 +23,12 @@ namespace r1::sandbox {
 namespace bp = boost::process;
 using nlohmann::json;
 
-namespace {
-
-json se(const std::string& why) {
+json se_result(const std::string& why) {
   return json{{"verdict", "SE"}, {"passed", 0}, {"total", 0}, {"tests", json::array()}, {"cpu_ms", 0},
               {"wall_ms", 0},    {"max_rss_kb", 0}, {"detail", why}};
 }
+
+namespace {
 
 // Starts r1-box, hands it `input`, returns what it printed.
 std::string call_box(const std::string& box, const std::vector<std::string>& args, const std::string& input) {
@@ -197,16 +197,19 @@ std::string validate_job(const json& job) {
 
 json Sandbox::run_box(const json& job, Server& server) {
   std::string why = validate_job(job);
-  if (!why.empty()) return se(why);
+  if (!why.empty()) return se_result(why);
   json request = job;
   request["isolation"] = weak_ ? "weak" : "namespaces";
   const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace);
   // A server that died (killed from outside, a crash) is restarted once for the job.
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      if (!server.alive) server.start(box_);
+      if (!server.alive) {
+        std::lock_guard<std::mutex> lock(mutex_);  // one spawn at a time: no pipe ends leak between servers
+        server.start(box_);
+      }
     } catch (const std::exception& e) {
-      return se(std::string("could not start r1-box: ") + e.what());
+      return se_result(std::string("could not start r1-box: ") + e.what());
     }
     std::string out;
     server.to << line << std::endl;
@@ -218,7 +221,7 @@ json Sandbox::run_box(const json& job, Server& server) {
     server.from.clear();
     server.stop();
   }
-  return se("r1-box died without a result");
+  return se_result("r1-box died without a result");
 }
 
 json Sandbox::run_json(const json& job) {
@@ -231,19 +234,9 @@ json Sandbox::run_json(const json& job) {
   }
   json result;
   try {
-    std::unique_lock<std::mutex> start_lock(mutex_, std::defer_lock);
-    if (!servers_[slot]->alive) start_lock.lock();  // spawns one at a time: no pipe ends leak between them
-    if (start_lock.owns_lock()) {
-      try {
-        servers_[slot]->start(box_);
-      } catch (const std::exception& e) {
-        result = se(std::string("could not start r1-box: ") + e.what());
-      }
-      start_lock.unlock();
-    }
-    if (result.is_null()) result = run_box(job, *servers_[slot]);
+    result = run_box(job, *servers_[slot]);
   } catch (const std::exception& e) {
-    result = se(e.what());
+    result = se_result(e.what());
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -77,6 +77,8 @@ class Sandbox : public Runner {
 std::string find_box();
 Protections probe_protections(const std::string& box_path);
 
+// The result a job gets when it cannot be judged (malformed, or the sandbox failed): SE with `why`.
+nlohmann::json se_result(const std::string& why);
 // "" when the job is well-formed, else what is wrong with it (key and expected type).
 std::string validate_job(const nlohmann::json& job);
 nlohmann::json job_to_json(const Job& job);

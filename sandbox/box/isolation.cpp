@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -561,13 +562,8 @@ Box::Box(Options options) : options_(std::move(options)) {
 Box::~Box() {
   if (seccomp_ctx_) seccomp_release(static_cast<scmp_filter_ctx>(seccomp_ctx_));
   if (!weak_root_.empty()) {
-    std::string cmd_root = weak_root_;
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::execl("/bin/rm", "rm", "-rf", "--one-file-system", cmd_root.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
+    std::error_code ec;
+    std::filesystem::remove_all(weak_root_, ec);
   }
 }
 
