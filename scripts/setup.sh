@@ -20,7 +20,9 @@ PACKAGES=(
   libutf8proc-dev              # Unicode categories and normalization for the tokenizer
   libsimdjson-dev              # parses 10 MB tokenizer.json files ~10x faster than nlohmann_json
   libicu-dev                   # Unicode scripts for the language-consistency reward
-  libginac-dev libseccomp-dev                 # exact arithmetic (rationals, big integers) for the math verifier
+  libginac-dev                 # exact arithmetic (rationals, big integers) for the math verifier
+  libseccomp-dev               # the sandbox's seccomp-bpf filters
+  libpython3-dev               # the sandbox's Python zygote (CPython embedded in r1-box)
   catch2                       # tests
   nodejs                       # reference tokenizers (test fixtures and the tokenizer benchmark)
   python3-jinja2               # Hugging Face's template engine, to render reference chat prompts

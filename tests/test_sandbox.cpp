@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 #include "rewards/code.h"
 #include "rewards/reward_set.h"
 #include "sandbox/sandbox.h"
@@ -269,4 +271,46 @@ TEST_CASE("code reward: completions judged by the real sandbox", "[sandbox][rewa
   CHECK(score("```cpp\nint inc(int x) { return x + 1; }\n```", cpp_ref).value == 1.0);
   CHECK(score("```cpp\n#include <cstdlib>\nint inc(int x) { std::exit(0); }\n```", cpp_ref).value == 0.0);
   r1::rewards::set_code_runner(nullptr);
+}
+
+// Python runs are forks of a per-slot interpreter (the zygote), not fresh python3 processes: they
+// must still look and end like `python3 -I -S -B solution.py`.
+TEST_CASE("sandbox: Python runs start, see and end as python3 does", "[sandbox]") {
+  auto run1 = [](const std::string& code, const std::string& expected, const std::string& input = "") {
+    return box().run_json(stdio_job("python", code, json::array({{{"input", input}, {"output", expected}}})));
+  };
+  CHECK(run1("import sys\nprint(sys.executable, sys.argv[0].endswith('solution.py'), len(sys.argv), sys.flags.isolated, "
+             "sys.flags.no_site, sys.flags.dont_write_bytecode, __name__)\n",
+             "/usr/bin/python3 True 1 1 1 1 __main__")["verdict"] == "AC");
+  CHECK(run1("import os, sys\nprint(os.getcwd(), os.environ['HOME'], os.environ.get('PYTHONPATH'), sys.stdin.isatty(), "
+             "sys.stdout.isatty(), sys.stdin.seekable())\n",
+             "/work /work None False False False")["verdict"] == "AC");
+  // Output still buffered at exit is flushed, atexit functions run, threads are waited for.
+  CHECK(run1("import atexit, sys, threading, time\natexit.register(lambda: print('atexit'))\n"
+             "threading.Thread(target=lambda: (time.sleep(0.05), print('thread'))).start()\n"
+             "sys.stdout.write('buffered\\n')\n",
+             "buffered\nthread\natexit")["verdict"] == "AC");
+  CHECK(run1("print(sum(map(int, open(0).read().split())))\n", "6", "1 2\n3\n")["verdict"] == "AC");
+  CHECK(run1("print('caf\xc3\xa9', len('caf\xc3\xa9'))\n", "caf\xc3\xa9 4")["verdict"] == "AC");  // UTF-8 streams
+
+  json r = run1("import sys\nsys.exit(3)\n", "x");
+  CHECK(r["verdict"] == "RE");
+  CHECK(r["detail"].get<std::string>().find("exit status 3") != std::string::npos);
+  r = run1("import sys\nsys.exit('goodbye')\n", "x");
+  CHECK(r["verdict"] == "RE");
+  CHECK(r["detail"].get<std::string>().find("exit status 1: goodbye") != std::string::npos);
+  r = run1("raise ValueError('boom')\n", "x");
+  CHECK(r["verdict"] == "RE");
+  CHECK(r["detail"].get<std::string>().find("ValueError: boom") != std::string::npos);
+  CHECK(run1("import sys\nprint('ok')\nsys.exit(0)\n", "ok")["verdict"] == "AC");
+  CHECK(run1("print('unclosed'\n", "x")["verdict"] == "RE");  // a SyntaxError, as python3 reports it
+
+  // `random` is imported by the zygote; every run draws its own seed all the same.
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    json x = run1("import random, sys\nsys.exit(1 + int(random.random() * 250))\n", "x");
+    REQUIRE(x["verdict"] == "RE");
+    seen.insert(x["detail"].get<std::string>());
+  }
+  CHECK(seen.size() > 1);
 }

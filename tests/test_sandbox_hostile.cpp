@@ -475,9 +475,11 @@ TEST_CASE("hostile: symlink escapes", "[sandbox][hostile]") {
 
 TEST_CASE("hostile: killing the parent and every process", "[sandbox][hostile]") {
   SECTION("Python, stdio") {
+    // A Python run is forked by the box's relay, outside its PID namespace: getppid() is 0 there,
+    // and kill(0) would be the program's own process group.
     json r = judge_hostile(make_job("python",
                                     "import os\n"
-                                    "for target in (1, os.getppid(), -1):\n"
+                                    "for target in (1, os.getppid() or 1, -1):\n"
                                     "    try:\n"
                                     "        os.kill(target, 9)\n"
                                     "    except OSError:\n"
@@ -498,7 +500,7 @@ TEST_CASE("hostile: killing the parent and every process", "[sandbox][hostile]")
     json r = judge_hostile(make_job("python",
                                     "import os\n"
                                     "def f(x):\n"
-                                    "    for target in (1, os.getppid(), -1):\n"
+                                    "    for target in (1, os.getppid() or 1, -1):\n"
                                     "        try:\n"
                                     "            os.kill(target, 9)\n"
                                     "        except OSError:\n"
@@ -913,4 +915,76 @@ TEST_CASE("hostile: a thousand threads", "[sandbox][hostile]") {
       "print(len(started))\n";
   json r = judge_hostile(make_job("python", code, stdio("1000"), {{"memory_mb", 256}}));
   CHECK(one_of(verdict(r), {"WA", "RE"}));
+}
+
+// ---- what a run's memory holds ---------------------------------------------------------------------
+//
+// Python runs are forks of the slot's interpreter (the zygote). The candidate reads all of its own
+// writable and anonymous memory (ctypes over /proc/self/maps) for markers of the form R1LEAK + 32 hex digits: it must find
+// the one it made itself (the scan works) and none of the test code, the expected output, or an
+// earlier job's tests, which were judged by the same slot.
+namespace {
+
+const char* kScanMemory =
+    "import ctypes, re\n"
+    "def scan():\n"
+    "    found = set()\n"
+    "    pattern = re.compile(rb'R1LEAK[0-9a-f]{32}')\n"
+    "    for line in open('/proc/self/maps'):\n"
+    "        f = line.split()\n"
+    "        path = f[5] if len(f) > 5 else ''\n"
+    "        # data lives in writable or anonymous memory; read-only file mappings are code and constants\n"
+    "        if 'r' not in f[1] or path in ('[vvar]', '[vsyscall]') or ('w' not in f[1] and path):\n"
+    "            continue\n"
+    "        a, b = (int(x, 16) for x in f[0].split('-'))\n"
+    "        try:\n"
+    "            data = ctypes.string_at(a, b - a)\n"
+    "        except Exception:\n"
+    "            continue\n"
+    "        found.update(m.decode() for m in pattern.findall(data))\n"
+    "    return sorted(found)\n";
+
+std::string hex32(uint64_t x) {
+  std::ostringstream s;
+  s << std::hex << std::setfill('0') << std::setw(32) << x;
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("hostile: a run's memory holds no test, expected output or earlier job", "[sandbox][hostile]") {
+  r1::sandbox::SandboxOptions one;
+  one.workers = 1;  // every job on the same slot, forked from the same zygote
+  r1::sandbox::Sandbox slot(one);
+  std::string earlier = marker("R1LEAK").substr(0, 6 + 32), test_marker = marker("R1LEAK").substr(0, 6 + 32),
+              output_marker = marker("R1LEAK").substr(0, 6 + 32);
+  const uint64_t own = 0x5eed1234abcdULL;
+  const std::string own_marker = "R1LEAK" + hex32(own);
+  json limits = {{"memory_mb", 512}, {"cpu_s", 5}, {"wall_s", 10}};
+  // An earlier job, with its marker in both its test and its expected output.
+  json first = make_job("python", "def f(x):\n    return x + 1\n",
+                        function("f", "# " + earlier + "\n" + kFunctionTest), limits);
+  json first_stdio = make_job("python", "print(1)", stdio(earlier), limits);
+  // The function candidate returns what it found; the test expects exactly its own marker.
+  json second = make_job("python",
+                         std::string(kScanMemory) + "def f(x):\n    mine = 'R1LEAK' + format(x, '032x')\n"
+                                                    "    return scan()\n",
+                         function("f", "# " + test_marker + "\ndef check(candidate):\n    assert candidate(" +
+                                           std::to_string(own) + ") == ['" + own_marker + "']\n"),
+                         limits);
+  // The stdio candidate exits 3 when it finds anything but its own marker, else prints its findings.
+  json third = make_job("python",
+                        std::string(kScanMemory) + "import sys\nmine = 'R1LEAK' + format(" + std::to_string(own) +
+                            ", '032x')\nfound = scan()\nif found != [mine]:\n    sys.stderr.write(repr(found))\n"
+                            "    sys.exit(3)\nprint(' '.join(found))\n",
+                        stdio(output_marker), limits);
+  auto results = slot.run_batch({first, first_stdio, second, third});
+  REQUIRE(results.size() == 4);
+  CHECK(verdict(results[0]) == "AC");
+  CHECK(verdict(results[1]) == "WA");
+  INFO(results[2].dump());
+  CHECK(verdict(results[2]) == "AC");
+  INFO(results[3].dump());
+  CHECK(verdict(results[3]) == "WA");  // its own marker only: not the expected output
+  CHECK(results[3]["detail"].get<std::string>().find("line 1 differs") != std::string::npos);
 }

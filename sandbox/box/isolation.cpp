@@ -248,6 +248,218 @@ void loopback_up() {
   ::close(s);
 }
 
+
+// ---- running one process in the box ----------------------------------------------------------------
+
+InProcessRunner g_runner = nullptr;
+int64_t g_runner_extra_mb = 0;
+
+// A forked child's way into a run: where its descriptors come from (the parent's numbering, -1:
+// none) and what it may do.
+struct ChildSetup {
+  int in = -1, out = -1, err = -1, ctl = -1, chan = -1, errpipe = -1;
+  int control_fd = 3, channel_fd = 4;
+  RunLimits limits;
+  const char* work_dir = "/work";
+  bool drop_privileges = true, separate_uids = false;
+  bool default_signals = true;  // exec'd programs start with default signal dispositions
+  scmp_filter_ctx seccomp = nullptr;
+};
+
+// In a freshly forked child: descriptors, process group, rlimits, cwd, uid, no_new_privs, seccomp.
+// Returns the child's copy of errpipe (or -1); _exit()s when a step fails.
+int enter_run(const ChildSetup& s) {
+  // Move every fd the child keeps above 100 first, so the dup2s below cannot clobber one another.
+  auto high = [](int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 100); };
+  int hin = high(s.in), hout = high(s.out), herr = high(s.err), hctl = high(s.ctl), hchan = high(s.chan);
+  int herrno = high(s.errpipe);
+  ::dup2(hin, 0);
+  ::dup2(hout, 1);
+  ::dup2(herr, 2);
+  if (hctl >= 0) ::dup2(hctl, s.control_fd);
+  if (hchan >= 0) ::dup2(hchan, s.channel_fd);
+  for (int fd = 3; fd < 100; ++fd)
+    if (!(hctl >= 0 && fd == s.control_fd) && !(hchan >= 0 && fd == s.channel_fd)) ::close(fd);
+  if (herrno >= 0) {
+    ::close_range(100, static_cast<unsigned>(herrno - 1), 0);
+    ::close_range(static_cast<unsigned>(herrno + 1), ~0U, 0);
+  } else {
+    ::close_range(100, ~0U, 0);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (s.default_signals)
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  const RunLimits& l = s.limits;
+  auto limit = [](int resource, rlim_t soft, rlim_t hard) {
+    rlimit r{soft, hard};
+    ::setrlimit(resource, &r);
+  };
+  rlim_t cpu = static_cast<rlim_t>(std::ceil(l.cpu_seconds));
+  limit(RLIMIT_CPU, cpu, cpu + 1);
+  limit(RLIMIT_AS, static_cast<rlim_t>(l.memory_mb) << 20, static_cast<rlim_t>(l.memory_mb) << 20);
+  limit(RLIMIT_STACK, static_cast<rlim_t>(l.stack_mb) << 20, static_cast<rlim_t>(l.stack_mb) << 20);
+  limit(RLIMIT_FSIZE, static_cast<rlim_t>(l.file_size_mb) << 20, static_cast<rlim_t>(l.file_size_mb) << 20);
+  limit(RLIMIT_NOFILE, static_cast<rlim_t>(l.open_files), static_cast<rlim_t>(l.open_files));
+  limit(RLIMIT_NPROC, static_cast<rlim_t>(l.processes), static_cast<rlim_t>(l.processes));
+  limit(RLIMIT_CORE, 0, 0);
+  limit(RLIMIT_MEMLOCK, 0, 0);
+  limit(RLIMIT_MSGQUEUE, 0, 0);
+  if (::chdir(s.work_dir) != 0) _exit(126);
+  if (s.drop_privileges) {
+    if (s.separate_uids) {
+      const gid_t g = kCandidateUid;
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(g, g, g) != 0 ||
+          ::setresuid(kCandidateUid, kCandidateUid, kCandidateUid) != 0)
+        _exit(125);
+    } else {
+      drop_capabilities();
+    }
+  }
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (s.seccomp && seccomp_load(s.seccomp) != 0) _exit(124);
+  return herrno;
+}
+
+// The relay's spawn service: pid 1 asks for an in-process run; the relay forks it from its own
+// (job-free) memory into the box's namespaces and reports its exit. One run at a time.
+struct SpawnRequest {
+  RunLimits limits;
+  int32_t entry = 0;
+  int32_t control_fd = 3, channel_fd = 4;
+  uint8_t has_ctl = 0, has_chan = 0, drop_privileges = 1, use_seccomp = 1;
+  char work_dir[240] = {};
+  // followed by the arguments, each ending in '\0'
+};
+struct SpawnReply {
+  int32_t pid = -1;  // in the relay's PID namespace (the box's own in weak mode)
+  int32_t error = 0;
+};
+struct SpawnExit {
+  int32_t status = 0;
+  double cpu_ms = 0;
+  int64_t max_rss_kb = 0;
+};
+
+bool send_with_fds(int sock, const void* a, size_t na, const void* b, size_t nb, const int* fds, int nfds) {
+  iovec iov[2] = {{const_cast<void*>(a), na}, {const_cast<void*>(b), nb}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = nb > 0 ? 2 : 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+  if (nfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * static_cast<size_t>(nfds));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * static_cast<size_t>(nfds));
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * static_cast<size_t>(nfds));
+  }
+  for (;;) {
+    ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    return n == static_cast<ssize_t>(na + nb);
+  }
+}
+
+// One message (<= size bytes) and up to max_fds descriptors; the message's length, 0 at end of file.
+ssize_t recv_with_fds(int sock, void* buf, size_t size, int* fds, int max_fds, int* nfds) {
+  iovec iov{buf, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  *nfds = 0;
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int count = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (*nfds < max_fds) {
+        fds[(*nfds)++] = fd;
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  return n;
+}
+
+void serve_spawns(int sock, bool separate_uids) {
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    int fds[5];
+    int nfds = 0;
+    ssize_t n = recv_with_fds(sock, buf.data(), buf.size(), fds, 5, &nfds);
+    if (n <= 0) return;  // pid 1 is gone
+    SpawnRequest req;
+    SpawnReply reply;
+    std::vector<std::string> argv;
+    std::memcpy(&req, buf.data(), std::min(sizeof req, static_cast<size_t>(n)));
+    for (size_t at = sizeof req; at < static_cast<size_t>(n);) {
+      size_t end = at;
+      while (end < static_cast<size_t>(n) && buf[end] != 0) ++end;
+      argv.emplace_back(buf.data() + at, end - at);
+      at = end + 1;
+    }
+    const int wanted = 3 + req.has_ctl + req.has_chan;
+    if (static_cast<size_t>(n) < sizeof req || nfds != wanted || !g_runner) reply.error = EINVAL;
+    pid_t pid = -1;
+    if (reply.error == 0) {
+      pid = ::fork();
+      if (pid == 0) {
+        ::close(sock);
+        ChildSetup s;
+        s.in = fds[0];
+        s.out = fds[1];
+        s.err = fds[2];
+        int next = 3;
+        if (req.has_ctl) s.ctl = fds[next++];
+        if (req.has_chan) s.chan = fds[next++];
+        s.control_fd = req.control_fd;
+        s.channel_fd = req.channel_fd;
+        s.limits = req.limits;
+        req.work_dir[sizeof req.work_dir - 1] = 0;
+        s.work_dir = req.work_dir;
+        s.drop_privileges = req.drop_privileges != 0;
+        s.separate_uids = separate_uids;
+        s.default_signals = false;  // the interpreter's own (SIGPIPE ignored, as python3 has it)
+        s.seccomp = req.use_seccomp ? make_seccomp() : nullptr;
+        enter_run(s);
+        g_runner(req.entry, argv);
+        _exit(127);
+      }
+      if (pid < 0) reply.error = errno;
+    }
+    for (int i = 0; i < nfds; ++i) ::close(fds[i]);
+    int pidfd = pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+    reply.pid = pid;
+    send_with_fds(sock, &reply, sizeof reply, nullptr, 0, &pidfd, pidfd >= 0 ? 1 : 0);
+    if (pidfd >= 0) ::close(pidfd);
+    if (pid <= 0) continue;
+    SpawnExit done;
+    rusage usage{};
+    int status = 0;
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+    }
+    auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
+    done.status = status;
+    done.cpu_ms = ms(usage.ru_utime) + ms(usage.ru_stime);
+    done.max_rss_kb = usage.ru_maxrss;
+    send_with_fds(sock, &done, sizeof done, nullptr, 0, nullptr, 0);
+  }
+}
+
 }  // namespace
 
 // ---- cgroups ----
@@ -312,9 +524,11 @@ struct CgroupImpl {
     if (!pids_dir.empty() && pids_dir != memory_dir) try_write(pids_dir + "/cgroup.procs", p);
   }
 
-  int64_t peak_kb() const {
+  int64_t peak_kb() const { return read_kb(v2 ? "/memory.peak" : "/memory.max_usage_in_bytes"); }
+  int64_t usage_kb() const { return read_kb(v2 ? "/memory.current" : "/memory.usage_in_bytes"); }
+  int64_t read_kb(const char* file) const {
     if (memory_dir.empty()) return 0;
-    std::string s = read_small_file(memory_dir + (v2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+    std::string s = read_small_file(memory_dir + file);
     try {
       return std::stoll(s) / 1024;
     } catch (...) {
@@ -426,26 +640,44 @@ static void mark(const char* what) {
   last = t;
 }
 
-Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), void* arg) {
+bool send_message(int sock, const void* data, size_t size, const int* fds, int nfds) {
+  return send_with_fds(sock, data, size, nullptr, 0, fds, nfds);
+}
+ssize_t recv_message(int sock, void* data, size_t size, int* fds, int max_fds, int* nfds) {
+  return recv_with_fds(sock, data, size, fds, max_fds, nfds);
+}
+
+void set_in_process_runner(InProcessRunner runner, int64_t extra_address_space_mb) {
+  g_runner = runner;
+  g_runner_extra_mb = extra_address_space_mb;
+}
+
+Launched launch(const Launch& options, int (*inside)(const InsideContext&, void*), void* arg) {
   mark("launch");
   // A job's own cgroup, unless it runs inside a slot's (the serve mode: joined once, since moving a
   // process into a cgroup waits for an RCU grace period, ~10 ms, while forking into one is free).
   CgroupImpl own;
   CgroupImpl& cgroup = options.slot ? *options.slot->impl_ : own;
+  // The slot's cgroup also holds its server (the zygote): the job's peak is counted above that.
+  int64_t baseline_kb = 0;
   if (options.slot) {
     options.slot->set_limits(options.cgroup_memory_mb, options.cgroup_pids);
+    baseline_kb = cgroup.usage_kb();
   } else {
     own.create(options.cgroup_memory_mb, options.cgroup_pids);
   }
-  int result[2], ready[2], go[2];
-  if (::pipe2(result, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) fail("pipe");
+  const bool pass_through = options.result_fd >= 0;
+  int result[2] = {-1, options.result_fd}, ready[2], go[2], spawn[2];
+  if ((!pass_through && ::pipe2(result, O_CLOEXEC) != 0) || ::pipe2(ready, O_CLOEXEC) != 0 ||
+      ::pipe2(go, O_CLOEXEC) != 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spawn) != 0)
+    fail("pipe");
   const bool root_host = ::geteuid() == 0;
   const bool separate = options.isolate && root_host;
 
   pid_t relay = ::fork();
   if (relay < 0) fail("fork");
   if (relay == 0) {
-    ::close(result[0]);
+    if (result[0] >= 0) ::close(result[0]);
     ::close(ready[0]);
     ::close(go[1]);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -463,18 +695,30 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
     pid_t init = ::fork();
     if (init == 0) {
       ::close(ready[1]);
+      ::close(spawn[0]);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      _exit(inside(result[1], cgroup.oom_fd, separate, arg));
+      InsideContext context;
+      context.result_fd = result[1];
+      context.oom_fd = cgroup.oom_fd;
+      context.separate_uids = separate;
+      context.spawn_fd = spawn[1];
+      _exit(inside(context, arg));
     }
     write_all(ready[1], reinterpret_cast<const char*>(&init), sizeof init);
+    ::close(ready[1]);
+    ::close(result[1]);
+    ::close(spawn[1]);
+    if (init > 0) serve_spawns(spawn[0], separate);
     int status = 0;
-    while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    while (init > 0 && ::waitpid(init, &status, 0) < 0 && errno == EINTR) {
     }
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   }
-  ::close(result[1]);
+  if (!pass_through) ::close(result[1]);
   ::close(ready[1]);
   ::close(go[0]);
+  ::close(spawn[0]);
+  ::close(spawn[1]);
   if (!options.slot) cgroup.add(relay);
   char c = 0;
   mark("forked relay");
@@ -508,9 +752,12 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
 
   Launched out;
   const double deadline = now_ms() + options.watchdog_seconds * 1000.0;
+  // Wait for the result's end of file (it is ours to read), or for the relay's exit (passed through).
+  int waited = pass_through ? static_cast<int>(::syscall(SYS_pidfd_open, relay, 0)) : result[0];
   char buf[65536];
   for (;;) {
-    pollfd pfd{result[0], POLLIN, 0};
+    if (waited < 0) break;
+    pollfd pfd{waited, POLLIN, 0};
     int wait = static_cast<int>(std::max(0.0, deadline - now_ms()));
     int n = ::poll(&pfd, 1, wait);
     if (n < 0 && errno == EINTR) continue;
@@ -520,18 +767,19 @@ Launched launch(const Launch& options, int (*inside)(int, int, bool, void*), voi
       ::kill(relay, SIGKILL);
       break;
     }
+    if (pass_through) break;
     ssize_t r = ::read(result[0], buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     if (out.result.size() < (64u << 20)) out.result.append(buf, static_cast<size_t>(r));
   }
-  ::close(result[0]);
+  if (waited >= 0) ::close(waited);
   mark("result read");
   int status = 0;
   while (::waitpid(relay, &status, 0) < 0 && errno == EINTR) {
   }
   mark("relay reaped");
-  out.peak_memory_kb = cgroup.peak_kb();
+  out.peak_memory_kb = std::max<int64_t>(0, cgroup.peak_kb() - baseline_kb);
   return out;
 }
 
@@ -679,56 +927,67 @@ RunOutcome Box::run(const RunSpec& spec) {
   argv.push_back(nullptr);
   const double start = now_ms();
 
-  pid_t pid = ::fork();
-  if (pid < 0) fail("fork");
-  if (pid == 0) {
-    // Move every fd the child keeps above 100 first, so the dup2s below cannot clobber one another.
-    auto high = [](int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 100); };
-    int hin = high(in[0]), hout = high(o[1]), herr = high(e[1]), hctl = high(ctl[0]), hchan = high(chan[1]);
-    int herrno = ::fcntl(execerr[1], F_DUPFD_CLOEXEC, 100);
-    ::dup2(hin, 0);
-    ::dup2(hout, 1);
-    ::dup2(herr, 2);
-    if (hctl >= 0) ::dup2(hctl, spec.control_fd);
-    if (hchan >= 0) ::dup2(hchan, spec.channel_fd);
-    for (int fd = 3; fd < 100; ++fd)
-      if (!(hctl >= 0 && fd == spec.control_fd) && !(hchan >= 0 && fd == spec.channel_fd)) ::close(fd);
-    ::close_range(100, static_cast<unsigned>(herrno - 1), 0);
-    ::close_range(static_cast<unsigned>(herrno + 1), ~0U, 0);
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    const RunLimits& l = spec.limits;
-    auto limit = [](int resource, rlim_t soft, rlim_t hard) {
-      rlimit r{soft, hard};
-      ::setrlimit(resource, &r);
-    };
-    rlim_t cpu = static_cast<rlim_t>(std::ceil(l.cpu_seconds));
-    limit(RLIMIT_CPU, cpu, cpu + 1);
-    limit(RLIMIT_AS, static_cast<rlim_t>(l.memory_mb) << 20, static_cast<rlim_t>(l.memory_mb) << 20);
-    limit(RLIMIT_STACK, static_cast<rlim_t>(l.stack_mb) << 20, static_cast<rlim_t>(l.stack_mb) << 20);
-    limit(RLIMIT_FSIZE, static_cast<rlim_t>(l.file_size_mb) << 20, static_cast<rlim_t>(l.file_size_mb) << 20);
-    limit(RLIMIT_NOFILE, static_cast<rlim_t>(l.open_files), static_cast<rlim_t>(l.open_files));
-    limit(RLIMIT_NPROC, static_cast<rlim_t>(l.processes), static_cast<rlim_t>(l.processes));
-    limit(RLIMIT_CORE, 0, 0);
-    limit(RLIMIT_MEMLOCK, 0, 0);
-    limit(RLIMIT_MSGQUEUE, 0, 0);
-    if (::chdir(layout_.work.c_str()) != 0) _exit(126);
-    if (spec.drop_privileges) {
-      if (separate_uids_) {
-        const gid_t g = kCandidateUid;
-        if (::setgroups(0, nullptr) != 0 || ::setresgid(g, g, g) != 0 || ::setresuid(kCandidateUid, kCandidateUid,
-                                                                                     kCandidateUid) != 0)
-          _exit(125);
-      } else {
-        drop_capabilities();
-      }
+  // An in-process run (the Python zygote) is forked by the relay; anything else is exec'd from here.
+  const bool in_process = spec.in_process_entry != 0 && options_.spawn_fd >= 0 && g_runner != nullptr;
+  pid_t pid = -1;
+  int pidfd = -1;
+  if (in_process) {
+    SpawnRequest req;
+    req.limits = spec.limits;
+    req.limits.memory_mb += g_runner_extra_mb;
+    req.entry = spec.in_process_entry;
+    req.control_fd = spec.control_fd;
+    req.channel_fd = spec.channel_fd;
+    req.has_ctl = ctl[0] >= 0;
+    req.has_chan = chan[1] >= 0;
+    req.drop_privileges = spec.drop_privileges;
+    req.use_seccomp = seccomp_ctx_ != nullptr;
+    std::snprintf(req.work_dir, sizeof req.work_dir, "%s", layout_.work.c_str());
+    std::string args;
+    for (const std::string& a : spec.in_process_argv) {
+      args.append(a);
+      args.push_back('\0');
     }
-    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (seccomp_ctx_ && seccomp_load(static_cast<scmp_filter_ctx>(seccomp_ctx_)) != 0) _exit(124);
-    ::execve(argv[0], argv.data(), envp.data());
-    int err = errno;
-    write_all(herrno, reinterpret_cast<const char*>(&err), sizeof err);
-    _exit(127);
+    int fds[5] = {in[0], o[1], e[1]};
+    int nfds = 3;
+    if (ctl[0] >= 0) fds[nfds++] = ctl[0];
+    if (chan[1] >= 0) fds[nfds++] = chan[1];
+    if (!send_with_fds(options_.spawn_fd, &req, sizeof req, args.data(), args.size(), fds, nfds))
+      fail("ask the relay for a run");
+    SpawnReply reply;
+    int got = 0;
+    ssize_t n = recv_with_fds(options_.spawn_fd, &reply, sizeof reply, &pidfd, 1, &got);
+    if (n != static_cast<ssize_t>(sizeof reply) || reply.error != 0 || got != 1) {
+      if (got == 1) ::close(pidfd);
+      errno = n == static_cast<ssize_t>(sizeof reply) && reply.error != 0 ? reply.error : EPROTO;
+      fail("start an in-process run");
+    }
+    pid = reply.pid;
+  } else {
+    pid = ::fork();
+    if (pid < 0) fail("fork");
+    if (pid == 0) {
+      ChildSetup s;
+      s.in = in[0];
+      s.out = o[1];
+      s.err = e[1];
+      s.ctl = ctl[0];
+      s.chan = chan[1];
+      s.errpipe = execerr[1];
+      s.control_fd = spec.control_fd;
+      s.channel_fd = spec.channel_fd;
+      s.limits = spec.limits;
+      s.work_dir = layout_.work.c_str();
+      s.drop_privileges = spec.drop_privileges;
+      s.separate_uids = separate_uids_;
+      s.seccomp = static_cast<scmp_filter_ctx>(seccomp_ctx_);
+      int herrno = enter_run(s);
+      ::execve(argv[0], argv.data(), envp.data());
+      int err = errno;
+      write_all(herrno, reinterpret_cast<const char*>(&err), sizeof err);
+      _exit(127);
+    }
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   }
   ::close(in[0]);
   ::close(o[1]);
@@ -736,7 +995,6 @@ RunOutcome Box::run(const RunSpec& spec) {
   ::close(execerr[1]);
   if (ctl[0] >= 0) ::close(ctl[0]);
   if (chan[1] >= 0) ::close(chan[1]);
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   ::fcntl(in[1], F_SETFL, O_NONBLOCK);
 
   size_t stdin_at = 0;
@@ -815,13 +1073,27 @@ RunOutcome Box::run(const RunSpec& spec) {
 
   int status = 0;
   rusage usage{};
-  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  double relayed_cpu_ms = 0;
+  if (in_process) {
+    // The relay reaped it: its status, and the CPU time of it and the children it waited for.
+    SpawnExit done;
+    int none = 0;
+    if (recv_with_fds(options_.spawn_fd, &done, sizeof done, nullptr, 0, &none) == static_cast<ssize_t>(sizeof done)) {
+      status = done.status;
+      relayed_cpu_ms = done.cpu_ms;
+      usage.ru_maxrss = done.max_rss_kb;
+    } else {
+      status = SIGKILL;  // the relay is gone: the box is being torn down
+    }
+  } else {
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+    }
   }
   kill_leftovers(pid);
   rusage after{};
   ::getrusage(RUSAGE_CHILDREN, &after);
   auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
-  out.cpu_ms = ms(after.ru_utime) + ms(after.ru_stime) - ms(before.ru_utime) - ms(before.ru_stime);
+  out.cpu_ms = relayed_cpu_ms + ms(after.ru_utime) + ms(after.ru_stime) - ms(before.ru_utime) - ms(before.ru_stime);
   out.max_rss_kb = usage.ru_maxrss;
   if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);

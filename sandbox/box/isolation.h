@@ -49,6 +49,10 @@ struct RunSpec {
   std::optional<std::string> control;  // written to a pipe at control_fd for the harness, then closed
   bool result_channel = false;         // channel_fd is a pipe whose contents come back in RunOutcome::channel
   int control_fd = 3, channel_fd = 4;
+  // Non-zero: run this entry of the in-process runner (the Python zygote) instead of exec'ing argv,
+  // when the box has one; argv is the fallback. in_process_argv: the entry's arguments.
+  int in_process_entry = 0;
+  std::vector<std::string> in_process_argv;
 };
 
 struct RunOutcome {
@@ -72,6 +76,7 @@ class Box {
     bool use_seccomp = true;
     int oom_events_fd = -1;  // cgroup file whose oom_kill count says the OOM killer fired
     bool separate_uids = false;  // the candidate runs as kCandidateUid (the host mapped two uids)
+    int spawn_fd = -1;  // the relay's spawn service (launch()): in-process runs are forked there
   };
   // Sets up the box in the calling process, which must be pid 1 of fresh namespaces (isolate) or a
   // plain child (weak mode). Throws std::runtime_error when a step fails.
@@ -119,6 +124,9 @@ class Cgroup {
 
 struct Launch {
   bool isolate = true;
+  // >= 0: given to `inside` as its result fd, and launch() returns when the box has ended without
+  // reading it (the zygote passes the caller's pipe through, so no job's result enters its memory).
+  int result_fd = -1;
   Cgroup* slot = nullptr;  // run inside this (already joined) cgroup instead of a new one
   int64_t cgroup_memory_mb = 0, cgroup_pids = 0;
   double watchdog_seconds = 120;  // the whole job is killed after this
@@ -128,10 +136,33 @@ struct Launched {
   int64_t peak_memory_kb = 0;  // the cgroup's peak, when there is one
   bool watchdog_fired = false;
 };
-// inside(result_fd, oom_events_fd, separate_uids) runs in the box's pid 1 and returns its exit code.
-Launched launch(const Launch& launch, int (*inside)(int result_fd, int oom_fd, bool separate_uids, void* arg),
-                void* arg);
+// What the box's pid 1 is given.
+struct InsideContext {
+  int result_fd = -1;      // where the result goes
+  int oom_fd = -1;         // the cgroup's OOM event counter (-1: none)
+  bool separate_uids = false;
+  int spawn_fd = -1;       // Box::Options::spawn_fd
+};
+// inside(context, arg) runs in the box's pid 1 and returns its exit code.
+//
+// The processes: the caller forks a relay, which enters the new namespaces and forks pid 1 (inside).
+// The relay stays outside the box's PID namespace and serves in-process runs for it: it forks them
+// from its own memory, which is the caller's from before the job was read (see python_zygote.h), and
+// reports their exit. Everything inside dies with pid 1.
+Launched launch(const Launch& launch, int (*inside)(const InsideContext& context, void* arg), void* arg);
 
-constexpr uid_t kCandidateUid = 1000;  // inside the box, when the host lets the box map two uids
+// The in-process runner: called in a forked child that has entered the box (fds, rlimits, uid,
+// seccomp), it runs `entry` with `argv` and never returns. extra_address_space_mb: what the runner's
+// own image adds to a run's address space, added to its memory limit.
+using InProcessRunner = void (*)(int entry, const std::vector<std::string>& argv);
+void set_in_process_runner(InProcessRunner runner, int64_t extra_address_space_mb);
+
+constexpr uid_t kCandidateUid = 1000;
+
+// A message on a SOCK_SEQPACKET socket with descriptors attached (SCM_RIGHTS, at most 8).
+bool send_message(int sock, const void* data, size_t size, const int* fds, int nfds);
+// One message of at most `size` bytes and up to max_fds descriptors (received close-on-exec); the
+// message's length, 0 at end of file, -1 on error.
+ssize_t recv_message(int sock, void* data, size_t size, int* fds, int max_fds, int* nfds);  // inside the box, when the host lets the box map two uids
 
 }  // namespace r1::sandbox::box

@@ -15,6 +15,9 @@ struct Language {
   std::vector<std::string> link_flags; // appended after the sources
   std::vector<std::string> run;        // argv of a test run
   std::vector<std::string> binds;      // host paths (globs) shown read-only in the box
+  // Python only: runs are forks of a per-slot interpreter (python_zygote.h) that imported these.
+  bool in_process = false;
+  std::vector<std::string> preload;
 };
 
 const Language* find_language(const std::string& name);

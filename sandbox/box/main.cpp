@@ -5,7 +5,10 @@
 // "namespaces" (default) or "weak" (no namespaces; only when the user opted into it).
 // The sandbox pool (sandbox/sandbox.h) starts one r1-box per job; r1-box is single-threaded, so its
 // fork()s are safe, and everything it starts dies with the job's PID namespace.
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@
 #include "sandbox/box/isolation.h"
 #include "sandbox/box/judge_py.h"
 #include "sandbox/box/languages.h"
+#include "sandbox/box/python_zygote.h"
 
 namespace r1::sandbox::box {
 namespace {
@@ -236,6 +240,10 @@ class Judge {
       }
       RunSpec spec;
       spec.argv = lang_.run;
+      if (lang_.in_process) {
+        spec.in_process_entry = static_cast<int>(PythonEntry::kScript);
+        spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file};
+      }
       spec.stdin_data = c.value("input", "");
       spec.limits = limits_.run;
       RunOutcome r = box_.run(spec);
@@ -269,6 +277,10 @@ class Judge {
     RunSpec spec;
     spec.argv = {lang_.run.at(0), "-I", "-S", "-B", box_.layout().harness + "/judge.py",
                  box_.layout().work + "/" + lang_.source_file, std::to_string(box_.candidate_uid())};
+    if (lang_.in_process) {
+      spec.in_process_entry = static_cast<int>(PythonEntry::kJudge);
+      spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file, std::to_string(box_.candidate_uid())};
+    }
     spec.limits = limits_.run;
     spec.limits.memory_mb += 64;  // the judge's own interpreter
     spec.drop_privileges = false;  // the judge drops to the candidate's uid in the child it forks
@@ -479,63 +491,263 @@ JobLimits read_limits(const json& job) {
   return l;
 }
 
-struct InsideArgs {
-  const json* job;
-  const Language* lang;
-  JobLimits limits;
-  bool isolate;
-};
+const char* validate(const json& job) {
+  if (!job.is_object()) return "a job must be a JSON object";
+  if (!job.contains("language") || !job["language"].is_string()) return "the job has no \"language\"";
+  if (!job.contains("code") || !job["code"].is_string()) return "the job has no \"code\" string";
+  if (!job.contains("tests") || !job["tests"].is_object()) return "the job has no \"tests\" object";
+  return nullptr;
+}
 
-int inside(int result_fd, int oom_fd, bool separate_uids, void* arg) {
-  auto* a = static_cast<InsideArgs*>(arg);
+bool write_fully(int fd, const std::string& data) {
+  size_t at = 0;
+  while (at < data.size()) {
+    ssize_t n = ::write(fd, data.data() + at, data.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    at += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string read_to_end(int fd, size_t cap) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.size() < cap) out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// The box's pid 1: reads the job from the fd in `arg`, judges it, writes the result.
+int inside(const InsideContext& context, void* arg) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // the candidate cannot read this process's memory (the tests)
+  const int job_fd = *static_cast<int*>(arg);
   json result;
   try {
-    Box::Options o;
-    o.isolate = a->isolate;
-    o.binds = a->lang->binds;
-    o.disk_mb = a->limits.disk_mb;
-    o.oom_events_fd = oom_fd;
-    o.separate_uids = separate_uids;
-    Box box(o);
-    Judge judge(box, *a->lang, *a->job, a->limits);
-    result = to_json(judge.run());
+    json job = json::parse(read_to_end(job_fd, 1u << 30), nullptr, false);
+    ::close(job_fd);
+    const Language* lang = nullptr;
+    if (job.is_discarded()) {
+      result = se("the job is not valid JSON");
+    } else if (const char* bad = validate(job)) {
+      result = se(bad);
+    } else if (!(lang = find_language(job["language"].get<std::string>()))) {
+      result = se("unknown language '" + job["language"].get<std::string>() + "'");
+    } else {
+      JobLimits limits = read_limits(job);
+      Box::Options o;
+      o.isolate = job.value("isolation", "namespaces") != "weak";
+      o.binds = lang->binds;
+      o.disk_mb = limits.disk_mb;
+      o.oom_events_fd = context.oom_fd;
+      o.separate_uids = context.separate_uids;
+      o.spawn_fd = context.spawn_fd;
+      Box box(o);
+      Judge judge(box, *lang, job, limits);
+      result = to_json(judge.run());
+    }
   } catch (const std::exception& e) {
     result = se(std::string("sandbox: ") + e.what());
   }
-  std::string text = result.dump(-1, ' ', false, json::error_handler_t::replace);
-  size_t at = 0;
-  while (at < text.size()) {
-    ssize_t n = ::write(result_fd, text.data() + at, text.size() - at);
-    if (n <= 0) break;
-    at += static_cast<size_t>(n);
-  }
+  write_fully(context.result_fd, result.dump(-1, ' ', false, json::error_handler_t::replace));
   return 0;
 }
 
-json judge_job(const json& job, Cgroup* slot) {
-  if (!job.is_object()) return se("a job must be a JSON object");
-  if (!job.contains("language") || !job["language"].is_string()) return se("the job has no \"language\"");
-  if (!job.contains("code") || !job["code"].is_string()) return se("the job has no \"code\" string");
-  if (!job.contains("tests") || !job["tests"].is_object()) return se("the job has no \"tests\" object");
-  const Language* lang = find_language(job["language"].get<std::string>());
-  if (!lang) return se("unknown language '" + job["language"].get<std::string>() + "' (known: " + language_names() + ")");
-  InsideArgs args{&job, lang, read_limits(job), job.value("isolation", "namespaces") != "weak"};
-  Launch launch_options;
-  launch_options.isolate = args.isolate;
-  launch_options.slot = slot;
-  const JobLimits& l = args.limits;
-  launch_options.cgroup_memory_mb = std::max(l.compile.memory_mb, l.run.memory_mb * 2 + 128) + 64;
-  launch_options.cgroup_pids = l.compile.processes + l.run.processes + 16;
-  size_t cases = job["tests"].contains("cases") && job["tests"]["cases"].is_array() ? job["tests"]["cases"].size() : 1;
-  launch_options.watchdog_seconds =
-      l.compile.wall_seconds + static_cast<double>(std::max<size_t>(cases, 1)) * (l.run.wall_seconds + 1) + 10;
-  Launched done = box::launch(launch_options, inside, &args);
-  if (done.watchdog_fired) return se("the job outran the sandbox's watchdog");
-  json result = json::parse(done.result, nullptr, false);
-  if (!result.is_object()) return se("the sandbox's judge died without a result");
-  if (done.peak_memory_kb > 0) result["peak_memory_kb"] = done.peak_memory_kb;
-  return result;
+// ---- the zygote: one per server, started by a fresh exec before any job is read --------------------
+
+struct ZygoteRequest {
+  uint8_t isolate = 1;
+  int64_t cgroup_memory_mb = 0, cgroup_pids = 0;
+  double watchdog_seconds = 120;
+};
+struct ZygoteReply {
+  uint8_t watchdog_fired = 0;
+  int64_t peak_memory_kb = 0;
+  char error[400] = {};
+};
+
+void run_python_entry(int entry, const std::vector<std::string>& argv) {
+  python_run(static_cast<PythonEntry>(entry), argv);
+}
+
+// `r1-box --zygote`, fd 3 a socket to the server: starts the interpreter, then launches one box per
+// request. The job and its result pass through pipes it hands on unread.
+int zygote_main() {
+  Cgroup slot;
+  slot.create(256, 64);
+  if (slot.active()) slot.join();
+  std::vector<std::string> preload;
+  for (const char* name : {"python"}) {
+    const Language* l = find_language(name);
+    if (l && l->in_process) preload.insert(preload.end(), l->preload.begin(), l->preload.end());
+  }
+  std::string error;
+  if (python_start(preload, kJudgePy, &error)) {
+    set_in_process_runner(run_python_entry, python_address_space_mb());
+  } else {
+    std::fprintf(stderr, "r1-box: %s; each Python run starts python3 instead\n", error.c_str());
+  }
+  for (;;) {
+    ZygoteRequest req;
+    int fds[2];
+    int nfds = 0;
+    ssize_t n = recv_message(3, &req, sizeof req, fds, 2, &nfds);
+    if (n <= 0) return 0;  // the server is gone
+    ZygoteReply reply;
+    if (n != static_cast<ssize_t>(sizeof req) || nfds != 2) {
+      std::snprintf(reply.error, sizeof reply.error, "a malformed request to the zygote");
+    } else {
+      Launch options;
+      options.isolate = req.isolate != 0;
+      options.slot = slot.active() ? &slot : nullptr;
+      options.cgroup_memory_mb = req.cgroup_memory_mb;
+      options.cgroup_pids = req.cgroup_pids;
+      options.watchdog_seconds = req.watchdog_seconds;
+      options.result_fd = fds[1];
+      int job_fd = fds[0];
+      try {
+        Launched done = launch(options, inside, &job_fd);
+        reply.watchdog_fired = done.watchdog_fired;
+        reply.peak_memory_kb = done.peak_memory_kb;
+      } catch (const std::exception& e) {
+        std::snprintf(reply.error, sizeof reply.error, "%s", e.what());
+      }
+    }
+    for (int i = 0; i < nfds; ++i) ::close(fds[i]);
+    if (!send_message(3, &reply, sizeof reply, nullptr, 0)) return 0;
+  }
+}
+
+// The server's side of its zygote.
+class Zygote {
+ public:
+  ~Zygote() { stop(); }
+
+  json judge(const json& job) {
+    if (const char* bad = validate(job)) return se(bad);
+    const Language* lang = find_language(job["language"].get<std::string>());
+    if (!lang) return se("unknown language '" + job["language"].get<std::string>() + "' (known: " + language_names() + ")");
+    const JobLimits l = read_limits(job);
+    ZygoteRequest req;
+    req.isolate = job.value("isolation", "namespaces") != "weak";
+    req.cgroup_memory_mb = std::max(l.compile.memory_mb, l.run.memory_mb * 2 + 128) + 64 +
+                           (lang->in_process ? 128 : 0);  // the interpreter the runs are forked from
+    req.cgroup_pids = l.compile.processes + l.run.processes + 16;
+    size_t cases = job["tests"].contains("cases") && job["tests"]["cases"].is_array() ? job["tests"]["cases"].size() : 1;
+    req.watchdog_seconds =
+        l.compile.wall_seconds + static_cast<double>(std::max<size_t>(cases, 1)) * (l.run.wall_seconds + 1) + 10;
+    if (sock_ < 0 && !start()) return se("the sandbox could not start its zygote");
+    int job_pipe[2], result_pipe[2];
+    if (::pipe2(job_pipe, O_CLOEXEC) != 0) return se("sandbox: pipe failed");
+    if (::pipe2(result_pipe, O_CLOEXEC) != 0) {
+      ::close(job_pipe[0]);
+      ::close(job_pipe[1]);
+      return se("sandbox: pipe failed");
+    }
+    int give[2] = {job_pipe[0], result_pipe[1]};
+    bool sent = send_message(sock_, &req, sizeof req, give, 2);
+    ::close(job_pipe[0]);
+    ::close(result_pipe[1]);
+    if (sent) write_fully(job_pipe[1], job.dump(-1, ' ', false, json::error_handler_t::replace));
+    ::close(job_pipe[1]);
+    std::string text = sent ? read_to_end(result_pipe[0], 64u << 20) : "";
+    ::close(result_pipe[0]);
+    ZygoteReply reply;
+    int none = 0;
+    if (!sent || recv_message(sock_, &reply, sizeof reply, nullptr, 0, &none) != static_cast<ssize_t>(sizeof reply)) {
+      stop();  // started afresh for the next job
+      return se("the sandbox's zygote died");
+    }
+    reply.error[sizeof reply.error - 1] = 0;
+    if (reply.error[0]) return se(std::string("sandbox: ") + reply.error);
+    if (reply.watchdog_fired) return se("the job outran the sandbox's watchdog");
+    json result = json::parse(text, nullptr, false);
+    if (!result.is_object()) return se("the sandbox's judge died without a result");
+    if (reply.peak_memory_kb > 0) result["peak_memory_kb"] = reply.peak_memory_kb;
+    return result;
+  }
+
+ private:
+  bool start() {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return false;
+    char self[4096];
+    ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return false;
+    self[len] = 0;
+    // The runs' environment: nothing of the host's (the zygote's environment is the one they see).
+    std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "TMPDIR=/work",
+                                    "LANG=C.UTF-8", "LC_ALL=C.UTF-8"};
+    if (const char* p = std::getenv("R1_BOX_PROFILE")) env.push_back(std::string("R1_BOX_PROFILE=") + p);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char arg0[] = "r1-box", arg1[] = "--zygote";
+    char* argv[] = {arg0, arg1, nullptr};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      // stdin and stdout: pipes, as a run's are, so the interpreter sets its streams up the same way.
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::dup2(sv[1], 3);
+      ::close(in[1]);  // stdin reads end of file
+      // No parent-death signal: when the server goes, the zygote reads end of file on its socket and
+      // exits by itself, removing the slot's cgroup on the way.
+      ::execve(self, argv, envp.data());
+      _exit(127);
+    }
+    ::close(sv[1]);
+    ::close(in[0]);
+    ::close(in[1]);
+    ::close(out[1]);
+    if (pid < 0) {
+      ::close(sv[0]);
+      ::close(out[0]);
+      return false;
+    }
+    sock_ = sv[0];
+    out_ = out[0];
+    pid_ = pid;
+    return true;
+  }
+
+  // Closing the socket ends the zygote, which removes its cgroup; one that does not end is killed.
+  void stop() {
+    if (sock_ >= 0) ::close(sock_);
+    if (out_ >= 0) ::close(out_);
+    sock_ = out_ = -1;
+    if (pid_ > 0) {
+      for (int i = 0; i < 500; ++i) {
+        pid_t r = ::waitpid(pid_, nullptr, WNOHANG);
+        if (r == pid_ || (r < 0 && errno != EINTR)) {
+          pid_ = -1;
+          return;
+        }
+        ::usleep(2000);
+      }
+      ::kill(pid_, SIGKILL);
+      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    pid_ = -1;
+  }
+
+  int sock_ = -1, out_ = -1;
+  pid_t pid_ = -1;
+};
+
+json judge_job(Zygote& zygote, const json& job) {
+  try {
+    return zygote.judge(job);
+  } catch (const std::exception& e) {
+    return se(std::string("sandbox: ") + e.what());
+  }
 }
 
 }  // namespace
@@ -543,12 +755,17 @@ json judge_job(const json& job, Cgroup* slot) {
 
 int main(int argc, char** argv) {
   using nlohmann::json;
+  namespace box = r1::sandbox::box;
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc > 1 && std::string(argv[1]) == "--zygote") {
+    ::close_range(4, ~0U, 0);
+    return box::zygote_main();
+  }
   // Pool threads start boxes concurrently, and Boost.Process's pipes are not close-on-exec: a box may
   // inherit another job's pipe ends, which would keep that job from ever seeing end-of-file.
   ::close_range(3, ~0U, 0);
   if (argc > 1 && std::string(argv[1]) == "--probe") {
-    auto p = r1::sandbox::box::probe();
+    auto p = box::probe();
     json j = {{"user_ns", p.user_ns},           {"pid_ns", p.pid_ns},
               {"net_ns", p.net_ns},             {"mount_ns", p.mount_ns},
               {"ipc_ns", p.ipc_ns},             {"uts_ns", p.uts_ns},
@@ -560,20 +777,12 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::string(argv[1]) == "--serve") {
     // One job per line on stdin, one result per line on stdout, for as long as stdin is open. The
-    // sandbox pool keeps one server per slot; every job's box is forked inside the slot's cgroup.
-    r1::sandbox::box::Cgroup slot;
-    slot.create(256, 64);
-    if (slot.active()) slot.join();
+    // sandbox pool keeps one server per slot; its zygote forks every job's box inside the slot's cgroup.
+    box::Zygote zygote;
     std::string line;
     while (std::getline(std::cin, line)) {
       json job = json::parse(line, nullptr, false);
-      json result;
-      try {
-        result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON")
-                                    : r1::sandbox::box::judge_job(job, slot.active() ? &slot : nullptr);
-      } catch (const std::exception& e) {
-        result = r1::sandbox::box::se(std::string("sandbox: ") + e.what());
-      }
+      json result = job.is_discarded() ? box::se("the job is not valid JSON") : box::judge_job(zygote, job);
       std::cout << result.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
     }
     return 0;
@@ -587,13 +796,8 @@ int main(int argc, char** argv) {
   }
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   json job = json::parse(input, nullptr, false);
-  json result;
-  try {
-    result = job.is_discarded() ? r1::sandbox::box::se("the job is not valid JSON")
-                                : r1::sandbox::box::judge_job(job, nullptr);
-  } catch (const std::exception& e) {
-    result = r1::sandbox::box::se(std::string("sandbox: ") + e.what());
-  }
+  box::Zygote zygote;
+  json result = job.is_discarded() ? box::se("the job is not valid JSON") : box::judge_job(zygote, job);
   std::cout << result.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   return 0;
 }
