@@ -9,10 +9,6 @@
 // line), no new /tmp/r1-box-* folder or r1-box-* cgroup whose r1-box is gone, the same number of
 // mounts, and an honest job judged AC right after. The checks allow for other sandbox jobs running
 // beside this binary (ctest -j).
-//
-// The one case tagged [!mayfail] is the known limit of docs/sandbox.md, kept as it should pass: in
-// assert-main mode the candidate can find the token's pipe among its descriptors and copy the token
-// back (AC). It fails today; when it passes, Catch2 says so and the tag comes off.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -713,26 +709,79 @@ TEST_CASE("hostile: guessing the success token in assert-main tests", "[sandbox]
   CHECK(verdict(r) == "WA");
 }
 
-// The guard's token waits in a pipe the program inherits, and the channel it goes back on is another:
-// a program that finds both (any readable and any writable pipe) copies the token and passes.
-TEST_CASE("hostile: stealing the success token in assert-main tests", "[sandbox][hostile][!mayfail]") {
-  const std::string code =
-      "#include <fcntl.h>\n#include <sys/stat.h>\n#include <unistd.h>\n"
-      "static bool is_pipe(int fd, int mode) {\n"
-      "  struct stat st;\n"
-      "  return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && (fcntl(fd, F_GETFL) & O_ACCMODE) == mode;\n"
-      "}\n"
-      "int f(int x) {\n"
-      "  char token[64];\n"
-      "  long n = 0;\n"
-      "  for (int fd = 3; fd < 64 && n <= 0; ++fd)\n"
-      "    if (is_pipe(fd, O_RDONLY)) n = read(fd, token, sizeof token);\n"
-      "  for (int fd = 3; fd < 64 && n > 0; ++fd)\n"
-      "    if (is_pipe(fd, O_WRONLY)) { long w = write(fd, token, n); (void)w; }\n"
-      "  _exit(0);\n"
-      "}\n";
-  json r = judge_hostile(make_job("cpp", code, assert_main(kAssertMainTest)));
-  CHECK(verdict(r) == "WA");
+// The guard's token waits in a socket the program inherits, and the channel it goes back on is
+// another. A program that finds both can try every way to copy the token across: read/write,
+// readv/writev, recv/send, a dup of each, passing them through its own socketpair (SCM_RIGHTS), or a
+// splice through a pipe. The gate's seccomp filter refuses each (docs/sandbox.md), so the guard at the
+// end of the test's main never ran and the verdict is WA, never AC.
+namespace {
+
+const char* kStealPrelude =
+    "#include <fcntl.h>\n#include <poll.h>\n#include <string.h>\n#include <sys/socket.h>\n#include <sys/stat.h>\n"
+    "#include <sys/uio.h>\n#include <unistd.h>\n"
+    "static int channel_like(int fd) {\n"
+    "  struct stat st;\n"
+    "  return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));\n"
+    "}\n"
+    "static int readable(int fd) { struct pollfd p = {fd, POLLIN, 0}; return poll(&p, 1, 0) == 1 && (p.revents & POLLIN); }\n"
+    "static int pass_through_socketpair(int fd) {\n"
+    "  int sv[2];\n"
+    "  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;\n"
+    "  char c = 0; struct iovec io = {&c, 1};\n"
+    "  char ctl[CMSG_SPACE(sizeof(int))]; memset(ctl, 0, sizeof ctl);\n"
+    "  struct msghdr m; memset(&m, 0, sizeof m); m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = ctl;\n"
+    "  m.msg_controllen = sizeof ctl;\n"
+    "  struct cmsghdr* h = CMSG_FIRSTHDR(&m); h->cmsg_level = SOL_SOCKET; h->cmsg_type = SCM_RIGHTS;\n"
+    "  h->cmsg_len = CMSG_LEN(sizeof(int)); memcpy(CMSG_DATA(h), &fd, sizeof fd);\n"
+    "  if (sendmsg(sv[0], &m, 0) != 1) return -1;\n"
+    "  if (recvmsg(sv[1], &m, 0) != 1) return -1;\n"
+    "  int got; memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof got); return got;\n"
+    "}\n"
+    "static long take(int fd, char* buf, long size, int how) {\n"
+    "  if (how == 1) { struct iovec io = {buf, (size_t)size}; return readv(fd, &io, 1); }\n"
+    "  if (how == 2) return recv(fd, buf, size, MSG_DONTWAIT);\n"
+    "  if (how == 3) { int d = dup(fd); return d < 0 ? -1 : read(d, buf, size); }\n"
+    "  if (how == 4) { int d = pass_through_socketpair(fd); return d < 0 ? -1 : read(d, buf, size); }\n"
+    "#ifdef __cplusplus\n"
+    "  if (how == 5) { int p[2]; if (pipe(p) != 0) return -1; long n = splice(fd, 0, p[1], 0, size, SPLICE_F_NONBLOCK);\n"
+    "                  return n <= 0 ? -1 : read(p[0], buf, n); }\n"
+    "#endif\n"
+    "  return read(fd, buf, size);\n"
+    "}\n"
+    "static void give(int fd, const char* buf, long n, int how) {\n"
+    "  long w;\n"
+    "  if (how == 1) { struct iovec io = {(void*)buf, (size_t)n}; w = writev(fd, &io, 1); }\n"
+    "  else if (how == 2) w = send(fd, buf, n, MSG_DONTWAIT);\n"
+    "  else if (how == 3) { int d = dup(fd); w = d < 0 ? -1 : write(d, buf, n); }\n"
+    "  else if (how == 4) { int d = pass_through_socketpair(fd); w = d < 0 ? -1 : write(d, buf, n); }\n"
+    "  else w = write(fd, buf, n);\n"
+    "  (void)w;\n"
+    "}\n"
+    "static void steal(int how) {\n"
+    "  char token[64];\n"
+    "  long n = 0;\n"
+    "  for (int fd = 3; fd < 1024 && n <= 0; ++fd)\n"
+    "    if (channel_like(fd) && readable(fd)) n = take(fd, token, sizeof token, how);\n"
+    "  for (int fd = 3; fd < 1024 && n > 0; ++fd)\n"
+    "    if (channel_like(fd) && !readable(fd)) give(fd, token, n, how);\n"
+    "  _exit(0);\n"
+    "}\n";
+
+}  // namespace
+
+TEST_CASE("hostile: stealing the success token in assert-main tests", "[sandbox][hostile]") {
+  const char* ways[] = {"read and write", "readv and writev", "recv and send", "a dup of each",
+                        "a copy through a socketpair", "a splice through a pipe"};
+  for (int how = 0; how < 6; ++how) {
+    SECTION(ways[how]) {
+      const std::string code = std::string(kStealPrelude) + "int f(int x) { steal(" + std::to_string(how) + "); return x + 1; }\n";
+      json r = judge_hostile(make_job("cpp", code, assert_main(kAssertMainTest)));
+      CHECK(verdict(r) == "WA");
+      CHECK(r["detail"] == "the program ended before its tests finished");
+      json c = judge_hostile(make_job("c", code, assert_main(kAssertMainTest)));
+      CHECK(verdict(c) == "WA");
+    }
+  }
 }
 
 TEST_CASE("hostile: finding the expected output of a stdio test", "[sandbox][hostile]") {

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <glob.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -264,6 +268,7 @@ struct ChildSetup {
   bool drop_privileges = true, separate_uids = false;
   bool default_signals = true;  // exec'd programs start with default signal dispositions
   scmp_filter_ctx seccomp = nullptr;
+  const std::vector<sock_filter>* gate = nullptr;  // a second filter: the gate's (gate_filter)
 };
 
 // In a freshly forked child: descriptors, process group, rlimits, cwd, uid, no_new_privs, seccomp.
@@ -321,7 +326,107 @@ int enter_run(const ChildSetup& s) {
   }
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   if (s.seccomp && seccomp_load(s.seccomp) != 0) _exit(124);
+  if (s.gate) {
+    sock_fprog prog{static_cast<unsigned short>(s.gate->size()), const_cast<sock_filter*>(s.gate->data())};
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(124);
+  }
   return herrno;
+}
+
+
+// The gate's filter: every system call that could read, write or duplicate the control or channel
+// socket is refused (EPERM) unless made from the instruction at `ip`; AF_UNIX sockets (which could
+// carry a copy of them elsewhere, SCM_RIGHTS) cannot be made at all.
+std::vector<sock_filter> gate_filter(int ctl, int chan, uint64_t ip) {
+#if defined(__x86_64__)
+  struct FdArg {
+    long nr;
+    int arg;
+  };
+  const FdArg fd_args[] = {
+      {SYS_read, 0},      {SYS_write, 0},      {SYS_pread64, 0},  {SYS_pwrite64, 0},  {SYS_readv, 0},
+      {SYS_writev, 0},    {SYS_preadv, 0},     {SYS_pwritev, 0},  {SYS_preadv2, 0},   {SYS_pwritev2, 0},
+      {SYS_recvfrom, 0},  {SYS_recvmsg, 0},    {SYS_recvmmsg, 0}, {SYS_sendto, 0},    {SYS_sendmsg, 0},
+      {SYS_sendmmsg, 0},  {SYS_dup, 0},        {SYS_dup2, 0},     {SYS_dup3, 0},      {SYS_fcntl, 0},
+      {SYS_splice, 0},    {SYS_splice, 2},     {SYS_sendfile, 0}, {SYS_sendfile, 1},  {SYS_copy_file_range, 0},
+      {SYS_copy_file_range, 2}, {SYS_tee, 0},  {SYS_tee, 1},      {SYS_vmsplice, 0},
+  };
+  // Jump targets are resolved at the end: each entry remembers which label its true/false branch means.
+  enum Label { kNext = -1, kAllow = -2, kCheckIp = -3, kDeny = -4, kAllowAfterCheck = -5 };
+  struct Insn {
+    sock_filter f;
+    int jt_label = 0, jf_label = 0;  // 0: a literal offset
+  };
+  std::vector<Insn> p;
+  auto stmt = [&](uint16_t code, uint32_t k) { p.push_back({BPF_STMT(code, k), 0, 0}); };
+  auto jump = [&](uint32_t k, int jt, int jf) { p.push_back({BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0), jt, jf}); };
+  const uint32_t nr_at = offsetof(seccomp_data, nr), arch_at = offsetof(seccomp_data, arch);
+  auto arg_at = [](int i) { return static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * i); };  // low half
+  std::vector<size_t> block_starts;
+  stmt(BPF_LD | BPF_W | BPF_ABS, arch_at);
+  jump(AUDIT_ARCH_X86_64, kNext, kAllow);  // other ABIs: the main filter kills them
+  for (const FdArg& a : fd_args) {
+    block_starts.push_back(p.size());
+    stmt(BPF_LD | BPF_W | BPF_ABS, nr_at);
+    jump(static_cast<uint32_t>(a.nr), kNext, 1000);  // 1000: the next block
+    stmt(BPF_LD | BPF_W | BPF_ABS, arg_at(a.arg));
+    jump(static_cast<uint32_t>(ctl), kCheckIp, kNext);
+    jump(static_cast<uint32_t>(chan), kCheckIp, 1000);
+  }
+  for (long nr : {static_cast<long>(SYS_socket), static_cast<long>(SYS_socketpair)}) {
+    block_starts.push_back(p.size());
+    stmt(BPF_LD | BPF_W | BPF_ABS, nr_at);
+    jump(static_cast<uint32_t>(nr), kNext, 1000);
+    stmt(BPF_LD | BPF_W | BPF_ABS, arg_at(0));
+    jump(AF_UNIX, kDeny, 1000);
+  }
+  block_starts.push_back(p.size());
+  const size_t allow = p.size();
+  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  const size_t check_ip = p.size();
+  stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, instruction_pointer)));
+  jump(static_cast<uint32_t>(ip & 0xffffffffu), kNext, kDeny);
+  stmt(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(offsetof(seccomp_data, instruction_pointer) + 4));
+  jump(static_cast<uint32_t>(ip >> 32), kAllowAfterCheck, kDeny);  // jumps only go forward
+  const size_t allow_after_check = p.size();
+  stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  const size_t deny = p.size();
+  stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+  // Resolve: offsets count from the instruction after the jump.
+  std::vector<sock_filter> out;
+  for (size_t i = 0; i < p.size(); ++i) {
+    sock_filter f = p[i].f;
+    auto resolve = [&](int label) -> uint8_t {
+      size_t target = i + 1;
+      if (label == kAllow) target = allow;
+      if (label == kAllowAfterCheck) target = allow_after_check;
+      if (label == kCheckIp) target = check_ip;
+      if (label == kDeny) target = deny;
+      if (label == 1000) {
+        target = allow;
+        for (size_t b : block_starts)
+          if (b > i) {
+            target = b;
+            break;
+          }
+      }
+      size_t off = target - (i + 1);
+      if (target < i + 1 || off > 255) throw std::runtime_error("the gate's filter does not fit BPF's jumps");
+      return static_cast<uint8_t>(off);
+    };
+    if (BPF_CLASS(f.code) == BPF_JMP) {
+      f.jt = resolve(p[i].jt_label);
+      f.jf = resolve(p[i].jf_label);
+    }
+    out.push_back(f);
+  }
+  return out;
+#else
+  (void)ctl;
+  (void)chan;
+  (void)ip;
+  throw std::runtime_error("gated runs need x86-64");
+#endif
 }
 
 // The relay's spawn service: pid 1 asks for an in-process run; the relay forks it from its own
@@ -647,6 +752,14 @@ ssize_t recv_message(int sock, void* data, size_t size, int* fds, int max_fds, i
   return recv_with_fds(sock, data, size, fds, max_fds, nfds);
 }
 
+bool gate_supported() {
+#if defined(__x86_64__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 void set_in_process_runner(InProcessRunner runner, int64_t extra_address_space_mb) {
   g_runner = runner;
   g_runner_extra_mb = extra_address_space_mb;
@@ -903,8 +1016,15 @@ RunOutcome Box::run(const RunSpec& spec) {
   int in[2], o[2], e[2], ctl[2] = {-1, -1}, chan[2] = {-1, -1}, execerr[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(o, O_CLOEXEC) || ::pipe2(e, O_CLOEXEC) || ::pipe2(execerr, O_CLOEXEC))
     fail("pipe");
+  // A gated run's control and channel are sockets: unlike a pipe, a socket cannot be opened again
+  // through /proc/self/fd, so the gate's filter sees every way to its data.
+  const bool gated = spec.gate_ip != 0;
+  auto channel = [&](int fds[2]) {
+    return gated ? ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) : ::pipe2(fds, O_CLOEXEC);
+  };
+  std::vector<sock_filter> gate;
   if (spec.control) {
-    if (::pipe2(ctl, O_CLOEXEC)) fail("pipe");
+    if (channel(ctl)) fail("pipe");
     if (static_cast<int64_t>(spec.control->size()) >= 65536)
       ::fcntl(ctl[1], F_SETPIPE_SZ, static_cast<int>(spec.control->size() + 4096));
     if (!write_all(ctl[1], spec.control->data(), spec.control->size()))
@@ -912,7 +1032,9 @@ RunOutcome Box::run(const RunSpec& spec) {
     ::close(ctl[1]);
     ctl[1] = -1;
   }
-  if (spec.result_channel && ::pipe2(chan, O_CLOEXEC)) fail("pipe");
+  if (spec.result_channel && channel(chan)) fail("pipe");
+  if (gated) gate = gate_filter(spec.control ? spec.control_fd : -1, spec.result_channel ? spec.channel_fd : -1,
+                                spec.gate_ip);
   rusage before{};
   ::getrusage(RUSAGE_CHILDREN, &before);
   const int64_t oom_before = oom_kills(options_.oom_events_fd);
@@ -928,7 +1050,7 @@ RunOutcome Box::run(const RunSpec& spec) {
   const double start = now_ms();
 
   // An in-process run (the Python zygote) is forked by the relay; anything else is exec'd from here.
-  const bool in_process = spec.in_process_entry != 0 && options_.spawn_fd >= 0 && g_runner != nullptr;
+  const bool in_process = spec.in_process_entry != 0 && options_.spawn_fd >= 0 && g_runner != nullptr && !gated;
   pid_t pid = -1;
   int pidfd = -1;
   if (in_process) {
@@ -981,6 +1103,7 @@ RunOutcome Box::run(const RunSpec& spec) {
       s.drop_privileges = spec.drop_privileges;
       s.separate_uids = separate_uids_;
       s.seccomp = static_cast<scmp_filter_ctx>(seccomp_ctx_);
+      if (gated) s.gate = &gate;
       int herrno = enter_run(s);
       ::execve(argv[0], argv.data(), envp.data());
       int err = errno;

@@ -53,7 +53,14 @@ struct RunSpec {
   // when the box has one; argv is the fallback. in_process_argv: the entry's arguments.
   int in_process_entry = 0;
   std::vector<std::string> in_process_argv;
+  // Non-zero: a gated run (assert-main's proof of success). Control and channel are sockets that only
+  // a system call made from this instruction address may touch (read, write, dup, splice, ... are
+  // refused anywhere else), and the run may not create AF_UNIX sockets, which could pass them on.
+  uint64_t gate_ip = 0;
 };
+
+// Whether gated runs are available here (x86-64: the gate is four moves and a syscall instruction).
+bool gate_supported();
 
 struct RunOutcome {
   int exit_code = -1;     // when exited normally

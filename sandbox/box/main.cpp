@@ -198,11 +198,11 @@ class Judge {
   }
 
   // Compiles the work folder's sources; false (with `out` filled as CE for every test) on failure.
-  bool compile(const std::vector<std::string>& extra_sources, int tests, Judged& out) {
+  bool compile(const std::vector<std::string>& extra_args, int tests, Judged& out) {
     if (lang_.compile.empty()) return true;
     RunSpec spec;
     spec.argv = lang_.compile;
-    for (const auto& s : extra_sources) spec.argv.push_back(s);
+    for (const auto& s : extra_args) spec.argv.push_back(s);
     for (const auto& s : lang_.link_flags) spec.argv.push_back(s);
     spec.limits = limits_.compile;
     RunOutcome r = box_.run(spec);
@@ -360,14 +360,19 @@ class Judge {
     test = std::regex_replace(test, assert_include, "/* assert.h: the sandbox's */");
     // The proof of success: a guard whose cleanup runs only when the test's main() returns normally
     // (exit(), quick_exit(), _exit() and abort() skip it). Its name and descriptors are drawn per run;
-    // it reads the token from one pipe and writes it to the other.
+    // it reads the token from one socket and writes it to the other.
+    //
+    // On x86-64 both go through a gate: four moves and a syscall instruction in a section of their own,
+    // linked at an address drawn per run, and the run's seccomp filter refuses any read, write, dup,
+    // splice, ... of those two sockets made from anywhere else (RunSpec::gate_ip). A program that
+    // scans its descriptors for the token gets EPERM.
     static const std::regex main_re(R"(\bmain\s*\([^)]*\)\s*\{)");
     std::smatch m;
     if (!std::regex_search(test, m, main_re)) return error("the test has no main() { ... }");
     const std::string fin = "r1_finish_" + random_hex(8);
     const std::string token = random_hex(16);
-    unsigned char pick[2];
-    while (::getrandom(pick, 2, 0) != 2) {
+    unsigned char pick[4];
+    while (::getrandom(pick, sizeof pick, 0) != sizeof pick) {
     }
     const int span = static_cast<int>(limits_.run.open_files) - 12;
     const int control_fd = 10 + pick[0] % std::max(span, 2);
@@ -377,22 +382,42 @@ class Judge {
     // defined before it under a per-run name, so no macro of the candidate's (assert, NDEBUG,
     // __assert_fail, ...) reaches either. The test's own <assert.h> includes are dropped for it.
     const std::string fail = "r1_assert_failed_" + random_hex(8);
-    std::string prelude = "#include <unistd.h>\n#include <stdlib.h>\n#include <string.h>\n"
-                          "static void " + fin + "(int* r1_unused) { (void)r1_unused; char t[64]; " +
-                          "long n = read(" + std::to_string(control_fd) + ", t, sizeof t); if (n > 0) { long w = write(" +
-                          std::to_string(channel_fd) + ", t, (unsigned long)n); (void)w; } }\n"
-                          "static void " + fail + "(const char* e, int line) { const char* p = \"Assertion `\"; "
-                          "long w = write(2, p, strlen(p)); w = write(2, e, strlen(e)); p = \"' failed (test line \"; "
-                          "w = write(2, p, strlen(p)); char b[16]; int k = 15; b[k] = 0; do { b[--k] = (char)('0' + line % 10); "
-                          "line /= 10; } while (line > 0 && k > 0); w = write(2, b + k, strlen(b + k)); w = write(2, \")\\n\", 2); "
-                          "(void)w; abort(); }\n#line 1 \"solution\"\n";
+    const bool gated = gate_supported();
+    const uint64_t gate_at = 0x10000000ull + (static_cast<uint64_t>(pick[2] << 8 | pick[3]) % 0x6000) * 0x10000;
+    const std::string gate = "r1_gate_" + random_hex(8);
+    std::string prelude = "#include <unistd.h>\n#include <stdlib.h>\n#include <string.h>\n";
+    std::string io_read, io_write;
+    if (gated) {
+      // gate(nr, fd, buf, n): the system call nr. The instruction after `syscall` is at gate + 14.
+      prelude += "__asm__(\".pushsection .r1gate,\\\"ax\\\",@progbits\\n.type " + gate + ",@function\\n" + gate +
+                 ":\\nmov %rdi,%rax\\nmov %rsi,%rdi\\nmov %rdx,%rsi\\nmov %rcx,%rdx\\nsyscall\\nret\\n.popsection\\n\");\n"
+                 "#ifdef __cplusplus\nextern \"C\"\n#endif\nlong " + gate + "(long, long, long, long);\n";
+      io_read = gate + "(0, " + std::to_string(control_fd) + ", (long)t, (long)sizeof t)";
+      io_write = gate + "(1, " + std::to_string(channel_fd) + ", (long)t, n)";
+    } else {
+      io_read = "read(" + std::to_string(control_fd) + ", t, sizeof t)";
+      io_write = "write(" + std::to_string(channel_fd) + ", t, (unsigned long)n)";
+    }
+    prelude += "static void " + fin + "(int* r1_unused) { (void)r1_unused; char t[64]; long n = " + io_read +
+               "; if (n > 0) { long w = " + io_write + "; (void)w; } }\n"
+               "static void " + fail + "(const char* e, int line) { const char* p = \"Assertion `\"; "
+               "long w = write(2, p, strlen(p)); w = write(2, e, strlen(e)); p = \"' failed (test line \"; "
+               "w = write(2, p, strlen(p)); char b[16]; int k = 15; b[k] = 0; do { b[--k] = (char)('0' + line % 10); "
+               "line /= 10; } while (line > 0 && k > 0); w = write(2, b + k, strlen(b + k)); w = write(2, \")\\n\", 2); "
+               "(void)w; abort(); }\n#line 1 \"solution\"\n";
     std::string own_assert = "#undef assert\n#define assert(e) ((e) ? (void)0 : " + fail + "(#e, __LINE__))\n";
     std::string reset = "\n" + own_assert + "#line 1 \"test\"\n";
 
     size_t at = static_cast<size_t>(m.position(0) + m.length(0));
     test.insert(at, " __attribute__((cleanup(" + fin + "))) int r1_guard = 0; (void)r1_guard;");
     box_.write_work_file(lang_.source_file, prelude + job_["code"].get<std::string>() + reset + test);
-    if (!compile({}, 1, out)) return out;
+    std::vector<std::string> link;
+    if (gated) {
+      char start[64];
+      std::snprintf(start, sizeof start, "-Wl,--section-start=.r1gate=0x%llx", static_cast<unsigned long long>(gate_at));
+      link = {"-fno-pie", "-no-pie", start};
+    }
+    if (!compile(link, 1, out)) return out;
     RunSpec spec;
     spec.argv = lang_.run;
     spec.limits = limits_.run;
@@ -400,6 +425,7 @@ class Judge {
     spec.result_channel = true;
     spec.control_fd = control_fd;
     spec.channel_fd = channel_fd;
+    if (gated) spec.gate_ip = gate_at + 14;
     RunOutcome r = box_.run(spec);
     out.cpu_ms += r.cpu_ms;
     out.wall_ms += r.wall_ms;
