@@ -365,6 +365,9 @@ std::vector<sock_filter> gate_filter(int ctl, int chan, uint64_t ip) {
   std::vector<size_t> block_starts;
   stmt(BPF_LD | BPF_W | BPF_ABS, arch_at);
   jump(AUDIT_ARCH_X86_64, kNext, kAllow);  // other ABIs: the main filter kills them
+  // x32 system calls (number | 0x40000000) would slip past the numbers below: refused.
+  stmt(BPF_LD | BPF_W | BPF_ABS, nr_at);
+  p.push_back({BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 0), kDeny, kNext});
   for (const FdArg& a : fd_args) {
     block_starts.push_back(p.size());
     stmt(BPF_LD | BPF_W | BPF_ABS, nr_at);
