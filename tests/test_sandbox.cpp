@@ -303,6 +303,9 @@ TEST_CASE("sandbox: Python runs start, see and end as python3 does", "[sandbox]"
   CHECK(r["verdict"] == "RE");
   CHECK(r["detail"].get<std::string>().find("ValueError: boom") != std::string::npos);
   CHECK(run1("import sys\nprint('ok')\nsys.exit(0)\n", "ok")["verdict"] == "AC");
+  r = run1("import os\nos.close(1)\nprint('lost')\n", "lost");  // the flush at exit fails: status 120
+  CHECK(r["verdict"] == "RE");
+  CHECK(r["detail"].get<std::string>().find("exit status 120") != std::string::npos);
   CHECK(run1("print('unclosed'\n", "x")["verdict"] == "RE");  // a SyntaxError, as python3 reports it
 
   // `random` is imported by the zygote; every run draws its own seed all the same.
