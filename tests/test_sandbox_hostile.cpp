@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1036,4 +1037,27 @@ TEST_CASE("hostile: a run's memory holds no test, expected output or earlier job
   INFO(results[3].dump());
   CHECK(verdict(results[3]) == "WA");  // its own marker only: not the expected output
   CHECK(results[3]["detail"].get<std::string>().find("line 1 differs") != std::string::npos);
+}
+
+// A zygote killed between jobs (from outside the sandbox) costs nothing: its server starts another for
+// the next job, which is judged, and removes the cgroup the dead one could not.
+TEST_CASE("hostile: a zygote killed between jobs", "[sandbox][hostile]") {
+  REQUIRE(sandbox().run_json(honest_job()).value("verdict", "") == "AC");
+  std::vector<long> killed;
+  for (const std::string& name : list_dir("/proc")) {
+    if (!all_digits(name)) continue;
+    ProcInfo z, server;
+    if (!proc_info(std::stol(name), z) || z.cmdline.find("--zygote") == std::string::npos) continue;
+    // Only this binary's: zygote -> server (r1-box --serve) -> this process.
+    if (!proc_info(z.ppid, server) || server.ppid != static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(z.pid), SIGKILL) == 0) killed.push_back(z.pid);
+  }
+  REQUIRE(!killed.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 4; ++i) {  // every slot's server meets its dead zygote
+    json r = judge_hostile(honest_job());
+    CHECK(verdict(r) == "AC");
+  }
+  for (const std::string& dir : box_cgroups())
+    for (long pid : killed) CHECK(dir.find("/r1-box-" + std::to_string(pid)) == std::string::npos);
 }

@@ -755,6 +755,17 @@ ssize_t recv_message(int sock, void* data, size_t size, int* fds, int max_fds, i
   return recv_with_fds(sock, data, size, fds, max_fds, nfds);
 }
 
+void remove_cgroups_of(pid_t pid) {
+  CgroupMounts m = find_cgroup_mounts();
+  const std::string name = "/r1-box-" + std::to_string(pid);
+  std::vector<std::string> dirs;
+  if (!m.v1_memory.empty()) dirs.push_back(m.v1_memory + own_cgroup("memory") + name);
+  if (!m.v1_pids.empty()) dirs.push_back(m.v1_pids + own_cgroup("pids") + name);
+  if (!m.v2.empty()) dirs.push_back(m.v2 + own_cgroup("") + name);
+  for (const std::string& dir : dirs)
+    for (int i = 0; i < 200 && ::rmdir(dir.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(1000);
+}
+
 bool gate_supported() {
 #if defined(__x86_64__)
   return true;

@@ -129,6 +129,10 @@ class Cgroup {
   std::unique_ptr<CgroupImpl> impl_;
 };
 
+// Removes the cgroups a process `pid` of the same parent cgroup created (Cgroup::create) and could not
+// remove itself (it was killed). Nothing happens where there are none.
+void remove_cgroups_of(pid_t pid);
+
 struct Launch {
   bool isolate = true;
   // >= 0: given to `inside` as its result fd, and launch() returns when the box has ended without

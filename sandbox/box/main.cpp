@@ -3,8 +3,9 @@
 //
 // The job's shape is the one `r1 sandbox run` takes (docs/sandbox.md), plus "isolation":
 // "namespaces" (default) or "weak" (no namespaces; only when the user opted into it).
-// The sandbox pool (sandbox/sandbox.h) starts one r1-box per job; r1-box is single-threaded, so its
-// fork()s are safe, and everything it starts dies with the job's PID namespace.
+// The sandbox pool (sandbox/sandbox.h) keeps one `r1-box --serve` per slot, which execs its zygote
+// (`r1-box --zygote`) and hands it each job's pipes. r1-box is single-threaded, so its fork()s are safe,
+// and everything a job starts dies with the job's PID namespace.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -676,6 +677,10 @@ class Zygote {
     }
     int give[2] = {job_pipe[0], result_pipe[1]};
     bool sent = send_message(sock_, &req, sizeof req, give, 2);
+    if (!sent) {  // a zygote that died between jobs (killed from outside): start another, once
+      stop();
+      sent = start() && send_message(sock_, &req, sizeof req, give, 2);
+    }
     ::close(job_pipe[0]);
     ::close(result_pipe[1]);
     if (sent) write_fully(job_pipe[1], job.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -752,6 +757,7 @@ class Zygote {
       for (int i = 0; i < 500; ++i) {
         pid_t r = ::waitpid(pid_, nullptr, WNOHANG);
         if (r == pid_ || (r < 0 && errno != EINTR)) {
+          remove_cgroups_of(pid_);  // already gone if it ended by itself; left behind if it was killed
           pid_ = -1;
           return;
         }
@@ -760,6 +766,7 @@ class Zygote {
       ::kill(pid_, SIGKILL);
       while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
       }
+      remove_cgroups_of(pid_);
     }
     pid_ = -1;
   }
