@@ -1,0 +1,306 @@
+#include "model/transformer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "core/error.h"
+#include "model/safetensors.h"
+
+namespace r1::model {
+namespace {
+
+at::ScalarType scalar_type_of(DType d, const std::string& where) {
+  switch (d) {
+    case DType::kF32: return at::kFloat;
+    case DType::kBF16: return at::kBFloat16;
+    case DType::kF16: return at::kHalf;
+    case DType::kF64: return at::kDouble;
+    default: throw Error(where + ": dtype " + dtype_name(d) + " cannot hold weights (F32, BF16, F16 or F64)");
+  }
+}
+
+DType dtype_of(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return DType::kF32;
+    case at::kBFloat16: return DType::kBF16;
+    case at::kHalf: return DType::kF16;
+    case at::kDouble: return DType::kF64;
+    default: throw Error("weights of this dtype cannot be saved");
+  }
+}
+
+std::string shape_text(at::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+}  // namespace
+
+// ---- building blocks ---------------------------------------------------------------------------------
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return weight * y.to(x.scalar_type());
+}
+
+at::Tensor rotary_inv_freq(const ModelConfig& c) {
+  const int64_t d = c.head_dim;
+  at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d));
+  const RopeScaling& s = c.rope_scaling;
+  if (s.factor > 0) {  // Llama 3: low frequencies slowed by `factor`, a smooth blend between
+    const double old_len = static_cast<double>(s.original_max_position_embeddings);
+    const double low_wavelen = old_len / s.low_freq_factor, high_wavelen = old_len / s.high_freq_factor;
+    at::Tensor wavelen = 2 * M_PI / inv;
+    at::Tensor scaled = at::where(wavelen > low_wavelen, inv / s.factor, inv);
+    at::Tensor smooth = (old_len / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+    at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+    at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+    inv = at::where(medium, smoothed, scaled);
+  }
+  return inv;
+}
+
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1);
+}
+
+KVCache KVCache::repeat_interleave(int64_t n) const {
+  KVCache out;
+  for (const auto& t : k) out.k.push_back(t.repeat_interleave(n, 0));
+  for (const auto& t : v) out.v.push_back(t.repeat_interleave(n, 0));
+  out.valid = valid.repeat_interleave(n, 0);
+  out.next_position = next_position.repeat_interleave(n, 0);
+  out.length = length;
+  return out;
+}
+
+// ---- the model ---------------------------------------------------------------------------------------
+
+Transformer::Transformer(ModelConfig config, at::ScalarType dtype) : config_(std::move(config)), dtype_(dtype) {
+  if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) throw Error("the transformer computes in fp32 or bf16");
+  for (const TensorShape& t : checkpoint_tensors(config_)) weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
+  inv_freq_ = rotary_inv_freq(config_);
+}
+
+const at::Tensor& Transformer::w(const std::string& name) const {
+  auto it = weights_.find(name);
+  if (it == weights_.end()) throw Error("the model has no weight '" + name + "'");
+  return it->second;
+}
+
+at::Tensor& Transformer::weight(const std::string& name) {
+  auto it = weights_.find(name);
+  if (it == weights_.end()) throw Error("the model has no weight '" + name + "'");
+  return it->second;
+}
+
+std::vector<at::Tensor> Transformer::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const auto& [name, t] : weights_) out.push_back(t);
+  return out;
+}
+
+void Transformer::init_random(uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  for (const TensorShape& t : checkpoint_tensors(config_)) {
+    at::Tensor& x = weights_[t.name];
+    const std::string& n = t.name;
+    at::Tensor init;
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) {
+      init = at::zeros(t.shape, at::kFloat);
+    } else if (t.shape.size() == 1) {  // norms
+      init = at::ones(t.shape, at::kFloat);
+    } else {
+      init = at::empty(t.shape, at::kFloat).normal_(0.0, 0.02, gen);
+    }
+    x = init.to(dtype_);
+  }
+}
+
+Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
+  Transformer m(read_model_config(dir + "/config.json"), dtype);
+  Checkpoint ck(dir);
+  std::set<std::string> expected;
+  for (const TensorShape& t : checkpoint_tensors(m.config_)) {
+    expected.insert(t.name);
+    if (!ck.contains(t.name)) throw Error(dir + ": the checkpoint has no tensor '" + t.name + "', which config.json needs");
+    auto [file, info] = ck.at(t.name);
+    const std::string where = file->path() + ": tensor '" + t.name + "'";
+    at::IntArrayRef want(t.shape);
+    if (info->shape != t.shape)
+      throw Error(where + " has shape " + shape_text(info->shape) + ", config.json needs " + shape_text(want));
+    at::Tensor view = at::from_blob(const_cast<uint8_t*>(file->data(*info)), info->shape,
+                                    at::TensorOptions(scalar_type_of(info->dtype, where)));
+    m.weights_[t.name] = view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
+  }
+  for (const std::string& name : ck.names()) {
+    if (expected.count(name)) continue;
+    // Tolerated: a tied model's copy of its embedding, and rotary buffers older exports saved.
+    if ((name == "lm_head.weight" && m.config_.tie_word_embeddings) ||
+        name.find("rotary_emb.inv_freq") != std::string::npos)
+      continue;
+    throw Error(ck.at(name).first->path() + ": unexpected tensor '" + name + "' (not part of a " +
+                m.config_.architecture_name() + " with this config.json)");
+  }
+  return m;
+}
+
+void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
+  std::vector<at::Tensor> keep;
+  std::vector<TensorToWrite> out;
+  for (const auto& [name, t] : weights_) {
+    at::Tensor c = t.detach().contiguous();
+    keep.push_back(c);
+    out.push_back({name, dtype_of(c.scalar_type()), std::vector<int64_t>(c.sizes().begin(), c.sizes().end()),
+                   c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size())});
+  }
+  write_checkpoint(dir, out, max_shard_bytes);
+  ModelConfig c = config_;
+  c.torch_dtype = dtype_ == at::kBFloat16 ? "bfloat16" : "float32";
+  const std::string path = dir + "/config.json";
+  std::ofstream f(path, std::ios::trunc);
+  f << model_config_json(c);
+  if (!f) throw Error(path + ": cannot write");
+}
+
+std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions) const {
+  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype_), emb.sin().to(dtype_)};
+}
+
+at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                              const at::Tensor& mask, KVCache* cache, int64_t slot) const {
+  const ModelConfig& c = config_;
+  const std::string p = "model.layers." + std::to_string(i) + ".";
+  const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
+  auto bias = [&](const char* name) {
+    auto it = weights_.find(p + name);
+    return it == weights_.end() ? at::Tensor() : it->second;
+  };
+  at::Tensor h = rms_norm(x, w(p + "input_layernorm.weight"), c.rms_norm_eps);
+  at::Tensor q = linear(h, w(p + "self_attn.q_proj.weight"), bias("self_attn.q_proj.bias")).view({B, T, -1, D});
+  at::Tensor k = linear(h, w(p + "self_attn.k_proj.weight"), bias("self_attn.k_proj.bias")).view({B, T, -1, D});
+  at::Tensor v = linear(h, w(p + "self_attn.v_proj.weight"), bias("self_attn.v_proj.bias")).view({B, T, -1, D});
+  if (c.qk_norm) {
+    q = rms_norm(q, w(p + "self_attn.q_norm.weight"), c.rms_norm_eps);
+    k = rms_norm(k, w(p + "self_attn.k_norm.weight"), c.rms_norm_eps);
+  }
+  q = apply_rotary(q.transpose(1, 2), cos, sin);
+  k = apply_rotary(k.transpose(1, 2), cos, sin);
+  v = v.transpose(1, 2);
+  if (cache) {
+    cache->k[static_cast<size_t>(i)].narrow(2, slot, T).copy_(k);
+    cache->v[static_cast<size_t>(i)].narrow(2, slot, T).copy_(v);
+    k = cache->k[static_cast<size_t>(i)].narrow(2, 0, slot + T);
+    v = cache->v[static_cast<size_t>(i)].narrow(2, 0, slot + T);
+  }
+  const int64_t rep = c.num_attention_heads / c.num_key_value_heads;
+  if (rep > 1) {  // query head j reads key/value head j / rep
+    k = k.repeat_interleave(rep, 1);
+    v = v.repeat_interleave(rep, 1);
+  }
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(dtype_);
+  at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, -1});
+  at::Tensor out = x + linear(attn, w(p + "self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"));
+  at::Tensor h2 = rms_norm(out, w(p + "post_attention_layernorm.weight"), c.rms_norm_eps);
+  at::Tensor mlp = at::linear(at::silu(at::linear(h2, w(p + "mlp.gate_proj.weight"))) * at::linear(h2, w(p + "mlp.up_proj.weight")),
+                              w(p + "mlp.down_proj.weight"));
+  return out + mlp;
+}
+
+at::Tensor Transformer::forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
+                                const at::Tensor& attention_mask, bool packed) const {
+  if (input_ids.dim() != 2) throw Error("forward: input_ids must be [batch, tokens]");
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  at::Tensor valid = attention_mask.defined() ? attention_mask.to(at::kBool) : at::ones({B, T}, at::kBool);
+  at::Tensor positions =
+      position_ids.defined() ? position_ids.to(at::kLong) : (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+  // allowed[b, i, j]: query i may read key j — causal, a real token, the same sequence when packed; and
+  // itself always, so a padding row is never empty (its output is unused).
+  at::Tensor idx = at::arange(T, at::kLong);
+  at::Tensor allowed = (idx.unsqueeze(1) >= idx.unsqueeze(0)).unsqueeze(0) & valid.unsqueeze(1);
+  if (packed) {
+    at::Tensor seq = (positions == 0).to(at::kLong).cumsum(1);
+    allowed = allowed & (seq.unsqueeze(2) == seq.unsqueeze(1));
+  }
+  allowed = allowed | at::eye(T, at::kBool).unsqueeze(0);
+  at::Tensor mask = at::zeros({B, 1, T, T}, at::kFloat)
+                        .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
+  auto [cos, sin] = rope(positions);
+  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, nullptr, 0);
+  return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
+}
+
+at::Tensor Transformer::logits(const at::Tensor& hidden) const {
+  const at::Tensor& head = config_.tie_word_embeddings ? w("model.embed_tokens.weight") : w("lm_head.weight");
+  return at::linear(hidden, head).to(at::kFloat);
+}
+
+std::pair<at::Tensor, at::Tensor> Transformer::token_logprobs(const at::Tensor& hidden, const at::Tensor& targets,
+                                                              int64_t chunk) const {
+  const int64_t H = hidden.size(-1);
+  at::Tensor h = hidden.reshape({-1, H});
+  at::Tensor t = targets.reshape({-1}).to(at::kLong);
+  std::vector<at::Tensor> lps, ents;
+  for (int64_t at_row = 0; at_row < h.size(0); at_row += chunk) {
+    const int64_t n = std::min(chunk, h.size(0) - at_row);
+    at::Tensor lsm = at::log_softmax(logits(h.narrow(0, at_row, n)), -1);
+    lps.push_back(lsm.gather(1, t.narrow(0, at_row, n).unsqueeze(1)).squeeze(1));
+    ents.push_back(-(lsm.exp() * lsm).sum(-1));
+  }
+  at::Tensor lp = lps.empty() ? at::zeros({0}, at::kFloat) : at::cat(lps);
+  at::Tensor ent = ents.empty() ? at::zeros({0}, at::kFloat) : at::cat(ents);
+  return {lp.view(targets.sizes()), ent.view(targets.sizes())};
+}
+
+KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
+  KVCache c;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    c.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, at::TensorOptions(dtype_)));
+    c.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, at::TensorOptions(dtype_)));
+  }
+  c.valid = at::zeros({batch, capacity}, at::kBool);
+  c.next_position = at::zeros({batch}, at::kLong);
+  return c;
+}
+
+at::Tensor Transformer::forward_cached(const at::Tensor& input_ids, KVCache& cache, const at::Tensor& input_valid) const {
+  if (input_ids.dim() != 2 || input_ids.size(0) != cache.batch())
+    throw Error("forward_cached: input_ids must be [batch, tokens] with the cache's batch");
+  const int64_t B = input_ids.size(0), T = input_ids.size(1), slot = cache.length, S = slot + T;
+  if (S > cache.capacity())
+    throw Error("forward_cached: " + std::to_string(S) + " tokens exceed the cache's capacity of " +
+                std::to_string(cache.capacity()));
+  at::Tensor valid = input_valid.defined() ? input_valid.to(at::kBool) : at::ones({B, T}, at::kBool);
+  at::Tensor positions = (cache.next_position.unsqueeze(1) + valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+  cache.valid.narrow(1, slot, T).copy_(valid);
+  at::Tensor q_idx = at::arange(slot, S, at::kLong), k_idx = at::arange(S, at::kLong);
+  at::Tensor allowed = (k_idx.unsqueeze(0) <= q_idx.unsqueeze(1)).unsqueeze(0) & cache.valid.narrow(1, 0, S).unsqueeze(1);
+  allowed = allowed | (k_idx.unsqueeze(0) == q_idx.unsqueeze(1)).unsqueeze(0);
+  at::Tensor mask = at::zeros({B, 1, T, S}, at::kFloat)
+                        .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
+  auto [cos, sin] = rope(positions);
+  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, &cache, slot);
+  cache.length = S;
+  cache.next_position = cache.next_position + valid.to(at::kLong).sum(1);
+  return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
+}
+
+}  // namespace r1::model

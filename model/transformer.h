@@ -1,0 +1,95 @@
+// The decoder-only transformer of Qwen2, Qwen3 and Llama (model/config.h), in LibTorch, computing
+// exactly what Hugging Face's modeling code computes: RMSNorm in fp32, rotary embeddings (with Llama 3's
+// frequency scaling), grouped-query attention with a softmax in fp32, SwiGLU.
+//
+// Weights carry Hugging Face's names and load from / save to safetensors checkpoints (model/safetensors.h);
+// a checkpoint missing a tensor, holding an unexpected one or one of the wrong shape is refused naming it.
+//
+// Two ways in:
+//   forward(): a whole batch at once (training, scoring): padded (attention_mask) or packed (position
+//     ids that restart at 0 begin a new sequence; tokens attend within their own);
+//   forward_cached(): inference with a KV cache — prefill, then decode steps — over a batch of
+//     left-padded sequences of different lengths.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/config.h"
+
+namespace r1::model {
+
+// A batch's keys and values, per layer [batch, kv_heads, capacity, head_dim]; `valid` [batch, capacity]
+// marks the slots holding a real token (left padding holds none); `length` slots are used.
+struct KVCache {
+  std::vector<at::Tensor> k, v;
+  at::Tensor valid;
+  at::Tensor next_position;  // [batch]: the position the sequence's next token takes
+  int64_t length = 0;
+  int64_t capacity() const { return valid.defined() ? valid.size(1) : 0; }
+  int64_t batch() const { return valid.defined() ? valid.size(0) : 0; }
+  // Each sequence repeated n times (sequence i becomes rows i*n .. i*n+n-1): n samples of one prompt
+  // share its prefill.
+  KVCache repeat_interleave(int64_t n) const;
+};
+
+class Transformer {
+ public:
+  // Weights zero until init_random() or load().
+  Transformer(ModelConfig config, at::ScalarType dtype = at::kFloat);
+
+  // config.json and the checkpoint of folder `dir`.
+  static Transformer load(const std::string& dir, at::ScalarType dtype = at::kFloat);
+  // Hugging Face's initialisation: normal(0, 0.02) matrices, unit norms, zero biases; `seed` fixes it.
+  void init_random(uint64_t seed);
+  // Writes config.json and the weights (safetensors; shards above max_shard_bytes, 0: one file).
+  void save(const std::string& dir, uint64_t max_shard_bytes = 0) const;
+
+  const ModelConfig& config() const { return config_; }
+  at::ScalarType dtype() const { return dtype_; }
+  const std::map<std::string, at::Tensor>& weights() const { return weights_; }
+  std::vector<at::Tensor> parameters() const;  // every weight (a tied embedding once)
+  at::Tensor& weight(const std::string& name);
+
+  // Final hidden states [B, T, hidden] of input_ids [B, T].
+  //   position_ids [B, T] (int64); undefined: 0..T-1 per row, shifted past left padding.
+  //   attention_mask [B, T] (1: a token, 0: padding); undefined: all tokens.
+  //   packed: position_ids restarting at 0 begin a new sequence; attention stays within sequences.
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& position_ids = {},
+                     const at::Tensor& attention_mask = {}, bool packed = false) const;
+  // Logits [.., vocab] (fp32) of hidden states.
+  at::Tensor logits(const at::Tensor& hidden) const;
+  // log p(target) and the entropy of the next-token distribution for each position, from hidden
+  // [B, T, hidden] and targets [B, T]: fp32 [B, T] each. The vocabulary-wide logits exist for
+  // `chunk` positions at a time, never for all.
+  std::pair<at::Tensor, at::Tensor> token_logprobs(const at::Tensor& hidden, const at::Tensor& targets,
+                                                   int64_t chunk = 512) const;
+
+  // An empty cache for `batch` sequences of up to `capacity` tokens.
+  KVCache new_cache(int64_t batch, int64_t capacity) const;
+  // Appends input_ids [B, T] (input_valid [B, T]: 0 for left padding; undefined: all real) to the
+  // cache and returns the hidden states [B, T, hidden] of the new tokens.
+  at::Tensor forward_cached(const at::Tensor& input_ids, KVCache& cache, const at::Tensor& input_valid = {}) const;
+
+ private:
+  at::Tensor layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                   const at::Tensor& mask, KVCache* cache, int64_t slot) const;
+  std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
+  const at::Tensor& w(const std::string& name) const;
+
+  ModelConfig config_;
+  at::ScalarType dtype_;
+  std::map<std::string, at::Tensor> weights_;
+  at::Tensor inv_freq_;  // fp32 [head_dim / 2]
+};
+
+// Building blocks, exposed for tests.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor rotary_inv_freq(const ModelConfig& config);
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);  // x [B, heads, T, D]
+
+}  // namespace r1::model
