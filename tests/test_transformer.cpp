@@ -3,9 +3,10 @@
 // mapping, causality, padding and packing invariance, KV-cache decoding equal to a full forward pass,
 // chunked log-probabilities equal to the whole-vocabulary ones, and checkpoints that round-trip or are
 // refused by name.
-#include <catch2/catch.hpp>
-
+// ATen first: c10 defines a glog-style CHECK that Catch's must replace, not the other way round.
 #include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <filesystem>
