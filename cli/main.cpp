@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   r1::cli::add_reward_server_command(app);
   r1::cli::add_verify_math_command(app);
   r1::cli::add_sandbox_command(app);
+  r1::cli::add_model_commands(app);
 
   try {
     app.parse(argc, argv);

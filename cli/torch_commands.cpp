@@ -1,10 +1,25 @@
 // libr1_torch.so: the LibTorch side of the r1 command line (see torch_module.h). Each entry sets
 // LibTorch's threads and log level from the caller's context first.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/torch_module.h"
+#include "core/error.h"
 #include "core/log.h"
+#include "model/chat_template.h"
+#include "model/generate.h"
 #include "model/runtime.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
 
 namespace {
+
+namespace fs = std::filesystem;
+using r1::Error;
 
 void apply(const r1::cli::TorchContext& context) {
   r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
@@ -16,7 +31,96 @@ std::string runtime_info(const r1::cli::TorchContext& context) {
   return r1::model::describe_runtime();
 }
 
-const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info};
+at::ScalarType parse_dtype(const std::string& d) {
+  if (d == "bf16" || d == "bfloat16") return at::kBFloat16;
+  if (d == "fp32" || d == "float32") return at::kFloat;
+  throw Error("--dtype: '" + d + "' is not one of bf16, fp32");
+}
+
+// The tokenizer files a model folder carries (those present are copied).
+const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                                       "special_tokens_map.json"};
+
+void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOptions& o) {
+  apply(context);
+  if (o.out.empty()) throw Error("--out is required");
+  int64_t vocab = o.vocab_size;
+  std::optional<r1::Tokenizer> tok;
+  if (!o.tokenizer.empty()) {
+    tok = r1::Tokenizer::load(o.tokenizer);
+    vocab = std::max<int64_t>(vocab, static_cast<int64_t>(tok->vocab_size()));
+  }
+  if (vocab <= 0) vocab = 151936;
+  r1::model::ModelConfig config = r1::model::preset_config(o.arch, o.preset, vocab);
+  if (tok) {
+    if (auto b = tok->bos_id()) config.bos_token_id = *b;
+    if (auto e = tok->eos_id()) config.eos_token_ids = {*e};
+  }
+  const at::ScalarType dtype = parse_dtype(o.dtype);
+  r1::model::Transformer m(config, dtype);
+  m.init_random(o.seed);
+  m.save(o.out);
+  if (tok) {
+    const fs::path from = fs::is_directory(o.tokenizer) ? fs::path(o.tokenizer) : fs::path(o.tokenizer).parent_path();
+    for (const char* f : kTokenizerFiles)
+      if (fs::exists(from / f)) fs::copy_file(from / f, fs::path(o.out) / f, fs::copy_options::overwrite_existing);
+  } else {
+    r1::log::warn() << "no --tokenizer: " << o.out << " has weights and config.json only";
+  }
+  nlohmann::json gen = {{"do_sample", true}, {"temperature", 1.0}, {"top_p", 1.0}};
+  if (config.bos_token_id >= 0) gen["bos_token_id"] = config.bos_token_id;
+  if (!config.eos_token_ids.empty()) gen["eos_token_id"] = config.eos_token_ids;
+  std::ofstream(o.out + "/generation_config.json", std::ios::trunc) << gen.dump(2) << "\n";
+  std::printf("%s: %s (%s preset, %s), %.2fM parameters, seed %llu\n", o.out.c_str(), config.architecture_name(),
+              o.preset.c_str(), dtype == at::kBFloat16 ? "bf16" : "fp32", config.parameter_count() / 1e6,
+              static_cast<unsigned long long>(o.seed));
+}
+
+void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptions& o) {
+  apply(context);
+  r1::Tokenizer tok = r1::Tokenizer::load(o.model);
+  r1::model::Transformer m = r1::model::Transformer::load(o.model, parse_dtype(o.dtype));
+  std::string text = o.prompt;
+  if (o.chat) {
+    r1::ChatTemplate tmpl = r1::ChatTemplate::detect(tok);
+    text = tmpl.render({{"user", o.prompt, std::nullopt}});
+  }
+  r1::model::GenerationRequest q;
+  for (int32_t id : tok.encode(text)) q.prompt.push_back(id);
+  if (q.prompt.empty()) throw Error("--prompt: the prompt encodes to no tokens");
+  q.params.temperature = o.temperature;
+  q.params.top_p = o.top_p;
+  q.params.top_k = o.top_k;
+  q.params.min_p = o.min_p;
+  q.params.max_new_tokens = o.max_new_tokens;
+  q.params.seed = o.seed;
+  q.params.n = o.n;
+  q.params.stop_strings = o.stop;
+  q.params.stop_token_ids = m.config().eos_token_ids;
+  if (auto e = tok.eos_id()) q.params.stop_token_ids.push_back(*e);
+  r1::model::GenerateOptions go;
+  go.tokenizer = &tok;
+  if (o.n == 1)
+    go.on_text = [](size_t, int64_t, const std::string& piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      return true;
+    };
+  const auto start = std::chrono::steady_clock::now();
+  auto out = r1::model::generate(m, {q}, go);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  size_t tokens = 0;
+  for (size_t s = 0; s < out[0].size(); ++s) {
+    const auto& c = out[0][s];
+    tokens += c.ids.size();
+    if (o.n > 1) std::printf("--- sample %zu (%s, %zu tokens) ---\n%s\n", s + 1, c.finish_reason.c_str(), c.ids.size(), c.text.c_str());
+  }
+  if (o.n == 1) std::printf("\n");
+  std::fprintf(stderr, "[%zu prompt tokens, %zu generated in %.2f s: %.1f tokens/s; finish: %s]\n", q.prompt.size(),
+               tokens, seconds, tokens / std::max(seconds, 1e-9), out[0][0].finish_reason.c_str());
+}
+
+const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate};
 
 }  // namespace
 

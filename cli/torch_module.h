@@ -7,7 +7,9 @@
 // declared here, free of LibTorch, so the CLI parses options without it.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace r1::cli {
 
@@ -16,12 +18,31 @@ struct TorchContext {
   int log_level = 1;  // r1::log::Level
 };
 
+// r1 model init
+struct ModelInitOptions {
+  std::string arch = "qwen2", preset = "tiny", out, tokenizer, dtype = "bf16";
+  uint64_t seed = 0;
+  int64_t vocab_size = 0;  // 0: the tokenizer's (or 151936 without one)
+};
+
+// r1 generate
+struct GenerateOptions {
+  std::string model, prompt, dtype = "fp32";
+  bool chat = false;
+  int64_t n = 1, top_k = 0, max_new_tokens = 256;
+  double temperature = 0.7, top_p = 1.0, min_p = 0.0;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+};
+
 struct TorchCommands {
   int abi_version;  // kTorchAbiVersion of the module
   std::string (*runtime_info)(const TorchContext& context);
+  void (*model_init)(const TorchContext& context, const ModelInitOptions& options);
+  void (*generate)(const TorchContext& context, const GenerateOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 1;
+inline constexpr int kTorchAbiVersion = 2;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

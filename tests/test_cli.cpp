@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -192,4 +193,45 @@ TEST_CASE("cli: the remote-reward example, r1 reward-server and r1 reward over g
   REQUIRE(ok.exit_code == 0);
   CHECK(ok.out == "{\"components\":{\"judge\":1.5},\"reward\":1.5}\n"
                   "{\"components\":{\"judge\":0.0},\"reason\":\"judge: math: not equal; format: missing <think>\",\"reward\":0.0}\n");
+}
+
+TEST_CASE("cli: model init writes a checkpoint that generate loads; bad input is one error line", "[cli][model]") {
+  const std::string dir = "/tmp/r1_test_cli_model_" + std::to_string(::getpid());
+  std::system(("rm -rf " + dir).c_str());
+  CHECK(run("model --help").exit_code == 0);
+  CHECK(run("model init --help").out.find("--preset") != std::string::npos);
+  CHECK(run("generate --help").out.find("--top-p") != std::string::npos);
+  Run init = run("model init --arch llama --preset tiny --seed 3 --dtype fp32 --out " + dir + " --tokenizer " +
+                 r1::test::qwen3_dir());
+  REQUIRE(init.exit_code == 0);
+  CHECK(init.out.find("LlamaForCausalLM (tiny preset, fp32)") != std::string::npos);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+    CHECK(std::ifstream(dir + "/" + f).good());
+  auto config = nlohmann::json::parse(r1::read_file(dir + "/config.json"));
+  CHECK(config["architectures"][0] == "LlamaForCausalLM");
+  CHECK(config["vocab_size"].get<int>() >= 151643);
+
+  // Greedy generation is deterministic, and --n samples are printed one after another.
+  Run a = run("generate --model " + dir + " --prompt 'Hello' --temperature 0 --max-new-tokens 5");
+  Run b = run("generate --model " + dir + " --prompt 'Hello' --temperature 0 --max-new-tokens 5");
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.out == b.out);
+  CHECK(a.err.find("5 generated") != std::string::npos);
+  Run many = run("generate --model " + dir + " --prompt 'Hello' --n 3 --seed 2 --max-new-tokens 4");
+  REQUIRE(many.exit_code == 0);
+  CHECK(many.out.find("--- sample 3 (length, 4 tokens) ---") != std::string::npos);
+
+  Run missing = run("generate --model /nonexistent/model --prompt x");
+  CHECK(missing.exit_code != 0);
+  CHECK(count_lines(missing.err) == 1);
+  CHECK(missing.err.find("/nonexistent/model") != std::string::npos);
+  Run bad_preset = run("model init --preset huge --out " + dir);
+  CHECK(bad_preset.exit_code != 0);
+  // A checkpoint whose weights were cut short is refused naming the file.
+  std::filesystem::resize_file(dir + "/model.safetensors", 1000);
+  Run truncated = run("generate --model " + dir + " --prompt x");
+  CHECK(truncated.exit_code != 0);
+  CHECK(truncated.err.find("model.safetensors") != std::string::npos);
+  CHECK(count_lines(truncated.err) == 1);
+  std::system(("rm -rf " + dir).c_str());
 }
