@@ -4,6 +4,7 @@
 
 #include "bench/rewards_bench.h"
 #include "bench/sandbox_bench.h"
+#include "cli/torch_module.h"
 #include "bench/tokenizer_bench.h"
 #include "cli/command.h"
 
@@ -29,6 +30,17 @@ void add_bench_command(CLI::App& app) {
   rw->callback([rewards_opt] { bench::run_rewards_bench(*rewards_opt); });
 
   auto sandbox_opt = std::make_shared<bench::SandboxBenchOptions>();
+  auto model_opt = std::make_shared<ModelBenchOptions>();
+  auto* mb = bench->add_subcommand("model", "Transformer prefill, training and batched decode vs this machine's matrix-product peak; memory vs arithmetic");
+  mb->add_option("--presets", model_opt->presets, "Model shapes (qwen2 presets)")->capture_default_str();
+  mb->add_option("--dtype", model_opt->dtype, "bf16 or fp32")->check(CLI::IsMember({"bf16", "fp32"}))->capture_default_str();
+  mb->add_option("--decode-batches", model_opt->decode_batches, "Decode batch sizes")->capture_default_str();
+  mb->add_option("--decode-steps", model_opt->decode_steps, "Decode steps timed per batch size")->capture_default_str();
+  mb->add_option("--train-batch", model_opt->train_batch, "Training batch (sequences)")->capture_default_str();
+  mb->add_option("--train-tokens", model_opt->train_tokens, "Training tokens per sequence")->capture_default_str();
+  mb->add_option("--prefill-tokens", model_opt->prefill_tokens, "Prefill length")->capture_default_str();
+  mb->callback([model_opt] { torch_commands().bench_model(torch_context(), *model_opt); });
+
   auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
   sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
   sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);

@@ -16,6 +16,10 @@
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 
+namespace r1::cli {
+void bench_model(const TorchContext& context, const ModelBenchOptions& options);  // torch_bench.cpp
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -120,7 +124,8 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
                tokens, seconds, tokens / std::max(seconds, 1e-9), out[0][0].finish_reason.c_str());
 }
 
-const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate};
+const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate,
+                                          &r1::cli::bench_model};
 
 }  // namespace
 

@@ -35,11 +35,20 @@ struct GenerateOptions {
   std::vector<std::string> stop;
 };
 
+// r1 bench model
+struct ModelBenchOptions {
+  std::vector<std::string> presets = {"25m", "qwen2.5-0.5b"};
+  std::string dtype = "bf16";
+  int64_t prefill_tokens = 256, train_batch = 2, train_tokens = 128, decode_steps = 8, prompt_tokens = 64;
+  std::vector<int64_t> decode_batches = {1, 16, 64};
+};
+
 struct TorchCommands {
   int abi_version;  // kTorchAbiVersion of the module
   std::string (*runtime_info)(const TorchContext& context);
   void (*model_init)(const TorchContext& context, const ModelInitOptions& options);
   void (*generate)(const TorchContext& context, const GenerateOptions& options);
+  void (*bench_model)(const TorchContext& context, const ModelBenchOptions& options);
 };
 
 inline constexpr int kTorchAbiVersion = 2;
