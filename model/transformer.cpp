@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
 #include <filesystem>
@@ -208,14 +209,15 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
     k = cache->k[static_cast<size_t>(i)].narrow(2, 0, slot + T);
     v = cache->v[static_cast<size_t>(i)].narrow(2, 0, slot + T);
   }
-  const int64_t rep = c.num_attention_heads / c.num_key_value_heads;
-  if (rep > 1) {  // query head j reads key/value head j / rep
-    k = k.repeat_interleave(rep, 1);
-    v = v.repeat_interleave(rep, 1);
-  }
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
-  at::Tensor probs = at::softmax(scores.to(at::kFloat) + mask, -1).to(dtype_);
-  at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({B, T, -1});
+  // Query head j reads key/value head j / rep. The rep query heads of a group are stacked along the
+  // token axis, [B, kv_heads, rep * T, D], so the group's one key/value head is read as it is, never
+  // copied rep times.
+  const int64_t rep = c.num_attention_heads / c.num_key_value_heads, S = k.size(2), G = c.num_key_value_heads;
+  at::Tensor qg = q.reshape({B, G, rep * T, D});
+  at::Tensor scores = at::matmul(qg, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  at::Tensor probs = at::softmax(scores.to(at::kFloat).view({B, G, rep, T, S}) + mask.unsqueeze(1), -1).to(dtype_);
+  at::Tensor attn = at::matmul(probs.view({B, G, rep * T, S}), v).view({B, c.num_attention_heads, T, D})
+                        .transpose(1, 2).reshape({B, T, -1});
   at::Tensor out = x + linear(attn, w(p + "self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"));
   at::Tensor h2 = rms_norm(out, w(p + "post_attention_layernorm.weight"), c.rms_norm_eps);
   at::Tensor mlp = at::linear(at::silu(at::linear(h2, w(p + "mlp.gate_proj.weight"))) * at::linear(h2, w(p + "mlp.up_proj.weight")),
@@ -252,21 +254,68 @@ at::Tensor Transformer::logits(const at::Tensor& hidden) const {
   return at::linear(hidden, head).to(at::kFloat);
 }
 
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// log p(target) and entropy over the vocabulary, `chunk` rows at a time, in both directions: the
+// forward keeps no logits, and the backward recomputes each chunk's, so a whole-vocabulary tensor
+// exists for one chunk at a time in training as in inference.
+//   d logp/dz = onehot(target) - p;   d H/dz = -p (log p + H)   (H = -sum p log p)
+struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& head,
+                               const at::Tensor& targets, int64_t chunk) {
+    const int64_t N = hidden.size(0);
+    at::Tensor lp = at::empty({N}, at::kFloat), ent = at::empty({N}, at::kFloat);
+    for (int64_t r = 0; r < N; r += chunk) {
+      const int64_t n = std::min(chunk, N - r);
+      at::Tensor z = at::linear(hidden.narrow(0, r, n), head).to(at::kFloat);
+      at::Tensor lsm = at::log_softmax(z, -1);
+      lp.narrow(0, r, n).copy_(lsm.gather(1, targets.narrow(0, r, n).unsqueeze(1)).squeeze(1));
+      ent.narrow(0, r, n).copy_(-(lsm.exp() * lsm).sum(-1));
+    }
+    ctx->save_for_backward({hidden, head, targets, ent});
+    ctx->saved_data["chunk"] = chunk;
+    return {lp, ent};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &hidden = saved[0], &head = saved[1], &targets = saved[2], &ent = saved[3];
+    const int64_t chunk = ctx->saved_data["chunk"].toInt(), N = hidden.size(0);
+    const at::Tensor& g_lp = grads[0];
+    const at::Tensor& g_ent = grads[1];
+    at::Tensor g_hidden = at::zeros_like(hidden), g_head = at::zeros(head.sizes(), head.options().dtype(at::kFloat));
+    for (int64_t r = 0; r < N; r += chunk) {
+      const int64_t n = std::min(chunk, N - r);
+      at::Tensor h = hidden.narrow(0, r, n);
+      at::Tensor lsm = at::log_softmax(at::linear(h, head).to(at::kFloat), -1);
+      at::Tensor p = lsm.exp();
+      at::Tensor dz = at::zeros_like(p);
+      if (g_lp.defined()) {
+        at::Tensor g = g_lp.narrow(0, r, n).to(at::kFloat).unsqueeze(1);
+        dz = dz - p * g;
+        dz.scatter_add_(1, targets.narrow(0, r, n).unsqueeze(1), g);
+      }
+      if (g_ent.defined())
+        dz = dz - g_ent.narrow(0, r, n).to(at::kFloat).unsqueeze(1) * p * (lsm + ent.narrow(0, r, n).unsqueeze(1));
+      g_hidden.narrow(0, r, n).copy_(at::matmul(dz.to(head.scalar_type()), head));
+      g_head.add_(at::matmul(dz.t(), h.to(at::kFloat)));
+    }
+    return {g_hidden, g_head.to(head.scalar_type()), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 std::pair<at::Tensor, at::Tensor> Transformer::token_logprobs(const at::Tensor& hidden, const at::Tensor& targets,
                                                               int64_t chunk) const {
   const int64_t H = hidden.size(-1);
-  at::Tensor h = hidden.reshape({-1, H});
-  at::Tensor t = targets.reshape({-1}).to(at::kLong);
-  std::vector<at::Tensor> lps, ents;
-  for (int64_t at_row = 0; at_row < h.size(0); at_row += chunk) {
-    const int64_t n = std::min(chunk, h.size(0) - at_row);
-    at::Tensor lsm = at::log_softmax(logits(h.narrow(0, at_row, n)), -1);
-    lps.push_back(lsm.gather(1, t.narrow(0, at_row, n).unsqueeze(1)).squeeze(1));
-    ents.push_back(-(lsm.exp() * lsm).sum(-1));
-  }
-  at::Tensor lp = lps.empty() ? at::zeros({0}, at::kFloat) : at::cat(lps);
-  at::Tensor ent = ents.empty() ? at::zeros({0}, at::kFloat) : at::cat(ents);
-  return {lp.view(targets.sizes()), ent.view(targets.sizes())};
+  const at::Tensor& head = config_.tie_word_embeddings ? w("model.embed_tokens.weight") : w("lm_head.weight");
+  variable_list out = ChunkedLogprobs::apply(hidden.reshape({-1, H}), head, targets.reshape({-1}).to(at::kLong),
+                                             std::max<int64_t>(chunk, 1));
+  return {out[0].view(targets.sizes()), out[1].view(targets.sizes())};
 }
 
 KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {

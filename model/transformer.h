@@ -65,7 +65,7 @@ class Transformer {
   at::Tensor logits(const at::Tensor& hidden) const;
   // log p(target) and the entropy of the next-token distribution for each position, from hidden
   // [B, T, hidden] and targets [B, T]: fp32 [B, T] each. The vocabulary-wide logits exist for
-  // `chunk` positions at a time, never for all.
+  // `chunk` positions at a time, never for all — in the backward pass too, which recomputes them.
   std::pair<at::Tensor, at::Tensor> token_logprobs(const at::Tensor& hidden, const at::Tensor& targets,
                                                    int64_t chunk = 512) const;
 

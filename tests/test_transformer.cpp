@@ -199,6 +199,27 @@ TEST_CASE("transformer: chunked log-probabilities and entropy equal the whole-vo
   CHECK((ent > 0).all().item<bool>());
   CHECK((ent <= std::log(97.0) + 1e-4).all().item<bool>());
 
+  // The chunked backward (recomputing each chunk's logits) equals autograd through the whole vocabulary.
+  {
+    at::Tensor hv = h.detach().clone().requires_grad_(true);
+    at::Tensor head = m.weight("model.embed_tokens.weight");  // tied
+    head.requires_grad_(true);
+    auto [clp, cent] = m.token_logprobs(hv, targets, 3);
+    (clp.sum() + 0.3 * cent.sum()).backward();
+    at::Tensor g_h = hv.grad().clone(), g_w = head.grad().clone();
+    hv.mutable_grad() = at::Tensor();
+    head.mutable_grad() = at::Tensor();
+    at::Tensor lsm2 = at::log_softmax(at::linear(hv, head), -1);
+    at::Tensor naive_lp = lsm2.gather(2, targets.unsqueeze(2)).squeeze(2);
+    at::Tensor naive_ent = -(lsm2.exp() * lsm2).sum(-1);
+    (naive_lp.sum() + 0.3 * naive_ent.sum()).backward();
+    CHECK(max_diff(g_h, hv.grad()) < 1e-5);
+    CHECK(max_diff(g_w, head.grad()) < 1e-5);
+    CHECK(g_w.abs().sum().item<double>() > 0);
+    head.mutable_grad() = at::Tensor();
+    head.requires_grad_(false);
+  }
+
   // Gradients reach every weight through the log-probabilities.
   for (auto& t : m.parameters()) t.requires_grad_(true);
   auto [lp2, ent2] = m.token_logprobs(m.forward(x), targets, 4);
