@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -47,6 +48,7 @@ double best_of(int repeats, F&& f) {
 void bench_model(const TorchContext& context, const ModelBenchOptions& o) {
   r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
   const int threads = r1::model::configure_threads(context.threads);
+
   const at::ScalarType dtype = o.dtype == "fp32" ? at::kFloat : at::kBFloat16;
   const char* dname = dtype == at::kFloat ? "fp32" : "bf16";
   at::NoGradGuard outer;
@@ -59,6 +61,7 @@ void bench_model(const TorchContext& context, const ModelBenchOptions& o) {
               static_cast<long long>(n), static_cast<long long>(n), static_cast<long long>(n), peak / 1e9);
 
   for (const std::string& preset : o.presets) {
+    r1::model::configure_allocator(r1::model::kLeanMmapThreshold);  // inference first
     ::malloc_trim(0);
     const int64_t base_rss = rss_kb();
     r1::model::ModelConfig c = r1::model::preset_config("qwen2", preset, 151936);
@@ -99,6 +102,7 @@ void bench_model(const TorchContext& context, const ModelBenchOptions& o) {
                   kv_bytes / (1 << 20), resident / (weight_bytes + kv_bytes));
       ::malloc_trim(0);
     }
+    r1::model::configure_allocator(r1::model::kFastMmapThreshold);  // then the trainer's setting
     at::Tensor ids = at::randint(c.vocab_size, {1, o.prefill_tokens}, at::kLong);
     report("prefill 1x" + std::to_string(o.prefill_tokens), static_cast<double>(o.prefill_tokens),
            best_of(1, [&] { m.logits(m.forward(ids).narrow(1, o.prefill_tokens - 1, 1)); }), 2 * layer_params);
@@ -107,15 +111,14 @@ void bench_model(const TorchContext& context, const ModelBenchOptions& o) {
       for (auto& t : m.parameters()) t.requires_grad_(true);
       at::Tensor x = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong);
       at::Tensor y = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong);
-      auto t = Clock::now();
-      auto [lp, ent] = m.token_logprobs(m.forward(x), y, 512);
-      lp.sum().backward();
+      const double secs = best_of(1, [&] {  // a warm-up step, then the timed one
+        auto [lp, ent] = m.token_logprobs(m.forward(x), y, 512);
+        lp.sum().backward();
+        for (auto& p : m.parameters()) p.mutable_grad() = at::Tensor();
+      });
       report("train fwd+bwd " + std::to_string(o.train_batch) + "x" + std::to_string(o.train_tokens),
-             static_cast<double>(o.train_batch * o.train_tokens), since(t), 6 * with_head);
-      for (auto& p : m.parameters()) {
-        p.mutable_grad() = at::Tensor();
-        p.requires_grad_(false);
-      }
+             static_cast<double>(o.train_batch * o.train_tokens), secs, 6 * with_head);
+      for (auto& p : m.parameters()) p.requires_grad_(false);
     }
   }
 }

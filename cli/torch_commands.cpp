@@ -28,6 +28,7 @@ using r1::Error;
 void apply(const r1::cli::TorchContext& context) {
   r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
   r1::model::configure_threads(context.threads);
+  r1::model::configure_allocator(r1::model::kLeanMmapThreshold);  // these commands infer
 }
 
 std::string runtime_info(const r1::cli::TorchContext& context) {
