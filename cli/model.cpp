@@ -23,8 +23,9 @@ void add_model_commands(CLI::App& app) {
   cmd->add_option("--seed", init->seed, "Seed of the random weights")->capture_default_str();
   cmd->add_option("--out", init->out, "Folder to write")->required();
   cmd->add_option("--tokenizer", init->tokenizer,
-                  "A tokenizer.json, or a folder holding one, whose files are copied in (its vocabulary sets vocab_size)");
-  cmd->add_option("--vocab-size", init->vocab_size, "At least this many embeddings (default: the tokenizer's, else 151936)");
+                  "A tokenizer.json, or a folder holding one, whose files are copied in (default: r1's built-in "
+                  "byte-level tokenizer, 259 tokens with ChatML specials)");
+  cmd->add_option("--vocab-size", init->vocab_size, "At least this many embeddings (default: the tokenizer's)");
   cmd->add_option("--dtype", init->dtype, "Weight dtype: bf16 or fp32")->capture_default_str();
   cmd->callback([init] { torch_commands().model_init(torch_context(), *init); });
 

@@ -10,6 +10,7 @@
 #include "cli/torch_module.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/byte_tokenizer.h"
 #include "model/chat_template.h"
 #include "model/generate.h"
 #include "model/runtime.h"
@@ -49,13 +50,19 @@ const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json"
 void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOptions& o) {
   apply(context);
   if (o.out.empty()) throw Error("--out is required");
-  int64_t vocab = o.vocab_size;
-  std::optional<r1::Tokenizer> tok;
-  if (!o.tokenizer.empty()) {
-    tok = r1::Tokenizer::load(o.tokenizer);
-    vocab = std::max<int64_t>(vocab, static_cast<int64_t>(tok->vocab_size()));
+  // The tokenizer: the one given, else r1's built-in byte-level one (no download anywhere).
+  fs::create_directories(o.out);
+  if (o.tokenizer.empty()) {
+    r1::write_byte_tokenizer(o.out);
+  } else {
+    const fs::path from = fs::is_directory(o.tokenizer) ? fs::path(o.tokenizer) : fs::path(o.tokenizer).parent_path();
+    if (!fs::exists(from / "tokenizer.json")) throw Error(o.tokenizer + ": no tokenizer.json there");
+    if (fs::weakly_canonical(from) != fs::weakly_canonical(o.out))
+      for (const char* f : kTokenizerFiles)
+        if (fs::exists(from / f)) fs::copy_file(from / f, fs::path(o.out) / f, fs::copy_options::overwrite_existing);
   }
-  if (vocab <= 0) vocab = 151936;
+  std::optional<r1::Tokenizer> tok = r1::Tokenizer::load(o.out);
+  const int64_t vocab = std::max<int64_t>(o.vocab_size, static_cast<int64_t>(tok->vocab_size()));
   r1::model::ModelConfig config = r1::model::preset_config(o.arch, o.preset, vocab);
   if (tok) {
     if (auto b = tok->bos_id()) config.bos_token_id = *b;
@@ -65,20 +72,14 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
   r1::model::Transformer m(config, dtype);
   m.init_random(o.seed);
   m.save(o.out);
-  if (tok) {
-    const fs::path from = fs::is_directory(o.tokenizer) ? fs::path(o.tokenizer) : fs::path(o.tokenizer).parent_path();
-    for (const char* f : kTokenizerFiles)
-      if (fs::exists(from / f)) fs::copy_file(from / f, fs::path(o.out) / f, fs::copy_options::overwrite_existing);
-  } else {
-    r1::log::warn() << "no --tokenizer: " << o.out << " has weights and config.json only";
-  }
   nlohmann::json gen = {{"do_sample", true}, {"temperature", 1.0}, {"top_p", 1.0}};
   if (config.bos_token_id >= 0) gen["bos_token_id"] = config.bos_token_id;
   if (!config.eos_token_ids.empty()) gen["eos_token_id"] = config.eos_token_ids;
   std::ofstream(o.out + "/generation_config.json", std::ios::trunc) << gen.dump(2) << "\n";
-  std::printf("%s: %s (%s preset, %s), %.2fM parameters, seed %llu\n", o.out.c_str(), config.architecture_name(),
-              o.preset.c_str(), dtype == at::kBFloat16 ? "bf16" : "fp32", config.parameter_count() / 1e6,
-              static_cast<unsigned long long>(o.seed));
+  std::printf("%s: %s (%s preset, %s), %.2fM parameters, vocabulary %lld (%s tokenizer), seed %llu\n", o.out.c_str(),
+              config.architecture_name(), o.preset.c_str(), dtype == at::kBFloat16 ? "bf16" : "fp32",
+              config.parameter_count() / 1e6, static_cast<long long>(vocab),
+              o.tokenizer.empty() ? "r1's byte-level" : "the given", static_cast<unsigned long long>(o.seed));
 }
 
 void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptions& o) {

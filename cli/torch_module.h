@@ -22,7 +22,7 @@ struct TorchContext {
 struct ModelInitOptions {
   std::string arch = "qwen2", preset = "tiny", out, tokenizer, dtype = "bf16";
   uint64_t seed = 0;
-  int64_t vocab_size = 0;  // 0: the tokenizer's (or 151936 without one)
+  int64_t vocab_size = 0;  // 0: the tokenizer's
 };
 
 // r1 generate

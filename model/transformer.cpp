@@ -156,6 +156,7 @@ Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
     throw Error(ck.at(name).first->path() + ": unexpected tensor '" + name + "' (not part of a " +
                 m.config_.architecture_name() + " with this config.json)");
   }
+  m.source_dir_ = dir;
   return m;
 }
 
@@ -175,6 +176,15 @@ void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
   std::ofstream f(path, std::ios::trunc);
   f << model_config_json(c);
   if (!f) throw Error(path + ": cannot write");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!source_dir_.empty() && !fs::equivalent(source_dir_, dir, ec))
+    for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
+                             "merges.txt", "special_tokens_map.json"}) {
+      const fs::path from = fs::path(source_dir_) / name;
+      if (fs::exists(from) && !fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec))
+        throw Error((fs::path(dir) / name).string() + ": cannot copy from " + from.string() + ": " + ec.message());
+    }
 }
 
 std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions) const {

@@ -46,7 +46,9 @@ class Transformer {
   static Transformer load(const std::string& dir, at::ScalarType dtype = at::kFloat);
   // Hugging Face's initialisation: normal(0, 0.02) matrices, unit norms, zero biases; `seed` fixes it.
   void init_random(uint64_t seed);
-  // Writes config.json and the weights (safetensors; shards above max_shard_bytes, 0: one file).
+  // Writes config.json and the weights (safetensors; shards above max_shard_bytes, 0: one file). A
+  // model that was load()ed carries its folder's other files along: generation_config.json and the
+  // tokenizer's (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, special_tokens_map.json).
   void save(const std::string& dir, uint64_t max_shard_bytes = 0) const;
 
   const ModelConfig& config() const { return config_; }
@@ -83,6 +85,7 @@ class Transformer {
 
   ModelConfig config_;
   at::ScalarType dtype_;
+  std::string source_dir_;  // the folder load() read, whose other files save() carries
   std::map<std::string, at::Tensor> weights_;
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
 };

@@ -225,6 +225,20 @@ TEST_CASE("cli: model init writes a checkpoint that generate loads; bad input is
   CHECK(missing.exit_code != 0);
   CHECK(count_lines(missing.err) == 1);
   CHECK(missing.err.find("/nonexistent/model") != std::string::npos);
+  // Without --tokenizer: r1's own byte-level tokenizer, a complete folder from nothing.
+  const std::string own = dir + "_bytes";
+  Run bytes = run("model init --arch qwen3 --out " + own);
+  REQUIRE(bytes.exit_code == 0);
+  CHECK(bytes.out.find("vocabulary 259 (r1's byte-level tokenizer)") != std::string::npos);
+  Run enc = run("tokenize --tokenizer " + own, "{\"text\": \"H\u00e9 <|im_end|>\"}\n");
+  REQUIRE(enc.exit_code == 0);
+  CHECK(enc.out == "{\"ids\":[72,195,169,32,258]}\n");
+  CHECK(run("detokenize --tokenizer " + own, enc.out).out == "{\"text\":\"H\u00e9 <|im_end|>\"}\n");
+  Run chat = run("generate --model " + own + " --prompt hi --chat --temperature 0 --max-new-tokens 3");
+  CHECK(chat.exit_code == 0);
+  CHECK(chat.err.find("[21 prompt tokens, 3 generated") != std::string::npos);  // ChatML: 3 specials + 18 bytes
+  std::system(("rm -rf " + own).c_str());
+
   Run bad_preset = run("model init --preset huge --out " + dir);
   CHECK(bad_preset.exit_code != 0);
   // A checkpoint whose weights were cut short is refused naming the file.

@@ -240,6 +240,16 @@ TEST_CASE("transformer: checkpoints round-trip; broken ones are refused by name"
   CHECK(max_diff(m.forward(x), back.forward(x)) == 0);
   CHECK(back.config().arch == Arch::kQwen2);
 
+  // A loaded model carries its folder's tokenizer and generation config when saved elsewhere.
+  std::ofstream(dir.path + "/tokenizer.json") << "{}";
+  std::ofstream(dir.path + "/generation_config.json") << "{\"do_sample\": true}";
+  TempDir copy;
+  back.save(copy.path);
+  CHECK(std::filesystem::exists(copy.path + "/tokenizer.json"));
+  CHECK(std::filesystem::exists(copy.path + "/generation_config.json"));
+  back.save(dir.path);  // onto its own folder: nothing to copy, nothing lost
+  CHECK(std::filesystem::exists(dir.path + "/tokenizer.json"));
+
   // Sharded, and bf16.
   TempDir sharded;
   m.save(sharded.path, 20000);
