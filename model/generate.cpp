@@ -119,7 +119,8 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
   at::Tensor index = at::tensor(fork, at::kLong);
   cache = select_rows(cache, index);
   last = last.index_select(0, index);
-  std::vector<size_t> active(rows.size());  // cache row i holds rows[active[i]]
+  constexpr size_t kIdle = static_cast<size_t>(-1);  // a cache row whose sample has finished
+  std::vector<size_t> active(rows.size());           // cache row i holds rows[active[i]]
   for (size_t i = 0; i < rows.size(); ++i) active[i] = i;
   bool aborted = false;
 
@@ -127,6 +128,7 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
     at::Tensor logits = model.logits(last);  // [active, vocab]
     std::vector<int64_t> next(active.size(), 0);
     for (size_t i = 0; i < active.size(); ++i) {
+      if (active[i] == kIdle) continue;
       Row& row = rows[active[i]];
       const SamplingParams& p = requests[row.request].params;
       at::Tensor dist = sampling_distribution(logits[static_cast<int64_t>(i)], p);
@@ -167,26 +169,38 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
     }
     if (aborted) {
       for (size_t a : active)
-        if (!rows[a].done) {
+        if (a != kIdle && !rows[a].done) {
           rows[a].done = true;
           rows[a].out.finish_reason = "abort";
         }
     }
-    // Drop finished samples from the batch, then feed each the token it drew.
-    std::vector<int64_t> keep;
-    std::vector<size_t> still;
-    std::vector<int64_t> keep_tokens;
+    // Feed each live sample the token it drew. Finished samples leave the batch once they are a quarter
+    // of it (dropping a row copies the whole cache); until then they idle on a padding token.
+    size_t live = 0, idle = 0;
+    for (size_t i = 0; i < active.size(); ++i) {
+      if (active[i] != kIdle && rows[active[i]].done) active[i] = kIdle;
+      (active[i] == kIdle ? idle : live) += 1;
+    }
+    if (live == 0) break;
+    if (idle * 4 >= active.size()) {
+      std::vector<int64_t> keep;
+      std::vector<size_t> still;
+      std::vector<int64_t> still_next;
+      for (size_t i = 0; i < active.size(); ++i)
+        if (active[i] != kIdle) {
+          keep.push_back(static_cast<int64_t>(i));
+          still.push_back(active[i]);
+          still_next.push_back(next[i]);
+        }
+      cache = select_rows(cache, at::tensor(keep, at::kLong));
+      active = std::move(still);
+      next = std::move(still_next);
+    }
+    at::Tensor step = at::tensor(next, at::kLong).view({-1, 1});
+    at::Tensor step_valid = at::ones({static_cast<int64_t>(active.size()), 1}, at::kBool);
     for (size_t i = 0; i < active.size(); ++i)
-      if (!rows[active[i]].done) {
-        keep.push_back(static_cast<int64_t>(i));
-        still.push_back(active[i]);
-        keep_tokens.push_back(next[i]);
-      }
-    if (still.empty()) break;
-    if (still.size() != active.size()) cache = select_rows(cache, at::tensor(keep, at::kLong));
-    active = std::move(still);
-    at::Tensor step = at::tensor(keep_tokens, at::kLong).view({-1, 1});
-    last = model.forward_cached(step, cache).select(1, 0);
+      if (active[i] == kIdle) step_valid[static_cast<int64_t>(i)][0] = false;
+    last = model.forward_cached(step, cache, step_valid).select(1, 0);
   }
   for (Row& row : rows) results[row.request].push_back(std::move(row.out));
   return results;

@@ -101,6 +101,22 @@ TEST_CASE("generate: seeds replay exactly, alone or batched; log-probabilities a
         CHECK(alone[0][s].logprobs[k] == Approx(batched[i][s].logprobs[k]).margin(1e-4));
     }
   }
+  // One of eight samples finishing early idles on padding in the batch (a quarter would be dropped):
+  // the other seven go on exactly as they would alone.
+  std::vector<GenerationRequest> eight;
+  for (int i = 0; i < 8; ++i) {
+    GenerationRequest q{{static_cast<int64_t>(3 + i), 7, static_cast<int64_t>(11 * i % 97)}, {}};
+    q.params.seed = 7 + static_cast<uint64_t>(i);
+    q.params.max_new_tokens = i == 0 ? 2 : 9;
+    eight.push_back(q);
+  }
+  auto together = generate(m, eight);
+  for (size_t i = 0; i < eight.size(); ++i) {
+    INFO("request " << i);
+    CHECK(together[i][0].ids == generate(m, {eight[i]})[0][0].ids);
+    CHECK(together[i][0].ids.size() == (i == 0 ? 2u : 9u));
+  }
+
   // Temperature 1, no filters: the log-probability of each token is the model's own.
   const Completion& c = batched[0][1];
   std::vector<int64_t> seq = qs[0].prompt;
