@@ -108,6 +108,31 @@ at::Tensor& Transformer::weight(const std::string& name) {
   return it->second;
 }
 
+at::Tensor Transformer::matrix(const std::string& name) const {
+  auto it = fp8_.find(name);
+  return it != fp8_.end() ? it->second.dequantize(dtype_) : w(name);
+}
+
+void Transformer::quantize_fp8(Fp8Scaling scaling) {
+  for (auto it = weights_.begin(); it != weights_.end();) {
+    const std::string& n = it->first;
+    const bool layer_matrix = n.rfind("model.layers.", 0) == 0 && it->second.dim() == 2;
+    if (!layer_matrix) {
+      ++it;
+      continue;
+    }
+    fp8_[n] = Fp8Weight::quantize(it->second, scaling);
+    it = weights_.erase(it);
+  }
+}
+
+int64_t Transformer::weight_bytes() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : weights_) n += t.numel() * t.element_size();
+  for (const auto& [name, q] : fp8_) n += q.bytes();
+  return n;
+}
+
 std::vector<at::Tensor> Transformer::parameters() const {
   std::vector<at::Tensor> out;
   for (const auto& [name, t] : weights_) out.push_back(t);
@@ -161,6 +186,7 @@ Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
 }
 
 void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
+  if (fp8()) throw Error(dir + ": an FP8 model is for inference; save the model it was quantised from");
   std::vector<at::Tensor> keep;
   std::vector<TensorToWrite> out;
   for (const auto& [name, t] : weights_) {
@@ -203,9 +229,9 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
     return it == weights_.end() ? at::Tensor() : it->second;
   };
   at::Tensor h = rms_norm(x, w(p + "input_layernorm.weight"), c.rms_norm_eps);
-  at::Tensor q = linear(h, w(p + "self_attn.q_proj.weight"), bias("self_attn.q_proj.bias")).view({B, T, -1, D});
-  at::Tensor k = linear(h, w(p + "self_attn.k_proj.weight"), bias("self_attn.k_proj.bias")).view({B, T, -1, D});
-  at::Tensor v = linear(h, w(p + "self_attn.v_proj.weight"), bias("self_attn.v_proj.bias")).view({B, T, -1, D});
+  at::Tensor q = linear(h, matrix(p + "self_attn.q_proj.weight"), bias("self_attn.q_proj.bias")).view({B, T, -1, D});
+  at::Tensor k = linear(h, matrix(p + "self_attn.k_proj.weight"), bias("self_attn.k_proj.bias")).view({B, T, -1, D});
+  at::Tensor v = linear(h, matrix(p + "self_attn.v_proj.weight"), bias("self_attn.v_proj.bias")).view({B, T, -1, D});
   if (c.qk_norm) {
     q = rms_norm(q, w(p + "self_attn.q_norm.weight"), c.rms_norm_eps);
     k = rms_norm(k, w(p + "self_attn.k_norm.weight"), c.rms_norm_eps);
@@ -228,10 +254,10 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
   at::Tensor probs = at::softmax(scores.to(at::kFloat).view({B, G, rep, T, S}) + mask.unsqueeze(1), -1).to(dtype_);
   at::Tensor attn = at::matmul(probs.view({B, G, rep * T, S}), v).view({B, c.num_attention_heads, T, D})
                         .transpose(1, 2).reshape({B, T, -1});
-  at::Tensor out = x + linear(attn, w(p + "self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"));
+  at::Tensor out = x + linear(attn, matrix(p + "self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"));
   at::Tensor h2 = rms_norm(out, w(p + "post_attention_layernorm.weight"), c.rms_norm_eps);
-  at::Tensor mlp = at::linear(at::silu(at::linear(h2, w(p + "mlp.gate_proj.weight"))) * at::linear(h2, w(p + "mlp.up_proj.weight")),
-                              w(p + "mlp.down_proj.weight"));
+  at::Tensor mlp = at::linear(at::silu(at::linear(h2, matrix(p + "mlp.gate_proj.weight"))) * at::linear(h2, matrix(p + "mlp.up_proj.weight")),
+                              matrix(p + "mlp.down_proj.weight"));
   return out + mlp;
 }
 

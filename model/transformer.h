@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/fp8.h"
 
 namespace r1::model {
 
@@ -50,6 +51,14 @@ class Transformer {
   // model that was load()ed carries its folder's other files along: generation_config.json and the
   // tokenizer's (tokenizer.json, tokenizer_config.json, vocab.json, merges.txt, special_tokens_map.json).
   void save(const std::string& dir, uint64_t max_shard_bytes = 0) const;
+
+  // Inference in FP8 (the rollout workers): every layer matrix (q/k/v/o, gate/up/down) becomes e4m3
+  // codes with scales, dequantised into the compute dtype as it is used; embeddings, norms, biases and
+  // the output head stay as they are. The model can no longer be trained or saved.
+  void quantize_fp8(Fp8Scaling scaling = Fp8Scaling::kPerChannel);
+  bool fp8() const { return !fp8_.empty(); }
+  // Bytes held by the weights (FP8 codes and scales included).
+  int64_t weight_bytes() const;
 
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
@@ -82,11 +91,13 @@ class Transformer {
                    const at::Tensor& mask, KVCache* cache, int64_t slot) const;
   std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
   const at::Tensor& w(const std::string& name) const;
+  at::Tensor matrix(const std::string& name) const;  // a layer matrix, dequantised when in FP8
 
   ModelConfig config_;
   at::ScalarType dtype_;
   std::string source_dir_;  // the folder load() read, whose other files save() carries
   std::map<std::string, at::Tensor> weights_;
+  std::map<std::string, Fp8Weight> fp8_;  // layer matrices in FP8 (quantize_fp8), absent from weights_
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
 };
 

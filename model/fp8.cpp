@@ -1,0 +1,94 @@
+#include "model/fp8.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace r1::model {
+namespace {
+
+float decode(uint8_t code) {
+  const int sign = code >> 7, exp = (code >> 3) & 0xF, man = code & 7;
+  if (exp == 0xF && man == 7) return std::numeric_limits<float>::quiet_NaN();
+  const float v = exp == 0 ? std::ldexp(static_cast<float>(man) / 8.0f, -6)
+                           : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+  return sign ? -v : v;
+}
+
+// The non-negative finite values, codes 0x00..0x7E, increasing.
+const at::Tensor& positive_values() {
+  static const at::Tensor values = [] {
+    at::Tensor t = at::empty({127}, at::kFloat);
+    for (int c = 0; c < 127; ++c) t[c] = decode(static_cast<uint8_t>(c));
+    return t;
+  }();
+  return values;
+}
+
+}  // namespace
+
+const at::Tensor& e4m3_values() {
+  static const at::Tensor values = [] {
+    at::Tensor t = at::empty({256}, at::kFloat);
+    for (int c = 0; c < 256; ++c) t[c] = decode(static_cast<uint8_t>(c));
+    return t;
+  }();
+  return values;
+}
+
+float e4m3_to_float(uint8_t code) { return decode(code); }
+
+uint8_t float_to_e4m3(float x) {
+  return encode_e4m3(at::full({1}, x, at::kFloat))[0].item<uint8_t>();
+}
+
+at::Tensor encode_e4m3(const at::Tensor& input) {
+  at::Tensor x = input.to(at::kFloat).contiguous();
+  const at::Tensor& pos = positive_values();
+  at::Tensor mag = x.abs().clamp_max(448.0f);
+  // The first value >= mag, and the one before it: the nearest of the two (ties: the even code).
+  at::Tensor hi = at::searchsorted(pos, mag).clamp_max(126);
+  at::Tensor lo = (hi - 1).clamp_min(0);
+  at::Tensor d_hi = pos.index_select(0, hi.reshape({-1})).view_as(mag) - mag;
+  at::Tensor d_lo = mag - pos.index_select(0, lo.reshape({-1})).view_as(mag);
+  at::Tensor take_hi = (d_hi < d_lo) | ((d_hi == d_lo) & (hi.remainder(2) == 0));
+  at::Tensor code = at::where(take_hi, hi, lo);
+  code = code + at::signbit(x).to(at::kLong) * 128;
+  code = at::where(at::isnan(x), at::full_like(code, 0x7F), code);
+  return code.to(at::kByte);
+}
+
+Fp8Weight Fp8Weight::quantize(const at::Tensor& weight, Fp8Scaling scaling) {
+  if (weight.dim() != 2) throw Error("FP8 weights are matrices");
+  at::Tensor w = weight.to(at::kFloat);
+  Fp8Weight q;
+  q.scaling = scaling;
+  const int64_t out = w.size(0), in = w.size(1);
+  at::Tensor full_scale;
+  if (scaling == Fp8Scaling::kPerChannel) {
+    q.scale = (w.abs().amax(1) / 448.0f).clamp_min(1e-12f);
+    full_scale = q.scale.unsqueeze(1);
+  } else {
+    const int64_t bo = (out + kFp8Block - 1) / kFp8Block, bi = (in + kFp8Block - 1) / kFp8Block;
+    at::Tensor padded = at::zeros({bo * kFp8Block, bi * kFp8Block}, at::kFloat);
+    padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w.abs());
+    q.scale = (padded.view({bo, kFp8Block, bi, kFp8Block}).amax({1, 3}) / 448.0f).clamp_min(1e-12f);
+    full_scale = q.scale.repeat_interleave(kFp8Block, 0).repeat_interleave(kFp8Block, 1).narrow(0, 0, out).narrow(1, 0, in);
+  }
+  q.codes = encode_e4m3(w / full_scale);
+  return q;
+}
+
+at::Tensor Fp8Weight::dequantize(at::ScalarType dtype) const {
+  const int64_t out = codes.size(0), in = codes.size(1);
+  at::Tensor v = e4m3_values().index_select(0, codes.reshape({-1}).to(at::kLong)).view({out, in});
+  if (scaling == Fp8Scaling::kPerChannel) {
+    v = v * scale.unsqueeze(1);
+  } else {
+    v = v * scale.repeat_interleave(kFp8Block, 0).repeat_interleave(kFp8Block, 1).narrow(0, 0, out).narrow(1, 0, in);
+  }
+  return v.to(dtype);
+}
+
+}  // namespace r1::model

@@ -1,0 +1,35 @@
+// FP8 weights for inference: float8 e4m3 (the "fn" variant: 1 sign, 4 exponent bits with bias 7, 3
+// mantissa bits, no infinities, NaN = S.1111.111, largest finite 448), with a scale per output channel
+// or per 128x128 block as DeepSeek-V3 does. LibTorch 1.13 has no float8 dtype, so codes are stored as
+// bytes and dequantised into the matrix product's dtype when the weight is used.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+namespace r1::model {
+
+// The value of each of the 256 codes (fp32; NaN for 0x7F and 0xFF).
+const at::Tensor& e4m3_values();
+float e4m3_to_float(uint8_t code);
+// The nearest code (ties to the even code), saturating at +-448; NaN maps to 0x7F.
+uint8_t float_to_e4m3(float x);
+// Elementwise over a float tensor: uint8 codes, as float_to_e4m3.
+at::Tensor encode_e4m3(const at::Tensor& x);
+
+enum class Fp8Scaling { kPerChannel, kPerBlock };  // per output row, or per 128x128 block
+constexpr int64_t kFp8Block = 128;
+
+// A 2-D weight [out, in] in FP8: codes (uint8, same shape) and fp32 scales ([out], or
+// [ceil(out/128), ceil(in/128)]); value = e4m3(code) * scale.
+struct Fp8Weight {
+  at::Tensor codes, scale;
+  Fp8Scaling scaling = Fp8Scaling::kPerChannel;
+
+  static Fp8Weight quantize(const at::Tensor& weight, Fp8Scaling scaling = Fp8Scaling::kPerChannel);
+  at::Tensor dequantize(at::ScalarType dtype) const;
+  int64_t bytes() const { return codes.numel() + scale.numel() * 4; }
+};
+
+}  // namespace r1::model
