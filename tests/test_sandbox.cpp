@@ -291,6 +291,9 @@ TEST_CASE("sandbox: Python runs start, see and end as python3 does", "[sandbox]"
              "sys.stdout.write('buffered\\n')\n",
              "buffered\nthread\natexit")["verdict"] == "AC");
   CHECK(run1("print(sum(map(int, open(0).read().split())))\n", "6", "1 2\n3\n")["verdict"] == "AC");
+  // The program's globals are a fresh __main__'s: nothing the zygote ran is defined there.
+  CHECK(run1("print(sorted(k for k in globals() if not k.startswith('__')))\n", "[]")["verdict"] == "AC");
+  CHECK(run1("print(sys.argv)\n", "x")["verdict"] == "RE");  // NameError, as under python3
   CHECK(run1("print('caf\xc3\xa9', len('caf\xc3\xa9'))\n", "caf\xc3\xa9 4")["verdict"] == "AC");  // UTF-8 streams
 
   json r = run1("import sys\nsys.exit(3)\n", "x");

@@ -63,6 +63,16 @@ int exit_status_of_exception() {
   return status;
 }
 
+// Runs a snippet in a namespace of its own, so nothing it names shows up in the program's __main__.
+void run_private(const char* code) {
+  PyObject* globals = PyDict_New();
+  PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+  PyObject* r = PyRun_String(code, Py_file_input, globals, globals);
+  if (!r) PyErr_Clear();
+  Py_XDECREF(r);
+  Py_DECREF(globals);
+}
+
 void flush_stdio() {
   for (const char* name : {"stdout", "stderr"}) {
     PyObject* f = PySys_GetObject(name);  // borrowed
@@ -119,7 +129,7 @@ bool python_start(const std::vector<std::string>& preload, const std::string& ju
   }
   // Everything loaded so far lives as long as the zygote: move it out of the collector's sight, so a
   // run's garbage collections do not touch (and copy) the zygote's pages.
-  PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\n");
+  run_private("import gc\ngc.collect()\ngc.freeze()\n");
   g_address_space_mb = vm_size_mb();
   g_started = true;
   return true;
@@ -141,7 +151,7 @@ void python_run(PythonEntry entry, const std::vector<std::string>& argv) {
   PySys_SetObject("argv", list);
   Py_DECREF(list);
   // The zygote seeded `random` once; every run draws its own seed, as a fresh interpreter would.
-  PyRun_SimpleString("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\n");
+  run_private("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\n");
 
   PyObject* main_module = PyImport_AddModule("__main__");  // borrowed
   PyObject* globals = main_module ? PyModule_GetDict(main_module) : nullptr;
