@@ -89,6 +89,11 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
       if (id < 0 || id >= vocab)
         throw Error("request " + std::to_string(r) + ": token id " + std::to_string(id) + " is outside the vocabulary (" +
                     std::to_string(vocab) + ")");
+    const int64_t context = model.config().max_position_embeddings;
+    if (static_cast<int64_t>(q.prompt.size()) + q.params.max_new_tokens > context)
+      throw Error("request " + std::to_string(r) + ": the prompt (" + std::to_string(q.prompt.size()) +
+                  " tokens) and max_new_tokens (" + std::to_string(q.params.max_new_tokens) +
+                  ") exceed the model's context of " + std::to_string(context) + " tokens");
     longest = std::max<int64_t>(longest, static_cast<int64_t>(q.prompt.size()));
     budget = std::max(budget, q.params.max_new_tokens);
   }

@@ -163,6 +163,10 @@ TEST_CASE("generate: stop ids, budgets, aborts and bad requests", "[model][gener
   CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("request 0: token id 500 is outside the vocabulary (97)"));
   bad.prompt = {};
   CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("an empty prompt"));
+  GenerationRequest too_long{{1, 2, 3}, {}};
+  too_long.params.max_new_tokens = 2046;  // the tiny preset's context is 2048
+  CHECK_THROWS_WITH(generate(m, {too_long}),
+                    Catch::Contains("the prompt (3 tokens) and max_new_tokens (2046) exceed the model's context of 2048"));
   GenerationRequest p{{1}, {}};
   p.params.top_p = 0;
   CHECK_THROWS_WITH(generate(m, {p}), Catch::Contains("top_p must be in (0, 1]"));
