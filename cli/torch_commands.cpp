@@ -43,9 +43,6 @@ at::ScalarType parse_dtype(const std::string& d) {
   throw Error("--dtype: '" + d + "' is not one of bf16, fp32");
 }
 
-// The tokenizer files a model folder carries (those present are copied).
-const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
-                                       "special_tokens_map.json"};
 
 void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOptions& o) {
   apply(context);
@@ -58,7 +55,7 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
     const fs::path from = fs::is_directory(o.tokenizer) ? fs::path(o.tokenizer) : fs::path(o.tokenizer).parent_path();
     if (!fs::exists(from / "tokenizer.json")) throw Error(o.tokenizer + ": no tokenizer.json there");
     if (fs::weakly_canonical(from) != fs::weakly_canonical(o.out))
-      for (const char* f : kTokenizerFiles)
+      for (const char* f : r1::model::kTokenizerFiles)
         if (fs::exists(from / f)) fs::copy_file(from / f, fs::path(o.out) / f, fs::copy_options::overwrite_existing);
   }
   std::optional<r1::Tokenizer> tok = r1::Tokenizer::load(o.out);
@@ -75,7 +72,7 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
   nlohmann::json gen = {{"do_sample", true}, {"temperature", 1.0}, {"top_p", 1.0}};
   if (config.bos_token_id >= 0) gen["bos_token_id"] = config.bos_token_id;
   if (!config.eos_token_ids.empty()) gen["eos_token_id"] = config.eos_token_ids;
-  std::ofstream(o.out + "/generation_config.json", std::ios::trunc) << gen.dump(2) << "\n";
+  std::ofstream(o.out + "/" + r1::model::kGenerationConfigFile, std::ios::trunc) << gen.dump(2) << "\n";
   std::printf("%s: %s (%s preset, %s), %.2fM parameters, vocabulary %lld (%s tokenizer), seed %llu\n", o.out.c_str(),
               config.architecture_name(), o.preset.c_str(), dtype == at::kBFloat16 ? "bf16" : "fp32",
               config.parameter_count() / 1e6, static_cast<long long>(vocab),

@@ -42,6 +42,12 @@ struct ModelConfig {
   int64_t parameter_count() const;
 };
 
+// What a model folder holds besides config.json and the weights, carried along when it is saved
+// elsewhere: the tokenizer's files and generation_config.json.
+inline constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                                                  "special_tokens_map.json"};
+inline constexpr const char* kGenerationConfigFile = "generation_config.json";
+
 // Reads a config.json; errors name the file and the key at fault.
 ModelConfig read_model_config(const std::string& path);
 // Parses config.json text (`source` names it in errors).

@@ -16,14 +16,9 @@ float decode(uint8_t code) {
   return sign ? -v : v;
 }
 
-// The non-negative finite values, codes 0x00..0x7E, increasing.
-const at::Tensor& positive_values() {
-  static const at::Tensor values = [] {
-    at::Tensor t = at::empty({127}, at::kFloat);
-    for (int c = 0; c < 127; ++c) t[c] = decode(static_cast<uint8_t>(c));
-    return t;
-  }();
-  return values;
+// A per-block scale [ceil(out/128), ceil(in/128)] spread over the weight's [out, in].
+at::Tensor spread_blocks(const at::Tensor& scale, int64_t out, int64_t in) {
+  return scale.repeat_interleave(kFp8Block, 0).repeat_interleave(kFp8Block, 1).narrow(0, 0, out).narrow(1, 0, in);
 }
 
 }  // namespace
@@ -45,7 +40,8 @@ uint8_t float_to_e4m3(float x) {
 
 at::Tensor encode_e4m3(const at::Tensor& input) {
   at::Tensor x = input.to(at::kFloat).contiguous();
-  const at::Tensor& pos = positive_values();
+  // The non-negative finite values: codes 0x00..0x7E, increasing.
+  const at::Tensor pos = e4m3_values().narrow(0, 0, 127);
   at::Tensor mag = x.abs().clamp_max(448.0f);
   // The first value >= mag, and the one before it: the nearest of the two (ties: the even code).
   at::Tensor hi = at::searchsorted(pos, mag).clamp_max(126);
@@ -74,7 +70,7 @@ Fp8Weight Fp8Weight::quantize(const at::Tensor& weight, Fp8Scaling scaling) {
     at::Tensor padded = at::zeros({bo * kFp8Block, bi * kFp8Block}, at::kFloat);
     padded.narrow(0, 0, out).narrow(1, 0, in).copy_(w.abs());
     q.scale = (padded.view({bo, kFp8Block, bi, kFp8Block}).amax({1, 3}) / 448.0f).clamp_min(1e-12f);
-    full_scale = q.scale.repeat_interleave(kFp8Block, 0).repeat_interleave(kFp8Block, 1).narrow(0, 0, out).narrow(1, 0, in);
+    full_scale = spread_blocks(q.scale, out, in);
   }
   q.codes = encode_e4m3(w / full_scale);
   return q;
@@ -86,7 +82,7 @@ at::Tensor Fp8Weight::dequantize(at::ScalarType dtype) const {
   if (scaling == Fp8Scaling::kPerChannel) {
     v = v * scale.unsqueeze(1);
   } else {
-    v = v * scale.repeat_interleave(kFp8Block, 0).repeat_interleave(kFp8Block, 1).narrow(0, 0, out).narrow(1, 0, in);
+    v = v * spread_blocks(scale, out, in);
   }
   return v.to(dtype);
 }

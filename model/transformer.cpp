@@ -204,13 +204,14 @@ void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
   if (!f) throw Error(path + ": cannot write");
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!source_dir_.empty() && !fs::equivalent(source_dir_, dir, ec))
-    for (const char* name : {"generation_config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
-                             "merges.txt", "special_tokens_map.json"}) {
-      const fs::path from = fs::path(source_dir_) / name;
-      if (fs::exists(from) && !fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec))
-        throw Error((fs::path(dir) / name).string() + ": cannot copy from " + from.string() + ": " + ec.message());
-    }
+  if (source_dir_.empty() || fs::equivalent(source_dir_, dir, ec)) return;
+  auto copy_along = [&](const char* name) {
+    const fs::path from = fs::path(source_dir_) / name;
+    if (fs::exists(from) && !fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec))
+      throw Error((fs::path(dir) / name).string() + ": cannot copy from " + from.string() + ": " + ec.message());
+  };
+  for (const char* name : kTokenizerFiles) copy_along(name);
+  copy_along(kGenerationConfigFile);
 }
 
 std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions) const {

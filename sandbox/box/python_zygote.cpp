@@ -73,14 +73,20 @@ void run_private(const char* code) {
   Py_DECREF(globals);
 }
 
-void flush_stdio() {
+// Flushes sys.stdout and sys.stderr; false when a flush failed.
+bool flush_stdio() {
+  bool ok = true;
   for (const char* name : {"stdout", "stderr"}) {
     PyObject* f = PySys_GetObject(name);  // borrowed
     if (!f || f == Py_None) continue;
     PyObject* r = PyObject_CallMethod(f, "flush", nullptr);
-    if (!r) PyErr_Clear();
+    if (!r) {
+      PyErr_Clear();
+      ok = false;
+    }
     Py_XDECREF(r);
   }
+  return ok;
 }
 
 }  // namespace
@@ -208,16 +214,7 @@ void python_run(PythonEntry entry, const std::vector<std::string>& argv) {
       if (status == 0) status = s;
     }
     Py_XDECREF(r);
-    for (const char* name : {"stdout", "stderr"}) {
-      PyObject* f = PySys_GetObject(name);
-      if (!f || f == Py_None) continue;
-      PyObject* flushed = PyObject_CallMethod(f, "flush", nullptr);
-      if (!flushed) {
-        PyErr_Clear();
-        if (status == 0) status = 120;
-      }
-      Py_XDECREF(flushed);
-    }
+    if (!flush_stdio() && status == 0) status = 120;
   } else {
     flush_stdio();
   }
