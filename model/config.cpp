@@ -118,20 +118,28 @@ ModelConfig parse_model_config(const std::string& text, const std::string& sourc
   if (flag(j, source, "mlp_bias", false)) bad(source, "\"mlp_bias\": true is not supported");
   c.attention_bias = c.arch == Arch::kQwen2 ? true : flag(j, source, "attention_bias", false);
   c.qk_norm = c.arch == Arch::kQwen3;
-  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
-    if (!rs->is_object()) bad(source, "\"rope_scaling\" must be an object or null");
-    std::string type = rs->value("rope_type", rs->value("type", std::string("default")));
+  // Rotary scaling: "rope_scaling" (transformers 4) or "rope_parameters", which transformers 5 writes with
+  // rope_theta inside it.
+  auto rope = [&](const json& rs, const std::string& key) {
+    if (!rs.is_object()) bad(source, "\"" + key + "\" must be an object or null");
+    const std::string where = source + " " + key;
+    if (key == "rope_parameters" && rs.contains("rope_theta")) c.rope_theta = number(rs, where, "rope_theta", 10000.0);
+    const json& type_json = rs.contains("rope_type") ? rs["rope_type"] : rs.contains("type") ? rs["type"] : json("default");
+    if (!type_json.is_string()) bad(where, "\"rope_type\" must be a string");
+    const std::string type = type_json.get<std::string>();
     if (type == "llama3") {
-      c.rope_scaling.factor = number(*rs, source + " rope_scaling", "factor", 8.0);
-      c.rope_scaling.low_freq_factor = number(*rs, source + " rope_scaling", "low_freq_factor", 1.0);
-      c.rope_scaling.high_freq_factor = number(*rs, source + " rope_scaling", "high_freq_factor", 4.0);
-      c.rope_scaling.original_max_position_embeddings =
-          positive(*rs, source + " rope_scaling", "original_max_position_embeddings", 8192);
+      c.rope_scaling.factor = number(rs, where, "factor", 8.0);
+      c.rope_scaling.low_freq_factor = number(rs, where, "low_freq_factor", 1.0);
+      c.rope_scaling.high_freq_factor = number(rs, where, "high_freq_factor", 4.0);
+      c.rope_scaling.original_max_position_embeddings = positive(rs, where, "original_max_position_embeddings", 8192);
     } else if (type != "default") {
-      bad(source, "rope_scaling type '" + type + "' is not supported (supported: llama3)");
+      bad(source, key + " type '" + type + "' is not supported (supported: default, llama3)");
     }
-  }
-  if (auto d = j.find("torch_dtype"); d != j.end() && d->is_string()) c.torch_dtype = d->get<std::string>();
+  };
+  for (const char* key : {"rope_scaling", "rope_parameters"})
+    if (auto rs = j.find(key); rs != j.end() && !rs->is_null()) rope(*rs, key);
+  for (const char* key : {"torch_dtype", "dtype"})  // transformers 5 writes "dtype"
+    if (auto d = j.find(key); d != j.end() && d->is_string()) c.torch_dtype = d->get<std::string>();
   if (auto b = j.find("bos_token_id"); b != j.end() && b->is_number_integer()) c.bos_token_id = b->get<int64_t>();
   if (auto e = j.find("eos_token_id"); e != j.end()) {
     if (e->is_number_integer()) c.eos_token_ids.push_back(e->get<int64_t>());

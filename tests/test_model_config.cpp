@@ -74,6 +74,29 @@ TEST_CASE("model config: real configs read with their known parameter counts", "
   CHECK(l.parameter_count() == 1235814400);  // Llama 3.2 1B
 }
 
+TEST_CASE("model config: transformers 5 configs (rope_parameters, dtype) read as transformers reads them",
+          "[model][config]") {
+  // As transformers 5.17 writes a Llama config: rope_theta and the llama3 scaling inside "rope_parameters".
+  const char* llama5 = R"({"architectures": ["LlamaForCausalLM"], "dtype": "bfloat16", "head_dim": 16,
+    "hidden_act": "silu", "hidden_size": 64, "intermediate_size": 128, "max_position_embeddings": 2048,
+    "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+    "rope_parameters": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+      "original_max_position_embeddings": 64, "rope_theta": 500000.0, "rope_type": "llama3"},
+    "tie_word_embeddings": false, "vocab_size": 256})";
+  ModelConfig l = parse_model_config(llama5, "llama5/config.json");
+  CHECK(l.rope_theta == 500000.0);
+  CHECK(l.rope_scaling.factor == 8.0);
+  CHECK(l.rope_scaling.original_max_position_embeddings == 64);
+  CHECK(l.torch_dtype == "bfloat16");
+  std::string qwen5 = R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+    "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "vocab_size": 256,
+    "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}})";
+  CHECK(parse_model_config(qwen5, "q").rope_theta == 1000000.0);
+  qwen5.replace(qwen5.find("\"default\""), 9, "\"dynamic\"");
+  CHECK_THROWS_WITH(parse_model_config(qwen5, "q/config.json"),
+                    Catch::Contains("q/config.json: rope_parameters type 'dynamic' is not supported"));
+}
+
 TEST_CASE("model config: the tensors a checkpoint holds, by Hugging Face's names", "[model][config]") {
   ModelConfig q2 = preset_config("qwen2", "tiny", 1000);
   auto t = checkpoint_tensors(q2);
