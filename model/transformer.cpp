@@ -221,7 +221,7 @@ std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions)
 }
 
 at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                              const at::Tensor& mask, KVCache* cache, int64_t slot) const {
+                              const at::Tensor& mask, const KeyValueHook& keys_values) const {
   const ModelConfig& c = config_;
   const std::string p = "model.layers." + std::to_string(i) + ".";
   const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
@@ -240,12 +240,7 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
   q = apply_rotary(q.transpose(1, 2), cos, sin);
   k = apply_rotary(k.transpose(1, 2), cos, sin);
   v = v.transpose(1, 2);
-  if (cache) {
-    cache->k[static_cast<size_t>(i)].narrow(2, slot, T).copy_(k);
-    cache->v[static_cast<size_t>(i)].narrow(2, slot, T).copy_(v);
-    k = cache->k[static_cast<size_t>(i)].narrow(2, 0, slot + T);
-    v = cache->v[static_cast<size_t>(i)].narrow(2, 0, slot + T);
-  }
+  if (keys_values) std::tie(k, v) = keys_values(i, k, v);
   // Query head j reads key/value head j / rep. The rep query heads of a group are stacked along the
   // token axis, [B, kv_heads, rep * T, D], so the group's one key/value head is read as it is, never
   // copied rep times.
@@ -282,7 +277,7 @@ at::Tensor Transformer::forward(const at::Tensor& input_ids, const at::Tensor& p
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
   auto [cos, sin] = rope(positions);
   at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, nullptr, 0);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, nullptr);
   return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
 }
 
@@ -383,9 +378,60 @@ at::Tensor Transformer::forward_cached(const at::Tensor& input_ids, KVCache& cac
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
   auto [cos, sin] = rope(positions);
   at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, &cache, slot);
+  auto keys_values = [&](int64_t i, const at::Tensor& k, const at::Tensor& v) {
+    const auto l = static_cast<size_t>(i);
+    cache.k[l].narrow(2, slot, T).copy_(k);
+    cache.v[l].narrow(2, slot, T).copy_(v);
+    return std::make_pair(cache.k[l].narrow(2, 0, S), cache.v[l].narrow(2, 0, S));
+  };
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, keys_values);
   cache.length = S;
   cache.next_position = cache.next_position + valid.to(at::kLong).sum(1);
+  return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
+}
+
+PagedKV Transformer::new_paged_cache(int64_t num_blocks, int64_t block_size) const {
+  if (num_blocks < 1 || block_size < 1) throw Error("new_paged_cache: need at least one block of at least one token");
+  PagedKV c;
+  c.block_size = block_size;
+  c.num_blocks = num_blocks;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    c.k.push_back(at::zeros({num_blocks * block_size, config_.num_key_value_heads, config_.head_dim}, at::TensorOptions(dtype_)));
+    c.v.push_back(at::zeros({num_blocks * block_size, config_.num_key_value_heads, config_.head_dim}, at::TensorOptions(dtype_)));
+  }
+  return c;
+}
+
+int64_t Transformer::kv_bytes_per_token() const {
+  return 2 * config_.num_hidden_layers * config_.num_key_value_heads * config_.head_dim *
+         static_cast<int64_t>(c10::elementSize(dtype_));
+}
+
+at::Tensor Transformer::forward_paged(const PagedStep& step, PagedKV& cache) const {
+  const at::Tensor& ids = step.input_ids;
+  if (ids.dim() != 2 || step.positions.sizes() != ids.sizes() || step.write.sizes() != ids.sizes() ||
+      step.read.dim() != 2 || step.read.size(0) != ids.size(0))
+    throw Error("forward_paged: input_ids, positions and write must be [batch, tokens], read [batch, width]");
+  if (static_cast<int64_t>(cache.k.size()) != config_.num_hidden_layers)
+    throw Error("forward_paged: the cache was made for another model");
+  const int64_t B = ids.size(0), T = ids.size(1), W = step.read.size(1);
+  // Query t of row b reads the row's tokens 0..positions[b, t]: read[b, j] holds its token j.
+  at::Tensor j = at::arange(W, at::kLong);
+  at::Tensor allowed = j.view({1, 1, W}) <= step.positions.unsqueeze(2);
+  at::Tensor mask = at::zeros({B, 1, T, W}, at::kFloat)
+                        .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
+  const at::Tensor write = step.write.reshape({-1}), read = step.read.reshape({-1});
+  auto keys_values = [&](int64_t i, const at::Tensor& k, const at::Tensor& v) {  // k, v [B, kv, T, D]
+    const auto l = static_cast<size_t>(i);
+    const int64_t G = k.size(1), D = k.size(3);
+    cache.k[l].index_copy_(0, write, k.transpose(1, 2).reshape({B * T, G, D}));
+    cache.v[l].index_copy_(0, write, v.transpose(1, 2).reshape({B * T, G, D}));
+    return std::make_pair(cache.k[l].index_select(0, read).view({B, W, G, D}).transpose(1, 2),
+                          cache.v[l].index_select(0, read).view({B, W, G, D}).transpose(1, 2));
+  };
+  auto [cos, sin] = rope(step.positions);
+  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), ids);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, keys_values);
   return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
 }
 

@@ -14,6 +14,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -36,6 +37,23 @@ struct KVCache {
   // Each sequence repeated n times (sequence i becomes rows i*n .. i*n+n-1): n samples of one prompt
   // share its prefill.
   KVCache repeat_interleave(int64_t n) const;
+};
+
+// Keys and values of many sequences in one pool per layer, cut into blocks of block_size tokens: a
+// sequence owns a list of blocks (its block table), and sequences may share full blocks (the n samples
+// of one prompt share the prompt's). The rollout engine (model/engine.h) hands blocks out.
+struct PagedKV {
+  int64_t block_size = 16, num_blocks = 0;
+  std::vector<at::Tensor> k, v;  // per layer [num_blocks * block_size, kv_heads, head_dim]
+};
+
+// One forward pass over a paged cache: B rows of T new tokens each (a prefill, or one decode step).
+struct PagedStep {
+  at::Tensor input_ids;  // [B, T]
+  at::Tensor positions;  // [B, T]: each token's position in its sequence
+  at::Tensor write;      // [B, T]: the pool slot (block * block_size + offset) its key and value go to
+  at::Tensor read;       // [B, W]: read[b, j] is the slot of row b's token j, for j up to its newest
+                         // token's position (beyond that: any slot, masked out)
 };
 
 class Transformer {
@@ -86,9 +104,19 @@ class Transformer {
   // cache and returns the hidden states [B, T, hidden] of the new tokens.
   at::Tensor forward_cached(const at::Tensor& input_ids, KVCache& cache, const at::Tensor& input_valid = {}) const;
 
+  // A paged cache of num_blocks blocks (model/engine.h), zeroed.
+  PagedKV new_paged_cache(int64_t num_blocks, int64_t block_size) const;
+  // Bytes of keys and values one token takes in the cache, over all layers.
+  int64_t kv_bytes_per_token() const;
+  // Stores the keys and values of step's tokens in the cache and returns their hidden states [B, T, hidden].
+  at::Tensor forward_paged(const PagedStep& step, PagedKV& cache) const;
+
  private:
+  // Called per layer with the new tokens' keys and values [B, kv_heads, T, D] after the rotary
+  // embedding; returns those the tokens attend to [B, kv_heads, S, D] (the mask is [B, 1, T, S]).
+  using KeyValueHook = std::function<std::pair<at::Tensor, at::Tensor>(int64_t, const at::Tensor&, const at::Tensor&)>;
   at::Tensor layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                   const at::Tensor& mask, KVCache* cache, int64_t slot) const;
+                   const at::Tensor& mask, const KeyValueHook& keys_values) const;
   std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
   const at::Tensor& w(const std::string& name) const;
   at::Tensor matrix(const std::string& name) const;  // a layer matrix, dequantised when in FP8
