@@ -41,6 +41,19 @@ void add_bench_command(CLI::App& app) {
   mb->add_option("--prefill-tokens", model_opt->prefill_tokens, "Prefill length")->capture_default_str();
   mb->callback([model_opt] { torch_commands().bench_model(torch_context(), *model_opt); });
 
+  auto rollout_opt = std::make_shared<RolloutBenchOptions>();
+  auto* rb = bench->add_subcommand("rollout", "Rollout tokens/s: one gRPC worker vs the engine in-process vs a naive loop; "
+                                              "fp8 vs bf16 speed, memory and log-prob mismatch; fraction of the matrix-product peak");
+  rb->add_option("--preset", rollout_opt->preset, "Model shape (qwen2 presets)")->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))
+      ->capture_default_str();
+  rb->add_option("--prompts", rollout_opt->prompts, "Prompts (groups)")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_option("--samples", rollout_opt->samples, "Samples per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_option("--prompt-tokens", rollout_opt->prompt_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_option("--new-tokens", rollout_opt->new_tokens, "New tokens per sample")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_option("--kv-cache-mb", rollout_opt->kv_cache_mb, "KV cache budget")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_flag("!--no-naive", rollout_opt->naive, "Skip the naive loop");
+  rb->callback([rollout_opt] { torch_commands().bench_rollout(torch_context(), *rollout_opt); });
+
   auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
   sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
   sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);

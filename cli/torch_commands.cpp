@@ -1,9 +1,16 @@
 // libr1_torch.so: the LibTorch side of the r1 command line (see torch_module.h). Each entry sets
 // LibTorch's threads and log level from the caller's context first.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,9 +23,11 @@
 #include "model/runtime.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
+#include "rollout/server.h"
 
 namespace r1::cli {
-void bench_model(const TorchContext& context, const ModelBenchOptions& options);  // torch_bench.cpp
+void bench_model(const TorchContext& context, const ModelBenchOptions& options);      // torch_bench.cpp
+void bench_rollout(const TorchContext& context, const RolloutBenchOptions& options);  // rollout_bench.cpp
 }
 
 namespace {
@@ -123,8 +132,49 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
                tokens, seconds, tokens / std::max(seconds, 1e-9), out[0][0].finish_reason.c_str());
 }
 
+void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutServeOptions& o) {
+  // SIGINT and SIGTERM (whichever thread they land on) write a byte to a pipe; a thread waiting on it
+  // shuts the server down cleanly.
+  static int stop_pipe[2] = {-1, -1};
+  if (pipe2(stop_pipe, O_CLOEXEC) != 0) throw Error("rollout serve: cannot create a pipe");
+  struct sigaction sa = {};
+  sa.sa_handler = [](int sig) {
+    const char c = static_cast<char>(sig);
+    [[maybe_unused]] ssize_t n = write(stop_pipe[1], &c, 1);
+  };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  apply(context);
+  r1::rollout::ServerOptions so;
+  so.model_dir = o.model;
+  so.precision = o.precision;
+  so.fp8_scaling = o.fp8_scaling;
+  so.kv_cache_mb = o.kv_cache_mb;
+  so.max_running = o.max_running;
+  so.max_n = o.max_n;
+  so.host = o.host;
+  so.port = o.port;
+  so.token = o.token;
+  so.max_message_mb = o.max_message_mb;
+  so.version = o.version;
+  so.threads = context.threads;
+  r1::rollout::RolloutServer server(so);
+  std::printf("listening on %s\n", server.address().c_str());
+  std::fflush(stdout);
+  std::thread waiter([&] {
+    char sig = 0;
+    while (read(stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    r1::log::info() << "signal " << static_cast<int>(sig) << ": shutting down";
+    server.shutdown();
+  });
+  server.wait();
+  waiter.join();
+}
+
 const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate,
-                                          &r1::cli::bench_model};
+                                          &r1::cli::bench_model, &rollout_serve, &r1::cli::bench_rollout};
 
 }  // namespace
 

@@ -43,15 +43,34 @@ struct ModelBenchOptions {
   std::vector<int64_t> decode_batches = {1, 16, 64};
 };
 
+// r1 rollout serve (rollout/server.h)
+struct RolloutServeOptions {
+  std::string model, precision = "fp8", fp8_scaling = "channel", host = "127.0.0.1", token;
+  int port = 0;
+  double kv_cache_mb = 512;
+  int64_t max_running = 256, max_n = 64, max_message_mb = 64;
+  uint64_t version = 0;
+};
+
+// r1 bench rollout
+struct RolloutBenchOptions {
+  std::string preset = "25m";
+  int64_t prompts = 32, samples = 8, prompt_tokens = 64, new_tokens = 256;
+  double kv_cache_mb = 1024;
+  bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
+};
+
 struct TorchCommands {
   int abi_version;  // kTorchAbiVersion of the module
   std::string (*runtime_info)(const TorchContext& context);
   void (*model_init)(const TorchContext& context, const ModelInitOptions& options);
   void (*generate)(const TorchContext& context, const GenerateOptions& options);
   void (*bench_model)(const TorchContext& context, const ModelBenchOptions& options);
+  void (*rollout_serve)(const TorchContext& context, const RolloutServeOptions& options);
+  void (*bench_rollout)(const TorchContext& context, const RolloutBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 2;
+inline constexpr int kTorchAbiVersion = 3;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -26,6 +26,7 @@ PACKAGES=(
   catch2                       # tests
   nodejs                       # reference tokenizers (test fixtures and the tokenizer benchmark)
   python3-jinja2               # Hugging Face's template engine, to render reference chat prompts
+  python3-grpcio python3-grpc-tools  # an independent Python client of the rollout service (tests)
 )
 
 as_root() {
