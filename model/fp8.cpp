@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "model/torch_compat.h"
 
 namespace r1::model {
 namespace {
@@ -78,13 +79,41 @@ Fp8Weight Fp8Weight::quantize(const at::Tensor& weight, Fp8Scaling scaling) {
 
 at::Tensor Fp8Weight::dequantize(at::ScalarType dtype) const {
   const int64_t out = codes.size(0), in = codes.size(1);
-  at::Tensor v = e4m3_values().index_select(0, codes.reshape({-1}).to(at::kLong)).view({out, in});
+  at::Tensor v = e4m3_values().to(codes.device()).index_select(0, codes.reshape({-1}).to(at::kLong)).view({out, in});
   if (scaling == Fp8Scaling::kPerChannel) {
     v = v * scale.unsqueeze(1);
   } else {
     v = v * spread_blocks(scale, out, in);
   }
   return v.to(dtype);
+}
+
+at::Tensor Fp8Weight::linear(const at::Tensor& x) const {
+#if R1_TORCH_HAS_SCALED_MM_ROWWISE
+  const int64_t out = codes.size(0), in = codes.size(1);
+  if (x.is_cuda() && x.scalar_type() == at::kBFloat16 && scaling == Fp8Scaling::kPerChannel && in % 16 == 0 &&
+      out % 16 == 0) {
+    at::Tensor rows = x.reshape({-1, in});
+    const int64_t M = rows.size(0), padded = (M + 15) / 16 * 16;  // _scaled_mm wants M % 16 == 0 too
+    if (padded != M) rows = at::cat({rows, at::zeros({padded - M, in}, rows.options())});
+    at::Tensor x_scale = (rows.abs().amax(1, /*keepdim=*/true).to(at::kFloat) / 448.0f).clamp_min(1e-12f);
+    at::Tensor x_fp8 = (rows.to(at::kFloat) / x_scale).to(at::kFloat8_e4m3fn);
+    at::Tensor w_fp8 = codes.view(at::kFloat8_e4m3fn);  // r1's codes are e4m3fn's bytes
+    at::Tensor y = at::_scaled_mm(x_fp8, w_fp8.t(), x_scale, scale.to(at::kFloat).view({1, out}), std::nullopt,
+                                  std::nullopt, x.scalar_type(), /*use_fast_accum=*/false);
+    auto sizes = x.sizes().vec();
+    sizes.back() = out;
+    return y.narrow(0, 0, M).view(sizes);
+  }
+#endif
+  return at::linear(x, dequantize(x.scalar_type()));
+}
+
+Fp8Weight Fp8Weight::to(const at::Device& device) const {
+  Fp8Weight w = *this;
+  w.codes = codes.to(device);
+  w.scale = scale.to(device);
+  return w;
 }
 
 }  // namespace r1::model

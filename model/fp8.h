@@ -1,7 +1,8 @@
 // FP8 weights for inference: float8 e4m3 (the "fn" variant: 1 sign, 4 exponent bits with bias 7, 3
 // mantissa bits, no infinities, NaN = S.1111.111, largest finite 448), with a scale per output channel
 // or per 128x128 block as DeepSeek-V3 does. LibTorch 1.13 has no float8 dtype, so codes are stored as
-// bytes and dequantised into the matrix product's dtype when the weight is used.
+// bytes and dequantised into the matrix product's dtype when the weight is used; on CUDA with LibTorch
+// >= 2.5 the codes are read as float8_e4m3fn and multiplied by _scaled_mm (model/torch_compat.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -29,6 +30,12 @@ struct Fp8Weight {
 
   static Fp8Weight quantize(const at::Tensor& weight, Fp8Scaling scaling = Fp8Scaling::kPerChannel);
   at::Tensor dequantize(at::ScalarType dtype) const;
+  // x [..., in] times the weight, transposed: [..., out] in x's dtype. On CUDA (LibTorch >= 2.5, bf16 x, per-
+  // channel scales, in and out multiples of 16) x is quantised to e4m3 per row and _scaled_mm
+  // multiplies the two in FP8 with fp32 accumulation; elsewhere the weight is dequantised into x's
+  // dtype first.
+  at::Tensor linear(const at::Tensor& x) const;
+  Fp8Weight to(const at::Device& device) const;
   int64_t bytes() const { return codes.numel() + scale.numel() * 4; }
 };
 

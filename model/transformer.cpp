@@ -108,9 +108,11 @@ at::Tensor& Transformer::weight(const std::string& name) {
   return it->second;
 }
 
-at::Tensor Transformer::matrix(const std::string& name) const {
+at::Tensor Transformer::project(const at::Tensor& x, const std::string& name, const at::Tensor& bias) const {
   auto it = fp8_.find(name);
-  return it != fp8_.end() ? it->second.dequantize(dtype_) : w(name);
+  if (it == fp8_.end()) return linear(x, w(name), bias);
+  at::Tensor y = it->second.linear(x);
+  return bias.defined() ? y + bias : y;
 }
 
 void Transformer::quantize_fp8(Fp8Scaling scaling) {
@@ -230,9 +232,9 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
     return it == weights_.end() ? at::Tensor() : it->second;
   };
   at::Tensor h = rms_norm(x, w(p + "input_layernorm.weight"), c.rms_norm_eps);
-  at::Tensor q = linear(h, matrix(p + "self_attn.q_proj.weight"), bias("self_attn.q_proj.bias")).view({B, T, -1, D});
-  at::Tensor k = linear(h, matrix(p + "self_attn.k_proj.weight"), bias("self_attn.k_proj.bias")).view({B, T, -1, D});
-  at::Tensor v = linear(h, matrix(p + "self_attn.v_proj.weight"), bias("self_attn.v_proj.bias")).view({B, T, -1, D});
+  at::Tensor q = project(h, p + "self_attn.q_proj.weight", bias("self_attn.q_proj.bias")).view({B, T, -1, D});
+  at::Tensor k = project(h, p + "self_attn.k_proj.weight", bias("self_attn.k_proj.bias")).view({B, T, -1, D});
+  at::Tensor v = project(h, p + "self_attn.v_proj.weight", bias("self_attn.v_proj.bias")).view({B, T, -1, D});
   if (c.qk_norm) {
     q = rms_norm(q, w(p + "self_attn.q_norm.weight"), c.rms_norm_eps);
     k = rms_norm(k, w(p + "self_attn.k_norm.weight"), c.rms_norm_eps);
@@ -250,10 +252,10 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
   at::Tensor probs = at::softmax(scores.to(at::kFloat).view({B, G, rep, T, S}) + mask.unsqueeze(1), -1).to(dtype_);
   at::Tensor attn = at::matmul(probs.view({B, G, rep * T, S}), v).view({B, c.num_attention_heads, T, D})
                         .transpose(1, 2).reshape({B, T, -1});
-  at::Tensor out = x + linear(attn, matrix(p + "self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"));
+  at::Tensor out = x + project(attn, p + "self_attn.o_proj.weight", bias("self_attn.o_proj.bias"));
   at::Tensor h2 = rms_norm(out, w(p + "post_attention_layernorm.weight"), c.rms_norm_eps);
-  at::Tensor mlp = at::linear(at::silu(at::linear(h2, matrix(p + "mlp.gate_proj.weight"))) * at::linear(h2, matrix(p + "mlp.up_proj.weight")),
-                              matrix(p + "mlp.down_proj.weight"));
+  at::Tensor mlp = project(at::silu(project(h2, p + "mlp.gate_proj.weight")) * project(h2, p + "mlp.up_proj.weight"),
+                           p + "mlp.down_proj.weight");
   return out + mlp;
 }
 

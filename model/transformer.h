@@ -119,7 +119,8 @@ class Transformer {
                    const at::Tensor& mask, const KeyValueHook& keys_values) const;
   std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
   const at::Tensor& w(const std::string& name) const;
-  at::Tensor matrix(const std::string& name) const;  // a layer matrix, dequantised when in FP8
+  // x times a layer matrix (transposed), plus bias: in FP8 through Fp8Weight::linear.
+  at::Tensor project(const at::Tensor& x, const std::string& name, const at::Tensor& bias = {}) const;
 
   ModelConfig config_;
   at::ScalarType dtype_;
