@@ -3,6 +3,9 @@
 // KV cache, no batching) as the floor; the fraction of this run's bf16 matrix-product peak; FP8's
 // weight memory and its log-probability mismatch against bf16 on the same model and tokens.
 #include <ATen/ATen.h>
+#include <signal.h>
+
+#include <boost/process.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -22,7 +25,6 @@
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
-#include "rollout/server.h"
 
 namespace r1::cli {
 namespace {
@@ -131,17 +133,28 @@ void bench_rollout(const TorchContext& context, const RolloutBenchOptions& o) {
   const double inproc_fp8 = engine_tokens_per_second(fp8, qs, o.kv_cache_mb);
   report("engine in-process, fp8", inproc_fp8, inproc_bf16);
 
-  // One gRPC worker (fp8) in this process, called by one client thread per prompt over loopback.
+  // One gRPC worker (fp8), a separate `r1 rollout serve` process as users run it, called by one client
+  // thread per prompt over loopback.
   double grpc_fp8 = 0;
   {
-    rollout::ServerOptions so;
-    so.model_dir = dir.string();
-    so.precision = "fp8";
-    so.kv_cache_mb = o.kv_cache_mb;
-    so.max_n = std::max<int64_t>(o.samples, 64);
-    so.threads = context.threads;
-    rollout::RolloutServer server(so);
-    auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+    namespace bp = boost::process;
+    bp::ipstream worker_out;
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", dir.string(),
+                                     "--precision", "fp8", "--port", "0", "--kv-cache-mb", std::to_string(o.kv_cache_mb),
+                                     "--max-n", std::to_string(std::max<int64_t>(o.samples, 64))};
+    bp::child worker(bp::exe = self, bp::args = args, bp::std_out > worker_out, bp::std_err > bp::null);
+    std::string line;
+    if (!std::getline(worker_out, line) || line.rfind("listening on ", 0) != 0)
+      throw Error("bench rollout: the worker (" + self + " rollout serve) did not start");
+    struct Stop {
+      bp::child& c;
+      ~Stop() {
+        ::kill(c.id(), SIGTERM);
+        c.wait();
+      }
+    } stop{worker};
+    auto channel = grpc::CreateChannel(line.substr(13), grpc::InsecureChannelCredentials());
     auto stub = v1::Rollout::NewStub(channel);
     std::atomic<int64_t> tokens{0};
     std::atomic<int> failures{0};
@@ -166,7 +179,8 @@ void bench_rollout(const TorchContext& context, const RolloutBenchOptions& o) {
     for (auto& th : callers) th.join();
     grpc_fp8 = static_cast<double>(tokens.load()) / since(t);
     if (failures) throw Error("bench rollout: " + std::to_string(failures.load()) + " gRPC calls failed");
-    if (tokens.load() != total) throw Error("bench rollout: the worker returned " + std::to_string(tokens.load()) + " tokens, not " + std::to_string(total));
+    if (tokens.load() != total)
+      throw Error("bench rollout: the worker returned " + std::to_string(tokens.load()) + " tokens, not " + std::to_string(total));
   }
   report("one gRPC worker, fp8", grpc_fp8, inproc_fp8);
   std::printf("  gRPC overhead: %.1f%% (goal <= 5%%)\n", 100.0 * (1.0 - grpc_fp8 / inproc_fp8));
