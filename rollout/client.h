@@ -1,0 +1,118 @@
+// The trainer's side of the rollout workers (proto/rollout.proto): one client over N workers, local
+// ones it starts itself and remote ones it is given.
+//
+// - generate() spreads groups (one GenerateRequest with its n samples each) over the live workers by
+//   load and hands each group back whole as soon as its last completion arrives. A worker that dies
+//   or times out loses its groups to the others: each group is delivered exactly once, from one
+//   attempt, never a mix of two.
+// - Local workers run `<r1_binary> rollout serve --port 0 [--token T] <serve_args...>` and say where
+//   they listen on their first stdout line; one that crashes is restarted, and the destructor stops
+//   them (SIGTERM, then SIGKILL after a grace period). They also get SIGTERM if the trainer dies.
+// - update_weights() streams tensors to every live worker (bf16 on the wire unless told otherwise)
+//   and returns once each reports the new version. A worker that missed an update (it was down)
+//   takes no work until the next one reaches it.
+//
+// Thread-safe: generate() and update_weights() may run at once from different threads. Errors are
+// r1::Error, one line naming the request, tensor or worker at fault. No LibTorch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proto/rollout.pb.h"
+
+namespace r1::rollout {
+
+// Workers the client starts and owns.
+struct LocalWorkers {
+  std::string r1_binary;                // path of the `r1` executable
+  std::vector<std::string> serve_args;  // after `rollout serve --port 0 [--token T]`
+  int count = 0;
+  int max_restarts = 3;                 // per worker, over the client's life
+  double start_timeout_s = 120;         // until the worker prints its address (model loading included)
+  double stop_grace_s = 10;             // between SIGTERM and SIGKILL
+};
+
+struct ClientOptions {
+  std::vector<std::string> addresses;   // remote workers, "host:port"
+  LocalWorkers local;
+  std::string token;                    // sent as x-r1-token on every call; local workers get --token
+  double connect_timeout_s = 30;        // a remote worker must answer GetStatus this soon at start
+  double group_timeout_s = 600;         // an attempt not finished by then is cancelled, its worker counted down
+  int max_attempts = 3;                 // failed attempts of one group before generate() gives up
+  int max_groups_per_worker = 16;       // in flight at once on one worker
+  double status_interval_s = 0.5;       // GetStatus of live workers while generating; local exits checked as often
+  double reprobe_interval_s = 2;        // GetStatus of a remote worker that is down, until it answers
+  size_t weight_chunk_bytes = 1 << 20;  // data bytes per TensorChunk
+  bool weights_as_f32 = false;          // send F32 tensors as F32 instead of bf16
+  double update_timeout_s = 600;        // one weight update: the stream and the switch to the new version
+};
+
+struct GroupResult {
+  size_t index = 0;                          // of the request in generate()'s list
+  std::vector<v1::Completion> completions;   // exactly n, sorted by Completion.index
+  uint64_t policy_version = 0;               // shared by every completion
+  int attempts = 0;                          // times the group was sent (1 unless it was resubmitted)
+  std::string worker;                        // the address that produced it
+};
+
+// One tensor of a weight update; `data` stays the caller's and must hold `bytes` bytes until
+// update_weights() returns.
+struct WeightTensor {
+  std::string name;                     // Hugging Face's name
+  std::string dtype;                    // "BF16" or "F32"
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+
+class RolloutClient {
+ public:
+  // Starts the local workers (in parallel) and waits until every worker answers GetStatus; throws
+  // r1::Error naming the worker that did not (local workers started so far are stopped again).
+  explicit RolloutClient(ClientOptions options);
+  // Stops the local workers and waits for them: no process is left behind.
+  ~RolloutClient();
+  RolloutClient(const RolloutClient&) = delete;
+  RolloutClient& operator=(const RolloutClient&) = delete;
+
+  // Runs every request as one group of n samples (params.n; 1 without params). on_group runs on the
+  // calling thread for each group once all n completions have arrived, in finishing order, once
+  // per request. A request without a prompt or with n < 1 is refused before anything is sent.
+  // Resubmits a group whose worker died, timed out, mixed policy versions within the group, or
+  // aborted it for a weight update; gives up (r1::Error) on INVALID_ARGUMENT or UNAUTHENTICATED at
+  // once, after max_attempts failures of one group, or when no worker is left. An exception from
+  // on_group cancels the groups in flight and propagates.
+  void generate(const std::vector<v1::GenerateRequest>& requests, const std::function<void(GroupResult&&)>& on_group);
+  // The same, collected and ordered by index.
+  std::vector<GroupResult> generate_all(const std::vector<v1::GenerateRequest>& requests);
+
+  // Streams the tensors to every live worker in chunks of weight_chunk_bytes, then waits until each
+  // reports `version` in GetStatus. abort_in_flight: sequences running end at once (their groups are
+  // resubmitted) instead of finishing on the old weights. A worker that goes down meanwhile is
+  // skipped with a warning; any other failure is an r1::Error naming the worker.
+  void update_weights(uint64_t version, const std::vector<WeightTensor>& tensors, bool abort_in_flight = false);
+
+  struct WorkerInfo {
+    std::string address;
+    bool alive = false;
+    bool local = false;
+    int restarts = 0;
+    uint64_t version = 0;
+    int queue_depth = 0;   // as GetStatus last reported it
+    int in_flight = 0;     // groups this client has on it now
+    int pid = 0;           // local workers; 0 otherwise
+  };
+  // In a fixed order: remote addresses first, then the local workers.
+  std::vector<WorkerInfo> workers();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace r1::rollout

@@ -1,0 +1,631 @@
+// The rollout client (rollout/client.h) against fake workers (fake_rollout_worker.h): groups spread by
+// load and delivered exactly once, whole; workers that die, time out or come back; errors that are not
+// retried; the token; weight updates chunk by chunk in bf16; local workers started, restarted after a
+// crash and stopped with nothing left behind.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "rollout/client.h"
+#include "tests/fake_rollout_worker.h"
+
+using Catch::Matchers::Contains;
+using r1::rollout::ClientOptions;
+using r1::rollout::GroupResult;
+using r1::rollout::RolloutClient;
+using r1::rollout::WeightTensor;
+using r1::test::FakeConfig;
+using r1::test::FakeServer;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+r1::v1::GenerateRequest make_request(const std::string& id, int n) {
+  r1::v1::GenerateRequest r;
+  r.set_request_id(id);
+  for (int32_t t : {11, 12, 13}) r.mutable_prompt_ids()->add_ids(t);
+  r.mutable_params()->set_n(n);
+  r.mutable_params()->set_max_new_tokens(8);
+  return r;
+}
+
+std::vector<r1::v1::GenerateRequest> make_requests(int count, int n, const std::string& prefix = "g") {
+  std::vector<r1::v1::GenerateRequest> out;
+  for (int i = 0; i < count; ++i) out.push_back(make_request(prefix + std::to_string(i), n));
+  return out;
+}
+
+ClientOptions remote(std::vector<std::string> addresses) {
+  ClientOptions o;
+  o.addresses = std::move(addresses);
+  o.connect_timeout_s = 5;
+  o.status_interval_s = 0.1;
+  o.reprobe_interval_s = 0.2;
+  return o;
+}
+
+// Exactly n completions, sorted, each the fake's for its request and index, one policy version.
+void check_group(const GroupResult& r, const r1::v1::GenerateRequest& request, int n) {
+  INFO("group " << r.index << " (" << request.request_id() << ")");
+  REQUIRE(static_cast<int>(r.completions.size()) == n);
+  for (int i = 0; i < n; ++i) {
+    const auto& c = r.completions[i];
+    CHECK(c.index() == i);
+    CHECK(c.request_id() == request.request_id());
+    CHECK(std::vector<int32_t>(c.ids().begin(), c.ids().end()) == r1::test::fake_ids(request.request_id(), i));
+    CHECK(c.text() == request.request_id() + "#" + std::to_string(i));
+    CHECK(c.policy_version() == r.policy_version);
+  }
+}
+
+size_t count_of(const std::vector<std::string>& v, const std::string& x) {
+  return static_cast<size_t>(std::count(v.begin(), v.end(), x));
+}
+
+// Polls until pred() holds or `seconds` pass.
+template <typename Pred>
+bool eventually(Pred pred, double seconds = 10) {
+  auto until = Clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (Clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+bool process_gone(int pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+uint16_t bf16_bits(const std::string& data, size_t i) {
+  uint16_t v;
+  std::memcpy(&v, data.data() + 2 * i, 2);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("rollout client: groups spread over two workers, each delivered once and whole", "[rollout][client]") {
+  FakeServer a(FakeConfig{.delay_ms = 5}), b(FakeConfig{.delay_ms = 5});
+  REQUIRE(a.server);
+  REQUIRE(b.server);
+  auto options = remote({a.address(), b.address()});
+  options.max_groups_per_worker = 3;
+  RolloutClient client(options);
+  auto infos = client.workers();
+  REQUIRE(infos.size() == 2);
+  CHECK(infos[0].address == a.address());
+  CHECK(infos[0].alive);
+  CHECK_FALSE(infos[0].local);
+  CHECK(infos[0].version == 1);
+
+  const auto requests = make_requests(24, 4);
+  std::map<size_t, int> delivered;
+  std::map<std::string, int> by_worker;
+  client.generate(requests, [&](GroupResult&& r) {
+    ++delivered[r.index];
+    ++by_worker[r.worker];
+    check_group(r, requests.at(r.index), 4);
+    CHECK(r.attempts == 1);
+    CHECK(r.policy_version == 1);
+  });
+  REQUIRE(delivered.size() == 24);
+  for (const auto& [index, times] : delivered) CHECK(times == 1);
+  CHECK(by_worker[a.address()] + by_worker[b.address()] == 24);
+  CHECK(by_worker[a.address()] >= 6);
+  CHECK(by_worker[b.address()] >= 6);
+  CHECK(a.service.max_active() <= 3);
+  CHECK(b.service.max_active() <= 3);
+  CHECK(a.service.streams().size() + b.service.streams().size() == 24);
+
+  // generate_all: ordered by index.
+  auto all = client.generate_all(make_requests(5, 2, "h"));
+  REQUIRE(all.size() == 5);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].index == i);
+}
+
+TEST_CASE("rollout client: with equal loads the shorter queue wins", "[rollout][client]") {
+  FakeServer busy(FakeConfig{.queue_depth = 50}), idle(FakeConfig{.queue_depth = 0});
+  RolloutClient client(remote({busy.address(), idle.address()}));
+  for (int i = 0; i < 4; ++i) {
+    auto r = client.generate_all({make_request("q" + std::to_string(i), 1)});
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].worker == idle.address());
+  }
+  CHECK(busy.service.streams().empty());
+  CHECK(client.workers()[0].queue_depth == 50);
+}
+
+TEST_CASE("rollout client: queue depths are refreshed while generating, not while idle", "[rollout][client]") {
+  FakeServer a(FakeConfig{.delay_ms = 400});
+  RolloutClient client(remote({a.address()}));  // status_interval_s = 0.1
+  const int at_start = a.service.status_calls();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(a.service.status_calls() == at_start);
+  client.generate_all({make_request("slow", 1)});
+  CHECK(a.service.status_calls() - at_start >= 2);
+}
+
+TEST_CASE("rollout client: generate() from two threads while weights are pushed", "[rollout][client]") {
+  FakeServer a(FakeConfig{.delay_ms = 3}), b(FakeConfig{.delay_ms = 3});
+  auto options = remote({a.address(), b.address()});
+  options.max_groups_per_worker = 4;
+  RolloutClient client(options);
+  std::vector<GroupResult> first, second;
+  std::thread t1([&] { first = client.generate_all(make_requests(30, 2, "p")); });
+  std::thread t2([&] { second = client.generate_all(make_requests(30, 2, "q")); });
+  std::vector<float> w(1000, 0.25f);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  client.update_weights(2, {{"w", "F32", {1000}, w.data(), w.size() * 4}});
+  t1.join();
+  t2.join();
+  REQUIRE(first.size() == 30);
+  REQUIRE(second.size() == 30);
+  const auto p = make_requests(30, 2, "p"), q = make_requests(30, 2, "q");
+  for (const auto& r : first) check_group(r, p[r.index], 2);
+  for (const auto& r : second) check_group(r, q[r.index], 2);
+  CHECK(a.service.version() == 2);
+  CHECK(b.service.version() == 2);
+}
+
+TEST_CASE("rollout client: a worker dying mid-generation loses its groups to the other", "[rollout][client]") {
+  // The first fails every call with UNAVAILABLE after 3 completions, in the middle of a group.
+  FakeServer a(FakeConfig{.delay_ms = 5, .fail_after = 3}), b(FakeConfig{.delay_ms = 5});
+  auto options = remote({a.address(), b.address()});
+  options.max_groups_per_worker = 4;
+  RolloutClient client(options);
+  const auto requests = make_requests(20, 2);
+  std::map<size_t, int> delivered;
+  int resubmitted = 0;
+  client.generate(requests, [&](GroupResult&& r) {
+    ++delivered[r.index];
+    check_group(r, requests.at(r.index), 2);
+    const std::string& id = requests.at(r.index).request_id();
+    if (r.worker == a.address()) {
+      CHECK(count_of(a.service.completed(), id) == 1);
+    } else {
+      CHECK(r.worker == b.address());
+      CHECK(count_of(b.service.completed(), id) == 1);
+    }
+    if (r.attempts > 1) {
+      ++resubmitted;
+      CHECK(r.worker == b.address());
+    }
+  });
+  REQUIRE(delivered.size() == 20);
+  for (const auto& [index, times] : delivered) CHECK(times == 1);
+  CHECK(resubmitted >= 1);
+  CHECK(a.service.completed().size() <= 1);  // 3 completions: one whole group at most
+  CHECK_FALSE(client.workers()[0].alive);
+  CHECK(client.workers()[1].alive);
+}
+
+TEST_CASE("rollout client: a server shut down mid-generation", "[rollout][client]") {
+  // The first delivery comes from the fast one while the slow one is in the middle of its groups.
+  FakeServer a(FakeConfig{.delay_ms = 100}), b(FakeConfig{.delay_ms = 5});
+  auto options = remote({a.address(), b.address()});
+  options.max_groups_per_worker = 4;
+  RolloutClient client(options);
+  const auto requests = make_requests(16, 2);
+  std::map<size_t, int> delivered;
+  std::thread stopper;
+  int resubmitted = 0;
+  client.generate(requests, [&](GroupResult&& r) {
+    if (delivered.empty()) stopper = std::thread([&] { a.shutdown(0); });
+    ++delivered[r.index];
+    check_group(r, requests.at(r.index), 2);
+    if (r.attempts > 1) ++resubmitted;
+  });
+  stopper.join();
+  REQUIRE(delivered.size() == 16);
+  for (const auto& [index, times] : delivered) CHECK(times == 1);
+  CHECK(resubmitted >= 1);
+  CHECK(a.service.completed().empty());
+  CHECK(b.service.completed().size() == 16);
+  CHECK_FALSE(client.workers()[0].alive);
+}
+
+TEST_CASE("rollout client: INVALID_ARGUMENT is not retried and names the request", "[rollout][client]") {
+  FakeServer a(FakeConfig{.invalid = {"bad"}}), b(FakeConfig{.invalid = {"bad"}});
+  RolloutClient client(remote({a.address(), b.address()}));
+  auto requests = make_requests(6, 2);
+  requests[3] = make_request("bad", 2);
+  REQUIRE_THROWS_WITH(client.generate_all(requests),
+                      Contains("\"bad\"") && Contains("refused") && Contains("outside the vocabulary"));
+  CHECK(count_of(a.service.streams(), "bad") + count_of(b.service.streams(), "bad") == 1);
+  // The client goes on serving afterwards.
+  CHECK(client.generate_all(make_requests(3, 1, "after")).size() == 3);
+}
+
+TEST_CASE("rollout client: the token travels as x-r1-token", "[rollout][client]") {
+  FakeServer a(FakeConfig{.token = "s3cret"});
+  REQUIRE_THROWS_WITH(RolloutClient(remote({a.address()})), Contains(a.address()) && Contains("requires a token"));
+  auto wrong = remote({a.address()});
+  wrong.token = "guess";
+  REQUIRE_THROWS_WITH(RolloutClient(wrong), Contains(a.address()) && Contains("refused the token"));
+  CHECK(a.service.streams().empty());
+
+  auto right = remote({a.address()});
+  right.token = "s3cret";
+  RolloutClient client(right);
+  const auto requests = make_requests(3, 2);
+  auto results = client.generate_all(requests);
+  REQUIRE(results.size() == 3);
+  for (const auto& r : results) check_group(r, requests[r.index], 2);
+  REQUIRE(a.service.tokens().size() == 3);
+  for (const auto& t : a.service.tokens()) CHECK(t == "s3cret");
+}
+
+TEST_CASE("rollout client: bad input is refused before anything is sent", "[rollout][client]") {
+  FakeServer a;
+  RolloutClient client(remote({a.address()}));
+  bool called = false;
+  client.generate({}, [&](GroupResult&&) { called = true; });
+  CHECK_FALSE(called);
+
+  auto zero = make_requests(3, 2);
+  zero[1].mutable_params()->set_n(0);
+  REQUIRE_THROWS_WITH(client.generate_all(zero), Contains("rollout request 1") && Contains("\"g1\"") &&
+                                                     Contains("params.n must be >= 1"));
+  auto no_prompt = make_requests(3, 2);
+  no_prompt[2].clear_prompt_ids();
+  REQUIRE_THROWS_WITH(client.generate_all(no_prompt), Contains("rollout request 2") && Contains("has no prompt"));
+  CHECK(a.service.streams().empty());
+
+  // Without params a request is one sample, as the worker reads it.
+  r1::v1::GenerateRequest plain = make_request("plain", 1);
+  plain.clear_params();
+  auto r = client.generate_all({plain});
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].completions.size() == 1);
+
+  CHECK_THROWS_WITH(RolloutClient(ClientOptions{}), Contains("no workers"));
+}
+
+TEST_CASE("rollout client: mixed policy versions and aborted groups are resubmitted", "[rollout][client]") {
+  SECTION("mixed versions: a failed attempt, retried") {
+    FakeServer a(FakeConfig{.mixed_versions = 1});
+    RolloutClient client(remote({a.address()}));
+    const auto requests = make_requests(1, 3);
+    auto r = client.generate_all(requests);
+    REQUIRE(r.size() == 1);
+    check_group(r[0], requests[0], 3);
+    CHECK(r[0].attempts == 2);
+    CHECK(r[0].policy_version == 1);
+    CHECK(a.service.streams().size() == 2);
+  }
+  SECTION("aborted by a weight update: resubmitted, not counted as a failure") {
+    FakeServer a(FakeConfig{.aborted_streams = 2});
+    auto options = remote({a.address()});
+    options.max_attempts = 1;
+    RolloutClient client(options);
+    const auto requests = make_requests(1, 2);
+    auto r = client.generate_all(requests);
+    REQUIRE(r.size() == 1);
+    check_group(r[0], requests[0], 2);
+    CHECK(r[0].attempts == 3);
+    for (const auto& c : r[0].completions) CHECK(c.finish_reason() == r1::v1::FINISH_REASON_STOP);
+  }
+  SECTION("a stream one completion short counts its worker down") {
+    FakeServer a(FakeConfig{.short_streams = 1}), b;
+    RolloutClient client(remote({a.address(), b.address()}));
+    const auto requests = make_requests(1, 2);
+    auto r = client.generate_all(requests);
+    REQUIRE(r.size() == 1);
+    check_group(r[0], requests[0], 2);
+    CHECK(r[0].attempts == 2);
+    CHECK(r[0].worker == b.address());
+  }
+  SECTION("a group failing on every attempt ends generate() naming it") {
+    FakeServer a(FakeConfig{.mixed_versions = 100}), b(FakeConfig{.mixed_versions = 100});
+    RolloutClient client(remote({a.address(), b.address()}));
+    REQUIRE_THROWS_WITH(client.generate_all(make_requests(2, 2)),
+                        Contains("failed 3 times") && Contains("mix policy versions"));
+  }
+}
+
+TEST_CASE("rollout client: a group past its timeout goes to another worker", "[rollout][client]") {
+  FakeServer slow(FakeConfig{.delay_ms = 5000}), fast(FakeConfig{.delay_ms = 1});
+  auto options = remote({slow.address(), fast.address()});
+  options.group_timeout_s = 0.3;
+  options.max_groups_per_worker = 2;
+  RolloutClient client(options);
+  const auto requests = make_requests(4, 1);
+  auto start = Clock::now();
+  auto results = client.generate_all(requests);
+  REQUIRE(results.size() == 4);
+  int resubmitted = 0;
+  for (const auto& r : results) {
+    check_group(r, requests[r.index], 1);
+    CHECK(r.worker == fast.address());
+    resubmitted += r.attempts > 1;
+  }
+  CHECK(resubmitted >= 1);
+  CHECK(slow.service.streams().size() >= 1);
+  CHECK(Clock::now() - start < std::chrono::seconds(3));
+}
+
+TEST_CASE("rollout client: with no worker left generate() says so", "[rollout][client]") {
+  FakeServer a(FakeConfig{.fail_after = 0});
+  RolloutClient client(remote({a.address()}));
+  REQUIRE_THROWS_WITH(client.generate_all(make_requests(3, 1)),
+                      Contains("no rollout worker is left") && Contains(a.address()) && Contains("UNAVAILABLE"));
+}
+
+TEST_CASE("rollout client: a remote worker that comes back rejoins, but not while behind the policy", "[rollout][client]") {
+  auto a = std::make_unique<FakeServer>(FakeConfig{.delay_ms = 10});
+  FakeServer b(FakeConfig{.delay_ms = 10});
+  const int port = a->port;
+  const std::string address = a->address();
+  auto options = remote({address, b.address()});
+  options.max_groups_per_worker = 2;
+  RolloutClient client(options);
+  a->shutdown();
+  auto first = client.generate_all(make_requests(4, 1, "x"));
+  for (const auto& r : first) CHECK(r.worker == b.address());
+
+  const float w[2] = {1.0f, 2.0f};
+  client.update_weights(2, {WeightTensor{"w", "F32", {2}, w, sizeof w}});
+  CHECK(b.service.version() == 2);
+
+  // Back on its port with the old weights: it answers, and takes no work until weights reach it.
+  a = std::make_unique<FakeServer>(FakeConfig{.delay_ms = 10}, port);
+  REQUIRE(a->server);
+  REQUIRE(eventually([&] { return client.workers()[0].alive; }));
+  CHECK(client.workers()[0].version == 1);
+  for (const auto& r : client.generate_all(make_requests(6, 1, "y"))) CHECK(r.worker == b.address());
+  CHECK(a->service.streams().empty());
+
+  client.update_weights(3, {WeightTensor{"w", "F32", {2}, w, sizeof w}});
+  CHECK(a->service.version() == 3);
+  std::set<std::string> used;
+  for (const auto& r : client.generate_all(make_requests(8, 1, "z"))) {
+    used.insert(r.worker);
+    CHECK(r.policy_version == 3);
+  }
+  CHECK(used == std::set<std::string>{address, b.address()});
+}
+
+TEST_CASE("rollout client: weights travel in chunks, F32 as bf16, and the version is waited for", "[rollout][client]") {
+  FakeServer a(FakeConfig{.switch_delay_ms = 150}), b;
+  RolloutClient client(remote({a.address(), b.address()}));
+
+  // A bf16 tensor over three default chunks (1 MiB), a scalar, and F32 values with known bf16 roundings.
+  std::vector<uint16_t> big(1'500'001);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint16_t>(i * 2654435761u >> 7);
+  const uint32_t f32_bits[] = {
+      0x3F800000,  // 1.0
+      0x3F808000,  // halfway, even below: down
+      0x3F818000,  // halfway, odd below: up
+      0x3F808001,  // above halfway: up
+      0x3F807FFF,  // below halfway: down
+      0x3F7FFFFF,  // carries into the exponent
+      0xC0200000,  // -2.5
+      0x7F800000,  // +inf
+      0xFF800000,  // -inf
+      0x7F7FFFFF,  // the largest float rounds to inf
+      0x7FC00000,  // quiet NaN
+      0x7F800001,  // a NaN with only its lowest bit set: stays NaN
+      0xFF800001,  // negative NaN
+      0x80000000,  // -0
+      0x00000001,  // smallest subnormal: 0
+      0x00018000,  // subnormal halfway, odd below: up
+  };
+  const uint16_t expected_bf16[] = {0x3F80, 0x3F80, 0x3F82, 0x3F81, 0x3F80, 0x3F80, 0xC020, 0x7F80,
+                                    0xFF80, 0x7F80, 0x7FC0, 0x7FC0, 0xFFC0, 0x8000, 0x0000, 0x0002};
+  const float scalar = 0.5f;
+  std::vector<WeightTensor> tensors = {
+      {"model.embed_tokens.weight", "BF16", {1'500'001}, big.data(), big.size() * 2},
+      {"model.norm.weight", "F32", {4, 4}, f32_bits, sizeof f32_bits},
+      {"lm_head.scale", "F32", {}, &scalar, sizeof scalar},
+  };
+  auto start = Clock::now();
+  client.update_weights(7, tensors, true);
+  CHECK(Clock::now() - start >= std::chrono::milliseconds(150));  // waited for the switch
+  CHECK(a.service.version() == 7);
+  CHECK(b.service.version() == 7);
+  for (const auto& info : client.workers()) CHECK(info.version == 7);
+
+  for (FakeServer* s : {&a, &b}) {
+    auto chunks = s->service.chunks();
+    std::vector<std::string> order;
+    std::map<std::string, std::string> bytes;
+    for (const auto& c : chunks) {
+      CHECK(c.version == 7);
+      CHECK(c.abort_in_flight);
+      CHECK(c.dtype == "BF16");
+      CHECK(c.data.size() <= (1u << 20));
+      if (order.empty() || order.back() != c.name) order.push_back(c.name);
+      CHECK(c.offset == bytes[c.name].size());  // in order, no gap
+      bytes[c.name] += c.data;
+    }
+    CHECK(order == std::vector<std::string>{"model.embed_tokens.weight", "model.norm.weight", "lm_head.scale"});
+    CHECK(chunks.size() == 3 + 1 + 1);
+    CHECK(chunks[0].shape == std::vector<int64_t>{1'500'001});
+    CHECK(chunks[3].shape == std::vector<int64_t>{4, 4});
+    CHECK(chunks[4].shape.empty());
+    CHECK(bytes["model.embed_tokens.weight"] == std::string(reinterpret_cast<const char*>(big.data()), big.size() * 2));
+    const std::string& norm = bytes["model.norm.weight"];
+    REQUIRE(norm.size() == 32);
+    for (size_t i = 0; i < 16; ++i) {
+      INFO("f32 bits " << std::hex << f32_bits[i]);
+      CHECK(bf16_bits(norm, i) == expected_bf16[i]);
+    }
+    REQUIRE(bytes["lm_head.scale"].size() == 2);
+    CHECK(bf16_bits(bytes["lm_head.scale"], 0) == 0x3F00);
+  }
+}
+
+TEST_CASE("rollout client: weights as F32 on request, in chunks of the size asked for", "[rollout][client]") {
+  FakeServer a;
+  auto options = remote({a.address()});
+  options.weights_as_f32 = true;
+  options.weight_chunk_bytes = 64;
+  RolloutClient client(options);
+  std::vector<float> w(100);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.001f * static_cast<float>(i) - 0.03f;
+  client.update_weights(2, {{"layer.weight", "F32", {10, 10}, w.data(), w.size() * 4}});
+  auto chunks = a.service.chunks();
+  REQUIRE(chunks.size() == 7);  // 6 x 64 bytes + 16
+  std::string all;
+  for (const auto& c : chunks) {
+    CHECK(c.dtype == "F32");
+    CHECK(c.data.size() <= 64);
+    CHECK(c.data.size() % 4 == 0);
+    CHECK(c.offset == all.size());
+    all += c.data;
+  }
+  CHECK(all == std::string(reinterpret_cast<const char*>(w.data()), w.size() * 4));
+  CHECK(client.workers()[0].version == 2);
+}
+
+TEST_CASE("rollout client: weight updates that cannot work are errors naming the tensor or worker",
+          "[rollout][client]") {
+  FakeServer a(FakeConfig{.switch_delay_ms = 60000});
+  auto options = remote({a.address()});
+  options.update_timeout_s = 0.3;
+  RolloutClient client(options);
+  const float w[4] = {1, 2, 3, 4};
+  CHECK_THROWS_WITH(client.update_weights(2, {{"w", "F32", {2, 3}, w, sizeof w}}),
+                    Contains("weight \"w\"") && Contains("holds 16 bytes") && Contains("need 24"));
+  CHECK_THROWS_WITH(client.update_weights(2, {{"h", "F16", {4}, w, 8}}), Contains("weight \"h\"") && Contains("F16"));
+  CHECK_THROWS_WITH(client.update_weights(2, {{"w", "F32", {4}, w, 16}, {"w", "F32", {4}, w, 16}}),
+                    Contains("appears twice"));
+  CHECK(a.service.chunks().empty());
+  // Refused by the worker: not above the version in service.
+  CHECK_THROWS_WITH(client.update_weights(1, {{"w", "F32", {4}, w, 16}}),
+                    Contains(a.address()) && Contains("INVALID_ARGUMENT") && Contains("not above"));
+  // Taken, but never switched to.
+  CHECK_THROWS_WITH(client.update_weights(5, {{"w", "F32", {4}, w, 16}}),
+                    Contains(a.address()) && Contains("still reports version 1") && Contains("version 5"));
+}
+
+#ifdef R1_FAKE_ROLLOUT_WORKER
+
+namespace {
+
+ClientOptions local(int count, std::vector<std::string> serve_args = {}) {
+  ClientOptions o;
+  o.local.r1_binary = R1_FAKE_ROLLOUT_WORKER;
+  o.local.serve_args = std::move(serve_args);
+  o.local.count = count;
+  o.local.start_timeout_s = 10;
+  o.local.stop_grace_s = 5;
+  o.status_interval_s = 0.1;
+  o.reprobe_interval_s = 0.2;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("rollout client: local workers are started, restarted after a crash and stopped",
+          "[rollout][client][local]") {
+  std::vector<int> pids;
+  {
+    auto options = local(2, {"--delay-ms", "20"});
+    options.token = "tok";  // the workers get --token and require it
+    options.max_groups_per_worker = 2;
+    RolloutClient client(options);
+    auto infos = client.workers();
+    REQUIRE(infos.size() == 2);
+    for (const auto& i : infos) {
+      CHECK(i.local);
+      CHECK(i.alive);
+      CHECK(i.pid > 0);
+      CHECK(i.restarts == 0);
+      CHECK(i.address.rfind("127.0.0.1:", 0) == 0);
+      pids.push_back(i.pid);
+    }
+    CHECK(infos[0].address != infos[1].address);
+
+    // kill -9 one while groups run on it: every group still completes, once.
+    const auto requests = make_requests(12, 2);
+    std::map<size_t, int> delivered;
+    client.generate(requests, [&](GroupResult&& r) {
+      if (delivered.empty()) REQUIRE(::kill(pids[0], SIGKILL) == 0);
+      ++delivered[r.index];
+      check_group(r, requests.at(r.index), 2);
+    });
+    REQUIRE(delivered.size() == 12);
+    for (const auto& [index, times] : delivered) CHECK(times == 1);
+
+    // It comes back as a new process and takes work again.
+    REQUIRE(eventually([&] { return client.workers()[0].alive && client.workers()[0].restarts == 1; }));
+    infos = client.workers();
+    CHECK(infos[0].pid != pids[0]);
+    CHECK(infos[1].restarts == 0);
+    CHECK(infos[1].pid == pids[1]);
+    CHECK(process_gone(pids[0]));  // killed and reaped
+    pids.push_back(infos[0].pid);
+    std::set<std::string> used;
+    for (const auto& r : client.generate_all(make_requests(8, 1, "again"))) used.insert(r.worker);
+    CHECK(used == std::set<std::string>{infos[0].address, infos[1].address});
+  }
+  // The destructor stopped both and reaped them.
+  for (int pid : pids) {
+    INFO("pid " << pid);
+    CHECK(process_gone(pid));
+  }
+}
+
+TEST_CASE("rollout client: the destructor stops local workers with SIGTERM", "[rollout][client][local]") {
+  std::vector<int> pids;
+  Clock::duration took{};
+  {
+    auto client = std::make_unique<RolloutClient>(local(2));
+    for (const auto& i : client->workers()) pids.push_back(i.pid);
+    auto start = Clock::now();
+    client.reset();
+    took = Clock::now() - start;
+  }
+  for (int pid : pids) CHECK(process_gone(pid));
+  CHECK(took < std::chrono::seconds(4));  // graceful: no wait for the 5 s grace and SIGKILL
+}
+
+TEST_CASE("rollout client: a local worker that does not say where it listens", "[rollout][client][local]") {
+  SECTION("exits first: the error names the command, its status and its stderr") {
+    REQUIRE_THROWS_WITH(RolloutClient(local(1, {"--exit-early"})),
+                        Contains(R1_FAKE_ROLLOUT_WORKER) && Contains("rollout serve --port 0 --exit-early") &&
+                            Contains("exited with status 3 before printing its address") &&
+                            Contains("told to exit before listening"));
+  }
+  SECTION("stays silent: stopped after the start timeout") {
+    auto options = local(1, {"--silent"});
+    options.local.start_timeout_s = 0.5;
+    std::string message;
+    try {
+      RolloutClient client(options);
+    } catch (const r1::Error& e) {
+      message = e.what();
+    }
+    CHECK_THAT(message, Contains("printed no address within 0.5 s") && Contains("keeping quiet"));
+    std::smatch m;
+    REQUIRE(std::regex_search(message, m, std::regex("fake worker pid (\\d+)")));
+    CHECK(process_gone(std::stoi(m[1])));
+  }
+  SECTION("prints something else") {
+    REQUIRE_THROWS_WITH(RolloutClient(local(1, {"--bad-line"})),
+                        Contains("printed \"ready at port") && Contains("listening on <host>:<port>"));
+  }
+  SECTION("cannot be started at all") {
+    auto options = local(1);
+    options.local.r1_binary = "/nonexistent/r1";
+    REQUIRE_THROWS_WITH(RolloutClient(options),
+                        Contains("could not start rollout worker `/nonexistent/r1 rollout serve"));
+  }
+  SECTION("two that fail: the error is a real failure, not the interruption of the other's start") {
+    REQUIRE_THROWS_WITH(RolloutClient(local(2, {"--exit-early"})), Contains("exited with status 3"));
+  }
+}
+
+#endif
