@@ -1,7 +1,8 @@
 // The rollout worker as users run it: `r1 rollout serve` processes, called over gRPC. An independent
 // Python client (tests/python/rollout_client.py); weight updates whose greedy outputs match the new model
 // run in-process and whose completions carry the right versions; malformed updates refused while the
-// worker keeps serving; the token; a client that leaves frees its work.
+// worker keeps serving; the token; a client that leaves frees its work; two workers under the trainer's
+// client, one killed mid-generation, and every group still delivered exactly once.
 // ATen first: c10 defines a glog-style CHECK that Catch's must replace, not the other way round.
 #include <ATen/ATen.h>
 
@@ -13,12 +14,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "model/byte_tokenizer.h"
 #include "model/generate.h"
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/client.h"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -283,4 +287,59 @@ TEST_CASE("rollout service: the token, and a client that leaves frees its work",
   CHECK(status().running_sequences() == 0);
   CHECK(status().kv_cache_used() == 0);
   CHECK(status().precision() == "fp8");
+}
+
+TEST_CASE("rollout service: two real workers, one killed mid-generation; every group completes exactly once",
+          "[rollout][service][fault]") {
+  TempDir tmp;
+  const std::string dir = make_model(tmp.path / "m", 1);
+  r1::rollout::ClientOptions o;
+  o.local.r1_binary = R1_BINARY;
+  o.local.serve_args = {"--model", dir, "--precision", "bf16", "--kv-cache-mb", "8"};
+  o.local.count = 2;
+  o.max_groups_per_worker = 4;
+  r1::rollout::RolloutClient client(o);
+  auto workers = client.workers();
+  REQUIRE(workers.size() == 2);
+  const int victim = workers[0].pid;
+  REQUIRE(victim > 0);
+
+  std::vector<r1::v1::GenerateRequest> qs;
+  for (int g = 0; g < 24; ++g) {
+    auto q = greedy("g" + std::to_string(g), {static_cast<int32_t>(g + 1), 7, 9}, 3, 120);
+    q.mutable_params()->set_temperature(1.0f);
+    q.mutable_params()->set_seed(static_cast<uint64_t>(g));
+    qs.push_back(q);
+  }
+  std::map<size_t, int> delivered;
+  std::set<std::string> workers_used;
+  bool killed = false;
+  int resubmitted = 0;
+  client.generate(qs, [&](r1::rollout::GroupResult&& g) {
+    ++delivered[g.index];
+    REQUIRE(g.completions.size() == 3);
+    for (int s = 0; s < 3; ++s) {
+      CHECK(g.completions[static_cast<size_t>(s)].index() == s);
+      CHECK(g.completions[static_cast<size_t>(s)].request_id() == "g" + std::to_string(g.index));
+      CHECK(g.completions[static_cast<size_t>(s)].ids_size() == 120);
+    }
+    if (g.attempts > 1) ++resubmitted;
+    workers_used.insert(g.worker);
+    if (!killed && delivered.size() == 3) {  // both workers hold groups now: kill one outright
+      ::kill(victim, SIGKILL);
+      killed = true;
+    }
+  });
+  CHECK(killed);
+  REQUIRE(delivered.size() == qs.size());
+  for (const auto& [index, times] : delivered) CHECK(times == 1);
+  CHECK(resubmitted > 0);  // the killed worker's groups went elsewhere
+  // The same samples as an undisturbed run: a resubmitted group replays its seeds exactly.
+  auto again = client.generate_all({qs[0], qs[23]});
+  CHECK(again.size() == 2);
+  auto after = client.workers();
+  int restarts = 0;
+  for (const auto& w : after) restarts += w.restarts;
+  CHECK(restarts >= 1);  // the killed worker was started again
+  CHECK(::kill(victim, 0) != 0);
 }
