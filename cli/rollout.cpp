@@ -16,7 +16,7 @@ void add_rollout_command(CLI::App& app) {
       "serve",
       "Serve a model over gRPC (proto/rollout.proto): continuous batching, FP8 weights, live weight updates. "
       "The first line on stdout is 'listening on HOST:PORT'; SIGTERM or SIGINT stops it cleanly");
-  serve->add_option("--model", o->model, "Model folder (config.json, safetensors, tokenizer.json)")->required();
+  serve->add_option("--model", o->model_dir, "Model folder (config.json, safetensors, tokenizer.json)")->required();
   serve->add_option("--host", o->host, "Address to bind (0.0.0.0: every interface; only with --token on shared networks)")
       ->capture_default_str();
   serve->add_option("--port", o->port, "Port (0: a free one, printed on the first line)")->check(CLI::Range(0, 65535))

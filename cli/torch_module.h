@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "rollout/server.h"
+
 namespace r1::cli {
 
 struct TorchContext {
@@ -43,14 +45,9 @@ struct ModelBenchOptions {
   std::vector<int64_t> decode_batches = {1, 16, 64};
 };
 
-// r1 rollout serve (rollout/server.h)
-struct RolloutServeOptions {
-  std::string model, precision = "fp8", fp8_scaling = "channel", host = "127.0.0.1", token;
-  int port = 0;
-  double kv_cache_mb = 512;
-  int64_t max_running = 256, max_n = 64, max_message_mb = 64;
-  uint64_t version = 0;
-};
+// r1 rollout serve: the worker's options as they are (rollout/server.h is free of LibTorch); threads
+// come from the TorchContext.
+using RolloutServeOptions = rollout::ServerOptions;
 
 // r1 bench rollout
 struct RolloutBenchOptions {
