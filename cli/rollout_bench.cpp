@@ -4,17 +4,17 @@
 // weight memory and its log-probability mismatch against bf16 on the same model and tokens.
 #include <ATen/ATen.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/process.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <random>
-#include <atomic>
-#include <unistd.h>
 #include <thread>
 
 #include "cli/torch_module.h"

@@ -66,8 +66,8 @@ struct Engine::Sequence {
   at::Generator gen;
   Completion out;
   std::unique_ptr<DecodeStream> stream;
-  std::vector<int64_t> table;  // cache blocks holding tokens 0, block_size, 2 * block_size, ...
-  int64_t shared = 0;          // leading blocks shared with the group's other samples
+  std::vector<int64_t> table;  // cache blocks holding tokens 0, block_size, 2 * block_size, ... (the
+                               // prompt's full blocks shared with the group's other samples)
   int64_t length = 0;          // tokens in the cache
   int64_t pending = 0;         // the token sampled last, to be fed next
   bool done = false;
@@ -97,11 +97,12 @@ Engine::Engine(std::shared_ptr<const Transformer> model, EngineOptions options, 
 
 Engine::~Engine() { stop(); }
 
-int64_t Engine::blocks_for(const GenerationRequest& q) const {
+Engine::BlockPlan Engine::block_plan(const GenerationRequest& q) const {
   const int64_t bs = options_.block_size, P = static_cast<int64_t>(q.prompt.size());
-  // The last sampled token is never fed back, so a sample caches at most P + max_new - 1 tokens.
+  // The last sampled token is never fed back, so a sample caches at most P + max_new - 1 tokens. The
+  // prompt's full blocks are shared; the rest (its partial block included) are each sample's own.
   const int64_t most = P + q.params.max_new_tokens - 1, shared = P / bs;
-  return shared + q.params.n * ((most + bs - 1) / bs - shared);
+  return {shared, (most + bs - 1) / bs - shared};
 }
 
 Engine::GroupId Engine::submit(GenerationRequest request, OnCompletion on_completion, OnText on_text) {
@@ -110,7 +111,8 @@ Engine::GroupId Engine::submit(GenerationRequest request, OnCompletion on_comple
     std::lock_guard<std::mutex> lock(mutex_);
     check_request(request, model_->config(), options_.tokenizer);
   }
-  group->blocks = blocks_for(request);
+  const BlockPlan plan = block_plan(request);
+  group->blocks = plan.shared + request.params.n * plan.own;
   const int64_t total = static_cast<int64_t>(block_refs_.size()) - 1;
   if (group->blocks > total)
     throw Error("the request needs " + std::to_string(group->blocks * options_.block_size) +
@@ -223,14 +225,13 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
 void Engine::prefill(const std::shared_ptr<Group>& group) {
   const GenerationRequest& q = group->request;
   const int64_t bs = options_.block_size, P = static_cast<int64_t>(q.prompt.size()), n = q.params.n;
-  const int64_t most = P + q.params.max_new_tokens - 1, shared = P / bs, own = (most + bs - 1) / bs - shared;
+  const auto [shared, own] = block_plan(q);
   std::vector<int64_t> shared_blocks;
   for (int64_t i = 0; i < shared; ++i) shared_blocks.push_back(allocate_block());
   std::vector<std::unique_ptr<Sequence>> seqs;
   for (int64_t s = 0; s < n; ++s) {
     auto seq = std::make_unique<Sequence>();
     seq->sample = s;
-    seq->shared = shared;
     seq->table = shared_blocks;
     for (int64_t b : shared_blocks) block_refs_[static_cast<size_t>(b)] += s > 0 ? 1 : 0;
     for (int64_t i = 0; i < own; ++i) seq->table.push_back(allocate_block());
@@ -301,6 +302,17 @@ void Engine::decode() {
   }
 }
 
+void Engine::retire() {
+  for (auto& s : running_)
+    if (s->done) finish(*s);
+  std::erase_if(running_, [](const auto& s) { return s->done; });
+}
+
+void Engine::abort_queued(Group& g) {
+  for (int64_t s = 0; s < g.request.params.n; ++s)
+    if (g.on_completion) g.on_completion(s, Completion{{}, {}, "abort", {}}, version_);
+}
+
 void Engine::apply_weight_update_if_ready() {
   std::shared_ptr<WeightUpdate> update;
   {
@@ -314,9 +326,7 @@ void Engine::apply_weight_update_if_ready() {
         s->done = true;
         s->out.finish_reason = "abort";
       }
-  for (auto& s : running_)
-    if (s->done) finish(*s);
-  std::erase_if(running_, [](const auto& s) { return s->done; });
+  retire();
   if (!running_.empty()) return;  // the old weights finish what they started
   std::lock_guard<std::mutex> lock(mutex_);
   model_ = update->model;
@@ -348,29 +358,16 @@ bool Engine::step() {
       }
     if (!update_) admit_locked(admitted);
   }
-  for (auto& g : dropped)
-    for (int64_t s = 0; s < g->request.params.n; ++s) {
-      Completion c;
-      c.finish_reason = "abort";
-      if (g->on_completion) g->on_completion(s, std::move(c), version_);
-    }
+  for (auto& g : dropped) abort_queued(*g);
   for (auto& g : admitted) prefill(g);
   // Samples that finished in prefill (a one-token budget, a stop at once) or were cancelled leave
   // before the decode step.
-  auto retire = [&] {
-    for (auto& s : running_)
-      if (s->done) finish(*s);
-    std::erase_if(running_, [](const auto& s) { return s->done; });
-  };
   retire();
   const size_t before = running_.size();
   decode();
   retire();
-  const int64_t sampled = static_cast<int64_t>(before) + [&] {
-    int64_t n = 0;
-    for (auto& g : admitted) n += g->request.params.n;
-    return n;
-  }();
+  int64_t sampled = static_cast<int64_t>(before);  // one token per decoded sequence, one per prefilled sample
+  for (auto& g : admitted) sampled += g->request.params.n;
   const double end = now_seconds();
   std::lock_guard<std::mutex> lock(mutex_);
   if (sampled > 0) {
@@ -418,9 +415,7 @@ void Engine::run() {
     left.swap(queue_);
     groups_.clear();
   }
-  for (auto& g : left)
-    for (int64_t s = 0; s < g->request.params.n; ++s)
-      if (g->on_completion) g->on_completion(s, Completion{{}, {}, "abort", {}}, version_);
+  for (auto& g : left) abort_queued(*g);
 }
 
 void Engine::stop() {

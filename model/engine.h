@@ -14,7 +14,6 @@
 // update_weights() and status() may be called from any thread.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -102,7 +101,12 @@ class Engine {
   bool sample(Sequence& seq, const at::Tensor& logits);
   void finish(Sequence& seq);
   void apply_weight_update_if_ready();
-  int64_t blocks_for(const GenerationRequest& request) const;
+  struct BlockPlan {
+    int64_t shared, own;  // blocks of the prompt shared by a group's samples; blocks each sample owns
+  };
+  BlockPlan block_plan(const GenerationRequest& request) const;
+  void retire();                 // finished sequences leave and give their blocks back
+  void abort_queued(Group& g);   // every sample of a group that never started ends as aborted
   int64_t allocate_block();
   void release_block(int64_t block);
 

@@ -1,15 +1,10 @@
 #include "model/generate.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <cmath>
-#include <memory>
-#include <optional>
 
 #include "core/error.h"
 #include "model/engine.h"
-#include "model/tokenizer.h"
 
 namespace r1::model {
 
