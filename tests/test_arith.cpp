@@ -1,0 +1,388 @@
+// The synthetic arithmetic task (trainer/arith.h): answers, worked solutions re-verified step by
+// step, determinism, distinct problems, the corpus mix, the R1-Zero prompt against r1's renderer.
+#include "trainer/arith.h"
+
+#include "core/config.h"
+#include "core/error.h"
+#include "model/chat_template.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <tuple>
+
+using r1::ArithOptions;
+using r1::Problem;
+
+namespace {
+
+int64_t evaluate(const std::string& op, int64_t a, int64_t b) { return op == "add" ? a + b : op == "sub" ? a - b : a * b; }
+const char* symbol(const std::string& op) { return op == "add" ? "+" : op == "sub" ? "-" : "*"; }
+int digit(int64_t v, size_t i) {
+  while (i-- > 0) v /= 10;
+  return static_cast<int>(v % 10);
+}
+size_t length(int64_t v) { return std::to_string(v).size(); }
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+bool is_chinese(const std::string& worked) { return worked.find("所以") != std::string::npos; }
+// Chinese step phrases mapped to the English ones, so one parser checks both.
+std::string to_english(std::string s) {
+  for (const char* w : {"So ", ", write ", " carry ", " borrow "}) REQUIRE(s.find(w) == std::string::npos);
+  const std::pair<const char*, const char*> map[] = {{"：", ": "}, {"。", ". "}, {"所以 ", "So "}, {" 加 ", " + "},
+                                                     {" 减 ", " - "}, {" 乘 ", " * "}, {" 等于 ", " = "},
+                                                     {"，写 ", ", write "}, {" 进 ", " carry "}, {" 借 ", " borrow "}};
+  for (const auto& [from, to] : map) replace_all(s, from, to);
+  REQUIRE(s.back() == ' ');
+  s.pop_back();
+  return s;
+}
+
+// Re-computes every step of a worked solution of `op a b`; returns the final "So ... = N" value.
+int64_t check_worked(const std::string& op, int64_t a, int64_t b, std::string text) {
+  INFO(text);
+  if (is_chinese(text)) text = to_english(text);
+  const std::string expr = std::to_string(a) + " " + symbol(op) + " " + std::to_string(b);
+  REQUIRE(text.rfind(expr + ": ", 0) == 0);
+  const std::string so = ". So " + expr + " = ";
+  const size_t at = text.rfind(so);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(text.back() == '.');
+  const std::string final_value = text.substr(at + so.size(), text.size() - at - so.size() - 1);
+  static const std::regex number("0|[1-9][0-9]*");
+  REQUIRE(std::regex_match(final_value, number));
+  std::string body = text.substr(expr.size() + 2, at - expr.size() - 2);
+  static const std::regex add_re(R"((\d) \+ (\d)(?: \+ (\d))? = (\d+), write (\d+)(?: carry (\d))?)");
+  static const std::regex sub_re(R"((\d+) - (\d)(?: - (\d))? = (\d+), write (\d+)(?: borrow (\d))?)");
+  static const std::regex mul_re(R"((\d) \* (\d)(?: \+ (\d))? = (\d+), write (\d+)(?: carry (\d))?)");
+  const std::regex& re = op == "add" ? add_re : op == "sub" ? sub_re : mul_re;
+  const size_t columns = op == "add" ? std::max(length(a), length(b)) : length(a);
+  std::vector<std::string> steps;
+  for (size_t s = 0, e; s <= body.size(); s = e + 2) {
+    e = body.find(". ", s);
+    if (e == std::string::npos) e = body.size();
+    steps.push_back(body.substr(s, e - s));
+  }
+  REQUIRE(steps.size() == columns);
+  int64_t in = 0, written = 0, scale = 1;
+  for (size_t i = 0; i < columns; ++i) {
+    INFO("step " << i << ": " << steps[i]);
+    std::smatch m;
+    REQUIRE(std::regex_match(steps[i], m, re));
+    const int64_t x = std::stoll(m[1]), y = std::stoll(m[2]), c = m[3].matched ? std::stoll(m[3]) : 0;
+    const int64_t value = std::stoll(m[4]), write = std::stoll(m[5]), out = m[6].matched ? std::stoll(m[6]) : 0;
+    const bool last = i + 1 == columns;
+    REQUIRE(c == in);  // the carry or borrow taken in is the one given out, written only when not 0
+    if (m[3].matched) REQUIRE(c > 0);
+    if (m[6].matched) REQUIRE(out > 0);
+    if (op == "sub") {
+      REQUIRE(x == digit(a, i) + 10 * out);  // a borrowing column shows its top digit plus 10
+      REQUIRE(y == digit(b, i));
+      REQUIRE(value == x - y - c);
+      REQUIRE((value >= 0 && value <= 9));
+      REQUIRE(out == ((digit(a, i) - c < y) ? 1 : 0));  // borrows exactly when it must
+      REQUIRE(write == value);
+      if (last) REQUIRE(out == 0);
+    } else {
+      REQUIRE(x == digit(a, i));
+      REQUIRE(y == (op == "add" ? digit(b, i) : b));
+      REQUIRE(value == (op == "add" ? x + y + c : x * y + c));
+      REQUIRE(write == (last ? value : value % 10));
+      REQUIRE(out == (last ? 0 : value / 10));
+    }
+    written += write * scale;
+    scale *= 10;
+    in = out;
+  }
+  REQUIRE(written == std::stoll(final_value));
+  return std::stoll(final_value);
+}
+
+void check_problem(const Problem& p, const ArithOptions& o) {
+  INFO(r1::problem_key(p));
+  const int64_t lo = o.min_digits == 1 ? 0 : static_cast<int64_t>(std::pow(10, o.min_digits - 1));
+  const int64_t hi = static_cast<int64_t>(std::pow(10, o.max_digits)) - 1;
+  REQUIRE((p.a >= lo && p.a <= hi));
+  if (p.op == "mul") REQUIRE((p.b >= 2 && p.b <= 9));
+  else REQUIRE((p.b >= lo && p.b <= hi));
+  if (p.op == "sub") REQUIRE(p.a >= p.b);
+  REQUIRE(p.answer == std::to_string(evaluate(p.op, p.a, p.b)));
+  static const std::regex phrasing("(?:Compute|Calculate|Find|Work out|Evaluate) (.*)");
+  std::smatch q;
+  REQUIRE(std::regex_match(p.question, q, phrasing));
+  REQUIRE(q[1] == std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b));
+  REQUIRE(check_worked(p.op, p.a, p.b, p.worked) == evaluate(p.op, p.a, p.b));
+  REQUIRE(p.worked == r1::worked_solution(p));
+  REQUIRE(check_worked(p.op, p.a, p.b, r1::worked_solution(p, r1::StepLanguage::Chinese)) == evaluate(p.op, p.a, p.b));
+}
+
+// One corpus document taken apart by its shape.
+struct Parsed {
+  std::string kind;  // template_worked | template_direct | template_tag_misuse | qa_direct | qa_worked
+  std::string op;
+  int64_t a = 0, b = 0;
+  std::string answer, worked;
+};
+
+Parsed parse_document(const std::string& doc) {
+  INFO(doc);
+  static const std::regex tmpl(R"(A conversation between User .* User: ([^\n]+)\. Assistant:([\s\S]*))");
+  static const std::regex qa(R"(Question: ([^\n]+)\n(?:Solution: ([^\n]+)\n)?Answer: (\d+))");
+  static const std::regex question(R"((?:Compute|Calculate|Find|Work out|Evaluate) (\d+) ([-+*]) (\d+))");
+  static const std::regex worked(R"( <think> ([^\n]+) </think> <answer> (\d+) </answer>)");
+  static const std::regex direct(R"( The answer is (\d+)\.)");
+  static const std::regex misuse(R"( <answer> (\d+) </answer>| <think> (\d+) </think>| <think> </think> <answer> (\d+) </answer>)"
+                                 R"(| <think> (\d+) </answer>| <answer> (\d+))");
+  Parsed p;
+  std::smatch m, q, r;
+  std::string rest;
+  if (std::regex_match(doc, m, tmpl)) {
+    REQUIRE(doc == r1::r1_zero_prompt(m[1]) + m[2].str());
+    rest = m[2];
+    if (std::regex_match(rest, r, worked)) p = {"template_worked", "", 0, 0, r[2], r[1]};
+    else if (std::regex_match(rest, r, direct)) p = {"template_direct", "", 0, 0, r[1], ""};
+    else {
+      REQUIRE(std::regex_match(rest, r, misuse));
+      p.kind = "template_tag_misuse";
+      for (size_t i = 1; i < r.size(); ++i)
+        if (r[i].matched) p.answer = r[i];
+    }
+  } else {
+    REQUIRE(std::regex_match(doc, m, qa));
+    p = {m[2].matched ? "qa_worked" : "qa_direct", "", 0, 0, m[3], m[2]};
+  }
+  const std::string qtext = m[1];
+  REQUIRE(std::regex_match(qtext, q, question));
+  p.a = std::stoll(q[1]);
+  p.b = std::stoll(q[3]);
+  p.op = q[2] == "+" ? "add" : q[2] == "-" ? "sub" : "mul";
+  return p;
+}
+
+std::set<std::string> keys(const std::vector<Problem>& ps) {
+  std::set<std::string> k;
+  for (const auto& p : ps) k.insert(r1::problem_key(p));
+  return k;
+}
+
+}  // namespace
+
+TEST_CASE("arith: answers and worked solutions are right for every op", "[arith]") {
+  for (const std::string op : {"add", "sub", "mul"}) {
+    for (auto [lo, hi] : {std::pair{2, 3}, std::pair{1, 4}}) {
+      ArithOptions o;
+      o.ops = {op};
+      o.min_digits = lo;
+      o.max_digits = hi;
+      std::mt19937_64 rng(42);
+      for (int i = 0; i < 10000; ++i) check_problem(r1::make_problem(rng, o), o);
+    }
+  }
+  // The example of the brief, and edge cases: carries out of the top column, long borrow chains.
+  auto fixed = [](std::string op, int64_t a, int64_t b) {
+    Problem p{op, a, b, "", std::to_string(evaluate(op, a, b)), ""};
+    return r1::worked_solution(p);
+  };
+  CHECK(fixed("add", 47, 385) ==
+        "47 + 385: 7 + 5 = 12, write 2 carry 1. 4 + 8 + 1 = 13, write 3 carry 1. 0 + 3 + 1 = 4, write 4. So 47 + 385 = 432.");
+  CHECK(fixed("mul", 385, 7) ==
+        "385 * 7: 5 * 7 = 35, write 5 carry 3. 8 * 7 + 3 = 59, write 9 carry 5. 3 * 7 + 5 = 26, write 26. So 385 * 7 = 2695.");
+  CHECK(fixed("sub", 52, 17) == "52 - 17: 12 - 7 = 5, write 5 borrow 1. 5 - 1 - 1 = 3, write 3. So 52 - 17 = 35.");
+  CHECK(r1::worked_solution(Problem{"add", 7, 5, "", "12", ""}, r1::StepLanguage::Chinese) == "7 + 5：7 加 5 等于 12，写 12。所以 7 + 5 = 12。");
+  for (auto [op, a, b] : {std::tuple{"add", 999, 999}, {"sub", 1000, 1}, {"sub", 100, 99}, {"sub", 5, 5}, {"mul", 999, 9},
+                          {"add", 0, 0}, {"mul", 10, 2}})
+    CHECK(check_worked(op, a, b, fixed(op, a, b)) == evaluate(op, a, b));
+}
+
+TEST_CASE("arith: a seed gives the same problems and corpus, another seed others", "[arith]") {
+  ArithOptions o;
+  auto a = r1::make_problems(200, 7, o), b = r1::make_problems(200, 7, o), c = r1::make_problems(200, 8, o);
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].question == b[i].question);
+    CHECK(a[i].worked == b[i].worked);
+  }
+  CHECK(keys(a) != keys(c));
+  CHECK(r1::make_corpus(300, o) == r1::make_corpus(300, o));
+  ArithOptions o2 = o;
+  o2.seed = 2;
+  CHECK(r1::make_corpus(300, o) != r1::make_corpus(300, o2));
+  // Pinned: r1's own random mapping, the same on every standard library.
+  auto pinned = r1::make_problems(3, 1, o);
+  CHECK(r1::problem_key(pinned[0]) + " " + r1::problem_key(pinned[1]) + " " + r1::problem_key(pinned[2]) == "mul:10:8 add:55:14 mul:507:6");
+}
+
+TEST_CASE("arith: make_problems gives distinct problems outside the excluded set", "[arith]") {
+  ArithOptions o;
+  const auto held_out = keys(r1::make_problems(500, 1, o));
+  REQUIRE(held_out.size() == 500);
+  const auto train = r1::make_problems(3000, 2, o, &held_out);
+  const auto k = keys(train);
+  CHECK(k.size() == train.size());
+  for (const auto& key : k) CHECK(!held_out.count(key));
+
+  // A small space: every problem can be had, one more cannot.
+  ArithOptions mul;
+  mul.ops = {"mul"};
+  mul.min_digits = mul.max_digits = 1;  // 0..9 times 2..9: 80 problems
+  CHECK(keys(r1::make_problems(80, 3, mul)).size() == 80);
+  CHECK_THROWS_WITH(r1::make_problems(81, 3, mul), Catch::Contains("asked for 81 distinct problems but only 80 exist"));
+  std::set<std::string> some = keys(r1::make_problems(30, 4, mul));
+  some.insert("mul:123:4");  // outside the space: does not count
+  some.insert("nonsense");
+  const auto rest = r1::make_problems(50, 5, mul, &some);
+  CHECK(keys(rest).size() == 50);
+  for (const auto& p : rest) CHECK(!some.count(r1::problem_key(p)));
+  CHECK_THROWS_AS(r1::make_problems(51, 5, mul, &some), r1::Error);
+  ArithOptions sub;
+  sub.ops = {"sub", "add"};
+  sub.min_digits = sub.max_digits = 1;
+  CHECK(keys(r1::make_problems(155, 6, sub)).size() == 155);  // 55 with a >= b, 100 sums
+  CHECK_THROWS_AS(r1::make_problems(156, 6, sub), r1::Error);
+}
+
+TEST_CASE("arith: the corpus mix, the slips and the held-out problems", "[arith]") {
+  ArithOptions o;
+  o.seed = 11;
+  const auto docs = r1::make_corpus(10000, o);
+  std::map<std::string, int> count;
+  int direct = 0, wrong = 0;
+  for (const auto& doc : docs) {
+    const Parsed p = parse_document(doc);
+    INFO(doc);
+    ++count[p.kind];
+    const std::string truth = std::to_string(evaluate(p.op, p.a, p.b));
+    if (p.kind == "template_worked" || p.kind == "qa_worked") {
+      CHECK(p.answer == truth);
+      CHECK(check_worked(p.op, p.a, p.b, p.worked) == evaluate(p.op, p.a, p.b));
+      CHECK(!is_chinese(p.worked));
+    } else {
+      ++direct;
+      if (p.answer != truth) ++wrong;
+      static const std::regex number("0|[1-9][0-9]*");
+      CHECK(std::regex_match(p.answer, number));
+    }
+  }
+  const double n = static_cast<double>(docs.size());
+  CHECK(std::abs(count["template_worked"] / n - 0.20) < 0.02);
+  CHECK(std::abs(count["template_direct"] / n - 0.25) < 0.02);
+  CHECK(std::abs(count["template_tag_misuse"] / n - 0.10) < 0.02);
+  CHECK(std::abs(count["qa_direct"] / n - 0.30) < 0.02);
+  CHECK(std::abs(count["qa_worked"] / n - 0.15) < 0.02);
+  CHECK(std::abs(static_cast<double>(wrong) / direct - 0.35) < 0.02);
+
+  // A different, unnormalised mix; a kind weighted 0 never appears.
+  ArithOptions m;
+  m.template_worked = 2;
+  m.template_direct = 0;
+  m.template_tag_misuse = 1;
+  m.qa_direct = 1;
+  m.qa_worked = 0;
+  m.direct_error_rate = 0.8;
+  std::map<std::string, int> c2;
+  int d2 = 0, w2 = 0;
+  for (const auto& doc : r1::make_corpus(10000, m)) {
+    const Parsed p = parse_document(doc);
+    ++c2[p.kind];
+    if (p.kind != "template_worked") {
+      ++d2;
+      w2 += p.answer != std::to_string(evaluate(p.op, p.a, p.b));
+    }
+  }
+  CHECK(c2.count("template_direct") == 0);
+  CHECK(c2.count("qa_worked") == 0);
+  CHECK(std::abs(c2["template_worked"] / 10000.0 - 0.5) < 0.02);
+  CHECK(std::abs(c2["qa_direct"] / 10000.0 - 0.25) < 0.02);
+  CHECK(std::abs(static_cast<double>(w2) / d2 - 0.8) < 0.02);
+
+  // Held-out problems never reach the corpus.
+  ArithOptions small;
+  small.ops = {"mul"};
+  small.min_digits = small.max_digits = 1;
+  const auto held_out = keys(r1::make_problems(40, 9, small));
+  for (const auto& doc : r1::make_corpus(2000, small, &held_out)) {
+    const Parsed p = parse_document(doc);
+    CHECK(!held_out.count(p.op + ":" + std::to_string(p.a) + ":" + std::to_string(p.b)));
+  }
+}
+
+TEST_CASE("arith: second_language writes that fraction of worked solutions in Chinese", "[arith]") {
+  ArithOptions o;
+  o.second_language = 0.3;
+  int worked = 0, chinese = 0;
+  for (const auto& doc : r1::make_corpus(10000, o)) {
+    const Parsed p = parse_document(doc);
+    if (p.worked.empty()) continue;
+    ++worked;
+    if (is_chinese(p.worked)) {
+      ++chinese;
+      CHECK(p.worked.find(" 等于 ") != std::string::npos);
+      CHECK(p.worked.find("，写 ") != std::string::npos);
+    }
+    CHECK(check_worked(p.op, p.a, p.b, p.worked) == std::stoll(p.answer));
+  }
+  CHECK(worked > 3000);
+  CHECK(std::abs(static_cast<double>(chinese) / worked - 0.3) < 0.03);
+}
+
+TEST_CASE("arith: r1_zero_prompt is what r1's r1-zero chat template renders", "[arith]") {
+  const auto tmpl = r1::ChatTemplate::named("r1-zero");
+  std::mt19937_64 rng(3);
+  std::vector<std::string> questions = {"Compute 47 + 385", "", "What is 2+3?", "数学 7 * 8"};
+  for (int i = 0; i < 50; ++i) questions.push_back(r1::make_problem(rng, ArithOptions{}).question);
+  for (const auto& q : questions) CHECK(r1::r1_zero_prompt(q) == tmpl.render({{"user", q, std::nullopt}}));
+}
+
+TEST_CASE("arith: GRPO rows written as JSON lines, atomically", "[arith]") {
+  const auto problems = r1::make_problems(50, 1, ArithOptions{});
+  const std::string dir = std::filesystem::temp_directory_path() / ("r1_test_arith_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/rows.jsonl";
+  r1::write_problems_jsonl(path, problems);
+  std::ifstream in(path);
+  std::string line;
+  size_t i = 0;
+  while (std::getline(in, line)) {
+    REQUIRE(i < problems.size());
+    const auto row = nlohmann::json::parse(line);
+    CHECK(row == nlohmann::json{{"prompt", problems[i].question}, {"answer", problems[i].answer}, {"op", problems[i].op}});
+    CHECK(row == r1::problem_row(problems[i]));
+    ++i;
+  }
+  CHECK(i == problems.size());
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  std::filesystem::remove_all(dir);
+  CHECK_THROWS_WITH(r1::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), Catch::Contains(dir + "/missing/rows.jsonl"));
+  CHECK_THROWS_AS(r1::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), r1::Error);
+}
+
+TEST_CASE("arith: options are checked and read by key", "[arith]") {
+  ArithOptions bad;
+  bad.ops = {"add", "div"};
+  CHECK_THROWS_WITH(r1::check_arith_options(bad), Catch::Contains("arith.ops: unknown op 'div'"));
+  bad = {};
+  bad.min_digits = 0;
+  CHECK_THROWS_AS(r1::make_problems(1, 1, bad), r1::ConfigError);
+  bad = {};
+  bad.qa_direct = -1;
+  CHECK_THROWS_WITH(r1::make_corpus(1, bad), Catch::Contains("qa_direct"));
+  const auto j = nlohmann::json::parse(R"({"seed": 5, "ops": ["mul"], "max_digits": 4, "second_language": 0.5})");
+  r1::ConfigReader r(j, "recipe.data");
+  const auto o = r1::read_arith_options(r);
+  r.finish();
+  CHECK(o.seed == 5);
+  CHECK(o.ops == std::vector<std::string>{"mul"});
+  CHECK(o.max_digits == 4);
+  CHECK(o.second_language == 0.5);
+  const auto wrong = nlohmann::json::parse(R"({"max_digits": 12})");
+  r1::ConfigReader r2(wrong, "recipe.data");
+  CHECK_THROWS_WITH(r1::read_arith_options(r2), Catch::Contains("recipe.data.max_digits"));
+}
