@@ -24,5 +24,6 @@ void add_verify_math_command(CLI::App& app);  // verify-math
 void add_sandbox_command(CLI::App& app);      // sandbox run|info
 void add_model_commands(CLI::App& app);       // model init, generate
 void add_rollout_command(CLI::App& app);      // rollout serve
+void add_run_command(CLI::App& app);          // run RECIPE
 
 }  // namespace r1::cli

@@ -162,8 +162,17 @@ void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutS
   waiter.join();
 }
 
+void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOptions& o) {
+  apply(context);
+  r1::trainer::RecipeRun run = o;
+  run.threads = context.threads;
+  if (run.r1_binary.empty()) run.r1_binary = std::filesystem::read_symlink("/proc/self/exe").string();
+  r1::trainer::run_recipe(run);
+}
+
 const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate,
-                                          &r1::cli::bench_model, &rollout_serve, &r1::cli::bench_rollout};
+                                          &r1::cli::bench_model, &rollout_serve, &r1::cli::bench_rollout,
+                                          &run_recipe};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rollout/server.h"
+#include "trainer/recipe.h"
 
 namespace r1::cli {
 
@@ -57,6 +58,9 @@ struct RolloutBenchOptions {
   bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
 };
 
+// r1 run: a recipe (trainer/recipe.h; free of LibTorch)
+using RunRecipeOptions = trainer::RecipeRun;
+
 struct TorchCommands {
   int abi_version;  // kTorchAbiVersion of the module
   std::string (*runtime_info)(const TorchContext& context);
@@ -65,9 +69,10 @@ struct TorchCommands {
   void (*bench_model)(const TorchContext& context, const ModelBenchOptions& options);
   void (*rollout_serve)(const TorchContext& context, const RolloutServeOptions& options);
   void (*bench_rollout)(const TorchContext& context, const RolloutBenchOptions& options);
+  void (*run_recipe)(const TorchContext& context, const RunRecipeOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 3;
+inline constexpr int kTorchAbiVersion = 4;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

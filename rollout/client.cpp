@@ -564,7 +564,8 @@ struct RolloutClient::Impl {
   // `starting`. Throws r1::Error.
   std::pair<std::unique_ptr<LocalProcess>, v1::Status> start_local(Worker& w, std::string* address) {
     const LocalWorkers& l = options.local;
-    std::vector<std::string> args = {"rollout", "serve", "--port", "0"};
+    std::vector<std::string> args = l.global_args;
+    args.insert(args.end(), {"rollout", "serve", "--port", "0"});
     if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
     args.insert(args.end(), l.serve_args.begin(), l.serve_args.end());
     auto process =

@@ -1,0 +1,119 @@
+// A GRPO stage's options from its recipe entry (docs/recipes.md lists them with TRL's and verl's
+// names for the same things). Every key is checked; a typo is refused naming the closest valid key.
+#include <cstdlib>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "trainer/grpo_trainer.h"
+
+namespace r1::trainer {
+
+GrpoConfig GrpoConfig::read(ConfigReader& r) {
+  GrpoConfig c;
+  c.model = r.require_string("model");
+  c.train_data = r.require_string("train");
+  c.prompt_template = r.get("template", c.prompt_template);
+  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
+  c.target_language = r.get("target_language", c.target_language);
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  c.steps = r.get("steps", c.steps);
+  c.prompts_per_step = r.get("prompts_per_step", c.prompts_per_step);
+  c.group_size = r.get("group_size", c.group_size);
+  c.iterations = r.get("iterations", c.iterations);
+  c.minibatches = r.get("minibatches", c.minibatches);
+  {
+    ConfigReader s = r.child("sampling");
+    c.temperature = s.get("temperature", c.temperature);
+    c.top_p = s.get("top_p", c.top_p);
+    c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
+    s.finish();
+  }
+  {
+    ConfigReader a = r.child("advantage");
+    c.scale = parse_advantage_scale(a.get_choice("scale", "group", {"group", "batch", "none"}));
+    c.advantage_eps = a.get("eps", c.advantage_eps);
+    a.finish();
+  }
+  c.dynamic_sampling = r.get("dynamic_sampling", c.dynamic_sampling);
+  c.max_refill_rounds = r.get("max_refill_rounds", c.max_refill_rounds);
+  c.mask_truncated = r.get("mask_truncated", c.mask_truncated);
+  {
+    ConfigReader k = r.child("clip");
+    c.loss.clip_low = k.get("low", c.loss.clip_low);
+    c.loss.clip_high = k.get("high", c.loss.clip_low);
+    k.finish();
+  }
+  c.loss.aggregation = parse_loss_aggregation(r.get_choice(
+      "loss_aggregation", "seq-mean-token-mean", {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"}));
+  {
+    ConfigReader k = r.child("kl");
+    c.loss.beta = k.get("beta", c.loss.beta);
+    c.reference_reset_every = k.get("reference_reset_every", c.reference_reset_every);
+    k.finish();
+  }
+  {
+    ConfigReader k = r.child("importance_sampling");
+    c.loss.importance = parse_importance_level(k.get_choice("level", "token", {"none", "token", "sequence"}));
+    c.loss.importance_cap = k.get("cap", c.loss.importance_cap);
+    k.finish();
+  }
+  {
+    ConfigReader o = r.child("optim");
+    c.optim = OptimConfig::read(o, c.optim);
+    o.finish();
+  }
+  c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");
+  c.reward_threads = r.get("reward_threads", c.reward_threads);
+  {
+    ConfigReader w = r.child("rollout");
+    c.rollout.workers = w.get("workers", c.rollout.workers);
+    c.rollout.addresses = w.get("addresses", c.rollout.addresses);
+    c.rollout.precision = w.get_choice("precision", c.rollout.precision, {"fp8", "bf16", "fp32"});
+    c.rollout.kv_cache_mb = w.get("kv_cache_mb", c.rollout.kv_cache_mb);
+    c.rollout.threads_per_worker = w.get("threads_per_worker", c.rollout.threads_per_worker);
+    c.rollout.max_staleness = w.get("max_staleness", c.rollout.max_staleness);
+    c.rollout.group_timeout_s = w.get("group_timeout_s", c.rollout.group_timeout_s);
+    const char* env = std::getenv("R1_ROLLOUT_TOKEN");
+    c.rollout.token = w.get("token", std::string(env ? env : ""));
+    w.finish();
+    if (c.rollout.max_staleness < 0 || c.rollout.max_staleness > 1)
+      throw ConfigError(w.key_path("max_staleness") + ": must be 0 (on-policy) or 1 (one step off-policy)");
+    if (c.rollout.addresses.empty() && c.rollout.workers < 1) throw ConfigError(w.key_path("workers") + ": must be >= 1");
+  }
+  {
+    ConfigReader k = r.child("checkpoint");
+    c.save_every = k.get("every", c.save_every);
+    c.keep_last = k.get("keep_last", c.keep_last);
+    k.finish();
+  }
+  {
+    ConfigReader e = r.child("eval");
+    c.eval.data = e.get("data", c.eval.data);
+    c.eval.limit = e.get("limit", c.eval.limit);
+    c.eval.max_new_tokens = e.get("max_new_tokens", c.eval.max_new_tokens);
+    c.eval.temperature = e.get("temperature", c.eval.temperature);
+    c.eval.accuracy = e.get("accuracy_component", c.eval.accuracy);
+    c.eval.format = e.get("format_component", c.eval.format);
+    e.finish();
+  }
+  auto positive = [&](const char* key, int64_t v) {
+    if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
+  };
+  positive("steps", c.steps);
+  positive("prompts_per_step", c.prompts_per_step);
+  positive("group_size", c.group_size);
+  positive("iterations", c.iterations);
+  positive("minibatches", c.minibatches);
+  positive("micro_batch_tokens", c.micro_batch_tokens);
+  if (c.max_new_tokens < 1) throw ConfigError(r.key_path("sampling") + ".max_new_tokens: must be >= 1");
+  if (c.group_size < 2) throw ConfigError(r.key_path("group_size") + ": GRPO needs at least 2 samples per prompt");
+  if (c.loss.beta < 0) throw ConfigError(r.key_path("kl") + ".beta: must be >= 0");
+  if (c.loss.importance_cap <= 0) throw ConfigError(r.key_path("importance_sampling") + ".cap: must be > 0");
+  if (c.loss.clip_low < 0 || c.loss.clip_low >= 1 || c.loss.clip_high < 0)
+    throw ConfigError(r.key_path("clip") + ": low must be in [0, 1) and high >= 0");
+  return c;
+}
+
+}  // namespace r1::trainer

@@ -1,0 +1,81 @@
+// Scoring completions in micro-batches: see policy.h.
+#include "trainer/policy.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace r1::trainer {
+
+std::vector<std::vector<size_t>> micro_batches(const std::vector<TokenSequence>& seqs, int64_t budget) {
+  std::vector<std::vector<size_t>> out;
+  std::vector<size_t> cur;
+  int64_t longest = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int64_t len = seqs[i].size();
+    const int64_t grown = std::max(longest, len) * static_cast<int64_t>(cur.size() + 1);
+    if (!cur.empty() && grown > budget) {
+      out.push_back(std::move(cur));
+      cur.clear();
+      longest = 0;
+    }
+    cur.push_back(i);
+    longest = std::max(longest, len);
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+CompletionScores score_completions(const model::Transformer& model, const std::vector<TokenSequence>& seqs,
+                                   const std::vector<size_t>& idx) {
+  const int64_t B = static_cast<int64_t>(idx.size());
+  int64_t T = 0, L = 0;
+  for (size_t i : idx) {
+    if (seqs[i].prompt.empty()) throw Error("score_completions: a sequence has an empty prompt");
+    T = std::max(T, seqs[i].size());
+    L = std::max<int64_t>(L, static_cast<int64_t>(seqs[i].completion.size()));
+  }
+  std::vector<int64_t> ids(static_cast<size_t>(B * T), 0);
+  std::vector<int64_t> rows_at, targets, slots;  // hidden row (b*T + t) predicting each completion token
+  for (int64_t b = 0; b < B; ++b) {
+    const TokenSequence& s = seqs[idx[static_cast<size_t>(b)]];
+    std::copy(s.prompt.begin(), s.prompt.end(), ids.begin() + b * T);
+    std::copy(s.completion.begin(), s.completion.end(), ids.begin() + b * T + static_cast<int64_t>(s.prompt.size()));
+    const int64_t P = static_cast<int64_t>(s.prompt.size());
+    for (int64_t t = 0; t < static_cast<int64_t>(s.completion.size()); ++t) {
+      rows_at.push_back(b * T + P - 1 + t);
+      targets.push_back(s.completion[static_cast<size_t>(t)]);
+      slots.push_back(b * L + t);
+    }
+  }
+  CompletionScores out;
+  out.logprobs = at::zeros({B * L}, at::kFloat);
+  out.entropy = at::zeros({B * L}, at::kFloat);
+  out.mask = at::zeros({B * L}, at::kFloat);
+  if (!rows_at.empty()) {
+    at::Tensor input = at::tensor(ids, at::kLong).view({B, T});
+    at::Tensor hidden = model.forward(input).reshape({B * T, -1});
+    at::Tensor rows = at::tensor(rows_at, at::kLong), slot = at::tensor(slots, at::kLong);
+    auto [lp, ent] = model.token_logprobs(hidden.index_select(0, rows).unsqueeze(0),
+                                          at::tensor(targets, at::kLong).unsqueeze(0));
+    out.logprobs = out.logprobs.index_put({slot}, lp.squeeze(0));
+    out.entropy = out.entropy.index_put({slot}, ent.squeeze(0).detach());
+    out.mask.index_put_({slot}, at::ones({static_cast<int64_t>(slots.size())}));
+  }
+  out.logprobs = out.logprobs.view({B, L});
+  out.entropy = out.entropy.view({B, L});
+  out.mask = out.mask.view({B, L});
+  return out;
+}
+
+at::Tensor pad_rows(const std::vector<std::vector<float>>& rows, const std::vector<size_t>& idx) {
+  size_t L = 0;
+  for (size_t i : idx) L = std::max(L, rows[i].size());
+  at::Tensor out = at::zeros({static_cast<int64_t>(idx.size()), static_cast<int64_t>(L)}, at::kFloat);
+  auto a = out.accessor<float, 2>();
+  for (size_t b = 0; b < idx.size(); ++b)
+    for (size_t t = 0; t < rows[idx[b]].size(); ++t) a[static_cast<int64_t>(b)][static_cast<int64_t>(t)] = rows[idx[b]][t];
+  return out;
+}
+
+}  // namespace r1::trainer

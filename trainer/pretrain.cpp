@@ -1,0 +1,197 @@
+// The pretrain-synthetic stage: see pretrain.h.
+#include "trainer/pretrain.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "model/bpe_train.h"
+#include "model/config.h"
+#include "model/runtime.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "trainer/run_log.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::trainer {
+
+PretrainConfig PretrainConfig::read(ConfigReader& r) {
+  PretrainConfig c;
+  {
+    ConfigReader t = r.child("task");
+    c.task = read_arith_options(t);
+    t.finish();
+  }
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  c.task.seed = c.seed;
+  c.documents = r.get("documents", c.documents);
+  c.train_problems = r.get("train_problems", c.train_problems);
+  c.heldout_problems = r.get("heldout_problems", c.heldout_problems);
+  c.heldout_seed = static_cast<uint64_t>(r.get("heldout_seed", static_cast<int64_t>(c.heldout_seed)));
+  c.vocab_size = r.get("vocab_size", c.vocab_size);
+  {
+    ConfigReader m = r.child("model");
+    c.hidden_size = m.get("hidden_size", c.hidden_size);
+    c.intermediate_size = m.get("intermediate_size", c.intermediate_size);
+    c.layers = m.get("layers", c.layers);
+    c.heads = m.get("heads", c.heads);
+    c.kv_heads = m.get("kv_heads", c.kv_heads);
+    c.context = m.get("context", c.context);
+    m.finish();
+    if (c.hidden_size % c.heads != 0 || c.heads % c.kv_heads != 0)
+      throw ConfigError(m.path() + ": hidden_size must divide by heads, and heads by kv_heads");
+  }
+  {
+    ConfigReader t = r.child("train");
+    c.steps = t.get("steps", c.steps);
+    c.seq_len = t.get("seq_len", c.seq_len);
+    c.batch_rows = t.get("batch_rows", c.batch_rows);
+    OptimConfig d;
+    d.lr = 3e-3;
+    d.schedule = "cosine";
+    d.warmup_steps = 20;
+    d.weight_decay = 0.1;
+    ConfigReader o = t.child("optim");
+    c.optim = OptimConfig::read(o, d);
+    o.finish();
+    t.finish();
+  }
+  for (auto [key, v] : {std::pair{"documents", c.documents}, {"train_problems", c.train_problems},
+                        {"heldout_problems", c.heldout_problems}})
+    if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
+  return c;
+}
+
+nlohmann::json PretrainConfig::identity() const {
+  return {{"version", 1},
+          {"task", {{"ops", task.ops}, {"min_digits", task.min_digits}, {"max_digits", task.max_digits},
+                    {"mix", {task.template_worked, task.template_direct, task.template_tag_misuse, task.qa_direct, task.qa_worked}},
+                    {"direct_error_rate", task.direct_error_rate}, {"second_language", task.second_language}}},
+          {"documents", documents}, {"train_problems", train_problems}, {"heldout_problems", heldout_problems},
+          {"heldout_seed", heldout_seed}, {"vocab_size", vocab_size},
+          {"model", {hidden_size, intermediate_size, layers, heads, kv_heads, context}},
+          {"train", {steps, seq_len, batch_rows, optim.lr, optim.schedule, optim.warmup_steps, optim.weight_decay,
+                     optim.min_lr_ratio, optim.max_grad_norm}},
+          {"seed", seed}};
+}
+
+PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir, int threads) {
+  const auto t0 = std::chrono::steady_clock::now();
+  model::configure_threads(threads);
+  model::configure_allocator(model::kFastMmapThreshold);
+  at::manual_seed(c.seed);
+  const fs::path out(out_dir), model_dir = out / "model";
+  fs::create_directories(model_dir);
+
+  // 1. Problems: held-out first (its own seed), then training problems and corpus that avoid them.
+  std::vector<Problem> heldout = make_problems(static_cast<size_t>(c.heldout_problems), c.heldout_seed, c.task);
+  std::set<std::string> held;
+  for (const auto& p : heldout) held.insert(problem_key(p));
+  std::vector<Problem> train = make_problems(static_cast<size_t>(c.train_problems), c.seed + 1, c.task, &held);
+  write_problems_jsonl((out / "heldout.jsonl").string(), heldout);
+  write_problems_jsonl((out / "train.jsonl").string(), train);
+  std::vector<std::string> corpus = make_corpus(static_cast<size_t>(c.documents), c.task, &held);
+  log::info() << "pretrain: " << corpus.size() << " documents, " << train.size() << " training and " << heldout.size()
+              << " held-out problems";
+
+  // 2. Tokenizer.
+  BpeTrainOptions bo;
+  bo.vocab_size = c.vocab_size;
+  train_byte_tokenizer(corpus, bo, model_dir.string());
+  Tokenizer tok = Tokenizer::load(model_dir.string());
+  const int64_t eos = *tok.eos_id();
+  ThreadPool pool(static_cast<size_t>(threads > 0 ? threads : 0));
+  std::vector<std::vector<int32_t>> encoded = tok.encode_batch(corpus, false, &pool);
+  std::vector<int64_t> stream;
+  for (const auto& doc : encoded) {
+    stream.insert(stream.end(), doc.begin(), doc.end());
+    stream.push_back(eos);
+  }
+
+  // 3. The model.
+  model::ModelConfig mc = model::preset_config("qwen2", "tiny", static_cast<int64_t>(tok.vocab_size()));
+  mc.hidden_size = c.hidden_size;
+  mc.intermediate_size = c.intermediate_size;
+  mc.num_hidden_layers = c.layers;
+  mc.num_attention_heads = c.heads;
+  mc.num_key_value_heads = c.kv_heads;
+  mc.head_dim = c.hidden_size / c.heads;
+  mc.max_position_embeddings = c.context;
+  mc.eos_token_ids = {eos};
+  model::Transformer m(mc, at::kFloat);
+  m.init_random(c.seed);
+  for (auto& p : m.parameters()) p.requires_grad_(true);
+  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  Optimizer optim(named, c.optim, c.steps);
+
+  const int64_t T = c.seq_len, B = c.batch_rows;
+  const int64_t windows = static_cast<int64_t>(stream.size()) / (T + 1);
+  if (windows < B) throw Error("pretrain: the corpus has " + std::to_string(stream.size()) + " tokens, too few for one batch of " +
+                               std::to_string(B) + " x " + std::to_string(T + 1));
+  std::mt19937_64 rng(c.seed * 7 + 3);
+  std::vector<int64_t> order(static_cast<size_t>(windows));
+  for (int64_t i = 0; i < windows; ++i) order[static_cast<size_t>(i)] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  StepProgress progress("pretrain", c.steps, 0, 50);
+  double loss_avg = 0;
+  size_t cursor = 0;
+  const auto train_start = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < c.steps; ++step) {
+    std::vector<int64_t> ids(static_cast<size_t>(B * (T + 1))), pos(static_cast<size_t>(B * T));
+    for (int64_t b = 0; b < B; ++b) {
+      if (cursor == order.size()) {
+        cursor = 0;
+        std::shuffle(order.begin(), order.end(), rng);
+      }
+      const int64_t start = order[cursor++] * (T + 1);
+      std::copy(stream.begin() + start, stream.begin() + start + T + 1, ids.begin() + b * (T + 1));
+      int64_t p = 0;  // positions restart after each end-of-text, so documents do not see each other
+      for (int64_t t = 0; t < T; ++t) {
+        pos[static_cast<size_t>(b * T + t)] = p;
+        p = ids[static_cast<size_t>(b * (T + 1) + t)] == eos ? 0 : p + 1;
+      }
+    }
+    at::Tensor all = at::tensor(ids, at::kLong).view({B, T + 1});
+    at::Tensor x = all.narrow(1, 0, T), y = all.narrow(1, 1, T);
+    at::Tensor hidden = m.forward(x, at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
+    auto [lp, ent] = m.token_logprobs(hidden, y);
+    at::Tensor loss = -lp.mean();
+    loss.backward();
+    optim.step(step);
+    const double lv = loss.item<double>();
+    loss_avg = step == 0 ? lv : 0.95 * loss_avg + 0.05 * lv;
+    char fields[64];
+    std::snprintf(fields, sizeof fields, "loss %.3f", loss_avg);
+    progress.update(step + 1, fields);
+  }
+  progress.finish();
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
+  for (auto& p : m.parameters()) p.requires_grad_(false);
+  m.save(model_dir.string());
+
+  PretrainResult r;
+  r.final_loss = loss_avg;
+  r.parameters = mc.parameter_count();
+  r.corpus_tokens = static_cast<int64_t>(stream.size());
+  r.tokens_per_s = static_cast<double>(c.steps * B * T) / std::max(train_s, 1e-9);
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json stage = {{"kind", "pretrain-synthetic"}, {"identity", c.identity()}, {"final_loss", r.final_loss},
+                          {"parameters", r.parameters}, {"corpus_tokens", r.corpus_tokens},
+                          {"tokens_per_s", r.tokens_per_s}, {"wall_s", r.wall_s}};
+  std::ofstream(out / "stage.json") << stage.dump(2) << "\n";
+  log::info() << "pretrain: " << r.parameters << " parameters, " << r.corpus_tokens << " corpus tokens, loss "
+              << r.final_loss << ", " << static_cast<int64_t>(r.tokens_per_s) << " tokens/s, " << r.wall_s << " s";
+  return r;
+}
+
+}  // namespace r1::trainer

@@ -1,0 +1,32 @@
+// Recipes (docs/recipes.md): JSON files users run with `r1 run`. A recipe is a list of named stages,
+// each of a kind, run in order; a stage's inputs name earlier stages' outputs as "@stage/path":
+//
+//   {"name": "r1-zero-tiny",
+//    "stages": [{"name": "base", "kind": "pretrain-synthetic", ...},
+//               {"name": "zero", "kind": "grpo", "model": "@base/model", "train": "@base/train.jsonl", ...}]}
+//
+// Outputs go under the runs folder: runs/<recipe name>/<stage>/ for training stages; the
+// pretrain-synthetic stage's output is cached by the content hash of its configuration in
+// runs/cache/, so every recipe and rerun with the same base reuses it.
+#pragma once
+
+#include <string>
+
+namespace r1::trainer {
+
+struct RecipeRun {
+  std::string recipe;          // path of the JSON file
+  std::string runs_dir = "runs";
+  std::string name;            // overrides the recipe's name (its run folder)
+  bool resume = false;         // continue interrupted stages from their last checkpoint
+  bool dry_run = false;        // print the stages, their folders and what is cached; run nothing
+  int threads = 0;
+  std::string r1_binary;       // for the rollout workers
+};
+
+void run_recipe(const RecipeRun& run);
+
+// A stable 64-bit hash (FNV-1a) of text, as 16 hex digits: content keys for the stage cache.
+std::string content_hash(const std::string& text);
+
+}  // namespace r1::trainer

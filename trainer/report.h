@@ -1,0 +1,30 @@
+// Evaluation on a held-out set and the end-of-run report of a GRPO run.
+//
+// evaluate(): one completion per held-out problem (greedy unless eval.temperature says otherwise)
+// through the rollout workers, scored by the run's rewards: accuracy = mean of the accuracy
+// component, format rate = share of completions whose format component is 1, mean response length
+// in tokens.
+//
+// write_run_report(): summary.json
+//   {"base": {"accuracy", "format_rate", "mean_response_tokens", "samples"}, "final": {...}, "steps", "wall_s"}
+// and plot.svg (reward, accuracy and format rate, response length against step, from metrics.jsonl),
+// then prints the summary table.
+#pragma once
+
+#include <string>
+
+#include "trainer/dataset.h"
+#include "trainer/grpo_trainer.h"
+
+namespace r1::trainer {
+
+class Sampler;
+
+EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& config, double* seconds);
+
+void write_run_report(const std::string& run_dir, const GrpoResult& result);
+
+// The plot of a run's metrics.jsonl (plot.svg beside it); a run with no metrics yet draws "no data".
+void plot_run(const std::string& run_dir);
+
+}  // namespace r1::trainer
