@@ -14,6 +14,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/dataset.h"
 #include "trainer/optim.h"
+#include "trainer/grpo_step.h"
 #include "trainer/policy.h"
 #include "trainer/run_log.h"
 
@@ -275,4 +276,37 @@ TEST_CASE("run log: metrics and rollouts as JSON lines; a resume drops later ste
   CHECK(format_duration(272) == "4m32s");
   CHECK(format_duration(3720) == "1h02m");
   fs::remove_all(dir);
+}
+
+TEST_CASE("a non-finite loss skips the update and leaves every weight as it was", "[trainer]") {
+  r1::model::Transformer m(r1::model::preset_config("qwen2", "tiny", 50), at::kFloat);
+  m.init_random(5);
+  for (auto& p : m.parameters()) p.requires_grad_(true);
+  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  OptimConfig oc;
+  oc.lr = 0.01;
+  Optimizer opt(named, oc, 10);
+  const std::vector<int64_t> prompt = {1, 2, 3};
+  std::vector<ScoredSample> group(2);
+  for (int i = 0; i < 2; ++i) {
+    group[i].prompt_ids = &prompt;
+    group[i].ids = {4, 5, static_cast<int64_t>(6 + i)};
+    group[i].logprobs = {-1.f, -1.f, -1.f};
+  }
+  group[0].advantage = std::nan("");
+  group[1].advantage = 1.0;
+  GrpoConfig c;
+  c.max_new_tokens = 4;
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [n, t] : m.weights()) before[n] = t.detach().clone();
+  StepUpdate u = grpo_update(m, nullptr, opt, {group}, c, 0);
+  CHECK(u.skipped);
+  CHECK(u.optimizer_steps == 0);
+  for (const auto& [n, t] : m.weights()) CHECK(at::equal(before[n], t.detach()));
+  // The same batch with finite advantages trains.
+  group[0].advantage = -1.0;
+  u = grpo_update(m, nullptr, opt, {group}, c, 0);
+  CHECK_FALSE(u.skipped);
+  CHECK(u.optimizer_steps == 1);
+  CHECK_FALSE(at::equal(before["model.norm.weight"], m.weights().at("model.norm.weight").detach()));
 }

@@ -126,6 +126,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   co.addresses = c.rollout.addresses;
   co.token = c.rollout.token;
   co.group_timeout_s = c.rollout.group_timeout_s;
+  // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
+  co.weights_as_f32 = c.rollout.precision == "fp32";
   if (co.addresses.empty()) {
     co.local.r1_binary = run.r1_binary;
     co.local.count = c.rollout.workers;

@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "rewards/reward_set.h"
 #include "trainer/grpo_trainer.h"
 #include "trainer/pretrain.h"
 
@@ -47,8 +49,38 @@ void resolve(nlohmann::json& j, const std::map<std::string, std::string>& output
 
 }  // namespace
 
+void apply_override(nlohmann::json& recipe, const std::string& edit) {
+  const size_t eq = edit.find('=');
+  const size_t dot = edit.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+    throw ConfigError("--set " + edit + ": expected stage.key=value (e.g. zero.steps=100)");
+  const std::string stage = edit.substr(0, dot), path = edit.substr(dot + 1, eq - dot - 1), text = edit.substr(eq + 1);
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;
+  if (!recipe.contains("stages") || !recipe["stages"].is_array()) throw ConfigError("--set " + edit + ": the recipe has no stages");
+  for (auto& s : recipe["stages"]) {
+    if (!s.is_object() || s.value("name", "") != stage) continue;
+    nlohmann::json* at = &s;
+    size_t from = 0;
+    while (true) {
+      const size_t next = path.find('.', from);
+      const std::string key = path.substr(from, next == std::string::npos ? std::string::npos : next - from);
+      if (key.empty()) throw ConfigError("--set " + edit + ": empty key");
+      if (next == std::string::npos) {
+        (*at)[key] = value;
+        return;
+      }
+      if (!at->contains(key) || !(*at)[key].is_object()) (*at)[key] = nlohmann::json::object();
+      at = &(*at)[key];
+      from = next + 1;
+    }
+  }
+  throw ConfigError("--set " + edit + ": the recipe has no stage named '" + stage + "'");
+}
+
 void run_recipe(const RecipeRun& run) {
-  const nlohmann::json recipe = read_json_file(run.recipe);
+  nlohmann::json recipe = read_json_file(run.recipe);
+  for (const auto& edit : run.overrides) apply_override(recipe, edit);
   ConfigReader top(recipe, run.recipe);
   const std::string name = run.name.empty() ? top.require_string("name") : (top.raw("name"), run.name);
   top.get("description", std::string());
@@ -58,51 +90,62 @@ void run_recipe(const RecipeRun& run) {
     throw ConfigError(run.recipe + ": \"stages\" must be a non-empty array of {\"name\", \"kind\", ...}");
   const fs::path run_dir = fs::path(run.runs_dir) / name;
 
+  // First every stage's configuration, so a typo in the last stage is refused before the first runs.
+  struct Planned {
+    std::string name, kind, dir;
+    std::optional<PretrainConfig> pretrain;
+    std::optional<GrpoConfig> grpo;
+    bool cached = false;
+  };
+  std::vector<Planned> plan;
   std::map<std::string, std::string> outputs;
   for (size_t i = 0; i < stages->size(); ++i) {
     nlohmann::json stage = (*stages)[i];
     const std::string where = run.recipe + ": stages[" + std::to_string(i) + "]";
     if (!stage.is_object() || !stage.contains("name") || !stage["name"].is_string() || !stage.contains("kind"))
       throw ConfigError(where + ": needs \"name\" and \"kind\"");
-    const std::string sname = stage["name"].get<std::string>();
-    if (outputs.count(sname)) throw ConfigError(where + ": a second stage named '" + sname + "'");
+    Planned p;
+    p.name = stage["name"].get<std::string>();
+    if (outputs.count(p.name)) throw ConfigError(where + ": a second stage named '" + p.name + "'");
     resolve(stage, outputs, where);
-    ConfigReader r(stage, where + " (" + sname + ")");
+    ConfigReader r(stage, where + " (" + p.name + ")");
     r.require_string("name");
-    const std::string kind = r.get_choice("kind", "", kKinds);
-
-    if (kind == "pretrain-synthetic") {
-      PretrainConfig pc = PretrainConfig::read(r);
+    p.kind = r.get_choice("kind", "", kKinds);
+    if (p.kind == "pretrain-synthetic") {
+      p.pretrain = PretrainConfig::read(r);
       r.finish();
-      const std::string dir = (fs::path(run.runs_dir) / "cache" / ("pretrain-" + content_hash(pc.identity().dump()))).string();
-      outputs[sname] = dir;
-      bool cached = false;
-      if (fs::exists(fs::path(dir) / "stage.json")) {
-        const nlohmann::json s = read_json_file((fs::path(dir) / "stage.json").string());
-        cached = s.value("identity", nlohmann::json()) == pc.identity();
+      p.dir = (fs::path(run.runs_dir) / "cache" / ("pretrain-" + content_hash(p.pretrain->identity().dump()))).string();
+      if (fs::exists(fs::path(p.dir) / "stage.json")) {
+        const nlohmann::json s = read_json_file((fs::path(p.dir) / "stage.json").string());
+        p.cached = s.value("identity", nlohmann::json()) == p.pretrain->identity();
       }
-      std::printf("stage %-12s %-20s %s%s\n", sname.c_str(), kind.c_str(), dir.c_str(), cached ? "  (cached)" : "");
-      std::fflush(stdout);
-      if (run.dry_run || cached) continue;
-      fs::remove_all(dir);
-      const std::string tmp = dir + ".partial";
-      fs::remove_all(tmp);
-      run_pretrain(pc, tmp, run.threads);
-      fs::rename(tmp, dir);  // whole or absent: an interrupted stage is redone, never half-used
-    } else if (kind == "grpo") {
-      GrpoConfig gc = GrpoConfig::read(r);
+    } else if (p.kind == "grpo") {
+      p.grpo = GrpoConfig::read(r);
       r.finish();
-      const std::string dir = (run_dir / sname).string();
-      outputs[sname] = dir;
-      std::printf("stage %-12s %-20s %s\n", sname.c_str(), kind.c_str(), dir.c_str());
-      std::fflush(stdout);
-      if (run.dry_run) continue;
+      rewards::RewardSet::from_json(p.grpo->rewards, where + " (" + p.name + ").rewards");  // checked now
+      p.dir = (run_dir / p.name).string();
+    }
+    outputs[p.name] = p.dir;
+    plan.push_back(std::move(p));
+  }
+
+  for (const Planned& p : plan) {
+    std::printf("stage %-12s %-20s %s%s\n", p.name.c_str(), p.kind.c_str(), p.dir.c_str(), p.cached ? "  (cached)" : "");
+    std::fflush(stdout);
+    if (run.dry_run || p.cached) continue;
+    if (p.pretrain) {
+      fs::remove_all(p.dir);
+      const std::string tmp = p.dir + ".partial";
+      fs::remove_all(tmp);
+      run_pretrain(*p.pretrain, tmp, run.threads);
+      fs::rename(tmp, p.dir);  // whole or absent: an interrupted stage is redone, never half-used
+    } else if (p.grpo) {
       GrpoRun gr;
-      gr.run_dir = dir;
+      gr.run_dir = p.dir;
       gr.r1_binary = run.r1_binary;
       gr.resume = run.resume;
       gr.threads = run.threads;
-      run_grpo(gc, gr);
+      run_grpo(*p.grpo, gr);
     }
   }
 }

@@ -10,7 +10,10 @@
 // runs/cache/, so every recipe and rerun with the same base reuses it.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
+#include <vector>
 
 namespace r1::trainer {
 
@@ -22,7 +25,13 @@ struct RecipeRun {
   bool dry_run = false;        // print the stages, their folders and what is cached; run nothing
   int threads = 0;
   std::string r1_binary;       // for the rollout workers
+  // "stage.key.sub=value" edits applied to the recipe before it runs (value: JSON, or else a string):
+  // `--set zero.model=/models/qwen --set zero.steps=100`.
+  std::vector<std::string> overrides;
 };
+
+// Applies one "stage.key.sub=value" edit to a recipe's JSON; errors name the edit.
+void apply_override(nlohmann::json& recipe, const std::string& edit);
 
 void run_recipe(const RecipeRun& run);
 

@@ -1,0 +1,226 @@
+// The GRPO loop end to end, as users run it: `r1 run recipes/r1-zero-qwen.json` on a tiny random
+// Qwen2 checkpoint, with real rollout worker processes over gRPC. What a run leaves behind, that a
+// resumed run continues exactly, and what bad input and a dying worker get.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  explicit Dir(const std::string& name) : path(fs::temp_directory_path() / ("r1-grpo-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Dir() { fs::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::vector<nlohmann::json> rows(const std::string& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// A tiny random Qwen2 checkpoint (r1's byte-level tokenizer) and a small arithmetic dataset.
+struct Setup {
+  Dir dir;
+  std::string model, data;
+  explicit Setup(const std::string& name) : dir(name), model(dir / "model"), data(dir / "train.jsonl") {
+    const std::string cmd = std::string(R1_BINARY) + " -q model init --arch qwen2 --preset tiny --seed 1 --dtype fp32 --out " + model;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ofstream out(data);
+    for (int i = 0; i < 12; ++i)
+      out << "{\"prompt\": \"Compute " << i << " + " << 2 * i << "\", \"answer\": \"" << 3 * i << "\"}\n";
+  }
+};
+
+// Runs `r1 run` on the Qwen recipe with the test's edits; returns the exit status, stderr in *err.
+int run_recipe(const Setup& s, const std::string& name, const std::vector<std::string>& edits, std::string* err = nullptr,
+               const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json") {
+  std::string cmd = std::string(R1_BINARY) + " --threads 1 run " + recipe + " --runs-dir " + (s.dir / "runs") +
+                    " --name " + name + " " + extra;
+  std::vector<std::string> all = {"zero.model=" + s.model, "zero.train=" + s.data, "zero.eval.data=" + s.data,
+                                  "zero.eval.limit=4", "zero.prompts_per_step=2", "zero.group_size=4",
+                                  "zero.sampling.max_new_tokens=6", "zero.eval.max_new_tokens=6",
+                                  "zero.rollout.kv_cache_mb=4", "zero.rollout.threads_per_worker=1", "zero.minibatches=1",
+                                  "zero.micro_batch_tokens=64", "zero.optim.lr=0.001", "zero.optim.warmup_steps=0"};
+  all.insert(all.end(), edits.begin(), edits.end());
+  for (const auto& e : all) cmd += " --set '" + e + "'";
+  const std::string err_path = s.dir / (name + ".err");
+  cmd += " > " + (s.dir / (name + ".out")) + " 2> " + err_path;
+  const int status = std::system(cmd.c_str());
+  if (err) *err = slurp(err_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("r1 run: a GRPO run leaves metrics, rollouts, checkpoints, TensorBoard, a model, a summary and a plot", "[grpo-run]") {
+  Setup s("outputs");
+  std::string err;
+  REQUIRE(run_recipe(s, "full", {"zero.steps=3", "zero.checkpoint.every=2", "zero.minibatches=2",
+                                 "zero.rollout.max_staleness=1"}, &err) == 0);
+  const std::string run = s.dir / "runs/full/zero";
+  auto metrics = rows(run + "/metrics.jsonl");
+  REQUIRE(metrics.size() == 3);
+  for (const auto& m : metrics)
+    for (const char* key : {"reward", "rewards", "accuracy", "format_rate", "response_length", "kl", "clip_fraction",
+                            "entropy", "importance", "grad_norm", "lr", "throughput", "time", "loss"})
+      CHECK(m.contains(key));
+  CHECK(metrics[2]["step"] == 3);
+  CHECK(metrics[0]["time"].contains("weight_sync_s"));
+  CHECK(metrics[0]["rewards"].contains("accuracy"));
+  CHECK(metrics[0]["rewards"].contains("format"));
+
+  // Every sample of every step, once: 3 steps x 2 prompts x 4 samples.
+  auto rollouts = rows(run + "/rollouts.jsonl");
+  REQUIRE(rollouts.size() == 24);
+  std::set<std::string> seen;
+  for (const auto& r : rollouts) {
+    for (const char* key : {"prompt", "completion", "reward", "components", "advantage", "policy_version", "step"})
+      CHECK(r.contains(key));
+    CHECK(r["prompt"].get<std::string>().find("A conversation between User and Assistant") == 0);
+    seen.insert(std::to_string(r["step"].get<int>()) + ":" + std::to_string(r["row"].get<int>()) + ":" +
+                std::to_string(r["sample"].get<int>()));
+  }
+  CHECK(seen.size() == 24);
+  // Advantages of a group sum to zero.
+  double sum = 0;
+  for (int i = 0; i < 4; ++i) sum += rollouts[i]["advantage"].get<double>();
+  CHECK(std::abs(sum) < 1e-6);
+
+  // Checkpoints: Hugging Face layout + optimiser + state; step 2 and the last one.
+  for (const char* step : {"step-000002", "step-000003"}) {
+    const fs::path c = fs::path(run) / "checkpoints" / step;
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "optimizer.pt", "trainer_state.json"})
+      CHECK(fs::exists(c / f));
+    CHECK(fs::exists(c / "reference" / "model.safetensors"));  // beta > 0
+  }
+  auto state = nlohmann::json::parse(slurp(run + "/checkpoints/step-000003/trainer_state.json"));
+  CHECK(state["step"] == 3);
+  CHECK(state["dataset"]["index"].get<int>() >= 6);
+  CHECK(fs::exists(run + "/model/model.safetensors"));
+  CHECK(fs::exists(run + "/plot.svg"));
+  CHECK(slurp(run + "/plot.svg").find("<svg") != std::string::npos);
+  bool events = false;
+  for (const auto& e : fs::directory_iterator(run + "/tensorboard"))
+    events |= e.path().filename().string().rfind("events.out.tfevents.", 0) == 0 && fs::file_size(e.path()) > 100;
+  CHECK(events);
+  auto summary = nlohmann::json::parse(slurp(run + "/summary.json"));
+  CHECK(summary["steps"] == 3);
+  for (const char* k : {"base", "final"})
+    for (const char* f : {"accuracy", "format_rate", "mean_response_tokens"}) CHECK(summary[k].contains(f));
+  CHECK(summary["final"]["samples"] == 4);
+  // The final model generates.
+  const std::string gen = std::string(R1_BINARY) + " -q generate --model " + run + "/model --prompt 'Compute 1 + 2' --max-new-tokens 4 > /dev/null";
+  CHECK(std::system(gen.c_str()) == 0);
+}
+
+TEST_CASE("r1 run --resume: the steps after the checkpoint give the uninterrupted run's losses", "[grpo-run]") {
+  Setup s("resume");
+  // fp32 workers and one of them: sampling is then exactly reproducible from the seeds.
+  const std::vector<std::string> common = {"zero.rollout.precision=fp32", "zero.rollout.workers=1",
+                                           "zero.checkpoint.every=2", "zero.checkpoint.keep_last=5"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.end(), common.begin(), common.end());
+    return more;
+  };
+  REQUIRE(run_recipe(s, "straight", with({"zero.steps=4"})) == 0);
+  // The interrupted run: it stops after step 2's checkpoint, then resumes to step 4.
+  REQUIRE(run_recipe(s, "broken", with({"zero.steps=2"})) == 0);
+  REQUIRE(run_recipe(s, "broken", with({"zero.steps=4"}), nullptr, "--resume") == 0);
+  auto a = rows(s.dir / "runs/straight/zero/metrics.jsonl");
+  auto b = rows(s.dir / "runs/broken/zero/metrics.jsonl");
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);  // the resumed run replaced nothing before its checkpoint and wrote steps 3, 4
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("step " << i + 1);
+    CHECK(b[i]["step"] == a[i]["step"]);
+    CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).margin(1e-6));
+    CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
+    CHECK(b[i]["response_length"]["mean"].get<double>() == a[i]["response_length"]["mean"].get<double>());
+  }
+  CHECK(b[3]["loss"].get<double>() != 0.0);
+}
+
+TEST_CASE("r1 run: a rollout worker killed mid-run; its groups are retried and the run goes on", "[grpo-run]") {
+  Setup s("fault");
+  std::atomic<bool> killed{false};
+  std::thread killer([&] {
+    // Once the first step is done, kill one worker (a child of the trainer running `rollout serve`).
+    const std::string metrics = s.dir / "runs/fault/zero/metrics.jsonl";
+    for (int i = 0; i < 600 && !killed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!fs::exists(metrics) || slurp(metrics).empty()) continue;
+      for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string cmdline = slurp((e.path() / "cmdline").string());
+        // argv is NUL-separated: "...\0rollout\0serve\0..." is a worker, not the trainer (whose
+        // --set arguments also mention "rollout").
+        if (cmdline.find(std::string("rollout\0serve", 13)) != std::string::npos &&
+            cmdline.find(s.dir.path.string()) != std::string::npos) {
+          ::kill(std::stoi(e.path().filename().string()), SIGKILL);
+          killed = true;
+          break;
+        }
+      }
+    }
+  });
+  std::string err;
+  const int status = run_recipe(s, "fault", {"zero.steps=5", "zero.rollout.workers=2", "zero.sampling.max_new_tokens=24"}, &err);
+  killed = true;
+  killer.join();
+  REQUIRE(status == 0);
+  auto metrics = rows(s.dir / "runs/fault/zero/metrics.jsonl");
+  CHECK(metrics.size() == 5);
+  auto rollouts = rows(s.dir / "runs/fault/zero/rollouts.jsonl");
+  std::set<std::string> seen;
+  for (const auto& r : rollouts)
+    seen.insert(std::to_string(r["step"].get<int>()) + ":" + std::to_string(r["row"].get<int>()) + ":" + std::to_string(r["sample"].get<int>()));
+  CHECK(rollouts.size() == 5 * 2 * 4);  // none lost, none twice
+  CHECK(seen.size() == rollouts.size());
+  CHECK(killed);
+}
+
+TEST_CASE("r1 run: recipe typos, bad overrides and malformed datasets get one clear line", "[grpo-run]") {
+  Setup s("errors");
+  std::string err;
+  CHECK(run_recipe(s, "typo", {"zero.stepz=3"}, &err) != 0);
+  CHECK(err.find("stepz") != std::string::npos);
+  CHECK(err.find("did you mean 'steps'") != std::string::npos);
+  CHECK(run_recipe(s, "typo2", {"zero.rollout.precison=fp8"}, &err) != 0);
+  CHECK(err.find("precision") != std::string::npos);
+  CHECK(run_recipe(s, "nostage", {"zeta.steps=3"}, &err) != 0);
+  CHECK(err.find("no stage named 'zeta'") != std::string::npos);
+  CHECK(run_recipe(s, "badval", {"zero.clip.low=1.5"}, &err) != 0);
+  CHECK(err.find("clip") != std::string::npos);
+
+  {
+    std::ofstream out(s.data, std::ios::app);
+    out << "{\"prompt\": \"Compute 1 + 1\", \"answer\": \n";  // line 13: malformed
+  }
+  CHECK(run_recipe(s, "badline", {"zero.steps=1"}, &err) != 0);
+  CHECK(err.find("train.jsonl:13") != std::string::npos);
+  CHECK(run_recipe(s, "skipline", {"zero.steps=1", "zero.on_bad_line=skip"}, &err) == 0);
+  CHECK(err.find("train.jsonl:13") != std::string::npos);  // still reported
+  CHECK(run_recipe(s, "nomodel", {"zero.model=/nonexistent/model"}, &err) != 0);
+  CHECK(err.find("/nonexistent/model") != std::string::npos);
+}
