@@ -195,7 +195,7 @@ TEST_CASE("cli: the remote-reward example, r1 reward-server and r1 reward over g
                   "{\"components\":{\"judge\":0.0},\"reason\":\"judge: math: not equal; format: missing <think>\",\"reward\":0.0}\n");
 }
 
-TEST_CASE("cli: model init writes a checkpoint that generate loads; bad input is one error line", "[cli][model]") {
+TEST_CASE("cli: model init writes a checkpoint that generate loads, bad input is one error line", "[cli][model]") {
   const std::string dir = "/tmp/r1_test_cli_model_" + std::to_string(::getpid());
   std::system(("rm -rf " + dir).c_str());
   CHECK(run("model --help").exit_code == 0);

@@ -81,7 +81,7 @@ TEST_CASE("generate: greedy decoding is the arg max of full forward passes", "[m
   }
 }
 
-TEST_CASE("generate: seeds replay exactly, alone or batched; log-probabilities are the sampler's", "[model][generate]") {
+TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities are the sampler's", "[model][generate]") {
   Transformer m = tiny();
   std::vector<GenerationRequest> qs = {{{5, 6, 7, 8, 9, 10}, {}}, {{42}, {}}, {{1, 2, 3}, {}}};
   for (size_t i = 0; i < qs.size(); ++i) {

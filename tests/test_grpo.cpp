@@ -188,7 +188,7 @@ TEST_CASE("micro-batches accumulate to the gradient of the whole batch", "[grpo]
   }
 }
 
-TEST_CASE("option names parse; typos are refused", "[grpo]") {
+TEST_CASE("option names parse, typos are refused", "[grpo]") {
   CHECK(parse_advantage_scale("none") == AdvantageScale::kNone);
   CHECK(parse_loss_aggregation("token-mean") == LossAggregation::kTokenMean);
   CHECK(parse_importance_level("sequence") == ImportanceLevel::kSequence);

@@ -162,7 +162,7 @@ TEST_CASE("r1 run --resume: the steps after the checkpoint give the uninterrupte
   CHECK(b[3]["loss"].get<double>() != 0.0);
 }
 
-TEST_CASE("r1 run: a rollout worker killed mid-run; its groups are retried and the run goes on", "[grpo-run]") {
+TEST_CASE("r1 run: a rollout worker killed mid-run, its groups are retried and the run goes on", "[grpo-run]") {
   Setup s("fault");
   std::atomic<bool> killed{false};
   std::thread killer([&] {

@@ -57,7 +57,7 @@ TEST_CASE("external reward: the Python example, kept running between samples", "
   CHECK(long_one.reason == "concise: 13 words (limit 10)");
 }
 
-TEST_CASE("external reward: crashes, hangs and garbage are zeros with reasons; it restarts", "[rewards][external]") {
+TEST_CASE("external reward: crashes, hangs and garbage are zeros with reasons, it restarts", "[rewards][external]") {
   json entry = {{"name", "external"}, {"id", "flaky"}, {"time_budget_ms", 300},
                 {"command", {"/usr/bin/python3", std::string(R1_SOURCE_DIR) + "/tests/plugins/flaky_reward.py"}}};
   RewardSet set = set_of(entry);
@@ -112,7 +112,7 @@ struct Sleepy : Reward {
 };
 }  // namespace
 
-TEST_CASE("remote reward: scored over gRPC, with a token; unavailable and slow servers are zeros", "[rewards][remote]") {
+TEST_CASE("remote reward: scored over gRPC, with a token, unavailable and slow servers are zeros", "[rewards][remote]") {
   auto served = std::make_shared<RewardSet>();
   served->add(std::make_shared<FormatReward>("format", FormatOptions{}), 1.0, std::chrono::milliseconds(1000));
   RewardServer server(served, "127.0.0.1", 0, "s3cret", 2);

@@ -289,7 +289,7 @@ TEST_CASE("rollout service: the token, and a client that leaves frees its work",
   CHECK(status().precision() == "fp8");
 }
 
-TEST_CASE("rollout service: two real workers, one killed mid-generation; every group completes exactly once",
+TEST_CASE("rollout service: two real workers, one killed mid-generation, every group completes exactly once",
           "[rollout][service][fault]") {
   TempDir tmp;
   const std::string dir = make_model(tmp.path / "m", 1);

@@ -88,7 +88,7 @@ TEST_CASE("sandbox: float tolerance is opt-in per task", "[sandbox]") {
   CHECK(box().run_json(stdio_job("python", "print('nan')", cases, {{"float_tolerance", 1e-6}}))["verdict"] == "WA");
 }
 
-TEST_CASE("sandbox: C and C++ compile inside the box; compiler errors are CE", "[sandbox]") {
+TEST_CASE("sandbox: C and C++ compile inside the box, compiler errors are CE", "[sandbox]") {
   json cases = json::array({{{"input", "2 3\n"}, {"output", "5\n"}}, {{"input", "-7 7\n"}, {"output", "0\n"}}});
   json cpp = box().run_json(stdio_job(
       "cpp", "#include <bits/stdc++.h>\nint main(){long long a,b;std::cin>>a>>b;std::cout<<a+b<<\"\\n\";}", cases));

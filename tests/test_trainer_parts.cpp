@@ -81,7 +81,7 @@ TEST_CASE("optimiser: AdamW's first step, weight decay on matrices only, clippin
   CHECK_THAT(opt2.step(0), WithinAbs(10.0, 1e-9));
 }
 
-TEST_CASE("optimiser state round-trips through a file; a truncated one is refused", "[trainer]") {
+TEST_CASE("optimiser state round-trips through a file, a truncated one is refused", "[trainer]") {
   const fs::path dir = fresh_dir("optim");
   OptimConfig c;
   c.lr = 0.01;
@@ -246,7 +246,7 @@ TEST_CASE("scoring completions in a padded micro-batch equals scoring each alone
   CHECK(m.weights().at("model.embed_tokens.weight").grad().abs().sum().item<double>() > 0);
 }
 
-TEST_CASE("run log: metrics and rollouts as JSON lines; a resume drops later steps", "[trainer]") {
+TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later steps", "[trainer]") {
   const fs::path dir = fresh_dir("runlog");
   {
     RunLog log(dir.string(), -1, /*tensorboard=*/true);

@@ -231,7 +231,7 @@ TEST_CASE("transformer: chunked log-probabilities and entropy equal the whole-vo
   }
 }
 
-TEST_CASE("transformer: checkpoints round-trip; broken ones are refused by name", "[model]") {
+TEST_CASE("transformer: checkpoints round-trip, broken ones are refused by name", "[model]") {
   TempDir dir;
   Transformer m = tiny("qwen2", 11);
   m.save(dir.path);
