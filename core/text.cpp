@@ -1,9 +1,13 @@
 #include "core/text.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "core/error.h"
@@ -47,6 +51,24 @@ std::string read_file(const std::string& path) {
   out << in.rdbuf();
   if (in.bad()) throw Error(path + ": read failed");
   return std::move(out).str();
+}
+
+void write_file_atomic(const std::string& path, std::string_view content) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw Error(path + ": " + what + " (" + reason + ")");
+  };
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("cannot write");
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) fail("write failed (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " into place");
 }
 
 }  // namespace r1

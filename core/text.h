@@ -14,5 +14,9 @@ size_t edit_distance(std::string_view a, std::string_view b);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 // Reads a whole file into memory; throws r1::Error naming the file when it cannot.
 std::string read_file(const std::string& path);
+// Writes `content` to a temporary file beside `path` and renames it into place, so a reader never
+// sees half a file and a failed write (disk full) leaves the previous file as it was; throws
+// r1::Error naming `path` (the temporary file is removed).
+void write_file_atomic(const std::string& path, std::string_view content);
 
 }  // namespace r1

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace r1::model {
 namespace {
@@ -343,14 +344,7 @@ void write_checkpoint(const std::string& dir, const std::vector<TensorToWrite>& 
     for (const auto& t : shards[i]) weight_map[t.name] = name;
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  const std::string tmp = index_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << index.dump(2) << "\n";
-    if (!out) throw Error(tmp + ": cannot write");
-  }
-  fs::rename(tmp, index_path, ec);
-  if (ec) throw Error(index_path + ": cannot move the written file into place");
+  write_file_atomic(index_path, index.dump(2) + "\n");
   fs::remove(dir + "/model.safetensors", ec);
 }
 

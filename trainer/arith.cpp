@@ -3,6 +3,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/jsonl.h"
 
 #include <nlohmann/json.hpp>
@@ -364,25 +365,9 @@ std::vector<std::string> make_corpus(size_t documents, const ArithOptions& o, co
 nlohmann::json problem_row(const Problem& p) { return {{"prompt", p.question}, {"answer", p.answer}, {"op", p.op}}; }
 
 void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write: " + std::strerror(errno));
-    for (const auto& p : problems) out << to_json_line(problem_row(p)) << '\n';
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error(path + ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error(path + ": cannot rename " + tmp + " into place: " + ec.message());
-  }
+  std::string text;
+  for (const auto& p : problems) text += to_json_line(problem_row(p)) + "\n";
+  write_file_atomic(path, text);
 }
 
 }  // namespace r1

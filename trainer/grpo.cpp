@@ -67,6 +67,18 @@ bool group_is_degenerate(const double* rewards, size_t group_size, double tolera
   return true;
 }
 
+GrpoLossStats& GrpoLossStats::operator+=(const GrpoLossStats& o) {
+  tokens += o.tokens;
+  clipped += o.clipped;
+  kl += o.kl;
+  ratio += o.ratio;
+  is_weight += o.is_weight;
+  is_capped += o.is_capped;
+  is_weight_max = std::max(is_weight_max, o.is_weight_max);
+  pg += o.pg;
+  return *this;
+}
+
 GrpoLoss grpo_loss(const GrpoBatch& b, const GrpoLossOptions& o, const GrpoNorm& norm) {
   const at::Tensor mask = b.mask.to(at::kFloat);
   const at::Tensor lp = b.logprobs.to(at::kFloat);

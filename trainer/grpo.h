@@ -84,6 +84,7 @@ struct GrpoLossStats {
   double is_capped = 0;     // tokens whose w was cut to C
   double is_weight_max = 0;
   double pg = 0;            // Σ w·pg (before aggregation)
+  GrpoLossStats& operator+=(const GrpoLossStats& o);  // sums, and the larger is_weight_max
 };
 
 struct GrpoLoss {

@@ -42,11 +42,7 @@ StepUpdate grpo_update(model::Transformer& policy, const model::Transformer* ref
   std::vector<at::Tensor> old_lp(seqs.size()), ref_lp(seqs.size());  // per sequence [L]
   auto per_sequence = [&](const model::Transformer& m, std::vector<at::Tensor>& into) {
     at::NoGradGuard no_grad;
-    std::vector<size_t> all(seqs.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    for (const auto& mb : micro_batches(seqs, c.micro_batch_tokens)) {
-      std::vector<size_t> idx;
-      for (size_t k : mb) idx.push_back(all[k]);
+    for (const auto& idx : micro_batches(seqs, c.micro_batch_tokens)) {
       CompletionScores s = score_completions(m, seqs, idx);
       for (size_t b = 0; b < idx.size(); ++b)
         into[idx[b]] = s.logprobs[static_cast<int64_t>(b)].narrow(0, 0, static_cast<int64_t>(seqs[idx[b]].completion.size())).clone();
@@ -95,15 +91,7 @@ StepUpdate grpo_update(model::Transformer& policy, const model::Transformer* ref
         l.loss.backward();
         loss_sum += lv;
         entropy_sum += (s.entropy * s.mask).sum().item<double>();
-        GrpoLossStats& t = u.stats;
-        t.tokens += l.stats.tokens;
-        t.clipped += l.stats.clipped;
-        t.kl += l.stats.kl;
-        t.ratio += l.stats.ratio;
-        t.is_weight += l.stats.is_weight;
-        t.is_capped += l.stats.is_capped;
-        t.is_weight_max = std::max(t.is_weight_max, l.stats.is_weight_max);
-        t.pg += l.stats.pg;
+        u.stats += l.stats;
       }
       if (u.skipped) break;
       const double gn = optim.step(step);

@@ -74,8 +74,6 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 
 }  // namespace
 
-EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& c, double* seconds);
-
 GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   const auto started = Clock::now();
   model::configure_threads(run.threads);

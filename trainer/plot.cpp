@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace r1::trainer {
 namespace {
@@ -240,22 +241,7 @@ std::string svg_plot(const std::vector<Panel>& panels, const std::string& title,
 
 void write_svg_plot(const std::string& path, const std::vector<Panel>& panels, const std::string& title,
                     const std::string& x_label, const PlotLayout& layout) {
-  const std::string svg = svg_plot(panels, title, x_label, layout);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  auto fail = [&](const char* what, int err) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot " + what + " plot: " + std::error_code(err, std::generic_category()).message());
-  };
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail("write", errno);
-  bool ok = std::fwrite(svg.data(), 1, svg.size(), f) == svg.size();
-  int err = ok ? 0 : errno;
-  if (std::fclose(f) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) fail("write", err ? err : EIO);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename temporary file into", errno);
+  write_file_atomic(path, svg_plot(panels, title, x_label, layout));
 }
 
 }  // namespace r1::trainer

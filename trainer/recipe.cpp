@@ -82,7 +82,8 @@ void run_recipe(const RecipeRun& run) {
   nlohmann::json recipe = read_json_file(run.recipe);
   for (const auto& edit : run.overrides) apply_override(recipe, edit);
   ConfigReader top(recipe, run.recipe);
-  const std::string name = run.name.empty() ? top.require_string("name") : (top.raw("name"), run.name);
+  const std::string recipe_name = top.require_string("name");
+  const std::string name = run.name.empty() ? recipe_name : run.name;
   top.get("description", std::string());
   const nlohmann::json* stages = top.raw("stages");
   top.finish();

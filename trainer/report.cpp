@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "trainer/plot.h"
 #include "trainer/sampling.h"
 
@@ -83,13 +84,7 @@ void write_run_report(const std::string& run_dir, const GrpoResult& r) {
     summary["base"] = r.base.to_json();
     summary["final"] = r.final.to_json();
   }
-  const fs::path path = fs::path(run_dir) / "summary.json";
-  {
-    std::ofstream out(path.string() + ".tmp");
-    out << summary.dump(2) << "\n";
-    if (!out) throw Error(path.string() + ": cannot write the summary");
-  }
-  fs::rename(path.string() + ".tmp", path);
+  write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
   try {
     plot_run(run_dir);
   } catch (const Error& e) {
