@@ -54,6 +54,28 @@ void add_bench_command(CLI::App& app) {
   rb->add_flag("!--no-naive", rollout_opt->naive, "Skip the naive loop");
   rb->callback([rollout_opt] { torch_commands().bench_rollout(torch_context(), *rollout_opt); });
 
+  auto train_opt = std::make_shared<TrainBenchOptions>();
+  auto* tb = bench->add_subcommand("train", "Trainer tokens/s and model-FLOP utilisation of a GRPO update (tiny and ~25M configs); "
+                                            "whole GRPO steps' time split and rollout waiting with max_staleness 0 and 1");
+  tb->add_option("--configs", train_opt->configs, "Model configs (tiny: the embedded recipe's; 25m: ~24M in the layers)")
+      ->check(CLI::IsMember({"tiny", "25m"}))->capture_default_str();
+  tb->add_option("--dtype", train_opt->dtype, "Matrix products: auto (the faster here), fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}))->capture_default_str();
+  tb->add_option("--groups", train_opt->groups, "Groups (prompts) per step")->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_option("--group-size", train_opt->group_size, "Samples per group")->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_option("--prompt-tokens", train_opt->prompt_tokens, "Prompt tokens per sample (update timing)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_option("--completion-tokens", train_opt->completion_tokens, "Completion tokens per sample (GRPO steps: the limit)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_option("--micro-batch-tokens", train_opt->micro_batch_tokens, "Token budget of a micro-batch")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_option("--updates", train_opt->updates, "Timed updates per config (the best is reported)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  tb->add_flag("!--no-checkpointing", train_opt->checkpointing, "Skip the activation-checkpointing timing");
+  tb->add_option("--grpo-steps", train_opt->grpo_steps, "Whole GRPO steps per staleness setting (0: skip)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  tb->callback([train_opt] { torch_commands().bench_train(torch_context(), *train_opt); });
+
   auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
   sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
   sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);

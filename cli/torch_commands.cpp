@@ -27,6 +27,7 @@
 
 namespace r1::cli {
 void bench_model(const TorchContext& context, const ModelBenchOptions& options);      // torch_bench.cpp
+void bench_train(const TorchContext& context, const TrainBenchOptions& options);      // train_bench.cpp
 void bench_rollout(const TorchContext& context, const RolloutBenchOptions& options);  // rollout_bench.cpp
 }
 
@@ -172,7 +173,7 @@ void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOp
 
 const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate,
                                           &r1::cli::bench_model, &rollout_serve, &r1::cli::bench_rollout,
-                                          &run_recipe};
+                                          &run_recipe, &r1::cli::bench_train};
 
 }  // namespace
 

@@ -58,6 +58,17 @@ struct RolloutBenchOptions {
   bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
 };
 
+// r1 bench train
+struct TrainBenchOptions {
+  std::vector<std::string> configs = {"tiny", "25m"};
+  std::string dtype = "auto";  // the trainer's compute_dtype
+  int64_t groups = 8, group_size = 8, prompt_tokens = 96, completion_tokens = 160;
+  int64_t micro_batch_tokens = 8192;
+  int64_t updates = 2;         // timed updates per config (after a warm-up); the best is reported
+  bool checkpointing = true;   // also time with activation checkpointing
+  int64_t grpo_steps = 5;      // whole GRPO steps per staleness setting (0: skip)
+};
+
 // r1 run: a recipe (trainer/recipe.h; free of LibTorch)
 using RunRecipeOptions = trainer::RecipeRun;
 
@@ -70,9 +81,10 @@ struct TorchCommands {
   void (*rollout_serve)(const TorchContext& context, const RolloutServeOptions& options);
   void (*bench_rollout)(const TorchContext& context, const RolloutBenchOptions& options);
   void (*run_recipe)(const TorchContext& context, const RunRecipeOptions& options);
+  void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 4;
+inline constexpr int kTorchAbiVersion = 5;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -20,6 +20,16 @@ int configure_threads(int threads);
 // step, and fresh mappings would page-fault each time (~10% slower). docs/benchmarks.md, "Model".
 constexpr size_t kLeanMmapThreshold = 1u << 20, kFastMmapThreshold = 32u << 20;
 void configure_allocator(size_t mmap_threshold);
+// The dtype of a trainer's matrix products: "fp32" or "bf16" as named; "auto" measures a 1024^3
+// matrix product in both with the threads in force (once per process, ~0.1-0.5 s) and returns the
+// faster, so bf16 is used where the CPU (AMX, AVX512-BF16) or GPU runs it faster and fp32 elsewhere.
+// Throws r1::Error for anything else.
+std::string resolve_compute_dtype(const std::string& choice);
+// The matrix-product rates "auto" compared, GFLOP/s (measured on first use).
+struct MatmulRates {
+  double fp32 = 0, bf16 = 0;
+};
+MatmulRates matmul_rates();
 // LibTorch's version, build configuration (BLAS, CPU capability) and parallel settings.
 std::string describe_runtime();
 

@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -90,7 +91,8 @@ KVCache KVCache::repeat_interleave(int64_t n) const {
 
 // ---- the model ---------------------------------------------------------------------------------------
 
-Transformer::Transformer(ModelConfig config, at::ScalarType dtype) : config_(std::move(config)), dtype_(dtype) {
+Transformer::Transformer(ModelConfig config, at::ScalarType dtype)
+    : config_(std::move(config)), dtype_(dtype), compute_dtype_(dtype) {
   if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) throw Error("the transformer computes in fp32 or bf16");
   for (const TensorShape& t : checkpoint_tensors(config_)) weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
   inv_freq_ = rotary_inv_freq(config_);
@@ -110,7 +112,11 @@ at::Tensor& Transformer::weight(const std::string& name) {
 
 at::Tensor Transformer::project(const at::Tensor& x, const std::string& name, const at::Tensor& bias) const {
   auto it = fp8_.find(name);
-  if (it == fp8_.end()) return linear(x, w(name), bias);
+  if (it == fp8_.end()) {
+    if (compute_dtype_ == x.scalar_type()) return linear(x, w(name), bias);
+    const at::Tensor b = bias.defined() ? bias.to(compute_dtype_) : bias;
+    return linear(x.to(compute_dtype_), w(name).to(compute_dtype_), b).to(x.scalar_type());
+  }
   at::Tensor y = it->second.linear(x);
   return bias.defined() ? y + bias : y;
 }
@@ -279,8 +285,61 @@ at::Tensor Transformer::forward(const at::Tensor& input_ids, const at::Tensor& p
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
   auto [cos, sin] = rope(positions);
   at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, nullptr);
+  const bool checkpoint = checkpoint_layers_ && at::GradMode::is_enabled();
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i)
+    x = checkpoint ? checkpointed_layer(i, x, cos, sin, mask) : layer(i, x, cos, sin, mask, nullptr);
   return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);
+}
+
+// Activation checkpointing: the forward runs the layer without a graph (Function::apply turns
+// gradients off) and keeps only its input; the backward runs it again with gradients and
+// back-propagates through that fresh graph into the input and the layer's weights.
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                                                at::TensorList params, const at::Tensor& cos, const at::Tensor& sin,
+                                                const at::Tensor& mask, const Transformer* self, int64_t i) {
+    ctx->save_for_backward({x, cos, sin, mask});
+    ctx->saved_data["layer"] = i;
+    ctx->saved_data["self"] = reinterpret_cast<int64_t>(self);
+    ctx->saved_data["params"] = static_cast<int64_t>(params.size());
+    return {self->layer(i, x, cos, sin, mask, nullptr)};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto* self = reinterpret_cast<const Transformer*>(ctx->saved_data["self"].toInt());
+    const int64_t i = ctx->saved_data["layer"].toInt(), n = ctx->saved_data["params"].toInt();
+    std::vector<at::Tensor> params = self->layer_parameters(i);
+    if (static_cast<int64_t>(params.size()) != n) throw Error("activation checkpointing: the layer's weights changed");
+    at::AutoGradMode on(true);
+    at::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    at::Tensor y = self->layer(i, x, saved[1], saved[2], saved[3], nullptr);
+    std::vector<at::Tensor> inputs, out;
+    if (x.requires_grad()) inputs.push_back(x);
+    for (const auto& p : params) inputs.push_back(p);
+    torch::autograd::variable_list g =
+        torch::autograd::grad({y}, inputs, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    size_t k = 0;
+    out.push_back(x.requires_grad() ? g[k++] : at::Tensor());
+    for (size_t j = 0; j < params.size(); ++j) out.push_back(g[k++]);
+    for (int j = 0; j < 5; ++j) out.emplace_back();  // cos, sin, mask, self, i
+    return out;
+  }
+};
+
+std::vector<at::Tensor> Transformer::layer_parameters(int64_t i) const {
+  const std::string prefix = "model.layers." + std::to_string(i) + ".";
+  std::vector<at::Tensor> out;
+  for (auto it = weights_.lower_bound(prefix); it != weights_.end() && it->first.rfind(prefix, 0) == 0; ++it)
+    if (it->second.requires_grad()) out.push_back(it->second);
+  return out;
+}
+
+at::Tensor Transformer::checkpointed_layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                           const at::Tensor& mask) const {
+  std::vector<at::Tensor> params = layer_parameters(i);
+  return CheckpointedLayer::apply(x, at::TensorList(params), cos, sin, mask, this, i)[0];
 }
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {

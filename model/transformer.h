@@ -80,6 +80,18 @@ class Transformer {
 
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
+
+  // Training options, both off by default:
+  //   compute dtype: the layer matrices' products run in this dtype (bf16 over fp32 weights, as
+  //     autocast does: inputs and weights cast as they are used, results back in the weights' dtype,
+  //     the residual stream, norms and softmax unchanged). Where bf16 products are faster.
+  //   activation checkpointing: forward() with gradients keeps only each layer's input; the backward
+  //     pass recomputes the layer. Activation memory falls from O(layers) to O(1) layers, for one
+  //     more forward pass of compute.
+  void set_compute_dtype(at::ScalarType dtype) { compute_dtype_ = dtype; }
+  at::ScalarType compute_dtype() const { return compute_dtype_; }
+  void set_activation_checkpointing(bool on) { checkpoint_layers_ = on; }
+  bool activation_checkpointing() const { return checkpoint_layers_; }
   const std::map<std::string, at::Tensor>& weights() const { return weights_; }
   std::vector<at::Tensor> parameters() const;  // every weight (a tied embedding once)
   at::Tensor& weight(const std::string& name);
@@ -117,6 +129,10 @@ class Transformer {
   using KeyValueHook = std::function<std::pair<at::Tensor, at::Tensor>(int64_t, const at::Tensor&, const at::Tensor&)>;
   at::Tensor layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                    const at::Tensor& mask, const KeyValueHook& keys_values) const;
+  friend struct CheckpointedLayer;
+  std::vector<at::Tensor> layer_parameters(int64_t i) const;  // layer i's weights that require gradients
+  at::Tensor checkpointed_layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                const at::Tensor& mask) const;
   std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
   const at::Tensor& w(const std::string& name) const;
   // x times a layer matrix (transposed), plus bias: in FP8 through Fp8Weight::linear.
@@ -128,6 +144,8 @@ class Transformer {
   std::map<std::string, at::Tensor> weights_;
   std::map<std::string, Fp8Weight> fp8_;  // layer matrices in FP8 (quantize_fp8), absent from weights_
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
+  at::ScalarType compute_dtype_;
+  bool checkpoint_layers_ = false;
 };
 
 // Building blocks, exposed for tests.

@@ -386,3 +386,55 @@ TEST_CASE("arith: options are checked and read by key", "[arith]") {
   r1::ConfigReader r2(wrong, "recipe.data");
   CHECK_THROWS_WITH(r1::read_arith_options(r2), Catch::Contains("recipe.data.max_digits"));
 }
+
+TEST_CASE("arith: fact drills are true column-step equations in the mix's share", "[arith]") {
+  ArithOptions o;
+  o.seed = 5;
+  o.facts = 1;  // of 0.2 + 0.25 + 0.1 + 0.3 + 0.15 + 1 = 2: half the documents
+  o.facts_per_document = 6;
+  static const std::regex drill(R"(Facts:(?: [^.]+\.){6})");
+  static const std::regex eq(R"((\d+) ([-+*]) (\d)(?: ([-+]) (\d))? = (\d+))");
+  std::map<std::string, int> ops;
+  int facts = 0, with_carry = 0;
+  const auto docs = r1::make_corpus(4000, o);
+  for (const auto& doc : docs) {
+    INFO(doc);
+    if (doc.rfind("Facts:", 0) != 0) continue;
+    ++facts;
+    REQUIRE(std::regex_match(doc, drill));
+    for (std::sregex_iterator it(doc.begin(), doc.end(), eq), end; it != end; ++it) {
+      const std::smatch& m = *it;
+      const int64_t x = std::stoll(m[1]), y = std::stoll(m[3]), value = std::stoll(m[6]);
+      const int64_t c = m[5].matched ? std::stoll(m[5]) : 0;
+      int64_t want = 0;
+      if (m[2] == "+") want = x + y + c;
+      if (m[2] == "-") {
+        REQUIRE((!m[4].matched || m[4] == "-"));
+        want = x - y - c;
+        CHECK(want >= 0);
+        CHECK(want <= 9);   // a column's digit: a borrowing column shows its top digit plus 10
+        CHECK(x <= 19);  // 9 with a borrow in, below 9 + 1: "19 - 9 - 1 = 9"
+      }
+      if (m[2] == "*") {
+        REQUIRE((!m[4].matched || m[4] == "+"));
+        want = x * y + c;
+        CHECK(y >= 2);
+        CHECK(c < y);  // the carry into a column of a product by y is below y
+      }
+      CHECK(value == want);
+      ++ops[m[2]];
+      with_carry += m[5].matched;
+    }
+  }
+  CHECK(std::abs(facts / 4000.0 - 0.5) < 0.03);
+  for (const char* op : {"+", "-", "*"}) CHECK(std::abs(ops[op] / (6.0 * facts) - 1.0 / 3) < 0.03);
+  CHECK(with_carry > facts);  // steps with a carry or borrow in are drilled too
+  // Chinese drills when every worked text is Chinese.
+  o.second_language = 1;
+  int chinese = 0;
+  for (const auto& doc : r1::make_corpus(400, o)) chinese += doc.rfind("口诀：", 0) == 0;
+  CHECK(chinese > 150);
+  // A bad count is refused by name.
+  o.facts_per_document = 0;
+  CHECK_THROWS_WITH(r1::check_arith_options(o), Catch::Contains("facts_per_document"));
+}

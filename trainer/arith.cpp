@@ -185,13 +185,16 @@ void check_arith_options(const ArithOptions& o, const std::string& where) {
                                                 {"template_direct", o.template_direct},
                                                 {"template_tag_misuse", o.template_tag_misuse},
                                                 {"qa_direct", o.qa_direct},
-                                                {"qa_worked", o.qa_worked}};
+                                                {"qa_worked", o.qa_worked},
+                                                {"facts", o.facts}};
   double sum = 0;
   for (const auto& [name, v] : mix) {
     if (!std::isfinite(v) || v < 0) throw ConfigError(key(name) + ": expected a fraction >= 0, got " + std::to_string(v));
     sum += v;
   }
   if (!(sum > 0)) throw ConfigError(key("template_worked") + ": the corpus mix fractions are all zero");
+  if (o.facts_per_document < 1 || o.facts_per_document > 1000)
+    throw ConfigError(key("facts_per_document") + ": expected 1..1000, got " + std::to_string(o.facts_per_document));
   for (const auto& [name, v] : {std::pair{"direct_error_rate", o.direct_error_rate}, std::pair{"second_language", o.second_language}})
     if (!(v >= 0 && v <= 1)) throw ConfigError(key(name) + ": expected 0..1, got " + std::to_string(v));
 }
@@ -209,6 +212,8 @@ ArithOptions read_arith_options(ConfigReader& r) {
   o.template_tag_misuse = r.get("template_tag_misuse", o.template_tag_misuse);
   o.qa_direct = r.get("qa_direct", o.qa_direct);
   o.qa_worked = r.get("qa_worked", o.qa_worked);
+  o.facts = r.get("facts", o.facts);
+  o.facts_per_document = r.get("facts_per_document", o.facts_per_document);
   o.direct_error_rate = r.get("direct_error_rate", o.direct_error_rate);
   o.second_language = r.get("second_language", o.second_language);
   check_arith_options(o, r.path());
@@ -246,6 +251,25 @@ std::string worked_solution(const Problem& p, StepLanguage language) {
   }
   out += w.so + expression(p) + " = " + p.answer + (language == StepLanguage::Chinese ? "。" : ".");
   return out;
+}
+
+std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage language) {
+  const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
+  const std::string& op = o.ops[below(rng, o.ops.size())];
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const int x = static_cast<int>(below(rng, 10));
+  if (op == "add") {
+    const int y = static_cast<int>(below(rng, 10)), in = static_cast<int>(below(rng, 2));
+    return str(x) + w.plus + str(y) + (in ? w.plus + str(in) : "") + w.equals + str(x + y + in);
+  }
+  if (op == "sub") {
+    const int y = static_cast<int>(below(rng, 10)), in = static_cast<int>(below(rng, 2));
+    const int top = x + (x - in < y ? 10 : 0);
+    return str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(top - y - in);
+  }
+  const int b = static_cast<int>(between(rng, 2, 9));
+  const int in = below(rng, 2) ? static_cast<int>(below(rng, static_cast<uint64_t>(b))) : 0;  // a carry is < b
+  return str(x) + w.times + str(b) + (in ? w.plus + str(in) : "") + w.equals + str(x * b + in);
 }
 
 Problem make_problem(std::mt19937_64& rng, const ArithOptions& o) {
@@ -324,13 +348,22 @@ std::string r1_zero_prompt(const std::string& question) {
 
 std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
   check_arith_options(o);
-  const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked};
+  const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked, o.facts};
+  constexpr int kKinds = 6;
   double total = 0;
   for (double v : mix) total += v;
   double u = unit(rng) * total;
   int kind = 0;
-  for (; kind < 4 && u >= mix[kind]; ++kind) u -= mix[kind];
+  for (; kind < kKinds - 1 && u >= mix[kind]; ++kind) u -= mix[kind];
   while (mix[kind] == 0) --kind;  // rounding at the top end
+  if (kind == 5) {
+    const StepLanguage language = unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English;
+    std::string out = language == StepLanguage::Chinese ? "口诀：" : "Facts:";
+    for (int i = 0; i < o.facts_per_document; ++i)
+      out += (language == StepLanguage::Chinese ? "" : " ") + step_fact(rng, o, language) +
+             (language == StepLanguage::Chinese ? "。" : ".");
+    return out;
+  }
   const Problem p = draw(rng, o, exclude);
   auto direct = [&] { return unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer; };
   auto worked = [&] {

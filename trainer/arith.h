@@ -25,6 +25,9 @@
 //                       mismatched or unclosed tags): never passes the format reward
 //   qa_direct           "Question: {Q}\nAnswer: {ans}"
 //   qa_worked           "Question: {Q}\nSolution: {worked}\nAnswer: {ans}"
+//   facts               "Facts: 7 + 5 + 1 = 13. 8 * 7 + 3 = 59. 12 - 7 = 5. ..." — a drill of step_facts
+//                       equations exactly as worked solutions write their column steps (the digit
+//                       tables every text-book has; a model that knows them can work problems out)
 // Direct answers (template_direct, misuse, qa_direct) are wrong at direct_error_rate, by a slip: one
 // digit off, a dropped carry or borrow, two digits swapped; a wrong answer never equals the truth.
 //
@@ -55,6 +58,8 @@ struct ArithOptions {
   double template_tag_misuse = 0.10;
   double qa_direct = 0.30;
   double qa_worked = 0.15;
+  double facts = 0.0;
+  int facts_per_document = 8;
   double direct_error_rate = 0.35;  // of direct answers (template_direct, misuse, qa_direct)
   double second_language = 0.0;     // of worked solutions, written with Chinese step phrases
 };
@@ -73,6 +78,11 @@ struct Problem {
 };
 
 enum class StepLanguage { English, Chinese };
+
+// One column-step equation of the kind worked_solution writes ("4 + 8 + 1 = 13", "12 - 7 - 1 = 4",
+// "8 * 7 + 3 = 59"), for an op of options.ops drawn uniformly, its digits uniform over what a column
+// can hold. Always true.
+std::string step_fact(std::mt19937_64& rng, const ArithOptions& options, StepLanguage language = StepLanguage::English);
 
 Problem make_problem(std::mt19937_64& rng, const ArithOptions& options);
 // `n` distinct problems (by problem_key), none in `exclude`; throws r1::Error when fewer exist.

@@ -63,6 +63,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     o.finish();
   }
   c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
+  c.compute_dtype = r.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+  c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
   else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");
   c.reward_threads = r.get("reward_threads", c.reward_threads);

@@ -101,6 +101,11 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   model::Transformer policy = model::Transformer::load(policy_dir, at::kFloat);
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
   for (auto& t : policy.parameters()) t.requires_grad_(true);
+  const at::ScalarType compute = model::resolve_compute_dtype(c.compute_dtype) == "bf16" ? at::kBFloat16 : at::kFloat;
+  policy.set_compute_dtype(compute);
+  policy.set_activation_checkpointing(c.activation_checkpointing);
+  log::info() << "trainer: matrix products in " << (compute == at::kBFloat16 ? "bf16" : "fp32")
+              << (c.compute_dtype == "auto" ? " (auto)" : "") << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(policy.weights().begin(), policy.weights().end());
   Optimizer optim(named, c.optim, c.steps);
   if (start_step > 0) optim.load((fs::path(policy_dir) / "optimizer.pt").string());
@@ -112,6 +117,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
       reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat));
     else
       copy_weights(policy, *reference);
+    reference->set_compute_dtype(compute);
   }
 
   PromptDataset train = PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);

@@ -67,6 +67,8 @@ struct GrpoConfig {
 
   OptimConfig optim;
   int64_t micro_batch_tokens = 8192;
+  std::string compute_dtype = "auto";  // matrix products: auto (the faster here) | fp32 | bf16
+  bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
   nlohmann::json rewards;              // a RewardSet config ({"rewards": [...]})
   int reward_threads = 0;
 

@@ -56,6 +56,8 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
     c.steps = t.get("steps", c.steps);
     c.seq_len = t.get("seq_len", c.seq_len);
     c.batch_rows = t.get("batch_rows", c.batch_rows);
+    c.compute_dtype = t.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+    c.activation_checkpointing = t.get("activation_checkpointing", c.activation_checkpointing);
     OptimConfig d;
     d.lr = 3e-3;
     d.schedule = "cosine";
@@ -75,7 +77,8 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
 nlohmann::json PretrainConfig::identity() const {
   return {{"version", 1},
           {"task", {{"ops", task.ops}, {"min_digits", task.min_digits}, {"max_digits", task.max_digits},
-                    {"mix", {task.template_worked, task.template_direct, task.template_tag_misuse, task.qa_direct, task.qa_worked}},
+                    {"mix", {task.template_worked, task.template_direct, task.template_tag_misuse, task.qa_direct, task.qa_worked, task.facts}},
+                    {"facts_per_document", task.facts_per_document},
                     {"direct_error_rate", task.direct_error_rate}, {"second_language", task.second_language}}},
           {"documents", documents}, {"train_problems", train_problems}, {"heldout_problems", heldout_problems},
           {"heldout_seed", heldout_seed}, {"vocab_size", vocab_size},
@@ -130,6 +133,11 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   mc.eos_token_ids = {eos};
   model::Transformer m(mc, at::kFloat);
   m.init_random(c.seed);
+  const std::string compute = model::resolve_compute_dtype(c.compute_dtype);
+  m.set_compute_dtype(compute == "bf16" ? at::kBFloat16 : at::kFloat);
+  m.set_activation_checkpointing(c.activation_checkpointing);
+  log::info() << "pretrain: matrix products in " << compute << (c.compute_dtype == "auto" ? " (auto)" : "")
+              << (c.activation_checkpointing ? ", activation checkpointing" : "");
   for (auto& p : m.parameters()) p.requires_grad_(true);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   Optimizer optim(named, c.optim, c.steps);
