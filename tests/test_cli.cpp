@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -248,4 +249,45 @@ TEST_CASE("cli: model init writes a checkpoint that generate loads, bad input is
   CHECK(truncated.err.find("model.safetensors") != std::string::npos);
   CHECK(count_lines(truncated.err) == 1);
   std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("cli: r1 bench train measures an update and whole GRPO steps at both staleness settings", "[cli][bench]") {
+  Run r = run("--threads 1 bench train --configs tiny --groups 2 --group-size 2 --prompt-tokens 16 --completion-tokens 8 "
+              "--updates 1 --grpo-steps 2");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("peak 2048^3 matrix product: fp32") != std::string::npos);
+  // "update   0.05 s   1234 tokens/s   MFU  3.2%", plain and with activation checkpointing.
+  std::istringstream lines(r.out);
+  std::string line;
+  int updates = 0, steps = 0;
+  std::set<int> staleness;
+  while (std::getline(lines, line)) {
+    double seconds = 0, rate = 0, mfu = 0;
+    if (std::sscanf(line.c_str(), " update %lf s %lf tokens/s MFU %lf%%", &seconds, &rate, &mfu) == 3) {
+      CHECK(seconds > 0);
+      CHECK(rate > 0);
+      CHECK(mfu > 0);
+      CHECK(mfu < 100);
+      ++updates;
+    }
+    int s = -1;
+    double step = 0, gen = 0, rew = 0, wait = 0, upd = 0, sync = 0, share = -1;
+    if (std::sscanf(line.c_str(), " %d %lf %lf %lf %lf %lf %lf %lf%%", &s, &step, &gen, &rew, &wait, &upd, &sync, &share) == 8) {
+      CHECK(step > 0);
+      CHECK(gen > 0);
+      CHECK(upd > 0);
+      CHECK(share >= 0);
+      CHECK(share <= 100);
+      staleness.insert(s);
+      ++steps;
+    }
+  }
+  CHECK(updates == 2);
+  CHECK(steps == 2);
+  CHECK(staleness == std::set<int>{0, 1});
+  // A config it does not know is refused by name.
+  Run bad = run("bench train --configs huge");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("huge") != std::string::npos);
 }
