@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "model/bpe_train.h"
 #include "model/runtime.h"
+#include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "trainer/arith.h"
 #include "trainer/grpo_step.h"
@@ -143,6 +144,9 @@ StepSplit time_grpo_steps(const std::string& dir, int staleness, const TrainBenc
     fs::create_directories(model_dir);
     train_byte_tokenizer(corpus, bo, model_dir.string());
     model::ModelConfig mc = bench_config("tiny");
+    const Tokenizer tok = Tokenizer::load(model_dir.string());
+    mc.vocab_size = static_cast<int64_t>(tok.vocab_size());  // the BPE learns fewer than 512 on a small corpus
+    mc.eos_token_ids = {*tok.eos_id()};
     model::Transformer m(mc, at::kFloat);
     m.init_random(3);
     m.save(model_dir.string());
@@ -225,7 +229,7 @@ void bench_train(const TorchContext& context, const TrainBenchOptions& o) {
   std::printf("    staleness   step s   generation   rewards   waiting   update   weight sync   waiting share\n");
   const int level = context.log_level;
   for (int staleness : {0, 1}) {
-    log::set_level(log::Level::warn);
+    if (level <= static_cast<int>(log::Level::info)) log::set_level(level == 0 ? log::Level::debug : log::Level::warn);
     StepSplit s;
     try {
       s = time_grpo_steps(dir, staleness, o, threads);

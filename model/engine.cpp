@@ -188,7 +188,11 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
   seq.out.ids.push_back(token);
   seq.out.logprobs.push_back(std::log(dist[token].item<float>()));
   std::string piece;
-  if (seq.stream) piece = seq.stream->step(static_cast<int32_t>(token));
+  // The model's vocabulary may be larger than the tokenizer's (Qwen2.5 pads 151,665 tokens to 151,936
+  // rows): a sampled id the tokenizer does not have is returned with the others but adds no text, as in
+  // Hugging Face's decode and vLLM.
+  if (seq.stream && token < static_cast<int64_t>(options_.tokenizer->vocab_size()))
+    piece = seq.stream->step(static_cast<int32_t>(token));
   if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), token) != p.stop_token_ids.end()) {
     seq.done = true;
     seq.out.finish_reason = "stop";

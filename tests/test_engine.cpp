@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <unistd.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -15,6 +17,8 @@
 #include "core/error.h"
 #include "model/engine.h"
 #include "model/generate.h"
+#include "model/byte_tokenizer.h"
+#include "model/tokenizer.h"
 
 using namespace r1::model;
 
@@ -219,4 +223,37 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
   Engine engine(old_model, EngineOptions{});
   auto other = std::make_shared<Transformer>(preset_config("qwen2", "tiny", 120));
   CHECK_THROWS_WITH(engine.update_weights(other, 2, false), Catch::Contains("config or dtype differs"));
+}
+
+TEST_CASE("engine: ids past the tokenizer's vocabulary are returned without text, never a crash", "[model][engine]") {
+  // Model rows beyond the tokenizer's ids are normal (Qwen2.5 pads 151,665 tokens to 151,936 rows); a
+  // random model samples them.
+  char tmpl[] = "/tmp/r1_test_engine_XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  r1::write_byte_tokenizer(dir);
+  const r1::Tokenizer tok = r1::Tokenizer::load(dir);
+  REQUIRE(tok.vocab_size() == static_cast<size_t>(r1::kByteTokenizerVocab));
+  auto m = std::make_shared<Transformer>(preset_config("qwen2", "tiny", 400));
+  m->init_random(3);
+  EngineOptions o;
+  o.kv_cache_tokens = 4096;
+  o.tokenizer = &tok;
+  Engine engine(m, o);
+  Sink sink;
+  engine.submit(request({72, 105}, 4, 40, 9), sink.to(0));
+  while (engine.step()) {
+  }
+  int beyond = 0;
+  for (int64_t s = 0; s < 4; ++s) {
+    const Completion& c = sink.got.at({0, s});
+    CHECK(c.ids.size() == 40);
+    std::vector<int32_t> known;
+    for (int64_t id : c.ids) {
+      if (id >= r1::kByteTokenizerVocab) ++beyond;
+      else known.push_back(static_cast<int32_t>(id));
+    }
+    CHECK(c.text == tok.decode(known, /*skip_special_tokens=*/true, /*clean_up_spaces=*/false));
+  }
+  CHECK(beyond > 0);  // (400 - 259) / 400 of a near-uniform distribution: ~56 of 160 tokens
+  std::filesystem::remove_all(dir);
 }
