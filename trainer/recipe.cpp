@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "rewards/reward_set.h"
 #include "trainer/grpo_trainer.h"
+#include "trainer/sft.h"
 #include "trainer/pretrain.h"
 
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ std::string content_hash(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"pretrain-synthetic", "grpo"};
+const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo"};
 
 // Replaces "@stage/rest" strings (anywhere in the stage's JSON) with the stage's output folder.
 void resolve(nlohmann::json& j, const std::map<std::string, std::string>& outputs, const std::string& where) {
@@ -96,6 +97,7 @@ void run_recipe(const RecipeRun& run) {
     std::string name, kind, dir;
     std::optional<PretrainConfig> pretrain;
     std::optional<GrpoConfig> grpo;
+    std::optional<SftConfig> sft;
     bool cached = false;
   };
   std::vector<Planned> plan;
@@ -125,6 +127,10 @@ void run_recipe(const RecipeRun& run) {
       r.finish();
       rewards::RewardSet::from_json(p.grpo->rewards, where + " (" + p.name + ").rewards");  // checked now
       p.dir = (run_dir / p.name).string();
+    } else if (p.kind == "sft") {
+      p.sft = SftConfig::read(r);
+      r.finish();
+      p.dir = (run_dir / p.name).string();
     }
     outputs[p.name] = p.dir;
     plan.push_back(std::move(p));
@@ -147,6 +153,12 @@ void run_recipe(const RecipeRun& run) {
       gr.resume = run.resume;
       gr.threads = run.threads;
       run_grpo(*p.grpo, gr);
+    } else if (p.sft) {
+      SftRun sr;
+      sr.run_dir = p.dir;
+      sr.resume = run.resume;
+      sr.threads = run.threads;
+      run_sft(*p.sft, sr);
     }
   }
 }

@@ -1,0 +1,218 @@
+// Supervised fine-tuning (trainer/sft_data.h, trainer/sft.h): the loss mask covers exactly the
+// assistant's tokens and their closing marker; packing keeps examples apart; malformed lines are named;
+// training lowers the loss on what it is shown; a resumed run gives the losses the uninterrupted run gave.
+// ATen first: c10 defines a glog-style CHECK that Catch's must replace, not the other way round.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "model/byte_tokenizer.h"
+#include "model/chat_template.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "trainer/sft.h"
+#include "trainer/sft_data.h"
+
+namespace fs = std::filesystem;
+using namespace r1;
+using namespace r1::trainer;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  explicit Dir(const std::string& name) : path(fs::temp_directory_path() / ("r1-sft-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Dir() { fs::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+};
+
+// The text of the tokens a mask selects.
+std::string selected(const Tokenizer& tok, const SftExample& ex, bool trained) {
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < ex.ids.size(); ++i)
+    if (static_cast<bool>(ex.train[i]) == trained) ids.push_back(ex.ids[i]);
+  return tok.decode(ids, false, false);
+}
+
+std::vector<nlohmann::json> read_rows(const std::string& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+// A tiny random Qwen2 model with r1's byte-level tokenizer (ChatML template).
+std::string make_model(const Dir& d) {
+  const std::string dir = d / "model";
+  fs::create_directories(dir);
+  write_byte_tokenizer(dir);
+  model::ModelConfig c = model::preset_config("qwen2", "tiny", kByteTokenizerVocab);
+  c.eos_token_ids = {256};
+  model::Transformer m(c, at::kFloat);
+  m.init_random(4);
+  m.save(dir);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("sft: only the assistant's tokens and its closing marker are trained on", "[sft]") {
+  Dir d("mask");
+  write_byte_tokenizer(d.path.string());
+  const Tokenizer tok = Tokenizer::load(d.path.string());
+  const ChatTemplate chatml = ChatTemplate::named("chatml", &tok);
+  const std::vector<ChatMessage> conv = {{"system", "Be brief.", std::nullopt},
+                                         {"user", "Hi", std::nullopt},
+                                         {"assistant", "Hello!", std::nullopt},
+                                         {"user", "2+2?", std::nullopt},
+                                         {"assistant", "4", std::nullopt}};
+  const SftExample ex = tokenize_conversation(conv, chatml, tok, "test");
+  REQUIRE(ex.ids.size() == ex.train.size());
+  CHECK(selected(tok, ex, true) == "Hello!<|im_end|>4<|im_end|>");
+  // Everything, in order, is the template's rendering of the whole conversation.
+  ChatOptions closed;
+  closed.add_generation_prompt = false;
+  CHECK(tok.decode(ex.ids, false, false) == chatml.render(conv, closed));
+  CHECK(selected(tok, ex, false).find("<|im_start|>assistant\n") != std::string::npos);
+
+  // R1-Zero's template closes the answer with text only: the end-of-text token is appended, trained. The
+  // space the template writes after "Assistant:" is the first trained token, as the model generates it.
+  const ChatTemplate zero = ChatTemplate::named("r1-zero", &tok);
+  const SftExample z = tokenize_conversation({{"user", "1+1", std::nullopt}, {"assistant", "<think> 1+1=2 </think> <answer> 2 </answer>", std::nullopt}},
+                                             zero, tok, "test");
+  CHECK(selected(tok, z, true) == " <think> 1+1=2 </think> <answer> 2 </answer><|endoftext|>");
+  CHECK(z.ids.back() == 256);
+
+  // No assistant turn: refused by name.
+  CHECK_THROWS_WITH(tokenize_conversation({{"user", "hi", std::nullopt}}, chatml, tok, "data.jsonl:7"),
+                    Catch::Contains("data.jsonl:7") && Catch::Contains("no assistant turn"));
+  // Qwen3's template drops past turns' reasoning, so the rendering is not prefix-stable: refused.
+  const ChatTemplate qwen3 = ChatTemplate::named("qwen3", &tok);
+  CHECK_THROWS_WITH(tokenize_conversation({{"user", "a", std::nullopt}, {"assistant", "<think>\nx\n</think>\n\ny", std::nullopt},
+                                           {"user", "b", std::nullopt}, {"assistant", "z", std::nullopt}},
+                                          qwen3, tok, "data.jsonl:2"),
+                    Catch::Contains("prefix-stable") && Catch::Contains("data.jsonl:2"));
+}
+
+TEST_CASE("sft: packing restarts positions per example, never trains across them, and pads untrained", "[sft]") {
+  SftExample a{{10, 11, 12, 13}, {0, 0, 1, 1}}, b{{20, 21, 22}, {0, 1, 1}}, c{{30, 31, 32, 33, 34, 35, 36, 37, 38, 39}, {0, 1, 1, 1, 1, 1, 1, 1, 1, 1}};
+  PackStats st;
+  const auto rows = pack_examples({a, b, c}, {0, 1, 2}, 8, /*pad_id=*/0, &st);
+  // seq_len 8 holds 9 ids: a + b (7) then padding; c (10) is cut to 9 in a row of its own.
+  REQUIRE(rows.size() == 2);
+  CHECK(st.rows == 2);
+  CHECK(st.examples == 3);
+  CHECK(st.cut == 1);
+  CHECK(rows[0].ids == std::vector<int32_t>{10, 11, 12, 13, 20, 21, 22, 0, 0});
+  CHECK(rows[0].positions == std::vector<int32_t>{0, 1, 2, 3, 0, 1, 2, 0});
+  // Target t is ids[t + 1]: 12 and 13 (a), 21 and 22 (b); not 20 (b's first, across the boundary), no padding.
+  CHECK(rows[0].train == std::vector<uint8_t>{0, 1, 1, 0, 1, 1, 0, 0});
+  CHECK(rows[1].ids == std::vector<int32_t>{30, 31, 32, 33, 34, 35, 36, 37, 38});
+  CHECK(rows[1].positions == std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7});
+  CHECK(rows[1].trained() == 8);
+  CHECK(st.trained_tokens == 4 + 8);
+  CHECK(st.padding == 2);
+  CHECK_THROWS(pack_examples({a}, {0}, 1, 0));
+}
+
+TEST_CASE("sft: datasets name the bad line, or skip it when asked", "[sft]") {
+  Dir d("data");
+  write_byte_tokenizer(d.path.string());
+  const Tokenizer tok = Tokenizer::load(d.path.string());
+  const ChatTemplate chat = ChatTemplate::named("chatml", &tok);
+  const std::string path = d / "train.jsonl";
+  {
+    std::ofstream out(path);
+    out << R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})" << "\n";
+    out << R"({"prompt": "2+2", "completion": "4"})" << "\n";
+    out << R"({"prompt": "no completion"})" << "\n";
+    out << "{not json\n";
+    out << R"({"messages": [{"role": "user", "content": "only a question"}]})" << "\n";
+  }
+  CHECK_THROWS_WITH(SftDataset::load(path, chat, tok, false), Catch::Contains("train.jsonl:3") && Catch::Contains("completion"));
+  const SftDataset ok = SftDataset::load(path, chat, tok, true);
+  CHECK(ok.examples.size() == 2);
+  CHECK(ok.skipped == 3);
+  CHECK(selected(tok, ok.examples[1], true) == "4<|im_end|>");
+  CHECK_THROWS_WITH(SftDataset::load(d / "missing.jsonl", chat, tok, false), Catch::Contains("missing.jsonl"));
+}
+
+TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exactly", "[sft]") {
+  Dir d("run");
+  const std::string model = make_model(d);
+  const std::string data = d / "train.jsonl";
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 24; ++i)
+      out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
+  }
+  SftConfig c;
+  c.model = model;
+  c.train_data = data;
+  c.seq_len = 64;
+  c.batch_tokens = 128;        // 2 rows a step
+  c.micro_batch_tokens = 64;   // 1 row a micro-batch: accumulation is exercised
+  c.steps = 30;
+  c.optim.lr = 3e-3;
+  c.optim.warmup_steps = 2;
+  c.save_every = 10;
+  c.keep_last = 0;
+  SftRun run;
+  run.run_dir = d / "a";
+  run.threads = 1;
+  const SftResult r = run_sft(c, run);
+  CHECK(r.steps == 30);
+  const auto m = read_rows(d / "a/metrics.jsonl");
+  REQUIRE(m.size() == 30);
+  const double first = m[0]["loss"].get<double>(), last = m[29]["loss"].get<double>();
+  INFO("loss " << first << " -> " << last);
+  CHECK(first > 3.0);          // a random model over 259 tokens: ~ln 259 = 5.6
+  CHECK(last < 0.5 * first);
+  for (const auto& row : m) CHECK(row["trained_tokens"].get<int64_t>() > 0);
+  for (const char* f : {"a/model/config.json", "a/model/model.safetensors", "a/model/tokenizer.json", "a/summary.json",
+                        "a/checkpoints/step-000010/optimizer.pt", "a/checkpoints/step-000030/trainer_state.json"})
+    CHECK(fs::exists(d / f));
+  const auto summary = nlohmann::json::parse(std::ifstream(d / "a/summary.json"));
+  CHECK(summary["steps"] == 30);
+  CHECK(summary["examples"] == 24);
+
+  // Interrupted after step 20: the resumed run redoes 21..30 with the same losses.
+  fs::create_directories(d / "b");
+  fs::copy(d / "a/checkpoints", d / "b/checkpoints", fs::copy_options::recursive);
+  fs::remove_all(d / "b/checkpoints/step-000030");
+  {
+    std::ofstream out(d / "b/metrics.jsonl");
+    for (size_t i = 0; i < 20; ++i) out << m[i].dump() << "\n";
+  }
+  SftRun again = run;
+  again.run_dir = d / "b";
+  again.resume = true;
+  run_sft(c, again);
+  const auto mb = read_rows(d / "b/metrics.jsonl");
+  REQUIRE(mb.size() == 30);
+  for (size_t i = 20; i < 30; ++i) {
+    INFO("step " << i + 1);
+    CHECK(mb[i]["loss"].get<double>() == Approx(m[i]["loss"].get<double>()).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("sft: recipe keys are checked", "[sft]") {
+  nlohmann::json stage = {{"model", "m"}, {"train", "t.jsonl"}, {"seq_len", 4}};
+  ConfigReader r(stage, "recipe: stages[0] (sft)");
+  CHECK_THROWS_WITH(SftConfig::read(r), Catch::Contains("seq_len"));
+  nlohmann::json typo = {{"model", "m"}, {"train", "t.jsonl"}, {"epoch", 2}};
+  ConfigReader r2(typo, "recipe: stages[0] (sft)");
+  CHECK_THROWS_WITH((SftConfig::read(r2), r2.finish()), Catch::Contains("epochs"));
+}
