@@ -18,6 +18,7 @@
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
+#include "trainer/recipe.h"
 #include "trainer/sft.h"
 #include "trainer/sft_data.h"
 
@@ -215,4 +216,79 @@ TEST_CASE("sft: recipe keys are checked", "[sft]") {
   nlohmann::json typo = {{"model", "m"}, {"train", "t.jsonl"}, {"epoch", 2}};
   ConfigReader r2(typo, "recipe: stages[0] (sft)");
   CHECK_THROWS_WITH((SftConfig::read(r2), r2.finish()), Catch::Contains("epochs"));
+}
+
+TEST_CASE("recipes: finished stages are skipped, changed ones run again, interrupted ones resume, --from reruns", "[sft][recipe]") {
+  Dir d("recipe");
+  const std::string model = make_model(d);
+  const std::string data = d / "train.jsonl";
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 8; ++i) out << nlohmann::json{{"prompt", "x" + std::to_string(i)}, {"completion", "y"}}.dump() << "\n";
+  }
+  const nlohmann::json stage = {{"kind", "sft"}, {"model", model}, {"train", data}, {"seq_len", 64}, {"batch_tokens", 128},
+                                {"steps", 4}, {"optim", {{"lr", 1e-3}}}, {"checkpoint", {{"every", 2}, {"keep_last", 0}}}};
+  nlohmann::json first = stage, second = stage;
+  first["name"] = "first";
+  second["name"] = "second";
+  second["model"] = "@first/model";
+  {
+    std::ofstream out(d / "recipe.json");
+    out << nlohmann::json{{"name", "two"}, {"stages", {first, second}}}.dump(2);
+  }
+  RecipeRun run;
+  run.recipe = d / "recipe.json";
+  run.runs_dir = d / "runs";
+  run.threads = 1;
+  auto state = [&](const std::string& s) { return nlohmann::json::parse(std::ifstream(d / ("runs/two/" + s + "/stage.json"))); };
+  auto mtime = [&](const std::string& rel) { return fs::last_write_time(d / ("runs/two/" + rel)); };
+
+  run_recipe(run);
+  CHECK(state("first")["status"] == "done");
+  CHECK(state("second")["status"] == "done");
+  const std::string hash2 = state("second")["hash"];
+  const auto t1 = mtime("first/model/model.safetensors"), t2 = mtime("second/model/model.safetensors");
+
+  // Unchanged: nothing runs.
+  run_recipe(run);
+  CHECK(mtime("first/model/model.safetensors") == t1);
+  CHECK(mtime("second/model/model.safetensors") == t2);
+
+  // A changed first stage runs again, and so does the stage that reads it; the old results are kept aside.
+  RecipeRun edited = run;
+  edited.overrides = {"first.optim.lr=0.002"};
+  run_recipe(edited);
+  CHECK(fs::exists(d / "runs/two/first.replaced-1/model/model.safetensors"));
+  CHECK(fs::exists(d / "runs/two/second.replaced-1/model/model.safetensors"));
+  CHECK(state("second")["hash"] != hash2);
+  CHECK(state("second")["status"] == "done");
+
+  // Interrupted after step 2 of the second stage: it resumes; the first is not touched.
+  fs::remove_all(d / "runs/two/second/checkpoints/step-000004");
+  fs::remove_all(d / "runs/two/second/model");
+  {
+    nlohmann::json s = state("second");
+    s["status"] = "running";
+    std::ofstream(d / "runs/two/second/stage.json") << s.dump();
+  }
+  const auto before = mtime("first/model/model.safetensors");
+  const auto metrics_before = read_rows(d / "runs/two/second/metrics.jsonl");
+  run_recipe(edited);
+  CHECK(mtime("first/model/model.safetensors") == before);
+  CHECK(!fs::exists(d / "runs/two/second.replaced-2"));  // resumed in place, not redone
+  CHECK(state("second")["status"] == "done");
+  const auto metrics_after = read_rows(d / "runs/two/second/metrics.jsonl");
+  REQUIRE(metrics_after.size() == 4);
+  CHECK(metrics_after[0] == metrics_before[0]);  // steps 1-2 kept from before the interruption
+  CHECK(metrics_after[3]["loss"].get<double>() == Approx(metrics_before[3]["loss"].get<double>()).epsilon(1e-6));
+
+  // --from second: it runs again even though finished; the first stays cached.
+  RecipeRun from = edited;
+  from.from = "second";
+  run_recipe(from);
+  CHECK(mtime("first/model/model.safetensors") == before);
+  CHECK(fs::exists(d / "runs/two/second.replaced-2"));
+  RecipeRun bad = edited;
+  bad.from = "third";
+  CHECK_THROWS_WITH(run_recipe(bad), Catch::Contains("--from third"));
 }

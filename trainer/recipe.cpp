@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "rewards/reward_set.h"
 #include "trainer/grpo_trainer.h"
 #include "trainer/sft.h"
@@ -34,7 +36,8 @@ namespace {
 const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo"};
 
 // Replaces "@stage/rest" strings (anywhere in the stage's JSON) with the stage's output folder.
-void resolve(nlohmann::json& j, const std::map<std::string, std::string>& outputs, const std::string& where) {
+void resolve(nlohmann::json& j, const std::map<std::string, std::string>& outputs, const std::string& where,
+             std::set<std::string>* used) {
   if (j.is_string()) {
     const std::string s = j.get<std::string>();
     if (s.empty() || s[0] != '@') return;
@@ -42,9 +45,10 @@ void resolve(nlohmann::json& j, const std::map<std::string, std::string>& output
     const std::string stage = s.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
     auto it = outputs.find(stage);
     if (it == outputs.end()) throw ConfigError(where + ": '" + s + "' names no earlier stage '" + stage + "'");
+    if (used) used->insert(stage);
     j = slash == std::string::npos ? it->second : (fs::path(it->second) / s.substr(slash + 1)).string();
   } else if (j.is_object() || j.is_array()) {
-    for (auto& [key, value] : j.items()) resolve(value, outputs, where + "." + key);
+    for (auto& [key, value] : j.items()) resolve(value, outputs, where + "." + key, used);
   }
 }
 
@@ -93,15 +97,18 @@ void run_recipe(const RecipeRun& run) {
   const fs::path run_dir = fs::path(run.runs_dir) / name;
 
   // First every stage's configuration, so a typo in the last stage is refused before the first runs.
+  // Each stage gets a content hash: its own configuration and the hashes of the stages it reads from.
   struct Planned {
-    std::string name, kind, dir;
+    std::string name, kind, dir, hash;
     std::optional<PretrainConfig> pretrain;
     std::optional<GrpoConfig> grpo;
     std::optional<SftConfig> sft;
-    bool cached = false;
+    enum class Action { kRun, kCached, kResume } action = Action::kRun;
+    std::string note;  // why, for the plan's printout
   };
   std::vector<Planned> plan;
-  std::map<std::string, std::string> outputs;
+  std::map<std::string, std::string> outputs, hashes;
+  bool from_seen = run.from.empty();
   for (size_t i = 0; i < stages->size(); ++i) {
     nlohmann::json stage = (*stages)[i];
     const std::string where = run.recipe + ": stages[" + std::to_string(i) + "]";
@@ -110,18 +117,17 @@ void run_recipe(const RecipeRun& run) {
     Planned p;
     p.name = stage["name"].get<std::string>();
     if (outputs.count(p.name)) throw ConfigError(where + ": a second stage named '" + p.name + "'");
-    resolve(stage, outputs, where);
+    const nlohmann::json as_written = stage;
+    std::set<std::string> used;
+    resolve(stage, outputs, where, &used);
     ConfigReader r(stage, where + " (" + p.name + ")");
     r.require_string("name");
     p.kind = r.get_choice("kind", "", kKinds);
     if (p.kind == "pretrain-synthetic") {
       p.pretrain = PretrainConfig::read(r);
       r.finish();
-      p.dir = (fs::path(run.runs_dir) / "cache" / ("pretrain-" + content_hash(p.pretrain->identity().dump()))).string();
-      if (fs::exists(fs::path(p.dir) / "stage.json")) {
-        const nlohmann::json s = read_json_file((fs::path(p.dir) / "stage.json").string());
-        p.cached = s.value("identity", nlohmann::json()) == p.pretrain->identity();
-      }
+      p.hash = content_hash(p.pretrain->identity().dump());
+      p.dir = (fs::path(run.runs_dir) / "cache" / ("pretrain-" + p.hash)).string();
     } else if (p.kind == "grpo") {
       p.grpo = GrpoConfig::read(r);
       r.finish();
@@ -132,34 +138,95 @@ void run_recipe(const RecipeRun& run) {
       r.finish();
       p.dir = (run_dir / p.name).string();
     }
+    if (p.hash.empty()) {
+      nlohmann::json key = {{"stage", as_written}, {"inputs", nlohmann::json::object()}};
+      for (const auto& u : used) key["inputs"][u] = hashes.at(u);
+      p.hash = content_hash(key.dump());
+    }
+    if (!from_seen && p.name == run.from) from_seen = true;
+    const bool forced = !run.from.empty() && from_seen;  // --from this stage or an earlier one
+    const fs::path state = fs::path(p.dir) / "stage.json";
+    if (p.pretrain) {
+      if (fs::exists(state)) {
+        const nlohmann::json s = read_json_file(state.string());
+        if (s.value("identity", nlohmann::json()) == p.pretrain->identity() && !forced) p.action = Planned::Action::kCached;
+      }
+    } else if (fs::exists(state)) {
+      nlohmann::json s;
+      try {
+        s = read_json_file(state.string());
+      } catch (const Error&) {
+        s = nlohmann::json::object();  // unreadable: treated as another configuration's
+      }
+      const bool same = s.value("hash", "") == p.hash;
+      if (same && !forced && s.value("status", "") == "done") {
+        p.action = Planned::Action::kCached;
+      } else if (same && !forced) {
+        p.action = Planned::Action::kResume;
+        p.note = "interrupted: resumes from its last checkpoint";
+      } else {
+        p.note = forced ? "--from: runs again" : "configuration or inputs changed: runs again";
+      }
+    } else if (fs::exists(p.dir) && run.resume && !forced) {
+      p.action = Planned::Action::kResume;  // a folder from before stage.json: --resume as asked
+      p.note = "resumes (--resume)";
+    }
+    hashes[p.name] = p.hash;
     outputs[p.name] = p.dir;
+    // A stage reading from one that runs again runs again too: its inputs change.
+    for (const auto& u : used)
+      for (const Planned& q : plan)
+        if (q.name == u && q.action != Planned::Action::kCached && p.action != Planned::Action::kRun && !p.pretrain) {
+          p.action = Planned::Action::kRun;
+          p.note = "its input '" + u + "' runs again";
+        }
     plan.push_back(std::move(p));
   }
+  if (!from_seen) throw ConfigError("--from " + run.from + ": the recipe has no stage named '" + run.from + "'");
 
   for (const Planned& p : plan) {
-    std::printf("stage %-12s %-20s %s%s\n", p.name.c_str(), p.kind.c_str(), p.dir.c_str(), p.cached ? "  (cached)" : "");
-    std::fflush(stdout);
-    if (run.dry_run || p.cached) continue;
+    const char* what = p.action == Planned::Action::kCached ? "  (cached)" : p.action == Planned::Action::kResume ? "  (resume)" : "";
+    std::printf("stage %-12s %-20s %s%s%s\n", p.name.c_str(), p.kind.c_str(), p.dir.c_str(), what,
+                p.note.empty() ? "" : ("  " + p.note).c_str());
+  }
+  std::fflush(stdout);
+  if (run.dry_run) return;
+  for (const Planned& p : plan) {
+    if (p.action == Planned::Action::kCached) continue;
     if (p.pretrain) {
       fs::remove_all(p.dir);
       const std::string tmp = p.dir + ".partial";
       fs::remove_all(tmp);
       run_pretrain(*p.pretrain, tmp, run.threads);
       fs::rename(tmp, p.dir);  // whole or absent: an interrupted stage is redone, never half-used
-    } else if (p.grpo) {
+      continue;
+    }
+    const bool resume = p.action == Planned::Action::kResume;
+    if (!resume && fs::exists(p.dir)) {
+      // Another configuration's results: kept beside, never deleted.
+      std::string aside = p.dir + ".replaced-1";
+      for (int k = 2; fs::exists(aside); ++k) aside = p.dir + ".replaced-" + std::to_string(k);
+      fs::rename(p.dir, aside);
+      log::warn() << p.dir << ": the earlier results of stage '" << p.name << "' moved to " << aside;
+    }
+    fs::create_directories(p.dir);
+    const std::string state = (fs::path(p.dir) / "stage.json").string();
+    write_file_atomic(state, nlohmann::json{{"kind", p.kind}, {"hash", p.hash}, {"status", "running"}}.dump(2) + "\n");
+    if (p.grpo) {
       GrpoRun gr;
       gr.run_dir = p.dir;
       gr.r1_binary = run.r1_binary;
-      gr.resume = run.resume;
+      gr.resume = resume;
       gr.threads = run.threads;
       run_grpo(*p.grpo, gr);
     } else if (p.sft) {
       SftRun sr;
       sr.run_dir = p.dir;
-      sr.resume = run.resume;
+      sr.resume = resume;
       sr.threads = run.threads;
       run_sft(*p.sft, sr);
     }
+    write_file_atomic(state, nlohmann::json{{"kind", p.kind}, {"hash", p.hash}, {"status", "done"}}.dump(2) + "\n");
   }
 }
 

@@ -8,6 +8,12 @@
 // Outputs go under the runs folder: runs/<recipe name>/<stage>/ for training stages; the
 // pretrain-synthetic stage's output is cached by the content hash of its configuration in
 // runs/cache/, so every recipe and rerun with the same base reuses it.
+//
+// Every stage has a content hash: its configuration as written and the hashes of the stages it reads
+// ("@stage/..."). A training stage's folder holds stage.json {"kind", "hash", "status": "running" |
+// "done"}. On a rerun, a finished stage with the same hash is skipped; an interrupted one with the same
+// hash resumes from its last checkpoint; one whose hash changed (or that --from names, or that reads a
+// stage that runs again) runs again, and its old folder is moved aside to <stage>.replaced-N.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,7 +27,8 @@ struct RecipeRun {
   std::string recipe;          // path of the JSON file
   std::string runs_dir = "runs";
   std::string name;            // overrides the recipe's name (its run folder)
-  bool resume = false;         // continue interrupted stages from their last checkpoint
+  bool resume = false;         // also resume stage folders that predate stage.json (interrupted stages resume anyway)
+  std::string from;            // run this stage and every later one again, even if finished
   bool dry_run = false;        // print the stages, their folders and what is cached; run nothing
   int threads = 0;
   std::string r1_binary;       // for the rollout workers
