@@ -224,3 +224,63 @@ TEST_CASE("r1 run: recipe typos, bad overrides and malformed datasets get one cl
   CHECK(run_recipe(s, "nomodel", {"zero.model=/nonexistent/model"}, &err) != 0);
   CHECK(err.find("/nonexistent/model") != std::string::npos);
 }
+
+TEST_CASE("recipes: rejection sampling through real workers feeds an sft stage", "[grpo_run][rejection]") {
+  Setup s("reject");
+  {
+    std::ofstream out(s.dir / "chat.jsonl");
+    out << R"({"messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "hi"}]})" << "\n";
+    out << R"({"prompt": "Capital of France?", "completion": "Paris"})" << "\n";
+    out << R"({"prompt": "no completion here"})" << "\n";
+    out << R"({"prompt": "2 + 2", "completion": "4"})" << "\n";
+  }
+  const nlohmann::json recipe = {
+      {"name", "reject"},
+      {"stages",
+       {{{"name", "select"}, {"kind", "rejection-sample"}, {"model", s.model}, {"prompts", s.data}, {"template", "chatml"},
+         {"samples_per_prompt", 4}, {"keep_per_prompt", 2}, {"on_bad_line", "skip"},
+         {"sampling", {{"temperature", 1.0}, {"max_new_tokens", 12}}},
+         {"rewards", {{"rewards", {{{"name", "math"}, {"id", "accuracy"}, {"extraction", {"answer_tag"}}}}}}},
+         {"filters", {{"require_correct", false}, {"min_language_fraction", 0}, {"max_repeated_ngrams", 1}}},
+         {"passthrough", s.dir / "chat.jsonl"},
+         {"rollout", {{"workers", 2}, {"precision", "fp32"}, {"kv_cache_mb", 4}}}},
+        {{"name", "tune"}, {"kind", "sft"}, {"model", s.model}, {"train", "@select/sft.jsonl"}, {"seq_len", 64},
+         {"batch_tokens", 128}, {"steps", 3}}}}};
+  const std::string path = s.dir / "reject.json";
+  std::ofstream(path) << recipe.dump(2);
+  const std::string cmd = std::string(R1_BINARY) + " --threads 1 run " + path + " --runs-dir " + (s.dir / "runs") + " > " +
+                          (s.dir / "out") + " 2> " + (s.dir / "err");
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  INFO(slurp(s.dir / "err"));
+  const auto summary = nlohmann::json::parse(slurp(s.dir / "runs/reject/select/summary.json"));
+  CHECK(summary["prompts"] == 12);
+  CHECK(summary["samples"] == 48);
+  CHECK(summary["kept"] == 24);  // every sample passes these lenient filters; 2 of each prompt's 4 are kept
+  CHECK(summary["rejected"]["enough kept for this prompt"] == 24);
+  CHECK(summary["passthrough"] == 3);  // the malformed passthrough line is skipped, as asked
+  const auto sft = rows(s.dir / "runs/reject/select/sft.jsonl");
+  REQUIRE(sft.size() == 27);
+  for (size_t i = 0; i < sft.size(); ++i) {
+    INFO(sft[i].dump());
+    CHECK(sft[i]["source"] == (i < 24 ? "rejection" : "passthrough"));
+    if (i < 24) {
+      REQUIRE(sft[i]["messages"].size() == 2);
+      CHECK(sft[i]["messages"][0]["role"] == "user");
+      CHECK(sft[i]["messages"][1]["role"] == "assistant");
+      CHECK(sft[i].contains("answer"));  // the prompt row's reference fields travel along
+    }
+  }
+  CHECK(rows(s.dir / "runs/reject/select/samples.jsonl").size() == 48);
+  // The sft stage trained on that set.
+  const auto tuned = nlohmann::json::parse(slurp(s.dir / "runs/reject/tune/summary.json"));
+  CHECK(tuned["examples"] == 27);
+  CHECK(tuned["steps"] == 3);
+  CHECK(fs::exists(s.dir / "runs/reject/tune/model/model.safetensors"));
+
+  // Asking for correct answers from a random model leaves nothing: a clear error, not an empty SFT set.
+  const std::string strict = std::string(R1_BINARY) + " --threads 1 run " + path + " --runs-dir " + (s.dir / "runs") +
+                             " --name strict --set select.filters.require_correct=true --set 'select.passthrough=\"\"' > " +
+                             (s.dir / "out2") + " 2> " + (s.dir / "err2");
+  CHECK(std::system(strict.c_str()) != 0);
+  CHECK(slurp(s.dir / "err2").find("no sample passed the filters") != std::string::npos);
+}

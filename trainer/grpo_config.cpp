@@ -70,19 +70,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.reward_threads = r.get("reward_threads", c.reward_threads);
   {
     ConfigReader w = r.child("rollout");
-    c.rollout.workers = w.get("workers", c.rollout.workers);
-    c.rollout.addresses = w.get("addresses", c.rollout.addresses);
-    c.rollout.precision = w.get_choice("precision", c.rollout.precision, {"fp8", "bf16", "fp32"});
-    c.rollout.kv_cache_mb = w.get("kv_cache_mb", c.rollout.kv_cache_mb);
-    c.rollout.threads_per_worker = w.get("threads_per_worker", c.rollout.threads_per_worker);
-    c.rollout.max_staleness = w.get("max_staleness", c.rollout.max_staleness);
-    c.rollout.group_timeout_s = w.get("group_timeout_s", c.rollout.group_timeout_s);
-    const char* env = std::getenv("R1_ROLLOUT_TOKEN");
-    c.rollout.token = w.get("token", std::string(env ? env : ""));
+    c.rollout = RolloutConfig::read(w);
     w.finish();
-    if (c.rollout.max_staleness < 0 || c.rollout.max_staleness > 1)
-      throw ConfigError(w.key_path("max_staleness") + ": must be 0 (on-policy) or 1 (one step off-policy)");
-    if (c.rollout.addresses.empty() && c.rollout.workers < 1) throw ConfigError(w.key_path("workers") + ": must be >= 1");
   }
   {
     ConfigReader k = r.child("checkpoint");

@@ -126,20 +126,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards"));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
 
-  rollout::ClientOptions co;
-  co.addresses = c.rollout.addresses;
-  co.token = c.rollout.token;
-  co.group_timeout_s = c.rollout.group_timeout_s;
-  // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
-  co.weights_as_f32 = c.rollout.precision == "fp32";
-  if (co.addresses.empty()) {
-    co.local.r1_binary = run.r1_binary;
-    co.local.count = c.rollout.workers;
-    co.local.global_args = {"--threads", std::to_string(c.rollout.threads_per_worker), "-q"};
-    co.local.serve_args = {"--model", policy_dir, "--precision", c.rollout.precision, "--kv-cache-mb",
-                           std::to_string(c.rollout.kv_cache_mb), "--max-n", std::to_string(std::max<int64_t>(c.group_size, 64)),
-                           "--policy-version", std::to_string(start_step)};
-  }
+  rollout::ClientOptions co =
+      c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
   // Remote workers must serve the same starting weights (started with --model and
   // --policy-version as the trainer's start); local ones are started so.
   rollout::RolloutClient client(co);

@@ -17,6 +17,7 @@
 
 #include "trainer/grpo.h"
 #include "trainer/optim.h"
+#include "trainer/sampling.h"
 
 namespace r1 {
 class ConfigReader;
@@ -24,16 +25,7 @@ class ConfigReader;
 
 namespace r1::trainer {
 
-struct RolloutConfig {
-  int workers = 2;                     // local worker processes (ignored when addresses are given)
-  std::vector<std::string> addresses;  // remote workers, host:port
-  std::string precision = "fp8";       // fp8 | bf16 | fp32
-  double kv_cache_mb = 256;
-  int threads_per_worker = 1;
-  int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
-  double group_timeout_s = 600;
-  std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
-};
+
 
 struct EvalConfig {
   std::string data;                    // JSON lines; "" = no evaluation

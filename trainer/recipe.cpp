@@ -13,6 +13,7 @@
 #include "core/text.h"
 #include "rewards/reward_set.h"
 #include "trainer/grpo_trainer.h"
+#include "trainer/rejection_sample.h"
 #include "trainer/sft.h"
 #include "trainer/pretrain.h"
 
@@ -33,7 +34,7 @@ std::string content_hash(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo"};
+const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo", "rejection-sample"};
 
 // Replaces "@stage/rest" strings (anywhere in the stage's JSON) with the stage's output folder.
 void resolve(nlohmann::json& j, const std::map<std::string, std::string>& outputs, const std::string& where,
@@ -103,6 +104,7 @@ void run_recipe(const RecipeRun& run) {
     std::optional<PretrainConfig> pretrain;
     std::optional<GrpoConfig> grpo;
     std::optional<SftConfig> sft;
+    std::optional<RejectionSampleConfig> select;
     enum class Action { kRun, kCached, kResume } action = Action::kRun;
     std::string note;  // why, for the plan's printout
   };
@@ -136,6 +138,11 @@ void run_recipe(const RecipeRun& run) {
     } else if (p.kind == "sft") {
       p.sft = SftConfig::read(r);
       r.finish();
+      p.dir = (run_dir / p.name).string();
+    } else if (p.kind == "rejection-sample") {
+      p.select = RejectionSampleConfig::read(r);
+      r.finish();
+      rewards::RewardSet::from_json(p.select->rewards, where + " (" + p.name + ").rewards");  // checked now
       p.dir = (run_dir / p.name).string();
     }
     if (p.hash.empty()) {
@@ -225,6 +232,8 @@ void run_recipe(const RecipeRun& run) {
       sr.resume = resume;
       sr.threads = run.threads;
       run_sft(*p.sft, sr);
+    } else if (p.select) {
+      run_rejection_sample(*p.select, p.dir, run.r1_binary);  // an interrupted one samples again from the start
     }
     write_file_atomic(state, nlohmann::json{{"kind", p.kind}, {"hash", p.hash}, {"status", "done"}}.dump(2) + "\n");
   }

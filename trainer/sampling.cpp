@@ -2,10 +2,48 @@
 #include "trainer/sampling.h"
 
 #include <chrono>
+#include <cstdlib>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace r1::trainer {
+
+RolloutConfig RolloutConfig::read(ConfigReader& w) {
+  RolloutConfig c;
+  c.workers = w.get("workers", c.workers);
+  c.addresses = w.get("addresses", c.addresses);
+  c.precision = w.get_choice("precision", c.precision, {"fp8", "bf16", "fp32"});
+  c.kv_cache_mb = w.get("kv_cache_mb", c.kv_cache_mb);
+  c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
+  c.max_staleness = w.get("max_staleness", c.max_staleness);
+  c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
+  const char* env = std::getenv("R1_ROLLOUT_TOKEN");
+  c.token = w.get("token", std::string(env ? env : ""));
+  if (c.max_staleness < 0 || c.max_staleness > 1)
+    throw ConfigError(w.key_path("max_staleness") + ": must be 0 (on-policy) or 1 (one step off-policy)");
+  if (c.addresses.empty() && c.workers < 1) throw ConfigError(w.key_path("workers") + ": must be >= 1");
+  return c;
+}
+
+rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binary, const std::string& model_dir,
+                                                     int64_t max_n, uint64_t version) const {
+  rollout::ClientOptions co;
+  co.addresses = addresses;
+  co.token = token;
+  co.group_timeout_s = group_timeout_s;
+  // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
+  co.weights_as_f32 = precision == "fp32";
+  if (co.addresses.empty()) {
+    co.local.r1_binary = r1_binary;
+    co.local.count = workers;
+    co.local.global_args = {"--threads", std::to_string(threads_per_worker), "-q"};
+    co.local.serve_args = {"--model", model_dir, "--precision", precision, "--kv-cache-mb", std::to_string(kv_cache_mb),
+                           "--max-n", std::to_string(std::max<int64_t>(max_n, 64)), "--policy-version", std::to_string(version)};
+  }
+  return co;
+}
+
 
 Sampler::Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
                  std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language)

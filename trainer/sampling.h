@@ -16,7 +16,31 @@
 #include "rollout/client.h"
 #include "trainer/dataset.h"
 
+namespace r1 {
+class ConfigReader;
+}
+
 namespace r1::trainer {
+
+// Rollout workers of a stage that samples (grpo, rejection-sample).
+struct RolloutConfig {
+  int workers = 2;                     // local worker processes (ignored when addresses are given)
+  std::vector<std::string> addresses;  // remote workers, host:port
+  std::string precision = "fp8";       // fp8 | bf16 | fp32
+  double kv_cache_mb = 256;
+  int threads_per_worker = 1;
+  int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
+  double group_timeout_s = 600;
+  std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
+
+  // The "rollout" object of a stage (every key optional; errors name the key).
+  static RolloutConfig read(ConfigReader& r);
+  // Client options: local workers started from `r1_binary` serving `model_dir` at `version`, or the
+  // remote addresses (which must serve the same weights).
+  rollout::ClientOptions client_options(const std::string& r1_binary, const std::string& model_dir, int64_t max_n,
+                                        uint64_t version) const;
+};
+
 
 struct ScoredSample {
   size_t row = 0;                   // in the dataset
