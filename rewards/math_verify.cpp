@@ -483,8 +483,40 @@ std::string extract_answer(std::string_view completion, const MathOptions& optio
   return "";
 }
 
+namespace {
+
+// GiNaC is not thread-safe: its expressions share nodes (and global constants such as 0 and 1)
+// through plain, non-atomic reference counts, so two threads verifying at once corrupt them and
+// crash (seen under the GRPO trainer's reward pool). Every GiNaC object lives inside one
+// verify_math call, so one lock around the call makes it safe. Verifications take ~0.1 ms; a caller
+// whose deadline passes while it waits gets a timeout verdict.
+std::timed_mutex& ginac_mutex() {
+  static std::timed_mutex m;
+  return m;
+}
+
+MathVerdict verify_math_locked(std::string_view gold, std::string_view prediction, const MathOptions& options,
+                               const Deadline& deadline);
+
+}  // namespace
+
 MathVerdict verify_math(std::string_view gold, std::string_view prediction, const MathOptions& options,
                         const Deadline& deadline) {
+  std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
+  if (deadline.at() == Deadline::Clock::time_point::max()) {
+    lock.lock();
+  } else if (!lock.try_lock_until(deadline.at())) {
+    MathVerdict v;
+    v.reason = "timeout";
+    return v;
+  }
+  return verify_math_locked(gold, prediction, options, deadline);
+}
+
+namespace {
+
+MathVerdict verify_math_locked(std::string_view gold, std::string_view prediction, const MathOptions& options,
+                               const Deadline& deadline) {
   use_high_precision();
   MathVerdict verdict;
   std::string gold_text = last_boxed(gold).value_or(std::string(gold));
@@ -559,6 +591,8 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
   }
   return verdict;
 }
+
+}  // namespace
 
 Score MathReward::score(const Sample& sample, const Components&, const Deadline& deadline) const {
   auto it = sample.reference.find(options_.answer_field);

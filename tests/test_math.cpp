@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "core/jsonl.h"
 #include "rewards/math.h"
@@ -103,4 +105,30 @@ TEST_CASE("math reward: from config, reading the reference answer", "[rewards][m
   CHECK(set.score(numeric).value == 1.0);
   CHECK_THROWS_WITH(RewardSet::from_json(nlohmann::json::parse(R"({"rewards": [{"name": "math", "extraction": ["boxd"]}]})"), "r.json"),
                     Catch::Contains("rewards[0].extraction: unknown rule 'boxd'"));
+}
+
+TEST_CASE("math: verifications from many threads at once give the single-threaded verdicts", "[rewards][math]") {
+  // GiNaC shares expression nodes through non-atomic reference counts; the reward pool verifies on
+  // several threads. Unguarded, this crashed within a few thousand verifications.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"52", "<answer> 52 </answer>"}, {"\\frac{1}{2}", "0.5"}, {"x^2 - 1", "(x-1)(x+1)"}, {"\\sqrt{8}", "2\\sqrt{2}"},
+      {"3\\pi", "9.42477796"}, {"(1, 2)", "(1,2)"}, {"\\frac{a+b}{2}", "a/2 + b/2"}, {"17", "71"},
+      {"x^3", "x*x*x"}, {"2^{10}", "1024"}, {"\\{1,2,3\\}", "\\{3,2,1\\}"}, {"e^{i\\pi}", "-1"}};
+  std::vector<bool> want;
+  for (const auto& [gold, pred] : cases) want.push_back(r1::rewards::verify_math(gold, pred).correct);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 3000; ++i) {
+        const size_t k = static_cast<size_t>(i * 7 + t) % cases.size();
+        if (r1::rewards::verify_math(cases[k].first, cases[k].second).correct != want[k]) ++mismatches;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(mismatches == 0);
+  CHECK(want[0]);
+  CHECK(want[1]);
+  CHECK(want[2]);
+  CHECK_FALSE(want[7]);
 }
