@@ -89,4 +89,19 @@ nlohmann::json CheckpointStore::read_state(const std::string& checkpoint_dir) {
   return read_json_file(path);
 }
 
+StartPoint start_point(const CheckpointStore& store, bool resume, const std::string& base_model) {
+  StartPoint p;
+  p.model_dir = base_model;
+  if (!resume) return p;
+  if (auto latest = store.latest()) {
+    p.state = CheckpointStore::read_state(*latest);
+    p.step = p.state.at("step").get<int64_t>();
+    p.model_dir = *latest;
+    log::info() << "resuming from " << *latest << " (step " << p.step << ")";
+  } else {
+    log::warn() << store.dir() << ": no checkpoint to resume from; starting at step 0";
+  }
+  return p;
+}
+
 }  // namespace r1::trainer

@@ -46,4 +46,14 @@ class CheckpointStore {
   int keep_last_;
 };
 
+// Where a training run starts: step 0 from `base_model`, or with `resume`, the latest checkpoint of
+// `store` (its step, its trainer_state.json, its folder as the model to load). With `resume` and no
+// checkpoint, a warning and step 0.
+struct StartPoint {
+  int64_t step = 0;
+  std::string model_dir;
+  nlohmann::json state;  // the checkpoint's trainer_state.json; null at step 0
+};
+StartPoint start_point(const CheckpointStore& store, bool resume, const std::string& base_model);
+
 }  // namespace r1::trainer

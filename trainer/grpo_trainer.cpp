@@ -83,21 +83,10 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   CheckpointStore checkpoints((fs::path(run.run_dir) / "checkpoints").string(), c.keep_last);
 
   // Where to start: the base model, or the latest checkpoint.
-  int64_t start_step = 0;
-  DatasetPosition position;
-  std::string policy_dir = c.model;
-  nlohmann::json saved;
-  if (run.resume) {
-    if (auto latest = checkpoints.latest()) {
-      saved = CheckpointStore::read_state(*latest);
-      start_step = saved.at("step").get<int64_t>();
-      position = DatasetPosition::from_json(saved.at("dataset"));
-      policy_dir = *latest;
-      log::info() << "resuming from " << *latest << " (step " << start_step << ")";
-    } else {
-      log::warn() << run.run_dir << ": no checkpoint to resume from; starting at step 0";
-    }
-  }
+  const StartPoint from = start_point(checkpoints, run.resume, c.model);
+  const int64_t start_step = from.step;
+  const std::string& policy_dir = from.model_dir;
+  DatasetPosition position = start_step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
   model::Transformer policy = model::Transformer::load(policy_dir, at::kFloat);
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
   for (auto& t : policy.parameters()) t.requires_grad_(true);

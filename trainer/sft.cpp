@@ -91,20 +91,10 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
   fs::create_directories(run.run_dir);
   CheckpointStore checkpoints((fs::path(run.run_dir) / "checkpoints").string(), c.keep_last);
 
-  int64_t start_step = 0;
-  DatasetPosition position;
-  std::string model_dir = c.model;
-  if (run.resume) {
-    if (auto latest = checkpoints.latest()) {
-      const nlohmann::json saved = CheckpointStore::read_state(*latest);
-      start_step = saved.at("step").get<int64_t>();
-      position = DatasetPosition::from_json(saved.at("dataset"));
-      model_dir = *latest;
-      log::info() << "resuming from " << *latest << " (step " << start_step << ")";
-    } else {
-      log::warn() << run.run_dir << ": no checkpoint to resume from; starting at step 0";
-    }
-  }
+  const StartPoint from = start_point(checkpoints, run.resume, c.model);
+  const int64_t start_step = from.step;
+  const std::string& model_dir = from.model_dir;
+  DatasetPosition position = start_step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
   const Tokenizer tokenizer = Tokenizer::load(model_dir);
   const ChatTemplate chat =
       c.chat_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(c.chat_template, &tokenizer);
