@@ -213,6 +213,7 @@ void bench_train(const TorchContext& context, const TrainBenchOptions& o) {
                 static_cast<double>(mc.parameter_count()) / 1e6, matmul_params(mc) / 1e6, static_cast<long long>(mc.vocab_size));
     const UpdateTiming plain = time_update(mc, compute, false, o, peak);
     std::printf("        update %7.2f s   %8.0f tokens/s   MFU %5.1f%%\n", plain.seconds, plain.tokens_per_s, 100 * plain.mfu);
+    std::fflush(stdout);
     if (o.checkpointing) {
       const UpdateTiming ck = time_update(mc, compute, true, o, peak);
       std::printf("        update %7.2f s   %8.0f tokens/s   MFU %5.1f%%   activation checkpointing (%.2fx the time)\n",
@@ -229,7 +230,8 @@ void bench_train(const TorchContext& context, const TrainBenchOptions& o) {
   std::printf("    staleness   step s   generation   rewards   waiting   update   weight sync   waiting share\n");
   const int level = context.log_level;
   for (int staleness : {0, 1}) {
-    if (level <= static_cast<int>(log::Level::info)) log::set_level(level == 0 ? log::Level::debug : log::Level::warn);
+    // The run's own progress and info lines would break up the table; -v keeps them (and the workers' output).
+    if (level == static_cast<int>(log::Level::info)) log::set_level(log::Level::warn);
     StepSplit s;
     try {
       s = time_grpo_steps(dir, staleness, o, threads);
@@ -241,6 +243,7 @@ void bench_train(const TorchContext& context, const TrainBenchOptions& o) {
     log::set_level(static_cast<log::Level>(level));
     std::printf("    %9d   %6.2f   %10.2f   %7.2f   %7.2f   %6.2f   %11.2f   %12.0f%%\n", staleness, s.step, s.generation,
                 s.rewards, s.wait, s.update, s.sync, 100 * s.wait / s.step);
+    std::fflush(stdout);
   }
   fs::remove_all(dir);
 }
