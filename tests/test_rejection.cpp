@@ -9,7 +9,7 @@
 
 using namespace r1::trainer;
 
-TEST_CASE("rejection: correct, readable completions are kept; each filter names what it drops", "[rejection]") {
+TEST_CASE("rejection: correct, readable completions are kept, and each filter names what it drops", "[rejection]") {
   RejectionFilters f;
   const std::string good = "<think> 47 + 5: 7 + 5 = 12, write 2 carry 1. 4 + 0 + 1 = 5. So the sum is 52. </think> <answer> 52 </answer>";
   CHECK(rejection_reason(good, 40, 1.0, "en", f) == "");
@@ -54,7 +54,7 @@ TEST_CASE("rejection: correct, readable completions are kept; each filter names 
   CHECK_THROWS_AS(rejection_reason(good, 40, 1.0, "klingon", f), r1::ConfigError);
 }
 
-TEST_CASE("rejection: duplicates per prompt, whitespace ignored; filters read from a recipe", "[rejection]") {
+TEST_CASE("rejection: duplicates per prompt with whitespace ignored, and filters read from a recipe", "[rejection]") {
   Deduplicator d;
   CHECK(d.first("Compute 1 + 1", "<think> 1 + 1 = 2 </think> <answer> 2 </answer>"));
   CHECK_FALSE(d.first("Compute 1 + 1", "<think>  1 + 1 = 2\n</think> <answer> 2 </answer>"));
