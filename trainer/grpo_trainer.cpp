@@ -26,6 +26,7 @@
 #include "trainer/policy.h"
 #include "trainer/report.h"
 #include "trainer/run_log.h"
+#include "trainer/run_start.h"
 #include "trainer/sampling.h"
 
 namespace fs = std::filesystem;
@@ -76,17 +77,12 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 
 GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   const auto started = Clock::now();
-  model::configure_threads(run.threads);
-  model::configure_allocator(model::kFastMmapThreshold);
-  at::manual_seed(static_cast<uint64_t>(c.seed));
-  fs::create_directories(run.run_dir);
-  CheckpointStore checkpoints((fs::path(run.run_dir) / "checkpoints").string(), c.keep_last);
-
-  // Where to start: the base model, or the latest checkpoint.
-  const StartPoint from = start_point(checkpoints, run.resume, c.model);
-  const int64_t start_step = from.step;
-  const std::string& policy_dir = from.model_dir;
-  DatasetPosition position = start_step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
+  // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
+  RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
+  CheckpointStore& checkpoints = begun.checkpoints;
+  const int64_t start_step = begun.from.step;
+  const std::string& policy_dir = begun.from.model_dir;
+  DatasetPosition& position = begun.position;
   model::Transformer policy = model::Transformer::load(policy_dir, at::kFloat);
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
   for (auto& t : policy.parameters()) t.requires_grad_(true);

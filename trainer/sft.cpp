@@ -19,6 +19,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/dataset.h"
 #include "trainer/run_log.h"
+#include "trainer/run_start.h"
 #include "trainer/sft_data.h"
 
 namespace fs = std::filesystem;
@@ -85,16 +86,12 @@ std::vector<PackedRow> epoch_rows(const SftDataset& data, const SftConfig& c, in
 
 SftResult run_sft(const SftConfig& c, const SftRun& run) {
   const auto started = Clock::now();
-  model::configure_threads(run.threads);
-  model::configure_allocator(model::kFastMmapThreshold);
-  at::manual_seed(static_cast<uint64_t>(c.seed));
-  fs::create_directories(run.run_dir);
-  CheckpointStore checkpoints((fs::path(run.run_dir) / "checkpoints").string(), c.keep_last);
-
-  const StartPoint from = start_point(checkpoints, run.resume, c.model);
-  const int64_t start_step = from.step;
-  const std::string& model_dir = from.model_dir;
-  DatasetPosition position = start_step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
+  // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
+  RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
+  CheckpointStore& checkpoints = begun.checkpoints;
+  const int64_t start_step = begun.from.step;
+  const std::string& model_dir = begun.from.model_dir;
+  DatasetPosition& position = begun.position;
   const Tokenizer tokenizer = Tokenizer::load(model_dir);
   const ChatTemplate chat =
       c.chat_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(c.chat_template, &tokenizer);

@@ -1,0 +1,24 @@
+// The common start of a training loop: see run_start.h.
+#include "trainer/run_start.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+
+#include "model/runtime.h"
+
+namespace r1::trainer {
+
+RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,
+                   const std::string& base_model) {
+  model::configure_threads(threads);
+  model::configure_allocator(model::kFastMmapThreshold);
+  at::manual_seed(seed);
+  std::filesystem::create_directories(run_dir);
+  CheckpointStore checkpoints((std::filesystem::path(run_dir) / "checkpoints").string(), keep_last);
+  StartPoint from = start_point(checkpoints, resume, base_model);
+  DatasetPosition position = from.step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
+  return {std::move(checkpoints), std::move(from), position};
+}
+
+}  // namespace r1::trainer
