@@ -83,11 +83,11 @@ std::string rejection_reason(const std::string& completion, int64_t completion_t
   if (f.min_language_fraction > 0) {
     const auto think = rewards::tag_content(completion, f.think_tag);
     const std::string cot = think ? std::string(*think) : completion;
+    // An unknown language code is the caller's error (ConfigError, thrown here); bad UTF-8 is the sample's.
+    const std::vector<int> scripts = rewards::scripts_of_language(target_language.empty() ? "en" : target_language);
     rewards::WordCount wc;
     try {
-      wc = rewards::count_words(cot, rewards::scripts_of_language(target_language.empty() ? "en" : target_language));
-    } catch (const ConfigError&) {
-      throw;  // an unknown language code is the caller's error
+      wc = rewards::count_words(cot, scripts);
     } catch (const Error&) {
       return "invalid UTF-8";
     }

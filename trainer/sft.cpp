@@ -98,8 +98,11 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
   const SftDataset data = SftDataset::load(c.train_data, chat, tokenizer, c.skip_bad_lines);
   const int32_t pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
 
+  // The step count comes from epoch 0's packing whatever epoch a resumed run is in: the rows per epoch
+  // vary a little with the order, and the schedule must span the same total steps as the first run.
   PackStats first;
-  std::vector<PackedRow> rows = epoch_rows(data, c, position.epoch, pad, &first);
+  std::vector<PackedRow> rows = epoch_rows(data, c, 0, pad, &first);
+  if (position.epoch > 0) rows = epoch_rows(data, c, position.epoch, pad, nullptr);
   const int64_t R = c.rows_per_step();
   const int64_t steps = c.steps > 0 ? c.steps : c.epochs * ((first.rows + R - 1) / R);
   log::info() << "sft: " << data.examples.size() << " examples (" << data.skipped << " skipped) -> " << first.rows
