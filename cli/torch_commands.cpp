@@ -24,6 +24,8 @@
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "rollout/server.h"
+#include "sandbox/sandbox.h"
+#include "core/text.h"
 
 namespace r1::cli {
 void bench_model(const TorchContext& context, const ModelBenchOptions& options);      // torch_bench.cpp
@@ -168,6 +170,17 @@ void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOp
   r1::trainer::RecipeRun run = o;
   run.threads = context.threads;
   if (run.r1_binary.empty()) run.r1_binary = std::filesystem::read_symlink("/proc/self/exe").string();
+  // A recipe whose rewards name the code kind needs the sandbox (as `r1 reward` does); where it cannot
+  // isolate, the kind stays refused with a message pointing at `r1 sandbox info`.
+  std::string text = r1::read_file(run.recipe);
+  for (const auto& edit : run.overrides) text += edit;
+  if (text.find("\"code\"") != std::string::npos) {
+    try {
+      r1::sandbox::register_code_reward_runner({static_cast<size_t>(context.threads > 0 ? context.threads : 0)});
+    } catch (const r1::Error& e) {
+      r1::log::warn() << "the code reward is unavailable: " << e.what();
+    }
+  }
   r1::trainer::run_recipe(run);
 }
 

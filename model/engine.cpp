@@ -262,8 +262,8 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
       for (int64_t t = shared * bs; t < P; ++t) dst_all.push_back(slot(*seqs[static_cast<size_t>(s)], t));
     at::Tensor dst = at::tensor(dst_all, at::kLong), from = src_t.repeat({n - 1});
     for (size_t l = 0; l < cache_.k.size(); ++l) {
-      cache_.k[l].index_copy_(0, dst, cache_.k[l].index_select(0, from));
-      cache_.v[l].index_copy_(0, dst, cache_.v[l].index_select(0, from));
+      cache_.k[l].index_copy_(1, dst, cache_.k[l].index_select(1, from));
+      cache_.v[l].index_copy_(1, dst, cache_.v[l].index_select(1, from));
     }
   }
   at::Tensor logits = model_->logits(hidden.select(1, P - 1))[0];

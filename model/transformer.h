@@ -44,7 +44,8 @@ struct KVCache {
 // of one prompt share the prompt's). The rollout engine (model/engine.h) hands blocks out.
 struct PagedKV {
   int64_t block_size = 16, num_blocks = 0;
-  std::vector<at::Tensor> k, v;  // per layer [num_blocks * block_size, kv_heads, head_dim]
+  std::vector<at::Tensor> k, v;  // per layer [kv_heads, num_blocks * block_size, head_dim]
+  at::Tensor gather_k, gather_v;  // forward_paged()'s per-step gather buffers, reused layer after layer
 };
 
 // One forward pass over a paged cache: B rows of T new tokens each (a prefill, or one decode step).

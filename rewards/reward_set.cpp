@@ -92,6 +92,9 @@ std::map<std::string, RewardSet::Factory>& factories() {
       if (!runner) throw ConfigError(r.key_path("name") + ": the code reward needs the sandbox, which could not start here (see `r1 sandbox info`)");
       return std::make_unique<CodeReward>(id, o, runner);
     };
+    t["max"] = [](const std::string& id, ConfigReader& r) {
+      return std::make_unique<MaxOfReward>(id, r.get("of", std::vector<std::string>{}));
+    };
     t["repetition"] = [](const std::string& id, ConfigReader& r) {
       RepetitionOptions o;
       o.ngram_size = r.get("ngram_size", o.ngram_size);

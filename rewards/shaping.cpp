@@ -63,6 +63,22 @@ Score CosineLengthReward::score(const Sample& sample, const Components& earlier,
   return s;
 }
 
+MaxOfReward::MaxOfReward(std::string name, std::vector<std::string> of) : name_(std::move(name)), of_(std::move(of)) {
+  if (of_.empty()) throw ConfigError(name_ + ".of: names no component (expected e.g. [\"math\", \"code\"])");
+}
+
+Score MaxOfReward::score(const Sample&, const Components& earlier, const Deadline&) const {
+  Score s;
+  bool any = false;
+  for (const auto& c : of_) {
+    auto it = earlier.find(c);
+    if (it == earlier.end()) throw Error(name_ + ": needs the '" + c + "' reward listed before it in the same set");
+    s.value = any ? std::max(s.value, it->second) : it->second;
+    any = true;
+  }
+  return s;
+}
+
 RepetitionPenalty::RepetitionPenalty(std::string name, RepetitionOptions options)
     : name_(std::move(name)), options_(options) {
   if (options_.ngram_size < 1) throw ConfigError(name_ + ".ngram_size: must be at least 1");

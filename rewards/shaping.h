@@ -20,6 +20,9 @@
 // max_penalty is negative.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "rewards/reward.h"
 
 namespace r1::rewards {
@@ -57,6 +60,20 @@ class CosineLengthReward : public Reward {
  private:
   std::string name_;
   CosineOptions options_;
+};
+
+// The highest of earlier components ("of", listed before it in the same set): one "accuracy" over a
+// prompt set that mixes kinds, e.g. math rows judged by `math` and code rows by `code`, each of
+// which scores 0 on the other's rows. Give the parts weight 0 so only the combination counts.
+class MaxOfReward : public Reward {
+ public:
+  MaxOfReward(std::string name, std::vector<std::string> of);
+  const std::string& name() const override { return name_; }
+  Score score(const Sample& sample, const Components& earlier, const Deadline&) const override;
+
+ private:
+  std::string name_;
+  std::vector<std::string> of_;
 };
 
 struct RepetitionOptions {

@@ -438,3 +438,52 @@ TEST_CASE("arith: fact drills are true column-step equations in the mix's share"
   o.facts_per_document = 0;
   CHECK_THROWS_WITH(r1::check_arith_options(o), Catch::Contains("facts_per_document"));
 }
+
+TEST_CASE("arith: cold-start rows are readable English chains of thought in the format the rewards read", "[arith]") {
+  ArithOptions o;
+  o.second_language = 1.0;  // the corpus may be all Chinese; cold-start data never is
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 200; ++i) {
+    const Problem p = r1::make_problem(rng, o);
+    const std::string r = r1::cold_start_response(p);
+    INFO(r);
+    CHECK(r.rfind("<think> " + r1::worked_solution(p), 0) == 0);
+    CHECK(r.find("Summary: ") != std::string::npos);
+    CHECK(r.size() >= 6);
+    CHECK(r.substr(r.size() - std::string(" </answer>").size()) == " </answer>");
+    CHECK(r.find("</think> <answer> " + p.answer + " </answer>") != std::string::npos);
+    for (unsigned char ch : r) CHECK(ch < 0x80);  // English only: no byte of a CJK character
+    // The check is the inverse operation, and true.
+    const size_t c = r.find("Check: ");
+    REQUIRE(c != std::string::npos);
+    int64_t x = 0, y = 0, z = 0;
+    char sign = 0;
+    REQUIRE(std::sscanf(r.c_str() + c, "Check: %ld %c %ld = %ld", &x, &sign, &y, &z) == 4);
+    CHECK(x == std::stoll(p.answer));
+    CHECK(z == p.a);
+    CHECK((sign == '-' ? x - y : sign == '+' ? x + y : x / y) == z);
+    const nlohmann::json row = r1::cold_start_row(p);
+    CHECK(row["messages"][0]["content"] == p.question);
+    CHECK(row["messages"][1]["role"] == "assistant");
+    CHECK(row["answer"] == p.answer);
+  }
+}
+
+TEST_CASE("arith: non-reasoning fact rows are true one-step facts", "[arith]") {
+  ArithOptions o;
+  std::mt19937_64 rng(4);
+  std::map<std::string, int> ops;
+  for (int i = 0; i < 300; ++i) {
+    const nlohmann::json row = r1::fact_row(rng, o);
+    const std::string q = row["messages"][0]["content"], a = row["messages"][1]["content"];
+    int64_t x = 0, y = 0;
+    char sign = 0;
+    REQUIRE(std::sscanf(q.c_str(), "Compute %ld %c %ld", &x, &sign, &y) == 3);
+    const int64_t v = sign == '+' ? x + y : sign == '-' ? x - y : x * y;
+    CHECK(v >= 0);
+    CHECK(row["answer"] == std::to_string(v));
+    CHECK(a == "<think> " + q.substr(8) + " = " + std::to_string(v) + ". </think> <answer> " + std::to_string(v) + " </answer>");
+    ++ops[row["op"].get<std::string>()];
+  }
+  CHECK(ops.size() == 3);
+}

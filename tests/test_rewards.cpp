@@ -109,6 +109,26 @@ TEST_CASE("cosine: short correct and long wrong answers are favoured", "[rewards
   CHECK_THROWS_WITH(run(r, completion("", "en", 10)), Catch::Contains("needs the 'math' reward listed before it"));
 }
 
+TEST_CASE("max: one accuracy over a set mixing math and code rows", "[rewards][shaping]") {
+  MaxOfReward r("accuracy", {"math", "code"});
+  CHECK(run(r, completion(""), {{"math", 1.0}, {"code", 0.0}}).value == 1.0);
+  CHECK(run(r, completion(""), {{"math", 0.0}, {"code", 0.5}}).value == 0.5);
+  CHECK(run(r, completion(""), {{"math", 0.0}, {"code", 0.0}}).value == 0.0);
+  CHECK_THROWS_WITH(run(r, completion(""), {{"math", 1.0}}), Catch::Contains("needs the 'code' reward listed before it"));
+  CHECK_THROWS_AS(MaxOfReward("accuracy", {}), r1::ConfigError);
+  // From config: the parts at weight 0, so only the combination counts in the total.
+  auto config = json::parse(R"({"rewards": [{"name": "format", "id": "a", "weight": 0},
+                                            {"name": "format", "id": "b", "mode": "lenient", "weight": 0},
+                                            {"name": "max", "id": "accuracy", "of": ["a", "b"]}]})");
+  RewardSet set = RewardSet::from_json(config, "r.json");
+  Sample lenient_only = completion("x <think> t </think> <answer> 1 </answer>");
+  Score s = set.score(lenient_only);
+  CHECK(s.components.at("a") == 0.0);
+  CHECK(s.components.at("b") == 1.0);
+  CHECK(s.components.at("accuracy") == 1.0);
+  CHECK(s.value == 1.0);
+}
+
 TEST_CASE("repetition: share of repeated n-grams times the penalty", "[rewards][shaping]") {
   RepetitionPenalty r("repetition", {2, -1.0});
   CHECK(run(r, completion("a b c d")).value == 0.0);

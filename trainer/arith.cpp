@@ -395,6 +395,38 @@ std::vector<std::string> make_corpus(size_t documents, const ArithOptions& o, co
   return out;
 }
 
+std::string cold_start_response(const Problem& p) {
+  const std::string e = expression(p), b = std::to_string(p.b), a = std::to_string(p.a);
+  const std::string check = p.op == "add"   ? p.answer + " - " + b + " = " + a
+                            : p.op == "sub" ? p.answer + " + " + b + " = " + a
+                                            : p.answer + " / " + b + " = " + a;
+  return "<think> " + worked_solution(p) + " Check: " + check + ". Summary: " + e + " = " + p.answer +
+         ". </think> <answer> " + p.answer + " </answer>";
+}
+
+nlohmann::json cold_start_row(const Problem& p) {
+  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", p.question}},
+                                               {{"role", "assistant"}, {"content", cold_start_response(p)}}})},
+          {"answer", p.answer},
+          {"op", p.op}};
+}
+
+nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
+  check_arith_options(o);
+  const std::string& op = o.ops[below(rng, o.ops.size())];
+  int64_t a = static_cast<int64_t>(below(rng, 10)), b = static_cast<int64_t>(below(rng, 10));
+  if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // a - b in 0..18-b
+  if (op == "mul") b = between(rng, 2, 9);
+  const int64_t v = op == "add" ? a + b : op == "sub" ? a - b : a * b;
+  const std::string sign = op == "add" ? " + " : op == "sub" ? " - " : " * ";
+  const std::string e = std::to_string(a) + sign + std::to_string(b), ans = std::to_string(v);
+  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", "Compute " + e}},
+                                               {{"role", "assistant"}, {"content", "<think> " + e + " = " + ans +
+                                                                                       ". </think> <answer> " + ans + " </answer>"}}})},
+          {"answer", ans},
+          {"op", op}};
+}
+
 nlohmann::json problem_row(const Problem& p) { return {{"prompt", p.question}, {"answer", p.answer}, {"op", p.op}}; }
 
 void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems) {

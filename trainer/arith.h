@@ -101,6 +101,21 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& options,
 std::vector<std::string> make_corpus(size_t documents, const ArithOptions& options,
                                      const std::set<std::string>* exclude = nullptr);
 
+// DeepSeek-R1's cold-start shape for one problem: readable, English only, the reasoning process then a
+// summary inside <think>, the bare answer inside <answer> (so the R1-Zero format and accuracy rewards
+// judge it unchanged):
+//   "<think> 47 + 385: 7 + 5 = 12, write 2 carry 1. ... So 47 + 385 = 432. Check: 432 - 385 = 47.
+//    Summary: 47 + 385 = 432. </think> <answer> 432 </answer>"
+// The check is the inverse operation (sub: answer + b = a; mul: answer / b = a).
+std::string cold_start_response(const Problem& problem);
+// A chat SFT row: {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content":
+// cold_start_response}], "answer", "op"}.
+nlohmann::json cold_start_row(const Problem& problem);
+// A non-reasoning chat row: a one-step fact asked and answered at once, {"messages": [user "Compute 7 +
+// 5", assistant "<think> 7 + 5 = 12. </think> <answer> 12 </answer>"], "answer", "op"}: the data an
+// SFT set mixes in beside the reasoning samples. Operands: digits (sub: a two-digit top under 19).
+nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& options);
+
 // A GRPO dataset row: {"prompt": question, "answer": "432", "op": "add"}.
 nlohmann::json problem_row(const Problem& problem);
 // One row per line, written to a temporary file and renamed; r1::Error naming `path` on failure.

@@ -67,6 +67,25 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
   else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");
+  {
+    // DeepSeek-R1's stage 4: a preference score from a remote reward service (a reward model behind
+    // `r1 reward-server` or any server of proto/reward.proto), added to the rule rewards with its own
+    // weight. Off while "address" is empty.
+    ConfigReader p = r.child("preference");
+    const std::string address = p.get("address", std::string());
+    const double weight = p.get("weight", 0.5);
+    const std::string token = p.get("token", std::string());
+    const int64_t budget = p.get("time_budget_ms", static_cast<int64_t>(5000));
+    p.finish();
+    if (!address.empty()) {
+      if (!c.rewards.is_object() || !c.rewards.contains("rewards") || !c.rewards["rewards"].is_array())
+        throw ConfigError(r.key_path("preference") + ": needs \"rewards\": {\"rewards\": [...]} to add to");
+      nlohmann::json entry = {{"name", "remote"}, {"id", "preference"}, {"address", address}, {"weight", weight},
+                              {"time_budget_ms", budget}};
+      if (!token.empty()) entry["token"] = token;
+      c.rewards["rewards"].push_back(entry);
+    }
+  }
   c.reward_threads = r.get("reward_threads", c.reward_threads);
   {
     ConfigReader w = r.child("rollout");

@@ -76,6 +76,9 @@ struct GrpoConfig {
 
 struct EvalResult {
   double accuracy = 0, format_rate = 0, mean_response_tokens = 0;
+  // Target-language words / all words of the chains of thought (the <think> blocks, or whole
+  // completions without one), pooled over the samples: rewards/language.h's measure.
+  double language_consistency = 0;
   int64_t samples = 0;
   nlohmann::json to_json() const;
 };

@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "model/bpe_train.h"
@@ -39,6 +40,10 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
   c.heldout_problems = r.get("heldout_problems", c.heldout_problems);
   c.heldout_seed = static_cast<uint64_t>(r.get("heldout_seed", static_cast<int64_t>(c.heldout_seed)));
   c.vocab_size = r.get("vocab_size", c.vocab_size);
+  c.cold_start_examples = r.get("cold_start_examples", c.cold_start_examples);
+  c.chat_examples = r.get("chat_examples", c.chat_examples);
+  if (c.cold_start_examples < 0 || c.chat_examples < 0)
+    throw ConfigError(r.key_path(c.cold_start_examples < 0 ? "cold_start_examples" : "chat_examples") + ": must be >= 0");
   {
     ConfigReader m = r.child("model");
     c.hidden_size = m.get("hidden_size", c.hidden_size);
@@ -75,7 +80,7 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
 }
 
 nlohmann::json PretrainConfig::identity() const {
-  return {{"version", 1},
+  nlohmann::json id = {{"version", 1},
           {"task", {{"ops", task.ops}, {"min_digits", task.min_digits}, {"max_digits", task.max_digits},
                     {"mix", {task.template_worked, task.template_direct, task.template_tag_misuse, task.qa_direct, task.qa_worked, task.facts}},
                     {"facts_per_document", task.facts_per_document},
@@ -86,6 +91,10 @@ nlohmann::json PretrainConfig::identity() const {
           {"train", {steps, seq_len, batch_rows, optim.lr, optim.schedule, optim.warmup_steps, optim.weight_decay,
                      optim.min_lr_ratio, optim.max_grad_norm}},
           {"seed", seed}};
+  // Keys added later join only when used, so existing caches keep their hashes.
+  if (cold_start_examples > 0) id["cold_start_examples"] = cold_start_examples;
+  if (chat_examples > 0) id["chat_examples"] = chat_examples;
+  return id;
 }
 
 PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir, int threads) {
@@ -103,6 +112,18 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   std::vector<Problem> train = make_problems(static_cast<size_t>(c.train_problems), c.seed + 1, c.task, &held);
   write_problems_jsonl((out / "heldout.jsonl").string(), heldout);
   write_problems_jsonl((out / "train.jsonl").string(), train);
+  if (c.cold_start_examples > 0) {
+    std::string text;
+    for (const auto& p : make_problems(static_cast<size_t>(c.cold_start_examples), c.seed + 2, c.task, &held))
+      text += cold_start_row(p).dump() + "\n";
+    write_file_atomic((out / "coldstart.jsonl").string(), text);
+  }
+  if (c.chat_examples > 0) {
+    std::mt19937_64 rng(c.seed + 3);
+    std::string text;
+    for (int64_t i = 0; i < c.chat_examples; ++i) text += fact_row(rng, c.task).dump() + "\n";
+    write_file_atomic((out / "chat.jsonl").string(), text);
+  }
   std::vector<std::string> corpus = make_corpus(static_cast<size_t>(c.documents), c.task, &held);
   log::info() << "pretrain: " << corpus.size() << " documents, " << train.size() << " training and " << heldout.size()
               << " held-out problems";

@@ -9,7 +9,8 @@
 //      each document so attention stays within it
 //
 // The output folder holds model/ (Hugging Face layout: loads in r1 and in transformers), train.jsonl,
-// heldout.jsonl and stage.json (what was made, the final loss, the time it took).
+// heldout.jsonl, coldstart.jsonl and chat.jsonl when asked for, and stage.json (what was made, the
+// final loss, the time it took).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,10 @@ struct PretrainConfig {
   int64_t documents = 50000;
   int64_t train_problems = 5000, heldout_problems = 200;
   uint64_t heldout_seed = 1000;
+  // Chat SFT sets for the R1 pipeline (0: not written): coldstart.jsonl, readable long chains of
+  // thought in English (arith.h's cold_start_row, problems apart from the held-out ones), and
+  // chat.jsonl, non-reasoning one-step facts (fact_row).
+  int64_t cold_start_examples = 0, chat_examples = 0;
   int64_t vocab_size = 512;
   // The model: Qwen2 shapes.
   int64_t hidden_size = 128, intermediate_size = 384, layers = 4, heads = 4, kv_heads = 2, context = 512;

@@ -2,6 +2,7 @@
 #include "trainer/recipe.h"
 
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -12,6 +13,8 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "rewards/reward_set.h"
+#include "model/config.h"
+#include "trainer/eval_stage.h"
 #include "trainer/grpo_trainer.h"
 #include "trainer/rejection_sample.h"
 #include "trainer/sft.h"
@@ -34,7 +37,20 @@ std::string content_hash(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo", "rejection-sample"};
+// A distill stage's student must be a smaller model than its teacher: records both in distill.json.
+void check_distillation(const std::string& teacher, const std::string& student, const std::string& dir) {
+  const auto t = model::read_model_config((fs::path(teacher) / "config.json").string());
+  const auto s = model::read_model_config((fs::path(student) / "config.json").string());
+  if (s.parameter_count() >= t.parameter_count())
+    throw ConfigError("distill: the student " + student + " (" + std::to_string(s.parameter_count()) +
+                      " parameters) is not smaller than the teacher " + teacher + " (" +
+                      std::to_string(t.parameter_count()) + ")");
+  write_file_atomic((fs::path(dir) / "distill.json").string(),
+                    nlohmann::json{{"teacher", teacher}, {"student", student}, {"teacher_parameters", t.parameter_count()},
+                                   {"student_parameters", s.parameter_count()}}.dump(2) + "\n");
+}
+
+const std::vector<std::string> kKinds = {"pretrain-synthetic", "sft", "grpo", "rejection-sample", "distill", "eval"};
 
 // Replaces "@stage/rest" strings (anywhere in the stage's JSON) with the stage's output folder.
 void resolve(nlohmann::json& j, const std::map<std::string, std::string>& outputs, const std::string& where,
@@ -55,6 +71,28 @@ void resolve(nlohmann::json& j, const std::map<std::string, std::string>& output
 
 }  // namespace
 
+void substitute_inputs(nlohmann::json& recipe, const std::string& source) {
+  if (!recipe.contains("inputs")) return;
+  const nlohmann::json& inputs = recipe["inputs"];
+  if (!inputs.is_object()) throw ConfigError(source + ": \"inputs\" must be an object of name: value");
+  std::function<void(nlohmann::json&, const std::string&)> walk = [&](nlohmann::json& j, const std::string& where) {
+    if (j.is_string()) {
+      const std::string s = j.get<std::string>();
+      if (s.size() < 2 || s[0] != '$') return;
+      const size_t slash = s.find('/');
+      const std::string name = s.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+      if (!inputs.contains(name)) throw ConfigError(where + ": '" + s + "' names no input '" + name + "' of \"inputs\"");
+      const nlohmann::json& v = inputs[name];
+      if (slash == std::string::npos) j = v;
+      else if (v.is_string()) j = (fs::path(v.get<std::string>()) / s.substr(slash + 1)).string();
+      else throw ConfigError(where + ": '" + s + "': input '" + name + "' is not a path");
+    } else if (j.is_object() || j.is_array()) {
+      for (auto& [key, value] : j.items()) walk(value, where + "." + key);
+    }
+  };
+  if (recipe.contains("stages")) walk(recipe["stages"], source + ": stages");
+}
+
 void apply_override(nlohmann::json& recipe, const std::string& edit) {
   const size_t eq = edit.find('=');
   const size_t dot = edit.find('.');
@@ -63,6 +101,17 @@ void apply_override(nlohmann::json& recipe, const std::string& edit) {
   const std::string stage = edit.substr(0, dot), path = edit.substr(dot + 1, eq - dot - 1), text = edit.substr(eq + 1);
   nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
   if (value.is_discarded()) value = text;
+  if (stage == "inputs") {  // the recipe's named inputs ($name), e.g. --set inputs.base=/models/Qwen2.5-7B
+    if (!recipe.contains("inputs") || !recipe["inputs"].is_object() || !recipe["inputs"].contains(path)) {
+      std::string names;
+      if (recipe.contains("inputs") && recipe["inputs"].is_object())
+        for (const auto& [k, v] : recipe["inputs"].items()) names += (names.empty() ? "" : ", ") + k;
+      throw ConfigError("--set " + edit + ": the recipe has no input '" + path + "'" +
+                        (names.empty() ? std::string(" (it declares none)") : " (it has: " + names + ")"));
+    }
+    recipe["inputs"][path] = value;
+    return;
+  }
   if (!recipe.contains("stages") || !recipe["stages"].is_array()) throw ConfigError("--set " + edit + ": the recipe has no stages");
   for (auto& s : recipe["stages"]) {
     if (!s.is_object() || s.value("name", "") != stage) continue;
@@ -87,7 +136,9 @@ void apply_override(nlohmann::json& recipe, const std::string& edit) {
 void run_recipe(const RecipeRun& run) {
   nlohmann::json recipe = read_json_file(run.recipe);
   for (const auto& edit : run.overrides) apply_override(recipe, edit);
+  substitute_inputs(recipe, run.recipe);
   ConfigReader top(recipe, run.recipe);
+  top.raw("inputs");
   const std::string recipe_name = top.require_string("name");
   const std::string name = run.name.empty() ? recipe_name : run.name;
   top.get("description", std::string());
@@ -105,6 +156,8 @@ void run_recipe(const RecipeRun& run) {
     std::optional<GrpoConfig> grpo;
     std::optional<SftConfig> sft;
     std::optional<RejectionSampleConfig> select;
+    std::optional<EvalStageConfig> eval;
+    std::string teacher;  // distill: the model whose samples the student learns from
     enum class Action { kRun, kCached, kResume } action = Action::kRun;
     std::string note;  // why, for the plan's printout
   };
@@ -135,7 +188,10 @@ void run_recipe(const RecipeRun& run) {
       r.finish();
       rewards::RewardSet::from_json(p.grpo->rewards, where + " (" + p.name + ").rewards");  // checked now
       p.dir = (run_dir / p.name).string();
-    } else if (p.kind == "sft") {
+    } else if (p.kind == "sft" || p.kind == "distill") {
+      // distill is SFT of a smaller student ("model") on a teacher's samples; "teacher" names the
+      // teacher's model, checked to be larger when the stage runs.
+      if (p.kind == "distill") p.teacher = r.require_string("teacher");
       p.sft = SftConfig::read(r);
       r.finish();
       p.dir = (run_dir / p.name).string();
@@ -143,6 +199,11 @@ void run_recipe(const RecipeRun& run) {
       p.select = RejectionSampleConfig::read(r);
       r.finish();
       rewards::RewardSet::from_json(p.select->rewards, where + " (" + p.name + ").rewards");  // checked now
+      p.dir = (run_dir / p.name).string();
+    } else if (p.kind == "eval") {
+      p.eval = EvalStageConfig::read(r);
+      r.finish();
+      rewards::RewardSet::from_json(p.eval->rewards, where + " (" + p.name + ").rewards");  // checked now
       p.dir = (run_dir / p.name).string();
     }
     if (p.hash.empty()) {
@@ -227,6 +288,7 @@ void run_recipe(const RecipeRun& run) {
       gr.threads = run.threads;
       run_grpo(*p.grpo, gr);
     } else if (p.sft) {
+      if (!p.teacher.empty()) check_distillation(p.teacher, p.sft->model, p.dir);
       SftRun sr;
       sr.run_dir = p.dir;
       sr.resume = resume;
@@ -234,6 +296,8 @@ void run_recipe(const RecipeRun& run) {
       run_sft(*p.sft, sr);
     } else if (p.select) {
       run_rejection_sample(*p.select, p.dir, run.r1_binary);  // an interrupted one samples again from the start
+    } else if (p.eval) {
+      run_eval_stage(*p.eval, p.dir, run.r1_binary);  // an interrupted one evaluates again from the start
     }
     write_file_atomic(state, nlohmann::json{{"kind", p.kind}, {"hash", p.hash}, {"status", "done"}}.dump(2) + "\n");
   }

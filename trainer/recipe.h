@@ -5,6 +5,10 @@
 //    "stages": [{"name": "base", "kind": "pretrain-synthetic", ...},
 //               {"name": "zero", "kind": "grpo", "model": "@base/model", "train": "@base/train.jsonl", ...}]}
 //
+// A recipe may name its user-supplied files once, at the top, and use them as "$name" in stages:
+//   {"inputs": {"base": "models/Qwen2.5-1.5B", "prompts": "data/math.jsonl"}, "stages": [... "model": "$base" ...]}
+// (`--set inputs.base=/models/x` edits one). Stages see the values: content hashes follow them.
+//
 // Outputs go under the runs folder: runs/<recipe name>/<stage>/ for training stages; the
 // pretrain-synthetic stage's output is cached by the content hash of its configuration in
 // runs/cache/, so every recipe and rerun with the same base reuses it.
@@ -37,8 +41,12 @@ struct RecipeRun {
   std::vector<std::string> overrides;
 };
 
-// Applies one "stage.key.sub=value" edit to a recipe's JSON; errors name the edit.
+// Applies one "stage.key.sub=value" edit to a recipe's JSON ("inputs.name=value" edits an input);
+// errors name the edit.
 void apply_override(nlohmann::json& recipe, const std::string& edit);
+// Replaces every stage string "$name" or "$name/sub/path" with the recipe's "inputs" value (a path
+// joined with sub/path): a recipe names its user-supplied models and datasets once, at the top.
+void substitute_inputs(nlohmann::json& recipe, const std::string& source);
 
 void run_recipe(const RecipeRun& run);
 

@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "rewards/format.h"
+#include "rewards/language.h"
 #include "trainer/plot.h"
 #include "trainer/sampling.h"
 
@@ -17,26 +21,36 @@ namespace fs = std::filesystem;
 namespace r1::trainer {
 
 nlohmann::json EvalResult::to_json() const {
-  return {{"accuracy", accuracy}, {"format_rate", format_rate}, {"mean_response_tokens", mean_response_tokens},
-          {"samples", samples}};
+  return {{"accuracy", accuracy}, {"format_rate", format_rate}, {"language_consistency", language_consistency},
+          {"mean_response_tokens", mean_response_tokens}, {"samples", samples}};
 }
 
-EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& c, double* seconds) {
+EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& e, int64_t default_max_new_tokens,
+                    const std::string& target_language, uint64_t seed, double* seconds) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<size_t> rows;
-  const size_t n = c.eval.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.eval.limit)) : data.size();
+  const size_t n = e.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(e.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
-  SamplingSpec spec{1, c.eval.max_new_tokens > 0 ? c.eval.max_new_tokens : c.max_new_tokens, c.eval.temperature, 1.0,
-                    c.seed + 77};
+  SamplingSpec spec{1, e.max_new_tokens > 0 ? e.max_new_tokens : default_max_new_tokens, e.temperature, 1.0, seed + 77};
+  const std::vector<int> scripts = rewards::scripts_of_language(target_language);
   EvalResult r;
   double tokens = 0;
+  size_t target_words = 0, words = 0;
   sampler.run(data, rows, spec, [&](size_t, std::vector<ScoredSample>&& g) {
     for (const auto& s : g) {
-      auto acc = s.score.components.find(c.eval.accuracy);
-      auto fmt = s.score.components.find(c.eval.format);
+      auto acc = s.score.components.find(e.accuracy);
+      auto fmt = s.score.components.find(e.format);
       r.accuracy += acc != s.score.components.end() ? acc->second : 0;
       r.format_rate += fmt != s.score.components.end() && fmt->second >= 1.0 ? 1 : 0;
       tokens += static_cast<double>(s.ids.size());
+      const std::optional<std::string_view> thought = rewards::tag_content(s.text, "think");
+      try {
+        const rewards::WordCount wc = rewards::count_words(thought ? *thought : std::string_view(s.text), scripts);
+        target_words += wc.target;
+        words += wc.total;
+      } catch (const Error&) {
+        // Invalid UTF-8 (a byte-level model can cut a character): no words counted from this sample.
+      }
       ++r.samples;
     }
   }, nullptr);
@@ -45,6 +59,7 @@ EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfi
     r.format_rate /= static_cast<double>(r.samples);
     r.mean_response_tokens = tokens / static_cast<double>(r.samples);
   }
+  r.language_consistency = words > 0 ? static_cast<double>(target_words) / static_cast<double>(words) : 0.0;
   if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -91,9 +106,10 @@ void write_run_report(const std::string& run_dir, const GrpoResult& r) {
     log::warn() << e.what();
   }
   if (r.evaluated) {
-    std::printf("\n%-8s %10s %12s %16s\n", "", "accuracy", "format rate", "response tokens");
-    std::printf("%-8s %10.3f %12.3f %16.1f\n", "base", r.base.accuracy, r.base.format_rate, r.base.mean_response_tokens);
-    std::printf("%-8s %10.3f %12.3f %16.1f\n", "final", r.final.accuracy, r.final.format_rate, r.final.mean_response_tokens);
+    std::printf("\n%-8s %10s %12s %10s %16s\n", "", "accuracy", "format rate", "language", "response tokens");
+    for (const auto& [name, e] : {std::pair{"base", &r.base}, std::pair{"final", &r.final}})
+      std::printf("%-8s %10.3f %12.3f %10.3f %16.1f\n", name, e->accuracy, e->format_rate, e->language_consistency,
+                  e->mean_response_tokens);
     std::printf("(%lld held-out problems; %lld steps in %.0f s; %s/summary.json, plot.svg)\n",
                 static_cast<long long>(r.final.samples), static_cast<long long>(r.steps), r.wall_s, run_dir.c_str());
   }

@@ -2,8 +2,8 @@
 //
 // evaluate(): one completion per held-out problem (greedy unless eval.temperature says otherwise)
 // through the rollout workers, scored by the run's rewards: accuracy = mean of the accuracy
-// component, format rate = share of completions whose format component is 1, mean response length
-// in tokens.
+// component, format rate = share of completions whose format component is 1, language consistency
+// (target-language share of the chain-of-thought words), mean response length in tokens.
 //
 // write_run_report(): summary.json
 //   {"base": {"accuracy", "format_rate", "mean_response_tokens", "samples"}, "final": {...}, "steps", "wall_s"}
@@ -20,7 +20,11 @@ namespace r1::trainer {
 
 class Sampler;
 
-EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& config, double* seconds);
+EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& eval, int64_t default_max_new_tokens,
+                    const std::string& target_language, uint64_t seed, double* seconds);
+inline EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& c, double* seconds) {
+  return evaluate(sampler, data, c.eval, c.max_new_tokens, c.target_language, c.seed, seconds);
+}
 
 void write_run_report(const std::string& run_dir, const GrpoResult& result);
 
