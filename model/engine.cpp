@@ -398,14 +398,28 @@ void Engine::admit_locked(std::vector<std::shared_ptr<Group>>& admitted) {
 }
 
 void Engine::run() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    looping_ = true;
+  }
   while (true) {
+    std::deque<std::function<void()>> tasks;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || update_ || running_count_ > 0; });
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || update_ || running_count_ > 0 || !tasks_.empty(); });
       if (stopping_) break;
+      tasks.swap(tasks_);
     }
+    for (auto& task : tasks) task();
     step();
   }
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    looping_ = false;
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) task();  // callers never wait for a loop that has ended
   // Whatever is left ends as aborted, so nobody waits for it.
   for (auto& s : running_) {
     if (!s->done) s->out.finish_reason = "abort";
@@ -420,6 +434,38 @@ void Engine::run() {
     groups_.clear();
   }
   for (auto& g : left) abort_queued(*g);
+}
+
+void Engine::call(const std::function<void()>& task) {
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::exception_ptr error;
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (looping_) {
+      queued = true;
+      tasks_.push_back([&] {
+        try {
+          task();
+        } catch (...) {
+          error = std::current_exception();
+        }
+        std::lock_guard<std::mutex> l(done_mutex);
+        done = true;
+        done_cv.notify_all();
+      });
+      wake_.notify_all();
+    }
+  }
+  if (!queued) {
+    task();
+    return;
+  }
+  std::unique_lock<std::mutex> l(done_mutex);
+  done_cv.wait(l, [&] { return done; });
+  if (error) std::rethrow_exception(error);
 }
 
 void Engine::stop() {

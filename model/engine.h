@@ -85,6 +85,13 @@ class Engine {
   // step() until stop(); sleeps while idle.
   void run();
   void stop();
+  // Runs `task` on the thread in run() between two steps and returns once it has run, rethrowing its
+  // exception; runs it on the calling thread when no run() loop is active. A worker keeps all its
+  // tensor work on one thread this way: with OpenMP, every thread that runs a parallel region keeps a
+  // team of its own, and once a process has more team threads than cores, libgomp stops spinning
+  // between regions and every decode step pays for sleeping threads' wake-ups (~20% of a worker's
+  // throughput on 2 cores; docs/benchmarks.md, "Rollout").
+  void call(const std::function<void()>& task);
 
   EngineStatus status() const;
   std::shared_ptr<const Transformer> model() const;
@@ -124,7 +131,8 @@ class Engine {
   std::map<GroupId, std::shared_ptr<Group>> groups_;  // queued or running
   std::shared_ptr<WeightUpdate> update_;
   GroupId next_group_ = 1;
-  bool stopping_ = false;
+  bool stopping_ = false, looping_ = false;
+  std::deque<std::function<void()>> tasks_;  // call()'s, for the run() loop
   int64_t running_count_ = 0, blocks_used_ = 0;
 
   std::deque<std::pair<double, int64_t>> rate_window_;  // (seconds, tokens) per step, last few seconds

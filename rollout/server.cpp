@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <future>
 #include <thread>
 
 #include "core/error.h"
@@ -271,19 +272,29 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
       log::warn() << "UpdateWeights refused: " << error;
       return Status(StatusCode::INVALID_ARGUMENT, error);
     }
-    model::Transformer m(config, dtype);
-    {
-      at::NoGradGuard no_grad;
-      for (auto& [name, in] : tensors) {
-        at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
-        if (!at::isfinite(src).all().item<bool>())
-          return Status(StatusCode::INVALID_ARGUMENT, "tensor '" + name + "' holds NaN or infinite values");
-        m.weight(name).copy_(src);
-      }
+    // The tensor work runs on the engine's thread (Engine::call): one OpenMP team for the process.
+    std::shared_ptr<const model::Transformer> prepared;
+    try {
+      engine->call([&] {
+        at::NoGradGuard no_grad;
+        model::Transformer m(config, dtype);
+        for (auto& [name, in] : tensors) {
+          at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
+          if (!at::isfinite(src).all().item<bool>()) {
+            error = "tensor '" + name + "' holds NaN or infinite values";
+            return;
+          }
+          m.weight(name).copy_(src);
+        }
+        prepared = prepare(std::move(m));
+      });
+    } catch (const Error& e) {
+      return Status(StatusCode::INTERNAL, e.what());
     }
     tensors.clear();
+    if (!error.empty()) return Status(StatusCode::INVALID_ARGUMENT, error);
     try {
-      engine->update_weights(prepare(std::move(m)), *version, abort_in_flight);
+      engine->update_weights(prepared, *version, abort_in_flight);
     } catch (const Error& e) {
       return Status(StatusCode::UNAVAILABLE, e.what());
     }
@@ -318,20 +329,38 @@ RolloutServer::RolloutServer(const ServerOptions& o) : impl_(std::make_unique<Im
   if (!(o.kv_cache_mb > 0)) throw Error("--kv-cache-mb must be > 0");
   s.dtype = o.precision == "fp32" ? at::kFloat : at::kBFloat16;
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) s.tokenizer = Tokenizer::load(o.model_dir);
-  model::Transformer m = model::Transformer::load(o.model_dir, s.dtype);
-  s.config = m.config();
-  auto model = s.prepare(std::move(m));
+  // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
+  // decoding, and the weight updates (through Engine::call). Then the process has one OpenMP team of
+  // `threads`, which libgomp keeps spinning between the parallel regions of a decode step.
   model::EngineOptions eo;
-  eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
   eo.max_running = o.max_running;
   eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
-  s.engine = std::make_unique<model::Engine>(model, eo, o.version);
+  std::shared_ptr<const model::Transformer> model;
+  std::promise<void> ready;
   const int threads = o.threads;
-  s.engine_thread = std::thread([&s, threads] {
-    model::configure_threads(threads);  // intra-op threads are set per thread
+  s.engine_thread = std::thread([&s, &o, &eo, &model, &ready, threads] {
+    try {
+      model::configure_threads(threads);  // intra-op threads are set per thread
+      at::NoGradGuard no_grad;
+      model::Transformer m = model::Transformer::load(o.model_dir, s.dtype);
+      s.config = m.config();
+      model = s.prepare(std::move(m));
+      eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
+      s.engine = std::make_unique<model::Engine>(model, eo, o.version);
+    } catch (...) {
+      ready.set_exception(std::current_exception());
+      return;
+    }
+    ready.set_value();
     at::NoGradGuard no_grad;
     s.engine->run();
   });
+  try {
+    ready.get_future().get();
+  } catch (...) {
+    s.engine_thread.join();
+    throw;
+  }
 
   grpc::ServerBuilder builder;
   const std::string address = o.host + ":" + std::to_string(o.port);
