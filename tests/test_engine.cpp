@@ -257,3 +257,39 @@ TEST_CASE("engine: ids past the tokenizer's vocabulary are returned without text
   CHECK(beyond > 0);  // (400 - 259) / 400 of a near-uniform distribution: ~56 of 160 tokens
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("engine: call() runs tasks on the run() thread between steps, inline without one, and passes errors on", "[model][engine]") {
+  auto m = tiny();
+  EngineOptions o;
+  o.kv_cache_tokens = 1024;
+  Engine engine(m, o);
+  // No run() loop: the task runs on the caller's thread.
+  std::thread::id where;
+  engine.call([&] { where = std::this_thread::get_id(); });
+  CHECK(where == std::this_thread::get_id());
+
+  std::thread loop([&] { engine.run(); });
+  const std::thread::id loop_thread = loop.get_id();
+  // Until run() has started, calls still run inline; wait for the loop.
+  for (int i = 0; i < 500; ++i) {
+    engine.call([&] { where = std::this_thread::get_id(); });
+    if (where == loop_thread) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(where == loop_thread);
+  // While a group decodes, tasks still run, on the loop's thread.
+  Sink sink;
+  engine.submit(request({1, 2, 3}, 2, 40, 9), sink.to(0));
+  for (int i = 0; i < 5; ++i) {
+    engine.call([&] { where = std::this_thread::get_id(); });
+    CHECK(where == loop_thread);
+  }
+  CHECK_THROWS_WITH(engine.call([] { throw r1::Error("task failed"); }), "task failed");
+  for (int i = 0; i < 200 && sink.got.size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  engine.stop();
+  loop.join();
+  CHECK(sink.got.size() == 2);
+  // After the loop has ended, calls run inline again rather than wait forever.
+  engine.call([&] { where = std::this_thread::get_id(); });
+  CHECK(where == std::this_thread::get_id());
+}
