@@ -10,7 +10,7 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunRecipeOptions>();
   auto* run = app.add_subcommand(
       "run",
-      "Run a recipe (recipes/*.json): its stages in order — pretrain-synthetic, grpo, ... — with metrics, "
+      "Run a recipe (recipes/*.json): its stages in order (pretrain-synthetic, sft, grpo, rejection-sample, distill, eval) with metrics, "
       "rollouts, checkpoints and a summary under the runs folder");
   run->add_option("recipe", o->recipe, "Recipe file (JSON)")->required()->check(CLI::ExistingFile);
   run->add_option("--runs-dir", o->runs_dir, "Where runs and the stage cache live")->capture_default_str();
