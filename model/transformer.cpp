@@ -504,7 +504,7 @@ at::Tensor Transformer::forward_paged(const PagedStep& step, PagedKV& cache) con
   const int64_t G = config_.num_key_value_heads, D = config_.head_dim, gathered = G * B * W * D;
   for (at::Tensor* buffer : {&cache.gather_k, &cache.gather_v})
     if (!buffer->defined() || buffer->numel() < gathered)
-      *buffer = at::empty({gathered + gathered / 4}, at::TensorOptions(dtype_));
+      *buffer = at::empty({gathered + gathered / 4}, cache.k.front().options());
   auto keys_values = [&](int64_t i, const at::Tensor& k, const at::Tensor& v) {  // k, v [B, kv, T, D]
     const auto l = static_cast<size_t>(i);
     cache.k[l].index_copy_(1, write, k.permute({1, 0, 2, 3}).reshape({G, B * T, D}));
