@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 #include <fstream>
 #include <thread>
 
@@ -184,9 +185,25 @@ void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOp
   r1::trainer::run_recipe(run);
 }
 
-const r1::cli::TorchCommands kCommands = {r1::cli::kTorchAbiVersion, &runtime_info, &model_init, &generate,
-                                          &r1::cli::bench_model, &rollout_serve, &r1::cli::bench_rollout,
-                                          &run_recipe, &r1::cli::bench_train};
+// Every command, with LibTorch's own errors (c10::Error, whose what() carries a page of C++ backtrace)
+// turned into one line: "r1: error: <what went wrong>".
+template <auto F>
+struct Guarded;
+template <typename R, typename... A, R (*F)(A...)>
+struct Guarded<F> {
+  static R call(A... a) {
+    try {
+      return F(a...);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(e.what_without_backtrace());
+    }
+  }
+};
+
+const r1::cli::TorchCommands kCommands = {
+    r1::cli::kTorchAbiVersion,         &Guarded<&runtime_info>::call,          &Guarded<&model_init>::call,
+    &Guarded<&generate>::call,         &Guarded<&r1::cli::bench_model>::call,  &Guarded<&rollout_serve>::call,
+    &Guarded<&r1::cli::bench_rollout>::call, &Guarded<&run_recipe>::call,      &Guarded<&r1::cli::bench_train>::call};
 
 }  // namespace
 

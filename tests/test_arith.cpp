@@ -487,3 +487,47 @@ TEST_CASE("arith: non-reasoning fact rows are true one-step facts", "[arith]") {
   }
   CHECK(ops.size() == 3);
 }
+
+TEST_CASE("arith: step-level language mixing switches phrases mid-solution around the same arithmetic", "[arith]") {
+  ArithOptions o;
+  std::mt19937_64 rng(11), pick(12);
+  auto to_english = [](std::string s) {
+    for (const auto& [zh, en] : std::vector<std::pair<std::string, std::string>>{
+             {"，写 ", ", write "}, {" 进 ", " carry "}, {" 借 ", " borrow "}, {"：", ": "}, {"所以 ", "So "}, {"。", ". "}})
+      for (size_t at = s.find(zh); at != std::string::npos; at = s.find(zh, at + en.size())) s.replace(at, zh.size(), en);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+  };
+  int mixed = 0;
+  for (int i = 0; i < 300; ++i) {
+    const Problem p = r1::make_problem(rng, o);
+    const std::string english = r1::worked_solution(p);
+    CHECK(r1::code_switched_solution(p, pick, 0.0) == english);
+    const std::string all = r1::code_switched_solution(p, pick, 1.0);
+    CHECK(all.find("write") == std::string::npos);
+    CHECK(to_english(all) == english);
+    const std::string half = r1::code_switched_solution(p, pick, 0.5);
+    INFO(half);
+    CHECK(to_english(half) == english);  // only the phrases differ: the steps and digits are the same
+    mixed += half.find("write") != std::string::npos && half.find("写") != std::string::npos;
+  }
+  CHECK(mixed > 50);  // many solutions switch language mid-way
+
+  // In the corpus: worked documents mix within themselves; the fact drills stay symbolic English.
+  o.second_language = 0.5;
+  o.mix_steps = true;
+  o.facts = 0.2;
+  int switching = 0, chinese_facts = 0;
+  for (const auto& doc : r1::make_corpus(2000, o)) {
+    switching += doc.find("write") != std::string::npos && doc.find("写") != std::string::npos;
+    chinese_facts += doc.rfind("口诀", 0) == 0;
+  }
+  CHECK(switching > 100);
+  CHECK(chinese_facts == 0);
+  const auto j = nlohmann::json::parse(R"({"language_mixing": "step", "second_language": 0.2})");
+  r1::ConfigReader r(j, "task");
+  CHECK(r1::read_arith_options(r).mix_steps);
+  const auto bad = nlohmann::json::parse(R"({"language_mixing": "word"})");
+  r1::ConfigReader rb(bad, "task");
+  CHECK_THROWS_WITH(r1::read_arith_options(rb), Catch::Contains("task.language_mixing"));
+}

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 namespace r1 {
 namespace {
@@ -117,6 +118,8 @@ struct Words {
 };
 const Words kEnglish = {" + ", " - ", " * ", " = ", ", write ", " carry ", " borrow ", ": ", ". ", "So "};
 const Words kChinese = {" 加 ", " 减 ", " 乘 ", " 等于 ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
+// Chinese phrases around the same symbols: what language_mixing "step" switches to, step by step.
+const Words kChineseSymbols = {" + ", " - ", " * ", " = ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
 
 // A plausible slip: a dropped carry or borrow, two neighbouring digits swapped, or one digit off by
 // one. Always differs from the true answer and is never negative.
@@ -216,18 +219,23 @@ ArithOptions read_arith_options(ConfigReader& r) {
   o.facts_per_document = r.get("facts_per_document", o.facts_per_document);
   o.direct_error_rate = r.get("direct_error_rate", o.direct_error_rate);
   o.second_language = r.get("second_language", o.second_language);
+  o.mix_steps = r.get_choice("language_mixing", o.mix_steps ? "step" : "solution", {"solution", "step"}) == "step";
   check_arith_options(o, r.path());
   return o;
 }
 
-std::string worked_solution(const Problem& p, StepLanguage language) {
-  const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
+namespace {
+
+// The worked solution with each part's words from words(k): k = 0 the header, 1..n the column steps,
+// n + 1 the closing "So".
+std::string worked_with(const Problem& p, const std::function<const Words&(size_t)>& words) {
   const auto da = digits_of(p.a), db = digits_of(p.b);
-  std::string out = expression(p) + w.header;
+  std::string out = expression(p) + words(0).header;
   auto str = [](int64_t v) { return std::to_string(v); };
   const size_t n = p.op == "add" ? std::max(da.size(), db.size()) : da.size();
   int in = 0;  // carry or borrow into this column
   for (size_t i = 0; i < n; ++i) {
+    const Words& w = words(i + 1);
     const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
     const bool last = i + 1 == n;
     if (p.op == "add") {
@@ -249,8 +257,24 @@ std::string worked_solution(const Problem& p, StepLanguage language) {
     }
     out += w.step_end;
   }
-  out += w.so + expression(p) + " = " + p.answer + (language == StepLanguage::Chinese ? "。" : ".");
+  const Words& end = words(n + 1);
+  out += end.so + expression(p) + " = " + p.answer + (&end == &kEnglish ? "." : "。");
   return out;
+}
+
+}  // namespace
+
+std::string worked_solution(const Problem& p, StepLanguage language) {
+  const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
+  return worked_with(p, [&w](size_t) -> const Words& { return w; });
+}
+
+std::string code_switched_solution(const Problem& p, std::mt19937_64& rng, double chinese) {
+  std::vector<const Words*> parts;
+  return worked_with(p, [&](size_t k) -> const Words& {
+    while (parts.size() <= k) parts.push_back(unit(rng) < chinese ? &kChineseSymbols : &kEnglish);
+    return *parts[k];
+  });
 }
 
 std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage language) {
@@ -357,7 +381,8 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const s
   for (; kind < kKinds - 1 && u >= mix[kind]; ++kind) u -= mix[kind];
   while (mix[kind] == 0) --kind;  // rounding at the top end
   if (kind == 5) {
-    const StepLanguage language = unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English;
+    // Step mixing writes steps with the same symbols in both languages: the drills stay English.
+    const StepLanguage language = !o.mix_steps && unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English;
     std::string out = language == StepLanguage::Chinese ? "口诀：" : "Facts:";
     for (int i = 0; i < o.facts_per_document; ++i)
       out += (language == StepLanguage::Chinese ? "" : " ") + step_fact(rng, o, language) +
@@ -367,6 +392,7 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const s
   const Problem p = draw(rng, o, exclude);
   auto direct = [&] { return unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer; };
   auto worked = [&] {
+    if (o.mix_steps) return code_switched_solution(p, rng, o.second_language);
     return worked_solution(p, unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English);
   };
   switch (kind) {

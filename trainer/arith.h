@@ -62,6 +62,13 @@ struct ArithOptions {
   int facts_per_document = 8;
   double direct_error_rate = 0.35;  // of direct answers (template_direct, misuse, qa_direct)
   double second_language = 0.0;     // of worked solutions, written with Chinese step phrases
+  // language_mixing: "solution" (false): a worked solution is all English or all Chinese (second_language
+  // of them Chinese, operators as words: 加 减 乘 等于). "step" (true): every part of every worked
+  // solution (header, each column step, the closing "So") is Chinese with probability second_language,
+  // around the same symbols ("7 + 5 = 12，写 2 进 1。"): code-switching in mid-solution, with the
+  // arithmetic shared by both languages, so which language a step is in says nothing about whether it
+  // is right (and R1-Zero-style RL, rewarded for right answers only, keeps the mix).
+  bool mix_steps = false;
 };
 
 // Reads the fields above by their names (all optional) and checks them; errors name the key path.
@@ -90,6 +97,8 @@ std::vector<Problem> make_problems(size_t n, uint64_t seed, const ArithOptions& 
                                    const std::set<std::string>* exclude = nullptr);
 std::string problem_key(const Problem& problem);  // "add:47:385"
 std::string worked_solution(const Problem& problem, StepLanguage language = StepLanguage::English);
+// The worked solution with each part in Chinese (symbols kept) with probability `chinese`, else English.
+std::string code_switched_solution(const Problem& problem, std::mt19937_64& rng, double chinese);
 
 // Exactly what r1's "r1-zero" chat template renders for one user turn with a generation prompt.
 std::string r1_zero_prompt(const std::string& question);

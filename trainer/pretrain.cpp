@@ -92,6 +92,7 @@ nlohmann::json PretrainConfig::identity() const {
                      optim.min_lr_ratio, optim.max_grad_norm}},
           {"seed", seed}};
   // Keys added later join only when used, so existing caches keep their hashes.
+  if (task.mix_steps) id["task"]["language_mixing"] = "step";
   if (cold_start_examples > 0) id["cold_start_examples"] = cold_start_examples;
   if (chat_examples > 0) id["chat_examples"] = chat_examples;
   return id;

@@ -132,18 +132,19 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
   int64_t step = start_step;
   for (; step < steps; ++step) {
     const auto t0 = Clock::now();
-    // This step's rows, moving on through the epochs.
-    std::vector<const PackedRow*> batch;
+    // This step's rows, moving on through the epochs. Copies: a batch that crosses into the next
+    // epoch replaces `rows`, and must not point into the epoch it came from.
+    std::vector<PackedRow> batch;
     while (static_cast<int64_t>(batch.size()) < R) {
       if (position.index >= static_cast<int64_t>(rows.size())) {
         ++position.epoch;
         position.index = 0;
         rows = epoch_rows(data, c, position.epoch, pad, nullptr);
       }
-      batch.push_back(&rows[static_cast<size_t>(position.index++)]);
+      batch.push_back(rows[static_cast<size_t>(position.index++)]);
     }
     int64_t trained = 0;
-    for (const PackedRow* r : batch) trained += r->trained();
+    for (const PackedRow& r : batch) trained += r.trained();
     double loss_sum = 0;
     if (trained > 0) {
       for (size_t b0 = 0; b0 < batch.size(); b0 += static_cast<size_t>(micro_rows)) {
@@ -152,7 +153,7 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
         std::vector<int64_t> ids(n * static_cast<size_t>(T + 1)), pos(n * static_cast<size_t>(T));
         std::vector<float> mask(n * static_cast<size_t>(T));
         for (size_t b = 0; b < n; ++b) {
-          const PackedRow& r = *batch[b0 + b];
+          const PackedRow& r = batch[b0 + b];
           std::copy(r.ids.begin(), r.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(b * (T + 1)));
           std::copy(r.positions.begin(), r.positions.end(), pos.begin() + static_cast<std::ptrdiff_t>(b * T));
           std::copy(r.train.begin(), r.train.end(), mask.begin() + static_cast<std::ptrdiff_t>(b * T));
