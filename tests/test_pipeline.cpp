@@ -13,32 +13,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/run_helpers.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  fs::path path;
-  explicit Dir(const std::string& name) : path(fs::temp_directory_path() / ("r1-pipeline-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Dir() { fs::remove_all(path); }
-  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+struct Dir : r1::test::Dir {
+  explicit Dir(const std::string& name) : r1::test::Dir("r1-pipeline-", name) {}
 };
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-std::vector<nlohmann::json> rows(const std::string& p) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(p);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using r1::test::rows;
+using r1::test::slurp;
 
 int sh(const std::string& cmd) {
   const int status = std::system(cmd.c_str());

@@ -1,0 +1,42 @@
+// Helpers of the tests that run the `r1` binary end to end (test_grpo_run.cpp, test_pipeline.cpp): a
+// scratch folder removed afterwards, a file's text, a JSON-lines file's rows.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace r1::test {
+
+// <tmp>/<prefix><name>-<pid>, empty at the start and removed at the end.
+struct Dir {
+  std::filesystem::path path;
+  Dir(const std::string& prefix, const std::string& name)
+      : path(std::filesystem::temp_directory_path() / (prefix + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~Dir() { std::filesystem::remove_all(path); }
+  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+};
+
+inline std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+inline std::vector<nlohmann::json> rows(const std::string& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace r1::test
