@@ -422,12 +422,7 @@ std::vector<std::string> make_corpus(size_t documents, const ArithOptions& o, co
 }
 
 std::string cold_start_response(const Problem& p) {
-  const std::string e = expression(p), b = std::to_string(p.b), a = std::to_string(p.a);
-  const std::string check = p.op == "add"   ? p.answer + " - " + b + " = " + a
-                            : p.op == "sub" ? p.answer + " + " + b + " = " + a
-                                            : p.answer + " / " + b + " = " + a;
-  return "<think> " + worked_solution(p) + " Check: " + check + ". Summary: " + e + " = " + p.answer +
-         ". </think> <answer> " + p.answer + " </answer>";
+  return "<think> " + worked_solution(p) + " </think> <answer> " + p.answer + " </answer>";
 }
 
 nlohmann::json cold_start_row(const Problem& p) {

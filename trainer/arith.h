@@ -110,12 +110,12 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& options,
 std::vector<std::string> make_corpus(size_t documents, const ArithOptions& options,
                                      const std::set<std::string>* exclude = nullptr);
 
-// DeepSeek-R1's cold-start shape for one problem: readable, English only, the reasoning process then a
-// summary inside <think>, the bare answer inside <answer> (so the R1-Zero format and accuracy rewards
-// judge it unchanged):
-//   "<think> 47 + 385: 7 + 5 = 12, write 2 carry 1. ... So 47 + 385 = 432. Check: 432 - 385 = 47.
-//    Summary: 47 + 385 = 432. </think> <answer> 432 </answer>"
-// The check is the inverse operation (sub: answer + b = a; mul: answer / b = a).
+// DeepSeek-R1's cold-start shape for one problem: readable and English only, the reasoning process
+// (one column step per sentence) then its summary ("So 47 + 385 = 432.") inside <think>, the bare
+// answer inside <answer> (so the R1-Zero format and accuracy rewards judge it unchanged):
+//   "<think> 47 + 385: 7 + 5 = 12, write 2 carry 1. ... So 47 + 385 = 432. </think> <answer> 432 </answer>"
+// Only words the corpus (and so the base's tokenizer) knows: a tiny model asked to write new ones
+// ("Check:", "Summary:") misspells them and loses its place, and the answer with it.
 std::string cold_start_response(const Problem& problem);
 // A chat SFT row: {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content":
 // cold_start_response}], "answer", "op"}.

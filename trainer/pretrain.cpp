@@ -79,6 +79,10 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
   return c;
 }
 
+namespace {
+constexpr int kColdStartFormat = 2;  // 1: with "Check:" and "Summary:" sentences; 2: the worked solution
+}  // namespace
+
 nlohmann::json PretrainConfig::identity() const {
   nlohmann::json id = {{"version", 1},
           {"task", {{"ops", task.ops}, {"min_digits", task.min_digits}, {"max_digits", task.max_digits},
@@ -93,7 +97,9 @@ nlohmann::json PretrainConfig::identity() const {
           {"seed", seed}};
   // Keys added later join only when used, so existing caches keep their hashes.
   if (task.mix_steps) id["task"]["language_mixing"] = "step";
-  if (cold_start_examples > 0) id["cold_start_examples"] = cold_start_examples;
+  // The cold-start rows' shape has a version of its own: a cached base with rows of an older shape is
+  // made again, not reused.
+  if (cold_start_examples > 0) id["cold_start_examples"] = {cold_start_examples, kColdStartFormat};
   if (chat_examples > 0) id["chat_examples"] = chat_examples;
   return id;
 }
