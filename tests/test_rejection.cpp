@@ -76,3 +76,18 @@ TEST_CASE("rejection: duplicates per prompt with whitespace ignored, and filters
   RejectionFilters::read(rt);
   CHECK_THROWS_WITH(rt.finish(), Catch::Contains("max_tokens"));
 }
+
+TEST_CASE("evaluation: language consistency counts the chain of thought's words by script", "[rejection][eval]") {
+  const auto en = r1::rewards::scripts_of_language("en");
+  // The think block only: the answer's words do not count.
+  auto w = r1::trainer::chain_of_thought_words("<think> 7 + 5 = 12，写 2 进 1。 So 12. </think> <answer> twelve </answer>", en);
+  CHECK(w.target == 1);  // "So"
+  CHECK(w.total == 3);   // 写, 进, So: digits and symbols are not words
+  // No think block: the whole completion.
+  w = r1::trainer::chain_of_thought_words("The answer is 12.", en);
+  CHECK(w.target == 3);
+  CHECK(w.total == 3);
+  // A byte-level model can cut a character in half: no words, never an exception.
+  w = r1::trainer::chain_of_thought_words(std::string("<think> write \xe5\x86 </think>"), en);
+  CHECK(w.total == 0);
+}

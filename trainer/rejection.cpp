@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "core/config.h"
@@ -104,6 +105,19 @@ std::string rejection_reason(const std::string& completion, int64_t completion_t
 
 bool Deduplicator::first(const std::string& prompt, const std::string& completion) {
   return seen_.emplace(collapse(prompt), collapse(completion)).second;
+}
+
+}  // namespace r1::trainer
+
+namespace r1::trainer {
+
+rewards::WordCount chain_of_thought_words(std::string_view completion, const std::vector<int>& scripts) {
+  const std::optional<std::string_view> thought = rewards::tag_content(completion, "think");
+  try {
+    return rewards::count_words(thought ? *thought : completion, scripts);
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 }  // namespace r1::trainer

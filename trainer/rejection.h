@@ -15,7 +15,11 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
+
+#include "rewards/language.h"
 
 namespace r1 {
 class ConfigReader;
@@ -41,6 +45,10 @@ std::string rejection_reason(const std::string& completion, int64_t completion_t
                              const std::string& target_language, const RejectionFilters& filters);
 
 // The fraction of word n-grams that repeat an earlier one (0 for fewer than n words).
+// The words of a completion's chain of thought (its <think> block, or the whole text without one) in
+// the given scripts and in all: what evaluation pools into language consistency (report.h). Invalid
+// UTF-8 (a byte-level model can cut a character) counts no words.
+rewards::WordCount chain_of_thought_words(std::string_view completion, const std::vector<int>& scripts);
 double repeated_ngram_fraction(const std::string& text, int n);
 
 class Deduplicator {

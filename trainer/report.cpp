@@ -14,6 +14,7 @@
 #include "rewards/format.h"
 #include "rewards/language.h"
 #include "trainer/plot.h"
+#include "trainer/rejection.h"
 #include "trainer/sampling.h"
 
 namespace fs = std::filesystem;
@@ -43,14 +44,9 @@ EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfi
       r.accuracy += acc != s.score.components.end() ? acc->second : 0;
       r.format_rate += fmt != s.score.components.end() && fmt->second >= 1.0 ? 1 : 0;
       tokens += static_cast<double>(s.ids.size());
-      const std::optional<std::string_view> thought = rewards::tag_content(s.text, "think");
-      try {
-        const rewards::WordCount wc = rewards::count_words(thought ? *thought : std::string_view(s.text), scripts);
-        target_words += wc.target;
-        words += wc.total;
-      } catch (const Error&) {
-        // Invalid UTF-8 (a byte-level model can cut a character): no words counted from this sample.
-      }
+      const rewards::WordCount wc = chain_of_thought_words(s.text, scripts);
+      target_words += wc.target;
+      words += wc.total;
       ++r.samples;
     }
   }, nullptr);
