@@ -288,7 +288,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
         }
         prepared = prepare(std::move(m));
       });
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // out of memory, a LibTorch error: refused, and the worker serves on
       return Status(StatusCode::INTERNAL, e.what());
     }
     tensors.clear();
