@@ -436,11 +436,10 @@ nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
   check_arith_options(o);
   const std::string& op = o.ops[below(rng, o.ops.size())];
   int64_t a = static_cast<int64_t>(below(rng, 10)), b = static_cast<int64_t>(below(rng, 10));
-  if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // a - b in 0..18-b
+  if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // b <= a <= 18
   if (op == "mul") b = between(rng, 2, 9);
-  const int64_t v = op == "add" ? a + b : op == "sub" ? a - b : a * b;
-  const std::string sign = op == "add" ? " + " : op == "sub" ? " - " : " * ";
-  const std::string e = std::to_string(a) + sign + std::to_string(b), ans = std::to_string(v);
+  const std::string e = std::to_string(a) + " " + symbol(op) + " " + std::to_string(b);
+  const std::string ans = std::to_string(evaluate(op, a, b));
   return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", "Compute " + e}},
                                                {{"role", "assistant"}, {"content", "<think> " + e + " = " + ans +
                                                                                        ". </think> <answer> " + ans + " </answer>"}}})},

@@ -64,11 +64,11 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
 
 std::string eval_table(const std::vector<EvalRow>& rows) {
   std::string out = "| model | accuracy | format rate | language consistency | response tokens |\n| --- | --- | --- | --- | --- |\n";
-  char line[512];
-  for (const EvalRow& r : rows) {
-    std::snprintf(line, sizeof line, "| %s | %.3f | %.3f | %.3f | %.1f |\n", r.name.c_str(), r.result.accuracy,
-                  r.result.format_rate, r.result.language_consistency, r.result.mean_response_tokens);
-    out += line;
+  char numbers[128];
+  for (const EvalRow& r : rows) {  // the name as it is, however long
+    std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |\n", r.result.accuracy, r.result.format_rate,
+                  r.result.language_consistency, r.result.mean_response_tokens);
+    out += "| " + r.name + numbers;
   }
   return out;
 }

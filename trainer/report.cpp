@@ -5,14 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
-#include <string_view>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
-#include "rewards/format.h"
-#include "rewards/language.h"
 #include "trainer/plot.h"
 #include "trainer/rejection.h"
 #include "trainer/sampling.h"
