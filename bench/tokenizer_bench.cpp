@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/jsonl.h"
 #include "core/thread_pool.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace r1::bench {
 namespace {

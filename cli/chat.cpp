@@ -10,8 +10,8 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/jsonl.h"
-#include "model/chat_template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 
 namespace r1::cli {
 namespace {

@@ -20,18 +20,10 @@
 namespace r1::cli {
 namespace {
 
-// The code reward runs completions in the sandbox; where the sandbox cannot isolate, the "code" kind
-// stays refused with a message pointing at `r1 sandbox info`.
-nlohmann::json load_reward_config(const std::string& path) {
-  nlohmann::json config = read_json_file(path);
-  if (config.dump().find("\"code\"") != std::string::npos) {
-    try {
-      sandbox::register_code_reward_runner({static_cast<size_t>(global_options().threads)});
-    } catch (const Error& e) {
-      log::warn() << "the code reward is unavailable: " << e.what();
-    }
-  }
-  return config;
+// What the rewards use from outside: the sandbox, started only if the config names the code kind
+// (where it cannot isolate, that kind is refused with the reason and a pointer to `r1 sandbox info`).
+rewards::RewardServices reward_services() {
+  return {sandbox::shared_sandbox({static_cast<size_t>(global_options().threads)})};
 }
 
 struct RewardCommandOptions {
@@ -40,7 +32,7 @@ struct RewardCommandOptions {
 };
 
 void run_reward(const RewardCommandOptions& opt) {
-  auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(load_reward_config(opt.config), opt.config));
+  auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(read_json_file(opt.config), opt.config, reward_services()));
   rewards::BatchScorer scorer(set, static_cast<size_t>(global_options().threads));
   std::ifstream file;
   if (opt.input != "-") {
@@ -106,7 +98,7 @@ void add_reward_server_command(CLI::App& app) {
   cmd->add_option("--port", opt->port, "Port (0: pick a free one; printed on the first line)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token", opt->token, "Shared token every call must carry (r1-token metadata)");
   cmd->callback([opt] {
-    auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(load_reward_config(opt->config), opt->config));
+    auto set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(read_json_file(opt->config), opt->config, reward_services()));
     rewards::RewardServer server(set, opt->host, opt->port, opt->token, static_cast<size_t>(global_options().threads));
     std::cout << "port " << server.port() << std::endl;
     log::info() << "serving rewards of " << opt->config << " on " << opt->host << ":" << server.port();

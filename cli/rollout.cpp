@@ -1,4 +1,4 @@
-// r1 rollout serve: a rollout worker (rollout/server.h), run from the LibTorch module.
+// r1 rollout serve: a rollout worker (inference/server.h), run from the LibTorch module.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>

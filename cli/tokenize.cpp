@@ -15,7 +15,7 @@
 #include "core/jsonl.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace r1::cli {
 namespace {

@@ -18,21 +18,16 @@
 #include "cli/torch_module.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "model/byte_tokenizer.h"
-#include "model/chat_template.h"
-#include "model/generate.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "tokenizer/chat_template.h"
+#include "inference/generate.h"
 #include "model/runtime.h"
-#include "model/tokenizer.h"
+#include "bench/torch_bench.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
-#include "rollout/server.h"
+#include "inference/server.h"
 #include "sandbox/sandbox.h"
 #include "core/text.h"
-
-namespace r1::cli {
-void bench_model(const TorchContext& context, const ModelBenchOptions& options);      // torch_bench.cpp
-void bench_train(const TorchContext& context, const TrainBenchOptions& options);      // train_bench.cpp
-void bench_rollout(const TorchContext& context, const RolloutBenchOptions& options);  // rollout_bench.cpp
-}
 
 namespace {
 
@@ -171,18 +166,23 @@ void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOp
   r1::trainer::RecipeRun run = o;
   run.threads = context.threads;
   if (run.r1_binary.empty()) run.r1_binary = std::filesystem::read_symlink("/proc/self/exe").string();
-  // A recipe whose rewards name the code kind needs the sandbox (as `r1 reward` does); where it cannot
-  // isolate, the kind stays refused with a message pointing at `r1 sandbox info`.
-  std::string text = r1::read_file(run.recipe);
-  for (const auto& edit : run.overrides) text += edit;
-  if (text.find("\"code\"") != std::string::npos) {
-    try {
-      r1::sandbox::register_code_reward_runner({static_cast<size_t>(context.threads > 0 ? context.threads : 0)});
-    } catch (const r1::Error& e) {
-      r1::log::warn() << "the code reward is unavailable: " << e.what();
-    }
-  }
+  // The sandbox starts only if a stage's rewards name the code kind; where it cannot isolate, that
+  // stage is refused with the reason and a pointer to `r1 sandbox info`.
+  run.reward_services.code_runner = r1::sandbox::shared_sandbox({static_cast<size_t>(context.threads > 0 ? context.threads : 0)});
   r1::trainer::run_recipe(run);
+}
+
+void bench_model(const r1::cli::TorchContext& context, const r1::bench::ModelBenchOptions& o) {
+  r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
+  r1::bench::bench_model(context.threads, o);
+}
+void bench_rollout(const r1::cli::TorchContext& context, const r1::bench::RolloutBenchOptions& o) {
+  r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
+  r1::bench::bench_rollout(context.threads, o);
+}
+void bench_train(const r1::cli::TorchContext& context, const r1::bench::TrainBenchOptions& o) {
+  r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
+  r1::bench::bench_train(context.threads, o);
 }
 
 // Every command, with LibTorch's own errors (c10::Error, whose what() carries a page of C++ backtrace)
@@ -202,8 +202,8 @@ struct Guarded<F> {
 
 const r1::cli::TorchCommands kCommands = {
     r1::cli::kTorchAbiVersion,         &Guarded<&runtime_info>::call,          &Guarded<&model_init>::call,
-    &Guarded<&generate>::call,         &Guarded<&r1::cli::bench_model>::call,  &Guarded<&rollout_serve>::call,
-    &Guarded<&r1::cli::bench_rollout>::call, &Guarded<&run_recipe>::call,      &Guarded<&r1::cli::bench_train>::call};
+    &Guarded<&generate>::call,         &Guarded<&bench_model>::call,  &Guarded<&rollout_serve>::call,
+    &Guarded<&bench_rollout>::call, &Guarded<&run_recipe>::call,      &Guarded<&bench_train>::call};
 
 }  // namespace
 

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "rollout/server.h"
+#include "bench/torch_bench.h"
+#include "inference/server.h"
 #include "trainer/recipe.h"
 
 namespace r1::cli {
@@ -38,36 +39,14 @@ struct GenerateOptions {
   std::vector<std::string> stop;
 };
 
-// r1 bench model
-struct ModelBenchOptions {
-  std::vector<std::string> presets = {"25m", "qwen2.5-0.5b"};
-  std::string dtype = "bf16";
-  int64_t prefill_tokens = 256, train_batch = 2, train_tokens = 128, decode_steps = 8, prompt_tokens = 64;
-  std::vector<int64_t> decode_batches = {1, 16, 64};
-};
+// r1 bench model | rollout | train (bench/torch_bench.h; free of LibTorch)
+using ModelBenchOptions = bench::ModelBenchOptions;
+using RolloutBenchOptions = bench::RolloutBenchOptions;
+using TrainBenchOptions = bench::TrainBenchOptions;
 
-// r1 rollout serve: the worker's options as they are (rollout/server.h is free of LibTorch); threads
+// r1 rollout serve: the worker's options as they are (inference/server.h is free of LibTorch); threads
 // come from the TorchContext.
 using RolloutServeOptions = rollout::ServerOptions;
-
-// r1 bench rollout
-struct RolloutBenchOptions {
-  std::string preset = "25m";
-  int64_t prompts = 32, samples = 8, prompt_tokens = 64, new_tokens = 256;
-  double kv_cache_mb = 1024;
-  bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
-};
-
-// r1 bench train
-struct TrainBenchOptions {
-  std::vector<std::string> configs = {"tiny", "25m"};
-  std::string dtype = "auto";  // the trainer's compute_dtype
-  int64_t groups = 8, group_size = 8, prompt_tokens = 96, completion_tokens = 160;
-  int64_t micro_batch_tokens = 8192;
-  int64_t updates = 2;         // timed updates per config (after a warm-up); the best is reported
-  bool checkpointing = true;   // also time with activation checkpointing
-  int64_t grpo_steps = 5;      // whole GRPO steps per staleness setting (0: skip)
-};
 
 // r1 run: a recipe (trainer/recipe.h; free of LibTorch)
 using RunRecipeOptions = trainer::RecipeRun;

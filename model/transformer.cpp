@@ -11,7 +11,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 
 namespace r1::model {
 namespace {

@@ -1,8 +1,8 @@
-// The decoder-only transformer of Qwen2, Qwen3 and Llama (model/config.h), in LibTorch, computing
+// The decoder-only transformer of Qwen2, Qwen3 and Llama (checkpoint/config.h), in LibTorch, computing
 // exactly what Hugging Face's modeling code computes: RMSNorm in fp32, rotary embeddings (with Llama 3's
 // frequency scaling), grouped-query attention with a softmax in fp32, SwiGLU.
 //
-// Weights carry Hugging Face's names and load from / save to safetensors checkpoints (model/safetensors.h);
+// Weights carry Hugging Face's names and load from / save to safetensors checkpoints (checkpoint/safetensors.h);
 // a checkpoint missing a tensor, holding an unexpected one or one of the wrong shape is refused naming it.
 //
 // Two ways in:
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/config.h"
+#include "checkpoint/config.h"
 #include "model/fp8.h"
 
 namespace r1::model {
@@ -41,7 +41,7 @@ struct KVCache {
 
 // Keys and values of many sequences in one pool per layer, cut into blocks of block_size tokens: a
 // sequence owns a list of blocks (its block table), and sequences may share full blocks (the n samples
-// of one prompt share the prompt's). The rollout engine (model/engine.h) hands blocks out.
+// of one prompt share the prompt's). The rollout engine (inference/engine.h) hands blocks out.
 struct PagedKV {
   int64_t block_size = 16, num_blocks = 0;
   std::vector<at::Tensor> k, v;  // per layer [kv_heads, num_blocks * block_size, head_dim]
@@ -117,7 +117,7 @@ class Transformer {
   // cache and returns the hidden states [B, T, hidden] of the new tokens.
   at::Tensor forward_cached(const at::Tensor& input_ids, KVCache& cache, const at::Tensor& input_valid = {}) const;
 
-  // A paged cache of num_blocks blocks (model/engine.h), zeroed.
+  // A paged cache of num_blocks blocks (inference/engine.h), zeroed.
   PagedKV new_paged_cache(int64_t num_blocks, int64_t block_size) const;
   // Bytes of keys and values one token takes in the cache, over all layers.
   int64_t kv_bytes_per_token() const;

@@ -1,27 +1,11 @@
 #include "rewards/code.h"
 
 #include <cctype>
-#include <mutex>
 
 #include "core/error.h"
 #include "rewards/format.h"
 
 namespace r1::rewards {
-namespace {
-std::mutex g_runner_mutex;
-std::shared_ptr<sandbox::Runner> g_runner;
-}  // namespace
-
-void set_code_runner(std::shared_ptr<sandbox::Runner> runner) {
-  std::lock_guard<std::mutex> lock(g_runner_mutex);
-  g_runner = std::move(runner);
-}
-
-std::shared_ptr<sandbox::Runner> code_runner() {
-  std::lock_guard<std::mutex> lock(g_runner_mutex);
-  return g_runner;
-}
-
 std::optional<CodeBlock> last_code_block(std::string_view text) {
   std::optional<CodeBlock> found;
   size_t at = 0;

@@ -6,8 +6,9 @@
 // default. Tests: the sample's "tests" field (as the runner's harness expects it).
 //
 // Config: {"name": "code", "mode": "fraction"|"pass_fail", "language": "python", "tests_field": "tests",
-//          "time_budget_ms": 10000}. The kind needs a registered Runner (the sandbox registers one);
-// without it, a config naming "code" is refused saying so.
+//          "time_budget_ms": 10000}. The kind judges code with the Runner its caller injects
+// (RewardServices::code_runner, rewards/reward_set.h); without one, a config naming "code" is refused
+// saying so.
 #pragma once
 
 #include <memory>
@@ -41,9 +42,5 @@ struct CodeBlock {
 };
 // The last fenced code block of the text, or nullopt.
 std::optional<CodeBlock> last_code_block(std::string_view text);
-
-// The runner the "code" reward kind uses (nullptr: none; the kind is then refused).
-void set_code_runner(std::shared_ptr<sandbox::Runner> runner);
-std::shared_ptr<sandbox::Runner> code_runner();
 
 }  // namespace r1::rewards

@@ -1,7 +1,6 @@
 #include "rewards/reward_set.h"
 
 #include <map>
-#include <mutex>
 #include <set>
 
 #include "core/config.h"
@@ -18,10 +17,13 @@
 namespace r1::rewards {
 namespace {
 
-std::map<std::string, RewardSet::Factory>& factories() {
-  static std::map<std::string, RewardSet::Factory> table = [] {
-    std::map<std::string, RewardSet::Factory> t;
-    t["format"] = [](const std::string& id, ConfigReader& r) {
+// Builds a reward of a kind from its config entry (options read through `r`; the caller rejects unread keys).
+using Factory = std::function<std::unique_ptr<Reward>(const std::string& id, ConfigReader& r, const RewardServices& services)>;
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = [] {
+    std::map<std::string, Factory> t;
+    t["format"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       FormatOptions o;
       o.think_tag = r.get("think_tag", o.think_tag);
       o.answer_tag = r.get("answer_tag", o.answer_tag);
@@ -29,20 +31,20 @@ std::map<std::string, RewardSet::Factory>& factories() {
       o.partial_credit = r.get("partial_credit", o.partial_credit);
       return std::make_unique<FormatReward>(id, o);
     };
-    t["language"] = [](const std::string& id, ConfigReader& r) {
+    t["language"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       LanguageOptions o;
       o.think_tag = r.get("think_tag", o.think_tag);
       o.default_language = r.get("default_language", o.default_language);
       o.scripts = r.get("scripts", o.scripts);
       return std::make_unique<LanguageConsistencyReward>(id, o);
     };
-    t["overlong"] = [](const std::string& id, ConfigReader& r) {
+    t["overlong"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       OverlongOptions o;
       o.max_length = r.get("max_length", o.max_length);
       o.buffer = r.get("buffer", o.buffer);
       return std::make_unique<OverlongReward>(id, o);
     };
-    t["cosine"] = [](const std::string& id, ConfigReader& r) {
+    t["cosine"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       CosineOptions o;
       o.max_length = r.get("max_length", o.max_length);
       o.min_value_correct = r.get("min_value_correct", o.min_value_correct);
@@ -53,7 +55,7 @@ std::map<std::string, RewardSet::Factory>& factories() {
       o.correct_threshold = r.get("correct_threshold", o.correct_threshold);
       return std::make_unique<CosineLengthReward>(id, o);
     };
-    t["math"] = [](const std::string& id, ConfigReader& r) {
+    t["math"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       MathOptions o;
       o.answer_field = r.get("answer_field", o.answer_field);
       o.answer_tag = r.get("answer_tag", o.answer_tag);
@@ -68,34 +70,41 @@ std::map<std::string, RewardSet::Factory>& factories() {
       }
       return std::make_unique<MathReward>(id, o);
     };
-    t["plugin"] = [](const std::string& id, ConfigReader& r) {
+    t["plugin"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       std::string path = r.require_string("path");
       const nlohmann::json* config = r.raw("config");
       return load_plugin_reward(id, path, config ? *config : nlohmann::json::object());
     };
-    t["external"] = [](const std::string& id, ConfigReader& r) {
+    t["external"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       ExternalOptions o;
       o.command = r.get("command", std::vector<std::string>{});
       if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
       return make_external_reward(id, o);
     };
-    t["remote"] = [](const std::string& id, ConfigReader& r) {
+    t["remote"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       std::string address = r.require_string("address");
       return make_remote_reward(id, address, r.get("token", ""));
     };
-    t["code"] = [](const std::string& id, ConfigReader& r) {
+    t["code"] = [](const std::string& id, ConfigReader& r, const RewardServices& services) {
       CodeOptions o;
       o.fraction = r.get_choice("mode", "fraction", {"fraction", "pass_fail"}) == "fraction";
       o.language = r.get("language", o.language);
       o.tests_field = r.get("tests_field", o.tests_field);
-      auto runner = code_runner();
-      if (!runner) throw ConfigError(r.key_path("name") + ": the code reward needs the sandbox, which could not start here (see `r1 sandbox info`)");
+      const std::string needs = r.key_path("name") + ": the code reward needs the sandbox";
+      if (!services.code_runner) throw ConfigError(needs + ", and none was given to this command");
+      std::shared_ptr<sandbox::Runner> runner;
+      try {
+        runner = services.code_runner();
+      } catch (const Error& e) {
+        throw ConfigError(needs + ", which could not start here: " + e.what() + " (see `r1 sandbox info`)");
+      }
+      if (!runner) throw ConfigError(needs + ", which could not start here (see `r1 sandbox info`)");
       return std::make_unique<CodeReward>(id, o, runner);
     };
-    t["max"] = [](const std::string& id, ConfigReader& r) {
+    t["max"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       return std::make_unique<MaxOfReward>(id, r.get("of", std::vector<std::string>{}));
     };
-    t["repetition"] = [](const std::string& id, ConfigReader& r) {
+    t["repetition"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
       RepetitionOptions o;
       o.ngram_size = r.get("ngram_size", o.ngram_size);
       o.max_penalty = r.get("max_penalty", o.max_penalty);
@@ -105,23 +114,15 @@ std::map<std::string, RewardSet::Factory>& factories() {
   }();
   return table;
 }
-std::mutex g_factories_mutex;
-
 }  // namespace
 
-void RewardSet::register_kind(const std::string& kind, Factory factory) {
-  std::lock_guard<std::mutex> lock(g_factories_mutex);
-  factories()[kind] = std::move(factory);
-}
-
 std::vector<std::string> RewardSet::kinds() {
-  std::lock_guard<std::mutex> lock(g_factories_mutex);
   std::vector<std::string> out;
   for (const auto& [k, f] : factories()) out.push_back(k);
   return out;
 }
 
-RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& source) {
+RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& source, const RewardServices& services) {
   RewardSet set;
   try {
     ConfigReader top(config, "");
@@ -132,13 +133,8 @@ RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& 
     for (size_t i = 0; i < list->size(); ++i) {
       ConfigReader r((*list)[i], "rewards[" + std::to_string(i) + "]");
       std::string kind = r.require_string("name");
-      Factory factory;
-      {
-        std::lock_guard<std::mutex> lock(g_factories_mutex);
-        auto it = factories().find(kind);
-        if (it != factories().end()) factory = it->second;
-      }
-      if (!factory) {
+      auto found = factories().find(kind);
+      if (found == factories().end()) {
         std::string message = r.key_path("name") + ": unknown reward '" + kind + "'";
         if (auto near = closest_match(kind, kinds()); !near.empty()) message += " (did you mean '" + near + "'?)";
         throw ConfigError(message);
@@ -149,7 +145,7 @@ RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& 
       // Running code (compiling, then every test) takes longer than checking text.
       int64_t budget_ms = r.get("time_budget_ms", int64_t{kind == "code" ? 60000 : 1000});
       if (budget_ms <= 0) throw ConfigError(r.key_path("time_budget_ms") + ": must be positive");
-      auto reward = factory(id, r);
+      auto reward = found->second(id, r, services);
       r.finish();
       set.add(std::move(reward), weight, std::chrono::milliseconds(budget_ms));
     }

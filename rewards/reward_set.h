@@ -23,8 +23,20 @@
 namespace r1 {
 class ConfigReader;
 }
+namespace r1::sandbox {
+class Runner;
+}
 
 namespace r1::rewards {
+
+// What rewards need from outside their config, built by the caller and handed to from_json: no reward
+// reaches for a global, and nothing searches a config's text to guess what to start.
+struct RewardServices {
+  // The runner the "code" kind judges code with. Called only while building a set that names "code"
+  // (a sandbox costs helper processes), possibly more than once; it throws r1::Error saying why none can
+  // be had (sandbox::shared_sandbox gives one). Empty: the kind is refused.
+  std::function<std::shared_ptr<sandbox::Runner>()> code_runner;
+};
 
 struct RewardEntry {
   std::shared_ptr<const Reward> reward;
@@ -34,14 +46,13 @@ struct RewardEntry {
 
 class RewardSet {
  public:
-  // Builds a reward of a kind from its config entry (options read through `options`; the caller
-  // rejects unread keys). Built-in kinds: format, language, overlong, cosine, repetition.
-  using Factory = std::function<std::unique_ptr<Reward>(const std::string& id, ConfigReader& options)>;
-  static void register_kind(const std::string& kind, Factory factory);
+  // The kinds a config entry's "name" may give (docs/rewards.md): format, language, overlong, cosine,
+  // repetition, math, code, max, plugin, external, remote. The table is fixed; users add their own
+  // rewards as plugins, external programs or remote services, not by registering kinds.
   static std::vector<std::string> kinds();
 
-  // `source` prefixes errors (a file name, or "config").
-  static RewardSet from_json(const nlohmann::json& config, const std::string& source);
+  // `source` prefixes errors (a file name, or "config"); `services` gives what kinds need from outside.
+  static RewardSet from_json(const nlohmann::json& config, const std::string& source, const RewardServices& services = {});
   void add(std::shared_ptr<const Reward> reward, double weight, std::chrono::milliseconds budget);
 
   // `observer` (optional) hears each component as it is computed (the batch scorer keeps them when

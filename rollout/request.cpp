@@ -5,8 +5,8 @@
 #include <optional>
 
 #include "core/error.h"
-#include "model/chat_template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 #include "proto/rollout.pb.h"
 
 namespace r1::rollout {

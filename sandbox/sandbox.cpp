@@ -13,7 +13,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
-#include "rewards/code.h"
 
 #ifndef R1_BOX_BUILD_PATH
 #define R1_BOX_BUILD_PATH ""
@@ -318,8 +317,28 @@ json result_to_json(const Result& r) {
               {"cpu_ms", r.cpu_ms}, {"wall_ms", r.wall_ms}, {"max_rss_kb", r.max_rss_kb}, {"detail", r.message}};
 }
 
-void register_code_reward_runner(SandboxOptions options) {
-  r1::rewards::set_code_runner(std::make_shared<Sandbox>(std::move(options)));
+std::function<std::shared_ptr<Runner>()> shared_sandbox(SandboxOptions options) {
+  struct Shared {
+    std::mutex mutex;
+    SandboxOptions options;
+    std::shared_ptr<Sandbox> sandbox;
+    std::string failure;  // why it could not start ("" while untried or started)
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->options = std::move(options);
+  return [shared]() -> std::shared_ptr<Runner> {
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    if (!shared->failure.empty()) throw Error(shared->failure);
+    if (!shared->sandbox) {
+      try {
+        shared->sandbox = std::make_shared<Sandbox>(shared->options);
+      } catch (const Error& e) {
+        shared->failure = e.what();
+        throw;
+      }
+    }
+    return shared->sandbox;
+  };
 }
 
 }  // namespace r1::sandbox

@@ -86,7 +86,9 @@ Result result_from_json(const nlohmann::json& result);
 nlohmann::json result_to_json(const Result& result);
 Verdict verdict_from_string(const std::string& s);
 
-// Makes the "code" reward kind available, judged by a Sandbox with these options.
-void register_code_reward_runner(SandboxOptions options = {});
+// A runner provider for the code reward (rewards::RewardServices::code_runner): its first call starts one
+// Sandbox with these options and every later call, from any thread, shares it; a sandbox that cannot
+// start throws its r1::Error on that call and again on every later one, without retrying.
+std::function<std::shared_ptr<Runner>()> shared_sandbox(SandboxOptions options = {});
 
 }  // namespace r1::sandbox

@@ -1,10 +1,10 @@
-// The synthetic arithmetic task (trainer/arith.h): answers, worked solutions re-verified step by
+// The synthetic arithmetic task (tasks/arith.h): answers, worked solutions re-verified step by
 // step, determinism, distinct problems, the corpus mix, the R1-Zero prompt against r1's renderer.
-#include "trainer/arith.h"
+#include "tasks/arith.h"
 
 #include "core/config.h"
 #include "core/error.h"
-#include "model/chat_template.h"
+#include "tokenizer/chat_template.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

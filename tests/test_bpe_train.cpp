@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "model/bpe_train.h"
-#include "model/tokenizer.h"
-#include "model/unicode.h"
+#include "tokenizer/bpe_train.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace fs = std::filesystem;
 using r1::Tokenizer;

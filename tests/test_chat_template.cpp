@@ -11,8 +11,8 @@
 #include "core/error.h"
 #include "core/jsonl.h"
 #include "fixtures.h"
-#include "model/chat_template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 
 using r1::ChatMessage;
 using r1::ChatOptions;

@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "core/error.h"
-#include "model/engine.h"
-#include "model/generate.h"
-#include "model/byte_tokenizer.h"
-#include "model/tokenizer.h"
+#include "inference/engine.h"
+#include "inference/generate.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace r1::model;
 

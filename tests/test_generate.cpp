@@ -10,8 +10,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "model/generate.h"
-#include "model/tokenizer.h"
+#include "inference/generate.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace r1::model;
 

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <string>
 
-#include "model/generate.h"
-#include "model/safetensors.h"
+#include "inference/generate.h"
+#include "checkpoint/safetensors.h"
 #include "model/transformer.h"
 
 using namespace r1::model;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "model/config.h"
+#include "checkpoint/config.h"
 
 using namespace r1::model;
 

@@ -1,4 +1,4 @@
-// trainer/plot: the SVG is well-formed XML (checked by Python's parser), points land on the pixels the
+// telemetry/plot: the SVG is well-formed XML (checked by Python's parser), points land on the pixels the
 // layout says, ticks are the nice ones, NaN/inf leave gaps, text is escaped, empty and constant input
 // draw something sensible, and write_svg_plot replaces files atomically and names the path on failure.
 #include <catch2/catch.hpp>
@@ -15,7 +15,7 @@
 #include <regex>
 
 #include "core/error.h"
-#include "trainer/plot.h"
+#include "telemetry/plot.h"
 
 namespace fs = std::filesystem;
 using r1::trainer::Panel;

@@ -1,8 +1,8 @@
 // model/regex: the tokenizer regex dialect, checked on hand-derived splits of the real patterns.
 #include <catch2/catch.hpp>
 
-#include "model/regex.h"
-#include "model/unicode.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode.h"
 
 namespace {
 

@@ -1,11 +1,11 @@
-// Rejection-sampling filters (trainer/rejection.h): each filter keeps what it should and names what
+// Rejection-sampling filters (run/rejection.h): each filter keeps what it should and names what
 // it drops; deduplication ignores whitespace.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/error.h"
-#include "trainer/rejection.h"
+#include "run/rejection.h"
 
 using namespace r1::trainer;
 

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "model/byte_tokenizer.h"
-#include "model/tokenizer.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "proto/rollout.pb.h"
 #include "rollout/request.h"
 

@@ -18,8 +18,8 @@
 #include <set>
 #include <thread>
 
-#include "model/byte_tokenizer.h"
-#include "model/generate.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "inference/generate.h"
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/client.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 
 using nlohmann::json;
 using namespace r1::model;

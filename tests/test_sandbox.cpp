@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "core/error.h"
 #include "rewards/code.h"
 #include "rewards/reward_set.h"
 #include "sandbox/sandbox.h"
@@ -252,8 +253,8 @@ TEST_CASE("sandbox: Result and JSON convert both ways", "[sandbox]") {
 }
 
 TEST_CASE("code reward: completions judged by the real sandbox", "[sandbox][rewards]") {
-  r1::sandbox::register_code_reward_runner();
-  auto set = r1::rewards::RewardSet::from_json(json::parse(R"({"rewards": [{"name": "code"}]})"), "config");
+  auto set = r1::rewards::RewardSet::from_json(json::parse(R"({"rewards": [{"name": "code"}]})"), "config",
+                                               {r1::sandbox::shared_sandbox()});
   auto score = [&](const std::string& completion, json reference) {
     r1::rewards::Sample s;
     s.completion = completion;
@@ -270,11 +271,34 @@ TEST_CASE("code reward: completions judged by the real sandbox", "[sandbox][rewa
   json cpp_ref = {{"language", "cpp"}, {"test", "#include <cassert>\nint main() { assert(inc(1) == 2); }"}};
   CHECK(score("```cpp\nint inc(int x) { return x + 1; }\n```", cpp_ref).value == 1.0);
   CHECK(score("```cpp\n#include <cstdlib>\nint inc(int x) { std::exit(0); }\n```", cpp_ref).value == 0.0);
-  r1::rewards::set_code_runner(nullptr);
 }
 
 // Python runs are forks of a per-slot interpreter (the zygote), not fresh python3 processes: they
 // must still look and end like `python3 -I -S -B solution.py`.
+TEST_CASE("sandbox: shared_sandbox starts one sandbox on first use and shares it, a failure is the same every time", "[sandbox]") {
+  auto provider = r1::sandbox::shared_sandbox({1});
+  auto a = provider();
+  auto b = provider();
+  REQUIRE(a != nullptr);
+  CHECK(a.get() == b.get());
+  r1::sandbox::SandboxOptions missing;
+  missing.box_path = "/nonexistent/r1-box";
+  auto broken = r1::sandbox::shared_sandbox(missing);
+  std::string first, second;
+  try {
+    broken();
+  } catch (const r1::Error& e) {
+    first = e.what();
+  }
+  try {
+    broken();
+  } catch (const r1::Error& e) {
+    second = e.what();
+  }
+  CHECK_THAT(first, Catch::Contains("/nonexistent/r1-box"));
+  CHECK(second == first);
+}
+
 TEST_CASE("sandbox: Python runs start, see and end as python3 does", "[sandbox]") {
   auto run1 = [](const std::string& code, const std::string& expected, const std::string& input = "") {
     return box().run_json(stdio_job("python", code, json::array({{{"input", input}, {"output", expected}}})));

@@ -1,4 +1,4 @@
-// Supervised fine-tuning (trainer/sft_data.h, trainer/sft.h): the loss mask covers exactly the
+// Supervised fine-tuning (run/sft_data.h, trainer/sft.h): the loss mask covers exactly the
 // assistant's tokens and their closing marker; packing keeps examples apart; malformed lines are named;
 // training lowers the loss on what it is shown; a resumed run gives the losses the uninterrupted run gave.
 // ATen first: c10 defines a glog-style CHECK that Catch's must replace, not the other way round.
@@ -14,13 +14,13 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "model/byte_tokenizer.h"
-#include "model/chat_template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "trainer/recipe.h"
 #include "trainer/sft.h"
-#include "trainer/sft_data.h"
+#include "run/sft_data.h"
 
 namespace fs = std::filesystem;
 using namespace r1;

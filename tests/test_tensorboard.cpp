@@ -1,4 +1,4 @@
-// trainer/tensorboard: CRC32C against the standard vectors, and event files read back by a decoder
+// telemetry/tensorboard: CRC32C against the standard vectors, and event files read back by a decoder
 // written here independently of the writer (its own bitwise CRC32C, TFRecord framing, protobuf wire
 // format), so the file's bytes are checked, not the writer against itself. Also: corruption is caught by
 // the CRCs, and unwritable folders and a full disk raise r1::Error naming the path.
@@ -16,7 +16,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
-#include "trainer/tensorboard.h"
+#include "telemetry/tensorboard.h"
 
 namespace fs = std::filesystem;
 using r1::trainer::TensorBoardWriter;

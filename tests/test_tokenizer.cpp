@@ -9,9 +9,9 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "model/bpe.h"
-#include "model/tokenizer.h"
-#include "model/unicode.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 using nlohmann::json;
 using r1::Tokenizer;

@@ -11,8 +11,8 @@
 #include "core/jsonl.h"
 #include "core/thread_pool.h"
 #include "fixtures.h"
-#include "model/tokenizer.h"
-#include "model/unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 using r1::Tokenizer;
 using Ids = std::vector<int32_t>;

@@ -9,14 +9,14 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "model/config.h"
+#include "checkpoint/config.h"
 #include "model/transformer.h"
-#include "trainer/checkpoint.h"
-#include "trainer/dataset.h"
+#include "run/checkpoint_store.h"
+#include "run/dataset.h"
 #include "trainer/optim.h"
 #include "trainer/grpo_step.h"
 #include "trainer/policy.h"
-#include "trainer/run_log.h"
+#include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
 using namespace r1::trainer;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "model/safetensors.h"
+#include "checkpoint/safetensors.h"
 #include "model/transformer.h"
 
 using namespace r1::model;

@@ -2,7 +2,7 @@
 // normalization, case folding.
 #include <catch2/catch.hpp>
 
-#include "model/unicode.h"
+#include "tokenizer/unicode.h"
 
 namespace u = r1::unicode;
 

@@ -8,28 +8,6 @@
 
 namespace r1::trainer {
 
-AdvantageScale parse_advantage_scale(const std::string& name) {
-  if (name == "group") return AdvantageScale::kGroup;
-  if (name == "batch") return AdvantageScale::kBatch;
-  if (name == "none") return AdvantageScale::kNone;
-  throw ConfigError("advantage scale: expected group, batch or none, got '" + name + "'");
-}
-
-LossAggregation parse_loss_aggregation(const std::string& name) {
-  if (name == "seq-mean-token-mean") return LossAggregation::kSeqMeanTokenMean;
-  if (name == "token-mean") return LossAggregation::kTokenMean;
-  if (name == "seq-mean-token-sum-norm") return LossAggregation::kSeqMeanTokenSumNorm;
-  throw ConfigError("loss aggregation: expected seq-mean-token-mean, token-mean or seq-mean-token-sum-norm, got '" +
-                    name + "'");
-}
-
-ImportanceLevel parse_importance_level(const std::string& name) {
-  if (name == "none") return ImportanceLevel::kNone;
-  if (name == "token") return ImportanceLevel::kToken;
-  if (name == "sequence") return ImportanceLevel::kSequence;
-  throw ConfigError("importance sampling level: expected none, token or sequence, got '" + name + "'");
-}
-
 namespace {
 
 double population_std(const double* x, size_t n) {

@@ -31,15 +31,9 @@
 #include <string>
 #include <vector>
 
+#include "run/grpo_config.h"
+
 namespace r1::trainer {
-
-enum class AdvantageScale { kGroup, kBatch, kNone };
-enum class LossAggregation { kSeqMeanTokenMean, kTokenMean, kSeqMeanTokenSumNorm };
-enum class ImportanceLevel { kNone, kToken, kSequence };
-
-AdvantageScale parse_advantage_scale(const std::string& name);     // group | batch | none
-LossAggregation parse_loss_aggregation(const std::string& name);   // seq-mean-token-mean | token-mean | seq-mean-token-sum-norm
-ImportanceLevel parse_importance_level(const std::string& name);   // none | token | sequence
 
 // Advantages of `rewards`, laid out group after group (rewards.size() must be a multiple of group_size).
 std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, AdvantageScale scale,
@@ -47,14 +41,6 @@ std::vector<double> group_advantages(const std::vector<double>& rewards, size_t 
 // Dynamic sampling (DAPO): true when every reward of the group is the same (its advantages are all 0
 // and it teaches nothing). `tolerance` absorbs floating-point noise.
 bool group_is_degenerate(const double* rewards, size_t group_size, double tolerance = 1e-9);
-
-struct GrpoLossOptions {
-  double clip_low = 0.2, clip_high = 0.2;
-  double beta = 0.0;  // KL coefficient; 0: no reference model
-  LossAggregation aggregation = LossAggregation::kSeqMeanTokenMean;
-  ImportanceLevel importance = ImportanceLevel::kToken;
-  double importance_cap = 2.0;  // C
-};
 
 // One micro-batch. Tensors are [B, T] over completion positions (fp32), except advantages [B].
 struct GrpoBatch {

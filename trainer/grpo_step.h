@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "model/transformer.h"
-#include "trainer/grpo_trainer.h"
+#include "trainer/grpo.h"
 #include "trainer/optim.h"
-#include "trainer/sampling.h"
+#include "run/sampling.h"
 
 namespace r1::trainer {
 

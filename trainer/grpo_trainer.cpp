@@ -21,13 +21,14 @@
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
-#include "trainer/checkpoint.h"
+#include "run/checkpoint_store.h"
+#include "trainer/grpo.h"
 #include "trainer/grpo_step.h"
 #include "trainer/policy.h"
-#include "trainer/report.h"
-#include "trainer/run_log.h"
+#include "run/report.h"
+#include "telemetry/run_log.h"
 #include "trainer/run_start.h"
-#include "trainer/sampling.h"
+#include "run/sampling.h"
 
 namespace fs = std::filesystem;
 
@@ -108,7 +109,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   PromptDataset train = PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
   std::optional<PromptDataset> heldout;
   if (!c.eval.data.empty()) heldout.emplace(PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
-  auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards"));
+  auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
 
   rollout::ClientOptions co =

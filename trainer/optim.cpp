@@ -13,28 +13,6 @@
 
 namespace r1::trainer {
 
-OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
-  d.lr = r.get("lr", d.lr);
-  d.min_lr_ratio = r.get("min_lr_ratio", d.min_lr_ratio);
-  d.schedule = r.get_choice("schedule", d.schedule, {"constant", "cosine", "linear"});
-  d.warmup_steps = r.get("warmup_steps", d.warmup_steps);
-  if (r.has("betas")) {
-    const nlohmann::json* b = r.raw("betas");
-    if (!b->is_array() || b->size() != 2 || !(*b)[0].is_number() || !(*b)[1].is_number())
-      throw ConfigError(r.key_path("betas") + ": expected [beta1, beta2]");
-    d.beta1 = (*b)[0].get<double>();
-    d.beta2 = (*b)[1].get<double>();
-  }
-  d.eps = r.get("eps", d.eps);
-  d.weight_decay = r.get("weight_decay", d.weight_decay);
-  d.max_grad_norm = r.get("max_grad_norm", d.max_grad_norm);
-  if (!(d.lr > 0)) throw ConfigError(r.key_path("lr") + ": must be > 0");
-  if (d.warmup_steps < 0) throw ConfigError(r.key_path("warmup_steps") + ": must be >= 0");
-  if (d.min_lr_ratio < 0 || d.min_lr_ratio > 1) throw ConfigError(r.key_path("min_lr_ratio") + ": must be in [0, 1]");
-  if (d.beta1 < 0 || d.beta1 >= 1 || d.beta2 < 0 || d.beta2 >= 1) throw ConfigError(r.key_path("betas") + ": each must be in [0, 1)");
-  return d;
-}
-
 double scheduled_lr(const OptimConfig& c, int64_t step, int64_t total) {
   if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
   if (c.schedule == "constant") return c.lr;

@@ -13,26 +13,13 @@
 #include <string>
 #include <vector>
 
-namespace r1 {
-class ConfigReader;
-}
+#include "run/grpo_config.h"
+
 namespace at {
 class Tensor;
 }
 
 namespace r1::trainer {
-
-struct OptimConfig {
-  double lr = 1e-6;
-  double min_lr_ratio = 0.1;
-  std::string schedule = "constant";  // constant | cosine | linear
-  int64_t warmup_steps = 0;
-  double beta1 = 0.9, beta2 = 0.99, eps = 1e-8;
-  double weight_decay = 0.01;
-  double max_grad_norm = 1.0;  // 0: no clipping
-  // Reads lr, min_lr_ratio, schedule, warmup_steps, betas [b1, b2], eps, weight_decay, max_grad_norm.
-  static OptimConfig read(ConfigReader& r, OptimConfig defaults);
-};
 
 // The learning rate at `step` of `total_steps` (see above).
 double scheduled_lr(const OptimConfig& config, int64_t step, int64_t total_steps);

@@ -15,12 +15,12 @@
 #include "core/text.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
-#include "model/bpe_train.h"
-#include "model/config.h"
+#include "tokenizer/bpe_train.h"
+#include "checkpoint/config.h"
 #include "model/runtime.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
-#include "trainer/run_log.h"
+#include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
 

@@ -1,8 +1,8 @@
 // The `pretrain-synthetic` stage: makes a base model from nothing, for the embedded recipes.
 //
-//   1. the synthetic arithmetic corpus (trainer/arith.h) and its problem sets: train.jsonl for RL,
+//   1. the synthetic arithmetic corpus (tasks/arith.h) and its problem sets: train.jsonl for RL,
 //      heldout.jsonl (a different seed, disjoint from everything the model sees) for evaluation
-//   2. a byte-level BPE tokenizer learnt on the corpus (model/bpe_train.h): the R1-Zero template
+//   2. a byte-level BPE tokenizer learnt on the corpus (tokenizer/bpe_train.h): the R1-Zero template
 //      becomes a few dozen tokens, digits stay one token each
 //   3. a small transformer (Qwen2 architecture) trained with next-token loss on the corpus: documents
 //      packed into rows of seq_len tokens, separated by <|endoftext|>, position ids restarting at
@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-#include "trainer/arith.h"
+#include "tasks/arith.h"
 #include "trainer/optim.h"
 
 namespace r1 {

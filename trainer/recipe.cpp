@@ -13,10 +13,10 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "rewards/reward_set.h"
-#include "model/config.h"
-#include "trainer/eval_stage.h"
+#include "checkpoint/config.h"
+#include "run/eval_stage.h"
 #include "trainer/grpo_trainer.h"
-#include "trainer/rejection_sample.h"
+#include "run/rejection_sample.h"
 #include "trainer/sft.h"
 #include "trainer/pretrain.h"
 
@@ -186,7 +186,7 @@ void run_recipe(const RecipeRun& run) {
     } else if (p.kind == "grpo") {
       p.grpo = GrpoConfig::read(r);
       r.finish();
-      rewards::RewardSet::from_json(p.grpo->rewards, where + " (" + p.name + ").rewards");  // checked now
+      rewards::RewardSet::from_json(p.grpo->rewards, where + " (" + p.name + ").rewards", run.reward_services);  // checked now
       p.dir = (run_dir / p.name).string();
     } else if (p.kind == "sft" || p.kind == "distill") {
       // distill is SFT of a smaller student ("model") on a teacher's samples; "teacher" names the
@@ -198,12 +198,12 @@ void run_recipe(const RecipeRun& run) {
     } else if (p.kind == "rejection-sample") {
       p.select = RejectionSampleConfig::read(r);
       r.finish();
-      rewards::RewardSet::from_json(p.select->rewards, where + " (" + p.name + ").rewards");  // checked now
+      rewards::RewardSet::from_json(p.select->rewards, where + " (" + p.name + ").rewards", run.reward_services);  // checked now
       p.dir = (run_dir / p.name).string();
     } else if (p.kind == "eval") {
       p.eval = EvalStageConfig::read(r);
       r.finish();
-      rewards::RewardSet::from_json(p.eval->rewards, where + " (" + p.name + ").rewards");  // checked now
+      rewards::RewardSet::from_json(p.eval->rewards, where + " (" + p.name + ").rewards", run.reward_services);  // checked now
       p.dir = (run_dir / p.name).string();
     }
     if (p.hash.empty()) {
@@ -286,6 +286,7 @@ void run_recipe(const RecipeRun& run) {
       gr.r1_binary = run.r1_binary;
       gr.resume = resume;
       gr.threads = run.threads;
+      gr.reward_services = run.reward_services;
       run_grpo(*p.grpo, gr);
     } else if (p.sft) {
       if (!p.teacher.empty()) check_distillation(p.teacher, p.sft->model, p.dir);
@@ -295,9 +296,9 @@ void run_recipe(const RecipeRun& run) {
       sr.threads = run.threads;
       run_sft(*p.sft, sr);
     } else if (p.select) {
-      run_rejection_sample(*p.select, p.dir, run.r1_binary);  // an interrupted one samples again from the start
+      run_rejection_sample(*p.select, p.dir, run.r1_binary, run.reward_services);  // an interrupted one samples again from the start
     } else if (p.eval) {
-      run_eval_stage(*p.eval, p.dir, run.r1_binary);  // an interrupted one evaluates again from the start
+      run_eval_stage(*p.eval, p.dir, run.r1_binary, run.reward_services);  // an interrupted one evaluates again from the start
     }
     write_file_atomic(state, nlohmann::json{{"kind", p.kind}, {"hash", p.hash}, {"status", "done"}}.dump(2) + "\n");
   }

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "rewards/reward_set.h"
+
 namespace r1::trainer {
 
 struct RecipeRun {
@@ -39,6 +41,8 @@ struct RecipeRun {
   // "stage.key.sub=value" edits applied to the recipe before it runs (value: JSON, or else a string):
   // `--set zero.model=/models/qwen --set zero.steps=100`.
   std::vector<std::string> overrides;
+  // What the stages' rewards use from outside (the sandbox for "code"), made by the caller.
+  rewards::RewardServices reward_services;
 };
 
 // Applies one "stage.key.sub=value" edit to a recipe's JSON ("inputs.name=value" edits an input);

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "trainer/checkpoint.h"
-#include "trainer/dataset.h"
+#include "run/checkpoint_store.h"
+#include "run/dataset.h"
 
 namespace r1::trainer {
 

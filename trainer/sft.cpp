@@ -12,15 +12,15 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
-#include "model/chat_template.h"
+#include "tokenizer/chat_template.h"
 #include "model/runtime.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
-#include "trainer/checkpoint.h"
-#include "trainer/dataset.h"
-#include "trainer/run_log.h"
+#include "run/checkpoint_store.h"
+#include "run/dataset.h"
+#include "telemetry/run_log.h"
 #include "trainer/run_start.h"
-#include "trainer/sft_data.h"
+#include "run/sft_data.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // Supervised fine-tuning (the `sft` recipe stage): a model trained with next-token loss on the
-// assistant tokens of chat-formatted JSON lines (trainer/sft_data.h), packed into fixed-length rows.
+// assistant tokens of chat-formatted JSON lines (run/sft_data.h), packed into fixed-length rows.
 // The machinery is the GRPO trainer's: the same AdamW and schedules (optim.h), atomic checkpoints with
 // the dataset position (checkpoint.h), --resume, metrics.jsonl / TensorBoard and the progress line
 // (run_log.h), compute dtype and activation checkpointing.

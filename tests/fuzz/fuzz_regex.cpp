@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "model/regex.h"
-#include "model/unicode.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string pattern(reinterpret_cast<const char*>(data), size);

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "core/error.h"
-#include "model/tokenizer.h"
-#include "model/unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace {
 const r1::Tokenizer& tokenizer() {

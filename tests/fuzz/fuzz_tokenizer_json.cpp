@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/r1_fuzz_tokenizer_" + std::to_string(getpid()) + ".json";

@@ -1,0 +1,225 @@
+// r1 bench rollout (in the LibTorch module): a GRPO-shaped workload (prompts x samples x new tokens)
+// through one gRPC worker, through the engine in-process (bf16 and fp8), and through a naive loop (no
+// KV cache, no batching) as the floor; the fraction of this run's bf16 matrix-product peak; FP8's
+// weight memory and its log-probability mismatch against bf16 on the same model and tokens.
+#include <ATen/ATen.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/process.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "bench/torch_bench.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "tokenizer/byte_tokenizer.h"
+#include "inference/engine.h"
+#include "model/runtime.h"
+#include "model/transformer.h"
+#include "proto/rollout.grpc.pb.h"
+
+namespace r1::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::vector<model::GenerationRequest> workload(const RolloutBenchOptions& o, int64_t vocab) {
+  std::mt19937_64 rng(1234);
+  std::vector<model::GenerationRequest> qs;
+  for (int64_t p = 0; p < o.prompts; ++p) {
+    model::GenerationRequest q;
+    for (int64_t t = 0; t < o.prompt_tokens; ++t) q.prompt.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab)));
+    q.params.n = o.samples;
+    q.params.max_new_tokens = o.new_tokens;  // no stop: every sample runs its whole budget
+    q.params.temperature = 1.0;
+    q.params.seed = static_cast<uint64_t>(p);
+    qs.push_back(q);
+  }
+  return qs;
+}
+
+// Sampled tokens per second of the engine in this thread.
+double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, const std::vector<model::GenerationRequest>& qs,
+                                double kv_mb, std::vector<std::vector<model::Completion>>* out = nullptr) {
+  model::EngineOptions eo;
+  eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*m, kv_mb);
+  model::Engine engine(m, eo);
+  if (out) out->assign(qs.size(), {});
+  int64_t tokens = 0;
+  const auto t = Clock::now();
+  for (size_t r = 0; r < qs.size(); ++r) {
+    if (out) (*out)[r].resize(static_cast<size_t>(qs[r].params.n));
+    engine.submit(qs[r], [&, r](int64_t s, model::Completion&& c, uint64_t) {
+      tokens += static_cast<int64_t>(c.ids.size());
+      if (out) (*out)[r][static_cast<size_t>(s)] = std::move(c);
+    });
+  }
+  while (engine.step()) {
+  }
+  return static_cast<double>(tokens) / since(t);
+}
+
+}  // namespace
+
+void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
+  const int threads = r1::model::configure_threads(threads_asked);
+  r1::model::configure_allocator(r1::model::kLeanMmapThreshold);
+  at::NoGradGuard no_grad;
+  const int64_t total = o.prompts * o.samples * o.new_tokens;
+  std::printf("r1 bench rollout (%d threads): %lld prompts x %lld samples x %lld new tokens (prompts of %lld), %s preset\n",
+              threads, static_cast<long long>(o.prompts), static_cast<long long>(o.samples),
+              static_cast<long long>(o.new_tokens), static_cast<long long>(o.prompt_tokens), o.preset.c_str());
+
+  // Peak: a large square bf16 matrix product with the same threads.
+  const int64_t n = 2048;
+  at::Tensor a = at::randn({n, n}).to(at::kBFloat16), b = at::randn({n, n}).to(at::kBFloat16);
+  at::matmul(a, b);
+  double gemm = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    at::matmul(a, b);
+    gemm = std::min(gemm, since(t));
+  }
+  const double peak = 2.0 * n * n * n / gemm / 1e9;
+  std::printf("  peak     bf16 %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", static_cast<long long>(n),
+              static_cast<long long>(n), static_cast<long long>(n), peak);
+
+  // The model: random weights, scaled up so next-token distributions are peaked as a trained
+  // model's are (init-scale weights give near-uniform ones, on which FP8 could not disagree).
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("r1-bench-rollout-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{dir};
+  r1::write_byte_tokenizer(dir.string());
+  model::Transformer base(model::preset_config("qwen2", o.preset, 259), at::kBFloat16);
+  base.init_random(7);
+  for (auto& [name, t] : base.weights())
+    if (t.dim() == 2 && name != "model.embed_tokens.weight") base.weight(name) = t * 4;
+  base.save(dir.string());
+  auto bf16 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));
+  auto fp8 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));
+  fp8->quantize_fp8();
+  const auto qs = workload(o, bf16->config().vocab_size);
+  // Matrix-product work per sampled token: 2 FLOP per weight of every layer matrix and the output
+  // head (an untied input embedding is a lookup, no arithmetic); attention's own products left out.
+  const model::ModelConfig& c = bf16->config();
+  const double flop_per_token = 2.0 * static_cast<double>(c.parameter_count() -
+                                                          (c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size));
+  auto report = [&](const char* what, double tps, double baseline) {
+    std::printf("  %-34s %9.0f tokens/s  %5.1f%% of peak", what, tps, 100.0 * tps * flop_per_token / 1e9 / peak);
+    if (baseline > 0) std::printf("  (%.2fx)", tps / baseline);
+    std::printf("\n");
+  };
+
+  std::vector<std::vector<model::Completion>> bf16_out;
+  const double inproc_bf16 = engine_tokens_per_second(bf16, qs, o.kv_cache_mb, &bf16_out);
+  report("engine in-process, bf16", inproc_bf16, 0);
+  const double inproc_fp8 = engine_tokens_per_second(fp8, qs, o.kv_cache_mb);
+  report("engine in-process, fp8", inproc_fp8, inproc_bf16);
+
+  // One gRPC worker (fp8), a separate `r1 rollout serve` process as users run it, called by one client
+  // thread per prompt over loopback.
+  double grpc_fp8 = 0;
+  {
+    namespace bp = boost::process;
+    bp::ipstream worker_out;
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    std::vector<std::string> args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", dir.string(),
+                                     "--precision", "fp8", "--port", "0", "--kv-cache-mb", std::to_string(o.kv_cache_mb),
+                                     "--max-n", std::to_string(std::max<int64_t>(o.samples, 64))};
+    bp::child worker(bp::exe = self, bp::args = args, bp::std_out > worker_out, bp::std_err > bp::null);
+    std::string line;
+    if (!std::getline(worker_out, line) || line.rfind("listening on ", 0) != 0)
+      throw Error("bench rollout: the worker (" + self + " rollout serve) did not start");
+    struct Stop {
+      bp::child& c;
+      ~Stop() {
+        ::kill(c.id(), SIGTERM);
+        c.wait();
+      }
+    } stop{worker};
+    auto channel = grpc::CreateChannel(line.substr(13), grpc::InsecureChannelCredentials());
+    auto stub = v1::Rollout::NewStub(channel);
+    std::atomic<int64_t> tokens{0};
+    std::atomic<int> failures{0};
+    const auto t = Clock::now();
+    std::vector<std::thread> callers;
+    for (size_t r = 0; r < qs.size(); ++r)
+      callers.emplace_back([&, r] {
+        v1::GenerateRequest req;
+        req.set_request_id("bench-" + std::to_string(r));
+        for (int64_t id : qs[r].prompt) req.mutable_prompt_ids()->add_ids(static_cast<int32_t>(id));
+        auto* p = req.mutable_params();
+        p->set_n(static_cast<int32_t>(o.samples));
+        p->set_max_new_tokens(static_cast<int32_t>(o.new_tokens));
+        p->set_temperature(1.0f);
+        p->set_seed(static_cast<uint64_t>(r));
+        grpc::ClientContext ctx;
+        auto reader = stub->Generate(&ctx, req);
+        v1::Completion comp;
+        while (reader->Read(&comp)) tokens += comp.ids_size();
+        if (!reader->Finish().ok()) ++failures;
+      });
+    for (auto& th : callers) th.join();
+    grpc_fp8 = static_cast<double>(tokens.load()) / since(t);
+    if (failures) throw Error("bench rollout: " + std::to_string(failures.load()) + " gRPC calls failed");
+    if (tokens.load() != total)
+      throw Error("bench rollout: the worker returned " + std::to_string(tokens.load()) + " tokens, not " + std::to_string(total));
+  }
+  report("one gRPC worker, fp8", grpc_fp8, inproc_fp8);
+  std::printf("  gRPC overhead: %.1f%% (goal <= 5%%)\n", 100.0 * (1.0 - grpc_fp8 / inproc_fp8));
+
+  if (o.naive) {
+    // The floor: one sequence at a time, the whole sequence recomputed for every token. Timed on one
+    // sample of 32 tokens (it is ~100x slower); tokens/s does not depend on how many are run.
+    const int64_t steps = std::min<int64_t>(32, o.new_tokens);
+    std::vector<int64_t> seq = qs[0].prompt;
+    const auto t = Clock::now();
+    for (int64_t s = 0; s < steps; ++s) {
+      at::Tensor ids = at::tensor(seq, at::kLong).view({1, -1});
+      at::Tensor logits = bf16->logits(bf16->forward(ids).select(1, -1));
+      seq.push_back(at::softmax(logits[0], -1).multinomial(1).item<int64_t>());
+    }
+    report("naive loop (no cache, no batching)", static_cast<double>(steps) / since(t), 0);
+  }
+
+  // FP8 against bf16 on the same tokens: the bf16 engine's samples scored by both models.
+  double abs_delta = 0, kl = 0, entropy = 0;
+  int64_t scored = 0;
+  for (size_t r = 0; r < std::min<size_t>(qs.size(), 8); ++r) {
+    const auto& comp = bf16_out[r][0];
+    std::vector<int64_t> seq = qs[r].prompt;
+    seq.insert(seq.end(), comp.ids.begin(), comp.ids.end());
+    at::Tensor ids = at::tensor(seq, at::kLong).view({1, -1});
+    const int64_t P = static_cast<int64_t>(qs[r].prompt.size()), T = static_cast<int64_t>(comp.ids.size());
+    at::Tensor lb = at::log_softmax(bf16->logits(bf16->forward(ids)).narrow(1, P - 1, T)[0], -1);
+    at::Tensor lf = at::log_softmax(fp8->logits(fp8->forward(ids)).narrow(1, P - 1, T)[0], -1);
+    at::Tensor tok = at::tensor(comp.ids, at::kLong).view({-1, 1});
+    abs_delta += (lb.gather(1, tok) - lf.gather(1, tok)).abs().sum().item<double>();
+    kl += (lb.exp() * (lb - lf)).sum().item<double>();
+    entropy += -(lb.exp() * lb).sum().item<double>();
+    scored += T;
+  }
+  std::printf("  fp8 weights: %.1f MiB vs bf16 %.1f MiB (%.1f%%, goal <= 55%%)\n", fp8->weight_bytes() / 1048576.0,
+              bf16->weight_bytes() / 1048576.0, 100.0 * fp8->weight_bytes() / bf16->weight_bytes());
+  std::printf("  fp8 vs bf16 on %lld sampled tokens: mean |delta log-prob| %.4f, KL(bf16 || fp8) %.5f nats/token "
+              "(bf16 entropy %.2f nats/token)\n",
+              static_cast<long long>(scored), abs_delta / scored, kl / scored, entropy / scored);
+}
+
+}  // namespace r1::bench

@@ -1,0 +1,45 @@
+// The LibTorch benchmarks behind `r1 bench model | rollout | train`, run from the LibTorch module
+// (cli/torch_commands.cpp). This header is free of LibTorch so that `r1` parses their options. Each
+// prints the machine's own matrix-product peak and every figure as a ratio measured in the same run;
+// docs/benchmarks.md records results with the commands that made them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace r1::bench {
+
+// r1 bench model
+struct ModelBenchOptions {
+  std::vector<std::string> presets = {"25m", "qwen2.5-0.5b"};
+  std::string dtype = "bf16";
+  int64_t prefill_tokens = 256, train_batch = 2, train_tokens = 128, decode_steps = 8, prompt_tokens = 64;
+  std::vector<int64_t> decode_batches = {1, 16, 64};
+};
+
+// r1 bench rollout
+struct RolloutBenchOptions {
+  std::string preset = "25m";
+  int64_t prompts = 32, samples = 8, prompt_tokens = 64, new_tokens = 256;
+  double kv_cache_mb = 1024;
+  bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
+};
+
+// r1 bench train
+struct TrainBenchOptions {
+  std::vector<std::string> configs = {"tiny", "25m"};
+  std::string dtype = "auto";  // the trainer's compute_dtype
+  int64_t groups = 8, group_size = 8, prompt_tokens = 96, completion_tokens = 160;
+  int64_t micro_batch_tokens = 8192;
+  int64_t updates = 2;         // timed updates per config (after a warm-up); the best is reported
+  bool checkpointing = true;   // also time with activation checkpointing
+  int64_t grpo_steps = 5;      // whole GRPO steps per staleness setting (0: skip)
+};
+
+// `threads`: LibTorch's intra-op threads (0: one per core); the log level is the caller's.
+void bench_model(int threads, const ModelBenchOptions& options);      // torch_bench.cpp
+void bench_rollout(int threads, const RolloutBenchOptions& options);  // rollout_bench.cpp
+void bench_train(int threads, const TrainBenchOptions& options);      // train_bench.cpp
+
+}  // namespace r1::bench

@@ -1,0 +1,74 @@
+#include "inference/generate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "inference/engine.h"
+
+namespace r1::model {
+
+at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& p) {
+  at::Tensor l = logits.to(at::kFloat);
+  if (p.temperature <= 0) return at::zeros_like(l).index_fill_(0, l.argmax().view({1}), 1.0);
+  at::Tensor probs = at::softmax(l / p.temperature, -1);
+  const int64_t V = probs.size(0);
+  if (p.top_k > 0 && p.top_k < V) {
+    at::Tensor keep = at::zeros_like(probs, at::kBool).index_fill_(0, std::get<1>(probs.topk(p.top_k)), true);
+    probs = probs.masked_fill(keep.logical_not(), 0);
+  }
+  if (p.top_p < 1) {
+    auto [sorted, order] = probs.sort(-1, /*descending=*/true);
+    // Keep a token while the mass before it is still short of top_p (the first is always kept).
+    at::Tensor before = sorted.cumsum(-1) - sorted;
+    at::Tensor drop_sorted = before >= p.top_p * probs.sum().item<float>();
+    probs = probs.masked_fill(at::zeros_like(drop_sorted).scatter_(0, order, drop_sorted), 0);
+  }
+  if (p.min_p > 0) probs = probs.masked_fill(probs < p.min_p * probs.max(), 0);
+  return probs / probs.sum();
+}
+
+std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GenerationRequest>& requests,
+                                              const GenerateOptions& options) {
+  std::vector<std::vector<Completion>> results(requests.size());
+  if (requests.empty()) return results;
+  // Everything runs at once: a KV budget and a batch that hold every sample.
+  EngineOptions eo;
+  eo.tokenizer = options.tokenizer;
+  int64_t blocks = 0, samples = 0;
+  for (const auto& q : requests) {
+    const int64_t P = static_cast<int64_t>(q.prompt.size()), M = std::max<int64_t>(q.params.max_new_tokens, 1),
+                  n = std::max<int64_t>(q.params.n, 1);
+    blocks += P / eo.block_size + n * ((P + M + eo.block_size - 1) / eo.block_size);
+    samples += n;
+  }
+  eo.kv_cache_tokens = std::max<int64_t>(blocks, 1) * eo.block_size;
+  eo.max_running = std::max<int64_t>(samples, 1);
+  Engine engine(std::shared_ptr<const Transformer>(&model, [](const Transformer*) {}), eo);
+  bool abort_all = false;
+  std::vector<Engine::GroupId> ids;
+  at::NoGradGuard no_grad;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    results[r].resize(static_cast<size_t>(std::max<int64_t>(requests[r].params.n, 0)));
+    auto on_completion = [&results, r](int64_t sample, Completion&& c, uint64_t) {
+      results[r][static_cast<size_t>(sample)] = std::move(c);
+    };
+    Engine::OnText on_text;
+    if (options.on_text)
+      on_text = [&options, &abort_all, r](int64_t sample, const std::string& piece) {
+        if (!options.on_text(r, sample, piece)) abort_all = true;
+        return !abort_all;
+      };
+    try {
+      ids.push_back(engine.submit(requests[r], on_completion, on_text));
+    } catch (const Error& e) {
+      throw Error("request " + std::to_string(r) + ": " + e.what());
+    }
+  }
+  while (engine.step())
+    if (abort_all)
+      for (auto id : ids) engine.cancel(id);
+  return results;
+}
+
+}  // namespace r1::model

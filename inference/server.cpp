@@ -1,0 +1,405 @@
+#include "inference/server.h"
+
+#include <ATen/ATen.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <future>
+#include <thread>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "checkpoint/config.h"
+#include "inference/engine.h"
+#include "model/runtime.h"
+#include "tokenizer/tokenizer.h"
+#include "model/transformer.h"
+#include "proto/health_service.h"
+#include "proto/rollout.grpc.pb.h"
+#include "rollout/request.h"
+
+namespace r1::rollout {
+namespace {
+
+using grpc::ServerContext;
+using grpc::Status;
+using grpc::StatusCode;
+
+v1::FinishReason finish_reason(const std::string& r) {
+  if (r == "stop") return v1::FINISH_REASON_STOP;
+  if (r == "length") return v1::FINISH_REASON_LENGTH;
+  if (r == "abort") return v1::FINISH_REASON_ABORT;
+  return v1::FINISH_REASON_UNSPECIFIED;
+}
+
+bool authorised(const ServerContext* context, const std::string& token) {
+  if (token.empty()) return true;
+  const auto& meta = context->client_metadata();
+  auto it = meta.find("x-r1-token");
+  if (it == meta.end()) return false;
+  const std::string given(it->second.data(), it->second.size());
+  // Constant-time comparison: the time taken says nothing about how much of the token matched.
+  unsigned char diff = given.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token[i % token.size()]);
+  return diff == 0;
+}
+
+Status unauthenticated() { return Status(StatusCode::UNAUTHENTICATED, "missing or wrong x-r1-token"); }
+
+at::ScalarType wire_dtype(const std::string& d) {
+  if (d == "BF16") return at::kBFloat16;
+  if (d == "F32") return at::kFloat;
+  if (d == "F16") return at::kHalf;
+  return at::kByte;  // refused by the caller
+}
+
+// One tensor of an update, as its chunks arrive.
+struct Incoming {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+  size_t expected = 0;
+};
+
+class HealthWithToken final : public v1::Health::Service {
+ public:
+  HealthWithToken(proto::HealthServiceImpl& inner, std::string token) : inner_(inner), token_(std::move(token)) {}
+  Status Check(ServerContext* context, const v1::HealthCheckRequest* request, v1::HealthCheckResponse* response) override {
+    if (!authorised(context, token_)) return unauthenticated();
+    return inner_.Check(context, request, response);
+  }
+
+ private:
+  proto::HealthServiceImpl& inner_;
+  std::string token_;
+};
+
+}  // namespace
+
+struct RolloutServer::Impl final : public v1::Rollout::Service {
+  ServerOptions options;
+  model::ModelConfig config;
+  at::ScalarType dtype = at::kBFloat16;
+  std::optional<Tokenizer> tokenizer;
+  std::unique_ptr<model::Engine> engine;
+  std::thread engine_thread;
+  proto::HealthServiceImpl health{"r1"};
+  std::unique_ptr<HealthWithToken> health_with_token;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::mutex update_mutex;  // one UpdateWeights at a time
+  std::atomic<bool> stopping{false};
+
+  std::shared_ptr<const model::Transformer> prepare(model::Transformer m) const {
+    if (options.precision == "fp8")
+      m.quantize_fp8(options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel);
+    return std::make_shared<const model::Transformer>(std::move(m));
+  }
+
+  Status Generate(ServerContext* context, const v1::GenerateRequest* request,
+                  grpc::ServerWriter<v1::Completion>* writer) override {
+    if (!authorised(context, options.token)) return unauthenticated();
+    if (stopping) return Status(StatusCode::UNAVAILABLE, "the worker is shutting down");
+    ModelLimits limits{config.vocab_size, config.max_position_embeddings, options.max_n};
+    Prepared prepared = prepare_request(*request, limits, tokenizer ? &*tokenizer : nullptr);
+    if (!prepared.error.empty()) return Status(StatusCode::INVALID_ARGUMENT, prepared.error);
+    const PreparedRequest& p = prepared.request;
+    model::GenerationRequest q;
+    q.prompt = p.prompt;
+    q.params.temperature = p.temperature;
+    q.params.top_p = p.top_p;
+    q.params.top_k = p.top_k;
+    q.params.min_p = p.min_p;
+    q.params.max_new_tokens = p.max_new_tokens;
+    q.params.n = p.n;
+    q.params.seed = p.seed;
+    q.params.stop_token_ids = p.stop_token_ids;
+    q.params.stop_strings = p.stop;
+
+    // Completions come from the engine's thread; this one writes them out.
+    struct Inbox {
+      std::mutex mutex;
+      std::condition_variable ready;
+      std::deque<v1::Completion> items;
+    };
+    auto inbox = std::make_shared<Inbox>();
+    const std::string id = p.request_id;
+    const auto prompt_tokens = static_cast<int32_t>(p.prompt.size());
+    auto on_completion = [inbox, id, prompt_tokens](int64_t sample, model::Completion&& c, uint64_t version) {
+      v1::Completion out;
+      out.set_request_id(id);
+      out.set_index(static_cast<int32_t>(sample));
+      for (int64_t t : c.ids) out.add_ids(static_cast<int32_t>(t));
+      for (float l : c.logprobs) out.add_logprobs(l);
+      out.set_text(std::move(c.text));
+      out.set_finish_reason(finish_reason(c.finish_reason));
+      out.set_policy_version(version);
+      out.set_prompt_tokens(prompt_tokens);
+      std::lock_guard<std::mutex> lock(inbox->mutex);
+      inbox->items.push_back(std::move(out));
+      inbox->ready.notify_all();
+    };
+    model::Engine::GroupId group = 0;
+    try {
+      group = engine->submit(std::move(q), on_completion);
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      const bool budget = what.find("tokens of KV cache") != std::string::npos;
+      return Status(budget ? StatusCode::RESOURCE_EXHAUSTED : StatusCode::INVALID_ARGUMENT, what);
+    }
+    int64_t left = p.n;
+    while (left > 0) {
+      std::deque<v1::Completion> batch;
+      {
+        std::unique_lock<std::mutex> lock(inbox->mutex);
+        inbox->ready.wait_for(lock, std::chrono::milliseconds(50), [&] { return !inbox->items.empty(); });
+        batch.swap(inbox->items);
+      }
+      if (stopping) {  // what the engine aborted on its way out is no answer
+        engine->cancel(group);
+        return Status(StatusCode::UNAVAILABLE, "the worker is shutting down");
+      }
+      for (auto& c : batch) {
+        if (!writer->Write(c)) {
+          engine->cancel(group);
+          return Status(StatusCode::CANCELLED, "the client went away");
+        }
+        --left;
+      }
+      if (left > 0 && context->IsCancelled()) {
+        engine->cancel(group);
+        return Status(StatusCode::CANCELLED, "cancelled by the client");
+      }
+      if (left > 0 && stopping) {
+        engine->cancel(group);
+        return Status(StatusCode::UNAVAILABLE, "the worker is shutting down");
+      }
+    }
+    return Status::OK;
+  }
+
+  Status UpdateWeights(ServerContext* context, grpc::ServerReader<v1::TensorChunk>* reader,
+                       v1::UpdateWeightsReply* reply) override {
+    if (!authorised(context, options.token)) return unauthenticated();
+    std::lock_guard<std::mutex> one_at_a_time(update_mutex);
+    std::map<std::string, std::vector<int64_t>> expected;
+    for (const auto& t : model::checkpoint_tensors(config)) expected[t.name] = t.shape;
+    std::map<std::string, Incoming> tensors;
+    std::optional<uint64_t> version;
+    bool abort_in_flight = false;
+    std::string error;
+    v1::TensorChunk chunk;
+    int64_t chunks = 0;
+    while (reader->Read(&chunk)) {
+      ++chunks;
+      if (!error.empty()) continue;  // drain the stream, answer once
+      if (!version) {
+        version = chunk.version();
+        abort_in_flight = chunk.abort_in_flight();
+        if (*version <= engine->version()) {
+          error = "version " + std::to_string(*version) + " is not newer than the version in service (" +
+                  std::to_string(engine->version()) + ")";
+          continue;
+        }
+      } else if (chunk.version() != *version) {
+        error = "chunk " + std::to_string(chunks) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
+                " differs from the stream's " + std::to_string(*version);
+        continue;
+      }
+      auto want = expected.find(chunk.name());
+      if (want == expected.end()) {
+        error = "tensor '" + chunk.name() + "' is not part of this " + std::string(config.architecture_name());
+        continue;
+      }
+      const at::ScalarType type = wire_dtype(chunk.dtype());
+      if (type == at::kByte) {
+        error = "tensor '" + chunk.name() + "': dtype '" + chunk.dtype() + "' is not BF16, F32 or F16";
+        continue;
+      }
+      std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
+      if (shape != want->second) {
+        auto text = [](const std::vector<int64_t>& s) {
+          std::string o = "[";
+          for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+          return o + "]";
+        };
+        error = "tensor '" + chunk.name() + "': shape " + text(shape) + ", the model's is " + text(want->second);
+        continue;
+      }
+      auto [it, fresh] = tensors.try_emplace(chunk.name());
+      Incoming& in = it->second;
+      if (fresh) {
+        in.dtype = chunk.dtype();
+        in.shape = shape;
+        size_t numel = 1;
+        for (int64_t d : shape) numel *= static_cast<size_t>(d);
+        in.expected = numel * c10::elementSize(type);
+        in.bytes.reserve(in.expected);
+      } else if (in.dtype != chunk.dtype()) {
+        error = "tensor '" + chunk.name() + "': chunks of different dtypes";
+        continue;
+      }
+      if (chunk.offset() != in.bytes.size() || in.bytes.size() + chunk.data().size() > in.expected) {
+        error = "tensor '" + chunk.name() + "': chunk at offset " + std::to_string(chunk.offset()) + " of " +
+                std::to_string(chunk.data().size()) + " bytes does not continue the " + std::to_string(in.bytes.size()) +
+                " received (of " + std::to_string(in.expected) + ")";
+        continue;
+      }
+      in.bytes.insert(in.bytes.end(), chunk.data().begin(), chunk.data().end());
+    }
+    if (error.empty() && !version) error = "an empty update";
+    if (error.empty())
+      for (const auto& [name, shape] : expected) {
+        auto it = tensors.find(name);
+        if (it == tensors.end()) {
+          error = "tensor '" + name + "' is missing from the update";
+          break;
+        }
+        if (it->second.bytes.size() != it->second.expected) {
+          error = "tensor '" + name + "': " + std::to_string(it->second.bytes.size()) + " of " +
+                  std::to_string(it->second.expected) + " bytes arrived";
+          break;
+        }
+      }
+    if (!error.empty()) {
+      log::warn() << "UpdateWeights refused: " << error;
+      return Status(StatusCode::INVALID_ARGUMENT, error);
+    }
+    // The tensor work runs on the engine's thread (Engine::call): one OpenMP team for the process.
+    std::shared_ptr<const model::Transformer> prepared;
+    try {
+      engine->call([&] {
+        at::NoGradGuard no_grad;
+        model::Transformer m(config, dtype);
+        for (auto& [name, in] : tensors) {
+          at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
+          if (!at::isfinite(src).all().item<bool>()) {
+            error = "tensor '" + name + "' holds NaN or infinite values";
+            return;
+          }
+          m.weight(name).copy_(src);
+        }
+        prepared = prepare(std::move(m));
+      });
+    } catch (const std::exception& e) {  // out of memory, a LibTorch error: refused, and the worker serves on
+      return Status(StatusCode::INTERNAL, e.what());
+    }
+    tensors.clear();
+    if (!error.empty()) return Status(StatusCode::INVALID_ARGUMENT, error);
+    try {
+      engine->update_weights(prepared, *version, abort_in_flight);
+    } catch (const Error& e) {
+      return Status(StatusCode::UNAVAILABLE, e.what());
+    }
+    log::info() << "policy version " << *version << " in service (" << expected.size() << " tensors)";
+    reply->set_version(*version);
+    reply->set_tensors(static_cast<int32_t>(expected.size()));
+    return Status::OK;
+  }
+
+  Status GetStatus(ServerContext* context, const v1::StatusRequest*, v1::Status* out) override {
+    if (!authorised(context, options.token)) return unauthenticated();
+    const model::EngineStatus s = engine->status();
+    out->set_version(s.version);
+    out->set_queue_depth(static_cast<int32_t>(s.queued_groups));
+    out->set_running_sequences(static_cast<int32_t>(s.running_sequences));
+    out->set_kv_cache_used(s.kv_blocks_total ? static_cast<float>(s.kv_blocks_used) / static_cast<float>(s.kv_blocks_total) : 0.f);
+    out->set_tokens_per_second(static_cast<float>(s.tokens_per_second));
+    out->set_precision(options.precision);
+    out->set_kv_cache_tokens(s.kv_cache_tokens);
+    out->set_model(options.model_dir);
+    return Status::OK;
+  }
+};
+
+RolloutServer::RolloutServer(const ServerOptions& o) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.options = o;
+  if (o.precision != "fp8" && o.precision != "bf16" && o.precision != "fp32")
+    throw Error("--precision: '" + o.precision + "' is not one of fp8, bf16, fp32");
+  if (o.fp8_scaling != "channel" && o.fp8_scaling != "block")
+    throw Error("--fp8-scaling: '" + o.fp8_scaling + "' is not one of channel, block");
+  if (!(o.kv_cache_mb > 0)) throw Error("--kv-cache-mb must be > 0");
+  s.dtype = o.precision == "fp32" ? at::kFloat : at::kBFloat16;
+  if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) s.tokenizer = Tokenizer::load(o.model_dir);
+  // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
+  // decoding, and the weight updates (through Engine::call). Then the process has one OpenMP team of
+  // `threads`, which libgomp keeps spinning between the parallel regions of a decode step.
+  model::EngineOptions eo;
+  eo.max_running = o.max_running;
+  eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
+  std::shared_ptr<const model::Transformer> model;
+  std::promise<void> ready;
+  const int threads = o.threads;
+  s.engine_thread = std::thread([&s, &o, &eo, &model, &ready, threads] {
+    try {
+      model::configure_threads(threads);  // intra-op threads are set per thread
+      at::NoGradGuard no_grad;
+      model::Transformer m = model::Transformer::load(o.model_dir, s.dtype);
+      s.config = m.config();
+      model = s.prepare(std::move(m));
+      eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
+      s.engine = std::make_unique<model::Engine>(model, eo, o.version);
+    } catch (...) {
+      ready.set_exception(std::current_exception());
+      return;
+    }
+    ready.set_value();
+    at::NoGradGuard no_grad;
+    s.engine->run();
+  });
+  try {
+    ready.get_future().get();
+  } catch (...) {
+    s.engine_thread.join();
+    throw;
+  }
+
+  grpc::ServerBuilder builder;
+  const std::string address = o.host + ":" + std::to_string(o.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &s.port);
+  const int max_bytes = static_cast<int>(std::min<int64_t>(o.max_message_mb, 2000) * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(max_bytes);
+  builder.SetMaxSendMessageSize(max_bytes);
+  builder.RegisterService(&s);
+  s.health_with_token = std::make_unique<HealthWithToken>(s.health, o.token);
+  builder.RegisterService(s.health_with_token.get());
+  s.health.set_status("r1.v1.Rollout", v1::HealthCheckResponse::SERVING);
+  s.server = builder.BuildAndStart();
+  if (!s.server || s.port == 0) {
+    s.engine->stop();
+    s.engine_thread.join();
+    throw Error("cannot listen on " + address + " (in use, or not an address of this machine)");
+  }
+  log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << o.precision << ", "
+              << model->weight_bytes() / 1048576.0 << " MiB of weights, KV cache " << eo.kv_cache_tokens << " tokens) on "
+              << o.host << ":" << s.port;
+}
+
+RolloutServer::~RolloutServer() { shutdown(); }
+
+int RolloutServer::port() const { return impl_->port; }
+
+std::string RolloutServer::address() const { return impl_->options.host + ":" + std::to_string(impl_->port); }
+
+void RolloutServer::wait() {
+  if (impl_->server) impl_->server->Wait();
+}
+
+void RolloutServer::shutdown() {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  s.health.set_status("", v1::HealthCheckResponse::NOT_SERVING);
+  s.engine->stop();  // running groups end as aborted, so streams finish
+  if (s.engine_thread.joinable()) s.engine_thread.join();
+  if (s.server) s.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace r1::rollout

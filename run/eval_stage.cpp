@@ -1,0 +1,120 @@
+// The eval stage: see eval_stage.h.
+#include "run/eval_stage.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/text.h"
+#include "tokenizer/tokenizer.h"
+#include "rewards/language.h"
+#include "rewards/reward_set.h"
+#include "rewards/scorer.h"
+#include "rollout/client.h"
+#include "run/dataset.h"
+#include "run/report.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::trainer {
+
+EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
+  EvalStageConfig c;
+  c.eval.data = r.require_string("data");
+  const nlohmann::json* models = r.raw("models");
+  if (!models || !models->is_array() || models->empty())
+    throw ConfigError(r.key_path("models") + ": required, a non-empty array of {\"name\", \"model\", \"optional\"}");
+  std::set<std::string> names;
+  for (size_t i = 0; i < models->size(); ++i) {
+    ConfigReader m((*models)[i], r.key_path("models") + "[" + std::to_string(i) + "]");
+    Entry e;
+    e.name = m.require_string("name");
+    e.model = m.require_string("model");
+    e.optional = m.get("optional", false);
+    m.finish();
+    if (!names.insert(e.name).second) throw ConfigError(m.path() + ".name: '" + e.name + "' is listed twice");
+    c.models.push_back(e);
+  }
+  c.prompt_template = r.get("template", c.prompt_template);
+  c.target_language = r.get("target_language", c.target_language);
+  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
+  c.eval.limit = r.get("limit", c.eval.limit);
+  c.eval.max_new_tokens = r.get("max_new_tokens", static_cast<int64_t>(256));
+  c.eval.temperature = r.get("temperature", c.eval.temperature);
+  c.eval.accuracy = r.get("accuracy_component", c.eval.accuracy);
+  c.eval.format = r.get("format_component", c.eval.format);
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  else throw ConfigError(r.key_path("rewards") + ": required (they judge accuracy and format)");
+  {
+    ConfigReader w = r.child("rollout");
+    c.rollout = RolloutConfig::read(w);
+    w.finish();
+  }
+  if (c.eval.limit < 0) throw ConfigError(r.key_path("limit") + ": must be >= 0 (0: all)");
+  if (c.eval.max_new_tokens < 1) throw ConfigError(r.key_path("max_new_tokens") + ": must be >= 1");
+  if (!(c.eval.temperature >= 0)) throw ConfigError(r.key_path("temperature") + ": must be >= 0 (0: greedy)");
+  rewards::scripts_of_language(c.target_language);  // an unknown language is refused now
+  return c;
+}
+
+std::string eval_table(const std::vector<EvalRow>& rows) {
+  std::string out = "| model | accuracy | format rate | language consistency | response tokens |\n| --- | --- | --- | --- | --- |\n";
+  char numbers[128];
+  for (const EvalRow& r : rows) {  // the name as it is, however long
+    std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |\n", r.result.accuracy, r.result.format_rate,
+                  r.result.language_consistency, r.result.mean_response_tokens);
+    out += "| " + r.name + numbers;
+  }
+  return out;
+}
+
+std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string& run_dir, const std::string& r1_binary,
+                                    const rewards::RewardServices& services) {
+  fs::create_directories(run_dir);
+  // Every model is checked before the first is evaluated.
+  std::vector<EvalStageConfig::Entry> present;
+  for (const auto& e : c.models) {
+    const bool here = fs::exists(fs::path(e.model) / "config.json");
+    if (!here && !e.optional)
+      throw ConfigError("eval: model '" + e.name + "': " + e.model + " holds no model (config.json)");
+    if (!here) log::warn() << "eval: model '" << e.name << "' (" << e.model << ") is not there; left out of the table";
+    else present.push_back(e);
+  }
+  const PromptDataset data = PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed);
+  auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
+  auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
+  std::vector<EvalRow> rows;
+  nlohmann::json out = {{"data", c.eval.data}, {"rows", nlohmann::json::array()}};
+  for (const auto& e : present) {
+    const Tokenizer tokenizer = Tokenizer::load(e.model);
+    rollout::RolloutClient client(c.rollout.client_options(r1_binary, e.model, 1, 0));
+    Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language);
+    EvalRow row{e.name, e.model, {}, 0};
+    row.result = evaluate(sampler, data, c.eval, c.eval.max_new_tokens, c.target_language, c.seed, &row.seconds);
+    log::info() << "eval: " << e.name << ": accuracy " << row.result.accuracy << ", format " << row.result.format_rate
+                << ", language " << row.result.language_consistency << " (" << row.result.samples << " samples, "
+                << static_cast<int64_t>(row.seconds) << " s)";
+    nlohmann::json j = row.result.to_json();
+    j["name"] = e.name;
+    j["model"] = e.model;
+    j["seconds"] = row.seconds;
+    out["rows"].push_back(j);
+    rows.push_back(std::move(row));
+    // Written after every model, so an interrupted stage keeps what it measured.
+    write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");
+  }
+  const std::string table = eval_table(rows);
+  write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");
+  write_file_atomic((fs::path(run_dir) / "table.md").string(), table);
+  std::printf("\n%s(%zu held-out prompts from %s; %s/eval.json)\n", table.c_str(),
+              rows.empty() ? size_t{0} : static_cast<size_t>(rows.front().result.samples), c.eval.data.c_str(), run_dir.c_str());
+  std::fflush(stdout);
+  return rows;
+}
+
+}  // namespace r1::trainer

@@ -1,0 +1,66 @@
+// The `eval` recipe stage (no LibTorch): several models, one held-out set, one table. Each model
+// answers every held-out prompt once through the rollout workers (started for it, stopped after),
+// scored by the stage's rewards, with report.h's evaluate(): accuracy, format rate, language
+// consistency of the chain of thought, mean response length.
+//
+//   {"name": "table", "kind": "eval", "data": "@base/heldout.jsonl",
+//    "models": [{"name": "base", "model": "@base/model"},
+//               {"name": "R1-Zero", "model": "runs/r1-zero-tiny/zero/model", "optional": true}, ...],
+//    "template": "r1-zero", "rewards": {...}, "max_new_tokens": 128, "temperature": 0.6, "rollout": {...}}
+//
+// An entry marked optional whose model folder is missing is left out of the table with a note (a
+// model another recipe makes); a missing required one is an error before anything runs.
+//
+// Run folder: eval.json {"data", "rows": [{"name", "model", "accuracy", "format_rate",
+// "language_consistency", "mean_response_tokens", "samples", "seconds"}]} and table.md (the same as
+// a Markdown table, also printed).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "run/grpo_config.h"
+#include "rewards/reward_set.h"
+#include "run/sampling.h"
+
+namespace r1 {
+class ConfigReader;
+}
+
+namespace r1::trainer {
+
+struct EvalStageConfig {
+  struct Entry {
+    std::string name, model;
+    bool optional = false;
+  };
+  std::vector<Entry> models;
+  EvalConfig eval;                     // data, limit, max_new_tokens, temperature, component names
+  std::string prompt_template = "r1-zero";
+  std::string target_language = "en";
+  bool skip_bad_lines = false;
+  nlohmann::json rewards;
+  RolloutConfig rollout;
+  uint64_t seed = 1;
+
+  static EvalStageConfig read(ConfigReader& r);
+};
+
+struct EvalRow {
+  std::string name, model;
+  EvalResult result;
+  double seconds = 0;
+};
+
+// Evaluates every model present; writes eval.json and table.md into run_dir and prints the table.
+// `r1_binary` starts the rollout workers; `services` are what the rewards use from outside.
+std::vector<EvalRow> run_eval_stage(const EvalStageConfig& config, const std::string& run_dir, const std::string& r1_binary,
+                                    const rewards::RewardServices& services = {});
+
+// The Markdown table of eval rows (one header line, one line per model).
+std::string eval_table(const std::vector<EvalRow>& rows);
+
+}  // namespace r1::trainer

@@ -1,0 +1,174 @@
+// A GRPO stage's options from its recipe entry (docs/recipes.md lists them with TRL's and verl's
+// names for the same things). Every key is checked; a typo is refused naming the closest valid key.
+#include <cstdlib>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "run/grpo_config.h"
+
+namespace r1::trainer {
+
+AdvantageScale parse_advantage_scale(const std::string& name) {
+  if (name == "group") return AdvantageScale::kGroup;
+  if (name == "batch") return AdvantageScale::kBatch;
+  if (name == "none") return AdvantageScale::kNone;
+  throw ConfigError("advantage scale: expected group, batch or none, got '" + name + "'");
+}
+
+LossAggregation parse_loss_aggregation(const std::string& name) {
+  if (name == "seq-mean-token-mean") return LossAggregation::kSeqMeanTokenMean;
+  if (name == "token-mean") return LossAggregation::kTokenMean;
+  if (name == "seq-mean-token-sum-norm") return LossAggregation::kSeqMeanTokenSumNorm;
+  throw ConfigError("loss aggregation: expected seq-mean-token-mean, token-mean or seq-mean-token-sum-norm, got '" +
+                    name + "'");
+}
+
+ImportanceLevel parse_importance_level(const std::string& name) {
+  if (name == "none") return ImportanceLevel::kNone;
+  if (name == "token") return ImportanceLevel::kToken;
+  if (name == "sequence") return ImportanceLevel::kSequence;
+  throw ConfigError("importance sampling level: expected none, token or sequence, got '" + name + "'");
+}
+
+OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
+  d.lr = r.get("lr", d.lr);
+  d.min_lr_ratio = r.get("min_lr_ratio", d.min_lr_ratio);
+  d.schedule = r.get_choice("schedule", d.schedule, {"constant", "cosine", "linear"});
+  d.warmup_steps = r.get("warmup_steps", d.warmup_steps);
+  if (r.has("betas")) {
+    const nlohmann::json* b = r.raw("betas");
+    if (!b->is_array() || b->size() != 2 || !(*b)[0].is_number() || !(*b)[1].is_number())
+      throw ConfigError(r.key_path("betas") + ": expected [beta1, beta2]");
+    d.beta1 = (*b)[0].get<double>();
+    d.beta2 = (*b)[1].get<double>();
+  }
+  d.eps = r.get("eps", d.eps);
+  d.weight_decay = r.get("weight_decay", d.weight_decay);
+  d.max_grad_norm = r.get("max_grad_norm", d.max_grad_norm);
+  if (!(d.lr > 0)) throw ConfigError(r.key_path("lr") + ": must be > 0");
+  if (d.warmup_steps < 0) throw ConfigError(r.key_path("warmup_steps") + ": must be >= 0");
+  if (d.min_lr_ratio < 0 || d.min_lr_ratio > 1) throw ConfigError(r.key_path("min_lr_ratio") + ": must be in [0, 1]");
+  if (d.beta1 < 0 || d.beta1 >= 1 || d.beta2 < 0 || d.beta2 >= 1) throw ConfigError(r.key_path("betas") + ": each must be in [0, 1)");
+  return d;
+}
+
+
+GrpoConfig GrpoConfig::read(ConfigReader& r) {
+  GrpoConfig c;
+  c.model = r.require_string("model");
+  c.train_data = r.require_string("train");
+  c.prompt_template = r.get("template", c.prompt_template);
+  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
+  c.target_language = r.get("target_language", c.target_language);
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  c.steps = r.get("steps", c.steps);
+  c.prompts_per_step = r.get("prompts_per_step", c.prompts_per_step);
+  c.group_size = r.get("group_size", c.group_size);
+  c.iterations = r.get("iterations", c.iterations);
+  c.minibatches = r.get("minibatches", c.minibatches);
+  {
+    ConfigReader s = r.child("sampling");
+    c.temperature = s.get("temperature", c.temperature);
+    c.top_p = s.get("top_p", c.top_p);
+    c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
+    s.finish();
+  }
+  {
+    ConfigReader a = r.child("advantage");
+    c.scale = parse_advantage_scale(a.get_choice("scale", "group", {"group", "batch", "none"}));
+    c.advantage_eps = a.get("eps", c.advantage_eps);
+    a.finish();
+  }
+  c.dynamic_sampling = r.get("dynamic_sampling", c.dynamic_sampling);
+  c.max_refill_rounds = r.get("max_refill_rounds", c.max_refill_rounds);
+  c.mask_truncated = r.get("mask_truncated", c.mask_truncated);
+  {
+    ConfigReader k = r.child("clip");
+    c.loss.clip_low = k.get("low", c.loss.clip_low);
+    c.loss.clip_high = k.get("high", c.loss.clip_low);
+    k.finish();
+  }
+  c.loss.aggregation = parse_loss_aggregation(r.get_choice(
+      "loss_aggregation", "seq-mean-token-mean", {"seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm"}));
+  {
+    ConfigReader k = r.child("kl");
+    c.loss.beta = k.get("beta", c.loss.beta);
+    c.reference_reset_every = k.get("reference_reset_every", c.reference_reset_every);
+    k.finish();
+  }
+  {
+    ConfigReader k = r.child("importance_sampling");
+    c.loss.importance = parse_importance_level(k.get_choice("level", "token", {"none", "token", "sequence"}));
+    c.loss.importance_cap = k.get("cap", c.loss.importance_cap);
+    k.finish();
+  }
+  {
+    ConfigReader o = r.child("optim");
+    c.optim = OptimConfig::read(o, c.optim);
+    o.finish();
+  }
+  c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
+  c.compute_dtype = r.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+  c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");
+  {
+    // DeepSeek-R1's stage 4: a preference score from a remote reward service (a reward model behind
+    // `r1 reward-server` or any server of proto/reward.proto), added to the rule rewards with its own
+    // weight. Off while "address" is empty.
+    ConfigReader p = r.child("preference");
+    const std::string address = p.get("address", std::string());
+    const double weight = p.get("weight", 0.5);
+    const std::string token = p.get("token", std::string());
+    const int64_t budget = p.get("time_budget_ms", static_cast<int64_t>(5000));
+    p.finish();
+    if (!address.empty()) {
+      if (!c.rewards.is_object() || !c.rewards.contains("rewards") || !c.rewards["rewards"].is_array())
+        throw ConfigError(r.key_path("preference") + ": needs \"rewards\": {\"rewards\": [...]} to add to");
+      nlohmann::json entry = {{"name", "remote"}, {"id", "preference"}, {"address", address}, {"weight", weight},
+                              {"time_budget_ms", budget}};
+      if (!token.empty()) entry["token"] = token;
+      c.rewards["rewards"].push_back(entry);
+    }
+  }
+  c.reward_threads = r.get("reward_threads", c.reward_threads);
+  {
+    ConfigReader w = r.child("rollout");
+    c.rollout = RolloutConfig::read(w);
+    w.finish();
+  }
+  {
+    ConfigReader k = r.child("checkpoint");
+    c.save_every = k.get("every", c.save_every);
+    c.keep_last = k.get("keep_last", c.keep_last);
+    k.finish();
+  }
+  {
+    ConfigReader e = r.child("eval");
+    c.eval.data = e.get("data", c.eval.data);
+    c.eval.limit = e.get("limit", c.eval.limit);
+    c.eval.max_new_tokens = e.get("max_new_tokens", c.eval.max_new_tokens);
+    c.eval.temperature = e.get("temperature", c.eval.temperature);
+    c.eval.accuracy = e.get("accuracy_component", c.eval.accuracy);
+    c.eval.format = e.get("format_component", c.eval.format);
+    e.finish();
+  }
+  auto positive = [&](const char* key, int64_t v) {
+    if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
+  };
+  positive("steps", c.steps);
+  positive("prompts_per_step", c.prompts_per_step);
+  positive("group_size", c.group_size);
+  positive("iterations", c.iterations);
+  positive("minibatches", c.minibatches);
+  positive("micro_batch_tokens", c.micro_batch_tokens);
+  if (c.max_new_tokens < 1) throw ConfigError(r.key_path("sampling") + ".max_new_tokens: must be >= 1");
+  if (c.group_size < 2) throw ConfigError(r.key_path("group_size") + ": GRPO needs at least 2 samples per prompt");
+  if (c.loss.beta < 0) throw ConfigError(r.key_path("kl") + ".beta: must be >= 0");
+  if (c.loss.importance_cap <= 0) throw ConfigError(r.key_path("importance_sampling") + ".cap: must be > 0");
+  if (c.loss.clip_low < 0 || c.loss.clip_low >= 1 || c.loss.clip_high < 0)
+    throw ConfigError(r.key_path("clip") + ": low must be in [0, 1) and high >= 0");
+  return c;
+}
+
+}  // namespace r1::trainer

@@ -1,0 +1,189 @@
+// The rejection-sample stage: see rejection_sample.h.
+#include "run/rejection_sample.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/jsonl.h"
+#include "core/log.h"
+#include "core/text.h"
+#include "rewards/reward_set.h"
+#include "rewards/scorer.h"
+#include "rollout/client.h"
+#include "run/dataset.h"
+#include "telemetry/run_log.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::trainer {
+
+RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
+  RejectionSampleConfig c;
+  c.model = r.require_string("model");
+  c.prompts = r.require_string("prompts");
+  c.prompt_template = r.get("template", c.prompt_template);
+  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
+  c.target_language = r.get("target_language", c.target_language);
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  c.limit = r.get("limit", c.limit);
+  c.samples_per_prompt = r.get("samples_per_prompt", c.samples_per_prompt);
+  c.keep_per_prompt = r.get("keep_per_prompt", c.keep_per_prompt);
+  {
+    ConfigReader s = r.child("sampling");
+    c.temperature = s.get("temperature", c.temperature);
+    c.top_p = s.get("top_p", c.top_p);
+    c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
+    s.finish();
+  }
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  else throw ConfigError(r.key_path("rewards") + ": required (they judge which samples are correct)");
+  c.accuracy = r.get("accuracy_component", c.accuracy);
+  {
+    ConfigReader f = r.child("filters");
+    c.filters = RejectionFilters::read(f);
+    f.finish();
+  }
+  c.passthrough = r.get("passthrough", c.passthrough);
+  c.passthrough_limit = r.get("passthrough_limit", c.passthrough_limit);
+  {
+    ConfigReader w = r.child("rollout");
+    c.rollout = RolloutConfig::read(w);
+    w.finish();
+  }
+  if (c.limit < 0 || c.passthrough_limit < 0) throw ConfigError(r.key_path("limit") + ": limits must be >= 0 (0: all)");
+  if (c.samples_per_prompt < 1) throw ConfigError(r.key_path("samples_per_prompt") + ": must be >= 1");
+  if (c.keep_per_prompt < 1) throw ConfigError(r.key_path("keep_per_prompt") + ": must be >= 1");
+  if (c.max_new_tokens < 1) throw ConfigError(r.key_path("sampling") + ".max_new_tokens: must be >= 1");
+  return c;
+}
+
+namespace {
+
+// The passthrough rows: SFT rows as they are, checked for shape.
+std::vector<nlohmann::json> read_passthrough(const RejectionSampleConfig& c) {
+  std::vector<nlohmann::json> out;
+  if (c.passthrough.empty()) return out;
+  std::ifstream in(c.passthrough, std::ios::binary);
+  if (!in) throw Error(c.passthrough + ": cannot open the passthrough dataset");
+  JsonLinesReader reader(in, c.passthrough);
+  size_t skipped = 0;
+  nlohmann::json row;
+  while ((c.passthrough_limit == 0 || static_cast<int64_t>(out.size()) < c.passthrough_limit)) {
+    try {
+      if (!reader.next(row)) break;
+      const bool ok = row.is_object() && ((row.contains("messages") && row["messages"].is_array() && !row["messages"].empty()) ||
+                                          (row.contains("prompt") && row["prompt"].is_string() && row.contains("completion") &&
+                                           row["completion"].is_string()));
+      if (!ok) throw ConfigError(reader.where() + "expected {\"messages\": [...]} or {\"prompt\", \"completion\"}");
+      row["source"] = "passthrough";
+      out.push_back(row);
+    } catch (const ConfigError& e) {
+      if (!c.skip_bad_lines) throw;
+      if (skipped++ == 0) log::warn() << e.what() << " (skipped; further bad lines are counted)";
+    }
+  }
+  if (skipped) log::warn() << c.passthrough << ": " << skipped << " malformed lines skipped";
+  return out;
+}
+
+std::string strip_leading_space(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\n')) ++i;
+  return s.substr(i);
+}
+
+}  // namespace
+
+RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const std::string& run_dir,
+                                           const std::string& r1_binary, const rewards::RewardServices& services) {
+  fs::create_directories(run_dir);
+  const std::vector<nlohmann::json> passthrough = read_passthrough(c);  // bad input found before sampling
+  const Tokenizer tokenizer = Tokenizer::load(c.model);
+  const PromptDataset data = PromptDataset::load(c.prompts, c.skip_bad_lines, c.seed);
+  auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
+  auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
+  rollout::RolloutClient client(c.rollout.client_options(r1_binary, c.model, c.samples_per_prompt, 0));
+  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language);
+
+  std::vector<size_t> rows;
+  const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();
+  for (size_t i = 0; i < n; ++i) rows.push_back(i);
+  SamplingSpec spec{c.samples_per_prompt, c.max_new_tokens, c.temperature, c.top_p, c.seed * 7919ULL + 11};
+
+  // Groups arrive in finishing order; results are written in dataset order, so a rerun gives the same files.
+  std::map<size_t, std::vector<nlohmann::json>> samples_by_row, kept_by_row;
+  RejectionSampleResult result;
+  Deduplicator dedup;
+  StepProgress progress("rejection-sample", static_cast<int64_t>(rows.size()), 0, 10);
+  int64_t done = 0;
+  sampler.run(data, rows, spec, [&](size_t, std::vector<ScoredSample>&& group) {
+    const PromptRow& row = data.row(group.front().row);
+    const std::string question = row.messages.is_array() ? row.messages.dump() : row.prompt;
+    int64_t kept_here = 0;
+    for (const ScoredSample& s : group) {
+      auto acc = s.score.components.find(c.accuracy);
+      if (acc == s.score.components.end())
+        throw ConfigError("rejection-sample: the rewards give no '" + c.accuracy + "' component (set accuracy_component)");
+      std::string reason = rejection_reason(s.text, static_cast<int64_t>(s.ids.size()), acc->second, c.target_language, c.filters);
+      if (reason.empty() && !dedup.first(question, s.text)) reason = "duplicate";
+      if (reason.empty() && kept_here >= c.keep_per_prompt) reason = "enough kept for this prompt";
+      nlohmann::json components = nlohmann::json::object();
+      for (const auto& [k, v] : s.score.components) components[k] = v;
+      nlohmann::json sample = {{"row", s.row}, {"sample", s.index}, {"prompt", s.prompt}, {"completion", s.text},
+                               {"tokens", s.ids.size()}, {"components", components}, {"kept", reason.empty()}};
+      if (!reason.empty()) {
+        sample["reason"] = reason;
+        result.reasons[reason] = result.reasons.value(reason, 0) + 1;
+      } else {
+        ++kept_here;
+        nlohmann::json messages = row.messages.is_array() ? row.messages
+                                                          : nlohmann::json::array({{{"role", "user"}, {"content", row.prompt}}});
+        messages.push_back({{"role", "assistant"}, {"content", strip_leading_space(s.text)}});
+        nlohmann::json out = {{"messages", messages}, {"source", "rejection"}};
+        for (const auto& [k, v] : row.reference.items()) out[k] = v;
+        kept_by_row[s.row].push_back(std::move(out));
+      }
+      samples_by_row[s.row].push_back(std::move(sample));
+      ++result.samples;
+    }
+    result.kept += kept_here;
+    char fields[64];
+    std::snprintf(fields, sizeof fields, "kept %lld of %lld", static_cast<long long>(result.kept),
+                  static_cast<long long>(result.samples));
+    progress.update(++done, fields);
+  }, nullptr);
+  progress.finish();
+
+  std::string sft, samples;
+  for (const auto& [r, v] : kept_by_row)
+    for (const auto& j : v) sft += j.dump() + "\n";
+  for (const auto& j : passthrough) sft += j.dump() + "\n";
+  for (const auto& [r, v] : samples_by_row)
+    for (const auto& j : v) samples += j.dump() + "\n";
+  write_file_atomic((fs::path(run_dir) / "samples.jsonl").string(), samples);
+  write_file_atomic((fs::path(run_dir) / "sft.jsonl").string(), sft);
+  result.prompts = static_cast<int64_t>(rows.size());
+  result.passthrough = static_cast<int64_t>(passthrough.size());
+  const nlohmann::json summary = {
+      {"prompts", result.prompts},
+      {"samples", result.samples},
+      {"kept", result.kept},
+      {"acceptance", result.samples ? static_cast<double>(result.kept) / static_cast<double>(result.samples) : 0.0},
+      {"passthrough", result.passthrough},
+      {"rejected", result.reasons}};
+  write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  log::info() << "rejection-sample: kept " << result.kept << " of " << result.samples << " samples from " << result.prompts
+              << " prompts, plus " << result.passthrough << " passthrough rows -> " << (fs::path(run_dir) / "sft.jsonl").string();
+  if (result.kept == 0 && result.passthrough == 0)
+    throw Error("rejection-sample: no sample passed the filters and there is no passthrough data: the SFT set would be "
+                "empty (see " + (fs::path(run_dir) / "samples.jsonl").string() + " for the reasons)");
+  return result;
+}
+
+}  // namespace r1::trainer

@@ -1,0 +1,34 @@
+// Evaluation on a held-out set and the end-of-run report of a GRPO run.
+//
+// evaluate(): one completion per held-out problem (greedy unless eval.temperature says otherwise)
+// through the rollout workers, scored by the run's rewards: accuracy = mean of the accuracy
+// component, format rate = share of completions whose format component is 1, language consistency
+// (target-language share of the chain-of-thought words), mean response length in tokens.
+//
+// write_run_report(): summary.json
+//   {"base": {"accuracy", "format_rate", "mean_response_tokens", "samples"}, "final": {...}, "steps", "wall_s"}
+// and plot.svg (reward, accuracy and format rate, response length against step, from metrics.jsonl),
+// then prints the summary table.
+#pragma once
+
+#include <string>
+
+#include "run/dataset.h"
+#include "run/grpo_config.h"
+
+namespace r1::trainer {
+
+class Sampler;
+
+EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& eval, int64_t default_max_new_tokens,
+                    const std::string& target_language, uint64_t seed, double* seconds);
+inline EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& c, double* seconds) {
+  return evaluate(sampler, data, c.eval, c.max_new_tokens, c.target_language, c.seed, seconds);
+}
+
+void write_run_report(const std::string& run_dir, const GrpoResult& result);
+
+// The plot of a run's metrics.jsonl (plot.svg beside it); a run with no metrics yet draws "no data".
+void plot_run(const std::string& run_dir);
+
+}  // namespace r1::trainer

@@ -1,0 +1,124 @@
+// Scored groups from the rollout workers: see sampling.h.
+#include "run/sampling.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "core/config.h"
+#include "core/error.h"
+
+namespace r1::trainer {
+
+RolloutConfig RolloutConfig::read(ConfigReader& w) {
+  RolloutConfig c;
+  c.workers = w.get("workers", c.workers);
+  c.addresses = w.get("addresses", c.addresses);
+  c.precision = w.get_choice("precision", c.precision, {"fp8", "bf16", "fp32"});
+  c.kv_cache_mb = w.get("kv_cache_mb", c.kv_cache_mb);
+  c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
+  c.max_staleness = w.get("max_staleness", c.max_staleness);
+  c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
+  const char* env = std::getenv("R1_ROLLOUT_TOKEN");
+  c.token = w.get("token", std::string(env ? env : ""));
+  if (c.max_staleness < 0 || c.max_staleness > 1)
+    throw ConfigError(w.key_path("max_staleness") + ": must be 0 (on-policy) or 1 (one step off-policy)");
+  if (c.addresses.empty() && c.workers < 1) throw ConfigError(w.key_path("workers") + ": must be >= 1");
+  return c;
+}
+
+rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binary, const std::string& model_dir,
+                                                     int64_t max_n, uint64_t version) const {
+  rollout::ClientOptions co;
+  co.addresses = addresses;
+  co.token = token;
+  co.group_timeout_s = group_timeout_s;
+  // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
+  co.weights_as_f32 = precision == "fp32";
+  if (co.addresses.empty()) {
+    co.local.r1_binary = r1_binary;
+    co.local.count = workers;
+    co.local.global_args = {"--threads", std::to_string(threads_per_worker), "-q"};
+    co.local.serve_args = {"--model", model_dir, "--precision", precision, "--kv-cache-mb", std::to_string(kv_cache_mb),
+                           "--max-n", std::to_string(std::max<int64_t>(max_n, 64)), "--policy-version", std::to_string(version)};
+  }
+  return co;
+}
+
+
+Sampler::Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
+                 std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language)
+    : client_(client), tokenizer_(tokenizer), scorer_(std::move(scorer)), target_language_(std::move(target_language)) {
+  template_.emplace(prompt_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(prompt_template, &tokenizer));
+  if (auto eos = tokenizer.eos_id()) stop_ids_.push_back(*eos);
+  if (auto end = tokenizer.token_to_id("<|im_end|>"); end && (stop_ids_.empty() || *end != stop_ids_[0]))
+    stop_ids_.push_back(*end);
+}
+
+const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {
+  auto it = prompts_.find(row);
+  if (it != prompts_.end()) return it->second.second;
+  const PromptRow& r = data.row(row);
+  std::vector<ChatMessage> messages;
+  if (!r.prompt.empty())
+    messages.push_back({"user", r.prompt, std::nullopt});
+  else
+    messages = parse_messages(r.messages, "line " + std::to_string(r.line));
+  std::string text = template_->render(messages);
+  std::vector<int32_t> ids32 = tokenizer_.encode(text);
+  auto& slot = prompts_[row];
+  slot.first = std::move(text);
+  slot.second.assign(ids32.begin(), ids32.end());
+  return slot.second;
+}
+
+void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, const SamplingSpec& spec,
+                  const std::function<void(size_t, std::vector<ScoredSample>&&)>& on_group, double* score_seconds) {
+  std::vector<v1::GenerateRequest> requests(rows.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const std::vector<int64_t>& ids = prompt_ids(data, rows[k]);
+    v1::GenerateRequest& req = requests[k];
+    req.set_request_id("row-" + std::to_string(rows[k]));
+    for (int64_t id : ids) req.mutable_prompt_ids()->add_ids(static_cast<int32_t>(id));
+    v1::SamplingParams* p = req.mutable_params();
+    p->set_n(static_cast<int32_t>(spec.n));
+    p->set_max_new_tokens(static_cast<int32_t>(spec.max_new_tokens));
+    p->set_temperature(static_cast<float>(spec.temperature));
+    p->set_top_p(static_cast<float>(spec.top_p));
+    p->set_seed(spec.seed + k);
+    for (int64_t s : stop_ids_) p->add_stop_token_ids(static_cast<int32_t>(s));
+  }
+  client_.generate(requests, [&](rollout::GroupResult&& g) {
+    const size_t row = rows[g.index];
+    const PromptRow& r = data.row(row);
+    const auto& cached = prompts_.at(row);
+    std::vector<ScoredSample> group(g.completions.size());
+    std::vector<rewards::Sample> samples(group.size());
+    for (size_t i = 0; i < group.size(); ++i) {
+      const v1::Completion& c = g.completions[i];
+      ScoredSample& s = group[i];
+      s.row = row;
+      s.index = c.index();
+      s.prompt = cached.first;
+      s.prompt_ids = &cached.second;
+      s.ids.assign(c.ids().begin(), c.ids().end());
+      s.logprobs.assign(c.logprobs().begin(), c.logprobs().end());
+      s.text = c.text();
+      s.truncated = c.finish_reason() == v1::FINISH_REASON_LENGTH;
+      s.version = c.policy_version();
+      rewards::Sample& x = samples[i];
+      x.prompt = r.prompt.empty() ? cached.first : r.prompt;
+      x.completion = s.text;
+      x.reference = r.reference;
+      x.target_language = r.reference.value("target_language", target_language_);
+      x.completion_tokens = static_cast<int64_t>(s.ids.size());
+      x.truncated = s.truncated;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<rewards::Score> scores = scorer_->score(samples);
+    if (score_seconds) *score_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t i = 0; i < group.size(); ++i) group[i].score = std::move(scores[i]);
+    on_group(g.index, std::move(group));
+  });
+}
+
+}  // namespace r1::trainer

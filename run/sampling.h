@@ -1,0 +1,89 @@
+// Groups of scored completions from the rollout workers: the prompt rendered and tokenized, the
+// group generated (rollout/client.h), each completion scored by the rewards as its group arrives.
+// The GRPO loop, evaluation and rejection sampling all draw samples through here. No LibTorch.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+#include "rewards/scorer.h"
+#include "rollout/client.h"
+#include "run/dataset.h"
+
+namespace r1 {
+class ConfigReader;
+}
+
+namespace r1::trainer {
+
+// Rollout workers of a stage that samples (grpo, rejection-sample).
+struct RolloutConfig {
+  int workers = 2;                     // local worker processes (ignored when addresses are given)
+  std::vector<std::string> addresses;  // remote workers, host:port
+  std::string precision = "fp8";       // fp8 | bf16 | fp32
+  double kv_cache_mb = 256;
+  int threads_per_worker = 1;
+  int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
+  double group_timeout_s = 600;
+  std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
+
+  // The "rollout" object of a stage (every key optional; errors name the key).
+  static RolloutConfig read(ConfigReader& r);
+  // Client options: local workers started from `r1_binary` serving `model_dir` at `version`, or the
+  // remote addresses (which must serve the same weights).
+  rollout::ClientOptions client_options(const std::string& r1_binary, const std::string& model_dir, int64_t max_n,
+                                        uint64_t version) const;
+};
+
+
+struct ScoredSample {
+  size_t row = 0;                   // in the dataset
+  int index = 0;                    // within its group
+  std::string prompt;               // rendered
+  const std::vector<int64_t>* prompt_ids = nullptr;  // owned by the Sampler's cache
+  std::vector<int64_t> ids;         // the completion's tokens (a stop token included)
+  std::vector<float> logprobs;      // as the worker sampled them
+  std::string text;
+  bool truncated = false;           // hit max_new_tokens
+  uint64_t version = 0;             // policy version that produced it
+  rewards::Score score;
+  double advantage = 0;
+};
+
+struct SamplingSpec {
+  int64_t n = 1, max_new_tokens = 256;
+  double temperature = 1.0, top_p = 1.0;
+  uint64_t seed = 0;                // group k gets seed + k
+};
+
+class Sampler {
+ public:
+  Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
+          std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language);
+
+  // Token ids of a dataset row's rendered prompt (cached per row).
+  const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
+
+  // One group of spec.n samples per row, scored; on_group runs on the calling thread as each group
+  // completes (groups in finishing order; `k` is the group's place in `rows`). Adds the time spent
+  // scoring to *score_seconds.
+  void run(const PromptDataset& data, const std::vector<size_t>& rows, const SamplingSpec& spec,
+           const std::function<void(size_t k, std::vector<ScoredSample>&&)>& on_group, double* score_seconds);
+
+ private:
+  rollout::RolloutClient& client_;
+  const Tokenizer& tokenizer_;
+  std::optional<ChatTemplate> template_;
+  std::shared_ptr<const rewards::BatchScorer> scorer_;
+  std::string target_language_;
+  std::vector<int64_t> stop_ids_;
+  std::map<size_t, std::pair<std::string, std::vector<int64_t>>> prompts_;
+};
+
+}  // namespace r1::trainer

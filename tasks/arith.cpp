@@ -1,0 +1,458 @@
+// The synthetic arithmetic task: problems, worked solutions, pretraining corpus, GRPO rows (arith.h).
+#include "tasks/arith.h"
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "core/jsonl.h"
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+namespace r1 {
+namespace {
+
+const std::array<std::string, 3> kOps = {"add", "sub", "mul"};
+const std::array<const char*, 5> kPhrasings = {"Compute", "Calculate", "Find", "Work out", "Evaluate"};
+
+// Same numbers on every standard library: r1's own mapping of the engine's output.
+uint64_t below(std::mt19937_64& rng, uint64_t n) {
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do x = rng();
+  while (x >= limit);
+  return x % n;
+}
+int64_t between(std::mt19937_64& rng, int64_t lo, int64_t hi) {
+  return lo + static_cast<int64_t>(below(rng, static_cast<uint64_t>(hi - lo) + 1));
+}
+double unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+int64_t pow10(int d) {
+  int64_t p = 1;
+  while (d-- > 0) p *= 10;
+  return p;
+}
+// d-digit numbers: 0..9 for one digit, 10^(d-1)..10^d-1 otherwise.
+int64_t lowest(int digits) { return digits == 1 ? 0 : pow10(digits - 1); }
+int64_t highest(int digits) { return pow10(digits) - 1; }
+
+std::vector<int> digits_of(int64_t v) {  // least significant first
+  std::vector<int> d;
+  do {
+    d.push_back(static_cast<int>(v % 10));
+    v /= 10;
+  } while (v > 0);
+  return d;
+}
+
+const char* symbol(const std::string& op) { return op == "add" ? "+" : op == "sub" ? "-" : "*"; }
+std::string expression(const Problem& p) { return std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b); }
+
+int64_t evaluate(const std::string& op, int64_t a, int64_t b) { return op == "add" ? a + b : op == "sub" ? a - b : a * b; }
+
+Problem build(const std::string& op, int64_t a, int64_t b, std::mt19937_64& rng) {
+  Problem p;
+  p.op = op;
+  p.a = a;
+  p.b = b;
+  p.question = std::string(kPhrasings[below(rng, kPhrasings.size())]) + " " + expression(p);
+  p.answer = std::to_string(evaluate(op, a, b));
+  p.worked = worked_solution(p);
+  return p;
+}
+
+bool in_space(const std::string& op, int64_t a, int64_t b, const ArithOptions& o) {
+  if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end()) return false;
+  const int64_t lo = lowest(o.min_digits), hi = highest(o.max_digits);
+  if (a < lo || a > hi) return false;
+  if (op == "mul") return b >= 2 && b <= 9;
+  return b >= lo && b <= hi && (op != "sub" || a >= b);
+}
+
+// Calls f(op, a, b) for every problem the options allow, in a fixed order.
+template <typename F>
+void for_each_problem(const ArithOptions& o, F&& f) {
+  const int64_t lo = lowest(o.min_digits), hi = highest(o.max_digits);
+  for (const auto& op : o.ops)
+    for (int64_t a = lo; a <= hi; ++a) {
+      const int64_t b_lo = op == "mul" ? 2 : lo, b_hi = op == "mul" ? 9 : op == "sub" ? a : hi;
+      for (int64_t b = b_lo; b <= b_hi; ++b) f(op, a, b);
+    }
+}
+
+uint64_t space_size(const ArithOptions& o) {
+  const uint64_t n = static_cast<uint64_t>(highest(o.max_digits) - lowest(o.min_digits) + 1);
+  uint64_t total = 0;
+  for (const auto& op : o.ops) total += op == "add" ? n * n : op == "sub" ? n * (n + 1) / 2 : n * 8;
+  return total;
+}
+
+bool parse_key(const std::string& key, std::string& op, int64_t& a, int64_t& b) {
+  const size_t c1 = key.find(':'), c2 = key.find(':', c1 == std::string::npos ? c1 : c1 + 1);
+  if (c2 == std::string::npos) return false;
+  try {
+    size_t used = 0;
+    op = key.substr(0, c1);
+    a = std::stoll(key.substr(c1 + 1, c2 - c1 - 1), &used);
+    if (used != c2 - c1 - 1) return false;
+    b = std::stoll(key.substr(c2 + 1), &used);
+    return used == key.size() - c2 - 1;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+struct Words {
+  const char *plus, *minus, *times, *equals, *write, *carry, *borrow, *header, *step_end, *so;
+};
+const Words kEnglish = {" + ", " - ", " * ", " = ", ", write ", " carry ", " borrow ", ": ", ". ", "So "};
+const Words kChinese = {" 加 ", " 减 ", " 乘 ", " 等于 ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
+// Chinese phrases around the same symbols: what language_mixing "step" switches to, step by step.
+const Words kChineseSymbols = {" + ", " - ", " * ", " = ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
+
+// A plausible slip: a dropped carry or borrow, two neighbouring digits swapped, or one digit off by
+// one. Always differs from the true answer and is never negative.
+std::string slip(const Problem& p, std::mt19937_64& rng) {
+  const std::string& truth = p.answer;
+  std::string wrong;
+  switch (below(rng, 3)) {
+    case 0: {  // no carries / borrows: each column on its own (sub: the smaller digit from the larger)
+      const auto da = digits_of(p.a), db = digits_of(p.b);
+      const size_t n = std::max(da.size(), p.op == "mul" ? 0 : db.size());
+      std::string digits;  // most significant first
+      for (size_t i = 0; i < n; ++i) {
+        const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
+        const int v = p.op == "add" ? x + y : p.op == "sub" ? std::abs(x - y) : x * static_cast<int>(p.b);
+        digits.insert(0, std::to_string(i + 1 == n ? v : v % 10));
+      }
+      wrong = std::to_string(std::stoll(digits));
+      break;
+    }
+    case 1: {
+      std::vector<size_t> at;
+      for (size_t i = 0; i + 1 < truth.size(); ++i)
+        if (truth[i] != truth[i + 1] && !(i == 0 && truth[1] == '0')) at.push_back(i);
+      if (at.empty()) break;
+      wrong = truth;
+      const size_t i = at[below(rng, at.size())];
+      std::swap(wrong[i], wrong[i + 1]);
+      break;
+    }
+    default: break;
+  }
+  if (!wrong.empty() && wrong != truth) return wrong;
+  wrong = truth;  // one digit off by one
+  const size_t i = below(rng, truth.size());
+  const int d = truth[i] - '0';
+  int delta = below(rng, 2) ? 1 : -1;
+  if (d == 9) delta = -1;
+  if (d == 0 || (i == 0 && d == 1 && truth.size() > 1)) delta = 1;  // no leading zero
+  wrong[i] = static_cast<char>('0' + d + delta);
+  return wrong;
+}
+
+Problem draw(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
+  for (int tries = 0; tries < 100000; ++tries) {
+    Problem p = make_problem(rng, o);
+    if (!exclude || !exclude->count(problem_key(p))) return p;
+  }
+  throw Error("arithmetic corpus: every problem drawn is in the excluded set (exclude fewer problems)");
+}
+
+}  // namespace
+
+void check_arith_options(const ArithOptions& o, const std::string& where) {
+  auto key = [&](const char* field) { return where.empty() ? std::string(field) : where + "." + field; };
+  if (o.ops.empty()) throw ConfigError(key("ops") + ": give at least one of add, sub, mul");
+  for (const auto& op : o.ops) {
+    if (std::find(kOps.begin(), kOps.end(), op) == kOps.end())
+      throw ConfigError(key("ops") + ": unknown op '" + op + "' (expected add, sub, mul)");
+    if (std::count(o.ops.begin(), o.ops.end(), op) > 1) throw ConfigError(key("ops") + ": '" + op + "' given twice");
+  }
+  if (o.min_digits < 1 || o.min_digits > 9)
+    throw ConfigError(key("min_digits") + ": expected 1..9, got " + std::to_string(o.min_digits));
+  if (o.max_digits < o.min_digits || o.max_digits > 9)
+    throw ConfigError(key("max_digits") + ": expected min_digits.." + "9, got " + std::to_string(o.max_digits));
+  const std::pair<const char*, double> mix[] = {{"template_worked", o.template_worked},
+                                                {"template_direct", o.template_direct},
+                                                {"template_tag_misuse", o.template_tag_misuse},
+                                                {"qa_direct", o.qa_direct},
+                                                {"qa_worked", o.qa_worked},
+                                                {"facts", o.facts}};
+  double sum = 0;
+  for (const auto& [name, v] : mix) {
+    if (!std::isfinite(v) || v < 0) throw ConfigError(key(name) + ": expected a fraction >= 0, got " + std::to_string(v));
+    sum += v;
+  }
+  if (!(sum > 0)) throw ConfigError(key("template_worked") + ": the corpus mix fractions are all zero");
+  if (o.facts_per_document < 1 || o.facts_per_document > 1000)
+    throw ConfigError(key("facts_per_document") + ": expected 1..1000, got " + std::to_string(o.facts_per_document));
+  for (const auto& [name, v] : {std::pair{"direct_error_rate", o.direct_error_rate}, std::pair{"second_language", o.second_language}})
+    if (!(v >= 0 && v <= 1)) throw ConfigError(key(name) + ": expected 0..1, got " + std::to_string(v));
+}
+
+ArithOptions read_arith_options(ConfigReader& r) {
+  ArithOptions o;
+  const int64_t seed = r.get("seed", static_cast<int64_t>(o.seed));
+  if (seed < 0) throw ConfigError(r.key_path("seed") + ": expected a non-negative integer");
+  o.seed = static_cast<uint64_t>(seed);
+  o.ops = r.get("ops", o.ops);
+  o.min_digits = r.get("min_digits", o.min_digits);
+  o.max_digits = r.get("max_digits", o.max_digits);
+  o.template_worked = r.get("template_worked", o.template_worked);
+  o.template_direct = r.get("template_direct", o.template_direct);
+  o.template_tag_misuse = r.get("template_tag_misuse", o.template_tag_misuse);
+  o.qa_direct = r.get("qa_direct", o.qa_direct);
+  o.qa_worked = r.get("qa_worked", o.qa_worked);
+  o.facts = r.get("facts", o.facts);
+  o.facts_per_document = r.get("facts_per_document", o.facts_per_document);
+  o.direct_error_rate = r.get("direct_error_rate", o.direct_error_rate);
+  o.second_language = r.get("second_language", o.second_language);
+  o.mix_steps = r.get_choice("language_mixing", o.mix_steps ? "step" : "solution", {"solution", "step"}) == "step";
+  check_arith_options(o, r.path());
+  return o;
+}
+
+namespace {
+
+// The worked solution with each part's words from words(k): k = 0 the header, 1..n the column steps,
+// n + 1 the closing "So".
+std::string worked_with(const Problem& p, const std::function<const Words&(size_t)>& words) {
+  const auto da = digits_of(p.a), db = digits_of(p.b);
+  std::string out = expression(p) + words(0).header;
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const size_t n = p.op == "add" ? std::max(da.size(), db.size()) : da.size();
+  int in = 0;  // carry or borrow into this column
+  for (size_t i = 0; i < n; ++i) {
+    const Words& w = words(i + 1);
+    const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
+    const bool last = i + 1 == n;
+    if (p.op == "add") {
+      const int s = x + y + in;
+      out += str(x) + w.plus + str(y) + (in ? w.plus + str(in) : "") + w.equals + str(s) + w.write;
+      out += last ? str(s) : str(s % 10) + (s >= 10 ? w.carry + str(s / 10) : "");
+      in = s / 10;
+    } else if (p.op == "sub") {
+      const bool borrow = x - in < y;
+      const int top = x + (borrow ? 10 : 0), r = top - y - in;
+      out += str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(r) + w.write + str(r);
+      if (borrow) out += w.borrow + std::string("1");
+      in = borrow ? 1 : 0;
+    } else {
+      const int v = x * static_cast<int>(p.b) + in;
+      out += str(x) + w.times + str(p.b) + (in ? w.plus + str(in) : "") + w.equals + str(v) + w.write;
+      out += last ? str(v) : str(v % 10) + (v >= 10 ? w.carry + str(v / 10) : "");
+      in = v / 10;
+    }
+    out += w.step_end;
+  }
+  const Words& end = words(n + 1);
+  out += end.so + expression(p) + " = " + p.answer + (&end == &kEnglish ? "." : "。");
+  return out;
+}
+
+}  // namespace
+
+std::string worked_solution(const Problem& p, StepLanguage language) {
+  const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
+  return worked_with(p, [&w](size_t) -> const Words& { return w; });
+}
+
+std::string code_switched_solution(const Problem& p, std::mt19937_64& rng, double chinese) {
+  std::vector<const Words*> parts;
+  return worked_with(p, [&](size_t k) -> const Words& {
+    while (parts.size() <= k) parts.push_back(unit(rng) < chinese ? &kChineseSymbols : &kEnglish);
+    return *parts[k];
+  });
+}
+
+std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage language) {
+  const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
+  const std::string& op = o.ops[below(rng, o.ops.size())];
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const int x = static_cast<int>(below(rng, 10));
+  if (op == "add") {
+    const int y = static_cast<int>(below(rng, 10)), in = static_cast<int>(below(rng, 2));
+    return str(x) + w.plus + str(y) + (in ? w.plus + str(in) : "") + w.equals + str(x + y + in);
+  }
+  if (op == "sub") {
+    const int y = static_cast<int>(below(rng, 10)), in = static_cast<int>(below(rng, 2));
+    const int top = x + (x - in < y ? 10 : 0);
+    return str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(top - y - in);
+  }
+  const int b = static_cast<int>(between(rng, 2, 9));
+  const int in = below(rng, 2) ? static_cast<int>(below(rng, static_cast<uint64_t>(b))) : 0;  // a carry is < b
+  return str(x) + w.times + str(b) + (in ? w.plus + str(in) : "") + w.equals + str(x * b + in);
+}
+
+Problem make_problem(std::mt19937_64& rng, const ArithOptions& o) {
+  check_arith_options(o);
+  const std::string& op = o.ops[below(rng, o.ops.size())];
+  auto number = [&] {
+    const int d = static_cast<int>(between(rng, o.min_digits, o.max_digits));
+    return between(rng, lowest(d), highest(d));
+  };
+  int64_t a = number(), b = op == "mul" ? between(rng, 2, 9) : number();
+  if (op == "sub" && a < b) std::swap(a, b);
+  return build(op, a, b, rng);
+}
+
+std::string problem_key(const Problem& p) { return p.op + ":" + std::to_string(p.a) + ":" + std::to_string(p.b); }
+
+std::vector<Problem> make_problems(size_t n, uint64_t seed, const ArithOptions& o, const std::set<std::string>* exclude) {
+  check_arith_options(o);
+  uint64_t excluded = 0;
+  if (exclude)
+    for (const auto& k : *exclude) {
+      std::string op;
+      int64_t a, b;
+      if (parse_key(k, op, a, b) && in_space(op, a, b, o)) ++excluded;
+    }
+  const uint64_t available = space_size(o) - excluded;
+  if (n > available) {
+    std::string ops;
+    for (const auto& op : o.ops) ops += (ops.empty() ? "" : ",") + op;
+    throw Error("make_problems: asked for " + std::to_string(n) + " distinct problems but only " + std::to_string(available) +
+                " exist (ops " + ops + ", " + std::to_string(o.min_digits) + "-" + std::to_string(o.max_digits) +
+                " digit operands, " + std::to_string(excluded) + " excluded)");
+  }
+  std::mt19937_64 rng(seed);
+  std::vector<Problem> out;
+  std::set<std::string> seen;
+  auto taken = [&](const std::string& k) { return seen.count(k) || (exclude && exclude->count(k)); };
+  int misses = 0;
+  while (out.size() < n && misses < 20000) {
+    Problem p = make_problem(rng, o);
+    std::string k = problem_key(p);
+    if (taken(k)) {
+      ++misses;
+      continue;
+    }
+    misses = 0;
+    seen.insert(std::move(k));
+    out.push_back(std::move(p));
+  }
+  if (out.size() < n) {
+    // Nearly all of the space is wanted: pick the rest uniformly from what is left (selection sampling).
+    if (space_size(o) > 5'000'000)
+      throw Error("make_problems: found only " + std::to_string(out.size()) + " of " + std::to_string(n) +
+                  " distinct problems by sampling; ask for fewer");
+    uint64_t left = available - out.size(), want = n - out.size();
+    const size_t first_new = out.size();
+    for_each_problem(o, [&](const std::string& op, int64_t a, int64_t b) {
+      if (want == 0 || taken(op + ":" + std::to_string(a) + ":" + std::to_string(b))) return;
+      if (below(rng, left--) < want) {
+        out.push_back(build(op, a, b, rng));
+        --want;
+      }
+    });
+    for (size_t i = out.size() - 1; i > first_new; --i) std::swap(out[i], out[first_new + below(rng, i - first_new + 1)]);
+  }
+  return out;
+}
+
+std::string r1_zero_prompt(const std::string& question) {
+  return "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+         "The assistant first thinks about the reasoning process in the mind and then provides the user with the "
+         "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+         "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>. User: " +
+         question + ". Assistant:";
+}
+
+std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
+  check_arith_options(o);
+  const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked, o.facts};
+  constexpr int kKinds = 6;
+  double total = 0;
+  for (double v : mix) total += v;
+  double u = unit(rng) * total;
+  int kind = 0;
+  for (; kind < kKinds - 1 && u >= mix[kind]; ++kind) u -= mix[kind];
+  while (mix[kind] == 0) --kind;  // rounding at the top end
+  if (kind == 5) {
+    // Step mixing writes steps with the same symbols in both languages: the drills stay English.
+    const StepLanguage language = !o.mix_steps && unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English;
+    std::string out = language == StepLanguage::Chinese ? "口诀：" : "Facts:";
+    for (int i = 0; i < o.facts_per_document; ++i)
+      out += (language == StepLanguage::Chinese ? "" : " ") + step_fact(rng, o, language) +
+             (language == StepLanguage::Chinese ? "。" : ".");
+    return out;
+  }
+  const Problem p = draw(rng, o, exclude);
+  auto direct = [&] { return unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer; };
+  auto worked = [&] {
+    if (o.mix_steps) return code_switched_solution(p, rng, o.second_language);
+    return worked_solution(p, unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English);
+  };
+  switch (kind) {
+    case 0: return r1_zero_prompt(p.question) + " <think> " + worked() + " </think> <answer> " + p.answer + " </answer>";
+    case 1: return r1_zero_prompt(p.question) + " The answer is " + direct() + ".";
+    case 2: {
+      const std::string ans = direct();
+      switch (below(rng, 5)) {
+        case 0: return r1_zero_prompt(p.question) + " <answer> " + ans + " </answer>";
+        case 1: return r1_zero_prompt(p.question) + " <think> " + ans + " </think>";
+        case 2: return r1_zero_prompt(p.question) + " <think> </think> <answer> " + ans + " </answer>";
+        case 3: return r1_zero_prompt(p.question) + " <think> " + ans + " </answer>";
+        default: return r1_zero_prompt(p.question) + " <answer> " + ans;
+      }
+    }
+    case 3: return "Question: " + p.question + "\nAnswer: " + direct();
+    default: return "Question: " + p.question + "\nSolution: " + worked() + "\nAnswer: " + p.answer;
+  }
+}
+
+std::vector<std::string> make_corpus(size_t documents, const ArithOptions& o, const std::set<std::string>* exclude) {
+  std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ULL);  // a stream apart from make_problems(seed)
+  std::vector<std::string> out;
+  out.reserve(documents);
+  for (size_t i = 0; i < documents; ++i) out.push_back(corpus_document(rng, o, exclude));
+  return out;
+}
+
+std::string cold_start_response(const Problem& p) {
+  return "<think> " + worked_solution(p) + " </think> <answer> " + p.answer + " </answer>";
+}
+
+nlohmann::json cold_start_row(const Problem& p) {
+  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", p.question}},
+                                               {{"role", "assistant"}, {"content", cold_start_response(p)}}})},
+          {"answer", p.answer},
+          {"op", p.op}};
+}
+
+nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
+  check_arith_options(o);
+  const std::string& op = o.ops[below(rng, o.ops.size())];
+  int64_t a = static_cast<int64_t>(below(rng, 10)), b = static_cast<int64_t>(below(rng, 10));
+  if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // b <= a <= 18
+  if (op == "mul") b = between(rng, 2, 9);
+  const std::string e = std::to_string(a) + " " + symbol(op) + " " + std::to_string(b);
+  const std::string ans = std::to_string(evaluate(op, a, b));
+  return {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", "Compute " + e}},
+                                               {{"role", "assistant"}, {"content", "<think> " + e + " = " + ans +
+                                                                                       ". </think> <answer> " + ans + " </answer>"}}})},
+          {"answer", ans},
+          {"op", op}};
+}
+
+nlohmann::json problem_row(const Problem& p) { return {{"prompt", p.question}, {"answer", p.answer}, {"op", p.op}}; }
+
+void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems) {
+  std::string text;
+  for (const auto& p : problems) text += to_json_line(problem_row(p)) + "\n";
+  write_file_atomic(path, text);
+}
+
+}  // namespace r1
