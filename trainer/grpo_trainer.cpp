@@ -14,6 +14,7 @@
 #include <future>
 #include <numeric>
 
+#include "checkpoint/config.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -117,7 +118,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   // Remote workers must serve the same starting weights (started with --model and
   // --policy-version as the trainer's start); local ones are started so.
   rollout::RolloutClient client(co);
-  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language);
+  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(policy_dir));
   RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   GrpoResult result;
