@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "bench/torch_bench.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "tokenizer/byte_tokenizer.h"
@@ -25,18 +26,17 @@
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/wire.h"
 
 namespace r1::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::vector<model::GenerationRequest> workload(const RolloutBenchOptions& o, int64_t vocab) {
+std::vector<rollout::GroupRequest> workload(const RolloutBenchOptions& o, int64_t vocab) {
   std::mt19937_64 rng(1234);
-  std::vector<model::GenerationRequest> qs;
+  std::vector<rollout::GroupRequest> qs;
   for (int64_t p = 0; p < o.prompts; ++p) {
-    model::GenerationRequest q;
+    rollout::GroupRequest q;
     for (int64_t t = 0; t < o.prompt_tokens; ++t) q.prompt.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab)));
     q.params.n = o.samples;
     q.params.max_new_tokens = o.new_tokens;  // no stop: every sample runs its whole budget
@@ -48,8 +48,8 @@ std::vector<model::GenerationRequest> workload(const RolloutBenchOptions& o, int
 }
 
 // Sampled tokens per second of the engine in this thread.
-double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, const std::vector<model::GenerationRequest>& qs,
-                                double kv_mb, std::vector<std::vector<model::Completion>>* out = nullptr) {
+double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, const std::vector<rollout::GroupRequest>& qs,
+                                double kv_mb, std::vector<std::vector<rollout::Completion>>* out = nullptr) {
   model::EngineOptions eo;
   eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*m, kv_mb);
   model::Engine engine(m, eo);
@@ -58,14 +58,14 @@ double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, con
   const auto t = Clock::now();
   for (size_t r = 0; r < qs.size(); ++r) {
     if (out) (*out)[r].resize(static_cast<size_t>(qs[r].params.n));
-    engine.submit(qs[r], [&, r](int64_t s, model::Completion&& c, uint64_t) {
+    engine.submit(qs[r], [&, r](rollout::Completion&& c) {
       tokens += static_cast<int64_t>(c.ids.size());
-      if (out) (*out)[r][static_cast<size_t>(s)] = std::move(c);
+      if (out) (*out)[r][static_cast<size_t>(c.index)] = std::move(c);
     });
   }
   while (engine.step()) {
   }
-  return static_cast<double>(tokens) / since(t);
+  return static_cast<double>(tokens) / seconds_since(t);
 }
 
 }  // namespace
@@ -87,7 +87,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   for (int i = 0; i < 3; ++i) {
     auto t = Clock::now();
     at::matmul(a, b);
-    gemm = std::min(gemm, since(t));
+    gemm = std::min(gemm, seconds_since(t));
   }
   const double peak = 2.0 * n * n * n / gemm / 1e9;
   std::printf("  peak     bf16 %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", static_cast<long long>(n),
@@ -126,7 +126,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
     std::printf("\n");
   };
 
-  std::vector<std::vector<model::Completion>> bf16_out;
+  std::vector<std::vector<rollout::Completion>> bf16_out;
   const double inproc_bf16 = engine_tokens_per_second(bf16, qs, o.kv_cache_mb, &bf16_out);
   report("engine in-process, bf16", inproc_bf16, 0);
   const double inproc_fp8 = engine_tokens_per_second(fp8, qs, o.kv_cache_mb);
@@ -161,14 +161,10 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
     std::vector<std::thread> callers;
     for (size_t r = 0; r < qs.size(); ++r)
       callers.emplace_back([&, r] {
-        v1::GenerateRequest req;
-        req.set_request_id("bench-" + std::to_string(r));
-        for (int64_t id : qs[r].prompt) req.mutable_prompt_ids()->add_ids(static_cast<int32_t>(id));
-        auto* p = req.mutable_params();
-        p->set_n(static_cast<int32_t>(o.samples));
-        p->set_max_new_tokens(static_cast<int32_t>(o.new_tokens));
-        p->set_temperature(1.0f);
-        p->set_seed(static_cast<uint64_t>(r));
+        // The very group the engine ran above, on the wire as the trainer's client sends it.
+        rollout::GroupRequest q = qs[r];
+        q.id = "bench-" + std::to_string(r);
+        const v1::GenerateRequest req = rollout::to_proto(q);
         grpc::ClientContext ctx;
         auto reader = stub->Generate(&ctx, req);
         v1::Completion comp;
@@ -176,7 +172,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
         if (!reader->Finish().ok()) ++failures;
       });
     for (auto& th : callers) th.join();
-    grpc_fp8 = static_cast<double>(tokens.load()) / since(t);
+    grpc_fp8 = static_cast<double>(tokens.load()) / seconds_since(t);
     if (failures) throw Error("bench rollout: " + std::to_string(failures.load()) + " gRPC calls failed");
     if (tokens.load() != total)
       throw Error("bench rollout: the worker returned " + std::to_string(tokens.load()) + " tokens, not " + std::to_string(total));
@@ -195,7 +191,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
       at::Tensor logits = bf16->logits(bf16->forward(ids).select(1, -1));
       seq.push_back(at::softmax(logits[0], -1).multinomial(1).item<int64_t>());
     }
-    report("naive loop (no cache, no batching)", static_cast<double>(steps) / since(t), 0);
+    report("naive loop (no cache, no batching)", static_cast<double>(steps) / seconds_since(t), 0);
   }
 
   // FP8 against bf16 on the same tokens: the bf16 engine's samples scored by both models.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bench/torch_bench.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "model/runtime.h"
@@ -19,8 +20,6 @@
 namespace r1::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 int64_t rss_kb() {
   std::ifstream in("/proc/self/status");
@@ -38,7 +37,7 @@ double best_of(int repeats, F&& f) {
   for (int i = 0; i < repeats; ++i) {
     auto t = Clock::now();
     f();
-    best = std::min(best, since(t));
+    best = std::min(best, seconds_since(t));
   }
   return best;
 }
@@ -91,7 +90,7 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
       at::Tensor step = at::randint(c.vocab_size, {batch, 1}, at::kLong);
       auto t = Clock::now();
       for (int64_t s = 0; s < o.decode_steps; ++s) m.logits(m.forward_cached(step, cache));
-      const double secs = since(t);
+      const double secs = seconds_since(t);
       const double resident = static_cast<double>(rss_kb() - base_rss) * 1024;
       report("decode batch " + std::to_string(batch), static_cast<double>(batch * o.decode_steps), secs, 2 * with_head);
       const double kv_bytes = 2.0 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * bytes_per *

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench/torch_bench.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "tokenizer/bpe_train.h"
@@ -36,8 +37,6 @@ namespace r1::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 double matmul_peak(at::ScalarType dtype) {
   at::NoGradGuard no_grad;
@@ -48,7 +47,7 @@ double matmul_peak(at::ScalarType dtype) {
   for (int i = 0; i < 3; ++i) {
     const auto t = Clock::now();
     at::matmul(a, b);
-    best = std::min(best, since(t));
+    best = std::min(best, seconds_since(t));
   }
   return 2.0 * n * n * n / best;
 }
@@ -110,12 +109,15 @@ UpdateTiming time_update(const model::ModelConfig& mc, at::ScalarType compute, b
       groups[g].push_back(std::move(s));
     }
   const double tokens = static_cast<double>(o.groups * o.group_size * (o.prompt_tokens + o.completion_tokens));
-  trainer::grpo_update(policy, nullptr, optim, groups, c, 0);  // warm-up: allocator, kernels
+  trainer::TrainedPolicy trained{policy, optim};
+  // Warm-up (allocator, kernels); then the timed updates, each from the groups as the trainer runs it.
+  trainer::grpo_update(trained, trainer::TrainBatch::from_groups(groups, false), trainer::UpdateOptions::of(c, 0));
   double best = 1e30;
   for (int64_t i = 0; i < o.updates; ++i) {
     const auto t = Clock::now();
-    trainer::StepUpdate u = trainer::grpo_update(policy, nullptr, optim, groups, c, i + 1);
-    best = std::min(best, since(t));
+    trainer::StepUpdate u =
+        trainer::grpo_update(trained, trainer::TrainBatch::from_groups(groups, false), trainer::UpdateOptions::of(c, i + 1));
+    best = std::min(best, seconds_since(t));
     if (u.skipped) throw Error("r1 bench train: the update was skipped (non-finite loss)");
   }
   UpdateTiming r;

@@ -34,15 +34,15 @@ void add_model_commands(CLI::App& app) {
   g->add_option("--model", gen->model, "Model folder (config.json, safetensors, tokenizer.json)")->required();
   g->add_option("--prompt", gen->prompt, "Prompt text")->required();
   g->add_flag("--chat", gen->chat, "Wrap the prompt as a user message in the tokenizer's chat template");
-  g->add_option("--n", gen->n, "Samples of the prompt (they share its prefill)")->check(CLI::PositiveNumber)->capture_default_str();
-  g->add_option("--temperature", gen->temperature, "0: greedy")->check(CLI::NonNegativeNumber)->capture_default_str();
-  g->add_option("--top-p", gen->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  g->add_option("--top-k", gen->top_k, "Keep the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  g->add_option("--min-p", gen->min_p, "Drop tokens below min-p x the top token's probability")->check(CLI::Range(0.0, 1.0))
+  g->add_option("--n", gen->sampling.n, "Samples of the prompt (they share its prefill)")->check(CLI::PositiveNumber)->capture_default_str();
+  g->add_option("--temperature", gen->sampling.temperature, "0: greedy")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g->add_option("--top-p", gen->sampling.top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  g->add_option("--top-k", gen->sampling.top_k, "Keep the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  g->add_option("--min-p", gen->sampling.min_p, "Drop tokens below min-p x the top token's probability")->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  g->add_option("--max-new-tokens", gen->max_new_tokens, "Token budget per sample")->check(CLI::PositiveNumber)->capture_default_str();
-  g->add_option("--seed", gen->seed, "Seed: the same seed replays the same samples")->capture_default_str();
-  g->add_option("--stop", gen->stop, "Stop string (repeatable)");
+  g->add_option("--max-new-tokens", gen->sampling.max_new_tokens, "Token budget per sample")->check(CLI::PositiveNumber)->capture_default_str();
+  g->add_option("--seed", gen->sampling.seed, "Seed: the same seed replays the same samples")->capture_default_str();
+  g->add_option("--stop", gen->sampling.stop_strings, "Stop string (repeatable)");
   g->add_option("--dtype", gen->dtype, "Compute dtype: fp32 or bf16")->capture_default_str();
   g->callback([gen] { torch_commands().generate(torch_context(), *gen); });
 }

@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/torch_module.h"
+#include "rollout/worker_options.h"
 
 namespace r1::cli {
 
@@ -16,25 +17,7 @@ void add_rollout_command(CLI::App& app) {
       "serve",
       "Serve a model over gRPC (proto/rollout.proto): continuous batching, FP8 weights, live weight updates. "
       "The first line on stdout is 'listening on HOST:PORT'; SIGTERM or SIGINT stops it cleanly");
-  serve->add_option("--model", o->model_dir, "Model folder (config.json, safetensors, tokenizer.json)")->required();
-  serve->add_option("--host", o->host, "Address to bind (0.0.0.0: every interface; only with --token on shared networks)")
-      ->capture_default_str();
-  serve->add_option("--port", o->port, "Port (0: a free one, printed on the first line)")->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  serve->add_option("--precision", o->precision, "Weights: fp8 (e4m3 with scales), bf16 or fp32")
-      ->check(CLI::IsMember({"fp8", "bf16", "fp32"}))->capture_default_str();
-  serve->add_option("--fp8-scaling", o->fp8_scaling, "FP8 scales per output channel, or per 128x128 block")
-      ->check(CLI::IsMember({"channel", "block"}))->capture_default_str();
-  serve->add_option("--kv-cache-mb", o->kv_cache_mb, "KV cache budget; requests wait in the queue when it is full")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  serve->add_option("--max-running", o->max_running, "Sequences decoded together at most")->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  serve->add_option("--max-n", o->max_n, "Samples per request at most")->check(CLI::PositiveNumber)->capture_default_str();
-  serve->add_option("--max-message-mb", o->max_message_mb, "gRPC message size limit")->check(CLI::Range(1, 2000))
-      ->capture_default_str();
-  serve->add_option("--token", o->token,
-                    "Shared token every call must carry (metadata x-r1-token); default: $R1_ROLLOUT_TOKEN, else none");
-  serve->add_option("--policy-version", o->version, "Policy version of the loaded weights")->capture_default_str();
+  rollout::add_serve_options(*serve, *o);
   serve->callback([o] {
     if (o->token.empty())
       if (const char* t = std::getenv("R1_ROLLOUT_TOKEN")) o->token = t;

@@ -99,22 +99,16 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
     tmpl.emplace(r1::ChatTemplate::detect(tok));
     text = tmpl->render({{"user", o.prompt, std::nullopt}});
   }
-  r1::model::GenerationRequest q;
+  r1::rollout::GroupRequest q;
   for (int32_t id : tok.encode(text)) q.prompt.push_back(id);
   if (q.prompt.empty()) throw Error("--prompt: the prompt encodes to no tokens");
-  q.params.temperature = o.temperature;
-  q.params.top_p = o.top_p;
-  q.params.top_k = o.top_k;
-  q.params.min_p = o.min_p;
-  q.params.max_new_tokens = o.max_new_tokens;
-  q.params.seed = o.seed;
-  q.params.n = o.n;
-  q.params.stop_strings = o.stop;
+  q.params = o.sampling;
   // The trainer's and the workers' rule (tokenizer/chat_template.h); the end of turn counts with --chat.
   q.params.stop_token_ids = r1::stop_token_ids(tok, tmpl ? &*tmpl : nullptr, r1::model::read_eos_token_ids(o.model));
   r1::model::GenerateOptions go;
   go.tokenizer = &tok;
-  if (o.n == 1)
+  const int64_t n = o.sampling.n;
+  if (n == 1)
     go.on_text = [](size_t, int64_t, const std::string& piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
@@ -127,11 +121,13 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   for (size_t s = 0; s < out[0].size(); ++s) {
     const auto& c = out[0][s];
     tokens += c.ids.size();
-    if (o.n > 1) std::printf("--- sample %zu (%s, %zu tokens) ---\n%s\n", s + 1, c.finish_reason.c_str(), c.ids.size(), c.text.c_str());
+    if (n > 1)
+      std::printf("--- sample %zu (%s, %zu tokens) ---\n%s\n", s + 1, r1::rollout::finish_reason_name(c.finish_reason),
+                  c.ids.size(), c.text.c_str());
   }
-  if (o.n == 1) std::printf("\n");
+  if (n == 1) std::printf("\n");
   std::fprintf(stderr, "[%zu prompt tokens, %zu generated in %.2f s: %.1f tokens/s; finish: %s]\n", q.prompt.size(),
-               tokens, seconds, tokens / std::max(seconds, 1e-9), out[0][0].finish_reason.c_str());
+               tokens, seconds, tokens / std::max(seconds, 1e-9), r1::rollout::finish_reason_name(out[0][0].finish_reason));
 }
 
 void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutServeOptions& o) {
@@ -148,7 +144,7 @@ void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutS
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   apply(context);
-  r1::rollout::ServerOptions so = o;
+  r1::rollout::WorkerOptions so = o;
   so.threads = context.threads;
   r1::rollout::RolloutServer server(so);
   std::printf("listening on %s\n", server.address().c_str());

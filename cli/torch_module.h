@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "bench/torch_bench.h"
-#include "inference/server.h"
+#include "rollout/worker_options.h"
+#include "rollout/group.h"
 #include "trainer/recipe.h"
 
 namespace r1::cli {
@@ -33,10 +34,13 @@ struct ModelInitOptions {
 struct GenerateOptions {
   std::string model, prompt, dtype = "fp32";
   bool chat = false;
-  int64_t n = 1, top_k = 0, max_new_tokens = 256;
-  double temperature = 0.7, top_p = 1.0, min_p = 0.0;
-  uint64_t seed = 0;
-  std::vector<std::string> stop;
+  // The rollout seam's parameters (rollout/group.h), as the workers get them; stop ids are added by
+  // the shared rule (tokenizer/chat_template.h).
+  rollout::SamplingParams sampling = [] {
+    rollout::SamplingParams p;
+    p.temperature = 0.7;
+    return p;
+  }();
 };
 
 // r1 bench model | rollout | train (bench/torch_bench.h; free of LibTorch)
@@ -44,9 +48,9 @@ using ModelBenchOptions = bench::ModelBenchOptions;
 using RolloutBenchOptions = bench::RolloutBenchOptions;
 using TrainBenchOptions = bench::TrainBenchOptions;
 
-// r1 rollout serve: the worker's options as they are (inference/server.h is free of LibTorch); threads
-// come from the TorchContext.
-using RolloutServeOptions = rollout::ServerOptions;
+// r1 rollout serve: the worker's options as they are (rollout/worker_options.h); threads come from
+// the TorchContext.
+using RolloutServeOptions = rollout::WorkerOptions;
 
 // r1 run: a recipe (trainer/recipe.h; free of LibTorch)
 using RunRecipeOptions = trainer::RecipeRun;
@@ -63,7 +67,7 @@ struct TorchCommands {
   void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 6;
+inline constexpr int kTorchAbiVersion = 7;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

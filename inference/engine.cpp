@@ -23,7 +23,7 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void check_request(const GenerationRequest& q, const ModelConfig& config, const Tokenizer* tok) {
+void check_request(const GroupRequest& q, const ModelConfig& config, const Tokenizer* tok) {
   const SamplingParams& p = q.params;
   if (!(p.temperature >= 0) || !std::isfinite(p.temperature)) throw Error("temperature must be >= 0");
   if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("top_p must be in (0, 1]");
@@ -52,7 +52,7 @@ int64_t kv_tokens_for_megabytes(const Transformer& model, double megabytes) {
 
 struct Engine::Group {
   GroupId id = 0;
-  GenerationRequest request;
+  GroupRequest request;
   OnCompletion on_completion;
   OnText on_text;
   bool cancelled = false;  // under mutex_
@@ -97,7 +97,7 @@ Engine::Engine(std::shared_ptr<const Transformer> model, EngineOptions options, 
 
 Engine::~Engine() { stop(); }
 
-Engine::BlockPlan Engine::block_plan(const GenerationRequest& q) const {
+Engine::BlockPlan Engine::block_plan(const GroupRequest& q) const {
   const int64_t bs = options_.block_size, P = static_cast<int64_t>(q.prompt.size());
   // The last sampled token is never fed back, so a sample caches at most P + max_new - 1 tokens. The
   // prompt's full blocks are shared; the rest (its partial block included) are each sample's own.
@@ -105,7 +105,7 @@ Engine::BlockPlan Engine::block_plan(const GenerationRequest& q) const {
   return {shared, (most + bs - 1) / bs - shared};
 }
 
-Engine::GroupId Engine::submit(GenerationRequest request, OnCompletion on_completion, OnText on_text) {
+Engine::GroupId Engine::submit(GroupRequest request, OnCompletion on_completion, OnText on_text) {
   auto group = std::make_shared<Group>();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -115,7 +115,7 @@ Engine::GroupId Engine::submit(GenerationRequest request, OnCompletion on_comple
   group->blocks = plan.shared + request.params.n * plan.own;
   const int64_t total = static_cast<int64_t>(block_refs_.size()) - 1;
   if (group->blocks > total)
-    throw Error("the request needs " + std::to_string(group->blocks * options_.block_size) +
+    throw KvBudgetError("the request needs " + std::to_string(group->blocks * options_.block_size) +
                 " tokens of KV cache (prompt + max_new_tokens for each of n = " + std::to_string(request.params.n) +
                 " samples) and the budget is " + std::to_string(total * options_.block_size));
   group->unfinished = request.params.n;
@@ -175,7 +175,9 @@ void Engine::finish(Sequence& seq) {
     --running_count_;
     if (--seq.group->unfinished == 0) groups_.erase(seq.group->id);
   }
-  if (seq.group->on_completion) seq.group->on_completion(seq.sample, std::move(seq.out), version_);
+  seq.out.index = seq.sample;
+  seq.out.policy_version = version_;
+  if (seq.group->on_completion) seq.group->on_completion(std::move(seq.out));
 }
 
 // Samples the next token of `seq` from its logits [vocab]; true when the sequence is done.
@@ -195,7 +197,7 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
     piece = seq.stream->step(static_cast<int32_t>(token));
   if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), token) != p.stop_token_ids.end()) {
     seq.done = true;
-    seq.out.finish_reason = "stop";
+    seq.out.finish_reason = FinishReason::kStop;
   }
   if (!piece.empty()) {
     const size_t from = seq.out.text.size();
@@ -206,15 +208,15 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
         piece = piece.substr(0, std::min(piece.size(), at > from ? at - from : 0));
         seq.out.text.resize(at);
         seq.done = true;
-        seq.out.finish_reason = "stop";
+        seq.out.finish_reason = FinishReason::kStop;
       }
     }
   }
   if (!seq.done && static_cast<int64_t>(seq.out.ids.size()) >= p.max_new_tokens) {
     seq.done = true;
-    seq.out.finish_reason = "length";
+    seq.out.finish_reason = FinishReason::kLength;
   }
-  if (seq.done && seq.stream && seq.out.finish_reason != "stop") {
+  if (seq.done && seq.stream && seq.out.finish_reason != FinishReason::kStop) {
     std::string tail = seq.stream->finish();
     seq.out.text += tail;
     piece += tail;
@@ -227,7 +229,7 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
 }
 
 void Engine::prefill(const std::shared_ptr<Group>& group) {
-  const GenerationRequest& q = group->request;
+  const GroupRequest& q = group->request;
   const int64_t bs = options_.block_size, P = static_cast<int64_t>(q.prompt.size()), n = q.params.n;
   const auto [shared, own] = block_plan(q);
   std::vector<int64_t> shared_blocks;
@@ -314,7 +316,13 @@ void Engine::retire() {
 
 void Engine::abort_queued(Group& g) {
   for (int64_t s = 0; s < g.request.params.n; ++s)
-    if (g.on_completion) g.on_completion(s, Completion{{}, {}, "abort", {}}, version_);
+    if (g.on_completion) {
+      Completion aborted;
+      aborted.index = s;
+      aborted.finish_reason = FinishReason::kAbort;
+      aborted.policy_version = version_;
+      g.on_completion(std::move(aborted));
+    }
 }
 
 void Engine::apply_weight_update_if_ready() {
@@ -328,7 +336,7 @@ void Engine::apply_weight_update_if_ready() {
     for (auto& s : running_)
       if (!s->done) {
         s->done = true;
-        s->out.finish_reason = "abort";
+        s->out.finish_reason = FinishReason::kAbort;
       }
   retire();
   if (!running_.empty()) return;  // the old weights finish what they started
@@ -358,7 +366,7 @@ bool Engine::step() {
     for (auto& s : running_)
       if (!s->done && s->group->cancelled) {
         s->done = true;
-        s->out.finish_reason = "abort";
+        s->out.finish_reason = FinishReason::kAbort;
       }
     if (!update_) admit_locked(admitted);
   }
@@ -422,7 +430,7 @@ void Engine::run() {
   for (auto& task : tasks) task();  // callers never wait for a loop that has ended
   // Whatever is left ends as aborted, so nobody waits for it.
   for (auto& s : running_) {
-    if (!s->done) s->out.finish_reason = "abort";
+    if (!s->done) s->out.finish_reason = FinishReason::kAbort;
     s->done = true;
     finish(*s);
   }

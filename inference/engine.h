@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "inference/generate.h"
 #include "model/transformer.h"
 
@@ -38,6 +39,12 @@ struct EngineOptions {
   int64_t block_size = 16;          // tokens per cache block
   int64_t max_running = 256;        // sequences decoded together at most
   const Tokenizer* tokenizer = nullptr;  // for stop strings and text
+};
+
+// A group that needs more KV cache than the whole budget: it could never run on this engine (a worker
+// answers RESOURCE_EXHAUSTED, not INVALID_ARGUMENT: a worker with a larger cache could run it).
+struct KvBudgetError : Error {
+  using Error::Error;
 };
 
 // The KV budget in tokens that `megabytes` of cache holds for `model`.
@@ -55,8 +62,8 @@ class Engine {
  public:
   using GroupId = uint64_t;
   // Called on the engine's thread for each sample as it finishes (every sample of a group exactly once,
-  // aborted ones too), with the version of the weights that produced all of it.
-  using OnCompletion = std::function<void(int64_t sample, Completion&& completion, uint64_t version)>;
+  // aborted ones too); its index and policy_version (the weights that produced all of it) are set.
+  using OnCompletion = std::function<void(Completion&& completion)>;
   // Called on the engine's thread after each sampled token, with the text that became complete
   // (empty without a tokenizer); false cancels the group.
   using OnText = std::function<bool(int64_t sample, const std::string& piece)>;
@@ -66,16 +73,16 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Queues a group. Throws r1::Error (naming the problem) for a malformed request or one that could
-  // never fit in the KV budget; nothing is queued then.
-  GroupId submit(GenerationRequest request, OnCompletion on_completion, OnText on_text = {});
-  // The group's unfinished samples end with finish reason "abort" (queued: before they start). Unknown
+  // Queues a group. Throws r1::Error (naming the problem) for a malformed request, and KvBudgetError
+  // for one that could never fit in the KV budget; nothing is queued then.
+  GroupId submit(GroupRequest request, OnCompletion on_completion, OnText on_text = {});
+  // The group's unfinished samples end with finish reason kAbort (queued: before they start). Unknown
   // or finished groups are ignored.
   void cancel(GroupId group);
 
   // Puts `model` into service as `version` at the next safe point: at once when nothing runs; else the
   // running sequences first finish on the old weights (queued groups wait) or, with abort_in_flight,
-  // end with "abort". Returns when the new weights are in service. The model must have this engine's
+  // end with kAbort. Returns when the new weights are in service. The model must have this engine's
   // config; throws r1::Error otherwise.
   void update_weights(std::shared_ptr<const Transformer> model, uint64_t version, bool abort_in_flight);
 
@@ -111,7 +118,7 @@ class Engine {
   struct BlockPlan {
     int64_t shared, own;  // blocks of the prompt shared by a group's samples; blocks each sample owns
   };
-  BlockPlan block_plan(const GenerationRequest& request) const;
+  BlockPlan block_plan(const GroupRequest& request) const;
   void retire();                 // finished sequences leave and give their blocks back
   void abort_queued(Group& g);   // every sample of a group that never started ends as aborted
   int64_t allocate_block();

@@ -28,7 +28,7 @@ at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams&
   return probs / probs.sum();
 }
 
-std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GenerationRequest>& requests,
+std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options) {
   std::vector<std::vector<Completion>> results(requests.size());
   if (requests.empty()) return results;
@@ -50,8 +50,8 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
   at::NoGradGuard no_grad;
   for (size_t r = 0; r < requests.size(); ++r) {
     results[r].resize(static_cast<size_t>(std::max<int64_t>(requests[r].params.n, 0)));
-    auto on_completion = [&results, r](int64_t sample, Completion&& c, uint64_t) {
-      results[r][static_cast<size_t>(sample)] = std::move(c);
+    auto on_completion = [&results, r](Completion&& c) {
+      results[r][static_cast<size_t>(c.index)] = std::move(c);
     };
     Engine::OnText on_text;
     if (options.on_text)

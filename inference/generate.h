@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "rollout/group.h"
 
 namespace r1 {
 class Tokenizer;
@@ -16,29 +17,12 @@ class Tokenizer;
 
 namespace r1::model {
 
-struct SamplingParams {
-  double temperature = 1.0;  // 0: greedy
-  double top_p = 1.0;        // keep the smallest set of tokens whose probability reaches top_p
-  int64_t top_k = 0;         // 0: all tokens
-  double min_p = 0.0;        // drop tokens below min_p × the most likely token's probability
-  int64_t max_new_tokens = 256;
-  std::vector<int64_t> stop_token_ids;
-  std::vector<std::string> stop_strings;  // need a tokenizer
-  uint64_t seed = 0;
-  int64_t n = 1;  // samples of this prompt
-};
-
-struct GenerationRequest {
-  std::vector<int64_t> prompt;
-  SamplingParams params;
-};
-
-struct Completion {
-  std::vector<int64_t> ids;       // the sampled tokens (a stop token included, as it was sampled)
-  std::vector<float> logprobs;    // log-probability of each under the distribution it was sampled from
-  std::string finish_reason;      // "stop", "length" or "abort"
-  std::string text;               // decoded, cut before a stop string (when a tokenizer was given)
-};
+// The request, its parameters and the completions are the rollout seam's types (rollout/group.h): the
+// worker hands what it received to the engine as it is.
+using rollout::Completion;
+using rollout::FinishReason;
+using rollout::GroupRequest;
+using rollout::SamplingParams;
 
 struct GenerateOptions {
   const Tokenizer* tokenizer = nullptr;  // for stop strings and `text`
@@ -49,7 +33,7 @@ struct GenerateOptions {
 };
 
 // Completions per request (params.n each), in order.
-std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GenerationRequest>& requests,
+std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options = {});
 
 // The distribution a token is drawn from (fp32 probabilities over the vocabulary) after temperature,

@@ -24,6 +24,7 @@
 #include "proto/health_service.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/request.h"
+#include "rollout/wire.h"
 
 namespace r1::rollout {
 namespace {
@@ -31,13 +32,6 @@ namespace {
 using grpc::ServerContext;
 using grpc::Status;
 using grpc::StatusCode;
-
-v1::FinishReason finish_reason(const std::string& r) {
-  if (r == "stop") return v1::FINISH_REASON_STOP;
-  if (r == "length") return v1::FINISH_REASON_LENGTH;
-  if (r == "abort") return v1::FINISH_REASON_ABORT;
-  return v1::FINISH_REASON_UNSPECIFIED;
-}
 
 bool authorised(const ServerContext* context, const std::string& token) {
   if (token.empty()) return true;
@@ -84,7 +78,7 @@ class HealthWithToken final : public v1::Health::Service {
 }  // namespace
 
 struct RolloutServer::Impl final : public v1::Rollout::Service {
-  ServerOptions options;
+  WorkerOptions options;
   model::ModelConfig config;
   at::ScalarType dtype = at::kBFloat16;
   std::optional<Tokenizer> tokenizer;
@@ -108,20 +102,13 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     if (!authorised(context, options.token)) return unauthenticated();
     if (stopping) return Status(StatusCode::UNAVAILABLE, "the worker is shutting down");
     ModelLimits limits{config.vocab_size, config.max_position_embeddings, options.max_n};
-    Prepared prepared = prepare_request(*request, limits, tokenizer ? &*tokenizer : nullptr);
-    if (!prepared.error.empty()) return Status(StatusCode::INVALID_ARGUMENT, prepared.error);
-    const PreparedRequest& p = prepared.request;
-    model::GenerationRequest q;
-    q.prompt = p.prompt;
-    q.params.temperature = p.temperature;
-    q.params.top_p = p.top_p;
-    q.params.top_k = p.top_k;
-    q.params.min_p = p.min_p;
-    q.params.max_new_tokens = p.max_new_tokens;
-    q.params.n = p.n;
-    q.params.seed = p.seed;
-    q.params.stop_token_ids = p.stop_token_ids;
-    q.params.stop_strings = p.stop;
+    GroupRequest group_request;
+    try {
+      group_request = prepare_request(*request, limits, tokenizer ? &*tokenizer : nullptr);
+    } catch (const InvalidRequest& e) {
+      return Status(StatusCode::INVALID_ARGUMENT, e.what());
+    }
+    const int64_t n = group_request.params.n;
 
     // Completions come from the engine's thread; this one writes them out.
     struct Inbox {
@@ -130,31 +117,21 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
       std::deque<v1::Completion> items;
     };
     auto inbox = std::make_shared<Inbox>();
-    const std::string id = p.request_id;
-    const auto prompt_tokens = static_cast<int32_t>(p.prompt.size());
-    auto on_completion = [inbox, id, prompt_tokens](int64_t sample, model::Completion&& c, uint64_t version) {
-      v1::Completion out;
-      out.set_request_id(id);
-      out.set_index(static_cast<int32_t>(sample));
-      for (int64_t t : c.ids) out.add_ids(static_cast<int32_t>(t));
-      for (float l : c.logprobs) out.add_logprobs(l);
-      out.set_text(std::move(c.text));
-      out.set_finish_reason(finish_reason(c.finish_reason));
-      out.set_policy_version(version);
-      out.set_prompt_tokens(prompt_tokens);
+    auto on_completion = [inbox, id = group_request.id, prompt_tokens = group_request.prompt.size()](Completion&& c) {
+      v1::Completion out = to_proto(c, id, static_cast<int64_t>(prompt_tokens));
       std::lock_guard<std::mutex> lock(inbox->mutex);
       inbox->items.push_back(std::move(out));
       inbox->ready.notify_all();
     };
     model::Engine::GroupId group = 0;
     try {
-      group = engine->submit(std::move(q), on_completion);
+      group = engine->submit(std::move(group_request), on_completion);
+    } catch (const model::KvBudgetError& e) {
+      return Status(StatusCode::RESOURCE_EXHAUSTED, e.what());
     } catch (const Error& e) {
-      const std::string what = e.what();
-      const bool budget = what.find("tokens of KV cache") != std::string::npos;
-      return Status(budget ? StatusCode::RESOURCE_EXHAUSTED : StatusCode::INVALID_ARGUMENT, what);
+      return Status(StatusCode::INVALID_ARGUMENT, e.what());
     }
-    int64_t left = p.n;
+    int64_t left = n;
     while (left > 0) {
       std::deque<v1::Completion> batch;
       {
@@ -319,7 +296,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   }
 };
 
-RolloutServer::RolloutServer(const ServerOptions& o) : impl_(std::make_unique<Impl>()) {
+RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = o;
   if (o.precision != "fp8" && o.precision != "bf16" && o.precision != "fp32")

@@ -13,28 +13,15 @@
 #include <memory>
 #include <string>
 
-namespace r1::rollout {
+#include "rollout/worker_options.h"
 
-struct ServerOptions {
-  std::string model_dir;
-  std::string precision = "fp8";        // fp8 | bf16 | fp32
-  std::string fp8_scaling = "channel";  // channel | block (128 x 128)
-  double kv_cache_mb = 512;
-  int64_t max_running = 256;
-  int64_t max_n = 64;                   // samples per request
-  std::string host = "127.0.0.1";
-  int port = 0;                         // 0: any free port
-  std::string token;                    // "": no token required
-  int64_t max_message_mb = 64;
-  uint64_t version = 0;                 // the policy version of the loaded weights
-  int threads = 0;                      // LibTorch intra-op threads of the engine (0: one per core)
-};
+namespace r1::rollout {
 
 class RolloutServer {
  public:
   // Loads the model and starts serving; throws r1::Error when the model cannot be loaded or the
   // address cannot be bound.
-  explicit RolloutServer(const ServerOptions& options);
+  explicit RolloutServer(const WorkerOptions& options);
   ~RolloutServer();
   int port() const;
   std::string address() const;  // host:port

@@ -30,6 +30,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/wire.h"
 
 namespace r1::rollout {
 namespace {
@@ -455,7 +456,7 @@ struct Worker;
 struct Attempt {
   Run* run = nullptr;
   size_t group = 0;
-  const v1::GenerateRequest* request = nullptr;
+  const v1::GenerateRequest* request = nullptr;  // the group's, as sent
   Worker* worker = nullptr;
   std::string address;
   std::shared_ptr<Stub> stub;
@@ -469,7 +470,7 @@ struct Attempt {
 };
 
 struct Group {
-  const v1::GenerateRequest* request = nullptr;
+  v1::GenerateRequest request;  // rollout/wire.h's form of the caller's GroupRequest
   int n = 0;
   int attempts = 0, failures = 0;
   std::set<size_t> failed_on;  // worker slots
@@ -704,7 +705,7 @@ struct RolloutClient::Impl {
   }
 
   std::string no_worker_message(const Group& g) const {
-    std::string s = "no rollout worker is left to run request \"" + g.request->request_id() + "\": ";
+    std::string s = "no rollout worker is left to run request \"" + g.request.request_id() + "\": ";
     for (size_t i = 0; i < workers.size(); ++i) {
       const Worker& w = *workers[i];
       s += (i ? "; " : "") + (w.local ? "local worker " + std::to_string(w.slot) + " (" + w.address + ")" : w.address);
@@ -762,7 +763,7 @@ struct RolloutClient::Impl {
       w->attempts.insert(a.get());
       run.started.insert(a);
       it = run.pending.erase(it);
-      a->request = g.request;
+      a->request = &g.request;
       a->thread = std::thread([this, a] { stream(a); });
     }
   }
@@ -794,7 +795,7 @@ struct RolloutClient::Impl {
   std::optional<GroupResult> judge(Run& run, Attempt& a) {
     Group& g = run.groups[a.group];
     Worker& w = *a.worker;
-    const std::string& id = g.request->request_id();
+    const std::string& id = g.request.request_id();
     const grpc::Status& s = a.status;
     auto code = s.error_code();
     if (code == grpc::StatusCode::INVALID_ARGUMENT)
@@ -849,7 +850,7 @@ struct RolloutClient::Impl {
       GroupResult r;
       r.index = a.group;
       r.policy_version = a.completions.front().policy_version();
-      r.completions = std::move(a.completions);
+      for (const v1::Completion& c : a.completions) r.completions.push_back(from_proto(c));
       r.attempts = g.attempts;
       r.worker = a.address;
       return r;
@@ -966,20 +967,19 @@ RolloutClient::RolloutClient(ClientOptions options) : impl_(std::make_unique<Imp
 
 RolloutClient::~RolloutClient() { impl_->shutdown(); }
 
-void RolloutClient::generate(const std::vector<v1::GenerateRequest>& requests,
+void RolloutClient::generate(const std::vector<GroupRequest>& requests,
                              const std::function<void(GroupResult&&)>& on_group) {
   if (requests.empty()) return;
   Impl& m = *impl_;
   Run run;
   run.groups.resize(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
-    const auto& r = requests[i];
-    const std::string name = "rollout request " + std::to_string(i) + " (\"" + r.request_id() + "\")";
-    if (r.prompt_case() == v1::GenerateRequest::PROMPT_NOT_SET) throw Error(name + " has no prompt");
-    int n = r.has_params() ? r.params().n() : 1;
-    if (n < 1) throw Error(name + ": params.n must be >= 1, got " + std::to_string(n));
-    run.groups[i].request = &r;
-    run.groups[i].n = n;
+    const GroupRequest& r = requests[i];
+    const std::string name = "rollout request " + std::to_string(i) + " (\"" + r.id + "\")";
+    if (r.prompt.empty()) throw Error(name + " has no prompt");
+    if (r.params.n < 1) throw Error(name + ": params.n must be >= 1, got " + std::to_string(r.params.n));
+    run.groups[i].request = to_proto(r);
+    run.groups[i].n = static_cast<int>(r.params.n);
     run.pending.push_back(i);
   }
 
@@ -1034,7 +1034,7 @@ void RolloutClient::generate(const std::vector<v1::GenerateRequest>& requests,
   }
 }
 
-std::vector<GroupResult> RolloutClient::generate_all(const std::vector<v1::GenerateRequest>& requests) {
+std::vector<GroupResult> RolloutClient::generate_all(const std::vector<GroupRequest>& requests) {
   std::vector<GroupResult> results;
   results.reserve(requests.size());
   generate(requests, [&](GroupResult&& r) { results.push_back(std::move(r)); });

@@ -1,4 +1,4 @@
-// The trainer's side of the rollout workers (proto/rollout.proto): one client over N workers, local
+// The trainer's side of the rollout workers (proto/rollout.proto, spoken through rollout/wire.h): one client over N workers, local
 // ones it starts itself and remote ones it is given.
 //
 // - generate() spreads groups (one GenerateRequest with its n samples each) over the live workers by
@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "proto/rollout.pb.h"
+#include "rollout/group.h"
 
 namespace r1::rollout {
 
@@ -55,7 +55,7 @@ struct ClientOptions {
 
 struct GroupResult {
   size_t index = 0;                          // of the request in generate()'s list
-  std::vector<v1::Completion> completions;   // exactly n, sorted by Completion.index
+  std::vector<Completion> completions;       // exactly n, sorted by index
   uint64_t policy_version = 0;               // shared by every completion
   int attempts = 0;                          // times the group was sent (1 unless it was resubmitted)
   std::string worker;                        // the address that produced it
@@ -81,16 +81,16 @@ class RolloutClient {
   RolloutClient(const RolloutClient&) = delete;
   RolloutClient& operator=(const RolloutClient&) = delete;
 
-  // Runs every request as one group of n samples (params.n; 1 without params). on_group runs on the
-  // calling thread for each group once all n completions have arrived, in finishing order, once
-  // per request. A request without a prompt or with n < 1 is refused before anything is sent.
+  // Runs every request as one group of params.n samples. on_group runs on the calling thread for each
+  // group once all n completions have arrived, in finishing order, once per request. A request
+  // without a prompt or with n < 1 is refused before anything is sent.
   // Resubmits a group whose worker died, timed out, mixed policy versions within the group, or
   // aborted it for a weight update; gives up (r1::Error) on INVALID_ARGUMENT or UNAUTHENTICATED at
   // once, after max_attempts failures of one group, or when no worker is left. An exception from
   // on_group cancels the groups in flight and propagates.
-  void generate(const std::vector<v1::GenerateRequest>& requests, const std::function<void(GroupResult&&)>& on_group);
+  void generate(const std::vector<GroupRequest>& requests, const std::function<void(GroupResult&&)>& on_group);
   // The same, collected and ordered by index.
-  std::vector<GroupResult> generate_all(const std::vector<v1::GenerateRequest>& requests);
+  std::vector<GroupResult> generate_all(const std::vector<GroupRequest>& requests);
 
   // Streams the tensors to every live worker in chunks of weight_chunk_bytes, then waits until each
   // reports `version` in GetStatus. abort_in_flight: sequences running end at once (their groups are

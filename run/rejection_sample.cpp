@@ -115,7 +115,12 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   std::vector<size_t> rows;
   const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
-  SamplingSpec spec{c.samples_per_prompt, c.max_new_tokens, c.temperature, c.top_p, c.seed * 7919ULL + 11};
+  rollout::SamplingParams spec;
+  spec.n = c.samples_per_prompt;
+  spec.max_new_tokens = c.max_new_tokens;
+  spec.temperature = c.temperature;
+  spec.top_p = c.top_p;
+  spec.seed = c.seed * 7919ULL + 11;
 
   // Groups arrive in finishing order; results are written in dataset order, so a rerun gives the same files.
   std::map<size_t, std::vector<nlohmann::json>> samples_by_row, kept_by_row;

@@ -28,7 +28,10 @@ EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfi
   std::vector<size_t> rows;
   const size_t n = e.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(e.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
-  SamplingSpec spec{1, e.max_new_tokens > 0 ? e.max_new_tokens : default_max_new_tokens, e.temperature, 1.0, seed + 77};
+  rollout::SamplingParams spec;
+  spec.max_new_tokens = e.max_new_tokens > 0 ? e.max_new_tokens : default_max_new_tokens;
+  spec.temperature = e.temperature;
+  spec.seed = seed + 77;
   const std::vector<int> scripts = rewards::scripts_of_language(target_language);
   EvalResult r;
   double tokens = 0;

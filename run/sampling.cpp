@@ -70,21 +70,16 @@ const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_
   return slot.second;
 }
 
-void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, const SamplingSpec& spec,
+void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, const rollout::SamplingParams& params,
                   const std::function<void(size_t, std::vector<ScoredSample>&&)>& on_group, double* score_seconds) {
-  std::vector<v1::GenerateRequest> requests(rows.size());
+  std::vector<rollout::GroupRequest> requests(rows.size());
   for (size_t k = 0; k < rows.size(); ++k) {
-    const std::vector<int64_t>& ids = prompt_ids(data, rows[k]);
-    v1::GenerateRequest& req = requests[k];
-    req.set_request_id("row-" + std::to_string(rows[k]));
-    for (int64_t id : ids) req.mutable_prompt_ids()->add_ids(static_cast<int32_t>(id));
-    v1::SamplingParams* p = req.mutable_params();
-    p->set_n(static_cast<int32_t>(spec.n));
-    p->set_max_new_tokens(static_cast<int32_t>(spec.max_new_tokens));
-    p->set_temperature(static_cast<float>(spec.temperature));
-    p->set_top_p(static_cast<float>(spec.top_p));
-    p->set_seed(spec.seed + k);
-    for (int64_t s : stop_ids_) p->add_stop_token_ids(static_cast<int32_t>(s));
+    rollout::GroupRequest& req = requests[k];
+    req.id = "row-" + std::to_string(rows[k]);
+    req.prompt = prompt_ids(data, rows[k]);
+    req.params = params;
+    req.params.seed = params.seed + k;
+    req.params.stop_token_ids = stop_ids_;
   }
   client_.generate(requests, [&](rollout::GroupResult&& g) {
     const size_t row = rows[g.index];
@@ -93,17 +88,17 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
     std::vector<ScoredSample> group(g.completions.size());
     std::vector<rewards::Sample> samples(group.size());
     for (size_t i = 0; i < group.size(); ++i) {
-      const v1::Completion& c = g.completions[i];
+      rollout::Completion& c = g.completions[i];
       ScoredSample& s = group[i];
       s.row = row;
-      s.index = c.index();
+      s.index = static_cast<int>(c.index);
       s.prompt = cached.first;
       s.prompt_ids = &cached.second;
-      s.ids.assign(c.ids().begin(), c.ids().end());
-      s.logprobs.assign(c.logprobs().begin(), c.logprobs().end());
-      s.text = c.text();
-      s.truncated = c.finish_reason() == v1::FINISH_REASON_LENGTH;
-      s.version = c.policy_version();
+      s.ids = std::move(c.ids);
+      s.logprobs = std::move(c.logprobs);
+      s.text = std::move(c.text);
+      s.truncated = c.finish_reason == rollout::FinishReason::kLength;
+      s.version = c.policy_version;
       rewards::Sample& x = samples[i];
       x.prompt = r.prompt.empty() ? cached.first : r.prompt;
       x.completion = s.text;

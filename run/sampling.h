@@ -56,12 +56,6 @@ struct ScoredSample {
   double advantage = 0;
 };
 
-struct SamplingSpec {
-  int64_t n = 1, max_new_tokens = 256;
-  double temperature = 1.0, top_p = 1.0;
-  uint64_t seed = 0;                // group k gets seed + k
-};
-
 class Sampler {
  public:
   Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
@@ -71,10 +65,11 @@ class Sampler {
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
 
-  // One group of spec.n samples per row, scored; on_group runs on the calling thread as each group
-  // completes (groups in finishing order; `k` is the group's place in `rows`). Adds the time spent
-  // scoring to *score_seconds.
-  void run(const PromptDataset& data, const std::vector<size_t>& rows, const SamplingSpec& spec,
+  // One group of params.n samples per row, scored; on_group runs on the calling thread as each group
+  // completes (groups in finishing order; `k` is the group's place in `rows`). Group k samples with
+  // seed params.seed + k; the stop ids are the Sampler's (tokenizer/chat_template.h's rule) and
+  // replace params.stop_token_ids. Adds the time spent scoring to *score_seconds.
+  void run(const PromptDataset& data, const std::vector<size_t>& rows, const rollout::SamplingParams& params,
            const std::function<void(size_t k, std::vector<ScoredSample>&&)>& on_group, double* score_seconds);
 
  private:

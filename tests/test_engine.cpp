@@ -32,8 +32,8 @@ std::shared_ptr<Transformer> tiny(uint64_t seed = 5) {
   return m;
 }
 
-GenerationRequest request(std::vector<int64_t> prompt, int64_t n, int64_t max_new, uint64_t seed, double temperature = 1.0) {
-  GenerationRequest q{std::move(prompt), {}};
+GroupRequest request(std::vector<int64_t> prompt, int64_t n, int64_t max_new, uint64_t seed, double temperature = 1.0) {
+  GroupRequest q{.prompt = std::move(prompt)};
   q.params.n = n;
   q.params.max_new_tokens = max_new;
   q.params.seed = seed;
@@ -47,11 +47,12 @@ struct Sink {
   std::map<std::pair<uint64_t, int64_t>, Completion> got;
   std::map<std::pair<uint64_t, int64_t>, uint64_t> version;
   Engine::OnCompletion to(uint64_t key) {
-    return [this, key](int64_t s, Completion&& c, uint64_t v) {
+    return [this, key](Completion&& c) {
       std::lock_guard<std::mutex> lock(mutex);
+      const int64_t s = c.index;
       REQUIRE(got.count({key, s}) == 0);  // exactly once
+      version[{key, s}] = c.policy_version;
       got[{key, s}] = std::move(c);
-      version[{key, s}] = v;
     };
   }
 };
@@ -64,7 +65,7 @@ TEST_CASE("engine: groups joining a running batch generate what they generate al
   o.kv_cache_tokens = 4096;
   Engine engine(m, o);
   Sink sink;
-  std::vector<GenerationRequest> qs = {request({5, 6, 7, 8, 9, 10}, 3, 20, 1), request({42}, 2, 12, 2),
+  std::vector<GroupRequest> qs = {request({5, 6, 7, 8, 9, 10}, 3, 20, 1), request({42}, 2, 12, 2),
                                        request({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}, 2, 9, 3),
                                        request({9, 9}, 1, 15, 4, /*temperature=*/0)};
   // The first group starts alone; the others join at steps 3, 5 and 6, while it is decoding.
@@ -87,7 +88,7 @@ TEST_CASE("engine: groups joining a running batch generate what they generate al
       INFO("group " << g << " sample " << s);
       const Completion& c = sink.got.at({g, s});
       CHECK(c.ids == alone[static_cast<size_t>(s)].ids);
-      CHECK(c.finish_reason == "length");
+      CHECK(c.finish_reason == FinishReason::kLength);
       REQUIRE(c.logprobs.size() == alone[static_cast<size_t>(s)].logprobs.size());
       for (size_t k = 0; k < c.logprobs.size(); ++k) CHECK(c.logprobs[k] == Approx(alone[static_cast<size_t>(s)].logprobs[k]).margin(1e-4));
     }
@@ -128,6 +129,16 @@ TEST_CASE("engine: the KV budget makes groups wait and is never exceeded", "[mod
   // A group that can never fit is refused at once, naming the numbers.
   CHECK_THROWS_WITH(engine.submit(request(std::vector<int64_t>(100, 3), 4, 100, 0), sink.to(9)),
                     Catch::Contains("tokens of KV cache") && Catch::Contains("the budget is 160"));
+  // Its own type: a worker answers it with RESOURCE_EXHAUSTED, the others with INVALID_ARGUMENT.
+  CHECK_THROWS_AS(engine.submit(request(std::vector<int64_t>(100, 3), 4, 100, 0), sink.to(9)), KvBudgetError);
+  CHECK_NOTHROW([&] {
+    try {
+      engine.submit(request({}, 1, 4, 0), sink.to(9));
+    } catch (const KvBudgetError&) {
+      throw;
+    } catch (const r1::Error&) {
+    }
+  }());
   CHECK_THROWS_WITH(engine.submit(request({}, 1, 4, 0), sink.to(9)), Catch::Contains("an empty prompt"));
   CHECK_THROWS_WITH(engine.submit(request({1000}, 1, 4, 0), sink.to(9)), Catch::Contains("token id 1000 is outside"));
   CHECK(engine.status().queued_groups == 0);
@@ -168,11 +179,11 @@ TEST_CASE("engine: cancelling a group ends its samples and frees their blocks", 
   while (engine.step()) {
   }
   for (int64_t s = 0; s < 3; ++s) {
-    CHECK(sink.got.at({0, s}).finish_reason == "abort");
+    CHECK(sink.got.at({0, s}).finish_reason == FinishReason::kAbort);
     CHECK(sink.got.at({0, s}).ids.size() == 5);  // a step prefills and decodes a new group: 2 + 3 tokens
   }
-  CHECK(sink.got.at({1, 0}).finish_reason == "length");
-  CHECK(sink.got.at({2, 0}).finish_reason == "abort");
+  CHECK(sink.got.at({1, 0}).finish_reason == FinishReason::kLength);
+  CHECK(sink.got.at({2, 0}).finish_reason == FinishReason::kAbort);
   CHECK(sink.got.at({2, 1}).ids.empty());
   CHECK(engine.status().kv_blocks_used == 0);
 }
@@ -207,11 +218,11 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
       const Completion& c = sink.got.at({0, s});
       CHECK(sink.version.at({0, s}) == 1);
       if (abort_in_flight) {
-        CHECK(c.finish_reason == "abort");
+        CHECK(c.finish_reason == FinishReason::kAbort);
         CHECK(c.ids.size() < 300);
         CHECK(c.ids == std::vector<int64_t>(old_greedy.begin(), old_greedy.begin() + static_cast<std::ptrdiff_t>(c.ids.size())));
       } else {
-        CHECK(c.finish_reason == "length");
+        CHECK(c.finish_reason == FinishReason::kLength);
         CHECK(c.ids == old_greedy);  // every token from the old weights
       }
     }

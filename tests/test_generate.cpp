@@ -63,14 +63,14 @@ TEST_CASE("generate: the sampling distribution", "[model][generate]") {
 TEST_CASE("generate: greedy decoding is the arg max of full forward passes", "[model][generate]") {
   Transformer m = tiny();
   std::vector<int64_t> ids = {3, 14, 15, 9};
-  GenerationRequest q{ids, {}};
+  GroupRequest q{.prompt = ids};
   q.params.temperature = 0;
   q.params.max_new_tokens = 8;
   auto out = generate(m, {q});
   REQUIRE(out.size() == 1);
   REQUIRE(out[0].size() == 1);
   const Completion& c = out[0][0];
-  CHECK(c.finish_reason == "length");
+  CHECK(c.finish_reason == FinishReason::kLength);
   REQUIRE(c.ids.size() == 8);
   std::vector<int64_t> seq = ids;
   for (size_t i = 0; i < 8; ++i) {
@@ -83,7 +83,7 @@ TEST_CASE("generate: greedy decoding is the arg max of full forward passes", "[m
 
 TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities are the sampler's", "[model][generate]") {
   Transformer m = tiny();
-  std::vector<GenerationRequest> qs = {{{5, 6, 7, 8, 9, 10}, {}}, {{42}, {}}, {{1, 2, 3}, {}}};
+  std::vector<GroupRequest> qs = {{.prompt = {5, 6, 7, 8, 9, 10}}, {.prompt = {42}}, {.prompt = {1, 2, 3}}};
   for (size_t i = 0; i < qs.size(); ++i) {
     qs[i].params.seed = 100 + i;
     qs[i].params.max_new_tokens = 6 + static_cast<int64_t>(i);
@@ -103,9 +103,9 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
   }
   // One of eight samples finishing early idles on padding in the batch (a quarter would be dropped):
   // the other seven go on exactly as they would alone.
-  std::vector<GenerationRequest> eight;
+  std::vector<GroupRequest> eight;
   for (int i = 0; i < 8; ++i) {
-    GenerationRequest q{{static_cast<int64_t>(3 + i), 7, static_cast<int64_t>(11 * i % 97)}, {}};
+    GroupRequest q{.prompt = {static_cast<int64_t>(3 + i), 7, static_cast<int64_t>(11 * i % 97)}};
     q.params.seed = 7 + static_cast<uint64_t>(i);
     q.params.max_new_tokens = i == 0 ? 2 : 9;
     eight.push_back(q);
@@ -126,7 +126,7 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
     seq.push_back(c.ids[k]);
   }
   // The samples of one prompt differ; the same seed gives the same samples.
-  GenerationRequest many{{5, 6, 7}, {}};
+  GroupRequest many{.prompt = {5, 6, 7}};
   many.params.n = 6;
   many.params.seed = 9;
   auto a = generate(m, {many}), b = generate(m, {many});
@@ -140,34 +140,34 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
 
 TEST_CASE("generate: stop ids, budgets, aborts and bad requests", "[model][generate]") {
   Transformer m = tiny();
-  GenerationRequest q{{3, 14, 15, 9}, {}};
+  GroupRequest q{.prompt = {3, 14, 15, 9}};
   q.params.temperature = 0;
   q.params.max_new_tokens = 8;
   auto free_run = generate(m, {q})[0][0];
   q.params.stop_token_ids = {free_run.ids[2]};
   auto stopped = generate(m, {q})[0][0];
-  CHECK(stopped.finish_reason == "stop");
+  CHECK(stopped.finish_reason == FinishReason::kStop);
   const auto first = std::find(free_run.ids.begin(), free_run.ids.end(), free_run.ids[2]) - free_run.ids.begin();
   CHECK(stopped.ids.size() == static_cast<size_t>(first + 1));
 
   GenerateOptions abort_after_3;
   int calls = 0;
   abort_after_3.on_text = [&](size_t, int64_t, const std::string&) { return ++calls < 3; };
-  GenerationRequest long_run{{1, 2}, {}};
+  GroupRequest long_run{.prompt = {1, 2}};
   long_run.params.max_new_tokens = 50;
   auto aborted = generate(m, {long_run}, abort_after_3)[0][0];
-  CHECK(aborted.finish_reason == "abort");
+  CHECK(aborted.finish_reason == FinishReason::kAbort);
   CHECK(aborted.ids.size() == 3);
 
-  GenerationRequest bad{{1, 2, 500}, {}};
+  GroupRequest bad{.prompt = {1, 2, 500}};
   CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("request 0: token id 500 is outside the vocabulary (97)"));
   bad.prompt = {};
   CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("an empty prompt"));
-  GenerationRequest too_long{{1, 2, 3}, {}};
+  GroupRequest too_long{.prompt = {1, 2, 3}};
   too_long.params.max_new_tokens = 2046;  // the tiny preset's context is 2048
   CHECK_THROWS_WITH(generate(m, {too_long}),
                     Catch::Contains("the prompt (3 tokens) and max_new_tokens (2046) exceed the model's context of 2048"));
-  GenerationRequest p{{1}, {}};
+  GroupRequest p{.prompt = {1}};
   p.params.top_p = 0;
   CHECK_THROWS_WITH(generate(m, {p}), Catch::Contains("top_p must be in (0, 1]"));
   p.params = {};
@@ -180,7 +180,7 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   if (!std::filesystem::exists(dir + "/tokenizer.json")) FAIL("fixtures missing: run scripts/setup.sh");
   r1::Tokenizer tok = r1::Tokenizer::load(dir);
   Transformer m = tiny(static_cast<int64_t>(tok.vocab_size()));
-  GenerationRequest q;
+  GroupRequest q;
   for (int32_t id : tok.encode("The answer is")) q.prompt.push_back(id);
   q.params.temperature = 0;
   q.params.max_new_tokens = 12;
@@ -200,6 +200,6 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   const std::string stop = c.text.substr(c.text.size() / 2, 2);
   q.params.stop_strings = {stop};
   Completion s = generate(m, {q}, o)[0][0];
-  CHECK(s.finish_reason == "stop");
+  CHECK(s.finish_reason == FinishReason::kStop);
   CHECK(s.text == c.text.substr(0, c.text.find(stop)));
 }

@@ -36,9 +36,9 @@ TEST_CASE("golden: logits and greedy continuations equal transformers'", "[model
     at::NoGradGuard no_grad;
     at::Tensor ours = m.logits(m.forward(ids));
     CHECK((ours - logits).abs().max().item<double>() <= 1e-4);
-    std::vector<GenerationRequest> qs;
+    std::vector<GroupRequest> qs;
     for (int64_t r = 0; r < ids.size(0); ++r) {
-      GenerationRequest q;
+      GroupRequest q;
       for (int64_t j = 0; j < ids.size(1); ++j) q.prompt.push_back(ids[r][j].item<int64_t>());
       q.params.temperature = 0;
       q.params.max_new_tokens = greedy.size(1);

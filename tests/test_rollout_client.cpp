@@ -32,17 +32,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-r1::v1::GenerateRequest make_request(const std::string& id, int n) {
-  r1::v1::GenerateRequest r;
-  r.set_request_id(id);
-  for (int32_t t : {11, 12, 13}) r.mutable_prompt_ids()->add_ids(t);
-  r.mutable_params()->set_n(n);
-  r.mutable_params()->set_max_new_tokens(8);
+r1::rollout::GroupRequest make_request(const std::string& id, int n) {
+  r1::rollout::GroupRequest r;
+  r.id = id;
+  r.prompt = {11, 12, 13};
+  r.params.n = n;
+  r.params.max_new_tokens = 8;
   return r;
 }
 
-std::vector<r1::v1::GenerateRequest> make_requests(int count, int n, const std::string& prefix = "g") {
-  std::vector<r1::v1::GenerateRequest> out;
+std::vector<r1::rollout::GroupRequest> make_requests(int count, int n, const std::string& prefix = "g") {
+  std::vector<r1::rollout::GroupRequest> out;
   for (int i = 0; i < count; ++i) out.push_back(make_request(prefix + std::to_string(i), n));
   return out;
 }
@@ -57,16 +57,16 @@ ClientOptions remote(std::vector<std::string> addresses) {
 }
 
 // Exactly n completions, sorted, each the fake's for its request and index, one policy version.
-void check_group(const GroupResult& r, const r1::v1::GenerateRequest& request, int n) {
-  INFO("group " << r.index << " (" << request.request_id() << ")");
+void check_group(const GroupResult& r, const r1::rollout::GroupRequest& request, int n) {
+  INFO("group " << r.index << " (" << request.id << ")");
   REQUIRE(static_cast<int>(r.completions.size()) == n);
   for (int i = 0; i < n; ++i) {
     const auto& c = r.completions[i];
-    CHECK(c.index() == i);
-    CHECK(c.request_id() == request.request_id());
-    CHECK(std::vector<int32_t>(c.ids().begin(), c.ids().end()) == r1::test::fake_ids(request.request_id(), i));
-    CHECK(c.text() == request.request_id() + "#" + std::to_string(i));
-    CHECK(c.policy_version() == r.policy_version);
+    CHECK(c.index == i);
+    const std::vector<int32_t> fake = r1::test::fake_ids(request.id, i);
+    CHECK(c.ids == std::vector<int64_t>(fake.begin(), fake.end()));
+    CHECK(c.text == request.id + "#" + std::to_string(i));
+    CHECK(c.policy_version == r.policy_version);
   }
 }
 
@@ -190,7 +190,7 @@ TEST_CASE("rollout client: a worker dying mid-generation loses its groups to the
   client.generate(requests, [&](GroupResult&& r) {
     ++delivered[r.index];
     check_group(r, requests.at(r.index), 2);
-    const std::string& id = requests.at(r.index).request_id();
+    const std::string& id = requests.at(r.index).id;
     if (r.worker == a.address()) {
       CHECK(count_of(a.service.completed(), id) == 1);
     } else {
@@ -274,17 +274,18 @@ TEST_CASE("rollout client: bad input is refused before anything is sent", "[roll
   CHECK_FALSE(called);
 
   auto zero = make_requests(3, 2);
-  zero[1].mutable_params()->set_n(0);
+  zero[1].params.n = 0;
   REQUIRE_THROWS_WITH(client.generate_all(zero), Contains("rollout request 1") && Contains("\"g1\"") &&
                                                      Contains("params.n must be >= 1"));
   auto no_prompt = make_requests(3, 2);
-  no_prompt[2].clear_prompt_ids();
+  no_prompt[2].prompt.clear();
   REQUIRE_THROWS_WITH(client.generate_all(no_prompt), Contains("rollout request 2") && Contains("has no prompt"));
   CHECK(a.service.streams().empty());
 
-  // Without params a request is one sample, as the worker reads it.
-  r1::v1::GenerateRequest plain = make_request("plain", 1);
-  plain.clear_params();
+  // Default parameters: one sample.
+  r1::rollout::GroupRequest plain;
+  plain.id = "plain";
+  plain.prompt = {11, 12, 13};
   auto r = client.generate_all({plain});
   REQUIRE(r.size() == 1);
   CHECK(r[0].completions.size() == 1);
@@ -314,7 +315,7 @@ TEST_CASE("rollout client: mixed policy versions and aborted groups are resubmit
     REQUIRE(r.size() == 1);
     check_group(r[0], requests[0], 2);
     CHECK(r[0].attempts == 3);
-    for (const auto& c : r[0].completions) CHECK(c.finish_reason() == r1::v1::FINISH_REASON_STOP);
+    for (const auto& c : r[0].completions) CHECK(c.finish_reason == r1::rollout::FinishReason::kStop);
   }
   SECTION("a stream one completion short counts its worker down") {
     FakeServer a(FakeConfig{.short_streams = 1}), b;

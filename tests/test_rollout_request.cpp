@@ -11,6 +11,10 @@
 #include "tokenizer/tokenizer.h"
 #include "proto/rollout.pb.h"
 #include "rollout/request.h"
+#include "rollout/wire.h"
+#include "rollout/worker_options.h"
+
+#include <CLI/CLI.hpp>
 
 using r1::rollout::ModelLimits;
 using r1::rollout::prepare_request;
@@ -39,11 +43,10 @@ r1::Tokenizer byte_tokenizer() {
 TEST_CASE("rollout request: prompts and sampling parameters", "[rollout]") {
   const ModelLimits limits{259, 64, 8};
   auto ok = prepare_request(ids_request({72, 105}), limits, nullptr);
-  REQUIRE(ok.error.empty());
-  CHECK(ok.request.prompt == std::vector<int64_t>{72, 105});
-  CHECK(ok.request.request_id == "g1");
-  CHECK(ok.request.n == 1);  // no params: defaults
-  CHECK(ok.request.temperature == 1.0);
+  CHECK(ok.prompt == std::vector<int64_t>{72, 105});
+  CHECK(ok.id == "g1");
+  CHECK(ok.params.n == 1);  // no params: defaults
+  CHECK(ok.params.temperature == 1.0);
 
   auto with = ids_request({1, 2, 3});
   auto* p = with.mutable_params();
@@ -55,12 +58,25 @@ TEST_CASE("rollout request: prompts and sampling parameters", "[rollout]") {
   p->set_seed(42);
   p->add_stop_token_ids(258);
   auto got = prepare_request(with, limits, nullptr);
-  REQUIRE(got.error.empty());
-  CHECK(got.request.n == 4);
-  CHECK(got.request.max_new_tokens == 16);
-  CHECK(got.request.seed == 42);
-  CHECK(std::abs(got.request.top_p - 0.95) < 1e-6);
-  CHECK(got.request.stop_token_ids == std::vector<int64_t>{258});
+  CHECK(got.params.n == 4);
+  CHECK(got.params.max_new_tokens == 16);
+  CHECK(got.params.seed == 42);
+  CHECK(std::abs(got.params.top_p - 0.95) < 1e-6);
+  CHECK(got.params.stop_token_ids == std::vector<int64_t>{258});
+
+  // The trainer's side writes a GroupRequest with rollout/wire.h; the worker reads back the same group.
+  r1::rollout::GroupRequest sent;
+  sent.id = "row-7";
+  sent.prompt = {3, 4, 5};
+  sent.params.temperature = 0.5;
+  sent.params.top_p = 0.75;
+  sent.params.top_k = 7;
+  sent.params.min_p = 0.125;
+  sent.params.max_new_tokens = 11;
+  sent.params.n = 3;
+  sent.params.seed = 123456789012345ULL;
+  sent.params.stop_token_ids = {258, 2};
+  CHECK(prepare_request(r1::rollout::to_proto(sent), limits, nullptr) == sent);
 
   // Messages through the tokenizer's own (ChatML) template, or a named one.
   r1::Tokenizer tok = byte_tokenizer();
@@ -69,28 +85,32 @@ TEST_CASE("rollout request: prompts and sampling parameters", "[rollout]") {
   m->set_role("user");
   m->set_content("hi");
   auto rendered = prepare_request(chat, ModelLimits{259, 4096, 8}, &tok);
-  REQUIRE(rendered.error.empty());
-  std::vector<int32_t> ids(rendered.request.prompt.begin(), rendered.request.prompt.end());
+  std::vector<int32_t> ids(rendered.prompt.begin(), rendered.prompt.end());
   CHECK(tok.decode(ids) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
   chat.mutable_messages()->set_chat_template("r1-zero");
   auto zero = prepare_request(chat, ModelLimits{259, 4096, 8}, &tok);
-  REQUIRE(zero.error.empty());
-  ids.assign(zero.request.prompt.begin(), zero.request.prompt.end());
+  ids.assign(zero.prompt.begin(), zero.prompt.end());
   CHECK(tok.decode(ids).find("User: hi") != std::string::npos);
 }
 
 TEST_CASE("rollout request: every malformed field is named", "[rollout]") {
   const ModelLimits limits{259, 64, 8};
   r1::Tokenizer tok = byte_tokenizer();
-  auto error = [&](const r1::v1::GenerateRequest& r, const r1::Tokenizer* t = nullptr) {
-    return prepare_request(r, limits, t).error;
+  // The message of the InvalidRequest thrown, or "" when the request is accepted.
+  auto error = [&](const r1::v1::GenerateRequest& r, const r1::Tokenizer* t = nullptr) -> std::string {
+    try {
+      prepare_request(r, limits, t);
+      return "";
+    } catch (const r1::rollout::InvalidRequest& e) {
+      return e.what();
+    }
   };
   CHECK(error(r1::v1::GenerateRequest()) == "prompt: set prompt_ids or messages");
   CHECK(error(ids_request({})) == "prompt_ids: empty");
   CHECK(error(ids_request({1, 259})) == "prompt_ids[1]: token id 259 is outside the vocabulary (259)");
   CHECK(error(ids_request({-4})) == "prompt_ids[0]: token id -4 is outside the vocabulary (259)");
   CHECK(error(ids_request(std::vector<int32_t>(64, 7))) == "prompt: 64 tokens leave no room in the model's context of 64");
-  CHECK(prepare_request(ids_request(std::vector<int32_t>(60, 7)), limits, nullptr).request.max_new_tokens == 4);
+  CHECK(prepare_request(ids_request(std::vector<int32_t>(60, 7)), limits, nullptr).params.max_new_tokens == 4);
 
   auto with = [&](auto set) {
     auto r = ids_request({1, 2});
@@ -133,4 +153,73 @@ TEST_CASE("rollout request: every malformed field is named", "[rollout]") {
   auto long_id = ids_request({1});
   long_id.set_request_id(std::string(300, 'x'));
   CHECK(error(long_id) == "request_id: longer than 256 bytes");
+}
+
+TEST_CASE("rollout wire: completions and finish reasons round-trip", "[rollout]") {
+  using r1::rollout::FinishReason;
+  for (FinishReason reason : {FinishReason::kStop, FinishReason::kLength, FinishReason::kAbort}) {
+    r1::rollout::Completion c;
+    c.index = 2;
+    c.ids = {5, 6, 258};
+    c.logprobs = {-0.5f, -1.25f, -0.125f};
+    c.text = "ab";
+    c.finish_reason = reason;
+    c.policy_version = 9;
+    const r1::v1::Completion wire = r1::rollout::to_proto(c, "row-3", 17);
+    CHECK(wire.request_id() == "row-3");
+    CHECK(wire.prompt_tokens() == 17);
+    const r1::rollout::Completion back = r1::rollout::from_proto(wire);
+    CHECK(back.index == c.index);
+    CHECK(back.ids == c.ids);
+    CHECK(back.logprobs == c.logprobs);
+    CHECK(back.text == c.text);
+    CHECK(back.finish_reason == reason);
+    CHECK(back.policy_version == 9);
+  }
+  CHECK(std::string(r1::rollout::finish_reason_name(FinishReason::kLength)) == "length");
+  // A worker that leaves the reason unset: the sample ended on its own.
+  CHECK(r1::rollout::from_proto(r1::v1::FINISH_REASON_UNSPECIFIED) == FinishReason::kStop);
+}
+
+namespace {
+
+// What `r1 rollout serve` reads from `args` (the arguments after the r1 binary), through the very
+// flags the command declares; r1's global --threads and -q as cli/main.cpp declares them.
+r1::rollout::WorkerOptions parse_worker_command(const std::vector<std::string>& args, bool* quiet) {
+  CLI::App app("r1");
+  r1::rollout::WorkerOptions o;
+  app.add_option("--threads", o.threads);
+  app.add_flag("-q,--quiet", *quiet);
+  auto* serve = app.add_subcommand("rollout")->add_subcommand("serve");
+  r1::rollout::add_serve_options(*serve, o);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses a reversed vector
+  app.parse(reversed);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve` reads", "[rollout]") {
+  r1::rollout::WorkerOptions o;
+  o.model_dir = "/models/run 1/step-40";  // a space survives: arguments, not a shell line
+  bool quiet = false;
+  CHECK(parse_worker_command(r1::rollout::worker_command(o, false), &quiet) == o);  // all defaults
+  CHECK_FALSE(quiet);
+
+  o.precision = "bf16";
+  o.fp8_scaling = "block";
+  o.kv_cache_mb = 123.456789;
+  o.max_running = 17;
+  o.max_n = 96;
+  o.host = "0.0.0.0";
+  o.port = 40123;
+  o.max_message_mb = 256;
+  o.version = 12345678901ULL;
+  o.threads = 3;
+  const auto args = r1::rollout::worker_command(o, true);
+  CHECK(parse_worker_command(args, &quiet) == o);
+  CHECK(quiet);
+  // The token never appears on a command line (visible to every user of the machine).
+  o.token = "s3cret";
+  for (const auto& a : r1::rollout::worker_command(o, true)) CHECK(a.find("s3cret") == std::string::npos);
 }

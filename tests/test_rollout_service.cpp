@@ -157,7 +157,7 @@ TEST_CASE("rollout service: weight updates swap models atomically and tag every 
   auto stub = w.stub();
   Transformer a = Transformer::load(a_dir), b = Transformer::load(b_dir);
   const std::vector<int32_t> prompt = {10, 20, 30, 40};
-  GenerationRequest q{{10, 20, 30, 40}, {}};
+  GroupRequest q{.prompt = {10, 20, 30, 40}};
   q.params.temperature = 0;
   q.params.max_new_tokens = 300;
   const auto a_greedy = generate(a, {q})[0][0].ids;
@@ -304,11 +304,14 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
   const int victim = workers[0].pid;
   REQUIRE(victim > 0);
 
-  std::vector<r1::v1::GenerateRequest> qs;
+  std::vector<r1::rollout::GroupRequest> qs;
   for (int g = 0; g < 24; ++g) {
-    auto q = greedy("g" + std::to_string(g), {static_cast<int32_t>(g + 1), 7, 9}, 3, 120);
-    q.mutable_params()->set_temperature(1.0f);
-    q.mutable_params()->set_seed(static_cast<uint64_t>(g));
+    r1::rollout::GroupRequest q;
+    q.id = "g" + std::to_string(g);
+    q.prompt = {g + 1, 7, 9};
+    q.params.n = 3;
+    q.params.max_new_tokens = 120;
+    q.params.seed = static_cast<uint64_t>(g);
     qs.push_back(q);
   }
   std::map<size_t, int> delivered;
@@ -320,12 +323,11 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
     ++delivered[g.index];
     REQUIRE(g.completions.size() == 3);
     for (int s = 0; s < 3; ++s) {
-      CHECK(g.completions[static_cast<size_t>(s)].index() == s);
-      CHECK(g.completions[static_cast<size_t>(s)].request_id() == "g" + std::to_string(g.index));
-      CHECK(g.completions[static_cast<size_t>(s)].ids_size() == 120);
+      CHECK(g.completions[static_cast<size_t>(s)].index == s);
+      CHECK(g.completions[static_cast<size_t>(s)].ids.size() == 120);
     }
     if (g.attempts > 1) ++resubmitted;
-    for (const auto& c : g.completions) samples[g.index].push_back(ids_of(c));
+    for (const auto& c : g.completions) samples[g.index].push_back(c.ids);
     workers_used.insert(g.worker);
     if (!killed && delivered.size() == 3) {  // both workers hold groups now: kill one outright
       ::kill(victim, SIGKILL);
@@ -343,7 +345,7 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
   for (const auto& g : again) {
     INFO("group " << g.index);
     std::vector<std::vector<int64_t>> ids;
-    for (const auto& c : g.completions) ids.push_back(ids_of(c));
+    for (const auto& c : g.completions) ids.push_back(c.ids);
     CHECK(ids == samples.at(g.index));
   }
   auto after = client.workers();

@@ -15,7 +15,7 @@
 #include "run/dataset.h"
 #include "trainer/optim.h"
 #include "trainer/grpo_step.h"
-#include "trainer/policy.h"
+#include "trainer/logprobs.h"
 #include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
@@ -299,13 +299,14 @@ TEST_CASE("a non-finite loss skips the update and leaves every weight as it was"
   c.max_new_tokens = 4;
   std::map<std::string, at::Tensor> before;
   for (const auto& [n, t] : m.weights()) before[n] = t.detach().clone();
-  StepUpdate u = grpo_update(m, nullptr, opt, {group}, c, 0);
+  TrainedPolicy policy{m, opt};
+  StepUpdate u = grpo_update(policy, TrainBatch::from_groups({group}, false), UpdateOptions::of(c, 0));
   CHECK(u.skipped);
   CHECK(u.optimizer_steps == 0);
   for (const auto& [n, t] : m.weights()) CHECK(at::equal(before[n], t.detach()));
   // The same batch with finite advantages trains.
   group[0].advantage = -1.0;
-  u = grpo_update(m, nullptr, opt, {group}, c, 0);
+  u = grpo_update(policy, TrainBatch::from_groups({group}, false), UpdateOptions::of(c, 0));
   CHECK_FALSE(u.skipped);
   CHECK(u.optimizer_steps == 1);
   CHECK_FALSE(at::equal(before["model.norm.weight"], m.weights().at("model.norm.weight").detach()));

@@ -8,109 +8,153 @@
 #include <map>
 
 #include "core/log.h"
-#include "trainer/policy.h"
 
 namespace r1::trainer {
 
-StepUpdate grpo_update(model::Transformer& policy, const model::Transformer* reference, Optimizer& optim,
-                       const std::vector<std::vector<ScoredSample>>& groups, const GrpoConfig& c, int64_t step) {
-  StepUpdate u;
-  // Flatten to sequences; a truncated completion is masked out entirely when asked.
-  std::vector<TokenSequence> seqs;
-  std::vector<std::vector<float>> rollout_lp;
-  std::vector<double> adv;
-  std::vector<size_t> group_of;
-  for (size_t g = 0; g < groups.size(); ++g)
-    for (const ScoredSample& s : groups[g]) {
-      if (s.ids.empty() || (c.mask_truncated && s.truncated)) continue;
-      seqs.push_back({*s.prompt_ids, s.ids});
-      rollout_lp.push_back(s.logprobs);
-      adv.push_back(s.advantage);
-      group_of.push_back(g);
+TrainBatch TrainBatch::from_groups(const std::vector<std::vector<ScoredSample>>& kept, bool mask_truncated) {
+  TrainBatch b;
+  b.groups = kept.size();
+  for (size_t g = 0; g < kept.size(); ++g)
+    for (const ScoredSample& s : kept[g]) {
+      if (s.ids.empty() || (mask_truncated && s.truncated)) continue;
+      b.sequences.push_back({*s.prompt_ids, s.ids});
+      b.rollout_logprobs.push_back(s.logprobs);
+      b.advantages.push_back(s.advantage);
+      b.group.push_back(g);
     }
-  if (seqs.empty()) {
+  return b;
+}
+
+UpdateOptions UpdateOptions::of(const GrpoConfig& c, int64_t step) {
+  UpdateOptions o;
+  o.loss = c.loss;
+  o.iterations = c.iterations;
+  o.minibatches = c.minibatches;
+  o.micro_batch_tokens = c.micro_batch_tokens;
+  o.max_new_tokens = c.max_new_tokens;
+  o.step = step;
+  return o;
+}
+
+namespace {
+
+// Sequence indices per minibatch: whole groups, in order, as evenly as the group count allows.
+std::vector<std::vector<size_t>> split_minibatches(const TrainBatch& batch, int64_t minibatches) {
+  const size_t M = static_cast<size_t>(
+      std::max<int64_t>(1, std::min<int64_t>(minibatches, static_cast<int64_t>(batch.groups))));
+  std::vector<std::vector<size_t>> out(M);
+  for (size_t i = 0; i < batch.sequences.size(); ++i) out[batch.group[i] * M / batch.groups].push_back(i);
+  return out;
+}
+
+// Each sequence's completion log-probabilities [L_i] under `m`, without gradient (π_old, π_ref).
+std::vector<at::Tensor> sequence_logprobs(const model::Transformer& m, const std::vector<TokenSequence>& seqs,
+                                          int64_t micro_batch_tokens) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> out(seqs.size());
+  for (const auto& idx : micro_batches(seqs, micro_batch_tokens)) {
+    CompletionScores s = score_completions(m, seqs, idx);
+    for (size_t b = 0; b < idx.size(); ++b)
+      out[idx[b]] = s.logprobs[static_cast<int64_t>(b)]
+                        .narrow(0, 0, static_cast<int64_t>(seqs[idx[b]].completion.size()))
+                        .clone();
+  }
+  return out;
+}
+
+// Per-sequence rows laid out [B, L] for the micro-batch `idx`, zero-padded.
+at::Tensor stack_rows(const std::vector<at::Tensor>& rows, const std::vector<size_t>& idx, int64_t L) {
+  at::Tensor out = at::zeros({static_cast<int64_t>(idx.size()), L}, at::kFloat);
+  for (size_t b = 0; b < idx.size(); ++b)
+    out[static_cast<int64_t>(b)].narrow(0, 0, rows[idx[b]].size(0)).copy_(rows[idx[b]]);
+  return out;
+}
+
+// One update's state across its minibatches: π_old and π_ref per sequence, and the sums it reports.
+struct UpdateRun {
+  TrainedPolicy& policy;
+  const TrainBatch& batch;
+  const UpdateOptions& o;
+  StepUpdate& u;
+  bool separate_old = false;           // π_old from a pass of its own (μ > 1 or several minibatches)
+  std::vector<at::Tensor> old_lp, ref_lp;
+  double loss_sum = 0, entropy_sum = 0, norm_sum = 0;
+
+  // The loss of one micro-batch, backpropagated; false when it is not finite (nothing is accumulated).
+  bool micro_step(const std::vector<size_t>& idx, const GrpoNorm& norm) {
+    CompletionScores s = score_completions(policy.model, batch.sequences, idx);
+    const int64_t L = s.logprobs.size(1);
+    GrpoBatch b;
+    b.logprobs = s.logprobs;
+    b.old_logprobs = separate_old ? stack_rows(old_lp, idx, L) : s.logprobs.detach();
+    b.rollout_logprobs = pad_rows(batch.rollout_logprobs, idx).narrow(1, 0, L);
+    if (!ref_lp.empty()) b.ref_logprobs = stack_rows(ref_lp, idx, L);
+    std::vector<float> a;
+    for (size_t i : idx) a.push_back(static_cast<float>(batch.advantages[i]));
+    b.advantages = at::tensor(a, at::kFloat);
+    b.mask = s.mask;
+    GrpoLoss l = grpo_loss(b, o.loss, norm);
+    const double lv = l.loss.item<double>();
+    if (!std::isfinite(lv)) return false;
+    l.loss.backward();
+    loss_sum += lv;
+    entropy_sum += (s.entropy * s.mask).sum().item<double>();
+    u.stats += l.stats;
+    return true;
+  }
+
+  // One optimiser step over the minibatch `members`, accumulated over micro-batches with the
+  // minibatch's normalisers (grpo.h); false when the loss or the gradient is not finite.
+  bool minibatch_step(const std::vector<size_t>& members) {
+    GrpoNorm norm;
+    norm.sequences = static_cast<double>(members.size());
+    for (size_t i : members) norm.tokens += static_cast<double>(batch.sequences[i].completion.size());
+    norm.max_length = static_cast<double>(o.max_new_tokens);
+    std::vector<TokenSequence> sub;
+    for (size_t i : members) sub.push_back(batch.sequences[i]);
+    for (const auto& micro : micro_batches(sub, o.micro_batch_tokens)) {
+      std::vector<size_t> idx;
+      for (size_t k : micro) idx.push_back(members[k]);
+      if (!micro_step(idx, norm)) return false;
+    }
+    const double gn = policy.optim.step(o.step);
+    if (!std::isfinite(gn)) return false;
+    norm_sum += gn;
+    ++u.optimizer_steps;
+    return true;
+  }
+};
+
+}  // namespace
+
+StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& o) {
+  StepUpdate u;
+  if (batch.sequences.empty()) {
     u.skipped = true;
-    log::warn() << "step " << step + 1 << ": nothing to train on (every completion empty or masked)";
+    log::warn() << "step " << o.step + 1 << ": nothing to train on (every completion empty or masked)";
     return u;
   }
-  // Minibatches by whole groups.
-  const size_t M = static_cast<size_t>(std::max<int64_t>(1, std::min<int64_t>(c.minibatches, static_cast<int64_t>(groups.size()))));
-  std::vector<std::vector<size_t>> minibatch(M);
-  for (size_t i = 0; i < seqs.size(); ++i) minibatch[group_of[i] * M / groups.size()].push_back(i);
+  const std::vector<std::vector<size_t>> minibatches = split_minibatches(batch, o.minibatches);
+  UpdateRun run{policy, batch, o, u};
+  run.separate_old = o.iterations > 1 || minibatches.size() > 1;
+  if (run.separate_old) run.old_lp = sequence_logprobs(policy.model, batch.sequences, o.micro_batch_tokens);
+  if (policy.reference && o.loss.beta > 0)
+    run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, o.micro_batch_tokens);
 
-  const bool separate_old = c.iterations > 1 || M > 1;
-  std::vector<at::Tensor> old_lp(seqs.size()), ref_lp(seqs.size());  // per sequence [L]
-  auto per_sequence = [&](const model::Transformer& m, std::vector<at::Tensor>& into) {
-    at::NoGradGuard no_grad;
-    for (const auto& idx : micro_batches(seqs, c.micro_batch_tokens)) {
-      CompletionScores s = score_completions(m, seqs, idx);
-      for (size_t b = 0; b < idx.size(); ++b)
-        into[idx[b]] = s.logprobs[static_cast<int64_t>(b)].narrow(0, 0, static_cast<int64_t>(seqs[idx[b]].completion.size())).clone();
-    }
-  };
-  if (separate_old) per_sequence(policy, old_lp);
-  if (reference && c.loss.beta > 0) per_sequence(*reference, ref_lp);
-
-  auto stack = [&](const std::vector<at::Tensor>& rows, const std::vector<size_t>& idx, int64_t L) {
-    at::Tensor out = at::zeros({static_cast<int64_t>(idx.size()), L}, at::kFloat);
-    for (size_t b = 0; b < idx.size(); ++b) out[static_cast<int64_t>(b)].narrow(0, 0, rows[idx[b]].size(0)).copy_(rows[idx[b]]);
-    return out;
-  };
-
-  double loss_sum = 0, entropy_sum = 0, norm_sum = 0;
-  for (int64_t it = 0; it < c.iterations && !u.skipped; ++it) {
-    for (size_t mbi = 0; mbi < M && !u.skipped; ++mbi) {
-      const std::vector<size_t>& members = minibatch[mbi];
-      if (members.empty()) continue;
-      GrpoNorm norm;
-      norm.sequences = static_cast<double>(members.size());
-      for (size_t i : members) norm.tokens += static_cast<double>(seqs[i].completion.size());
-      norm.max_length = static_cast<double>(c.max_new_tokens);
-      std::vector<TokenSequence> sub;
-      for (size_t i : members) sub.push_back(seqs[i]);
-      for (const auto& micro : micro_batches(sub, c.micro_batch_tokens)) {
-        std::vector<size_t> idx;
-        for (size_t k : micro) idx.push_back(members[k]);
-        CompletionScores s = score_completions(policy, seqs, idx);
-        const int64_t L = s.logprobs.size(1);
-        GrpoBatch b;
-        b.logprobs = s.logprobs;
-        b.old_logprobs = separate_old ? stack(old_lp, idx, L) : s.logprobs.detach();
-        b.rollout_logprobs = pad_rows(rollout_lp, idx).narrow(1, 0, L);
-        if (reference && c.loss.beta > 0) b.ref_logprobs = stack(ref_lp, idx, L);
-        std::vector<float> a;
-        for (size_t i : idx) a.push_back(static_cast<float>(adv[i]));
-        b.advantages = at::tensor(a, at::kFloat);
-        b.mask = s.mask;
-        GrpoLoss l = grpo_loss(b, c.loss, norm);
-        const double lv = l.loss.item<double>();
-        if (!std::isfinite(lv)) {
-          u.skipped = true;
-          break;
-        }
-        l.loss.backward();
-        loss_sum += lv;
-        entropy_sum += (s.entropy * s.mask).sum().item<double>();
-        u.stats += l.stats;
-      }
-      if (u.skipped) break;
-      const double gn = optim.step(step);
-      if (!std::isfinite(gn)) {
+  for (int64_t it = 0; it < o.iterations && !u.skipped; ++it)
+    for (const auto& members : minibatches)
+      if (!members.empty() && !run.minibatch_step(members)) {
         u.skipped = true;
         break;
       }
-      norm_sum += gn;
-      ++u.optimizer_steps;
-    }
-  }
   if (u.skipped) {
-    optim.zero_grad();
-    log::warn() << "step " << step + 1 << ": non-finite loss or gradient; step skipped, no weights changed after it";
+    policy.optim.zero_grad();
+    log::warn() << "step " << o.step + 1 << ": non-finite loss or gradient; step skipped, no weights changed after it";
   }
-  u.loss = loss_sum / std::max<double>(1, static_cast<double>(c.iterations) * static_cast<double>(M));
-  u.grad_norm = norm_sum / std::max<int64_t>(1, u.optimizer_steps);
+  u.loss = run.loss_sum / std::max<double>(1, static_cast<double>(o.iterations) * static_cast<double>(minibatches.size()));
+  u.grad_norm = run.norm_sum / std::max<int64_t>(1, u.optimizer_steps);
   u.tokens = u.stats.tokens;
-  u.entropy = u.stats.tokens > 0 ? entropy_sum / u.stats.tokens : 0;
+  u.entropy = u.stats.tokens > 0 ? run.entropy_sum / u.stats.tokens : 0;
   return u;
 }
 

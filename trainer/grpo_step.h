@@ -13,20 +13,50 @@
 
 #include "model/transformer.h"
 #include "trainer/grpo.h"
+#include "trainer/logprobs.h"
 #include "trainer/optim.h"
 #include "run/sampling.h"
 
 namespace r1::trainer {
 
+// What one update trains on: every completion of the kept groups (sample-major) with its advantage
+// and the log-probabilities the worker sampled it with. Advantages are assigned before (grpo.h's
+// group_advantages, in the loop's one place for it).
+struct TrainBatch {
+  std::vector<TokenSequence> sequences;
+  std::vector<std::vector<float>> rollout_logprobs;
+  std::vector<double> advantages;
+  std::vector<size_t> group;  // of each sequence, 0..groups-1
+  size_t groups = 0;
+  // The samples of `kept` groups; an empty completion, or a truncated one with mask_truncated, is left out.
+  static TrainBatch from_groups(const std::vector<std::vector<ScoredSample>>& kept, bool mask_truncated);
+};
+
+// The model being trained, its optimiser and the frozen reference (only with β > 0).
+struct TrainedPolicy {
+  model::Transformer& model;
+  Optimizer& optim;
+  const model::Transformer* reference = nullptr;
+};
+
+struct UpdateOptions {
+  GrpoLossOptions loss;
+  int64_t iterations = 1;            // μ
+  int64_t minibatches = 1;           // optimiser steps per pass
+  int64_t micro_batch_tokens = 8192;
+  int64_t max_new_tokens = 1024;     // Dr. GRPO's constant L_max
+  int64_t step = 0;                  // for the LR schedule and messages (0-based)
+  static UpdateOptions of(const GrpoConfig& config, int64_t step);
+};
+
 struct StepUpdate {
-  bool skipped = false;     // a non-finite loss or gradient: no parameter changed
+  bool skipped = false;     // a non-finite loss or gradient, or nothing to train on: no parameter changed
   double loss = 0, grad_norm = 0, tokens = 0, entropy = 0;
   GrpoLossStats stats;      // summed over every pass
   int64_t optimizer_steps = 0;
 };
 
-StepUpdate grpo_update(model::Transformer& policy, const model::Transformer* reference, Optimizer& optim,
-                       const std::vector<std::vector<ScoredSample>>& groups, const GrpoConfig& config, int64_t step);
+StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& options);
 
 // The metrics row of a step: rewards (mean/std per component), accuracy, format rate, response
 // lengths, the update's statistics. `dropped`: groups generated but not trained on.

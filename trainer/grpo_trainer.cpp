@@ -1,9 +1,13 @@
-// The GRPO loop: see grpo_trainer.h. One step:
-//   1. draw prompts_per_step rows (dataset position saved in checkpoints); generate G samples each;
-//      score each group as it arrives; with dynamic sampling drop all-equal groups and draw more
-//   2. advantages per group (or batch); every sample appended to rollouts.jsonl
-//   3. μ passes × minibatches optimiser steps over micro-batches under a token budget
-//   4. the new weights to the workers (version = step); metrics; a checkpoint every save_every
+// The GRPO loop: see grpo_trainer.h. One step, in the order run_grpo's loop reads:
+//   1. collect: draw prompts_per_step rows (dataset position saved in checkpoints); generate G
+//      samples each; score each group as it arrives; with dynamic sampling drop all-equal groups
+//      and draw more (on a helper thread while the previous step trains, with max_staleness 1)
+//   2. advantages: per group (or over the batch), the one place they are assigned; every sample
+//      appended to rollouts.jsonl
+//   3. update: μ passes × minibatches optimiser steps over micro-batches under a token budget
+//   4. push the new weights to the workers (version = step)
+//   5. log the step's metrics
+//   6. checkpoint every save_every steps and at the end
 #include "trainer/grpo_trainer.h"
 
 #include <ATen/ATen.h>
@@ -11,11 +15,15 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <memory>
+#include <optional>
 #include <numeric>
 
 #include "checkpoint/config.h"
 #include "core/config.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
@@ -25,7 +33,7 @@
 #include "run/checkpoint_store.h"
 #include "trainer/grpo.h"
 #include "trainer/grpo_step.h"
-#include "trainer/policy.h"
+#include "trainer/logprobs.h"
 #include "run/report.h"
 #include "telemetry/run_log.h"
 #include "trainer/run_start.h"
@@ -37,16 +45,135 @@ namespace r1::trainer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Everything one step generated (all groups, dropped ones included, for the metrics) and the
-// groups it trains on.
+// One group as sampled and scored; `dropped` by dynamic sampling (all rewards equal) or kept.
+struct SampledGroup {
+  std::vector<ScoredSample> samples;
+  bool dropped = false;
+};
+
+// Everything one step generated, in the order the groups arrived.
 struct StepSamples {
-  std::vector<std::vector<ScoredSample>> kept, dropped;
+  std::vector<SampledGroup> groups;
   DatasetPosition position;  // after the rows this step drew
   double generation_s = 0, reward_s = 0;
+
+  std::vector<std::vector<ScoredSample>> part(bool dropped) const {
+    std::vector<std::vector<ScoredSample>> out;
+    for (const auto& g : groups)
+      if (g.dropped == dropped) out.push_back(g.samples);
+    return out;
+  }
 };
+
+// The model being trained, its optimiser and the frozen reference, as a run starts or resumes.
+struct Trainee {
+  model::Transformer policy;
+  std::unique_ptr<Optimizer> optim;
+  std::optional<model::Transformer> reference;
+};
+
+// A copy of the model's weights in a second model (the frozen reference).
+void copy_weights(const model::Transformer& from, model::Transformer& to) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, t] : from.weights()) to.weight(name) = t.detach().clone();
+}
+
+Trainee load_trainee(const GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
+  Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
+  for (auto& w : t.policy.parameters()) w.requires_grad_(true);
+  const at::ScalarType compute = model::resolve_compute_dtype(c.compute_dtype) == "bf16" ? at::kBFloat16 : at::kFloat;
+  t.policy.set_compute_dtype(compute);
+  t.policy.set_activation_checkpointing(c.activation_checkpointing);
+  log::info() << "trainer: matrix products in " << (compute == at::kBFloat16 ? "bf16" : "fp32")
+              << (c.compute_dtype == "auto" ? " (auto)" : "") << (c.activation_checkpointing ? ", activation checkpointing" : "");
+  std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
+  t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps);
+  if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
+  if (c.loss.beta > 0) {
+    const fs::path ref_dir = fs::path(policy_dir) / "reference";
+    if (start_step > 0 && fs::exists(ref_dir)) {
+      t.reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat));
+    } else {
+      t.reference.emplace(t.policy.config(), at::kFloat);
+      copy_weights(t.policy, *t.reference);
+    }
+    t.reference->set_compute_dtype(compute);
+  }
+  return t;
+}
+
+// The starting policy's held-out scores: measured at step 0, read back from base_eval.json on resume.
+EvalResult base_evaluation(Sampler& sampler, const PromptDataset& heldout, const GrpoConfig& c, const std::string& run_dir,
+                           int64_t start_step) {
+  const fs::path path = fs::path(run_dir) / "base_eval.json";
+  if (start_step > 0 && fs::exists(path)) {
+    const auto j = read_json_file(path.string());
+    return {j.at("accuracy").get<double>(), j.at("format_rate").get<double>(), j.at("mean_response_tokens").get<double>(),
+            j.at("samples").get<int64_t>()};
+  }
+  log::info() << "evaluating the starting policy on " << c.eval.data;
+  double s = 0;
+  EvalResult base = evaluate(sampler, heldout, c, &s);
+  std::ofstream(path) << base.to_json().dump(2) << "\n";
+  log::info() << "base: accuracy " << base.accuracy << ", format " << base.format_rate << ", response "
+              << base.mean_response_tokens << " tokens (" << s << " s)";
+  return base;
+}
+
+// Step 1, collect: prompts_per_step groups, scored; with dynamic sampling, groups whose rewards are
+// all equal are dropped and more rows drawn, up to max_refill_rounds times.
+StepSamples collect_step(Sampler& sampler, const PromptDataset& train, const GrpoConfig& c, int64_t step,
+                         DatasetPosition pos) {
+  StepSamples out;
+  const auto t0 = Clock::now();
+  int64_t kept = 0;
+  for (int64_t round = 0; kept < c.prompts_per_step; ++round) {
+    std::vector<size_t> rows = train.next(static_cast<size_t>(c.prompts_per_step - kept), pos);
+    rollout::SamplingParams params;
+    params.n = c.group_size;
+    params.max_new_tokens = c.max_new_tokens;
+    params.temperature = c.temperature;
+    params.top_p = c.top_p;
+    params.seed = c.seed * 1000003ULL + static_cast<uint64_t>(step) * 7919ULL * 64 + static_cast<uint64_t>(round) * 4096;
+    sampler.run(train, rows, params, [&](size_t, std::vector<ScoredSample>&& g) {
+      std::vector<double> r;
+      for (const auto& s : g) r.push_back(s.score.value);
+      const bool dropped = c.dynamic_sampling && group_is_degenerate(r.data(), r.size());
+      kept += dropped ? 0 : 1;
+      out.groups.push_back({std::move(g), dropped});
+    }, &out.reward_s);
+    if (!c.dynamic_sampling || round + 1 > c.max_refill_rounds) break;
+  }
+  out.position = pos;
+  out.generation_s = seconds_since(t0) - out.reward_s;
+  return out;
+}
+
+// Step 2, advantages, for every group: per group (scale group or none), or over the kept groups
+// together (scale batch; dropped groups keep 0, as they teach nothing). The one place they are set.
+void assign_advantages(StepSamples& batch, const GrpoConfig& c) {
+  auto rewards_of = [](const std::vector<ScoredSample>& g, std::vector<double>& into) {
+    for (const auto& s : g) into.push_back(s.score.value);
+  };
+  if (c.scale != AdvantageScale::kBatch) {
+    for (auto& g : batch.groups) {
+      std::vector<double> r;
+      rewards_of(g.samples, r);
+      const auto a = group_advantages(r, r.size(), c.scale, c.advantage_eps);
+      for (size_t i = 0; i < g.samples.size(); ++i) g.samples[i].advantage = a[i];
+    }
+    return;
+  }
+  std::vector<double> r;
+  for (const auto& g : batch.groups)
+    if (!g.dropped) rewards_of(g.samples, r);
+  const auto a = group_advantages(r, static_cast<size_t>(c.group_size), c.scale, c.advantage_eps);
+  size_t k = 0;
+  for (auto& g : batch.groups)
+    if (!g.dropped)
+      for (auto& s : g.samples) s.advantage = a[k++];
+}
 
 nlohmann::json rollout_row(const ScoredSample& s, int64_t step, bool dropped) {
   nlohmann::json components = nlohmann::json::object();
@@ -69,10 +196,37 @@ std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
   return out;
 }
 
-// A copy of the model's weights in a second model (the frozen reference).
-void copy_weights(const model::Transformer& from, model::Transformer& to) {
-  at::NoGradGuard no_grad;
-  for (const auto& [name, t] : from.weights()) to.weight(name) = t.detach().clone();
+// Seconds spent in each part of a step, for the metrics row.
+struct StepTimes {
+  Clock::time_point start = Clock::now();
+  double wait_rollouts_s = 0, update_s = 0, weight_sync_s = 0;
+};
+
+nlohmann::json metrics_row(const StepSamples& batch, const StepUpdate& upd, const StepTimes& t, const GrpoConfig& c,
+                           double lr) {
+  nlohmann::json m = step_metrics(batch.part(false), batch.part(true), c, upd);
+  m["lr"] = lr;
+  m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
+               {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s}};
+  const double gen_tokens = m["response_length"]["mean"].get<double>() * m["samples"].get<double>();
+  m["throughput"] = {{"generated_tokens_per_s", batch.generation_s > 0 ? gen_tokens / batch.generation_s : 0},
+                     {"train_tokens_per_s", t.update_s > 0 ? upd.tokens / t.update_s : 0}};
+  return m;
+}
+
+// A failed checkpoint is logged and the run goes on: the previous checkpoint stays whole.
+void save_checkpoint(CheckpointStore& checkpoints, Trainee& t, const GrpoConfig& c, int64_t step,
+                     const DatasetPosition& position) {
+  nlohmann::json state = {{"step", step}, {"dataset", position.to_json()}, {"seed", c.seed}, {"policy_version", step}};
+  try {
+    checkpoints.save(step, state, [&](const std::string& dir) {
+      t.policy.save(dir);
+      t.optim->save((fs::path(dir) / "optimizer.pt").string());
+      if (t.reference) t.reference->save((fs::path(dir) / "reference").string());
+    });
+  } catch (const Error& e) {
+    log::error() << "checkpoint of step " << step << " not written, the previous one stays: " << e.what();
+  }
 }
 
 }  // namespace
@@ -81,166 +235,82 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   const auto started = Clock::now();
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
-  CheckpointStore& checkpoints = begun.checkpoints;
   const int64_t start_step = begun.from.step;
-  const std::string& policy_dir = begun.from.model_dir;
+  const std::string policy_dir = begun.from.model_dir;
   DatasetPosition& position = begun.position;
-  model::Transformer policy = model::Transformer::load(policy_dir, at::kFloat);
+  Trainee trainee = load_trainee(c, policy_dir, start_step);
+  TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
-  for (auto& t : policy.parameters()) t.requires_grad_(true);
-  const at::ScalarType compute = model::resolve_compute_dtype(c.compute_dtype) == "bf16" ? at::kBFloat16 : at::kFloat;
-  policy.set_compute_dtype(compute);
-  policy.set_activation_checkpointing(c.activation_checkpointing);
-  log::info() << "trainer: matrix products in " << (compute == at::kBFloat16 ? "bf16" : "fp32")
-              << (c.compute_dtype == "auto" ? " (auto)" : "") << (c.activation_checkpointing ? ", activation checkpointing" : "");
-  std::vector<std::pair<std::string, at::Tensor>> named(policy.weights().begin(), policy.weights().end());
-  Optimizer optim(named, c.optim, c.steps);
-  if (start_step > 0) optim.load((fs::path(policy_dir) / "optimizer.pt").string());
-  std::optional<model::Transformer> reference;
-  if (c.loss.beta > 0) {
-    reference.emplace(policy.config(), at::kFloat);
-    const fs::path ref_dir = fs::path(policy_dir) / "reference";
-    if (start_step > 0 && fs::exists(ref_dir))
-      reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat));
-    else
-      copy_weights(policy, *reference);
-    reference->set_compute_dtype(compute);
-  }
 
   PromptDataset train = PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
   std::optional<PromptDataset> heldout;
   if (!c.eval.data.empty()) heldout.emplace(PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
-
-  rollout::ClientOptions co =
-      c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
-  // Remote workers must serve the same starting weights (started with --model and
-  // --policy-version as the trainer's start); local ones are started so.
-  rollout::RolloutClient client(co);
+  // Remote workers must serve the same starting weights (started with --model and --policy-version
+  // as the trainer's start); local ones are started so.
+  rollout::RolloutClient client(c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step)));
   Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(policy_dir));
   RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   GrpoResult result;
-  const fs::path base_eval_path = fs::path(run.run_dir) / "base_eval.json";
-  if (heldout) {
-    if (start_step > 0 && fs::exists(base_eval_path)) {
-      const auto j = read_json_file(base_eval_path.string());
-      result.base = {j.at("accuracy").get<double>(), j.at("format_rate").get<double>(),
-                     j.at("mean_response_tokens").get<double>(), j.at("samples").get<int64_t>()};
-    } else {
-      log::info() << "evaluating the starting policy on " << c.eval.data;
-      double s = 0;
-      result.base = evaluate(sampler, *heldout, c, &s);
-      std::ofstream(base_eval_path) << result.base.to_json().dump(2) << "\n";
-      log::info() << "base: accuracy " << result.base.accuracy << ", format " << result.base.format_rate
-                  << ", response " << result.base.mean_response_tokens << " tokens (" << s << " s)";
-    }
-  }
-
-  // One step's samples; runs on a helper thread when generation overlaps the update.
-  auto collect = [&](int64_t step, DatasetPosition pos) {
-    StepSamples out;
-    const auto t0 = Clock::now();
-    int64_t round = 0;
-    while (static_cast<int64_t>(out.kept.size()) < c.prompts_per_step) {
-      const size_t need = static_cast<size_t>(c.prompts_per_step - static_cast<int64_t>(out.kept.size()));
-      std::vector<size_t> rows = train.next(need, pos);
-      SamplingSpec spec{c.group_size, c.max_new_tokens, c.temperature, c.top_p,
-                        c.seed * 1000003ULL + static_cast<uint64_t>(step) * 7919ULL * 64 + static_cast<uint64_t>(round) * 4096};
-      sampler.run(train, rows, spec, [&](size_t, std::vector<ScoredSample>&& g) {
-        std::vector<double> r;
-        for (const auto& s : g) r.push_back(s.score.value);
-        const bool degenerate = c.dynamic_sampling && group_is_degenerate(r.data(), r.size());
-        if (c.scale != AdvantageScale::kBatch) {
-          auto a = group_advantages(r, r.size(), c.scale, c.advantage_eps);
-          for (size_t i = 0; i < g.size(); ++i) g[i].advantage = a[i];
-        }
-        for (const auto& s : g) runlog.rollout(rollout_row(s, step + 1, degenerate));
-        (degenerate ? out.dropped : out.kept).push_back(std::move(g));
-      }, &out.reward_s);
-      if (!c.dynamic_sampling || ++round > c.max_refill_rounds) break;
-    }
-    if (c.scale == AdvantageScale::kBatch) {
-      std::vector<double> r;
-      for (const auto& g : out.kept) for (const auto& s : g) r.push_back(s.score.value);
-      auto a = group_advantages(r, static_cast<size_t>(c.group_size), c.scale, c.advantage_eps);
-      size_t k = 0;
-      for (auto& g : out.kept) for (auto& s : g) s.advantage = a[k++];
-    }
-    out.position = pos;
-    out.generation_s = since(t0) - out.reward_s;
-    return out;
-  };
+  if (heldout) result.base = base_evaluation(sampler, *heldout, c, run.run_dir, start_step);
 
   StepProgress progress("grpo", c.steps, start_step);
-  std::future<StepSamples> prefetch;
+  std::future<StepSamples> prefetch;  // step t+1's samples, generated while step t trains (max_staleness 1)
   int64_t step = start_step;
   for (; step < c.steps; ++step) {
-    const auto step_start = Clock::now();
-    StepSamples batch;
+    StepTimes times;
+    // 1. Collect this step's groups (already in flight when generation overlaps the update).
     const auto wait_start = Clock::now();
-    if (prefetch.valid()) {
-      batch = prefetch.get();
-    } else {
-      batch = collect(step, position);
-    }
-    const double wait_s = since(wait_start);
+    StepSamples batch = prefetch.valid() ? prefetch.get() : collect_step(sampler, train, c, step, position);
+    times.wait_rollouts_s = seconds_since(wait_start);
     position = batch.position;
     if (c.rollout.max_staleness >= 1 && step + 1 < c.steps)
-      prefetch = std::async(std::launch::async, collect, step + 1, position);
+      prefetch = std::async(std::launch::async, [&, step, pos = position] { return collect_step(sampler, train, c, step + 1, pos); });
 
-    // The update. With a generation in flight, the checkpoint below still records the position
-    // after this step's rows: a resumed run generates the next step's again.
+    // 2. Advantages; every sample to rollouts.jsonl.
+    assign_advantages(batch, c);
+    for (const auto& g : batch.groups)
+      for (const auto& s : g.samples) runlog.rollout(rollout_row(s, step + 1, g.dropped));
+
+    // 3. Update. With a generation in flight, the checkpoint below still records the position after
+    // this step's rows: a resumed run generates the next step's again.
     const auto update_start = Clock::now();
-    StepUpdate upd = grpo_update(policy, reference ? &*reference : nullptr, optim, batch.kept, c, step);
-    const double update_s = since(update_start);
+    const StepUpdate upd = grpo_update(trained, TrainBatch::from_groups(batch.part(false), c.mask_truncated), UpdateOptions::of(c, step));
+    times.update_s = seconds_since(update_start);
 
-    double sync_s = 0;
+    // 4. Push the new weights to the workers; reset the reference when it is due.
     if (!upd.skipped) {
       const auto t = Clock::now();
-      client.update_weights(static_cast<uint64_t>(step + 1), weight_tensors(policy));
-      sync_s = since(t);
+      client.update_weights(static_cast<uint64_t>(step + 1), weight_tensors(trainee.policy));
+      times.weight_sync_s = seconds_since(t);
     }
-    if (reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0) copy_weights(policy, *reference);
+    if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
+      copy_weights(trainee.policy, *trainee.reference);
 
-    nlohmann::json m = step_metrics(batch.kept, batch.dropped, c, upd);
-    m["lr"] = optim.lr_at(step);
-    m["time"] = {{"step_s", since(step_start)}, {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
-                 {"wait_rollouts_s", wait_s}, {"update_s", update_s}, {"weight_sync_s", sync_s}};
-    const double gen_tokens = m["response_length"]["mean"].get<double>() * m["samples"].get<double>();
-    m["throughput"] = {{"generated_tokens_per_s", batch.generation_s > 0 ? gen_tokens / batch.generation_s : 0},
-                       {"train_tokens_per_s", update_s > 0 ? upd.tokens / update_s : 0}};
+    // 5. Log.
+    const nlohmann::json m = metrics_row(batch, upd, times, c, trainee.optim->lr_at(step));
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 
+    // 6. Checkpoint.
     const bool last = step + 1 == c.steps;
-    if (!upd.skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last)) {
-      nlohmann::json state = {{"step", step + 1}, {"dataset", position.to_json()}, {"seed", c.seed},
-                              {"policy_version", step + 1}};
-      try {
-        checkpoints.save(step + 1, state, [&](const std::string& dir) {
-          policy.save(dir);
-          optim.save((fs::path(dir) / "optimizer.pt").string());
-          if (reference) reference->save((fs::path(dir) / "reference").string());
-        });
-      } catch (const Error& e) {
-        log::error() << "checkpoint of step " << step + 1 << " not written, the previous one stays: " << e.what();
-      }
-    }
+    if (!upd.skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last))
+      save_checkpoint(begun.checkpoints, trainee, c, step + 1, position);
   }
   if (prefetch.valid()) prefetch.wait();
   progress.finish();
 
   result.steps = step;
   result.model_dir = (fs::path(run.run_dir) / "model").string();
-  policy.save(result.model_dir);
+  trainee.policy.save(result.model_dir);
   if (heldout) {
     double s = 0;
     result.final = evaluate(sampler, *heldout, c, &s);
     result.evaluated = true;
   }
-  result.wall_s = since(started);
+  result.wall_s = seconds_since(started);
   write_run_report(run.run_dir, result);
   return result;
 }

@@ -1,5 +1,5 @@
-// Scoring completions in micro-batches: see policy.h.
-#include "trainer/policy.h"
+// Scoring completions in micro-batches: see logprobs.h.
+#include "trainer/logprobs.h"
 
 #include <algorithm>
 

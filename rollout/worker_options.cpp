@@ -1,0 +1,66 @@
+// `r1 rollout serve`'s flags, declared and written in one place: see worker_options.h.
+#include "rollout/worker_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <sstream>
+
+namespace r1::rollout {
+
+void add_serve_options(CLI::App& serve, WorkerOptions& o) {
+  serve.add_option("--model", o.model_dir, "Model folder (config.json, safetensors, tokenizer.json)")->required();
+  serve.add_option("--host", o.host, "Address to bind (0.0.0.0: every interface; only with --token on shared networks)")
+      ->capture_default_str();
+  serve.add_option("--port", o.port, "Port (0: a free one, printed on the first line)")->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  serve.add_option("--precision", o.precision, "Weights: fp8 (e4m3 with scales), bf16 or fp32")
+      ->check(CLI::IsMember({"fp8", "bf16", "fp32"}))->capture_default_str();
+  serve.add_option("--fp8-scaling", o.fp8_scaling, "FP8 scales per output channel, or per 128x128 block")
+      ->check(CLI::IsMember({"channel", "block"}))->capture_default_str();
+  serve.add_option("--kv-cache-mb", o.kv_cache_mb, "KV cache budget; requests wait in the queue when it is full")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  serve.add_option("--max-running", o.max_running, "Sequences decoded together at most")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve.add_option("--max-n", o.max_n, "Samples per request at most")->check(CLI::PositiveNumber)->capture_default_str();
+  serve.add_option("--max-message-mb", o.max_message_mb, "gRPC message size limit")->check(CLI::Range(1, 2000))
+      ->capture_default_str();
+  serve.add_option("--token", o.token,
+                   "Shared token every call must carry (metadata x-r1-token); default: $R1_ROLLOUT_TOKEN, else none");
+  serve.add_option("--policy-version", o.version, "Policy version of the loaded weights")->capture_default_str();
+}
+
+namespace {
+
+// A number as CLI11 reads it back exactly: doubles with every significant digit.
+template <typename T>
+std::string text(T v) {
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet) {
+  const WorkerOptions d;
+  std::vector<std::string> a;
+  if (o.threads != d.threads) a.insert(a.end(), {"--threads", text(o.threads)});
+  if (quiet) a.push_back("-q");
+  a.insert(a.end(), {"rollout", "serve", "--model", o.model_dir});
+  auto flag = [&](const char* name, const auto& value, const auto& default_value) {
+    if (value != default_value) a.insert(a.end(), {name, text(value)});
+  };
+  flag("--host", o.host, d.host);
+  flag("--port", o.port, d.port);
+  flag("--precision", o.precision, d.precision);
+  flag("--fp8-scaling", o.fp8_scaling, d.fp8_scaling);
+  flag("--kv-cache-mb", o.kv_cache_mb, d.kv_cache_mb);
+  flag("--max-running", o.max_running, d.max_running);
+  flag("--max-n", o.max_n, d.max_n);
+  flag("--max-message-mb", o.max_message_mb, d.max_message_mb);
+  flag("--policy-version", o.version, d.version);
+  return a;
+}
+
+}  // namespace r1::rollout

@@ -1,0 +1,42 @@
+// A rollout worker's options, and its command line, defined once: `r1 rollout serve` takes exactly
+// the flags add_serve_options() declares, and a trainer starting local workers (rollout/client.h)
+// writes them with worker_command(), so the two cannot drift apart (tests/test_rollout_request.cpp
+// parses what worker_command() writes back through add_serve_options()). No LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace r1::rollout {
+
+struct WorkerOptions {
+  std::string model_dir;
+  std::string precision = "fp8";        // fp8 | bf16 | fp32
+  std::string fp8_scaling = "channel";  // channel | block (128 x 128)
+  double kv_cache_mb = 512;
+  int64_t max_running = 256;
+  int64_t max_n = 64;                   // samples per request
+  std::string host = "127.0.0.1";
+  int port = 0;                         // 0: any free port, printed on the first line
+  std::string token;                    // "": no token required
+  int64_t max_message_mb = 64;
+  uint64_t version = 0;                 // the policy version of the loaded weights
+  int threads = 0;                      // LibTorch intra-op threads of the engine (0: one per core); `r1 --threads`
+  bool operator==(const WorkerOptions&) const = default;
+};
+
+// Declares `rollout serve`'s flags on `serve`, writing into `o` (threads is r1's global --threads).
+void add_serve_options(CLI::App& serve, WorkerOptions& o);
+
+// The arguments after the r1 binary that start a worker with `o`: r1's global flags (--threads N,
+// and -q when `quiet`), then `rollout serve` and every flag of `o` whose value differs from the
+// default. The token is not among them: a command line is visible to every user of the machine, so
+// a local worker gets it in its environment as R1_ROLLOUT_TOKEN (which `rollout serve` reads).
+std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet);
+
+}  // namespace r1::rollout
