@@ -18,7 +18,8 @@ std::string tail(const std::string& s, size_t n) {
   return "..." + s.substr(s.size() - n);
 }
 
-// What a run's ending says, when it did not simply exit 0: TLE, MLE, OLE, RE or "" (exited 0).
+// Checked in this order because the causes overlap: a run killed for its output or its wall time also
+// ends by SIGKILL, and one out of memory also exits non-zero or by a signal.
 std::string abnormal(const RunOutcome& r, const RunLimits& l, std::string* detail) {
   if (r.output_exceeded) {
     *detail = "more than " + std::to_string(l.output_kb) + " KiB of output";
