@@ -144,8 +144,9 @@ bool python_start(const std::vector<std::string>& preload, const std::string& ju
 bool python_started() { return g_started; }
 int64_t python_address_space_mb() { return g_address_space_mb; }
 
-void python_run(PythonEntry entry, const std::vector<std::string>& argv) {
-  PyOS_AfterFork_Child();
+namespace {
+
+void set_argv(PythonEntry entry, const std::vector<std::string>& argv) {
   PyObject* list = PyList_New(0);
   std::vector<std::string> args = argv;
   if (entry == PythonEntry::kJudge) args.insert(args.begin(), "/r1/judge.py");
@@ -156,65 +157,90 @@ void python_run(PythonEntry entry, const std::vector<std::string>& argv) {
   }
   PySys_SetObject("argv", list);
   Py_DECREF(list);
+}
+
+// compile() of the file's bytes, so a coding declaration is honoured as python3 honours it. A file
+// that cannot be opened ends the run as python3 does (status 2).
+PyObject* compile_file(const std::string& file, PyObject* path) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    PySys_WriteStderr("python3: can't open file '%s'\n", file.c_str());
+    _exit(2);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string source = text.str();
+  PyObject* builtins = PyEval_GetBuiltins();  // borrowed
+  PyObject* compile = builtins ? PyDict_GetItemString(builtins, "compile") : nullptr;
+  PyObject* bytes = PyBytes_FromStringAndSize(source.data(), static_cast<Py_ssize_t>(source.size()));
+  PyObject* code = nullptr;
+  if (compile && bytes && path) code = PyObject_CallFunction(compile, "OOs", bytes, path, "exec");
+  Py_XDECREF(bytes);
+  return code;
+}
+
+// __main__'s code (a new reference, nullptr on failure): the compiled judge or the script; sets __file__.
+PyObject* load_main_code(PythonEntry entry, const std::string& file, PyObject* globals) {
+  PyObject* path = PyUnicode_DecodeFSDefault(file.c_str());
+  if (path) PyDict_SetItemString(globals, "__file__", path);
+  PyObject* code = nullptr;
+  if (entry == PythonEntry::kJudge) {
+    code = g_judge;
+    Py_XINCREF(code);
+  } else {
+    code = compile_file(file, path);
+  }
+  Py_XDECREF(path);
+  return code;
+}
+
+// Runs `code` (stealing it) in __main__; the exit status python3 would give.
+int evaluate(PyObject* code, PyObject* globals) {
+  PyObject* result = PyEval_EvalCode(code, globals, globals);
+  Py_DECREF(code);
+  if (!result) return exit_status_of_exception();
+  Py_DECREF(result);
+  return 0;
+}
+
+// What python3 does on the way out that a program can see: wait for its threads, run its atexit
+// functions, flush (a failed flush is status 120). Tearing the interpreter down (Py_FinalizeEx,
+// ~6 ms) is skipped: Python does not promise __del__ for objects alive at exit. The final status.
+int exit_like_python3(PyObject* globals, int status) {
+  PyObject* r = PyRun_String(
+      "import sys as _s\n"
+      "if 'threading' in _s.modules: _s.modules['threading']._shutdown()\n"
+      "import atexit as _a\n_a._run_exitfuncs()\n",
+      Py_file_input, globals, globals);
+  if (!r) {
+    int s = exit_status_of_exception();
+    if (status == 0) status = s;
+  }
+  Py_XDECREF(r);
+  if (!flush_stdio() && status == 0) status = 120;
+  return status;
+}
+
+}  // namespace
+
+void python_run(PythonEntry entry, const std::vector<std::string>& argv) {
+  PyOS_AfterFork_Child();
+  set_argv(entry, argv);
   // The zygote seeded `random` once; every run draws its own seed, as a fresh interpreter would.
   run_private("import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\n");
 
   PyObject* main_module = PyImport_AddModule("__main__");  // borrowed
   PyObject* globals = main_module ? PyModule_GetDict(main_module) : nullptr;
-  int status = 1;
-  PyObject* code = nullptr;
   const std::string file = entry == PythonEntry::kJudge ? "/r1/judge.py" : (argv.empty() ? "" : argv[0]);
-  if (globals) {
-    PyObject* path = PyUnicode_DecodeFSDefault(file.c_str());
-    if (path) PyDict_SetItemString(globals, "__file__", path);
-    if (entry == PythonEntry::kJudge) {
-      code = g_judge;
-      Py_XINCREF(code);
-    } else {
-      // compile() of the file's bytes, so a coding declaration is honoured as python3 honours it.
-      std::ifstream in(file, std::ios::binary);
-      if (!in) {
-        PySys_WriteStderr("python3: can't open file '%s'\n", file.c_str());
-        _exit(2);
-      }
-      std::stringstream text;
-      text << in.rdbuf();
-      std::string source = text.str();
-      PyObject* builtins = PyEval_GetBuiltins();  // borrowed
-      PyObject* compile = builtins ? PyDict_GetItemString(builtins, "compile") : nullptr;
-      PyObject* bytes = PyBytes_FromStringAndSize(source.data(), static_cast<Py_ssize_t>(source.size()));
-      if (compile && bytes && path) code = PyObject_CallFunction(compile, "OOs", bytes, path, "exec");
-      Py_XDECREF(bytes);
-    }
-    Py_XDECREF(path);
-  }
+  PyObject* code = globals ? load_main_code(entry, file, globals) : nullptr;
+  int status = 1;
   if (code) {
-    PyObject* result = PyEval_EvalCode(code, globals, globals);
-    Py_DECREF(code);
-    if (result) {
-      status = 0;
-      Py_DECREF(result);
-    } else {
-      status = exit_status_of_exception();
-    }
+    status = evaluate(code, globals);
   } else if (PyErr_Occurred()) {
     status = exit_status_of_exception();
   }
   if (entry == PythonEntry::kScript) {
-    // What python3 does on the way out that a program can see: wait for its threads, run its atexit
-    // functions, flush (a failed flush is status 120). Tearing the interpreter down (Py_FinalizeEx,
-    // ~6 ms) is skipped: Python does not promise __del__ for objects alive at exit.
-    PyObject* r = PyRun_String(
-        "import sys as _s\n"
-        "if 'threading' in _s.modules: _s.modules['threading']._shutdown()\n"
-        "import atexit as _a\n_a._run_exitfuncs()\n",
-        Py_file_input, globals, globals);
-    if (!r) {
-      int s = exit_status_of_exception();
-      if (status == 0) status = s;
-    }
-    Py_XDECREF(r);
-    if (!flush_stdio() && status == 0) status = 120;
+    status = exit_like_python3(globals, status);
   } else {
     flush_stdio();
   }

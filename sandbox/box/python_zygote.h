@@ -2,7 +2,7 @@
 //
 // Starting CPython costs ~8 ms of CPU here and `import typing` another ~11 ms; a slot's zygote pays
 // both once. Each run is a fork of the zygote that has entered a fresh box (namespaces, rlimits,
-// seccomp, the candidate's uid: isolation.cpp), so no run sees another's state. The zygote is
+// seccomp, the candidate's uid: run_child.h, spawn.h), so no run sees another's state. The zygote is
 // started from a fresh exec and never reads a job, so nothing of any job is in the memory a run
 // inherits (docs/sandbox.md, "The Python zygote").
 #pragma once
