@@ -8,11 +8,43 @@
 #include <fstream>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 
 namespace r1 {
+
+namespace {
+
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+}  // namespace
+
+std::vector<std::string_view> split_words(std::string_view text) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_ascii_space(text[i])) ++i;
+    const size_t begin = i;
+    while (i < text.size() && !is_ascii_space(text[i])) ++i;
+    if (i > begin) words.push_back(text.substr(begin, i - begin));
+  }
+  return words;
+}
+
+double repeated_ngram_fraction(std::string_view text, int n) {
+  const std::vector<std::string_view> words = split_words(text);
+  if (n < 1 || words.size() < static_cast<size_t>(n)) return 0;
+  const size_t total = words.size() - static_cast<size_t>(n) + 1;
+  std::set<std::vector<std::string_view>> distinct;
+  for (size_t k = 0; k < total; ++k) {
+    distinct.emplace(words.begin() + static_cast<std::ptrdiff_t>(k), words.begin() + static_cast<std::ptrdiff_t>(k) + n);
+  }
+  return static_cast<double>(total - distinct.size()) / static_cast<double>(total);
+}
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "core/error.h"
 #include "rewards/format.h"
@@ -90,6 +91,12 @@ WordCount count_words(std::string_view text, const std::vector<int>& scripts) {
   return count;
 }
 
+WordCount chain_of_thought_words(std::string_view completion, const std::string& think_tag,
+                                 const std::vector<int>& scripts) {
+  const std::optional<std::string_view> thought = tag_content(completion, think_tag);
+  return count_words(thought ? *thought : completion, scripts);
+}
+
 LanguageConsistencyReward::LanguageConsistencyReward(std::string name, LanguageOptions options)
     : name_(std::move(name)), options_(std::move(options)) {
   for (const auto& code : options_.scripts) override_scripts_.push_back(script_from_code(code));
@@ -97,19 +104,17 @@ LanguageConsistencyReward::LanguageConsistencyReward(std::string name, LanguageO
 }
 
 Score LanguageConsistencyReward::score(const Sample& sample, const Components&, const Deadline&) const {
-  std::string_view cot = sample.completion;
-  if (auto think = tag_content(sample.completion, options_.think_tag)) cot = *think;
   std::vector<int> scripts = override_scripts_;
   if (scripts.empty()) {
     scripts = scripts_of_language(sample.target_language.empty() ? options_.default_language : sample.target_language);
   }
-  WordCount words = count_words(cot, scripts);
+  WordCount words = chain_of_thought_words(sample.completion, options_.think_tag, scripts);
   Score s;
   if (words.total == 0) {
     s.reason = "no words in the chain of thought";
     return s;
   }
-  s.value = static_cast<double>(words.target) / static_cast<double>(words.total);
+  s.value = words.share();
   return s;
 }
 

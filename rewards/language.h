@@ -40,9 +40,16 @@ class LanguageConsistencyReward : public Reward {
 struct WordCount {
   size_t target = 0;
   size_t total = 0;
+  // The target language's share: target / total, 0 when there are no words.
+  double share() const { return total ? static_cast<double>(target) / static_cast<double>(total) : 0.0; }
 };
 // Counts words of `text` in the given scripts (ICU UScriptCode values). Throws r1::Error on invalid UTF-8.
 WordCount count_words(std::string_view text, const std::vector<int>& scripts);
+// Counts the words of a completion's chain of thought: the content of its <think_tag> block, or the
+// whole completion when it has none. What the reward scores, the rejection-sampling filter keeps and
+// evaluation pools (run/rejection.h, run/report.h). Throws r1::Error on invalid UTF-8.
+WordCount chain_of_thought_words(std::string_view completion, const std::string& think_tag,
+                                 const std::vector<int>& scripts);
 // Scripts of a language code ("en", "zh-Hans", "pt_BR"); throws r1::ConfigError for an unknown one.
 std::vector<int> scripts_of_language(const std::string& language);
 

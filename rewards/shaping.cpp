@@ -1,13 +1,10 @@
 #include "rewards/shaping.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <set>
-#include <string_view>
-#include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace r1::rewards {
 namespace {
@@ -86,23 +83,8 @@ RepetitionPenalty::RepetitionPenalty(std::string name, RepetitionOptions options
 }
 
 Score RepetitionPenalty::score(const Sample& sample, const Components&, const Deadline&) const {
-  std::vector<std::string_view> words;
-  std::string_view text = sample.completion;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-    size_t b = i;
-    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-    if (i > b) words.push_back(text.substr(b, i - b));
-  }
   Score s;
-  size_t n = static_cast<size_t>(options_.ngram_size);
-  if (words.size() < n) return s;
-  std::set<std::vector<std::string_view>> distinct;
-  size_t total = words.size() - n + 1;
-  for (size_t k = 0; k < total; ++k) distinct.emplace(words.begin() + static_cast<std::ptrdiff_t>(k),
-                                                      words.begin() + static_cast<std::ptrdiff_t>(k + n));
-  s.value = options_.max_penalty * (1.0 - static_cast<double>(distinct.size()) / static_cast<double>(total)) + 0.0;  // no -0
+  s.value = options_.max_penalty * repeated_ngram_fraction(sample.completion, options_.ngram_size) + 0.0;  // no -0
   return s;
 }
 

@@ -16,7 +16,8 @@
 // correct when its value >= correct_threshold (default 1).
 //
 // Repetition penalty (open-r1): the completion's words (split on white space) form n-grams; with
-// T n-grams of which U are distinct, r = max_penalty * (1 - U / T) (0 when there are fewer than n words).
+// T n-grams of which U are distinct, r = max_penalty * (1 - U / T) (0 when there are fewer than n words;
+// core/text.h's repeated_ngram_fraction).
 // max_penalty is negative.
 #pragma once
 

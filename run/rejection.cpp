@@ -2,13 +2,12 @@
 #include "run/rejection.h"
 
 #include <cstdio>
-#include <map>
-#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
-#include "rewards/format.h"
+#include "core/text.h"
 #include "rewards/language.h"
 
 namespace r1::trainer {
@@ -33,24 +32,13 @@ RejectionFilters RejectionFilters::read(ConfigReader& r) {
 
 namespace {
 
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string w;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      if (!w.empty()) out.push_back(std::move(w));
-      w.clear();
-    } else {
-      w.push_back(c);
-    }
-  }
-  if (!w.empty()) out.push_back(std::move(w));
-  return out;
-}
-
+// The text with every run of white space made one space, and none at either end.
 std::string collapse(const std::string& text) {
   std::string out;
-  for (const auto& w : words(text)) out += (out.empty() ? "" : " ") + w;
+  for (std::string_view w : split_words(text)) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
   return out;
 }
 
@@ -62,19 +50,6 @@ std::string fmt(const char* f, double a, double b) {
 
 }  // namespace
 
-double repeated_ngram_fraction(const std::string& text, int n) {
-  const std::vector<std::string> ws = words(text);
-  if (n < 1 || ws.size() < static_cast<size_t>(n)) return 0;
-  std::set<std::vector<std::string>> seen;
-  size_t repeats = 0, total = 0;
-  for (size_t i = 0; i + static_cast<size_t>(n) <= ws.size(); ++i) {
-    std::vector<std::string> g(ws.begin() + static_cast<std::ptrdiff_t>(i), ws.begin() + static_cast<std::ptrdiff_t>(i) + n);
-    ++total;
-    if (!seen.insert(std::move(g)).second) ++repeats;
-  }
-  return static_cast<double>(repeats) / static_cast<double>(total);
-}
-
 std::string rejection_reason(const std::string& completion, int64_t completion_tokens, double accuracy,
                              const std::string& target_language, const RejectionFilters& f) {
   if (f.require_correct && !(accuracy >= 1.0)) return "wrong answer";
@@ -82,18 +57,16 @@ std::string rejection_reason(const std::string& completion, int64_t completion_t
     return "too long: " + std::to_string(completion_tokens) + " tokens, over " + std::to_string(f.max_tokens);
   if (!f.allow_code_blocks && completion.find("```") != std::string::npos) return "code block in the answer";
   if (f.min_language_fraction > 0) {
-    const auto think = rewards::tag_content(completion, f.think_tag);
-    const std::string cot = think ? std::string(*think) : completion;
     // An unknown language code is the caller's error (ConfigError, thrown here); bad UTF-8 is the sample's.
     const std::vector<int> scripts = rewards::scripts_of_language(target_language.empty() ? "en" : target_language);
     rewards::WordCount wc;
     try {
-      wc = rewards::count_words(cot, scripts);
+      wc = rewards::chain_of_thought_words(completion, f.think_tag, scripts);
     } catch (const Error&) {
       return "invalid UTF-8";
     }
-    const double share = wc.total ? static_cast<double>(wc.target) / static_cast<double>(wc.total) : 0.0;
     if (wc.total == 0) return "no words in the chain of thought";
+    const double share = wc.share();
     if (share < f.min_language_fraction)
       return fmt("language mixing: %.2f of words in the target language, below %.2f", share, f.min_language_fraction);
   }
@@ -105,19 +78,6 @@ std::string rejection_reason(const std::string& completion, int64_t completion_t
 
 bool Deduplicator::first(const std::string& prompt, const std::string& completion) {
   return seen_.emplace(collapse(prompt), collapse(completion)).second;
-}
-
-}  // namespace r1::trainer
-
-namespace r1::trainer {
-
-rewards::WordCount chain_of_thought_words(std::string_view completion, const std::vector<int>& scripts) {
-  const std::optional<std::string_view> thought = rewards::tag_content(completion, "think");
-  try {
-    return rewards::count_words(thought ? *thought : completion, scripts);
-  } catch (const Error&) {
-    return {};
-  }
 }
 
 }  // namespace r1::trainer

@@ -3,9 +3,11 @@
 //
 //   wrong answer     the accuracy component is below 1
 //   too long         more than max_tokens completion tokens (0: no limit)
-//   language mixing  the target language's share of the chain of thought's words (rewards/language.h:
-//                    by Unicode script) is below min_language_fraction
+//   language mixing  the target language's share of the chain of thought's words (the think_tag
+//                    block; rewards/language.h's chain_of_thought_words, by Unicode script) is below
+//                    min_language_fraction; invalid UTF-8 is dropped too
 //   repetition       more than max_repeated_ngrams of its word n-grams repeat an earlier one
+//                    (core/text.h's repeated_ngram_fraction)
 //   code block       a ``` fence, when allow_code_blocks is false (a math chain of thought has none)
 //
 // Deduplication: a completion whose text equals an earlier kept one for the same prompt, after
@@ -18,8 +20,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "rewards/language.h"
 
 namespace r1 {
 class ConfigReader;
@@ -44,12 +44,6 @@ struct RejectionFilters {
 std::string rejection_reason(const std::string& completion, int64_t completion_tokens, double accuracy,
                              const std::string& target_language, const RejectionFilters& filters);
 
-// The fraction of word n-grams that repeat an earlier one (0 for fewer than n words).
-// The words of a completion's chain of thought (its <think> block, or the whole text without one) in
-// the given scripts and in all: what evaluation pools into language consistency (report.h). Invalid
-// UTF-8 (a byte-level model can cut a character) counts no words.
-rewards::WordCount chain_of_thought_words(std::string_view completion, const std::vector<int>& scripts);
-double repeated_ngram_fraction(const std::string& text, int n);
 
 class Deduplicator {
  public:

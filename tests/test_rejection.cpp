@@ -5,6 +5,8 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
+#include "rewards/language.h"
 #include "run/rejection.h"
 
 using namespace r1::trainer;
@@ -38,11 +40,11 @@ TEST_CASE("rejection: correct, readable completions are kept, and each filter na
   std::string loop = "<think>";
   for (int i = 0; i < 10; ++i) loop += " so we add the carry";
   loop += " </think> <answer> 5 </answer>";
-  CHECK(repeated_ngram_fraction(loop, 4) > 0.7);
+  CHECK(r1::repeated_ngram_fraction(loop, 4) > 0.7);
   CHECK_THAT(rejection_reason(loop, 60, 1.0, "en", f), Catch::StartsWith("repetition: "));
-  CHECK(repeated_ngram_fraction("a b c d e f", 4) == 0);
-  CHECK(repeated_ngram_fraction("a b", 4) == 0);
-  CHECK(repeated_ngram_fraction("a b a b a b", 2) == Approx(3.0 / 5));
+  CHECK(r1::repeated_ngram_fraction("a b c d e f", 4) == 0);
+  CHECK(r1::repeated_ngram_fraction("a b", 4) == 0);
+  CHECK(r1::repeated_ngram_fraction("a b a b a b", 2) == Approx(3.0 / 5));
 
   // A stray code block.
   const std::string code = "<think> compute it\n```python\nprint(7+5)\n```\n</think> <answer> 12 </answer>";
@@ -77,17 +79,28 @@ TEST_CASE("rejection: duplicates per prompt with whitespace ignored, and filters
   CHECK_THROWS_WITH(rt.finish(), Catch::Contains("max_tokens"));
 }
 
-TEST_CASE("evaluation: language consistency counts the chain of thought's words by script", "[rejection][eval]") {
+TEST_CASE("chain of thought: words of the configured tag's block, or of the whole completion", "[rejection][eval]") {
   const auto en = r1::rewards::scripts_of_language("en");
   // The think block only: the answer's words do not count.
-  auto w = r1::trainer::chain_of_thought_words("<think> 7 + 5 = 12，写 2 进 1。 So 12. </think> <answer> twelve </answer>", en);
+  auto w = r1::rewards::chain_of_thought_words("<think> 7 + 5 = 12，写 2 进 1。 So 12. </think> <answer> twelve </answer>", "think", en);
   CHECK(w.target == 1);  // "So"
   CHECK(w.total == 3);   // 写, 进, So: digits and symbols are not words
+  CHECK(w.share() == Approx(1.0 / 3));
   // No think block: the whole completion.
-  w = r1::trainer::chain_of_thought_words("The answer is 12.", en);
+  w = r1::rewards::chain_of_thought_words("The answer is 12.", "think", en);
   CHECK(w.target == 3);
   CHECK(w.total == 3);
-  // A byte-level model can cut a character in half: no words, never an exception.
-  w = r1::trainer::chain_of_thought_words(std::string("<think> write \xe5\x86 </think>"), en);
-  CHECK(w.total == 0);
+  // The tag is the caller's: a <reasoning> block, and a <think> block that is then just text.
+  w = r1::rewards::chain_of_thought_words("<reasoning> so </reasoning> <answer> zwölf 十二 </answer>", "reasoning", en);
+  CHECK(w.target == 1);
+  CHECK(w.total == 1);
+  w = r1::rewards::chain_of_thought_words("<think> 写 </think> so", "reasoning", en);
+  CHECK(w.target == 3);  // the whole text: "think", "think" and "so" of 4 words (写 is the fourth)
+  CHECK(w.total == 4);
+  CHECK(r1::rewards::WordCount{}.share() == 0);
+  // A byte-level model can cut a character in half: an error here, which the filter turns into a
+  // drop (never an exception out of rejection_reason).
+  const std::string cut("<think> write \xe5\x86 </think> <answer> 5 </answer>");
+  CHECK_THROWS_AS(r1::rewards::chain_of_thought_words(cut, "think", en), r1::Error);
+  CHECK(rejection_reason(cut, 9, 1.0, "en", RejectionFilters{}) == "invalid UTF-8");
 }

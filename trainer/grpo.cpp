@@ -5,20 +5,9 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/stats.h"
 
 namespace r1::trainer {
-
-namespace {
-
-double population_std(const double* x, size_t n) {
-  double mean = 0, var = 0;
-  for (size_t i = 0; i < n; ++i) mean += x[i];
-  mean /= static_cast<double>(n);
-  for (size_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-  return std::sqrt(var / static_cast<double>(n));
-}
-
-}  // namespace
 
 std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, AdvantageScale scale,
                                      double eps) {
@@ -26,15 +15,13 @@ std::vector<double> group_advantages(const std::vector<double>& rewards, size_t 
     throw Error("group_advantages: " + std::to_string(rewards.size()) + " rewards do not split into groups of " +
                 std::to_string(group_size));
   std::vector<double> out(rewards.size());
-  const double batch_std = rewards.empty() ? 0 : population_std(rewards.data(), rewards.size());
+  const double batch_std = mean_std(rewards).std;
   for (size_t g = 0; g < rewards.size(); g += group_size) {
-    double mean = 0;
-    for (size_t i = 0; i < group_size; ++i) mean += rewards[g + i];
-    mean /= static_cast<double>(group_size);
+    const MeanStd group = mean_std(&rewards[g], group_size);
     double denom = 1;
-    if (scale == AdvantageScale::kGroup) denom = population_std(&rewards[g], group_size) + eps;
+    if (scale == AdvantageScale::kGroup) denom = group.std + eps;
     if (scale == AdvantageScale::kBatch) denom = batch_std + eps;
-    for (size_t i = 0; i < group_size; ++i) out[g + i] = (rewards[g + i] - mean) / denom;
+    for (size_t i = 0; i < group_size; ++i) out[g + i] = (rewards[g + i] - group.mean) / denom;
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/log.h"
+#include "core/stats.h"
 
 namespace r1::trainer {
 
@@ -160,12 +161,9 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
 
 namespace {
 
-nlohmann::json mean_std(const std::vector<double>& x) {
-  double m = 0, v = 0;
-  for (double a : x) m += a;
-  m /= std::max<size_t>(1, x.size());
-  for (double a : x) v += (a - m) * (a - m);
-  return {{"mean", m}, {"std", std::sqrt(v / std::max<size_t>(1, x.size()))}};
+nlohmann::json mean_std_json(const std::vector<double>& x) {
+  const MeanStd m = mean_std(x);
+  return {{"mean", m.mean}, {"std", m.std}};
 }
 
 }  // namespace
@@ -187,13 +185,13 @@ nlohmann::json step_metrics(const std::vector<std::vector<ScoredSample>>& kept,
       }
   nlohmann::json m;
   m["samples"] = reward.size();
-  m["reward"] = mean_std(reward);
+  m["reward"] = mean_std_json(reward);
   nlohmann::json components = nlohmann::json::object();
-  for (const auto& [k, v] : comp) components[k] = mean_std(v);
+  for (const auto& [k, v] : comp) components[k] = mean_std_json(v);
   m["rewards"] = components;
   if (comp.count(c.eval.accuracy)) m["accuracy"] = components[c.eval.accuracy]["mean"];
   if (comp.count(c.eval.format)) m["format_rate"] = components[c.eval.format]["mean"];
-  nlohmann::json len = mean_std(length);
+  nlohmann::json len = mean_std_json(length);
   len["max"] = max_len;
   len["truncated_fraction"] = reward.empty() ? 0 : truncated / static_cast<double>(reward.size());
   m["response_length"] = len;

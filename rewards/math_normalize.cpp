@@ -1,0 +1,229 @@
+// LaTeX clean-up before parsing (math_parse.h's normalize_latex): delimiters and spacing commands
+// go, \text{} and friends are unwrapped, number words become arithmetic, words joining answers become
+// separators, repeating decimals become fractions, and trailing units after a number are dropped.
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+#include "rewards/math_parse.h"
+
+namespace r1::rewards::math {
+namespace {
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  size_t at = 0;
+  while ((at = s.find(from, at)) != std::string::npos) {
+    s.replace(at, from.size(), to);
+    at += to.size();
+  }
+}
+
+// Replaces \cmd{content} by content (for \text, \mathrm, ...), with nested braces.
+void unwrap_command(std::string& s, std::string_view cmd) {
+  size_t at = 0;
+  while ((at = s.find(cmd, at)) != std::string::npos) {
+    size_t open = at + cmd.size();
+    while (open < s.size() && s[open] == ' ') ++open;
+    if (open >= s.size() || s[open] != '{') {
+      at += cmd.size();
+      continue;
+    }
+    int depth = 0;
+    size_t close = open;
+    for (; close < s.size(); ++close) {
+      if (s[close] == '{') ++depth;
+      else if (s[close] == '}' && --depth == 0) break;
+    }
+    if (close >= s.size()) return;  // unbalanced: leave it to the parser to refuse
+    std::string content = s.substr(open + 1, close - open - 1);
+    size_t after = close + 1;
+    if (after + 1 < s.size() && s[after] == '^' && std::isdigit(static_cast<unsigned char>(s[after + 1]))) {
+      content += s.substr(after, 2);  // \text{ cm}^2: the power belongs to the unit
+      after += 2;
+    }
+    s = s.substr(0, at) + " " + content + " " + s.substr(after);
+  }
+}
+
+std::string trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+bool is_thousands_number(const std::string& s) {
+  // [+-]? d{1,3} (, d{3})+ (. d+)?
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t lead = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++lead;
+  if (lead < 1 || lead > 3) return false;
+  int groups = 0;
+  while (i < s.size() && s[i] == ',') {
+    ++i;
+    size_t g = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++g;
+    if (g != 3) return false;
+    ++groups;
+  }
+  if (groups == 0) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t f = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++f;
+    if (f == 0) return false;
+  }
+  return i == s.size();
+}
+
+// Words that are units (or unit-like) and may follow a number in an answer: stripped.
+bool is_unit(std::string word) {
+  for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (word.size() > 2 && word[word.size() - 2] == '^') word = word.substr(0, word.size() - 2);  // cm^2
+  if (auto slash = word.find('/'); slash != std::string::npos) {                               // km/h
+    return is_unit(word.substr(0, slash)) && is_unit(word.substr(slash + 1));
+  }
+  static const std::vector<std::string> units = {
+      "mm", "cm", "m", "km", "in", "inch", "inches", "ft", "foot", "feet", "yd", "yard", "yards", "mi", "mile", "miles",
+      "meter", "meters", "metre", "metres", "centimeter", "centimeters", "millimeter", "millimeters", "kilometer",
+      "kilometers", "mg", "g", "kg", "gram", "grams", "kilogram", "kilograms", "lb", "lbs", "pound", "pounds", "oz",
+      "ounce", "ounces", "ton", "tons", "l", "ml", "liter", "liters", "litre", "litres", "gallon", "gallons", "s", "sec",
+      "second", "seconds", "min", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks",
+      "month", "months", "year", "years", "mph", "kmh", "dollar", "dollars", "cent", "cents", "euro", "euros", "degree",
+      "degrees", "percent", "unit", "units", "square", "cubic", "sq", "cu", "people", "students", "times", "ways",
+      "apples", "marbles", "balls", "cars", "points", "steps", "pages", "books", "boxes", "coins", "cookies", "eggs"};
+  return std::find(units.begin(), units.end(), word) != units.end();
+}
+// True when the text before a unit ends in a number followed only by units ("3 square" + "meters").
+bool is_unit_prefix(std::string_view text) {
+  size_t e = text.size();
+  for (;;) {
+    while (e > 0 && text[e - 1] == ' ') --e;
+    size_t b = e;
+    while (b > 0 && std::isalpha(static_cast<unsigned char>(text[b - 1]))) --b;
+    if (b == e) return e > 0 && (std::isdigit(static_cast<unsigned char>(text[e - 1])) || text[e - 1] == '}');
+    if (!is_unit(std::string(text.substr(b, e - b)))) return false;
+    e = b;
+  }
+}
+
+// "0.\overline{3}" -> "(1/3)", "0.1\overline{6}" -> "(1/6)", "0.333\ldots" -> "(1/3)": repeating decimals.
+std::string expand_repeating(std::string s) {
+  auto as_fraction = [](const std::string& integer, const std::string& fixed, const std::string& period) {
+    // x = I.F(P) repeating = (IFP - IF) / (10^|F| * (10^|P| - 1))
+    std::string all = integer + fixed + period, head = integer + fixed;
+    GiNaC::numeric num = GiNaC::numeric(all.empty() ? "0" : all.c_str()) - GiNaC::numeric(head.empty() ? "0" : head.c_str());
+    GiNaC::numeric den = GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fixed.size()))) *
+                         (GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(period.size()))) - 1);
+    std::ostringstream out;
+    out << "(" << num / den << ")";
+    return out.str();
+  };
+  for (size_t at; (at = s.find("\\overline{")) != std::string::npos;) {
+    size_t close = s.find('}', at);
+    if (close == std::string::npos) break;
+    std::string period = s.substr(at + 10, close - at - 10);
+    size_t dot = at;
+    while (dot > 0 && std::isdigit(static_cast<unsigned char>(s[dot - 1]))) --dot;
+    if (dot == 0 || s[dot - 1] != '.' || period.empty() ||
+        period.find_first_not_of("0123456789") != std::string::npos || period.size() > 50) {
+      break;  // not a repeating decimal: leave it for the parser to refuse
+    }
+    std::string fixed = s.substr(dot, at - dot);
+    size_t begin = dot - 1;
+    while (begin > 0 && std::isdigit(static_cast<unsigned char>(s[begin - 1]))) --begin;
+    std::string integer = s.substr(begin, dot - 1 - begin);
+    s = s.substr(0, begin) + as_fraction(integer, fixed, period) + s.substr(close + 1);
+  }
+  for (const char* dots : {"\\ldots", "\\dots", "...", "…"}) {
+    size_t at = s.find(dots);
+    if (at == std::string::npos) continue;
+    size_t b = at;
+    while (b > 0 && std::isdigit(static_cast<unsigned char>(s[b - 1]))) --b;
+    if (b == 0 || s[b - 1] != '.') continue;
+    std::string digits = s.substr(b, at - b);
+    size_t ib = b - 1;
+    while (ib > 0 && std::isdigit(static_cast<unsigned char>(s[ib - 1]))) --ib;
+    std::string integer = s.substr(ib, b - 1 - ib);
+    // The period: the shortest block that repeats to the end at least twice (0.333, 0.1666, 0.142857142857).
+    for (size_t p = 1; p * 2 <= digits.size(); ++p) {
+      size_t start = digits.size() - 2 * p;
+      bool repeats = true;
+      for (size_t k = start; k + p < digits.size() && repeats; ++k) repeats = digits[k] == digits[k + p];
+      if (!repeats) continue;
+      while (start >= p && digits.compare(start - p, p, digits, start, p) == 0) start -= p;  // earliest start
+      s = s.substr(0, ib) + as_fraction(integer, digits.substr(0, start), digits.substr(start, p)) +
+          s.substr(at + std::char_traits<char>::length(dots));
+      break;
+    }
+  }
+  return s;
+}
+
+// Trailing units after a number: "10 cm", "28 percent", "3 square meters", "60 km/h", "25 cm^2".
+// Only known units go: "3 million" or "2 squared" must not quietly become 3 or 2.
+std::string strip_trailing_units(const std::string& s) {
+  size_t end = s.size();
+  for (;;) {
+    size_t e = end;
+    while (e > 0 && s[e - 1] == ' ') --e;
+    size_t b = e;
+    while (b > 0 && (std::isalpha(static_cast<unsigned char>(s[b - 1])) || s[b - 1] == '/' ||
+                     (s[b - 1] == '^' && b < e) || (std::isdigit(static_cast<unsigned char>(s[b - 1])) && b > 1 && s[b - 2] == '^'))) {
+      --b;
+    }
+    if (b == e || b == 0) break;
+    std::string word = s.substr(b, e - b);
+    size_t before = b;
+    while (before > 0 && s[before - 1] == ' ') --before;
+    char prev = before > 0 ? s[before - 1] : ' ';
+    bool after_value = std::isdigit(static_cast<unsigned char>(prev)) || prev == '}' || prev == ')' ||
+                       (is_unit(word) && std::isalpha(static_cast<unsigned char>(prev)) && is_unit_prefix(s.substr(0, before)));
+    if (!is_unit(word) || !after_value) break;
+    end = before;
+  }
+  return trim(s.substr(0, end));
+}
+
+}  // namespace
+
+std::string normalize_latex(std::string_view answer) {
+  std::string s(answer);
+  for (const char* d : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
+                        "\\displaystyle", "\\limits"}) {
+    replace_all(s, d, "");
+  }
+  for (const char* d : {"\\!", "\\,", "\\;", "\\:", "\\qquad", "\\quad", "~", "\\(", "\\)", "\\[", "\\]", "\\$", "$$", "$", "\\%", "%", "^{\\circ}", "^\\circ", "\\circ", "°", "{,}", "\\dfrac", "\\tfrac"}) {
+    std::string to = std::string_view(d) == "\\dfrac" || std::string_view(d) == "\\tfrac" ? "\\frac" : "";
+    replace_all(s, d, to);
+  }
+  replace_all(s, "\\\\", "\x01");  // protect the matrix row separator from the "\ " rule
+  replace_all(s, "\\ ", " ");
+  replace_all(s, "\x01", " \\\\ ");
+  replace_all(s, "\\mathbb{R}", "(-\\infty,\\infty)");
+  for (const char* d : {"\\lvert", "\\rvert", "\\vert", "\\mid"}) replace_all(s, d, "|");
+  replace_all(s, "\\varnothing", "\\emptyset");
+  s = expand_repeating(s);
+  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mathit", "\\operatorname", "\\boxed",
+                          "\\mbox"}) {
+    unwrap_command(s, cmd);
+  }
+  // Number words: "3 million" is 3000000, "2 squared" is 4 (never silently 3 or 2).
+  for (auto [word, math] : std::initializer_list<std::pair<const char*, const char*>>{
+           {" million", "\\cdot 10^{6}"}, {" billion", "\\cdot 10^{9}"}, {" thousand", "\\cdot 10^{3}"},
+           {" hundred", "\\cdot 100"}, {" squared", "^{2}"}, {" cubed", "^{3}"}}) {
+    replace_all(s, word, math);
+  }
+  // Words joining answers: "2 and 3" is a list, "x < 2 or x > 5" a union.
+  replace_all(s, " and ", ",");
+  replace_all(s, " or ", "\\cup ");
+  s = trim(s);
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a final full stop
+  s = strip_trailing_units(s);
+  if (is_thousands_number(s)) s.erase(std::remove(s.begin(), s.end(), ','), s.end());
+  return s;
+}
+
+}  // namespace r1::rewards::math
