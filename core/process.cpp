@@ -204,7 +204,8 @@ Process::~Process() {
 
 // Pipes and /dev/null for the chosen streams, the argument and environment arrays, a fork (on the
 // spawner's thread when a parent-death signal is asked for), and a status pipe that tells an exec
-// failure from a start: it closes on exec, or carries exec's errno.
+// failure from a start: it closes on exec, or carries exec's errno. One function, longer than most,
+// because every descriptor it opens must be closed on each of its failure paths.
 void Process::spawn() {
   const std::string exe = find_program(spec_.exe);
   if (exe.empty()) throw SpawnError(spec_.name, "'" + spec_.exe + "' not found on PATH");
@@ -573,7 +574,13 @@ void Process::restart(double grace_s) {
     wait_status_ = 0;
   }
   ++restarts_;
-  spawn();
+  try {
+    spawn();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);  // not running, and nothing to wait for
+    exited_ = reader_done_ = out_closed_ = true;
+    throw;
+  }
 }
 
 }  // namespace r1

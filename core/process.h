@@ -117,7 +117,8 @@ class Process {
   // within grace_s; reaps it and ends the reader thread. Idempotent. Logs a warning when SIGKILL follows
   // a signal after a grace period.
   void stop(double grace_s, int first_signal = SIGTERM);
-  // stop(grace_s), then the same command started afresh (restarts() counts them). Throws SpawnError.
+  // stop(grace_s), then the same command started afresh (restarts() counts them). Throws SpawnError,
+  // leaving a process that is not running.
   void restart(double grace_s = 0);
 
  private:

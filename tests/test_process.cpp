@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -244,4 +245,17 @@ TEST_CASE("process: a child with a parent-death signal outlives the thread that 
   CHECK(::getpgid(p->pid()) == p->pid());
   p->stop(5);
   CHECK(p->exit_status()->signal == SIGTERM);
+}
+
+TEST_CASE("process: a restart that cannot start leaves a process that is not running", "[process]") {
+  const std::string copy = "/tmp/r1-test-process-sleep-" + std::to_string(::getpid());
+  REQUIRE(std::system(("cp /bin/sleep " + copy).c_str()) == 0);
+  ProcessSpec spec;
+  spec.exe = copy;
+  spec.args = {"30"};
+  Process p(spec);
+  CHECK(p.running());
+  ::unlink(copy.c_str());
+  CHECK_THROWS_WITH(p.restart(), Catch::Contains(copy + ": No such file or directory"));
+  CHECK_FALSE(p.running());
 }
