@@ -3,10 +3,8 @@
 // KV cache, no batching) as the floor; the fraction of this run's bf16 matrix-product peak; FP8's
 // weight memory and its log-probability mismatch against bf16 on the same model and tokens.
 #include <ATen/ATen.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <boost/process.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -21,6 +19,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "inference/engine.h"
 #include "model/runtime.h"
@@ -136,22 +135,20 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   // thread per prompt over loopback.
   double grpc_fp8 = 0;
   {
-    namespace bp = boost::process;
-    bp::ipstream worker_out;
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     std::vector<std::string> args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", dir.string(),
                                      "--precision", "fp8", "--port", "0", "--kv-cache-mb", std::to_string(o.kv_cache_mb),
                                      "--max-n", std::to_string(std::max<int64_t>(o.samples, 64))};
-    bp::child worker(bp::exe = self, bp::args = args, bp::std_out > worker_out, bp::std_err > bp::null);
+    ProcessSpec spec;
+    spec.exe = self;
+    spec.args = args;
+    Process worker(spec);
     std::string line;
-    if (!std::getline(worker_out, line) || line.rfind("listening on ", 0) != 0)
+    if (worker.read_line(line) != Process::Io::ok || line.rfind("listening on ", 0) != 0)
       throw Error("bench rollout: the worker (" + self + " rollout serve) did not start");
     struct Stop {
-      bp::child& c;
-      ~Stop() {
-        ::kill(c.id(), SIGTERM);
-        c.wait();
-      }
+      Process& p;
+      ~Stop() { p.stop(600); }  // SIGTERM, and the worker's own time to finish
     } stop{worker};
     auto channel = grpc::CreateChannel(line.substr(13), grpc::InsecureChannelCredentials());
     auto stub = v1::Rollout::NewStub(channel);

@@ -1,120 +1,66 @@
-// The external-program reward (plugin.h): one long-running child process per reward, JSON lines over
-// pipes, a deadline on every reply. Boost.Process starts the child; reads and writes go through the
-// raw pipe ends with poll() so a silent or stuck program costs at most the time budget.
-#include <poll.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <boost/process.hpp>
-
-#include <cstdlib>
+// The external-program reward (plugin.h): one long-running child process per reward (core/process.h),
+// JSON lines over pipes, a deadline on every write and reply, so a silent or stuck program costs at most
+// the time budget.
+#include <chrono>
 #include <mutex>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "rewards/plugin.h"
 
 namespace r1::rewards {
 namespace {
 
-namespace bp = boost::process;
-
-// A program name as the shell finds it: a path as is, a bare name through $PATH ("" if not found).
-std::string find_program(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (size_t b = 0; b <= dirs.size();) {
-    size_t e = dirs.find(':', b);
-    if (e == std::string::npos) e = dirs.size();
-    std::string candidate = (e > b ? dirs.substr(b, e - b) : ".") + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    b = e + 1;
-  }
-  return "";
-}
-
 class Child {
  public:
   explicit Child(const std::vector<std::string>& command) {
-    std::vector<std::string> args(command.begin() + 1, command.end());
-    std::string exe = find_program(command[0]);
-    if (exe.empty()) throw Error("reward program '" + command[0] + "' not found on PATH");
+    if (find_program(command[0]).empty()) throw Error("reward program '" + command[0] + "' not found on PATH");
+    ProcessSpec spec;
+    spec.exe = command[0];
+    spec.args.assign(command.begin() + 1, command.end());
+    spec.name = "reward program";
+    spec.in = ProcessSpec::Stream::pipe;
+    spec.out = ProcessSpec::Stream::pipe;
+    spec.err = ProcessSpec::Stream::null;
+    spec.max_line_bytes = 1 << 20;
     try {
-      child_ = bp::child(bp::exe = exe, bp::args = args, bp::std_in < to_child_, bp::std_out > from_child_,
-                         bp::std_err > bp::null);
-    } catch (const std::exception& e) {
-      throw Error("reward program '" + command[0] + "' did not start: " + e.what());
+      process_ = std::make_unique<Process>(std::move(spec));
+    } catch (const SpawnError& e) {
+      throw Error("reward program '" + command[0] + "' did not start: " + e.cause());
     }
-    // Our copies of the child's ends must go, or we would never see end-of-file when it dies.
-    ::close(to_child_.native_source());
-    to_child_.assign_source(-1);
-    ::close(from_child_.native_sink());
-    from_child_.assign_sink(-1);
   }
-  ~Child() {
-    std::error_code ec;
-    if (child_.running(ec)) child_.terminate(ec);
-    child_.wait(ec);
-  }
+  ~Child() { process_->stop(0, SIGKILL); }
 
   // Writes a line and reads a line before the deadline. Returns false on timeout; throws on death.
   bool exchange(const std::string& line, const Deadline& deadline, std::string& reply) {
-    std::string out = line + "\n";
-    size_t written = 0;
-    while (written < out.size()) {
-      if (!wait(to_child_.native_sink(), POLLOUT, deadline)) return false;
-      ssize_t n = ::write(to_child_.native_sink(), out.data() + written, out.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error("reward program closed its input (" + status() + ")");
-      written += static_cast<size_t>(n);
+    switch (process_->write(line + "\n", deadline.at())) {
+      case Process::Io::ok: break;
+      case Process::Io::timeout: return false;
+      default: throw Error("reward program closed its input (" + status() + ")");
     }
-    for (;;) {
-      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        reply = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return true;
-      }
-      if (buffer_.size() > (1 << 20)) throw Error("reward program wrote a reply line over 1 MB");
-      if (!wait(from_child_.native_source(), POLLIN, deadline)) return false;
-      char chunk[4096];
-      ssize_t n = ::read(from_child_.native_source(), chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error("reward program exited (" + status() + ")");
-      buffer_.append(chunk, static_cast<size_t>(n));
+    switch (process_->read_line(reply, deadline.at())) {
+      case Process::Io::ok: return true;
+      case Process::Io::timeout: return false;
+      default: throw Error("reward program exited (" + status() + ")");
     }
   }
 
  private:
-  static bool wait(int fd, short events, const Deadline& deadline) {
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at() - Deadline::Clock::now()).count();
-      if (left <= 0) return false;
-      pollfd p{fd, events, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 60000)));
-      if (r > 0) return true;  // ready, or an error/hang-up the read or write will report
-      if (r < 0 && errno != EINTR) return false;
-    }
-  }
   std::string status() {
-    std::error_code ec;
-    for (int i = 0; i < 50 && child_.running(ec); ++i) ::usleep(1000);
-    if (child_.running(ec)) return "still running";
-    child_.wait(ec);
-    int code = child_.exit_code();
-    return code >= 0 ? "exit status " + std::to_string(code) : "killed";
+    process_->wait_exit(Process::Clock::now() + std::chrono::milliseconds(50));
+    auto exit = process_->exit_status();
+    if (!exit) return "still running";
+    return exit->code >= 0 ? "exit status " + std::to_string(exit->code) : "killed";
   }
 
-  bp::pipe to_child_, from_child_;
-  bp::child child_;
-  std::string buffer_;
+  std::unique_ptr<Process> process_;
 };
 
 class ExternalReward : public Reward {
  public:
   ExternalReward(std::string id, ExternalOptions options) : id_(std::move(id)), options_(std::move(options)) {
     if (options_.command.empty()) throw ConfigError(id_ + ".command: must name a program");
-    ::signal(SIGPIPE, SIG_IGN);  // a dead child must be an error here, not the end of r1
   }
   const std::string& name() const override { return id_; }
 

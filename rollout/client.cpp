@@ -1,16 +1,5 @@
 #include "rollout/client.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -30,18 +19,17 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/local_workers.h"
 #include "rollout/wire.h"
 
 namespace r1::rollout {
 namespace {
 
-namespace bp = boost::process;
 using Clock = std::chrono::steady_clock;
 using Stub = v1::Rollout::Stub;
 
 constexpr const char* kTokenKey = "x-r1-token";
 constexpr double kStatusTimeoutS = 5;  // one GetStatus of a running worker
-constexpr size_t kStderrTail = 6;      // lines kept for error messages
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -105,12 +93,6 @@ std::shared_ptr<Stub> make_stub(const std::string& address) {
   return v1::Rollout::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
 }
 
-std::string quote_command(const std::string& exe, const std::vector<std::string>& args) {
-  std::string s = exe;
-  for (const auto& a : args) s += " " + a;
-  return "`" + s + "`";
-}
-
 // --- bf16 -------------------------------------------------------------------------------------------
 
 static_assert(std::endian::native == std::endian::little, "tensor bytes travel little-endian");
@@ -119,332 +101,6 @@ static_assert(std::endian::native == std::endian::little, "tensor bytes travel l
 uint16_t bf16_from_f32(uint32_t bits) {
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040u);
   return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-}
-
-// --- local worker processes ---------------------------------------------------------------------
-
-// Children are forked on this one long-lived thread: a child's parent-death signal (SIGTERM, so no
-// worker outlives a crashed trainer) fires when the thread that forked it ends, not the process.
-class Spawner {
- public:
-  Spawner() : thread_([this] { loop(); }) {}
-  ~Spawner() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Runs f on the spawner's thread and returns its result (or rethrows its exception).
-  template <typename F>
-  auto run(F f) -> decltype(f()) {
-    std::optional<decltype(f())> result;
-    std::exception_ptr error;
-    bool finished = false;
-    std::unique_lock<std::mutex> lock(mutex_);
-    tasks_.push_back([&] {
-      try {
-        result.emplace(f());
-      } catch (...) {
-        error = std::current_exception();
-      }
-      std::lock_guard<std::mutex> done(mutex_);
-      finished = true;
-      cv_.notify_all();
-    });
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return finished; });
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-      cv_.wait(lock, [&] { return done_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;
-      auto task = std::move(tasks_.front());
-      tasks_.pop_front();
-      lock.unlock();
-      task();
-      lock.lock();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
-// One worker process. A reader thread drains its stdout (the first line is its address) and stderr
-// (logged, the last lines kept for error messages) and reaps it when it exits.
-class LocalProcess {
- public:
-  LocalProcess(Spawner& spawner, const std::string& exe, const std::vector<std::string>& args, std::string tag)
-      : command_(quote_command(exe, args)), tag_(std::move(tag)) {
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) throw Error("pipe2 failed: " + std::string(std::strerror(errno)));
-    if (::pipe2(err, O_CLOEXEC) != 0) {
-      ::close(out[0]);
-      ::close(out[1]);
-      throw Error("pipe2 failed: " + std::string(std::strerror(errno)));
-    }
-    if (::pipe2(wake_, O_CLOEXEC) != 0) {
-      for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
-      throw Error("pipe2 failed: " + std::string(std::strerror(errno)));
-    }
-    // Both ends are close-on-exec, so no other child started meanwhile holds a copy: the worker's
-    // exit closes them. dup2 onto the worker's fd 1 and 2 clears the flag there.
-    bp::pipe out_pipe(out[0], out[1]), err_pipe(err[0], err[1]);
-    const pid_t parent = ::getpid();
-    try {
-      pid_ = spawner.run([&] {
-        bp::child child(bp::exe = exe, bp::args = args, bp::std_in < bp::null, bp::std_out > out_pipe,
-                        bp::std_err > err_pipe, bp::extend::on_exec_setup = [parent](auto&) {
-                          ::setpgid(0, 0);  // the terminal's Ctrl-C goes to the trainer, which stops it
-                          ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-                          if (::getppid() != parent) ::_exit(127);
-                        });
-        child.detach();  // reaped here, by the reader
-        return static_cast<pid_t>(child.id());
-      });
-    } catch (const std::exception& e) {
-      ::close(wake_[0]);
-      ::close(wake_[1]);
-      throw Error("could not start rollout worker " + command_ + ": " + e.what());
-    }
-    out_fd_ = out_pipe.native_source();
-    err_fd_ = err_pipe.native_source();
-    out_pipe.assign_source(-1);
-    err_pipe.assign_source(-1);
-#ifdef SYS_pidfd_open
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1 on old kernels: polled instead
-#endif
-    reader_ = std::thread([this] { read_loop(); });
-  }
-
-  ~LocalProcess() {
-    stop(0);
-    for (int fd : {out_fd_, err_fd_, wake_[0], wake_[1], pidfd_})
-      if (fd >= 0) ::close(fd);
-  }
-
-  const std::string& command() const { return command_; }
-  pid_t pid() const { return pid_; }
-
-  // The first stdout line; throws r1::Error when the worker exits, closes stdout or stays silent
-  // for timeout_s first, or interrupt() is called.
-  std::string first_line(double timeout_s) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    bool ready = cv_.wait_until(lock, Clock::now() + seconds(timeout_s),
-                                [&] { return first_line_ || out_closed_ || exited_ || interrupted_; });
-    if (first_line_) return *first_line_;
-    if (interrupted_)
-      throw Error("the start of rollout worker " + command_ + " was interrupted: the client is closing");
-    if (!ready)
-      throw Error("rollout worker " + command_ + " printed no address within " + format_s(timeout_s) + tail_locked());
-    // Let it finish exiting and its last stderr lines arrive.
-    cv_.wait_for(lock, std::chrono::seconds(2), [&] { return exited_ && reader_done_; });
-    throw Error("rollout worker " + command_ + " " + (exited_ ? exit_description_locked() : "closed its stdout") +
-                " before printing its address" + tail_locked());
-  }
-
-  void interrupt() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    interrupted_ = true;
-    cv_.notify_all();
-  }
-
-  bool exited() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return exited_;
-  }
-
-  // "exited with status 1", "was killed by signal 9 (Killed)", "is running".
-  std::string exit_description() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return exit_description_locked();
-  }
-
-  // SIGTERM, SIGKILL after grace_s, reaped; the reader is joined. Idempotent.
-  void stop(double grace_s) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (!exited_) {
-      ::kill(pid_, SIGTERM);
-      if (!cv_.wait_for(lock, seconds(grace_s), [&] { return exited_; })) {
-        log::warn() << tag_ << " (pid " << pid_ << ") did not stop within " << format_s(grace_s)
-                    << " of SIGTERM; killing it";
-        ::kill(pid_, SIGKILL);
-        if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return exited_; }))
-          log::error() << tag_ << " (pid " << pid_ << ") survived SIGKILL for 30 s";
-      }
-    }
-    lock.unlock();
-    if (reader_.joinable()) {
-      char byte = 1;
-      [[maybe_unused]] auto n = ::write(wake_[1], &byte, 1);
-      reader_.join();
-    }
-  }
-
- private:
-  static std::string format_s(double s) {
-    std::ostringstream out;
-    out << s << " s";
-    return out.str();
-  }
-
-  std::string exit_description_locked() const {
-    if (!exited_) return "is running";
-    if (WIFEXITED(status_)) return "exited with status " + std::to_string(WEXITSTATUS(status_));
-    if (WIFSIGNALED(status_)) {
-      int sig = WTERMSIG(status_);
-      return "was killed by signal " + std::to_string(sig) + " (" + ::strsignal(sig) + ")";
-    }
-    return "ended";
-  }
-
-  std::string tail_locked() const {
-    if (tail_.empty()) return "; it printed nothing on stderr";
-    std::string s = "; its stderr ends: ";
-    for (size_t i = 0; i < tail_.size(); ++i) s += (i ? " | " : "") + tail_[i];
-    return s;
-  }
-
-  // Worker lines carrying r1's own "[r1 LEVEL] " prefix keep their level.
-  void forward(std::string line, bool is_stderr) {
-    log::Level level = log::Level::info;
-    static const std::pair<const char*, log::Level> levels[] = {
-        {"[r1 debug] ", log::Level::debug}, {"[r1 info] ", log::Level::info},
-        {"[r1 warn] ", log::Level::warn},   {"[r1 error] ", log::Level::error}};
-    for (const auto& [prefix, l] : levels)
-      if (line.rfind(prefix, 0) == 0) {
-        level = l;
-        line.erase(0, std::strlen(prefix));
-        break;
-      }
-    log::write(level, tag_ + ": " + line);
-    if (is_stderr) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      tail_.push_back(std::move(line));
-      if (tail_.size() > kStderrTail) tail_.pop_front();
-    }
-  }
-
-  void on_line(std::string line, bool is_stderr) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!is_stderr) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!first_line_) {
-        first_line_ = line;
-        cv_.notify_all();
-        return;
-      }
-    }
-    forward(std::move(line), is_stderr);
-  }
-
-  // Reaps the worker if it has exited.
-  void try_reap() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (exited_) return;
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_ || (r < 0 && errno == ECHILD)) {
-      exited_ = true;
-      status_ = status;
-      cv_.notify_all();
-    }
-  }
-
-  void read_loop() {
-    std::string buffers[2];
-    bool open[2] = {true, true};
-    const int fds[2] = {out_fd_, err_fd_};
-    std::optional<Clock::time_point> exit_seen;
-    char chunk[4096];
-    while (true) {
-      bool gone = exited();
-      if (gone && !exit_seen) exit_seen = Clock::now();
-      // Pipes still open after the exit belong to a process the worker started: stop soon anyway.
-      if (gone && ((!open[0] && !open[1]) || Clock::now() - *exit_seen > std::chrono::milliseconds(200))) break;
-      pollfd p[4];
-      int n = 0, at[2] = {-1, -1};
-      for (int i = 0; i < 2; ++i)
-        if (open[i]) {
-          at[i] = n;
-          p[n++] = {fds[i], POLLIN, 0};
-        }
-      const int wake_at = n;
-      p[n++] = {wake_[0], POLLIN, 0};
-      const int pid_at = (!gone && pidfd_ >= 0) ? n : -1;
-      if (pid_at >= 0) p[n++] = {pidfd_, POLLIN, 0};
-      int timeout_ms = gone ? 50 : (pidfd_ >= 0 ? -1 : 200);
-      int r = ::poll(p, n, timeout_ms);
-      if (r < 0 && errno != EINTR) break;
-      if (r > 0 && p[wake_at].revents) break;
-      for (int i = 0; i < 2; ++i) {
-        if (at[i] < 0 || r <= 0 || !p[at[i]].revents) continue;
-        ssize_t got = ::read(fds[i], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) {
-          open[i] = false;
-          if (i == 0) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            out_closed_ = true;
-            cv_.notify_all();
-          }
-          continue;
-        }
-        buffers[i].append(chunk, static_cast<size_t>(got));
-        for (size_t nl; (nl = buffers[i].find('\n')) != std::string::npos;) {
-          on_line(buffers[i].substr(0, nl), i == 1);
-          buffers[i].erase(0, nl + 1);
-        }
-        if (buffers[i].size() > (64u << 10)) on_line(std::exchange(buffers[i], {}), i == 1);
-      }
-      if (!gone) try_reap();
-    }
-    for (int i = 0; i < 2; ++i)
-      if (!buffers[i].empty()) on_line(std::move(buffers[i]), i == 1);
-    std::lock_guard<std::mutex> lock(mutex_);
-    reader_done_ = true;
-    out_closed_ = true;
-    cv_.notify_all();
-  }
-
-  const std::string command_, tag_;
-  pid_t pid_ = -1;
-  int out_fd_ = -1, err_fd_ = -1, wake_[2] = {-1, -1}, pidfd_ = -1;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::optional<std::string> first_line_;
-  bool out_closed_ = false, exited_ = false, interrupted_ = false, reader_done_ = false;
-  int status_ = 0;
-  std::deque<std::string> tail_;
-  std::thread reader_;
-};
-
-// The port of "listening on <host>:<port>".
-int parse_port(const std::string& line, const std::string& command) {
-  const std::string prefix = "listening on ";
-  size_t colon = line.rfind(':');
-  int port = 0;
-  if (line.rfind(prefix, 0) == 0 && colon != std::string::npos && colon + 1 < line.size()) {
-    try {
-      size_t used = 0;
-      port = std::stoi(line.substr(colon + 1), &used);
-      if (colon + 1 + used != line.size()) port = 0;
-    } catch (const std::exception&) {
-      port = 0;
-    }
-  }
-  if (port <= 0 || port > 65535)
-    throw Error("rollout worker " + command + " printed \"" + line + "\" instead of \"listening on <host>:<port>\"");
-  return port;
 }
 
 // --- generation state ---------------------------------------------------------------------------
@@ -508,7 +164,6 @@ struct Worker {
 
 struct RolloutClient::Impl {
   ClientOptions options;
-  Spawner spawner;
   std::mutex mutex;
   std::condition_variable changed;  // any change a waiting generate() or the monitor cares about
   std::vector<std::unique_ptr<Worker>> workers;
@@ -570,7 +225,7 @@ struct RolloutClient::Impl {
     if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
     args.insert(args.end(), l.serve_args.begin(), l.serve_args.end());
     auto process =
-        std::make_unique<LocalProcess>(spawner, l.r1_binary, args, "rollout worker " + std::to_string(w.slot));
+        std::make_unique<LocalProcess>(l.r1_binary, args, "rollout worker " + std::to_string(w.slot));
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping) process->interrupt();

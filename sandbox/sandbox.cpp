@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <boost/process.hpp>
-
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -12,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "core/thread_pool.h"
 
 #ifndef R1_BOX_BUILD_PATH
@@ -19,7 +18,6 @@
 #endif
 
 namespace r1::sandbox {
-namespace bp = boost::process;
 using nlohmann::json;
 
 json se_result(const std::string& why) {
@@ -29,18 +27,28 @@ json se_result(const std::string& why) {
 
 namespace {
 
-// Starts r1-box, hands it `input`, returns what it printed.
+// A result line can be long (one entry per test); no line of r1-box's is refused for its length.
+constexpr size_t kMaxBoxLine = size_t{256} << 20;
+
+ProcessSpec box_spec(const std::string& box, std::vector<std::string> args) {
+  ProcessSpec spec;
+  spec.exe = box;
+  spec.args = std::move(args);
+  spec.in = ProcessSpec::Stream::pipe;
+  spec.out = ProcessSpec::Stream::pipe;
+  spec.err = ProcessSpec::Stream::null;
+  spec.max_line_bytes = kMaxBoxLine;
+  return spec;
+}
+
+// Starts r1-box, hands it `input`, returns what it printed once it has exited. Throws SpawnError.
 std::string call_box(const std::string& box, const std::vector<std::string>& args, const std::string& input) {
-  bp::opstream to_child;
-  bp::ipstream from_child;
-  bp::child child(bp::exe = box, bp::args = args, bp::std_in < to_child, bp::std_out > from_child,
-                  bp::std_err > bp::null);
-  to_child << input;
-  to_child.flush();
-  to_child.pipe().close();
-  std::string out((std::istreambuf_iterator<char>(from_child)), std::istreambuf_iterator<char>());
-  std::error_code ec;
-  child.wait(ec);
+  Process child(box_spec(box, args));
+  child.write(input);
+  child.close_stdin();
+  std::string out;
+  child.read_to_end(out);
+  child.wait_exit();
   return out;
 }
 
@@ -79,8 +87,8 @@ Protections probe_protections(const std::string& box_path) {
   std::string out;
   try {
     out = call_box(box_path, {"--probe"}, "");
-  } catch (const std::exception& e) {
-    throw Error("could not start " + box_path + ": " + e.what());
+  } catch (const SpawnError& e) {
+    throw Error("could not start " + box_path + ": " + e.cause());
   }
   json j = json::parse(out, nullptr, false);
   if (!j.is_object()) throw Error(box_path + " --probe printed no protections report");
@@ -105,24 +113,16 @@ Protections probe_protections(const std::string& box_path) {
 // A long-lived `r1-box --serve`: one job line in, one result line out. Each slot keeps its own, so a
 // job's box is forked inside the slot's cgroup instead of being moved into a new one (~10 ms saved).
 struct Sandbox::Server {
-  bp::opstream to;
-  bp::ipstream from;
-  bp::child child;
-  bool alive = false;
+  std::unique_ptr<Process> child;  // null until started, and after stop()
 
-  void start(const std::string& box) {
-    to = bp::opstream();
-    from = bp::ipstream();
-    child = bp::child(bp::exe = box, bp::args = std::vector<std::string>{"--serve"}, bp::std_in < to,
-                      bp::std_out > from, bp::std_err > bp::null);
-    alive = true;
-  }
+  bool alive() const { return child != nullptr; }
+  void start(const std::string& box) { child = std::make_unique<Process>(box_spec(box, {"--serve"})); }
+  // End of input ends a server; one still running 5 s later is killed.
   void stop() {
-    if (!alive) return;
-    alive = false;
-    std::error_code ec;
-    to.pipe().close();
-    if (!child.wait_for(std::chrono::seconds(5), ec)) child.terminate(ec);
+    if (!child) return;
+    child->close_stdin();
+    child->stop(5, 0);
+    child.reset();
   }
 };
 
@@ -203,21 +203,15 @@ json Sandbox::run_box(const json& job, Server& server) {
   // A server that died (killed from outside, a crash) is restarted once for the job.
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      if (!server.alive) {
-        std::lock_guard<std::mutex> lock(mutex_);  // one spawn at a time: no pipe ends leak between servers
-        server.start(box_);
-      }
-    } catch (const std::exception& e) {
-      return se_result(std::string("could not start r1-box: ") + e.what());
+      if (!server.alive()) server.start(box_);
+    } catch (const SpawnError& e) {
+      return se_result("could not start r1-box: " + e.cause());
     }
     std::string out;
-    server.to << line << std::endl;
-    if (server.to && std::getline(server.from, out)) {
+    if (server.child->write(line + "\n") == Process::Io::ok && server.child->read_line(out) == Process::Io::ok) {
       json result = json::parse(out, nullptr, false);
       if (result.is_object() && result.contains("verdict")) return result;
     }
-    server.to.clear();
-    server.from.clear();
     server.stop();
   }
   return se_result("r1-box died without a result");

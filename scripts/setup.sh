@@ -14,7 +14,7 @@ PACKAGES=(
   libtorch-dev                 # LibTorch: the model, trainer and rollout engine
   libopenblas0-pthread         # fp32 BLAS for LibTorch (without it: reference BLAS, ~25x slower)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # rollout service (gRPC)
-  libboost-dev                 # Boost.Process for worker and sandbox processes
+  libboost-dev                 # Boost.Process, which the rollout service tests start r1 with
   nlohmann-json3-dev           # JSON configs, datasets, tokenizer files
   libcli11-dev                 # the r1 command line
   libutf8proc-dev              # Unicode categories and normalization for the tokenizer

@@ -81,8 +81,9 @@ int main(int argc, char** argv) {
     ::close_range(4, ~0U, 0);
     return box::zygote_main();
   }
-  // Pool threads start boxes concurrently, and Boost.Process's pipes are not close-on-exec: a box may
-  // inherit another job's pipe ends, which would keep that job from ever seeing end-of-file.
+  // Whatever started this program may have left descriptors open (the pool's own pipes are
+  // close-on-exec, core/process.h); a box that inherited another job's pipe ends would keep that job
+  // from ever seeing end-of-file.
   ::close_range(3, ~0U, 0);
   if (mode == "--probe") return box::print_probe();
   if (mode == "--serve") return box::serve();
