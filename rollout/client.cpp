@@ -21,6 +21,7 @@
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/local_workers.h"
 #include "rollout/wire.h"
+#include "rollout/worker_options.h"
 
 namespace r1::rollout {
 namespace {
@@ -220,12 +221,13 @@ struct RolloutClient::Impl {
   // `starting`. Throws r1::Error.
   std::pair<std::unique_ptr<LocalProcess>, v1::Status> start_local(Worker& w, std::string* address) {
     const LocalWorkers& l = options.local;
-    std::vector<std::string> args = l.global_args;
-    args.insert(args.end(), {"rollout", "serve", "--port", "0"});
-    if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
-    args.insert(args.end(), l.serve_args.begin(), l.serve_args.end());
-    auto process =
-        std::make_unique<LocalProcess>(l.r1_binary, args, "rollout worker " + std::to_string(w.slot));
+    WorkerOptions worker = l.worker;
+    worker.port = 0;  // a free one, read from the first line
+    worker.token.clear();
+    std::vector<std::string> args = worker_command(worker, true);
+    args.insert(args.end(), l.extra_args.begin(), l.extra_args.end());
+    auto process = std::make_unique<LocalProcess>(l.r1_binary, args, "rollout worker " + std::to_string(w.slot),
+                                                  std::vector<std::string>{"R1_ROLLOUT_TOKEN=" + options.token});
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping) process->interrupt();

@@ -5,7 +5,8 @@
 //   load and hands each group back whole as soon as its last completion arrives. A worker that dies
 //   or times out loses its groups to the others: each group is delivered exactly once, from one
 //   attempt, never a mix of two.
-// - Local workers run `<r1_binary> <global_args...> rollout serve --port 0 [--token T] <serve_args...>` and say where
+// - Local workers run `<r1_binary> -q rollout serve ...` (rollout/worker_options.h's worker_command, on a
+//   free port; the token in their environment) and say where
 //   they listen on their first stdout line; one that crashes is restarted, and the destructor stops
 //   them (SIGTERM, then SIGKILL after a grace period). They also get SIGTERM if the trainer dies.
 // - update_weights() streams tensors to every live worker (bf16 on the wire unless told otherwise)
@@ -24,14 +25,15 @@
 #include <vector>
 
 #include "rollout/group.h"
+#include "rollout/worker_options.h"
 
 namespace r1::rollout {
 
 // Workers the client starts and owns.
 struct LocalWorkers {
   std::string r1_binary;                // path of the `r1` executable
-  std::vector<std::string> global_args; // before `rollout serve` (`--threads 1`, `-q`)
-  std::vector<std::string> serve_args;  // after `rollout serve --port 0 [--token T]`
+  WorkerOptions worker;                 // what each serves (port and token are the client's: 0 and `token`)
+  std::vector<std::string> extra_args;  // after the worker's flags (a test's fake worker takes its own)
   int count = 0;
   int max_restarts = 3;                 // per worker, over the client's life
   double start_timeout_s = 120;         // until the worker prints its address (model loading included)

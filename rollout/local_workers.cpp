@@ -48,11 +48,13 @@ std::function<void(const std::string&)> forward_to_log(const std::string& tag) {
 
 }  // namespace
 
-LocalProcess::LocalProcess(const std::string& exe, const std::vector<std::string>& args, std::string tag)
+LocalProcess::LocalProcess(const std::string& exe, const std::vector<std::string>& args, std::string tag,
+                           std::vector<std::string> env)
     : command_(quote_command(exe, args)), tag_(std::move(tag)) {
   ProcessSpec spec;
   spec.exe = exe;
   spec.args = args;
+  spec.env = std::move(env);
   spec.name = tag_;
   spec.in = ProcessSpec::Stream::null;
   spec.out = ProcessSpec::Stream::pipe;

@@ -17,7 +17,10 @@ namespace r1::rollout {
 class LocalProcess {
  public:
   // Starts the worker; throws r1::Error "could not start rollout worker `<command>`: <why>".
-  LocalProcess(const std::string& exe, const std::vector<std::string>& args, std::string tag);
+  // `env`: "KEY=VALUE" set on top of this process's environment (the worker's token travels there,
+  // never on a command line every user of the machine can read).
+  LocalProcess(const std::string& exe, const std::vector<std::string>& args, std::string tag,
+               std::vector<std::string> env = {});
 
   const std::string& command() const { return command_; }  // in backquotes, for messages
   int pid() const { return process_->pid(); }

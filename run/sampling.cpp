@@ -37,9 +37,13 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
   if (co.addresses.empty()) {
     co.local.r1_binary = r1_binary;
     co.local.count = workers;
-    co.local.global_args = {"--threads", std::to_string(threads_per_worker), "-q"};
-    co.local.serve_args = {"--model", model_dir, "--precision", precision, "--kv-cache-mb", std::to_string(kv_cache_mb),
-                           "--max-n", std::to_string(std::max<int64_t>(max_n, 64)), "--policy-version", std::to_string(version)};
+    rollout::WorkerOptions& w = co.local.worker;
+    w.model_dir = model_dir;
+    w.precision = precision;
+    w.kv_cache_mb = kv_cache_mb;
+    w.max_n = std::max<int64_t>(max_n, 64);
+    w.version = version;
+    w.threads = threads_per_worker;
   }
   return co;
 }

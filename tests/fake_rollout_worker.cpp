@@ -1,6 +1,8 @@
-// fake_rollout_worker: the FakeRollout of fake_rollout_worker.h behind the local worker's command line,
-//   fake_rollout_worker rollout serve --port 0 [--token T] [--delay-ms N] [--version V]
+// fake_rollout_worker: the FakeRollout of fake_rollout_worker.h behind the local worker's command line
+// (rollout/worker_options.h's worker_command, then the test's own flags),
+//   fake_rollout_worker [-q] rollout serve --model M [--port 0] [--token T] [--delay-ms N] [--version V]
 //                                     [--exit-early | --silent | --bad-line]
+// with the token, as `r1 rollout serve` takes it, from --token or else $R1_ROLLOUT_TOKEN.
 // It prints "listening on 127.0.0.1:<port>" as its first stdout line and serves until SIGTERM or
 // SIGINT. --exit-early exits with status 3 before listening, --silent never prints its address,
 // --bad-line prints something else first; each says so on stderr.
@@ -22,7 +24,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   r1::test::FakeConfig config;
-  int port = -1;
+  int port = 0;
+  if (const char* t = std::getenv("R1_ROLLOUT_TOKEN")) config.token = t;
   std::string mode;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -33,7 +36,11 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "rollout" || a == "serve") continue;
+    if (a == "rollout" || a == "serve" || a == "-q") continue;
+    if (a == "--model") {
+      value();  // the fake serves no model
+      continue;
+    }
     if (a == "--port") port = std::stoi(value());
     else if (a == "--token") config.token = value();
     else if (a == "--delay-ms") config.delay_ms = std::stoi(value());

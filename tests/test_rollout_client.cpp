@@ -518,7 +518,8 @@ namespace {
 ClientOptions local(int count, std::vector<std::string> serve_args = {}) {
   ClientOptions o;
   o.local.r1_binary = R1_FAKE_ROLLOUT_WORKER;
-  o.local.serve_args = std::move(serve_args);
+  o.local.worker.model_dir = "unused";  // the fake serves no model
+  o.local.extra_args = std::move(serve_args);
   o.local.count = count;
   o.local.start_timeout_s = 10;
   o.local.stop_grace_s = 5;

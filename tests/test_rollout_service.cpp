@@ -295,7 +295,9 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
   const std::string dir = make_model(tmp.path / "m", 1);
   r1::rollout::ClientOptions o;
   o.local.r1_binary = R1_BINARY;
-  o.local.serve_args = {"--model", dir, "--precision", "fp32", "--kv-cache-mb", "8"};
+  o.local.worker.model_dir = dir;
+  o.local.worker.precision = "fp32";
+  o.local.worker.kv_cache_mb = 8;
   o.local.count = 2;
   o.max_groups_per_worker = 4;
   r1::rollout::RolloutClient client(o);
