@@ -20,8 +20,9 @@
 //   cached  finished with the same hash (a cached kind: its stage.json has the same identity)
 //   resume  interrupted (status "running") with the same hash; or a folder without stage.json, with --resume
 //   run     the rest: new; another hash ("configuration or inputs changed: runs again"); named by
-//           --from or after it ("--from: runs again"); or reading a stage that runs ("its input 'x'
-//           runs again"). An unreadable stage.json counts as another configuration's.
+//           --from or after it ("--from: runs again"); or reading a stage that is not cached ("its input 'x'
+//           runs again"). A training stage's unreadable stage.json counts as another configuration's;
+//           a cached kind's is refused naming the file.
 // Running the plan is trainer/recipe.h's.
 #pragma once
 

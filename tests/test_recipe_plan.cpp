@@ -191,6 +191,10 @@ TEST_CASE("recipe plan: pretrain-synthetic is cached in runs/cache/ by its ident
   CHECK(t.plan(recipe).stages[0].action == kRun);
   CHECK(t.plan(recipe).stages[0].note.empty());
 
+  // Unlike a training stage's, an unreadable one is refused naming it (it is written only when whole).
+  std::ofstream(fs::path(b.dir) / "stage.json") << "{not json";
+  CHECK_THROWS_WITH(t.plan(recipe), Catch::Contains(b.dir + "/stage.json"));
+
   nlohmann::json more = recipe;
   apply_override(more, "base.documents=200");
   CHECK(t.plan(more).stages[0].dir != b.dir);
