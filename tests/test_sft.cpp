@@ -292,20 +292,3 @@ TEST_CASE("recipes: finished stages are skipped, changed ones run again, interru
   bad.from = "third";
   CHECK_THROWS_WITH(run_recipe(bad), Catch::Contains("--from third"));
 }
-
-TEST_CASE("recipes: inputs name user files once, --set inputs.NAME edits one, unknown names are refused", "[recipe]") {
-  nlohmann::json recipe = nlohmann::json::parse(R"({"name": "x", "inputs": {"base": "models/a", "data": "d.jsonl"},
-    "stages": [{"name": "s", "kind": "sft", "model": "$base", "train": "$data", "extra": ["$base/tokenizer.json", "$ok"]}]})");
-  recipe["inputs"]["ok"] = "kept";
-  r1::trainer::apply_override(recipe, "inputs.base=/m/b");
-  r1::trainer::substitute_inputs(recipe, "r.json");
-  const auto& st = recipe["stages"][0];
-  CHECK(st["model"] == "/m/b");
-  CHECK(st["train"] == "d.jsonl");
-  CHECK(st["extra"][0] == "/m/b/tokenizer.json");
-  CHECK(st["extra"][1] == "kept");
-  CHECK_THROWS_WITH(r1::trainer::apply_override(recipe, "inputs.bsae=/x"),
-                    Catch::Contains("no input 'bsae'") && Catch::Contains("base"));
-  nlohmann::json bad = nlohmann::json::parse(R"({"inputs": {"a": "p"}, "stages": [{"name": "s", "model": "$b"}]})");
-  CHECK_THROWS_WITH(r1::trainer::substitute_inputs(bad, "r.json"), Catch::Contains("r.json: stages.0.model") && Catch::Contains("'$b'"));
-}

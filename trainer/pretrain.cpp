@@ -10,7 +10,6 @@
 #include <random>
 #include <set>
 
-#include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "core/log.h"
@@ -21,98 +20,21 @@
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "telemetry/run_log.h"
+#include "trainer/optim.h"
+#include "trainer/run_start.h"
 
 namespace fs = std::filesystem;
 
 namespace r1::trainer {
 
-PretrainConfig PretrainConfig::read(ConfigReader& r) {
-  PretrainConfig c;
-  {
-    ConfigReader t = r.child("task");
-    c.task = read_arith_options(t);
-    t.finish();
-  }
-  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
-  c.task.seed = c.seed;
-  c.documents = r.get("documents", c.documents);
-  c.train_problems = r.get("train_problems", c.train_problems);
-  c.heldout_problems = r.get("heldout_problems", c.heldout_problems);
-  c.heldout_seed = static_cast<uint64_t>(r.get("heldout_seed", static_cast<int64_t>(c.heldout_seed)));
-  c.vocab_size = r.get("vocab_size", c.vocab_size);
-  c.cold_start_examples = r.get("cold_start_examples", c.cold_start_examples);
-  c.chat_examples = r.get("chat_examples", c.chat_examples);
-  if (c.cold_start_examples < 0 || c.chat_examples < 0)
-    throw ConfigError(r.key_path(c.cold_start_examples < 0 ? "cold_start_examples" : "chat_examples") + ": must be >= 0");
-  {
-    ConfigReader m = r.child("model");
-    c.hidden_size = m.get("hidden_size", c.hidden_size);
-    c.intermediate_size = m.get("intermediate_size", c.intermediate_size);
-    c.layers = m.get("layers", c.layers);
-    c.heads = m.get("heads", c.heads);
-    c.kv_heads = m.get("kv_heads", c.kv_heads);
-    c.context = m.get("context", c.context);
-    m.finish();
-    if (c.hidden_size % c.heads != 0 || c.heads % c.kv_heads != 0)
-      throw ConfigError(m.path() + ": hidden_size must divide by heads, and heads by kv_heads");
-  }
-  {
-    ConfigReader t = r.child("train");
-    c.steps = t.get("steps", c.steps);
-    c.seq_len = t.get("seq_len", c.seq_len);
-    c.batch_rows = t.get("batch_rows", c.batch_rows);
-    c.compute_dtype = t.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
-    c.activation_checkpointing = t.get("activation_checkpointing", c.activation_checkpointing);
-    OptimConfig d;
-    d.lr = 3e-3;
-    d.schedule = "cosine";
-    d.warmup_steps = 20;
-    d.weight_decay = 0.1;
-    ConfigReader o = t.child("optim");
-    c.optim = OptimConfig::read(o, d);
-    o.finish();
-    t.finish();
-  }
-  for (auto [key, v] : {std::pair{"documents", c.documents}, {"train_problems", c.train_problems},
-                        {"heldout_problems", c.heldout_problems}})
-    if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
-  return c;
-}
-
 namespace {
-constexpr int kColdStartFormat = 2;  // 1: with "Check:" and "Summary:" sentences; 2: the worked solution
-}  // namespace
 
-nlohmann::json PretrainConfig::identity() const {
-  nlohmann::json id = {{"version", 1},
-          {"task", {{"ops", task.ops}, {"min_digits", task.min_digits}, {"max_digits", task.max_digits},
-                    {"mix", {task.template_worked, task.template_direct, task.template_tag_misuse, task.qa_direct, task.qa_worked, task.facts}},
-                    {"facts_per_document", task.facts_per_document},
-                    {"direct_error_rate", task.direct_error_rate}, {"second_language", task.second_language}}},
-          {"documents", documents}, {"train_problems", train_problems}, {"heldout_problems", heldout_problems},
-          {"heldout_seed", heldout_seed}, {"vocab_size", vocab_size},
-          {"model", {hidden_size, intermediate_size, layers, heads, kv_heads, context}},
-          {"train", {steps, seq_len, batch_rows, optim.lr, optim.schedule, optim.warmup_steps, optim.weight_decay,
-                     optim.min_lr_ratio, optim.max_grad_norm}},
-          {"seed", seed}};
-  // Keys added later join only when used, so existing caches keep their hashes.
-  if (task.mix_steps) id["task"]["language_mixing"] = "step";
-  // The cold-start rows' shape has a version of its own: a cached base with rows of an older shape is
-  // made again, not reused.
-  if (cold_start_examples > 0) id["cold_start_examples"] = {cold_start_examples, kColdStartFormat};
-  if (chat_examples > 0) id["chat_examples"] = chat_examples;
-  return id;
-}
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir, int threads) {
-  const auto t0 = std::chrono::steady_clock::now();
-  model::configure_threads(threads);
-  model::configure_allocator(model::kFastMmapThreshold);
-  at::manual_seed(c.seed);
-  const fs::path out(out_dir), model_dir = out / "model";
-  fs::create_directories(model_dir);
-
-  // 1. Problems: held-out first (its own seed), then training problems and corpus that avoid them.
+// 1. Problems: held-out first (its own seed), then training problems, chat sets and the corpus, which
+// all avoid them. Writes the problem sets into `out`; returns the corpus.
+std::vector<std::string> write_problem_sets(const PretrainConfig& c, const fs::path& out) {
   std::vector<Problem> heldout = make_problems(static_cast<size_t>(c.heldout_problems), c.heldout_seed, c.task);
   std::set<std::string> held;
   for (const auto& p : heldout) held.insert(problem_key(p));
@@ -134,23 +56,38 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   std::vector<std::string> corpus = make_corpus(static_cast<size_t>(c.documents), c.task, &held);
   log::info() << "pretrain: " << corpus.size() << " documents, " << train.size() << " training and " << heldout.size()
               << " held-out problems";
+  return corpus;
+}
 
-  // 2. Tokenizer.
+// 2. The tokenizer learnt on the corpus (written into model_dir) and the corpus encoded with it: one
+// stream of tokens, documents separated by end-of-text.
+struct TokenStream {
+  std::vector<int64_t> tokens;
+  int64_t eos = 0;
+  int64_t vocab_size = 0;
+};
+
+TokenStream tokenize_corpus(const std::vector<std::string>& corpus, const PretrainConfig& c, const fs::path& model_dir,
+                            int threads) {
   BpeTrainOptions bo;
   bo.vocab_size = c.vocab_size;
   train_byte_tokenizer(corpus, bo, model_dir.string());
   Tokenizer tok = Tokenizer::load(model_dir.string());
-  const int64_t eos = *tok.eos_id();
+  TokenStream s;
+  s.eos = *tok.eos_id();
+  s.vocab_size = static_cast<int64_t>(tok.vocab_size());
   ThreadPool pool(static_cast<size_t>(threads > 0 ? threads : 0));
   std::vector<std::vector<int32_t>> encoded = tok.encode_batch(corpus, false, &pool);
-  std::vector<int64_t> stream;
   for (const auto& doc : encoded) {
-    stream.insert(stream.end(), doc.begin(), doc.end());
-    stream.push_back(eos);
+    s.tokens.insert(s.tokens.end(), doc.begin(), doc.end());
+    s.tokens.push_back(s.eos);
   }
+  return s;
+}
 
-  // 3. The model.
-  model::ModelConfig mc = model::preset_config("qwen2", "tiny", static_cast<int64_t>(tok.vocab_size()));
+// 3. The model's shapes: Qwen2's tiny preset with the stage's sizes.
+model::ModelConfig model_config(const PretrainConfig& c, const TokenStream& s) {
+  model::ModelConfig mc = model::preset_config("qwen2", "tiny", s.vocab_size);
   mc.hidden_size = c.hidden_size;
   mc.intermediate_size = c.intermediate_size;
   mc.num_hidden_layers = c.layers;
@@ -158,45 +95,69 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   mc.num_key_value_heads = c.kv_heads;
   mc.head_dim = c.hidden_size / c.heads;
   mc.max_position_embeddings = c.context;
-  mc.eos_token_ids = {eos};
-  model::Transformer m(mc, at::kFloat);
-  m.init_random(c.seed);
-  const std::string compute = model::resolve_compute_dtype(c.compute_dtype);
-  m.set_compute_dtype(compute == "bf16" ? at::kBFloat16 : at::kFloat);
-  m.set_activation_checkpointing(c.activation_checkpointing);
-  log::info() << "pretrain: matrix products in " << compute << (c.compute_dtype == "auto" ? " (auto)" : "")
-              << (c.activation_checkpointing ? ", activation checkpointing" : "");
-  for (auto& p : m.parameters()) p.requires_grad_(true);
-  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
-  Optimizer optim(named, c.optim, c.steps);
+  mc.eos_token_ids = {s.eos};
+  return mc;
+}
 
-  const int64_t T = c.seq_len, B = c.batch_rows;
-  const int64_t windows = static_cast<int64_t>(stream.size()) / (T + 1);
-  if (windows < B) throw Error("pretrain: the corpus has " + std::to_string(stream.size()) + " tokens, too few for one batch of " +
-                               std::to_string(B) + " x " + std::to_string(T + 1));
-  std::mt19937_64 rng(c.seed * 7 + 3);
-  std::vector<int64_t> order(static_cast<size_t>(windows));
-  for (int64_t i = 0; i < windows; ++i) order[static_cast<size_t>(i)] = i;
-  std::shuffle(order.begin(), order.end(), rng);
-  StepProgress progress("pretrain", c.steps, 0, 50);
-  double loss_avg = 0;
-  size_t cursor = 0;
-  const auto train_start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < c.steps; ++step) {
-    std::vector<int64_t> ids(static_cast<size_t>(B * (T + 1))), pos(static_cast<size_t>(B * T));
+// The training rows: windows of seq_len + 1 tokens cut from the stream, drawn in a seeded order,
+// reshuffled after each pass.
+class Windows {
+ public:
+  Windows(const TokenStream& s, const PretrainConfig& c) : s_(s), T_(c.seq_len), rng_(c.seed * 7 + 3) {
+    const int64_t windows = static_cast<int64_t>(s.tokens.size()) / (T_ + 1);
+    if (windows < c.batch_rows)
+      throw Error("pretrain: the corpus has " + std::to_string(s.tokens.size()) + " tokens, too few for one batch of " +
+                  std::to_string(c.batch_rows) + " x " + std::to_string(T_ + 1));
+    order_.resize(static_cast<size_t>(windows));
+    for (int64_t i = 0; i < windows; ++i) order_[static_cast<size_t>(i)] = i;
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+
+  // The next B rows: ids [B, T + 1] and positions [B, T], which restart after each end-of-text so
+  // documents do not see each other.
+  void next(int64_t B, std::vector<int64_t>& ids, std::vector<int64_t>& pos) {
+    ids.assign(static_cast<size_t>(B * (T_ + 1)), 0);
+    pos.assign(static_cast<size_t>(B * T_), 0);
     for (int64_t b = 0; b < B; ++b) {
-      if (cursor == order.size()) {
-        cursor = 0;
-        std::shuffle(order.begin(), order.end(), rng);
+      if (cursor_ == order_.size()) {
+        cursor_ = 0;
+        std::shuffle(order_.begin(), order_.end(), rng_);
       }
-      const int64_t start = order[cursor++] * (T + 1);
-      std::copy(stream.begin() + start, stream.begin() + start + T + 1, ids.begin() + b * (T + 1));
-      int64_t p = 0;  // positions restart after each end-of-text, so documents do not see each other
-      for (int64_t t = 0; t < T; ++t) {
-        pos[static_cast<size_t>(b * T + t)] = p;
-        p = ids[static_cast<size_t>(b * (T + 1) + t)] == eos ? 0 : p + 1;
+      const int64_t start = order_[cursor_++] * (T_ + 1);
+      std::copy(s_.tokens.begin() + start, s_.tokens.begin() + start + T_ + 1, ids.begin() + b * (T_ + 1));
+      int64_t p = 0;
+      for (int64_t t = 0; t < T_; ++t) {
+        pos[static_cast<size_t>(b * T_ + t)] = p;
+        p = ids[static_cast<size_t>(b * (T_ + 1) + t)] == s_.eos ? 0 : p + 1;
       }
     }
+  }
+
+ private:
+  const TokenStream& s_;
+  int64_t T_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  size_t cursor_ = 0;
+};
+
+struct Trained {
+  double final_loss = 0;  // smoothed
+  double seconds = 0;     // of the steps alone
+};
+
+// The training loop: next-token loss over whole windows.
+Trained train(model::Transformer& m, const TokenStream& s, const PretrainConfig& c) {
+  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  Optimizer optim(named, c.optim, c.steps);
+  const int64_t T = c.seq_len, B = c.batch_rows;
+  Windows windows(s, c);
+  StepProgress progress("pretrain", c.steps, 0, 50);
+  double loss_avg = 0;
+  std::vector<int64_t> ids, pos;
+  const auto started = Clock::now();
+  for (int64_t step = 0; step < c.steps; ++step) {
+    windows.next(B, ids, pos);
     at::Tensor all = at::tensor(ids, at::kLong).view({B, T + 1});
     at::Tensor x = all.narrow(1, 0, T), y = all.narrow(1, 1, T);
     at::Tensor hidden = m.forward(x, at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
@@ -211,16 +172,35 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
     progress.update(step + 1, fields);
   }
   progress.finish();
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
+  return {loss_avg, since(started)};
+}
+
+}  // namespace
+
+PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir, int threads) {
+  const auto t0 = Clock::now();
+  configure_training(threads, c.seed);
+  const fs::path out(out_dir), model_dir = out / "model";
+  fs::create_directories(model_dir);
+  const std::vector<std::string> corpus = write_problem_sets(c, out);
+  const TokenStream stream = tokenize_corpus(corpus, c, model_dir, threads);
+
+  const model::ModelConfig mc = model_config(c, stream);
+  model::Transformer m(mc, at::kFloat);
+  m.init_random(c.seed);
+  const std::string compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
+  log::info() << "pretrain: matrix products in " << compute << (c.compute_dtype == "auto" ? " (auto)" : "")
+              << (c.activation_checkpointing ? ", activation checkpointing" : "");
+  const Trained trained = train(m, stream, c);
   for (auto& p : m.parameters()) p.requires_grad_(false);
   m.save(model_dir.string());
 
   PretrainResult r;
-  r.final_loss = loss_avg;
+  r.final_loss = trained.final_loss;
   r.parameters = mc.parameter_count();
-  r.corpus_tokens = static_cast<int64_t>(stream.size());
-  r.tokens_per_s = static_cast<double>(c.steps * B * T) / std::max(train_s, 1e-9);
-  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.corpus_tokens = static_cast<int64_t>(stream.tokens.size());
+  r.tokens_per_s = static_cast<double>(c.steps * c.batch_rows * c.seq_len) / std::max(trained.seconds, 1e-9);
+  r.wall_s = since(t0);
   nlohmann::json stage = {{"kind", "pretrain-synthetic"}, {"identity", c.identity()}, {"final_loss", r.final_loss},
                           {"parameters", r.parameters}, {"corpus_tokens", r.corpus_tokens},
                           {"tokens_per_s", r.tokens_per_s}, {"wall_s", r.wall_s}};

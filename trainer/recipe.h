@@ -1,26 +1,11 @@
-// Recipes (docs/recipes.md): JSON files users run with `r1 run`. A recipe is a list of named stages,
-// each of a kind, run in order; a stage's inputs name earlier stages' outputs as "@stage/path":
-//
-//   {"name": "r1-zero-tiny",
-//    "stages": [{"name": "base", "kind": "pretrain-synthetic", ...},
-//               {"name": "zero", "kind": "grpo", "model": "@base/model", "train": "@base/train.jsonl", ...}]}
-//
-// A recipe may name its user-supplied files once, at the top, and use them as "$name" in stages:
-//   {"inputs": {"base": "models/Qwen2.5-1.5B", "prompts": "data/math.jsonl"}, "stages": [... "model": "$base" ...]}
-// (`--set inputs.base=/models/x` edits one). Stages see the values: content hashes follow them.
-//
-// Outputs go under the runs folder: runs/<recipe name>/<stage>/ for training stages; the
-// pretrain-synthetic stage's output is cached by the content hash of its configuration in
-// runs/cache/, so every recipe and rerun with the same base reuses it.
-//
-// Every stage has a content hash: its configuration as written and the hashes of the stages it reads
-// ("@stage/..."). A training stage's folder holds stage.json {"kind", "hash", "status": "running" |
-// "done"}. On a rerun, a finished stage with the same hash is skipped; an interrupted one with the same
-// hash resumes from its last checkpoint; one whose hash changed (or that --from names, or that reads a
-// stage that runs again) runs again, and its old folder is moved aside to <stage>.replaced-N.
+// Running a recipe (docs/recipes.md): `r1 run RECIPE`. The plan — every stage read and checked, its
+// folder, content hash and whether it runs, resumes or is cached — is run/recipe_plan.h's (recipes,
+// "@stage" references, $inputs, --set edits and the cache are described there). This part prints
+// the plan and runs it: for each stage that runs, its old folder set aside (<stage>.replaced-N, never
+// deleted) unless it resumes, stage.json written "running", the kind's run function (trainer/stages.h),
+// stage.json "done". A cached kind (pretrain-synthetic) is made in <folder>.partial and renamed when
+// whole, so an interrupted one is redone, never half-used.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -45,16 +30,7 @@ struct RecipeRun {
   rewards::RewardServices reward_services;
 };
 
-// Applies one "stage.key.sub=value" edit to a recipe's JSON ("inputs.name=value" edits an input);
-// errors name the edit.
-void apply_override(nlohmann::json& recipe, const std::string& edit);
-// Replaces every stage string "$name" or "$name/sub/path" with the recipe's "inputs" value (a path
-// joined with sub/path): a recipe names its user-supplied models and datasets once, at the top.
-void substitute_inputs(nlohmann::json& recipe, const std::string& source);
-
+// Plans the recipe, prints the plan (one line per stage) and, unless dry_run, runs it.
 void run_recipe(const RecipeRun& run);
-
-// A stable 64-bit hash (FNV-1a) of text, as 16 hex digits: content keys for the stage cache.
-std::string content_hash(const std::string& text);
 
 }  // namespace r1::trainer

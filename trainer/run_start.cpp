@@ -6,14 +6,27 @@
 #include <filesystem>
 
 #include "model/runtime.h"
+#include "model/transformer.h"
 
 namespace r1::trainer {
 
-RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,
-                   const std::string& base_model) {
+void configure_training(int threads, uint64_t seed) {
   model::configure_threads(threads);
   model::configure_allocator(model::kFastMmapThreshold);
   at::manual_seed(seed);
+}
+
+std::string make_trainable(model::Transformer& m, const std::string& compute_dtype, bool activation_checkpointing) {
+  for (auto& t : m.parameters()) t.requires_grad_(true);
+  const std::string compute = model::resolve_compute_dtype(compute_dtype);
+  m.set_compute_dtype(compute == "bf16" ? at::kBFloat16 : at::kFloat);
+  m.set_activation_checkpointing(activation_checkpointing);
+  return compute;
+}
+
+RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,
+                   const std::string& base_model) {
+  configure_training(threads, seed);
   std::filesystem::create_directories(run_dir);
   CheckpointStore checkpoints((std::filesystem::path(run_dir) / "checkpoints").string(), keep_last);
   StartPoint from = start_point(checkpoints, resume, base_model);

@@ -1,6 +1,7 @@
-// The common start of a training loop (grpo, sft): LibTorch's threads, allocator setting and seed;
-// the run folder and its checkpoint store; and where to start — the base model at step 0, or with
-// `resume` the latest checkpoint, with its dataset position.
+// The common start of a training stage (grpo, sft, pretrain-synthetic): LibTorch's threads, allocator
+// setting and seed; for a loop that resumes (grpo, sft), the run folder and its checkpoint store and
+// where to start — the base model at step 0, or with `resume` the latest checkpoint, with its dataset
+// position; and the model made trainable as the stage's configuration asks.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,14 @@
 #include "run/checkpoint_store.h"
 #include "run/dataset.h"
 
+namespace r1::model {
+class Transformer;
+}
+
 namespace r1::trainer {
+
+// LibTorch's threads (0: one per core), the allocator setting and the seed.
+void configure_training(int threads, uint64_t seed);
 
 struct RunStart {
   CheckpointStore checkpoints;
@@ -19,5 +27,9 @@ struct RunStart {
 
 RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,
                    const std::string& base_model);
+
+// Gradients on for every weight, matrix products in `compute_dtype` (auto | fp32 | bf16; auto is the
+// faster here), activation checkpointing as asked. Returns the dtype in force: "fp32" or "bf16".
+std::string make_trainable(model::Transformer& m, const std::string& compute_dtype, bool activation_checkpointing);
 
 }  // namespace r1::trainer

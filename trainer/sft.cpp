@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <random>
 
-#include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -19,53 +18,13 @@
 #include "run/checkpoint_store.h"
 #include "run/dataset.h"
 #include "telemetry/run_log.h"
+#include "trainer/optim.h"
 #include "trainer/run_start.h"
 #include "run/sft_data.h"
 
 namespace fs = std::filesystem;
 
 namespace r1::trainer {
-
-int64_t SftConfig::rows_per_step() const { return std::max<int64_t>(1, batch_tokens / seq_len); }
-
-SftConfig SftConfig::read(ConfigReader& r) {
-  SftConfig c;
-  c.model = r.require_string("model");
-  c.train_data = r.require_string("train");
-  c.chat_template = r.get("template", c.chat_template);
-  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
-  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
-  c.epochs = r.get("epochs", c.epochs);
-  c.steps = r.get("steps", c.steps);
-  c.seq_len = r.get("seq_len", c.seq_len);
-  c.batch_tokens = r.get("batch_tokens", c.batch_tokens);
-  c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
-  OptimConfig d;
-  d.lr = 1e-5;
-  d.schedule = "cosine";
-  d.warmup_steps = 10;
-  d.weight_decay = 0.0;
-  {
-    ConfigReader o = r.child("optim");
-    c.optim = OptimConfig::read(o, d);
-    o.finish();
-  }
-  c.compute_dtype = r.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
-  c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
-  {
-    ConfigReader k = r.child("checkpoint");
-    c.save_every = k.get("every", c.save_every);
-    c.keep_last = static_cast<int>(k.get("keep_last", static_cast<int64_t>(c.keep_last)));
-    k.finish();
-  }
-  if (c.epochs < 1) throw ConfigError(r.key_path("epochs") + ": must be >= 1");
-  if (c.steps < 0) throw ConfigError(r.key_path("steps") + ": must be >= 0 (0: from epochs)");
-  if (c.seq_len < 8) throw ConfigError(r.key_path("seq_len") + ": must be >= 8");
-  for (auto [key, v] : {std::pair{"batch_tokens", c.batch_tokens}, {"micro_batch_tokens", c.micro_batch_tokens}})
-    if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
-  if (c.save_every < 0 || c.keep_last < 0) throw ConfigError(r.key_path("checkpoint") + ": every and keep_last must be >= 0");
-  return c;
-}
 
 namespace {
 
@@ -82,91 +41,164 @@ std::vector<PackedRow> epoch_rows(const SftDataset& data, const SftConfig& c, in
   return pack_examples(data.examples, order, c.seq_len, pad, stats);
 }
 
+// The examples, tokenised through the chat template, and what the run's length follows from.
+struct SftData {
+  SftDataset data;
+  int32_t pad = 0;
+  PackStats first;                     // epoch 0's packing
+  std::vector<PackedRow> first_rows;   // its rows
+  int64_t steps = 0;                   // the run's optimiser steps
+};
+
+SftData load_data(const SftConfig& c, const Tokenizer& tokenizer) {
+  const ChatTemplate chat =
+      c.chat_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(c.chat_template, &tokenizer);
+  SftData d;
+  d.data = SftDataset::load(c.train_data, chat, tokenizer, c.skip_bad_lines);
+  d.pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
+  // The step count comes from epoch 0's packing whatever epoch a resumed run is in: the rows per epoch
+  // vary a little with the order, and the schedule must span the same total steps as the first run.
+  d.first_rows = epoch_rows(d.data, c, 0, d.pad, &d.first);
+  const int64_t R = c.rows_per_step();
+  d.steps = c.steps > 0 ? c.steps : c.epochs * ((d.first.rows + R - 1) / R);
+  log::info() << "sft: " << d.data.examples.size() << " examples (" << d.data.skipped << " skipped) -> " << d.first.rows
+              << " rows of " << c.seq_len << " tokens, " << d.first.trained_tokens << " trained tokens per epoch"
+              << (d.first.cut ? ", " + std::to_string(d.first.cut) + " examples cut to seq_len" : std::string()) << "; "
+              << d.steps << " steps of " << R << " rows";
+  if (d.first.cut > 0)
+    log::warn() << c.train_data << ": " << d.first.cut << " examples are longer than seq_len " << c.seq_len
+                << " and were cut (raise seq_len to keep them whole)";
+  return d;
+}
+
+model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const SftConfig& c) {
+  model::Transformer m = model::Transformer::load(model_dir, at::kFloat);
+  if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
+    throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+                " tokens but the model only " + std::to_string(m.config().vocab_size) + " rows");
+  make_trainable(m, c.compute_dtype, c.activation_checkpointing);
+  return m;
+}
+
+// This step's rows, moving on through the epochs. Copies: a batch that crosses into the next epoch
+// replaces `rows`, and must not point into the epoch it came from.
+std::vector<PackedRow> next_batch(std::vector<PackedRow>& rows, DatasetPosition& position, const SftData& d,
+                                  const SftConfig& c) {
+  std::vector<PackedRow> batch;
+  while (static_cast<int64_t>(batch.size()) < c.rows_per_step()) {
+    if (position.index >= static_cast<int64_t>(rows.size())) {
+      ++position.epoch;
+      position.index = 0;
+      rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
+    }
+    batch.push_back(rows[static_cast<size_t>(position.index++)]);
+  }
+  return batch;
+}
+
+// Backward of the batch's loss, micro-batch by micro-batch: the mean next-token loss over the batch's
+// `trained` target tokens, accumulated exactly. Returns the loss.
+double backward_batch(model::Transformer& m, const std::vector<PackedRow>& batch, int64_t trained, const SftConfig& c) {
+  const size_t micro_rows = static_cast<size_t>(std::max<int64_t>(1, c.micro_batch_tokens / c.seq_len));
+  const int64_t T = c.seq_len;
+  double loss_sum = 0;
+  for (size_t b0 = 0; b0 < batch.size(); b0 += micro_rows) {
+    const size_t n = std::min(batch.size() - b0, micro_rows);
+    std::vector<int64_t> ids(n * static_cast<size_t>(T + 1)), pos(n * static_cast<size_t>(T));
+    std::vector<float> mask(n * static_cast<size_t>(T));
+    for (size_t b = 0; b < n; ++b) {
+      const PackedRow& r = batch[b0 + b];
+      std::copy(r.ids.begin(), r.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(b * (T + 1)));
+      std::copy(r.positions.begin(), r.positions.end(), pos.begin() + static_cast<std::ptrdiff_t>(b * T));
+      std::copy(r.train.begin(), r.train.end(), mask.begin() + static_cast<std::ptrdiff_t>(b * T));
+    }
+    const int64_t B = static_cast<int64_t>(n);
+    at::Tensor all = at::tensor(ids, at::kLong).view({B, T + 1});
+    at::Tensor hidden = m.forward(all.narrow(1, 0, T), at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
+    auto [lp, ent] = m.token_logprobs(hidden, all.narrow(1, 1, T));
+    at::Tensor loss = -(lp * at::tensor(mask).view({B, T})).sum() / static_cast<double>(trained);
+    loss.backward();
+    loss_sum += loss.item<double>();
+  }
+  return loss_sum;
+}
+
+// One metrics.jsonl row.
+nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double lr, int64_t trained, int64_t epoch,
+                            double secs, const SftConfig& c) {
+  return {{"loss", skipped ? nlohmann::json(nullptr) : nlohmann::json(loss)},
+          {"grad_norm", std::isfinite(grad_norm) ? nlohmann::json(grad_norm) : nlohmann::json(nullptr)},
+          {"lr", lr},
+          {"trained_tokens", trained},
+          {"epoch", epoch},
+          {"skipped", skipped},
+          {"throughput", {{"tokens_per_s", static_cast<double>(c.rows_per_step() * c.seq_len) / std::max(secs, 1e-9)},
+                          {"trained_tokens_per_s", static_cast<double>(trained) / std::max(secs, 1e-9)}}},
+          {"time", {{"step_s", secs}}}};
+}
+
+// A checkpoint after `done` steps: weights, optimiser, dataset position. A failed write is logged and
+// the previous checkpoint stays: the run goes on.
+void save_checkpoint(CheckpointStore& checkpoints, int64_t done, const DatasetPosition& position, const SftConfig& c,
+                     const model::Transformer& m, const Optimizer& optim) {
+  const nlohmann::json state = {{"step", done}, {"dataset", position.to_json()}, {"seed", c.seed}};
+  try {
+    checkpoints.save(done, state, [&](const std::string& dir) {
+      m.save(dir);
+      optim.save((fs::path(dir) / "optimizer.pt").string());
+    });
+  } catch (const Error& e) {
+    log::error() << "checkpoint of step " << done << " not written, the previous one stays: " << e.what();
+  }
+}
+
+// The final model and summary.json.
+void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Clock::time_point started, SftResult& result) {
+  for (auto& t : m.parameters()) t.requires_grad_(false);
+  result.model_dir = (fs::path(run.run_dir) / "model").string();
+  m.save(result.model_dir);
+  result.wall_s = since(started);
+  const nlohmann::json summary = {{"steps", result.steps},
+                                  {"final_loss", result.final_loss},
+                                  {"trained_tokens", result.trained_tokens},
+                                  {"examples", d.data.examples.size()},
+                                  {"skipped_lines", d.data.skipped},
+                                  {"examples_cut", d.first.cut},
+                                  {"model", result.model_dir},
+                                  {"wall_s", result.wall_s}};
+  write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  log::info() << "sft: " << result.steps << " steps, loss " << result.final_loss << ", model in " << result.model_dir;
+}
+
 }  // namespace
 
 SftResult run_sft(const SftConfig& c, const SftRun& run) {
   const auto started = Clock::now();
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
-  CheckpointStore& checkpoints = begun.checkpoints;
   const int64_t start_step = begun.from.step;
   const std::string& model_dir = begun.from.model_dir;
   DatasetPosition& position = begun.position;
   const Tokenizer tokenizer = Tokenizer::load(model_dir);
-  const ChatTemplate chat =
-      c.chat_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(c.chat_template, &tokenizer);
-  const SftDataset data = SftDataset::load(c.train_data, chat, tokenizer, c.skip_bad_lines);
-  const int32_t pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
-
-  // The step count comes from epoch 0's packing whatever epoch a resumed run is in: the rows per epoch
-  // vary a little with the order, and the schedule must span the same total steps as the first run.
-  PackStats first;
-  std::vector<PackedRow> rows = epoch_rows(data, c, 0, pad, &first);
-  if (position.epoch > 0) rows = epoch_rows(data, c, position.epoch, pad, nullptr);
-  const int64_t R = c.rows_per_step();
-  const int64_t steps = c.steps > 0 ? c.steps : c.epochs * ((first.rows + R - 1) / R);
-  log::info() << "sft: " << data.examples.size() << " examples (" << data.skipped << " skipped) -> " << first.rows
-              << " rows of " << c.seq_len << " tokens, " << first.trained_tokens << " trained tokens per epoch"
-              << (first.cut ? ", " + std::to_string(first.cut) + " examples cut to seq_len" : std::string()) << "; "
-              << steps << " steps of " << R << " rows";
-  if (first.cut > 0)
-    log::warn() << c.train_data << ": " << first.cut << " examples are longer than seq_len " << c.seq_len
-                << " and were cut (raise seq_len to keep them whole)";
-
-  model::Transformer m = model::Transformer::load(model_dir, at::kFloat);
-  if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
-    throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
-                " tokens but the model only " + std::to_string(m.config().vocab_size) + " rows");
-  for (auto& t : m.parameters()) t.requires_grad_(true);
-  m.set_compute_dtype(model::resolve_compute_dtype(c.compute_dtype) == "bf16" ? at::kBFloat16 : at::kFloat);
-  m.set_activation_checkpointing(c.activation_checkpointing);
+  SftData d = load_data(c, tokenizer);
+  std::vector<PackedRow> rows = std::move(d.first_rows);
+  if (position.epoch > 0) rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
+  model::Transformer m = load_trainable(model_dir, tokenizer, c);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
-  Optimizer optim(named, c.optim, steps);
+  Optimizer optim(named, c.optim, d.steps);
   if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
 
   RunLog runlog(run.run_dir, start_step > 0 ? start_step : -1);
-  StepProgress progress("sft", steps, start_step, 10);
-  const int64_t micro_rows = std::max<int64_t>(1, c.micro_batch_tokens / c.seq_len);
+  StepProgress progress("sft", d.steps, start_step, 10);
   SftResult result;
   double loss_avg = 0;
   int64_t step = start_step;
-  for (; step < steps; ++step) {
+  for (; step < d.steps; ++step) {
     const auto t0 = Clock::now();
-    // This step's rows, moving on through the epochs. Copies: a batch that crosses into the next
-    // epoch replaces `rows`, and must not point into the epoch it came from.
-    std::vector<PackedRow> batch;
-    while (static_cast<int64_t>(batch.size()) < R) {
-      if (position.index >= static_cast<int64_t>(rows.size())) {
-        ++position.epoch;
-        position.index = 0;
-        rows = epoch_rows(data, c, position.epoch, pad, nullptr);
-      }
-      batch.push_back(rows[static_cast<size_t>(position.index++)]);
-    }
+    const std::vector<PackedRow> batch = next_batch(rows, position, d, c);
     int64_t trained = 0;
     for (const PackedRow& r : batch) trained += r.trained();
-    double loss_sum = 0;
-    if (trained > 0) {
-      for (size_t b0 = 0; b0 < batch.size(); b0 += static_cast<size_t>(micro_rows)) {
-        const size_t n = std::min(batch.size() - b0, static_cast<size_t>(micro_rows));
-        const int64_t T = c.seq_len;
-        std::vector<int64_t> ids(n * static_cast<size_t>(T + 1)), pos(n * static_cast<size_t>(T));
-        std::vector<float> mask(n * static_cast<size_t>(T));
-        for (size_t b = 0; b < n; ++b) {
-          const PackedRow& r = batch[b0 + b];
-          std::copy(r.ids.begin(), r.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(b * (T + 1)));
-          std::copy(r.positions.begin(), r.positions.end(), pos.begin() + static_cast<std::ptrdiff_t>(b * T));
-          std::copy(r.train.begin(), r.train.end(), mask.begin() + static_cast<std::ptrdiff_t>(b * T));
-        }
-        const int64_t B = static_cast<int64_t>(n);
-        at::Tensor all = at::tensor(ids, at::kLong).view({B, T + 1});
-        at::Tensor hidden = m.forward(all.narrow(1, 0, T), at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
-        auto [lp, ent] = m.token_logprobs(hidden, all.narrow(1, 1, T));
-        at::Tensor loss = -(lp * at::tensor(mask).view({B, T})).sum() / static_cast<double>(trained);
-        loss.backward();
-        loss_sum += loss.item<double>();
-      }
-    }
+    const double loss_sum = trained > 0 ? backward_batch(m, batch, trained, c) : 0;
     const double grad_norm = trained > 0 ? optim.step(step) : 0.0;
     const bool skipped = trained == 0 || !std::isfinite(loss_sum) || !std::isfinite(grad_norm);
     if (skipped) {
@@ -178,51 +210,20 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
       loss_avg = step == start_step ? loss_sum : 0.9 * loss_avg + 0.1 * loss_sum;
       result.trained_tokens += trained;
     }
-    const double secs = since(t0);
-    nlohmann::json metrics = {{"loss", skipped ? nlohmann::json(nullptr) : nlohmann::json(loss_sum)},
-                              {"grad_norm", std::isfinite(grad_norm) ? nlohmann::json(grad_norm) : nlohmann::json(nullptr)},
-                              {"lr", optim.lr_at(step)},
-                              {"trained_tokens", trained},
-                              {"epoch", position.epoch},
-                              {"skipped", skipped},
-                              {"throughput", {{"tokens_per_s", static_cast<double>(R * c.seq_len) / std::max(secs, 1e-9)},
-                                              {"trained_tokens_per_s", static_cast<double>(trained) / std::max(secs, 1e-9)}}},
-                              {"time", {{"step_s", secs}}}};
-    runlog.metrics(step + 1, metrics);
+    runlog.metrics(step + 1, step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
+                                          since(t0), c));
     char fields[96];
     std::snprintf(fields, sizeof fields, "loss %.4f  lr %.2e  epoch %lld", loss_avg, optim.lr_at(step),
                   static_cast<long long>(position.epoch + 1));
     progress.update(step + 1, fields);
-    const bool last = step + 1 == steps;
-    if (!skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last)) {
-      const nlohmann::json state = {{"step", step + 1}, {"dataset", position.to_json()}, {"seed", c.seed}};
-      try {
-        checkpoints.save(step + 1, state, [&](const std::string& dir) {
-          m.save(dir);
-          optim.save((fs::path(dir) / "optimizer.pt").string());
-        });
-      } catch (const Error& e) {
-        log::error() << "checkpoint of step " << step + 1 << " not written, the previous one stays: " << e.what();
-      }
-    }
+    const bool last = step + 1 == d.steps;
+    if (!skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last))
+      save_checkpoint(begun.checkpoints, step + 1, position, c, m, optim);
   }
   progress.finish();
-  for (auto& t : m.parameters()) t.requires_grad_(false);
   result.steps = step;
   result.final_loss = loss_avg;
-  result.model_dir = (fs::path(run.run_dir) / "model").string();
-  m.save(result.model_dir);
-  result.wall_s = since(started);
-  const nlohmann::json summary = {{"steps", result.steps},
-                                  {"final_loss", result.final_loss},
-                                  {"trained_tokens", result.trained_tokens},
-                                  {"examples", data.examples.size()},
-                                  {"skipped_lines", data.skipped},
-                                  {"examples_cut", first.cut},
-                                  {"model", result.model_dir},
-                                  {"wall_s", result.wall_s}};
-  write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), summary.dump(2) + "\n");
-  log::info() << "sft: " << result.steps << " steps, loss " << result.final_loss << ", model in " << result.model_dir;
+  finish_run(m, d, run, started, result);
   return result;
 }
 

@@ -1,0 +1,69 @@
+// The recipe stages' table: see stages.h.
+#include "trainer/stages.h"
+
+#include <filesystem>
+
+#include "checkpoint/config.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "trainer/grpo_trainer.h"
+#include "trainer/pretrain.h"
+#include "trainer/sft.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::trainer {
+
+namespace {
+
+// A distill stage's student must be a smaller model than its teacher: records both in distill.json.
+void check_distillation(const std::string& teacher, const std::string& student, const std::string& dir) {
+  const auto t = model::read_model_config((fs::path(teacher) / "config.json").string());
+  const auto s = model::read_model_config((fs::path(student) / "config.json").string());
+  if (s.parameter_count() >= t.parameter_count())
+    throw ConfigError("distill: the student " + student + " (" + std::to_string(s.parameter_count()) +
+                      " parameters) is not smaller than the teacher " + teacher + " (" +
+                      std::to_string(t.parameter_count()) + ")");
+  write_file_atomic((fs::path(dir) / "distill.json").string(),
+                    nlohmann::json{{"teacher", teacher}, {"student", student}, {"teacher_parameters", t.parameter_count()},
+                                   {"student_parameters", s.parameter_count()}}.dump(2) + "\n");
+}
+
+void run_pretrain_stage(const StageContext& c) { run_pretrain(std::get<PretrainConfig>(c.config), c.dir, c.threads); }
+
+void run_sft_stage(const StageContext& c) { run_sft(std::get<SftConfig>(c.config), {c.dir, c.resume, c.threads}); }
+
+void run_distill_stage(const StageContext& c) {
+  const DistillConfig& d = std::get<DistillConfig>(c.config);
+  check_distillation(d.teacher, d.sft.model, c.dir);
+  run_sft(d.sft, {c.dir, c.resume, c.threads});
+}
+
+void run_grpo_stage(const StageContext& c) {
+  run_grpo(std::get<GrpoConfig>(c.config), {c.dir, c.r1_binary, c.resume, c.threads, c.reward_services});
+}
+
+// An interrupted rejection-sample or eval stage starts again from the beginning: it has no checkpoints.
+void run_rejection_sample_stage(const StageContext& c) {
+  run_rejection_sample(std::get<RejectionSampleConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
+}
+
+void run_eval_kind(const StageContext& c) {
+  run_eval_stage(std::get<EvalStageConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
+}
+
+}  // namespace
+
+const std::vector<StageKind>& stage_kinds() {
+  static const std::vector<StageKind> kinds = {
+      {"pretrain-synthetic", read_pretrain_stage, run_pretrain_stage, "pretrain-", pretrain_identity},
+      {"sft", read_sft_stage, run_sft_stage, "", nullptr},
+      {"grpo", read_grpo_stage, run_grpo_stage, "", nullptr},
+      {"rejection-sample", read_rejection_sample_stage, run_rejection_sample_stage, "", nullptr},
+      {"distill", read_distill_stage, run_distill_stage, "", nullptr},
+      {"eval", read_eval_stage, run_eval_kind, "", nullptr},
+  };
+  return kinds;
+}
+
+}  // namespace r1::trainer
