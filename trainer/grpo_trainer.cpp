@@ -81,12 +81,10 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 
 Trainee load_trainee(const GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
   Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
-  for (auto& w : t.policy.parameters()) w.requires_grad_(true);
-  const at::ScalarType compute = model::resolve_compute_dtype(c.compute_dtype) == "bf16" ? at::kBFloat16 : at::kFloat;
-  t.policy.set_compute_dtype(compute);
-  t.policy.set_activation_checkpointing(c.activation_checkpointing);
-  log::info() << "trainer: matrix products in " << (compute == at::kBFloat16 ? "bf16" : "fp32")
-              << (c.compute_dtype == "auto" ? " (auto)" : "") << (c.activation_checkpointing ? ", activation checkpointing" : "");
+  const std::string dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
+  const at::ScalarType compute = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+  log::info() << "trainer: matrix products in " << dtype << (c.compute_dtype == "auto" ? " (auto)" : "")
+              << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps);
   if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
