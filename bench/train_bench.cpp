@@ -199,12 +199,12 @@ void bench_train(int threads_asked, const TrainBenchOptions& o) {
   const int threads = model::configure_threads(threads_asked);
   model::configure_allocator(model::kFastMmapThreshold);
   const double peak32 = matmul_peak(at::kFloat), peak16 = matmul_peak(at::kBFloat16);
-  const std::string dtype = model::resolve_compute_dtype(o.dtype);
-  const at::ScalarType compute = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
+  const ComputeDtype dtype = model::resolve_compute_dtype(parse_compute_dtype(o.dtype, "--dtype"));
+  const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
   const double peak = compute == at::kBFloat16 ? peak16 : peak32;
   std::printf("r1 bench train (%d threads)\n", threads);
   std::printf("  peak 2048^3 matrix product: fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s -> products in %s%s\n", peak32 / 1e9,
-              peak16 / 1e9, dtype.c_str(), o.dtype == "auto" ? " (auto: the faster)" : "");
+              peak16 / 1e9, name(dtype), o.dtype == "auto" ? " (auto: the faster)" : "");
   std::printf("  GRPO update: %lld groups x %lld samples, %lld prompt + %lld completion tokens, micro-batches <= %lld tokens\n",
               static_cast<long long>(o.groups), static_cast<long long>(o.group_size), static_cast<long long>(o.prompt_tokens),
               static_cast<long long>(o.completion_tokens), static_cast<long long>(o.micro_batch_tokens));

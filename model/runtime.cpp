@@ -48,11 +48,10 @@ MatmulRates matmul_rates() {
   return rates;
 }
 
-std::string resolve_compute_dtype(const std::string& choice) {
-  if (choice == "fp32" || choice == "bf16") return choice;
-  if (choice != "auto") throw Error("compute dtype '" + choice + "': expected auto, fp32 or bf16");
+ComputeDtype resolve_compute_dtype(ComputeDtype choice) {
+  if (choice != ComputeDtype::kAuto) return choice;
   const MatmulRates r = matmul_rates();
-  return r.bf16 > r.fp32 ? "bf16" : "fp32";
+  return r.bf16 > r.fp32 ? ComputeDtype::kBf16 : ComputeDtype::kFp32;
 }
 
 std::string describe_runtime() { return at::show_config() + at::get_parallel_info(); }

@@ -5,6 +5,8 @@
 // This header stays free of LibTorch so the CLI and tools can include it cheaply.
 #pragma once
 
+#include "core/choices.h"
+
 #include <cstddef>
 #include <string>
 
@@ -23,8 +25,8 @@ void configure_allocator(size_t mmap_threshold);
 // The dtype of a trainer's matrix products: "fp32" or "bf16" as named; "auto" measures a 1024^3
 // matrix product in both with the threads in force (once per process, ~0.1-0.5 s) and returns the
 // faster, so bf16 is used where the CPU (AMX, AVX512-BF16) or GPU runs it faster and fp32 elsewhere.
-// Throws r1::Error for anything else.
-std::string resolve_compute_dtype(const std::string& choice);
+// kFp32 and kBf16 are returned as they are.
+ComputeDtype resolve_compute_dtype(ComputeDtype choice);
 // The matrix-product rates "auto" compared, GFLOP/s (measured on first use).
 struct MatmulRates {
   double fp32 = 0, bf16 = 0;

@@ -33,7 +33,7 @@ ImportanceLevel parse_importance_level(const std::string& name) {
 OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
   d.lr = r.get("lr", d.lr);
   d.min_lr_ratio = r.get("min_lr_ratio", d.min_lr_ratio);
-  d.schedule = r.get_choice("schedule", d.schedule, {"constant", "cosine", "linear"});
+  d.schedule = parse_lr_schedule(r.get_choice("schedule", name(d.schedule), {"constant", "cosine", "linear"}), r.key_path("schedule"));
   d.warmup_steps = r.get("warmup_steps", d.warmup_steps);
   if (r.has("betas")) {
     const nlohmann::json* b = r.raw("betas");
@@ -108,7 +108,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     o.finish();
   }
   c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
-  c.compute_dtype = r.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+  c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
+                                        r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
   else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/choices.h"
 #include "run/sampling.h"
 
 namespace r1 {
@@ -37,7 +38,7 @@ struct GrpoLossOptions {
 struct OptimConfig {
   double lr = 1e-6;
   double min_lr_ratio = 0.1;
-  std::string schedule = "constant";  // constant | cosine | linear
+  LrSchedule schedule = LrSchedule::kConstant;
   int64_t warmup_steps = 0;
   double beta1 = 0.9, beta2 = 0.99, eps = 1e-8;
   double weight_decay = 0.01;
@@ -78,7 +79,7 @@ struct GrpoConfig {
 
   OptimConfig optim;
   int64_t micro_batch_tokens = 8192;
-  std::string compute_dtype = "auto";  // matrix products: auto (the faster here) | fp32 | bf16
+  ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
   nlohmann::json rewards;              // a RewardSet config ({"rewards": [...]})
   int reward_threads = 0;

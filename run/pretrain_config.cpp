@@ -43,11 +43,12 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
     c.steps = t.get("steps", c.steps);
     c.seq_len = t.get("seq_len", c.seq_len);
     c.batch_rows = t.get("batch_rows", c.batch_rows);
-    c.compute_dtype = t.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+    c.compute_dtype = parse_compute_dtype(t.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
+                                          t.key_path("compute_dtype"));
     c.activation_checkpointing = t.get("activation_checkpointing", c.activation_checkpointing);
     OptimConfig d;
     d.lr = 3e-3;
-    d.schedule = "cosine";
+    d.schedule = LrSchedule::kCosine;
     d.warmup_steps = 20;
     d.weight_decay = 0.1;
     ConfigReader o = t.child("optim");
@@ -74,7 +75,7 @@ nlohmann::json PretrainConfig::identity() const {
           {"documents", documents}, {"train_problems", train_problems}, {"heldout_problems", heldout_problems},
           {"heldout_seed", heldout_seed}, {"vocab_size", vocab_size},
           {"model", {hidden_size, intermediate_size, layers, heads, kv_heads, context}},
-          {"train", {steps, seq_len, batch_rows, optim.lr, optim.schedule, optim.warmup_steps, optim.weight_decay,
+          {"train", {steps, seq_len, batch_rows, optim.lr, name(optim.schedule), optim.warmup_steps, optim.weight_decay,
                      optim.min_lr_ratio, optim.max_grad_norm}},
           {"seed", seed}};
   // Keys added later join only when used, so existing caches keep their hashes.

@@ -25,7 +25,7 @@ SftConfig SftConfig::read(ConfigReader& r) {
   c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
   OptimConfig d;
   d.lr = 1e-5;
-  d.schedule = "cosine";
+  d.schedule = LrSchedule::kCosine;
   d.warmup_steps = 10;
   d.weight_decay = 0.0;
   {
@@ -33,7 +33,8 @@ SftConfig SftConfig::read(ConfigReader& r) {
     c.optim = OptimConfig::read(o, d);
     o.finish();
   }
-  c.compute_dtype = r.get_choice("compute_dtype", c.compute_dtype, {"auto", "fp32", "bf16"});
+  c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
+                                        r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
   {
     ConfigReader k = r.child("checkpoint");

@@ -40,15 +40,15 @@ TEST_CASE("learning-rate schedules: warmup, constant, cosine, linear", "[trainer
   c.lr = 1.0;
   c.warmup_steps = 4;
   c.min_lr_ratio = 0.1;
-  c.schedule = "cosine";
+  c.schedule = r1::LrSchedule::kCosine;
   CHECK_THAT(scheduled_lr(c, 0, 104), WithinAbs(0.25, 1e-12));
   CHECK_THAT(scheduled_lr(c, 3, 104), WithinAbs(1.0, 1e-12));
   CHECK_THAT(scheduled_lr(c, 4, 104), WithinAbs(1.0, 1e-12));               // p = 0
   CHECK_THAT(scheduled_lr(c, 54, 104), WithinAbs(0.1 + 0.9 * 0.5, 1e-12));  // p = 1/2: halfway
   CHECK_THAT(scheduled_lr(c, 104, 104), WithinAbs(0.1, 1e-12));             // p = 1: the floor
-  c.schedule = "linear";
+  c.schedule = r1::LrSchedule::kLinear;
   CHECK_THAT(scheduled_lr(c, 29, 104), WithinAbs(0.1 + 0.9 * 0.75, 1e-12));
-  c.schedule = "constant";
+  c.schedule = r1::LrSchedule::kConstant;
   CHECK_THAT(scheduled_lr(c, 90, 104), WithinAbs(1.0, 1e-12));
 }
 

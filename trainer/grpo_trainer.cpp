@@ -81,9 +81,9 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 
 Trainee load_trainee(const GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
   Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
-  const std::string dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
-  const at::ScalarType compute = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
-  log::info() << "trainer: matrix products in " << dtype << (c.compute_dtype == "auto" ? " (auto)" : "")
+  const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
+  const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
+  log::info() << "trainer: matrix products in " << name(dtype) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps);
@@ -227,6 +227,18 @@ void save_checkpoint(CheckpointStore& checkpoints, Trainee& t, const GrpoConfig&
   }
 }
 
+// The end of a run: the final policy in run_dir/model, and its held-out scores.
+void finish_run(GrpoResult& result, const model::Transformer& policy, Sampler& sampler, const PromptDataset* heldout,
+                const GrpoConfig& c, const std::string& run_dir) {
+  result.model_dir = (fs::path(run_dir) / "model").string();
+  policy.save(result.model_dir);
+  if (heldout) {
+    double s = 0;
+    result.final = evaluate(sampler, *heldout, c, &s);
+    result.evaluated = true;
+  }
+}
+
 }  // namespace
 
 GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
@@ -301,13 +313,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   progress.finish();
 
   result.steps = step;
-  result.model_dir = (fs::path(run.run_dir) / "model").string();
-  trainee.policy.save(result.model_dir);
-  if (heldout) {
-    double s = 0;
-    result.final = evaluate(sampler, *heldout, c, &s);
-    result.evaluated = true;
-  }
+  finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir);
   result.wall_s = seconds_since(started);
   write_run_report(run.run_dir, result);
   return result;

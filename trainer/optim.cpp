@@ -15,12 +15,12 @@ namespace r1::trainer {
 
 double scheduled_lr(const OptimConfig& c, int64_t step, int64_t total) {
   if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
-  if (c.schedule == "constant") return c.lr;
+  if (c.schedule == LrSchedule::kConstant) return c.lr;
   const double p = std::clamp(static_cast<double>(step - c.warmup_steps) /
                                   static_cast<double>(std::max<int64_t>(1, total - c.warmup_steps)),
                               0.0, 1.0);
   const double floor = c.lr * c.min_lr_ratio;
-  if (c.schedule == "linear") return floor + (c.lr - floor) * (1 - p);
+  if (c.schedule == LrSchedule::kLinear) return floor + (c.lr - floor) * (1 - p);
   return floor + (c.lr - floor) * 0.5 * (1 + std::cos(M_PI * p));
 }
 

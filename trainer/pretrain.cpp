@@ -188,8 +188,8 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   const model::ModelConfig mc = model_config(c, stream);
   model::Transformer m(mc, at::kFloat);
   m.init_random(c.seed);
-  const std::string compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
-  log::info() << "pretrain: matrix products in " << compute << (c.compute_dtype == "auto" ? " (auto)" : "")
+  const ComputeDtype compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
+  log::info() << "pretrain: matrix products in " << name(compute) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   const Trained trained = train(m, stream, c);
   for (auto& p : m.parameters()) p.requires_grad_(false);

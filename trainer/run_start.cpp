@@ -16,10 +16,10 @@ void configure_training(int threads, uint64_t seed) {
   at::manual_seed(seed);
 }
 
-std::string make_trainable(model::Transformer& m, const std::string& compute_dtype, bool activation_checkpointing) {
+ComputeDtype make_trainable(model::Transformer& m, ComputeDtype compute_dtype, bool activation_checkpointing) {
   for (auto& t : m.parameters()) t.requires_grad_(true);
-  const std::string compute = model::resolve_compute_dtype(compute_dtype);
-  m.set_compute_dtype(compute == "bf16" ? at::kBFloat16 : at::kFloat);
+  const ComputeDtype compute = model::resolve_compute_dtype(compute_dtype);
+  m.set_compute_dtype(compute == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat);
   m.set_activation_checkpointing(activation_checkpointing);
   return compute;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/choices.h"
 #include "run/checkpoint_store.h"
 #include "run/dataset.h"
 
@@ -29,7 +30,7 @@ RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int k
                    const std::string& base_model);
 
 // Gradients on for every weight, matrix products in `compute_dtype` (auto | fp32 | bf16; auto is the
-// faster here), activation checkpointing as asked. Returns the dtype in force: "fp32" or "bf16".
-std::string make_trainable(model::Transformer& m, const std::string& compute_dtype, bool activation_checkpointing);
+// faster here), activation checkpointing as asked. Returns the dtype in force: kFp32 or kBf16.
+ComputeDtype make_trainable(model::Transformer& m, ComputeDtype compute_dtype, bool activation_checkpointing);
 
 }  // namespace r1::trainer

@@ -1,0 +1,40 @@
+// Closed sets parsed once and named back: see choices.h.
+#include "core/choices.h"
+
+#include "core/error.h"
+
+namespace r1 {
+
+ComputeDtype parse_compute_dtype(const std::string& text, const std::string& where) {
+  if (text == "auto") return ComputeDtype::kAuto;
+  if (text == "fp32") return ComputeDtype::kFp32;
+  if (text == "bf16") return ComputeDtype::kBf16;
+  throw ConfigError(where + ": '" + text + "' is not a compute dtype (auto, fp32 or bf16)");
+}
+
+const char* name(ComputeDtype dtype) {
+  switch (dtype) {
+    case ComputeDtype::kAuto: return "auto";
+    case ComputeDtype::kFp32: return "fp32";
+    case ComputeDtype::kBf16: return "bf16";
+  }
+  return "auto";
+}
+
+LrSchedule parse_lr_schedule(const std::string& text, const std::string& where) {
+  if (text == "constant") return LrSchedule::kConstant;
+  if (text == "cosine") return LrSchedule::kCosine;
+  if (text == "linear") return LrSchedule::kLinear;
+  throw ConfigError(where + ": '" + text + "' is not a schedule (constant, cosine or linear)");
+}
+
+const char* name(LrSchedule schedule) {
+  switch (schedule) {
+    case LrSchedule::kConstant: return "constant";
+    case LrSchedule::kCosine: return "cosine";
+    case LrSchedule::kLinear: return "linear";
+  }
+  return "constant";
+}
+
+}  // namespace r1

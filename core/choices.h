@@ -1,0 +1,21 @@
+// The closed sets r1's configurations and command lines name, as enums: code switches on these, and
+// the spelling a user writes ("bf16", "cosine") is parsed once, where it is read, and printed back
+// with name(). parse_*() throw r1::ConfigError naming the accepted spellings; `where` leads the
+// message (a key path or a flag).
+#pragma once
+
+#include <string>
+
+namespace r1 {
+
+// The type matrix products run in; auto picks whichever is faster on this machine (model/runtime.h).
+enum class ComputeDtype { kAuto, kFp32, kBf16 };
+ComputeDtype parse_compute_dtype(const std::string& text, const std::string& where);  // auto | fp32 | bf16
+const char* name(ComputeDtype dtype);
+
+// How the learning rate moves after warm-up (trainer/optim.h).
+enum class LrSchedule { kConstant, kCosine, kLinear };
+LrSchedule parse_lr_schedule(const std::string& text, const std::string& where);  // constant | cosine | linear
+const char* name(LrSchedule schedule);
+
+}  // namespace r1
