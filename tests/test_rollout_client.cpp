@@ -597,7 +597,7 @@ TEST_CASE("rollout client: the destructor stops local workers with SIGTERM", "[r
 TEST_CASE("rollout client: a local worker that does not say where it listens", "[rollout][client][local]") {
   SECTION("exits first: the error names the command, its status and its stderr") {
     REQUIRE_THROWS_WITH(RolloutClient(local(1, {"--exit-early"})),
-                        Contains(R1_FAKE_ROLLOUT_WORKER) && Contains("rollout serve --port 0 --exit-early") &&
+                        Contains(R1_FAKE_ROLLOUT_WORKER) && Contains("-q rollout serve --model unused --exit-early") &&
                             Contains("exited with status 3 before printing its address") &&
                             Contains("told to exit before listening"));
   }
@@ -623,7 +623,7 @@ TEST_CASE("rollout client: a local worker that does not say where it listens", "
     auto options = local(1);
     options.local.r1_binary = "/nonexistent/r1";
     REQUIRE_THROWS_WITH(RolloutClient(options),
-                        Contains("could not start rollout worker `/nonexistent/r1 rollout serve"));
+                        Contains("could not start rollout worker `/nonexistent/r1 -q rollout serve --model unused`"));
   }
   SECTION("two that fail: the error is a real failure, not the interruption of the other's start") {
     REQUIRE_THROWS_WITH(RolloutClient(local(2, {"--exit-early"})), Contains("exited with status 3"));
