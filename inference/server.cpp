@@ -62,6 +62,99 @@ struct Incoming {
   size_t expected = 0;
 };
 
+// The model's tensors by name, with their shapes: what an update must bring, exactly.
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+
+// One UpdateWeights stream as it arrives: the version and abort flag of its first chunk, and the
+// tensors gathered so far.
+struct Update {
+  std::optional<uint64_t> version;
+  bool abort_in_flight = false;
+  std::map<std::string, Incoming> tensors;
+};
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string o = "[";
+  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+// The first chunk names the update's version, which must be newer than the one in service; every
+// later chunk repeats it. Returns the fault, or "".
+std::string check_version(const v1::TensorChunk& chunk, int64_t index, Update& u, const model::Engine& engine) {
+  if (!u.version) {
+    u.version = chunk.version();
+    u.abort_in_flight = chunk.abort_in_flight();
+    if (*u.version <= engine.version())
+      return "version " + std::to_string(*u.version) + " is not newer than the version in service (" +
+             std::to_string(engine.version()) + ")";
+    return "";
+  }
+  if (chunk.version() != *u.version)
+    return "chunk " + std::to_string(index) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
+           " differs from the stream's " + std::to_string(*u.version);
+  return "";
+}
+
+// Appends a chunk's bytes to its tensor once its name, dtype and shape are the model's and its
+// offset continues what arrived before. Returns the fault, or "".
+std::string append_chunk(const v1::TensorChunk& chunk, Update& u, const Shapes& expected, const std::string& architecture) {
+  auto want = expected.find(chunk.name());
+  if (want == expected.end()) return "tensor '" + chunk.name() + "' is not part of this " + architecture;
+  const at::ScalarType type = wire_dtype(chunk.dtype());
+  if (type == at::kByte) return "tensor '" + chunk.name() + "': dtype '" + chunk.dtype() + "' is not BF16, F32 or F16";
+  std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
+  if (shape != want->second)
+    return "tensor '" + chunk.name() + "': shape " + shape_text(shape) + ", the model's is " + shape_text(want->second);
+  auto [it, fresh] = u.tensors.try_emplace(chunk.name());
+  Incoming& in = it->second;
+  if (fresh) {
+    in.dtype = chunk.dtype();
+    in.shape = shape;
+    size_t numel = 1;
+    for (int64_t d : shape) numel *= static_cast<size_t>(d);
+    in.expected = numel * c10::elementSize(type);
+    in.bytes.reserve(in.expected);
+  } else if (in.dtype != chunk.dtype()) {
+    return "tensor '" + chunk.name() + "': chunks of different dtypes";
+  }
+  if (chunk.offset() != in.bytes.size() || in.bytes.size() + chunk.data().size() > in.expected)
+    return "tensor '" + chunk.name() + "': chunk at offset " + std::to_string(chunk.offset()) + " of " +
+           std::to_string(chunk.data().size()) + " bytes does not continue the " + std::to_string(in.bytes.size()) +
+           " received (of " + std::to_string(in.expected) + ")";
+  in.bytes.insert(in.bytes.end(), chunk.data().begin(), chunk.data().end());
+  return "";
+}
+
+// Every tensor of the model arrived, whole. Returns the fault, or "".
+std::string check_complete(const Update& u, const Shapes& expected) {
+  if (!u.version) return "an empty update";
+  for (const auto& [name, shape] : expected) {
+    auto it = u.tensors.find(name);
+    if (it == u.tensors.end()) return "tensor '" + name + "' is missing from the update";
+    if (it->second.bytes.size() != it->second.expected)
+      return "tensor '" + name + "': " + std::to_string(it->second.bytes.size()) + " of " +
+             std::to_string(it->second.expected) + " bytes arrived";
+  }
+  return "";
+}
+
+// Reads the whole stream into `u` and returns its first fault, or "". After a fault the rest of
+// the stream is drained unread, so the client gets one answer.
+std::string read_update(grpc::ServerReader<v1::TensorChunk>* reader, Update& u, const Shapes& expected,
+                        const model::Engine& engine, const std::string& architecture) {
+  std::string error;
+  v1::TensorChunk chunk;
+  int64_t chunks = 0;
+  while (reader->Read(&chunk)) {
+    ++chunks;
+    if (!error.empty()) continue;
+    error = check_version(chunk, chunks, u, engine);
+    if (error.empty()) error = append_chunk(chunk, u, expected, architecture);
+  }
+  return error.empty() ? check_complete(u, expected) : error;
+}
+
 class HealthWithToken final : public v1::Health::Service {
  public:
   HealthWithToken(proto::HealthServiceImpl& inner, std::string token) : inner_(inner), token_(std::move(token)) {}
@@ -162,100 +255,44 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     return Status::OK;
   }
 
+  // Reads and checks every chunk, assembles the tensors into a new model (quantised again in FP8),
+  // and swaps it in: a faulty update is refused whole and the worker serves on with the old weights.
   Status UpdateWeights(ServerContext* context, grpc::ServerReader<v1::TensorChunk>* reader,
                        v1::UpdateWeightsReply* reply) override {
     if (!authorised(context, options.token)) return unauthenticated();
     std::lock_guard<std::mutex> one_at_a_time(update_mutex);
-    std::map<std::string, std::vector<int64_t>> expected;
+    Shapes expected;
     for (const auto& t : model::checkpoint_tensors(config)) expected[t.name] = t.shape;
-    std::map<std::string, Incoming> tensors;
-    std::optional<uint64_t> version;
-    bool abort_in_flight = false;
-    std::string error;
-    v1::TensorChunk chunk;
-    int64_t chunks = 0;
-    while (reader->Read(&chunk)) {
-      ++chunks;
-      if (!error.empty()) continue;  // drain the stream, answer once
-      if (!version) {
-        version = chunk.version();
-        abort_in_flight = chunk.abort_in_flight();
-        if (*version <= engine->version()) {
-          error = "version " + std::to_string(*version) + " is not newer than the version in service (" +
-                  std::to_string(engine->version()) + ")";
-          continue;
-        }
-      } else if (chunk.version() != *version) {
-        error = "chunk " + std::to_string(chunks) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
-                " differs from the stream's " + std::to_string(*version);
-        continue;
-      }
-      auto want = expected.find(chunk.name());
-      if (want == expected.end()) {
-        error = "tensor '" + chunk.name() + "' is not part of this " + std::string(config.architecture_name());
-        continue;
-      }
-      const at::ScalarType type = wire_dtype(chunk.dtype());
-      if (type == at::kByte) {
-        error = "tensor '" + chunk.name() + "': dtype '" + chunk.dtype() + "' is not BF16, F32 or F16";
-        continue;
-      }
-      std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
-      if (shape != want->second) {
-        auto text = [](const std::vector<int64_t>& s) {
-          std::string o = "[";
-          for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-          return o + "]";
-        };
-        error = "tensor '" + chunk.name() + "': shape " + text(shape) + ", the model's is " + text(want->second);
-        continue;
-      }
-      auto [it, fresh] = tensors.try_emplace(chunk.name());
-      Incoming& in = it->second;
-      if (fresh) {
-        in.dtype = chunk.dtype();
-        in.shape = shape;
-        size_t numel = 1;
-        for (int64_t d : shape) numel *= static_cast<size_t>(d);
-        in.expected = numel * c10::elementSize(type);
-        in.bytes.reserve(in.expected);
-      } else if (in.dtype != chunk.dtype()) {
-        error = "tensor '" + chunk.name() + "': chunks of different dtypes";
-        continue;
-      }
-      if (chunk.offset() != in.bytes.size() || in.bytes.size() + chunk.data().size() > in.expected) {
-        error = "tensor '" + chunk.name() + "': chunk at offset " + std::to_string(chunk.offset()) + " of " +
-                std::to_string(chunk.data().size()) + " bytes does not continue the " + std::to_string(in.bytes.size()) +
-                " received (of " + std::to_string(in.expected) + ")";
-        continue;
-      }
-      in.bytes.insert(in.bytes.end(), chunk.data().begin(), chunk.data().end());
-    }
-    if (error.empty() && !version) error = "an empty update";
-    if (error.empty())
-      for (const auto& [name, shape] : expected) {
-        auto it = tensors.find(name);
-        if (it == tensors.end()) {
-          error = "tensor '" + name + "' is missing from the update";
-          break;
-        }
-        if (it->second.bytes.size() != it->second.expected) {
-          error = "tensor '" + name + "': " + std::to_string(it->second.bytes.size()) + " of " +
-                  std::to_string(it->second.expected) + " bytes arrived";
-          break;
-        }
-      }
+    Update update;
+    std::string error = read_update(reader, update, expected, *engine, config.architecture_name());
     if (!error.empty()) {
       log::warn() << "UpdateWeights refused: " << error;
       return Status(StatusCode::INVALID_ARGUMENT, error);
     }
-    // The tensor work runs on the engine's thread (Engine::call): one OpenMP team for the process.
     std::shared_ptr<const model::Transformer> prepared;
+    if (Status built = build_model(update, &prepared); !built.ok()) return built;
+    try {
+      engine->update_weights(prepared, *update.version, update.abort_in_flight);
+    } catch (const Error& e) {
+      return Status(StatusCode::UNAVAILABLE, e.what());
+    }
+    log::info() << "policy version " << *update.version << " in service (" << expected.size() << " tensors)";
+    reply->set_version(*update.version);
+    reply->set_tensors(static_cast<int32_t>(expected.size()));
+    return Status::OK;
+  }
+
+  // The new model from the update's tensors, prepared for serving; the tensors are freed. The work
+  // runs on the engine's thread (Engine::call): one OpenMP team for the process. INVALID_ARGUMENT
+  // for a tensor with NaN or infinite values; INTERNAL when LibTorch fails (out of memory, say): the
+  // update is refused and the worker serves on.
+  Status build_model(Update& update, std::shared_ptr<const model::Transformer>* prepared) {
+    std::string error;
     try {
       engine->call([&] {
         at::NoGradGuard no_grad;
         model::Transformer m(config, dtype);
-        for (auto& [name, in] : tensors) {
+        for (auto& [name, in] : update.tensors) {
           at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
           if (!at::isfinite(src).all().item<bool>()) {
             error = "tensor '" + name + "' holds NaN or infinite values";
@@ -263,21 +300,13 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
           }
           m.weight(name).copy_(src);
         }
-        prepared = prepare(std::move(m));
+        *prepared = prepare(std::move(m));
       });
-    } catch (const std::exception& e) {  // out of memory, a LibTorch error: refused, and the worker serves on
+    } catch (const std::exception& e) {
       return Status(StatusCode::INTERNAL, e.what());
     }
-    tensors.clear();
+    update.tensors.clear();
     if (!error.empty()) return Status(StatusCode::INVALID_ARGUMENT, error);
-    try {
-      engine->update_weights(prepared, *version, abort_in_flight);
-    } catch (const Error& e) {
-      return Status(StatusCode::UNAVAILABLE, e.what());
-    }
-    log::info() << "policy version " << *version << " in service (" << expected.size() << " tensors)";
-    reply->set_version(*version);
-    reply->set_tensors(static_cast<int32_t>(expected.size()));
     return Status::OK;
   }
 

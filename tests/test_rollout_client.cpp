@@ -1,6 +1,7 @@
 // The rollout client (rollout/client.h) against fake workers (fake_rollout_worker.h): groups spread by
 // load and delivered exactly once, whole; workers that die, time out or come back; errors that are not
-// retried; the token; weight updates chunk by chunk in bf16; local workers started, restarted after a
+// retried; the token; weight updates chunk by chunk in bf16 (and the chunker, rollout/weight_chunks.h,
+// on its own); local workers started, restarted after a
 // crash and stopped with nothing left behind.
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,7 @@
 
 #include "core/error.h"
 #include "rollout/client.h"
+#include "rollout/weight_chunks.h"
 #include "tests/fake_rollout_worker.h"
 
 using Catch::Matchers::Contains;
@@ -25,6 +27,8 @@ using r1::rollout::ClientOptions;
 using r1::rollout::GroupResult;
 using r1::rollout::RolloutClient;
 using r1::rollout::WeightTensor;
+using r1::rollout::bf16_from_f32;
+using r1::rollout::for_each_chunk;
 using r1::test::FakeConfig;
 using r1::test::FakeServer;
 
@@ -467,6 +471,69 @@ TEST_CASE("rollout client: weights travel in chunks, F32 as bf16, and the versio
   }
 }
 
+TEST_CASE("weight chunks: whole elements per chunk, F32 as bf16, the caller's fields in each", "[rollout][client]") {
+  CHECK(bf16_from_f32(0x3F808000) == 0x3F80);  // halfway, even below: down
+  CHECK(bf16_from_f32(0x3F818000) == 0x3F82);  // halfway, odd below: up
+  CHECK(bf16_from_f32(0xFF800001) == 0xFFC0);  // a negative NaN stays a negative NaN, quiet
+  CHECK(bf16_from_f32(0x7F7FFFFF) == 0x7F80);  // the largest float rounds to inf
+
+  struct Seen {
+    std::string name, dtype, data;
+    std::vector<int64_t> shape;
+    uint64_t offset, version;
+    bool abort_in_flight;
+  };
+  auto cut = [](const WeightTensor& t, size_t chunk_bytes, bool as_f32) {
+    r1::v1::TensorChunk chunk;
+    chunk.set_version(9);
+    chunk.set_abort_in_flight(true);
+    std::vector<Seen> seen;
+    for_each_chunk(t, chunk_bytes, as_f32, chunk, [&](const r1::v1::TensorChunk& c) {
+      seen.push_back({c.name(), c.dtype(), c.data(), std::vector<int64_t>(c.shape().begin(), c.shape().end()),
+                      c.offset(), c.version(), c.abort_in_flight()});
+    });
+    return seen;
+  };
+
+  // Five F32 elements are 10 bytes of bf16; chunks of 10 bytes hold 8 (whole F32 elements): 8 + 2.
+  const uint32_t f32[] = {0x3F800000, 0x3F808000, 0x3F818000, 0xC0200000, 0x7FC00000};
+  const uint16_t bf16[] = {0x3F80, 0x3F80, 0x3F82, 0xC020, 0x7FC0};
+  auto chunks = cut({"w", "F32", {5}, f32, sizeof f32}, 10, false);
+  REQUIRE(chunks.size() == 2);
+  std::string all;
+  for (const auto& c : chunks) {
+    CHECK(c.name == "w");
+    CHECK(c.dtype == "BF16");
+    CHECK(c.shape == std::vector<int64_t>{5});
+    CHECK(c.version == 9);
+    CHECK(c.abort_in_flight);
+    CHECK(c.offset == all.size());
+    all += c.data;
+  }
+  CHECK(chunks[0].data.size() == 8);
+  CHECK(all == std::string(reinterpret_cast<const char*>(bf16), sizeof bf16));
+
+  // As F32 on request: the bytes as given, 8 per chunk.
+  chunks = cut({"w", "F32", {5}, f32, sizeof f32}, 10, true);
+  REQUIRE(chunks.size() == 3);
+  CHECK(chunks[2].offset == 16);
+  CHECK(chunks[0].dtype == "F32");
+  CHECK(chunks[0].data + chunks[1].data + chunks[2].data == std::string(reinterpret_cast<const char*>(f32), sizeof f32));
+
+  // BF16 travels as it is; a tensor of no bytes is one empty chunk.
+  const uint16_t six[] = {1, 2, 3, 4, 5, 6};
+  chunks = cut({"b", "BF16", {2, 3}, six, sizeof six}, 8, false);
+  REQUIRE(chunks.size() == 2);
+  CHECK(chunks[1].offset == 8);
+  CHECK(chunks[0].dtype == "BF16");
+  CHECK(chunks[0].data + chunks[1].data == std::string(reinterpret_cast<const char*>(six), sizeof six));
+  CHECK(chunks[0].shape == std::vector<int64_t>{2, 3});
+  chunks = cut({"e", "F32", {0}, nullptr, 0}, 1 << 20, false);
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].data.empty());
+  CHECK(chunks[0].offset == 0);
+}
+
 TEST_CASE("rollout client: weights as F32 on request, in chunks of the size asked for", "[rollout][client]") {
   FakeServer a;
   auto options = remote({a.address()});
@@ -623,7 +690,7 @@ TEST_CASE("rollout client: a local worker that does not say where it listens", "
     auto options = local(1);
     options.local.r1_binary = "/nonexistent/r1";
     REQUIRE_THROWS_WITH(RolloutClient(options),
-                        Contains("could not start rollout worker `/nonexistent/r1 -q rollout serve --model"));
+                        Contains("could not start rollout worker `/nonexistent/r1 -q rollout serve --model unused`"));
   }
   SECTION("two that fail: the error is a real failure, not the interruption of the other's start") {
     REQUIRE_THROWS_WITH(RolloutClient(local(2, {"--exit-early"})), Contains("exited with status 3"));
