@@ -37,4 +37,20 @@ const char* name(LrSchedule schedule) {
   return "constant";
 }
 
+WeightPrecision parse_weight_precision(const std::string& text, const std::string& where) {
+  if (text == "fp8") return WeightPrecision::kFp8;
+  if (text == "bf16") return WeightPrecision::kBf16;
+  if (text == "fp32") return WeightPrecision::kFp32;
+  throw ConfigError(where + ": '" + text + "' is not a weight precision (fp8, bf16 or fp32)");
+}
+
+const char* name(WeightPrecision precision) {
+  switch (precision) {
+    case WeightPrecision::kFp8: return "fp8";
+    case WeightPrecision::kBf16: return "bf16";
+    case WeightPrecision::kFp32: return "fp32";
+  }
+  return "fp8";
+}
+
 }  // namespace r1

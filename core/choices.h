@@ -18,4 +18,9 @@ enum class LrSchedule { kConstant, kCosine, kLinear };
 LrSchedule parse_lr_schedule(const std::string& text, const std::string& where);  // constant | cosine | linear
 const char* name(LrSchedule schedule);
 
+// The format a rollout worker holds its weights in (rollout/worker_options.h, docs/model.md).
+enum class WeightPrecision { kFp8, kBf16, kFp32 };
+WeightPrecision parse_weight_precision(const std::string& text, const std::string& where);  // fp8 | bf16 | fp32
+const char* name(WeightPrecision precision);
+
 }  // namespace r1

@@ -185,7 +185,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   std::atomic<bool> stopping{false};
 
   std::shared_ptr<const model::Transformer> prepare(model::Transformer m) const {
-    if (options.precision == "fp8")
+    if (options.precision == WeightPrecision::kFp8)
       m.quantize_fp8(options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel);
     return std::make_shared<const model::Transformer>(std::move(m));
   }
@@ -318,7 +318,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     out->set_running_sequences(static_cast<int32_t>(s.running_sequences));
     out->set_kv_cache_used(s.kv_blocks_total ? static_cast<float>(s.kv_blocks_used) / static_cast<float>(s.kv_blocks_total) : 0.f);
     out->set_tokens_per_second(static_cast<float>(s.tokens_per_second));
-    out->set_precision(options.precision);
+    out->set_precision(name(options.precision));
     out->set_kv_cache_tokens(s.kv_cache_tokens);
     out->set_model(options.model_dir);
     return Status::OK;
@@ -328,12 +328,10 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
 RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = o;
-  if (o.precision != "fp8" && o.precision != "bf16" && o.precision != "fp32")
-    throw Error("--precision: '" + o.precision + "' is not one of fp8, bf16, fp32");
   if (o.fp8_scaling != "channel" && o.fp8_scaling != "block")
     throw Error("--fp8-scaling: '" + o.fp8_scaling + "' is not one of channel, block");
   if (!(o.kv_cache_mb > 0)) throw Error("--kv-cache-mb must be > 0");
-  s.dtype = o.precision == "fp32" ? at::kFloat : at::kBFloat16;
+  s.dtype = o.precision == WeightPrecision::kFp32 ? at::kFloat : at::kBFloat16;
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) s.tokenizer = Tokenizer::load(o.model_dir);
   // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
   // decoding, and the weight updates (through Engine::call). Then the process has one OpenMP team of
@@ -384,7 +382,7 @@ RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Im
     s.engine_thread.join();
     throw Error("cannot listen on " + address + " (in use, or not an address of this machine)");
   }
-  log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << o.precision << ", "
+  log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << name(o.precision) << ", "
               << model->weight_bytes() / 1048576.0 << " MiB of weights, KV cache " << eo.kv_cache_tokens << " tokens) on "
               << o.host << ":" << s.port;
 }

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <sstream>
 
 namespace r1::rollout {
@@ -13,8 +14,10 @@ void add_serve_options(CLI::App& serve, WorkerOptions& o) {
       ->capture_default_str();
   serve.add_option("--port", o.port, "Port (0: a free one, printed on the first line)")->check(CLI::Range(0, 65535))
       ->capture_default_str();
+  const std::map<std::string, WeightPrecision> precisions = {
+      {"fp8", WeightPrecision::kFp8}, {"bf16", WeightPrecision::kBf16}, {"fp32", WeightPrecision::kFp32}};
   serve.add_option("--precision", o.precision, "Weights: fp8 (e4m3 with scales), bf16 or fp32")
-      ->check(CLI::IsMember({"fp8", "bf16", "fp32"}))->capture_default_str();
+      ->transform(CLI::CheckedTransformer(precisions))->default_str(name(o.precision));
   serve.add_option("--fp8-scaling", o.fp8_scaling, "FP8 scales per output channel, or per 128x128 block")
       ->check(CLI::IsMember({"channel", "block"}))->capture_default_str();
   serve.add_option("--kv-cache-mb", o.kv_cache_mb, "KV cache budget; requests wait in the queue when it is full")
@@ -53,7 +56,7 @@ std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet) {
   };
   flag("--host", o.host, d.host);
   flag("--port", o.port, d.port);
-  flag("--precision", o.precision, d.precision);
+  if (o.precision != d.precision) a.insert(a.end(), {"--precision", name(o.precision)});
   flag("--fp8-scaling", o.fp8_scaling, d.fp8_scaling);
   flag("--kv-cache-mb", o.kv_cache_mb, d.kv_cache_mb);
   flag("--max-running", o.max_running, d.max_running);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/choices.h"
+
 namespace CLI {
 class App;
 }
@@ -16,7 +18,7 @@ namespace r1::rollout {
 
 struct WorkerOptions {
   std::string model_dir;
-  std::string precision = "fp8";        // fp8 | bf16 | fp32
+  WeightPrecision precision = WeightPrecision::kFp8;
   std::string fp8_scaling = "channel";  // channel | block (128 x 128)
   double kv_cache_mb = 512;
   int64_t max_running = 256;

@@ -13,7 +13,7 @@ RolloutConfig RolloutConfig::read(ConfigReader& w) {
   RolloutConfig c;
   c.workers = w.get("workers", c.workers);
   c.addresses = w.get("addresses", c.addresses);
-  c.precision = w.get_choice("precision", c.precision, {"fp8", "bf16", "fp32"});
+  c.precision = parse_weight_precision(w.get_choice("precision", name(c.precision), {"fp8", "bf16", "fp32"}), w.key_path("precision"));
   c.kv_cache_mb = w.get("kv_cache_mb", c.kv_cache_mb);
   c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
   c.max_staleness = w.get("max_staleness", c.max_staleness);
@@ -33,7 +33,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
   co.token = token;
   co.group_timeout_s = group_timeout_s;
   // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
-  co.weights_as_f32 = precision == "fp32";
+  co.weights_as_f32 = precision == WeightPrecision::kFp32;
   if (co.addresses.empty()) {
     co.local.r1_binary = r1_binary;
     co.local.count = workers;

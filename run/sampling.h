@@ -26,7 +26,7 @@ namespace r1::trainer {
 struct RolloutConfig {
   int workers = 2;                     // local worker processes (ignored when addresses are given)
   std::vector<std::string> addresses;  // remote workers, host:port
-  std::string precision = "fp8";       // fp8 | bf16 | fp32
+  WeightPrecision precision = WeightPrecision::kFp8;
   double kv_cache_mb = 256;
   int threads_per_worker = 1;
   int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t

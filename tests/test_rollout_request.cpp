@@ -206,7 +206,7 @@ TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve`
   CHECK(parse_worker_command(r1::rollout::worker_command(o, false), &quiet) == o);  // all defaults
   CHECK_FALSE(quiet);
 
-  o.precision = "bf16";
+  o.precision = r1::WeightPrecision::kBf16;
   o.fp8_scaling = "block";
   o.kv_cache_mb = 123.456789;
   o.max_running = 17;

@@ -296,7 +296,7 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
   r1::rollout::ClientOptions o;
   o.local.r1_binary = R1_BINARY;
   o.local.worker.model_dir = dir;
-  o.local.worker.precision = "fp32";
+  o.local.worker.precision = r1::WeightPrecision::kFp32;
   o.local.worker.kv_cache_mb = 8;
   o.local.count = 2;
   o.max_groups_per_worker = 4;
