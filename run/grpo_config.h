@@ -80,7 +80,7 @@ struct GrpoConfig {
   int64_t micro_batch_tokens = 8192;
   std::string compute_dtype = "auto";  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
-  nlohmann::json rewards;              // a RewardSet config ({"rewards": [...]})
+  nlohmann::json rewards;              // a RewardSet config in the current spelling ([{"kind": ...}, ...])
   int reward_threads = 0;
 
   RolloutConfig rollout;
