@@ -76,7 +76,7 @@ void run_reward(const RewardCommandOptions& opt) {
 void add_reward_command(CLI::App& app) {
   auto opt = std::make_shared<RewardCommandOptions>();
   auto* cmd = app.add_subcommand("reward", "Score JSON lines of samples with the rewards of a config");
-  cmd->add_option("--config", opt->config, "JSON file: {\"rewards\": [{\"name\": ..., \"weight\": ...}, ...]}")
+  cmd->add_option("--config", opt->config, "JSON file: a reward set, [{\"kind\": ..., \"weight\": ...}, ...] (docs/rewards.md)")
       ->required();
   cmd->add_option("--input", opt->input, "JSON-lines file of samples (default: stdin)");
   cmd->callback([opt] { run_reward(*opt); });
@@ -93,7 +93,7 @@ void add_reward_server_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("reward-server", "Serve the rewards of a config over gRPC (proto/reward.proto)");
-  cmd->add_option("--config", opt->config, "JSON file: {\"rewards\": [...]}")->required();
+  cmd->add_option("--config", opt->config, "JSON file: a reward set, [{\"kind\": ...}, ...]")->required();
   cmd->add_option("--host", opt->host, "Address to bind (default 127.0.0.1)");
   cmd->add_option("--port", opt->port, "Port (0: pick a free one; printed on the first line)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token", opt->token, "Shared token every call must carry (r1-token metadata)");

@@ -5,6 +5,7 @@
 // The `r1` front end sets the level from --quiet / --verbose.
 #pragma once
 
+#include <functional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -18,6 +19,12 @@ Level level();
 bool enabled(Level level);
 // Writes one whole line atomically (several threads may log at once).
 void write(Level level, std::string_view message);
+
+// Where written lines go: stderr, unless a sink is set (tests read what was logged this way). The sink
+// is called under the same lock as the stderr write, one line at a time. Returns the sink it replaces;
+// an empty sink restores stderr.
+using Sink = std::function<void(Level level, std::string_view message)>;
+Sink set_sink(Sink sink);
 
 // Stream-style helpers: r1::log::info() << "loaded " << n << " tokens";
 class Line {

@@ -13,7 +13,7 @@ namespace r1 {
 std::vector<std::string_view> split_words(std::string_view text);
 // The share of the word n-grams of `text` that repeat an earlier one: with T n-grams of which U are
 // distinct, (T - U) / T; 0 when there are fewer than n words (or n < 1). The repetition penalty
-// (rewards/shaping.h) and the rejection-sampling filter (run/rejection.h) both measure this.
+// (rewards/shaping.h) and the rejection-sampling filter (run/rejection_filters.h) both measure this.
 double repeated_ngram_fraction(std::string_view text, int n);
 
 // Levenshtein edit distance (insert, delete, substitute each cost 1), over bytes.

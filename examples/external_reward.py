@@ -2,8 +2,8 @@
 """An example external reward for r1: any program that reads one JSON sample per line on stdin and
 writes one JSON reply per line on stdout can be a reward.
 
-Config: {"rewards": [{"name": "external", "id": "concise", "command": ["/usr/bin/python3",
-          "examples/external_reward.py"], "time_budget_ms": 1000}]}
+Config: [{"kind": "external", "name": "concise", "command": ["/usr/bin/python3",
+          "examples/external_reward.py"], "time_budget_ms": 1000}]
 
 In:  {"prompt": ..., "completion": ..., "target_language": ..., "reference": {...}, "completion_tokens": ...}
 Out: {"reward": <number>, "reason": "<optional text>"}

@@ -47,7 +47,7 @@ struct WordCount {
 WordCount count_words(std::string_view text, const std::vector<int>& scripts);
 // Counts the words of a completion's chain of thought: the content of its <think_tag> block, or the
 // whole completion when it has none. What the reward scores, the rejection-sampling filter keeps and
-// evaluation pools (run/rejection.h, run/report.h). Throws r1::Error on invalid UTF-8.
+// evaluation pools (run/rejection_filters.h, run/report.h). Throws r1::Error on invalid UTF-8.
 WordCount chain_of_thought_words(std::string_view completion, const std::string& think_tag,
                                  const std::vector<int>& scripts);
 // Scripts of a language code ("en", "zh-Hans", "pt_BR"); throws r1::ConfigError for an unknown one.

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "rewards/code.h"
 #include "rewards/format.h"
@@ -18,102 +19,149 @@ namespace r1::rewards {
 namespace {
 
 // Builds a reward of a kind from its config entry (options read through `r`; the caller rejects unread keys).
-using Factory = std::function<std::unique_ptr<Reward>(const std::string& id, ConfigReader& r, const RewardServices& services)>;
+using Factory = std::function<std::unique_ptr<Reward>(const std::string& name, ConfigReader& r, const RewardServices& services)>;
+using FactoryTable = std::map<std::string, Factory>;
 
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> table = [] {
-    std::map<std::string, Factory> t;
-    t["format"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      FormatOptions o;
-      o.think_tag = r.get("think_tag", o.think_tag);
-      o.answer_tag = r.get("answer_tag", o.answer_tag);
-      o.strict = r.get_choice("mode", "strict", {"strict", "lenient"}) == "strict";
-      o.partial_credit = r.get("partial_credit", o.partial_credit);
-      return std::make_unique<FormatReward>(id, o);
-    };
-    t["language"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      LanguageOptions o;
-      o.think_tag = r.get("think_tag", o.think_tag);
-      o.default_language = r.get("default_language", o.default_language);
-      o.scripts = r.get("scripts", o.scripts);
-      return std::make_unique<LanguageConsistencyReward>(id, o);
-    };
-    t["overlong"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      OverlongOptions o;
-      o.max_length = r.get("max_length", o.max_length);
-      o.buffer = r.get("buffer", o.buffer);
-      return std::make_unique<OverlongReward>(id, o);
-    };
-    t["cosine"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      CosineOptions o;
-      o.max_length = r.get("max_length", o.max_length);
-      o.min_value_correct = r.get("min_value_correct", o.min_value_correct);
-      o.max_value_correct = r.get("max_value_correct", o.max_value_correct);
-      o.min_value_wrong = r.get("min_value_wrong", o.min_value_wrong);
-      o.max_value_wrong = r.get("max_value_wrong", o.max_value_wrong);
-      o.correct_from = r.get("correct_from", o.correct_from);
-      o.correct_threshold = r.get("correct_threshold", o.correct_threshold);
-      return std::make_unique<CosineLengthReward>(id, o);
-    };
-    t["math"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      MathOptions o;
-      o.answer_field = r.get("answer_field", o.answer_field);
-      o.answer_tag = r.get("answer_tag", o.answer_tag);
-      std::vector<std::string> order = r.get("extraction", std::vector<std::string>{"answer_tag", "boxed", "answer_is", "last_number"});
-      o.extraction.clear();
-      for (const auto& name : order) {
-        if (name == "answer_tag") o.extraction.push_back(Extraction::kAnswerTag);
-        else if (name == "boxed") o.extraction.push_back(Extraction::kBoxed);
-        else if (name == "answer_is") o.extraction.push_back(Extraction::kAnswerIs);
-        else if (name == "last_number") o.extraction.push_back(Extraction::kLastNumber);
-        else throw ConfigError(r.key_path("extraction") + ": unknown rule '" + name + "' (answer_tag, boxed, answer_is, last_number)");
-      }
-      return std::make_unique<MathReward>(id, o);
-    };
-    t["plugin"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      std::string path = r.require_string("path");
-      const nlohmann::json* config = r.raw("config");
-      return load_plugin_reward(id, path, config ? *config : nlohmann::json::object());
-    };
-    t["external"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      ExternalOptions o;
-      o.command = r.get("command", std::vector<std::string>{});
-      if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
-      return make_external_reward(id, o);
-    };
-    t["remote"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      std::string address = r.require_string("address");
-      return make_remote_reward(id, address, r.get("token", ""));
-    };
-    t["code"] = [](const std::string& id, ConfigReader& r, const RewardServices& services) {
-      CodeOptions o;
-      o.fraction = r.get_choice("mode", "fraction", {"fraction", "pass_fail"}) == "fraction";
-      o.language = r.get("language", o.language);
-      o.tests_field = r.get("tests_field", o.tests_field);
-      const std::string needs = r.key_path("name") + ": the code reward needs the sandbox";
-      if (!services.code_runner) throw ConfigError(needs + ", and none was given to this command");
-      std::shared_ptr<sandbox::Runner> runner;
-      try {
-        runner = services.code_runner();
-      } catch (const Error& e) {
-        throw ConfigError(needs + ", which could not start here: " + e.what() + " (see `r1 sandbox info`)");
-      }
-      if (!runner) throw ConfigError(needs + ", which could not start here (see `r1 sandbox info`)");
-      return std::make_unique<CodeReward>(id, o, runner);
-    };
-    t["max"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      return std::make_unique<MaxOfReward>(id, r.get("of", std::vector<std::string>{}));
-    };
-    t["repetition"] = [](const std::string& id, ConfigReader& r, const RewardServices&) {
-      RepetitionOptions o;
-      o.ngram_size = r.get("ngram_size", o.ngram_size);
-      o.max_penalty = r.get("max_penalty", o.max_penalty);
-      return std::make_unique<RepetitionPenalty>(id, o);
-    };
+// Rules on the completion's text: its think/answer layout and the language of its reasoning.
+void add_text_rules(FactoryTable& t) {
+  t["format"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    FormatOptions o;
+    o.think_tag = r.get("think_tag", o.think_tag);
+    o.answer_tag = r.get("answer_tag", o.answer_tag);
+    o.strict = r.get_choice("mode", "strict", {"strict", "lenient"}) == "strict";
+    o.partial_credit = r.get("partial_credit", o.partial_credit);
+    return std::make_unique<FormatReward>(name, o);
+  };
+  t["language"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    LanguageOptions o;
+    o.think_tag = r.get("think_tag", o.think_tag);
+    o.default_language = r.get("default_language", o.default_language);
+    o.scripts = r.get("scripts", o.scripts);
+    return std::make_unique<LanguageConsistencyReward>(name, o);
+  };
+}
+
+// Shaping by length and repetition.
+void add_shaping(FactoryTable& t) {
+  t["overlong"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    OverlongOptions o;
+    o.max_length = r.get("max_length", o.max_length);
+    o.buffer = r.get("buffer", o.buffer);
+    return std::make_unique<OverlongReward>(name, o);
+  };
+  t["cosine"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    CosineOptions o;
+    o.max_length = r.get("max_length", o.max_length);
+    o.min_value_correct = r.get("min_value_correct", o.min_value_correct);
+    o.max_value_correct = r.get("max_value_correct", o.max_value_correct);
+    o.min_value_wrong = r.get("min_value_wrong", o.min_value_wrong);
+    o.max_value_wrong = r.get("max_value_wrong", o.max_value_wrong);
+    o.correct_from = r.get("correct_from", o.correct_from);
+    o.correct_threshold = r.get("correct_threshold", o.correct_threshold);
+    return std::make_unique<CosineLengthReward>(name, o);
+  };
+  t["repetition"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    RepetitionOptions o;
+    o.ngram_size = r.get("ngram_size", o.ngram_size);
+    o.max_penalty = r.get("max_penalty", o.max_penalty);
+    return std::make_unique<RepetitionPenalty>(name, o);
+  };
+}
+
+std::vector<Extraction> read_extraction(ConfigReader& r) {
+  std::vector<std::string> order = r.get("extraction", std::vector<std::string>{"answer_tag", "boxed", "answer_is", "last_number"});
+  std::vector<Extraction> out;
+  for (const auto& rule : order) {
+    if (rule == "answer_tag") out.push_back(Extraction::kAnswerTag);
+    else if (rule == "boxed") out.push_back(Extraction::kBoxed);
+    else if (rule == "answer_is") out.push_back(Extraction::kAnswerIs);
+    else if (rule == "last_number") out.push_back(Extraction::kLastNumber);
+    else throw ConfigError(r.key_path("extraction") + ": unknown rule '" + rule + "' (answer_tag, boxed, answer_is, last_number)");
+  }
+  return out;
+}
+
+// Correctness against the sample's reference: math answers, code run on tests, and the best of several.
+void add_judges(FactoryTable& t) {
+  t["math"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    MathOptions o;
+    o.answer_field = r.get("answer_field", o.answer_field);
+    o.answer_tag = r.get("answer_tag", o.answer_tag);
+    o.extraction = read_extraction(r);
+    return std::make_unique<MathReward>(name, o);
+  };
+  t["code"] = [](const std::string& name, ConfigReader& r, const RewardServices& services) {
+    CodeOptions o;
+    o.fraction = r.get_choice("mode", "fraction", {"fraction", "pass_fail"}) == "fraction";
+    o.language = r.get("language", o.language);
+    o.tests_field = r.get("tests_field", o.tests_field);
+    const std::string needs = r.key_path("kind") + ": the code reward needs the sandbox";
+    if (!services.code_runner) throw ConfigError(needs + ", and none was given to this command");
+    std::shared_ptr<sandbox::Runner> runner;
+    try {
+      runner = services.code_runner();
+    } catch (const Error& e) {
+      throw ConfigError(needs + ", which could not start here: " + e.what() + " (see `r1 sandbox info`)");
+    }
+    if (!runner) throw ConfigError(needs + ", which could not start here (see `r1 sandbox info`)");
+    return std::make_unique<CodeReward>(name, o, runner);
+  };
+  t["max"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    return std::make_unique<MaxOfReward>(name, r.get("of", std::vector<std::string>{}));
+  };
+}
+
+// Rewards users bring: a C++ plugin, an external program, a remote service.
+void add_user_rewards(FactoryTable& t) {
+  t["plugin"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    std::string path = r.require_string("path");
+    const nlohmann::json* config = r.raw("config");
+    return load_plugin_reward(name, path, config ? *config : nlohmann::json::object());
+  };
+  t["external"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    ExternalOptions o;
+    o.command = r.get("command", std::vector<std::string>{});
+    if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
+    return make_external_reward(name, o);
+  };
+  t["remote"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
+    std::string address = r.require_string("address");
+    return make_remote_reward(name, address, r.get("token", ""));
+  };
+}
+
+const FactoryTable& factories() {
+  static const FactoryTable table = [] {
+    FactoryTable t;
+    add_text_rules(t);
+    add_shaping(t);
+    add_judges(t);
+    add_user_rewards(t);
     return t;
   }();
   return table;
 }
+
+// One entry in the current spelling, or the entry rewritten from the old one ("name" the kind, "id" the
+// component name); *old says which.
+nlohmann::json entry_in_current_spelling(const nlohmann::json& entry, const std::string& path, bool* old) {
+  *old = false;
+  if (!entry.is_object()) return entry;  // from_json's reader says what is wrong with it
+  if (entry.contains("kind")) {
+    if (entry.contains("id"))
+      throw ConfigError(path + ".id: the old spelling's component name beside \"kind\"; write it as \"name\"");
+    return entry;
+  }
+  if (!entry.contains("name")) return entry;  // from_json says "kind" is missing
+  *old = true;
+  nlohmann::json out = entry;
+  out.erase("id");
+  out["kind"] = entry["name"];
+  if (entry.contains("id")) out["name"] = entry["id"];
+  else out.erase("name");
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> RewardSet::kinds() {
@@ -122,30 +170,57 @@ std::vector<std::string> RewardSet::kinds() {
   return out;
 }
 
+nlohmann::json RewardSet::current_spelling(const nlohmann::json& config, const std::string& source) {
+  try {
+    const nlohmann::json* list = &config;
+    const bool wrapped = config.is_object();
+    if (wrapped) {
+      ConfigReader top(config, "");
+      list = top.raw("rewards");
+      top.finish();
+    }
+    if (!list || !list->is_array() || list->empty()) throw ConfigError("rewards: expected a non-empty array");
+    nlohmann::json out = nlohmann::json::array();
+    bool old_entries = false;
+    for (size_t i = 0; i < list->size(); ++i) {
+      bool old = false;
+      out.push_back(entry_in_current_spelling((*list)[i], "rewards[" + std::to_string(i) + "]", &old));
+      old_entries = old_entries || old;
+    }
+    if (wrapped || old_entries) {
+      std::string what = wrapped ? "{\"rewards\": [...]} around the list" : "";
+      if (old_entries) what += std::string(wrapped ? ", " : "") + "\"name\" as the kind and \"id\" as the component name";
+      log::warn() << source << ": the old reward spelling (" << what
+                  << ") is deprecated and will be removed in the next release; write"
+                  << " \"rewards\": [{\"kind\": \"math\", \"name\": \"accuracy\"}, {\"kind\": \"format\"}]";
+    }
+    return out;
+  } catch (const ConfigError& e) {
+    throw ConfigError(source + ": " + e.what());
+  }
+}
+
 RewardSet RewardSet::from_json(const nlohmann::json& config, const std::string& source, const RewardServices& services) {
+  const nlohmann::json list = current_spelling(config, source);
   RewardSet set;
   try {
-    ConfigReader top(config, "");
-    const nlohmann::json* list = top.raw("rewards");
-    top.finish();
-    if (!list || !list->is_array() || list->empty()) throw ConfigError("rewards: expected a non-empty array");
-    std::set<std::string> ids;
-    for (size_t i = 0; i < list->size(); ++i) {
-      ConfigReader r((*list)[i], "rewards[" + std::to_string(i) + "]");
-      std::string kind = r.require_string("name");
+    std::set<std::string> names;
+    for (size_t i = 0; i < list.size(); ++i) {
+      ConfigReader r(list[i], "rewards[" + std::to_string(i) + "]");
+      std::string kind = r.require_string("kind");
       auto found = factories().find(kind);
       if (found == factories().end()) {
-        std::string message = r.key_path("name") + ": unknown reward '" + kind + "'";
+        std::string message = r.key_path("kind") + ": unknown reward '" + kind + "'";
         if (auto near = closest_match(kind, kinds()); !near.empty()) message += " (did you mean '" + near + "'?)";
         throw ConfigError(message);
       }
-      std::string id = r.get("id", kind);
-      if (!ids.insert(id).second) throw ConfigError(r.key_path("id") + ": component '" + id + "' appears twice");
+      std::string name = r.get("name", kind);
+      if (!names.insert(name).second) throw ConfigError(r.key_path("name") + ": component '" + name + "' appears twice");
       double weight = r.get("weight", 1.0);
       // Running code (compiling, then every test) takes longer than checking text.
       int64_t budget_ms = r.get("time_budget_ms", int64_t{kind == "code" ? 60000 : 1000});
       if (budget_ms <= 0) throw ConfigError(r.key_path("time_budget_ms") + ": must be positive");
-      auto reward = found->second(id, r, services);
+      auto reward = found->second(name, r, services);
       r.finish();
       set.add(std::move(reward), weight, std::chrono::milliseconds(budget_ms));
     }

@@ -1,13 +1,14 @@
-// A weighted set of rewards from JSON config:
+// A weighted set of rewards from JSON config, the array of its entries:
 //
-//   {"rewards": [{"name": "format", "weight": 1.0, "strict": true},
-//                {"name": "language", "weight": 0.5},
-//                {"name": "overlong", "weight": 1.0, "max_length": 4096, "buffer": 512, "time_budget_ms": 50}]}
+//   [{"kind": "math", "name": "accuracy"},
+//    {"kind": "format", "weight": 0.25, "mode": "strict"},
+//    {"kind": "overlong", "weight": 1.0, "max_length": 4096, "buffer": 512, "time_budget_ms": 50}]
 //
-// Each entry: "name" (the kind), optional "id" (the component name; default the kind), "weight"
-// (default 1), "time_budget_ms" (default 1000), and the kind's own options; unknown keys are errors
-// naming the closest valid one. Rewards run in order, so a later one can read an earlier component
-// (the cosine length reward reads "math").
+// Each entry: "kind" (required), "name" (the component name in scores and metrics; default the kind),
+// "weight" (default 1), "time_budget_ms" (default 1000), and the kind's own options; unknown keys are
+// errors naming the closest valid one. Rewards run in order, so a later one can read an earlier
+// component (the cosine length reward reads "math"). The old spelling is still read for one release
+// (see current_spelling).
 //
 // score(): value = sum of weight * component; every component is kept (unweighted) for logging. A
 // reward that throws scores 0 with its message as reason; one that runs past its budget scores 0
@@ -46,12 +47,20 @@ struct RewardEntry {
 
 class RewardSet {
  public:
-  // The kinds a config entry's "name" may give (docs/rewards.md): format, language, overlong, cosine,
+  // The kinds a config entry's "kind" may give (docs/rewards.md): format, language, overlong, cosine,
   // repetition, math, code, max, plugin, external, remote. The table is fixed; users add their own
   // rewards as plugins, external programs or remote services, not by registering kinds.
   static std::vector<std::string> kinds();
 
-  // `source` prefixes errors (a file name, or "config"); `services` gives what kinds need from outside.
+  // A config in the current spelling: the array of entries with "kind" and "name". The old spelling,
+  // {"rewards": [...]} around the array and, in an entry without "kind", "name" as the kind and "id" as
+  // the component name, is rewritten, with one deprecation warning per set prefixed by `source`. An
+  // entry with both "kind" and "id" is refused (ConfigError naming the key), as is anything but a
+  // non-empty array. Stages call this as they read their config, so the set is warned about once.
+  static nlohmann::json current_spelling(const nlohmann::json& config, const std::string& source);
+
+  // `source` prefixes errors and the deprecation warning (a file name, or a key path); `services` gives
+  // what kinds need from outside. Reads either spelling (current_spelling).
   static RewardSet from_json(const nlohmann::json& config, const std::string& source, const RewardServices& services = {});
   void add(std::shared_ptr<const Reward> reward, double weight, std::chrono::milliseconds budget);
 

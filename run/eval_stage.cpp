@@ -49,7 +49,7 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   c.eval.accuracy = r.get("accuracy_component", c.eval.accuracy);
   c.eval.format = r.get("format_component", c.eval.format);
   c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
-  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));
   else throw ConfigError(r.key_path("rewards") + ": required (they judge accuracy and format)");
   {
     ConfigReader w = r.child("rollout");

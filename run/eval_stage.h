@@ -6,7 +6,7 @@
 //   {"name": "table", "kind": "eval", "data": "@base/heldout.jsonl",
 //    "models": [{"name": "base", "model": "@base/model"},
 //               {"name": "R1-Zero", "model": "runs/r1-zero-tiny/zero/model", "optional": true}, ...],
-//    "template": "r1-zero", "rewards": {...}, "max_new_tokens": 128, "temperature": 0.6, "rollout": {...}}
+//    "template": "r1-zero", "rewards": [...], "max_new_tokens": 128, "temperature": 0.6, "rollout": {...}}
 //
 // An entry marked optional whose model folder is missing is left out of the table with a note (a
 // model another recipe makes); a missing required one is an error before anything runs.

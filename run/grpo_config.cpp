@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "rewards/reward_set.h"
 #include "run/grpo_config.h"
 
 namespace r1::trainer {
@@ -111,8 +112,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
                                         r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
-  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
-  else throw ConfigError(r.key_path("rewards") + ": required ({\"rewards\": [{\"name\": \"math\", ...}, ...]})");
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));
+  else throw ConfigError(r.key_path("rewards") + ": required ([{\"kind\": \"math\", \"name\": \"accuracy\"}, ...])");
   {
     // DeepSeek-R1's stage 4: a preference score from a remote reward service (a reward model behind
     // `r1 reward-server` or any server of proto/reward.proto), added to the rule rewards with its own
@@ -124,12 +125,10 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     const int64_t budget = p.get("time_budget_ms", static_cast<int64_t>(5000));
     p.finish();
     if (!address.empty()) {
-      if (!c.rewards.is_object() || !c.rewards.contains("rewards") || !c.rewards["rewards"].is_array())
-        throw ConfigError(r.key_path("preference") + ": needs \"rewards\": {\"rewards\": [...]} to add to");
-      nlohmann::json entry = {{"name", "remote"}, {"id", "preference"}, {"address", address}, {"weight", weight},
+      nlohmann::json entry = {{"kind", "remote"}, {"name", "preference"}, {"address", address}, {"weight", weight},
                               {"time_budget_ms", budget}};
       if (!token.empty()) entry["token"] = token;
-      c.rewards["rewards"].push_back(entry);
+      c.rewards.push_back(entry);  // an array: current_spelling made it one
     }
   }
   c.reward_threads = r.get("reward_threads", c.reward_threads);

@@ -81,7 +81,7 @@ struct GrpoConfig {
   int64_t micro_batch_tokens = 8192;
   ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
-  nlohmann::json rewards;              // a RewardSet config ({"rewards": [...]})
+  nlohmann::json rewards;              // a RewardSet config in the current spelling ([{"kind": ...}, ...])
   int reward_threads = 0;
 
   RolloutConfig rollout;

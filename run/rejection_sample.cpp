@@ -42,7 +42,7 @@ RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
     c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
     s.finish();
   }
-  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = *rw;
+  if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));
   else throw ConfigError(r.key_path("rewards") + ": required (they judge which samples are correct)");
   c.accuracy = r.get("accuracy_component", c.accuracy);
   {

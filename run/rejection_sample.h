@@ -1,6 +1,6 @@
 // The `rejection-sample` recipe stage (DeepSeek-R1's stage 3, no LibTorch): k completions per prompt
 // from a model through the rollout workers, scored by the stage's rewards, filtered for correctness
-// and readability (rejection.h), deduplicated, at most `keep_per_prompt` kept per prompt, then mixed
+// and readability (rejection_filters.h), deduplicated, at most `keep_per_prompt` kept per prompt, then mixed
 // with non-reasoning rows passed through from a dataset. The result is an SFT set.
 //
 // Run folder:
@@ -16,7 +16,7 @@
 #include <string>
 
 #include "rewards/reward_set.h"
-#include "run/rejection.h"
+#include "run/rejection_filters.h"
 #include "run/sampling.h"
 
 namespace r1 {

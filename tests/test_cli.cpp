@@ -5,6 +5,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -127,7 +128,7 @@ TEST_CASE("cli: reward scores JSON lines in order, errors name the line", "[cli]
   std::string config = "/tmp/r1_test_cli_rewards.json";
   {
     std::ofstream out(config);
-    out << R"({"rewards": [{"name": "format"}, {"name": "language", "weight": 0.5}]})";
+    out << R"([{"kind": "format"}, {"kind": "language", "weight": 0.5}])";
   }
   Run ok = run("reward --config " + config,
                R"({"completion": "<think>add them</think><answer>5</answer>", "answer": "5"})" "\n"
@@ -150,10 +151,21 @@ TEST_CASE("cli: reward scores JSON lines in order, errors name the line", "[cli]
 
   {
     std::ofstream out(config);
-    out << R"({"rewards": [{"name": "lenght"}]})";
+    out << R"([{"kind": "lenght"}])";
   }
   Run bad_config = run("reward --config " + config, "");
-  CHECK(bad_config.err == "r1: error: " + config + ": rewards[0].name: unknown reward 'lenght'\n");
+  CHECK(bad_config.err == "r1: error: " + config + ": rewards[0].kind: unknown reward 'lenght'\n");
+
+  // The old spelling still scores the same, with one deprecation warning on stderr.
+  {
+    std::ofstream out(config);
+    out << R"({"rewards": [{"name": "format"}, {"name": "language", "id": "lang", "weight": 0.5}]})";
+  }
+  Run old = run("reward --config " + config, R"({"completion": "<think>add them</think><answer>5</answer>"})" "\n");
+  REQUIRE(old.exit_code == 0);
+  CHECK(nlohmann::json::parse(old.out)["reward"] == 1.5);
+  CHECK(old.err.rfind("[r1 warn] " + config + ": the old reward spelling", 0) == 0);
+  CHECK(std::count(old.err.begin(), old.err.end(), '\n') == 1);
 }
 
 TEST_CASE("cli: verify-math answers every line in order, exit 0 whatever the verdicts", "[cli]") {
@@ -184,8 +196,8 @@ TEST_CASE("cli: the remote-reward example, r1 reward-server and r1 reward over g
   std::string client = "/tmp/r1_test_remote_client.json";
   {
     std::ofstream out(client);
-    out << R"({"rewards": [{"name": "remote", "id": "judge", "address": "127.0.0.1:)" << port
-        << R"(", "token": "change-me", "time_budget_ms": 2000}]})";
+    out << R"([{"kind": "remote", "name": "judge", "address": "127.0.0.1:)" << port
+        << R"(", "token": "change-me", "time_budget_ms": 2000}])";
   }
   Run ok = run("reward --config " + client,
                R"({"completion": "<think>2+3</think> <answer>5</answer>", "answer": "5"})" "\n"

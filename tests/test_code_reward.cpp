@@ -97,17 +97,17 @@ TEST_CASE("code reward: errors and the missing sandbox are explained", "[rewards
   no_tests.reference = json::object();
   CHECK_THROWS_WITH(reward.score(no_tests, {}, Deadline()), "the sample has no reference field 'tests' (nor HumanEval's 'test')");
   CHECK_THROWS_AS(CodeReward("code", {}, nullptr), r1::ConfigError);
-  const json code = json::parse(R"({"rewards": [{"name": "code", "mode": "pass_fail"}]})");
+  const json code = json::parse(R"([{"kind": "code", "mode": "pass_fail"}])");
   CHECK_THROWS_WITH(RewardSet::from_json(code, "r.json"),
-                    "r.json: rewards[0].name: the code reward needs the sandbox, and none was given to this command");
+                    "r.json: rewards[0].kind: the code reward needs the sandbox, and none was given to this command");
   RewardServices broken{[]() -> std::shared_ptr<r1::sandbox::Runner> { throw r1::Error("no user namespaces"); }};
   CHECK_THROWS_WITH(RewardSet::from_json(code, "r.json", broken),
-                    "r.json: rewards[0].name: the code reward needs the sandbox, which could not start here: no user "
+                    "r.json: rewards[0].kind: the code reward needs the sandbox, which could not start here: no user "
                     "namespaces (see `r1 sandbox info`)");
   // A set that does not name "code" never asks for the runner (starting a sandbox costs processes).
   int asked = 0;
   RewardServices counted{[&]() -> std::shared_ptr<r1::sandbox::Runner> { ++asked; return std::make_shared<LocalPythonRunner>(); }};
-  RewardSet::from_json(json::parse(R"({"rewards": [{"name": "format"}]})"), "r.json", counted);
+  RewardSet::from_json(json::parse(R"([{"kind": "format"}])"), "r.json", counted);
   CHECK(asked == 0);
   RewardSet set = RewardSet::from_json(code, "r.json", counted);
   CHECK(asked == 1);

@@ -87,7 +87,7 @@ TEST_CASE("math: extraction by priority", "[rewards][math]") {
 }
 
 TEST_CASE("math reward: from config, reading the reference answer", "[rewards][math]") {
-  auto set = RewardSet::from_json(nlohmann::json::parse(R"({"rewards": [{"name": "math", "answer_field": "solution"}]})"), "r.json");
+  auto set = RewardSet::from_json(nlohmann::json::parse(R"([{"kind": "math", "answer_field": "solution"}])"), "r.json");
   Sample right;
   right.completion = "<think>...</think><answer>\\frac{3}{4}</answer>";
   right.reference = {{"solution", "0.75"}};
@@ -103,7 +103,7 @@ TEST_CASE("math reward: from config, reading the reference answer", "[rewards][m
   Sample numeric = right;
   numeric.reference = {{"solution", 0.75}};  // numbers in the dataset work too
   CHECK(set.score(numeric).value == 1.0);
-  CHECK_THROWS_WITH(RewardSet::from_json(nlohmann::json::parse(R"({"rewards": [{"name": "math", "extraction": ["boxd"]}]})"), "r.json"),
+  CHECK_THROWS_WITH(RewardSet::from_json(nlohmann::json::parse(R"([{"kind": "math", "extraction": ["boxd"]}])"), "r.json"),
                     Catch::Contains("rewards[0].extraction: unknown rule 'boxd'"));
 }
 

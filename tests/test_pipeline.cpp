@@ -82,7 +82,7 @@ TEST_CASE("r1 run recipes/r1-qwen.json: every stage of the R1 pipeline runs, and
   const std::string log = m.dir / "reward-server.log";
   {
     std::ofstream cfg(m.dir / "preference.json");
-    cfg << R"({"rewards": [{"name": "format", "mode": "lenient", "partial_credit": true}]})";
+    cfg << R"([{"kind": "format", "mode": "lenient", "partial_credit": true}])";
   }
   REQUIRE(sh(std::string(R1_BINARY) + " reward-server --config " + (m.dir / "preference.json") + " --port 0 > " + log +
              " 2>&1 & echo $! > " + log + ".pid") == 0);
@@ -191,4 +191,22 @@ TEST_CASE("r1 run: a student no smaller than its teacher, a missing model in a t
   typo.push_back("inputs.bsae=/x");
   CHECK(run_recipe(m.dir, "typo", typo, nullptr, &err, "--dry-run") != 0);
   CHECK(err.find("no input 'bsae' (it has: base,") != std::string::npos);
+
+  // Rewards in the old spelling still plan, one deprecation warning per stage that uses it, naming the
+  // stage; the preference reward joins the rewritten list.
+  std::vector<std::string> old = edits;
+  old.push_back(R"(all.rewards={"rewards": [{"name": "math", "id": "accuracy"}, {"name": "format"}]})");
+  old.push_back(R"(table.rewards=[{"name": "math", "id": "accuracy"}, {"kind": "format"}])");
+  old.push_back("all.preference.address=127.0.0.1:1");
+  REQUIRE(run_recipe(m.dir, "old", old, nullptr, &err, "--dry-run") == 0);
+  size_t warnings = 0;
+  for (size_t at = err.find("the old reward spelling"); at != std::string::npos; at = err.find("the old reward spelling", at + 1))
+    ++warnings;
+  CHECK(warnings == 2);
+  CHECK(err.find("stages[4] (all).rewards: the old reward spelling") != std::string::npos);
+  CHECK(err.find("stages[6] (table).rewards: the old reward spelling") != std::string::npos);
+  // Old and new keys in one entry are refused before anything runs.
+  old.push_back(R"(table.rewards=[{"kind": "math", "id": "accuracy"}])");
+  CHECK(run_recipe(m.dir, "mixed", old, nullptr, &err, "--dry-run") != 0);
+  CHECK(err.find("stages[6] (table).rewards: rewards[0].id: ") != std::string::npos);
 }

@@ -1,6 +1,6 @@
 // rewards/: format, language consistency, length and repetition shaping against hand-computed
-// values; reward sets from config (errors name the key); the batch scorer with throwing and hanging
-// rewards.
+// values; reward sets from config (errors name the key; the old spelling still reads, with a warning);
+// the batch scorer with throwing and hanging rewards.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "rewards/format.h"
 #include "rewards/language.h"
 #include "rewards/reward_set.h"
@@ -117,9 +118,9 @@ TEST_CASE("max: one accuracy over a set mixing math and code rows", "[rewards][s
   CHECK_THROWS_WITH(run(r, completion(""), {{"math", 1.0}}), Catch::Contains("needs the 'code' reward listed before it"));
   CHECK_THROWS_AS(MaxOfReward("accuracy", {}), r1::ConfigError);
   // From config: the parts at weight 0, so only the combination counts in the total.
-  auto config = json::parse(R"({"rewards": [{"name": "format", "id": "a", "weight": 0},
-                                            {"name": "format", "id": "b", "mode": "lenient", "weight": 0},
-                                            {"name": "max", "id": "accuracy", "of": ["a", "b"]}]})");
+  auto config = json::parse(R"([{"kind": "format", "name": "a", "weight": 0},
+                                 {"kind": "format", "name": "b", "mode": "lenient", "weight": 0},
+                                 {"kind": "max", "name": "accuracy", "of": ["a", "b"]}])");
   RewardSet set = RewardSet::from_json(config, "r.json");
   Sample lenient_only = completion("x <think> t </think> <answer> 1 </answer>");
   Score s = set.score(lenient_only);
@@ -139,9 +140,9 @@ TEST_CASE("repetition: share of repeated n-grams times the penalty", "[rewards][
 }
 
 TEST_CASE("reward set: weights, components, reasons and config errors", "[rewards][config]") {
-  auto config = json::parse(R"({"rewards": [{"name": "format", "weight": 2.0},
-                                            {"name": "language", "id": "lang", "weight": 0.5},
-                                            {"name": "overlong", "max_length": 100, "buffer": 20}]})");
+  auto config = json::parse(R"([{"kind": "format", "weight": 2.0},
+                                 {"kind": "language", "name": "lang", "weight": 0.5},
+                                 {"kind": "overlong", "max_length": 100, "buffer": 20}])");
   RewardSet set = RewardSet::from_json(config, "r.json");
   Score s = set.score(completion("<think>hello world</think><answer>5</answer>", "en", 90));
   CHECK(s.components.at("format") == 1.0);
@@ -153,18 +154,114 @@ TEST_CASE("reward set: weights, components, reasons and config errors", "[reward
   CHECK(missing.reason == "overlong: overlong: the sample has no completion_tokens (length in tokens)");
 
   auto bad = [](const char* text) { return RewardSet::from_json(json::parse(text), "r.json"); };
-  CHECK_THROWS_WITH(bad(R"({"rewards": [{"name": "formt"}]})"),
-                    "r.json: rewards[0].name: unknown reward 'formt' (did you mean 'format'?)");
-  CHECK_THROWS_WITH(bad(R"({"rewards": [{"name": "format", "partial_credt": true}]})"),
+  CHECK_THROWS_WITH(bad(R"([{"kind": "math"}, {"kind": "mth"}])"),
+                    "r.json: rewards[1].kind: unknown reward 'mth' (did you mean 'math'?)");
+  CHECK_THROWS_WITH(bad(R"([{"kind": "format", "partial_credt": true}])"),
                     "r.json: rewards[0].partial_credt: unknown key (did you mean 'partial_credit'?)");
-  CHECK_THROWS_WITH(bad(R"({"rewards": [{"name": "format", "mode": "loose"}]})"),
+  CHECK_THROWS_WITH(bad(R"([{"kind": "format", "mode": "loose"}])"),
                     Catch::Contains("rewards[0].mode: expected one of strict|lenient"));
-  CHECK_THROWS_WITH(bad(R"({"rewards": [{"name": "format"}, {"name": "format"}]})"),
-                    Catch::Contains("component 'format' appears twice"));
-  CHECK_THROWS_WITH(bad(R"({"rewards": []})"), Catch::Contains("non-empty array"));
-  CHECK_THROWS_WITH(bad(R"({"rewards": [{"name": "format", "weight": "1"}]})"),
+  CHECK_THROWS_WITH(bad(R"([{"kind": "format"}, {"kind": "format"}])"),
+                    "r.json: rewards[1].name: component 'format' appears twice");
+  CHECK_THROWS_WITH(bad(R"([{"kind": "format", "name": "x"}, {"kind": "language", "name": "x"}])"),
+                    "r.json: rewards[1].name: component 'x' appears twice");
+  CHECK_THROWS_WITH(bad(R"([{"weight": 1}])"), "r.json: rewards[0].kind: required key is missing");
+  CHECK_THROWS_WITH(bad(R"([])"), "r.json: rewards: expected a non-empty array");
+  CHECK_THROWS_WITH(bad(R"("format")"), "r.json: rewards: expected a non-empty array");
+  CHECK_THROWS_WITH(bad(R"([{"kind": "format", "weight": "1"}])"),
                     "r.json: rewards[0].weight: expected number, got string");
-  CHECK_THROWS_WITH(bad(R"({"reward": []})"), Catch::Contains("unknown key (did you mean 'rewards'?)"));
+}
+
+namespace {
+
+// Collects what r1::log writes while it lives (and nothing reaches stderr).
+class LogCapture {
+ public:
+  LogCapture() {
+    previous_ = r1::log::set_sink([this](r1::log::Level level, std::string_view message) {
+      lines_.push_back({level, std::string(message)});
+    });
+  }
+  ~LogCapture() { r1::log::set_sink(std::move(previous_)); }
+  std::vector<std::string> warnings() const {
+    std::vector<std::string> out;
+    for (const auto& [level, text] : lines_)
+      if (level == r1::log::Level::warn) out.push_back(text);
+    return out;
+  }
+
+ private:
+  r1::log::Sink previous_;
+  std::vector<std::pair<r1::log::Level, std::string>> lines_;
+};
+
+struct Component {
+  std::string name;
+  double weight;
+  int64_t budget_ms;
+  bool operator==(const Component& o) const { return name == o.name && weight == o.weight && budget_ms == o.budget_ms; }
+};
+
+std::vector<Component> components(const RewardSet& set) {
+  std::vector<Component> out;
+  for (const auto& e : set.entries()) out.push_back({e.reward->name(), e.weight, e.budget.count()});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reward set: the old spelling reads as the new one, with one deprecation warning", "[rewards][config]") {
+  const json current = json::parse(R"([{"kind": "math", "name": "accuracy"},
+                                       {"kind": "format", "mode": "lenient", "weight": 0.25},
+                                       {"kind": "overlong", "max_length": 100, "buffer": 20, "time_budget_ms": 50}])");
+  const json old = json::parse(R"({"rewards": [{"name": "math", "id": "accuracy"},
+                                               {"name": "format", "mode": "lenient", "weight": 0.25},
+                                               {"name": "overlong", "max_length": 100, "buffer": 20, "time_budget_ms": 50}]})");
+  std::vector<Component> want = {{"accuracy", 1.0, 1000}, {"format", 0.25, 1000}, {"overlong", 1.0, 50}};
+  {
+    LogCapture log;
+    CHECK(components(RewardSet::from_json(current, "r.json")) == want);
+    CHECK(RewardSet::current_spelling(current, "r.json") == current);
+    CHECK(log.warnings().empty());
+  }
+  {
+    LogCapture log;
+    CHECK(components(RewardSet::from_json(old, "old.json")) == want);
+    REQUIRE(log.warnings().size() == 1);  // one per set, not one per entry
+    const std::string w = log.warnings()[0];
+    CHECK_THAT(w, Catch::StartsWith("old.json: the old reward spelling"));
+    CHECK_THAT(w, Catch::Contains("{\"rewards\": [...]}") && Catch::Contains("\"id\"") &&
+                      Catch::Contains("deprecated") && Catch::Contains("\"kind\": \"math\", \"name\": \"accuracy\""));
+  }
+  {
+    LogCapture log;
+    CHECK(RewardSet::current_spelling(old, "old.json") == current);
+    CHECK(log.warnings().size() == 1);
+  }
+  // Either half alone is the old spelling too: the wrapper around new entries, old entries in a bare list.
+  {
+    LogCapture log;
+    CHECK(components(RewardSet::from_json(json{{"rewards", current}}, "w.json")) == want);
+    REQUIRE(log.warnings().size() == 1);
+    CHECK_THAT(log.warnings()[0], Catch::Contains("{\"rewards\": [...]}") && !Catch::Contains("\"id\""));
+  }
+  {
+    LogCapture log;
+    CHECK(components(RewardSet::from_json(old["rewards"], "e.json")) == want);
+    REQUIRE(log.warnings().size() == 1);
+    CHECK_THAT(log.warnings()[0], !Catch::Contains("{\"rewards\": [...]}") && Catch::Contains("\"id\""));
+  }
+}
+
+TEST_CASE("reward set: an entry mixing the old and new keys is refused, naming the key", "[rewards][config]") {
+  LogCapture log;
+  CHECK_THROWS_WITH(RewardSet::from_json(json::parse(R"([{"kind": "format"}, {"kind": "math", "id": "accuracy"}])"), "r.json"),
+                    Catch::StartsWith("r.json: rewards[1].id: ") && Catch::Contains("\"name\""));
+  CHECK_THROWS_WITH(RewardSet::current_spelling(json::parse(R"({"rewards": [{"kind": "math", "id": "a"}]})"), "s.rewards"),
+                    Catch::StartsWith("s.rewards: rewards[0].id: "));
+  // The old wrapper's own errors still name its key.
+  CHECK_THROWS_WITH(RewardSet::from_json(json::parse(R"({"reward": []})"), "r.json"),
+                    Catch::Contains("unknown key (did you mean 'rewards'?)"));
+  CHECK_THROWS_WITH(RewardSet::from_json(json::parse(R"({"rewards": []})"), "r.json"), Catch::Contains("non-empty array"));
 }
 
 namespace {

@@ -253,7 +253,7 @@ TEST_CASE("sandbox: Result and JSON convert both ways", "[sandbox]") {
 }
 
 TEST_CASE("code reward: completions judged by the real sandbox", "[sandbox][rewards]") {
-  auto set = r1::rewards::RewardSet::from_json(json::parse(R"({"rewards": [{"name": "code"}]})"), "config",
+  auto set = r1::rewards::RewardSet::from_json(json::parse(R"([{"kind": "code"}])"), "config",
                                                {r1::sandbox::shared_sandbox()});
   auto score = [&](const std::string& completion, json reference) {
     r1::rewards::Sample s;

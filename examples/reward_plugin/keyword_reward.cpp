@@ -3,8 +3,8 @@
 //
 // Build: part of r1's build (target r1_example_keyword_reward), or on its own:
 //   g++ -shared -fPIC -O2 -I<r1 checkout> keyword_reward.cpp -o libkeyword_reward.so
-// Use:   {"rewards": [{"name": "plugin", "id": "keyword", "path": "/path/libkeyword_reward.so",
-//                      "config": {"field": "keyword", "bonus": 1.0}}]}
+// Use:   [{"kind": "plugin", "name": "keyword", "path": "/path/libkeyword_reward.so",
+//          "config": {"field": "keyword", "bonus": 1.0}}]
 #include <nlohmann/json.hpp>
 
 #include <cstdio>

@@ -1,5 +1,5 @@
-// Rejection-sampling filters: see rejection.h.
-#include "run/rejection.h"
+// Rejection-sampling filters: see rejection_filters.h.
+#include "run/rejection_filters.h"
 
 #include <cstdio>
 #include <string_view>

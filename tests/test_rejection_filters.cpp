@@ -1,4 +1,4 @@
-// Rejection-sampling filters (run/rejection.h): each filter keeps what it should and names what
+// Rejection-sampling filters (run/rejection_filters.h): each filter keeps what it should and names what
 // it drops; deduplication ignores whitespace.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "rewards/language.h"
-#include "run/rejection.h"
+#include "run/rejection_filters.h"
 
 using namespace r1::trainer;
 

@@ -1,0 +1,47 @@
+// trainer/grpo_step.h: one GRPO update of a policy (a model and its optimiser) on a batch of scored
+// groups; a non-finite loss is skipped, leaving every weight as it was.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <map>
+
+#include "model/transformer.h"
+#include "trainer/grpo_step.h"
+#include "trainer/optim.h"
+
+using namespace r1::trainer;
+
+TEST_CASE("a non-finite loss skips the update and leaves every weight as it was", "[grpo]") {
+  r1::model::Transformer m(r1::model::preset_config("qwen2", "tiny", 50), at::kFloat);
+  m.init_random(5);
+  for (auto& p : m.parameters()) p.requires_grad_(true);
+  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  OptimConfig oc;
+  oc.lr = 0.01;
+  Optimizer opt(named, oc, 10);
+  const std::vector<int64_t> prompt = {1, 2, 3};
+  std::vector<ScoredSample> group(2);
+  for (int i = 0; i < 2; ++i) {
+    group[i].prompt_ids = &prompt;
+    group[i].ids = {4, 5, static_cast<int64_t>(6 + i)};
+    group[i].logprobs = {-1.f, -1.f, -1.f};
+  }
+  group[0].advantage = std::nan("");
+  group[1].advantage = 1.0;
+  GrpoConfig c;
+  c.max_new_tokens = 4;
+  std::map<std::string, at::Tensor> before;
+  for (const auto& [n, t] : m.weights()) before[n] = t.detach().clone();
+  TrainedPolicy policy{m, opt};
+  StepUpdate u = grpo_update(policy, TrainBatch::from_groups({group}, false), UpdateOptions::of(c, 0));
+  CHECK(u.skipped);
+  CHECK(u.optimizer_steps == 0);
+  for (const auto& [n, t] : m.weights()) CHECK(at::equal(before[n], t.detach()));
+  // The same batch with finite advantages trains.
+  group[0].advantage = -1.0;
+  u = grpo_update(policy, TrainBatch::from_groups({group}, false), UpdateOptions::of(c, 0));
+  CHECK_FALSE(u.skipped);
+  CHECK(u.optimizer_steps == 1);
+  CHECK_FALSE(at::equal(before["model.norm.weight"], m.weights().at("model.norm.weight").detach()));
+}

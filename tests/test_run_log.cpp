@@ -1,0 +1,56 @@
+// telemetry/run_log.h: metrics and rollouts as JSON lines (a resume drops the later steps' metrics),
+// the progress line and durations.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "telemetry/run_log.h"
+
+namespace fs = std::filesystem;
+using namespace r1::trainer;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later steps", "[telemetry]") {
+  const fs::path dir = fresh_dir("runlog");
+  {
+    RunLog log(dir.string(), -1, /*tensorboard=*/true);
+    for (int s = 1; s <= 4; ++s) log.metrics(s, {{"reward", {{"mean", s * 0.1}}}, {"loss", 1.0 / s}});
+    log.rollout({{"step", 1}, {"completion", "x"}});
+  }
+  CHECK(fs::exists(dir / "tensorboard"));
+  {
+    RunLog log(dir.string(), 2);
+    log.metrics(3, {{"loss", 9.0}});
+    log.rollout({{"step", 3}});
+  }
+  std::ifstream in(dir / "metrics.jsonl");
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(nlohmann::json::parse(line));
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0]["step"] == 1);
+  CHECK(rows[1]["reward"]["mean"].get<double>() == Approx(0.2));
+  CHECK(rows[2]["step"] == 3);
+  CHECK(rows[2]["loss"] == 9.0);
+  std::ifstream rin(dir / "rollouts.jsonl");
+  int n = 0;
+  for (std::string line; std::getline(rin, line);) ++n;
+  CHECK(n == 2);  // rollouts are never dropped
+  CHECK(StepProgress::render("grpo", 5, 10, "reward 0.50", 2.0) ==
+        "grpo [##########----------] 5/10  reward 0.50  2.0 s/step  ETA 10s");
+  CHECK(format_duration(272) == "4m32s");
+  CHECK(format_duration(3720) == "1h02m");
+  fs::remove_all(dir);
+}
