@@ -54,19 +54,10 @@ OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
 }
 
 
-GrpoConfig GrpoConfig::read(ConfigReader& r) {
-  GrpoConfig c;
-  c.model = r.require_string("model");
-  c.train_data = r.require_string("train");
-  c.prompt_template = r.get("template", c.prompt_template);
-  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
-  c.target_language = r.get("target_language", c.target_language);
-  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
-  c.steps = r.get("steps", c.steps);
-  c.prompts_per_step = r.get("prompts_per_step", c.prompts_per_step);
-  c.group_size = r.get("group_size", c.group_size);
-  c.iterations = r.get("iterations", c.iterations);
-  c.minibatches = r.get("minibatches", c.minibatches);
+namespace {
+
+// How groups are sampled, scored into advantages and turned into the loss (docs/recipes.md, "grpo").
+void read_objective(ConfigReader& r, GrpoConfig& c) {
   {
     ConfigReader s = r.child("sampling");
     c.temperature = s.get("temperature", c.temperature);
@@ -103,15 +94,10 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     c.loss.importance_cap = k.get("cap", c.loss.importance_cap);
     k.finish();
   }
-  {
-    ConfigReader o = r.child("optim");
-    c.optim = OptimConfig::read(o, c.optim);
-    o.finish();
-  }
-  c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
-  c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
-                                        r.key_path("compute_dtype"));
-  c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
+}
+
+// The rule rewards, and DeepSeek-R1's stage-4 preference score added to them.
+void read_rewards(ConfigReader& r, GrpoConfig& c) {
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));
   else throw ConfigError(r.key_path("rewards") + ": required ([{\"kind\": \"math\", \"name\": \"accuracy\"}, ...])");
   {
@@ -131,28 +117,20 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
       c.rewards.push_back(entry);  // an array: current_spelling made it one
     }
   }
-  c.reward_threads = r.get("reward_threads", c.reward_threads);
-  {
-    ConfigReader w = r.child("rollout");
-    c.rollout = RolloutConfig::read(w);
-    w.finish();
-  }
-  {
-    ConfigReader k = r.child("checkpoint");
-    c.save_every = k.get("every", c.save_every);
-    c.keep_last = k.get("keep_last", c.keep_last);
-    k.finish();
-  }
-  {
-    ConfigReader e = r.child("eval");
-    c.eval.data = e.get("data", c.eval.data);
-    c.eval.limit = e.get("limit", c.eval.limit);
-    c.eval.max_new_tokens = e.get("max_new_tokens", c.eval.max_new_tokens);
-    c.eval.temperature = e.get("temperature", c.eval.temperature);
-    c.eval.accuracy = e.get("accuracy_component", c.eval.accuracy);
-    c.eval.format = e.get("format_component", c.eval.format);
-    e.finish();
-  }
+}
+
+void read_eval(ConfigReader& r, EvalConfig& eval) {
+  ConfigReader e = r.child("eval");
+  eval.data = e.get("data", eval.data);
+  eval.limit = e.get("limit", eval.limit);
+  eval.max_new_tokens = e.get("max_new_tokens", eval.max_new_tokens);
+  eval.temperature = e.get("temperature", eval.temperature);
+  eval.accuracy = e.get("accuracy_component", eval.accuracy);
+  eval.format = e.get("format_component", eval.format);
+  e.finish();
+}
+
+void check(const ConfigReader& r, const GrpoConfig& c) {
   auto positive = [&](const char* key, int64_t v) {
     if (v < 1) throw ConfigError(r.key_path(key) + ": must be >= 1");
   };
@@ -168,6 +146,48 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   if (c.loss.importance_cap <= 0) throw ConfigError(r.key_path("importance_sampling") + ".cap: must be > 0");
   if (c.loss.clip_low < 0 || c.loss.clip_low >= 1 || c.loss.clip_high < 0)
     throw ConfigError(r.key_path("clip") + ": low must be in [0, 1) and high >= 0");
+}
+
+}  // namespace
+
+GrpoConfig GrpoConfig::read(ConfigReader& r) {
+  GrpoConfig c;
+  c.model = r.require_string("model");
+  c.train_data = r.require_string("train");
+  c.prompt_template = r.get("template", c.prompt_template);
+  c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
+  c.target_language = r.get("target_language", c.target_language);
+  c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
+  c.steps = r.get("steps", c.steps);
+  c.prompts_per_step = r.get("prompts_per_step", c.prompts_per_step);
+  c.group_size = r.get("group_size", c.group_size);
+  c.iterations = r.get("iterations", c.iterations);
+  c.minibatches = r.get("minibatches", c.minibatches);
+  read_objective(r, c);
+  {
+    ConfigReader o = r.child("optim");
+    c.optim = OptimConfig::read(o, c.optim);
+    o.finish();
+  }
+  c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
+  c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
+                                        r.key_path("compute_dtype"));
+  c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
+  read_rewards(r, c);
+  c.reward_threads = r.get("reward_threads", c.reward_threads);
+  {
+    ConfigReader w = r.child("rollout");
+    c.rollout = RolloutConfig::read(w);
+    w.finish();
+  }
+  {
+    ConfigReader k = r.child("checkpoint");
+    c.save_every = k.get("every", c.save_every);
+    c.keep_last = k.get("keep_last", c.keep_last);
+    k.finish();
+  }
+  read_eval(r, c.eval);
+  check(r, c);
   return c;
 }
 
