@@ -1,5 +1,5 @@
-// Helpers of the tests that run the `r1` binary end to end (test_grpo_run.cpp, test_pipeline.cpp): a
-// scratch folder removed afterwards, a file's text, a JSON-lines file's rows.
+// Helpers of the tests that work in scratch folders: a folder removed afterwards (Dir) or kept for a
+// look after a failure (fresh_dir), a file written or read whole, a JSON-lines file's rows.
 #pragma once
 
 #include <unistd.h>
@@ -25,6 +25,16 @@ struct Dir {
   ~Dir() { std::filesystem::remove_all(path); }
   std::string operator/(const std::string& rel) const { return (path / rel).string(); }
 };
+
+// <tmp>/r1-test-<name>-<pid>, empty at the start (left behind afterwards for a look).
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  std::filesystem::path p = std::filesystem::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+inline void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
 inline std::string slurp(const std::string& p) {
   std::ifstream in(p);

@@ -8,24 +8,14 @@
 #include <iterator>
 #include <unistd.h>
 
+#include "tests/run_helpers.h"
 #include "core/error.h"
 #include "run/checkpoint_store.h"
 
 namespace fs = std::filesystem;
 using namespace r1::trainer;
-
-namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
-
-}  // namespace
+using r1::test::fresh_dir;
+using r1::test::write;
 
 TEST_CASE("checkpoints: atomic, keep the last K, a failed write leaves the previous intact", "[checkpoint]") {
   const fs::path dir = fresh_dir("ckpt");

@@ -8,23 +8,13 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "tests/run_helpers.h"
 #include "run/dataset.h"
 
 namespace fs = std::filesystem;
 using namespace r1::trainer;
-
-namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
-
-}  // namespace
+using r1::test::fresh_dir;
+using r1::test::write;
 
 TEST_CASE("prompt dataset: rows, reference fields, bad lines stop or skip with their line number", "[dataset]") {
   const fs::path dir = fresh_dir("dataset");

@@ -7,24 +7,17 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "tests/run_helpers.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "trainer/optim.h"
 
 namespace fs = std::filesystem;
 using namespace r1::trainer;
+using r1::test::fresh_dir;
+using r1::test::write;
 using Catch::Matchers::WithinAbs;
 
-namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-}  // namespace
 
 TEST_CASE("learning-rate schedules: warmup, constant, cosine, linear", "[optim]") {
   OptimConfig c;

@@ -7,21 +7,14 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "tests/run_helpers.h"
 #include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
 using namespace r1::trainer;
+using r1::test::fresh_dir;
+using r1::test::write;
 
-namespace {
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("r1-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-}  // namespace
 
 TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later steps", "[telemetry]") {
   const fs::path dir = fresh_dir("runlog");
