@@ -65,9 +65,14 @@ struct GroupResult {
 
 // One tensor of a weight update; `data` stays the caller's and must hold `bytes` bytes until
 // update_weights() returns.
+// The element types a weight update carries (safetensors' names on the wire: "BF16", "F32").
+enum class WireDtype { kBf16, kF32 };
+inline const char* wire_name(WireDtype d) { return d == WireDtype::kBf16 ? "BF16" : "F32"; }
+inline size_t element_bytes(WireDtype d) { return d == WireDtype::kBf16 ? 2 : 4; }
+
 struct WeightTensor {
   std::string name;                     // Hugging Face's name
-  std::string dtype;                    // "BF16" or "F32"
+  WireDtype dtype = WireDtype::kF32;
   std::vector<int64_t> shape;
   const void* data = nullptr;
   size_t bytes = 0;

@@ -15,7 +15,7 @@ using namespace detail;
 
 namespace {
 
-// Names unique and present, BF16 or F32, and exactly the bytes the shape and dtype need.
+// Names unique and present, and exactly the bytes the shape and dtype need.
 void check_tensors(uint64_t version, const std::vector<WeightTensor>& tensors) {
   if (tensors.empty()) throw Error("weight update to version " + std::to_string(version) + " has no tensors");
   std::set<std::string> names;
@@ -23,14 +23,12 @@ void check_tensors(uint64_t version, const std::vector<WeightTensor>& tensors) {
     const std::string name = "weight \"" + t.name + "\"";
     if (t.name.empty()) throw Error("a weight of the update to version " + std::to_string(version) + " has no name");
     if (!names.insert(t.name).second) throw Error(name + " appears twice in the update");
-    if (t.dtype != "BF16" && t.dtype != "F32")
-      throw Error(name + " has dtype \"" + t.dtype + "\"; BF16 or F32 expected");
     size_t elements = 1;
     for (int64_t d : t.shape) {
       if (d < 0) throw Error(name + " has a negative dimension");
       elements *= static_cast<size_t>(d);
     }
-    size_t expected = elements * (t.dtype == "BF16" ? 2 : 4);
+    size_t expected = elements * element_bytes(t.dtype);
     if (t.bytes != expected)
       throw Error(name + " holds " + std::to_string(t.bytes) + " bytes; its shape and dtype need " +
                   std::to_string(expected));

@@ -15,11 +15,11 @@ uint16_t bf16_from_f32(uint32_t bits) {
 
 void for_each_chunk(const WeightTensor& t, size_t chunk_bytes, bool as_f32, v1::TensorChunk& chunk,
                     const std::function<void(const v1::TensorChunk&)>& send) {
-  const bool convert = t.dtype == "F32" && !as_f32;
+  const bool convert = t.dtype == WireDtype::kF32 && !as_f32;
   const size_t wire_bytes = convert ? t.bytes / 2 : t.bytes;
   const size_t step = chunk_bytes / 4 * 4;  // whole elements in every chunk
   chunk.set_name(t.name);
-  chunk.set_dtype(convert ? "BF16" : t.dtype);
+  chunk.set_dtype(wire_name(convert ? WireDtype::kBf16 : t.dtype));
   chunk.clear_shape();
   for (int64_t d : t.shape) chunk.add_shape(d);
   const auto* src = static_cast<const char*>(t.data);

@@ -27,6 +27,7 @@ using r1::rollout::ClientOptions;
 using r1::rollout::GroupResult;
 using r1::rollout::RolloutClient;
 using r1::rollout::WeightTensor;
+using r1::rollout::WireDtype;
 using r1::rollout::bf16_from_f32;
 using r1::rollout::for_each_chunk;
 using r1::test::FakeConfig;
@@ -170,7 +171,7 @@ TEST_CASE("rollout client: generate() from two threads while weights are pushed"
   std::thread t2([&] { second = client.generate_all(make_requests(30, 2, "q")); });
   std::vector<float> w(1000, 0.25f);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  client.update_weights(2, {{"w", "F32", {1000}, w.data(), w.size() * 4}});
+  client.update_weights(2, {{"w", WireDtype::kF32, {1000}, w.data(), w.size() * 4}});
   t1.join();
   t2.join();
   REQUIRE(first.size() == 30);
@@ -380,7 +381,7 @@ TEST_CASE("rollout client: a remote worker that comes back rejoins, but not whil
   for (const auto& r : first) CHECK(r.worker == b.address());
 
   const float w[2] = {1.0f, 2.0f};
-  client.update_weights(2, {WeightTensor{"w", "F32", {2}, w, sizeof w}});
+  client.update_weights(2, {WeightTensor{"w", WireDtype::kF32, {2}, w, sizeof w}});
   CHECK(b.service.version() == 2);
 
   // Back on its port with the old weights: it answers, and takes no work until weights reach it.
@@ -391,7 +392,7 @@ TEST_CASE("rollout client: a remote worker that comes back rejoins, but not whil
   for (const auto& r : client.generate_all(make_requests(6, 1, "y"))) CHECK(r.worker == b.address());
   CHECK(a->service.streams().empty());
 
-  client.update_weights(3, {WeightTensor{"w", "F32", {2}, w, sizeof w}});
+  client.update_weights(3, {WeightTensor{"w", WireDtype::kF32, {2}, w, sizeof w}});
   CHECK(a->service.version() == 3);
   std::set<std::string> used;
   for (const auto& r : client.generate_all(make_requests(8, 1, "z"))) {
@@ -430,9 +431,9 @@ TEST_CASE("rollout client: weights travel in chunks, F32 as bf16, and the versio
                                     0xFF80, 0x7F80, 0x7FC0, 0x7FC0, 0xFFC0, 0x8000, 0x0000, 0x0002};
   const float scalar = 0.5f;
   std::vector<WeightTensor> tensors = {
-      {"model.embed_tokens.weight", "BF16", {1'500'001}, big.data(), big.size() * 2},
-      {"model.norm.weight", "F32", {4, 4}, f32_bits, sizeof f32_bits},
-      {"lm_head.scale", "F32", {}, &scalar, sizeof scalar},
+      {"model.embed_tokens.weight", WireDtype::kBf16, {1'500'001}, big.data(), big.size() * 2},
+      {"model.norm.weight", WireDtype::kF32, {4, 4}, f32_bits, sizeof f32_bits},
+      {"lm_head.scale", WireDtype::kF32, {}, &scalar, sizeof scalar},
   };
   auto start = Clock::now();
   client.update_weights(7, tensors, true);
@@ -498,7 +499,7 @@ TEST_CASE("weight chunks: whole elements per chunk, F32 as bf16, the caller's fi
   // Five F32 elements are 10 bytes of bf16; chunks of 10 bytes hold 8 (whole F32 elements): 8 + 2.
   const uint32_t f32[] = {0x3F800000, 0x3F808000, 0x3F818000, 0xC0200000, 0x7FC00000};
   const uint16_t bf16[] = {0x3F80, 0x3F80, 0x3F82, 0xC020, 0x7FC0};
-  auto chunks = cut({"w", "F32", {5}, f32, sizeof f32}, 10, false);
+  auto chunks = cut({"w", WireDtype::kF32, {5}, f32, sizeof f32}, 10, false);
   REQUIRE(chunks.size() == 2);
   std::string all;
   for (const auto& c : chunks) {
@@ -514,7 +515,7 @@ TEST_CASE("weight chunks: whole elements per chunk, F32 as bf16, the caller's fi
   CHECK(all == std::string(reinterpret_cast<const char*>(bf16), sizeof bf16));
 
   // As F32 on request: the bytes as given, 8 per chunk.
-  chunks = cut({"w", "F32", {5}, f32, sizeof f32}, 10, true);
+  chunks = cut({"w", WireDtype::kF32, {5}, f32, sizeof f32}, 10, true);
   REQUIRE(chunks.size() == 3);
   CHECK(chunks[2].offset == 16);
   CHECK(chunks[0].dtype == "F32");
@@ -522,13 +523,13 @@ TEST_CASE("weight chunks: whole elements per chunk, F32 as bf16, the caller's fi
 
   // BF16 travels as it is; a tensor of no bytes is one empty chunk.
   const uint16_t six[] = {1, 2, 3, 4, 5, 6};
-  chunks = cut({"b", "BF16", {2, 3}, six, sizeof six}, 8, false);
+  chunks = cut({"b", WireDtype::kBf16, {2, 3}, six, sizeof six}, 8, false);
   REQUIRE(chunks.size() == 2);
   CHECK(chunks[1].offset == 8);
   CHECK(chunks[0].dtype == "BF16");
   CHECK(chunks[0].data + chunks[1].data == std::string(reinterpret_cast<const char*>(six), sizeof six));
   CHECK(chunks[0].shape == std::vector<int64_t>{2, 3});
-  chunks = cut({"e", "F32", {0}, nullptr, 0}, 1 << 20, false);
+  chunks = cut({"e", WireDtype::kF32, {0}, nullptr, 0}, 1 << 20, false);
   REQUIRE(chunks.size() == 1);
   CHECK(chunks[0].data.empty());
   CHECK(chunks[0].offset == 0);
@@ -542,7 +543,7 @@ TEST_CASE("rollout client: weights as F32 on request, in chunks of the size aske
   RolloutClient client(options);
   std::vector<float> w(100);
   for (size_t i = 0; i < w.size(); ++i) w[i] = 0.001f * static_cast<float>(i) - 0.03f;
-  client.update_weights(2, {{"layer.weight", "F32", {10, 10}, w.data(), w.size() * 4}});
+  client.update_weights(2, {{"layer.weight", WireDtype::kF32, {10, 10}, w.data(), w.size() * 4}});
   auto chunks = a.service.chunks();
   REQUIRE(chunks.size() == 7);  // 6 x 64 bytes + 16
   std::string all;
@@ -564,17 +565,16 @@ TEST_CASE("rollout client: weight updates that cannot work are errors naming the
   options.update_timeout_s = 0.3;
   RolloutClient client(options);
   const float w[4] = {1, 2, 3, 4};
-  CHECK_THROWS_WITH(client.update_weights(2, {{"w", "F32", {2, 3}, w, sizeof w}}),
+  CHECK_THROWS_WITH(client.update_weights(2, {{"w", WireDtype::kF32, {2, 3}, w, sizeof w}}),
                     Contains("weight \"w\"") && Contains("holds 16 bytes") && Contains("need 24"));
-  CHECK_THROWS_WITH(client.update_weights(2, {{"h", "F16", {4}, w, 8}}), Contains("weight \"h\"") && Contains("F16"));
-  CHECK_THROWS_WITH(client.update_weights(2, {{"w", "F32", {4}, w, 16}, {"w", "F32", {4}, w, 16}}),
+  CHECK_THROWS_WITH(client.update_weights(2, {{"w", WireDtype::kF32, {4}, w, 16}, {"w", WireDtype::kF32, {4}, w, 16}}),
                     Contains("appears twice"));
   CHECK(a.service.chunks().empty());
   // Refused by the worker: not above the version in service.
-  CHECK_THROWS_WITH(client.update_weights(1, {{"w", "F32", {4}, w, 16}}),
+  CHECK_THROWS_WITH(client.update_weights(1, {{"w", WireDtype::kF32, {4}, w, 16}}),
                     Contains(a.address()) && Contains("INVALID_ARGUMENT") && Contains("not above"));
   // Taken, but never switched to.
-  CHECK_THROWS_WITH(client.update_weights(5, {{"w", "F32", {4}, w, 16}}),
+  CHECK_THROWS_WITH(client.update_weights(5, {{"w", WireDtype::kF32, {4}, w, 16}}),
                     Contains(a.address()) && Contains("still reports version 1") && Contains("version 5"));
 }
 

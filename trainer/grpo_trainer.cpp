@@ -189,7 +189,7 @@ std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
   std::vector<rollout::WeightTensor> out;
   for (const auto& [name, t] : m.weights()) {
     if (t.scalar_type() != at::kFloat || !t.is_contiguous()) throw Error("weight push: " + name + " is not contiguous fp32");
-    out.push_back({name, "F32", t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
+    out.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
   }
   return out;
 }
