@@ -14,11 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/process.h"
 
 using r1::Process;
 using r1::ProcessSpec;
-using Clock = std::chrono::steady_clock;
+using r1::Clock;
+using r1::seconds_since;
 using namespace std::chrono_literals;
 
 namespace {
@@ -29,8 +31,6 @@ ProcessSpec sh(const std::string& script) {
   spec.args = {"-c", script};
   return spec;
 }
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 int open_fds() {
   int n = 0;

@@ -200,9 +200,9 @@ struct StepTimes {
   double wait_rollouts_s = 0, update_s = 0, weight_sync_s = 0;
 };
 
-nlohmann::json metrics_row(const StepSamples& batch, const StepUpdate& upd, const StepTimes& t, const GrpoConfig& c,
-                           double lr) {
-  nlohmann::json m = step_metrics(batch.part(false), batch.part(true), c, upd);
+nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vector<ScoredSample>>& kept,
+                           const StepUpdate& upd, const StepTimes& t, const GrpoConfig& c, double lr) {
+  nlohmann::json m = step_metrics(kept, batch.part(true), c, upd);
   m["lr"] = lr;
   m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
                {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s}};
@@ -287,7 +287,8 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
     // 3. Update. With a generation in flight, the checkpoint below still records the position after
     // this step's rows: a resumed run generates the next step's again.
     const auto update_start = Clock::now();
-    const StepUpdate upd = grpo_update(trained, TrainBatch::from_groups(batch.part(false), c.mask_truncated), UpdateOptions::of(c, step));
+    const std::vector<std::vector<ScoredSample>> kept = batch.part(false);
+    const StepUpdate upd = grpo_update(trained, TrainBatch::from_groups(kept, c.mask_truncated), UpdateOptions::of(c, step));
     times.update_s = seconds_since(update_start);
 
     // 4. Push the new weights to the workers; reset the reference when it is due.
@@ -300,7 +301,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
       copy_weights(trainee.policy, *trainee.reference);
 
     // 5. Log.
-    const nlohmann::json m = metrics_row(batch, upd, times, c, trainee.optim->lr_at(step));
+    const nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "core/log.h"
@@ -29,8 +30,6 @@ namespace r1::trainer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // 1. Problems: held-out first (its own seed), then training problems, chat sets and the corpus, which
 // all avoid them. Writes the problem sets into `out`; returns the corpus.
@@ -172,7 +171,7 @@ Trained train(model::Transformer& m, const TokenStream& s, const PretrainConfig&
     progress.update(step + 1, fields);
   }
   progress.finish();
-  return {loss_avg, since(started)};
+  return {loss_avg, seconds_since(started)};
 }
 
 }  // namespace
@@ -200,7 +199,7 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   r.parameters = mc.parameter_count();
   r.corpus_tokens = static_cast<int64_t>(stream.tokens.size());
   r.tokens_per_s = static_cast<double>(c.steps * c.batch_rows * c.seq_len) / std::max(trained.seconds, 1e-9);
-  r.wall_s = since(t0);
+  r.wall_s = seconds_since(t0);
   nlohmann::json stage = {{"kind", "pretrain-synthetic"}, {"identity", c.identity()}, {"final_loss", r.final_loss},
                           {"parameters", r.parameters}, {"corpus_tokens", r.corpus_tokens},
                           {"tokens_per_s", r.tokens_per_s}, {"wall_s", r.wall_s}};

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -28,8 +29,6 @@ namespace r1::trainer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // The rows of one epoch: the examples in a seeded order, packed.
 std::vector<PackedRow> epoch_rows(const SftDataset& data, const SftConfig& c, int64_t epoch, int32_t pad,
@@ -157,7 +156,7 @@ void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Cloc
   for (auto& t : m.parameters()) t.requires_grad_(false);
   result.model_dir = (fs::path(run.run_dir) / "model").string();
   m.save(result.model_dir);
-  result.wall_s = since(started);
+  result.wall_s = seconds_since(started);
   const nlohmann::json summary = {{"steps", result.steps},
                                   {"final_loss", result.final_loss},
                                   {"trained_tokens", result.trained_tokens},
@@ -211,7 +210,7 @@ SftResult run_sft(const SftConfig& c, const SftRun& run) {
       result.trained_tokens += trained;
     }
     runlog.metrics(step + 1, step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
-                                          since(t0), c));
+                                          seconds_since(t0), c));
     char fields[96];
     std::snprintf(fields, sizeof fields, "loss %.4f  lr %.2e  epoch %lld", loss_avg, optim.lr_at(step),
                   static_cast<long long>(position.epoch + 1));
