@@ -99,6 +99,98 @@ std::string strip_leading_space(const std::string& s) {
   return s.substr(i);
 }
 
+// What the stage keeps while groups arrive. Groups arrive in finishing order; the files are written in
+// dataset order, so a rerun gives the same files.
+class Judge {
+ public:
+  explicit Judge(const RejectionSampleConfig& c) : c_(c) {}
+
+  // Judges one prompt's samples: filters, duplicates, then at most keep_per_prompt kept.
+  void group(const PromptRow& row, const std::vector<ScoredSample>& group) {
+    const std::string question = row.messages.is_array() ? row.messages.dump() : row.prompt;
+    int64_t kept_here = 0;
+    for (const ScoredSample& s : group) {
+      std::string reason = rejection(s, question, kept_here);
+      nlohmann::json components = nlohmann::json::object();
+      for (const auto& [k, v] : s.score.components) components[k] = v;
+      nlohmann::json sample = {{"row", s.row}, {"sample", s.index}, {"prompt", s.prompt}, {"completion", s.text},
+                               {"tokens", s.ids.size()}, {"components", components}, {"kept", reason.empty()}};
+      if (!reason.empty()) {
+        sample["reason"] = reason;
+        result_.reasons[reason] = result_.reasons.value(reason, 0) + 1;
+      } else {
+        ++kept_here;
+        kept_by_row_[s.row].push_back(sft_row(row, s.text));
+      }
+      samples_by_row_[s.row].push_back(std::move(sample));
+      ++result_.samples;
+    }
+    result_.kept += kept_here;
+  }
+
+  // Writes samples.jsonl, sft.jsonl (kept rows, then the passthrough) and summary.json.
+  RejectionSampleResult finish(const std::string& run_dir, int64_t prompts, const std::vector<nlohmann::json>& passthrough) {
+    std::string sft, samples;
+    for (const auto& [r, v] : kept_by_row_)
+      for (const auto& j : v) sft += j.dump() + "\n";
+    for (const auto& j : passthrough) sft += j.dump() + "\n";
+    for (const auto& [r, v] : samples_by_row_)
+      for (const auto& j : v) samples += j.dump() + "\n";
+    write_file_atomic((fs::path(run_dir) / "samples.jsonl").string(), samples);
+    write_file_atomic((fs::path(run_dir) / "sft.jsonl").string(), sft);
+    result_.prompts = prompts;
+    result_.passthrough = static_cast<int64_t>(passthrough.size());
+    const nlohmann::json summary = {
+        {"prompts", result_.prompts},
+        {"samples", result_.samples},
+        {"kept", result_.kept},
+        {"acceptance", result_.samples ? static_cast<double>(result_.kept) / static_cast<double>(result_.samples) : 0.0},
+        {"passthrough", result_.passthrough},
+        {"rejected", result_.reasons}};
+    write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+    return result_;
+  }
+
+  const RejectionSampleResult& so_far() const { return result_; }
+
+ private:
+  // Why a sample is not kept ("" keeps it).
+  std::string rejection(const ScoredSample& s, const std::string& question, int64_t kept_here) {
+    auto acc = s.score.components.find(c_.accuracy);
+    if (acc == s.score.components.end())
+      throw ConfigError("rejection-sample: the rewards give no '" + c_.accuracy + "' component (set accuracy_component)");
+    std::string reason = rejection_reason(s.text, static_cast<int64_t>(s.ids.size()), acc->second, c_.target_language, c_.filters);
+    if (reason.empty() && !dedup_.first(question, s.text)) reason = "duplicate";
+    if (reason.empty() && kept_here >= c_.keep_per_prompt) reason = "enough kept for this prompt";
+    return reason;
+  }
+
+  // A kept sample as an SFT row: the prompt's messages, the completion as the assistant's turn, the row's references.
+  static nlohmann::json sft_row(const PromptRow& row, const std::string& completion) {
+    nlohmann::json messages = row.messages.is_array() ? row.messages
+                                                      : nlohmann::json::array({{{"role", "user"}, {"content", row.prompt}}});
+    messages.push_back({{"role", "assistant"}, {"content", strip_leading_space(completion)}});
+    nlohmann::json out = {{"messages", messages}, {"source", "rejection"}};
+    for (const auto& [k, v] : row.reference.items()) out[k] = v;
+    return out;
+  }
+
+  const RejectionSampleConfig& c_;
+  std::map<size_t, std::vector<nlohmann::json>> samples_by_row_, kept_by_row_;
+  RejectionSampleResult result_;
+  Deduplicator dedup_;
+};
+
+rollout::SamplingParams sampling_params(const RejectionSampleConfig& c) {
+  rollout::SamplingParams spec;
+  spec.n = c.samples_per_prompt;
+  spec.max_new_tokens = c.max_new_tokens;
+  spec.temperature = c.temperature;
+  spec.top_p = c.top_p;
+  spec.seed = c.seed * 7919ULL + 11;
+  return spec;
+}
+
 }  // namespace
 
 RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const std::string& run_dir,
@@ -115,75 +207,20 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   std::vector<size_t> rows;
   const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
-  rollout::SamplingParams spec;
-  spec.n = c.samples_per_prompt;
-  spec.max_new_tokens = c.max_new_tokens;
-  spec.temperature = c.temperature;
-  spec.top_p = c.top_p;
-  spec.seed = c.seed * 7919ULL + 11;
 
-  // Groups arrive in finishing order; results are written in dataset order, so a rerun gives the same files.
-  std::map<size_t, std::vector<nlohmann::json>> samples_by_row, kept_by_row;
-  RejectionSampleResult result;
-  Deduplicator dedup;
+  Judge judge(c);
   StepProgress progress("rejection-sample", static_cast<int64_t>(rows.size()), 0, 10);
   int64_t done = 0;
-  sampler.run(data, rows, spec, [&](size_t, std::vector<ScoredSample>&& group) {
-    const PromptRow& row = data.row(group.front().row);
-    const std::string question = row.messages.is_array() ? row.messages.dump() : row.prompt;
-    int64_t kept_here = 0;
-    for (const ScoredSample& s : group) {
-      auto acc = s.score.components.find(c.accuracy);
-      if (acc == s.score.components.end())
-        throw ConfigError("rejection-sample: the rewards give no '" + c.accuracy + "' component (set accuracy_component)");
-      std::string reason = rejection_reason(s.text, static_cast<int64_t>(s.ids.size()), acc->second, c.target_language, c.filters);
-      if (reason.empty() && !dedup.first(question, s.text)) reason = "duplicate";
-      if (reason.empty() && kept_here >= c.keep_per_prompt) reason = "enough kept for this prompt";
-      nlohmann::json components = nlohmann::json::object();
-      for (const auto& [k, v] : s.score.components) components[k] = v;
-      nlohmann::json sample = {{"row", s.row}, {"sample", s.index}, {"prompt", s.prompt}, {"completion", s.text},
-                               {"tokens", s.ids.size()}, {"components", components}, {"kept", reason.empty()}};
-      if (!reason.empty()) {
-        sample["reason"] = reason;
-        result.reasons[reason] = result.reasons.value(reason, 0) + 1;
-      } else {
-        ++kept_here;
-        nlohmann::json messages = row.messages.is_array() ? row.messages
-                                                          : nlohmann::json::array({{{"role", "user"}, {"content", row.prompt}}});
-        messages.push_back({{"role", "assistant"}, {"content", strip_leading_space(s.text)}});
-        nlohmann::json out = {{"messages", messages}, {"source", "rejection"}};
-        for (const auto& [k, v] : row.reference.items()) out[k] = v;
-        kept_by_row[s.row].push_back(std::move(out));
-      }
-      samples_by_row[s.row].push_back(std::move(sample));
-      ++result.samples;
-    }
-    result.kept += kept_here;
+  sampler.run(data, rows, sampling_params(c), [&](size_t, std::vector<ScoredSample>&& group) {
+    judge.group(data.row(group.front().row), group);
     char fields[64];
-    std::snprintf(fields, sizeof fields, "kept %lld of %lld", static_cast<long long>(result.kept),
-                  static_cast<long long>(result.samples));
+    std::snprintf(fields, sizeof fields, "kept %lld of %lld", static_cast<long long>(judge.so_far().kept),
+                  static_cast<long long>(judge.so_far().samples));
     progress.update(++done, fields);
   }, nullptr);
   progress.finish();
 
-  std::string sft, samples;
-  for (const auto& [r, v] : kept_by_row)
-    for (const auto& j : v) sft += j.dump() + "\n";
-  for (const auto& j : passthrough) sft += j.dump() + "\n";
-  for (const auto& [r, v] : samples_by_row)
-    for (const auto& j : v) samples += j.dump() + "\n";
-  write_file_atomic((fs::path(run_dir) / "samples.jsonl").string(), samples);
-  write_file_atomic((fs::path(run_dir) / "sft.jsonl").string(), sft);
-  result.prompts = static_cast<int64_t>(rows.size());
-  result.passthrough = static_cast<int64_t>(passthrough.size());
-  const nlohmann::json summary = {
-      {"prompts", result.prompts},
-      {"samples", result.samples},
-      {"kept", result.kept},
-      {"acceptance", result.samples ? static_cast<double>(result.kept) / static_cast<double>(result.samples) : 0.0},
-      {"passthrough", result.passthrough},
-      {"rejected", result.reasons}};
-  write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  const RejectionSampleResult result = judge.finish(run_dir, static_cast<int64_t>(rows.size()), passthrough);
   log::info() << "rejection-sample: kept " << result.kept << " of " << result.samples << " samples from " << result.prompts
               << " prompts, plus " << result.passthrough << " passthrough rows -> " << (fs::path(run_dir) / "sft.jsonl").string();
   if (result.kept == 0 && result.passthrough == 0)

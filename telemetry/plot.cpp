@@ -77,97 +77,112 @@ void draw_text(std::string& out, double x, double y, const char* anchor, const s
          xml_escape(text) + "</text>\n";
 }
 
-void draw_panel(std::string& out, const Panel& panel, const PlotLayout::Rect& a, const std::string& x_label) {
-  out += "<g class=\"panel\">\n";
+// Data coordinates to pixels inside one panel's plot area.
+struct Scale {
+  PlotLayout::Rect a;
+  Range xr, yr;
+  double px(double x) const { return a.x + (x - xr.lo) / (xr.hi - xr.lo) * a.width; }
+  double py(double y) const { return a.y + (yr.hi - y) / (yr.hi - yr.lo) * a.height; }
+};
+
+void draw_labels(std::string& out, const Panel& panel, const PlotLayout::Rect& a, const std::string& x_label) {
   if (!panel.title.empty()) draw_text(out, a.x + a.width / 2, a.y - 10, "middle", panel.title, " font-size=\"14\"");
   if (!panel.y_label.empty())
     out += "<text transform=\"translate(" + num(a.x - 56) + "," + num(a.y + a.height / 2) +
            ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(panel.y_label) + "</text>\n";
   if (!x_label.empty()) draw_text(out, a.x + a.width / 2, a.y + a.height + 38, "middle", x_label);
+}
 
-  Range xr, yr;
+// Gridlines and tick labels.
+void draw_grid(std::string& out, const Scale& sc) {
+  const PlotLayout::Rect& a = sc.a;
+  std::vector<double> xt = nice_ticks(sc.xr.lo, sc.xr.hi), yt = nice_ticks(sc.yr.lo, sc.yr.hi);
+  double xstep = xt.size() > 1 ? xt[1] - xt[0] : sc.xr.hi - sc.xr.lo;
+  double ystep = yt.size() > 1 ? yt[1] - yt[0] : sc.yr.hi - sc.yr.lo;
+  for (double t : yt) {
+    out += "<line class=\"grid\" x1=\"" + num(a.x) + "\" y1=\"" + num(sc.py(t)) + "\" x2=\"" + num(a.x + a.width) +
+           "\" y2=\"" + num(sc.py(t)) + "\" stroke=\"#e0e0e0\"/>\n";
+    draw_text(out, a.x - 6, sc.py(t) + 4, "end", format_tick(t, ystep), " class=\"ytick\"");
+  }
+  for (double t : xt) {
+    out += "<line class=\"grid\" x1=\"" + num(sc.px(t)) + "\" y1=\"" + num(a.y) + "\" x2=\"" + num(sc.px(t)) + "\" y2=\"" +
+           num(a.y + a.height) + "\" stroke=\"#e0e0e0\"/>\n";
+    draw_text(out, sc.px(t), a.y + a.height + 16, "middle", format_tick(t, xstep), " class=\"xtick\"");
+  }
+}
+
+// One curve: a polyline per run of finite points; a lone finite point between gaps is a dot.
+void draw_series(std::string& out, const Series& s, const std::string& colour, const Scale& sc) {
+  out += "<g class=\"series\" data-name=\"" + xml_escape(s.name) + "\" stroke=\"" + colour +
+         "\" fill=\"none\" stroke-width=\"1.5\" stroke-linejoin=\"round\">\n";
+  for (size_t i = 0; i < s.y.size();) {
+    if (!finite_point(s, i)) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < s.y.size() && finite_point(s, j)) ++j;
+    if (j - i == 1) {
+      out += "<circle cx=\"" + num(sc.px(x_at(s, i))) + "\" cy=\"" + num(sc.py(s.y[i])) + "\" r=\"2\" fill=\"" + colour +
+             "\" stroke=\"none\"/>\n";
+    } else {
+      out += "<polyline points=\"";
+      for (size_t p = i; p < j; ++p) {
+        if (p > i) out += ' ';
+        out += num(sc.px(x_at(s, p)));
+        out += ',';
+        out += num(sc.py(s.y[p]));
+      }
+      out += "\"/>\n";
+    }
+    i = j;
+  }
+  out += "</g>\n";
+}
+
+// Legend, top right inside the plot area; only when there is more than one series.
+void draw_legend(std::string& out, const Panel& panel, const PlotLayout::Rect& a) {
+  if (panel.series.size() <= 1) return;
+  size_t longest = 0;
+  for (const Series& s : panel.series) longest = std::max(longest, s.name.size());
+  double w = 34 + 7.0 * static_cast<double>(longest), h = 8 + 16.0 * static_cast<double>(panel.series.size());
+  double lx = a.x + a.width - w - 6, ly = a.y + 6;
+  out += "<g class=\"legend\">\n<rect x=\"" + num(lx) + "\" y=\"" + num(ly) + "\" width=\"" + num(w) +
+         "\" height=\"" + num(h) + "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
+  for (size_t k = 0; k < panel.series.size(); ++k) {
+    double ry = ly + 12 + 16.0 * static_cast<double>(k);
+    out += "<line x1=\"" + num(lx + 6) + "\" y1=\"" + num(ry) + "\" x2=\"" + num(lx + 24) + "\" y2=\"" + num(ry) +
+           "\" stroke=\"" + kColours[k % std::size(kColours)] + "\" stroke-width=\"2\"/>\n";
+    draw_text(out, lx + 28, ry + 4, "start", panel.series[k].name);
+  }
+  out += "</g>\n";
+}
+
+void draw_panel(std::string& out, const Panel& panel, const PlotLayout::Rect& a, const std::string& x_label) {
+  out += "<g class=\"panel\">\n";
+  draw_labels(out, panel, a, x_label);
+  Scale sc{a, {}, {}};
   for (const Series& s : panel.series)
     for (size_t i = 0; i < s.y.size(); ++i)
       if (finite_point(s, i)) {
-        xr.add(x_at(s, i));
-        yr.add(s.y[i]);
+        sc.xr.add(x_at(s, i));
+        sc.yr.add(s.y[i]);
       }
   const std::string frame = "<rect x=\"" + num(a.x) + "\" y=\"" + num(a.y) + "\" width=\"" + num(a.width) +
                             "\" height=\"" + num(a.height) + "\" fill=\"none\" stroke=\"#444\"/>\n";
-  if (!(xr.lo <= xr.hi)) {  // no finite point at all
+  if (!(sc.xr.lo <= sc.xr.hi)) {  // no finite point at all
     out += frame;
     draw_text(out, a.x + a.width / 2, a.y + a.height / 2, "middle", "no data", " class=\"no-data\" fill=\"#888\"");
     out += "</g>\n";
     return;
   }
-  xr.widen_if_flat();
-  yr.widen_if_flat();
-  auto px = [&](double x) { return a.x + (x - xr.lo) / (xr.hi - xr.lo) * a.width; };
-  auto py = [&](double y) { return a.y + (yr.hi - y) / (yr.hi - yr.lo) * a.height; };
-
-  // Gridlines and tick labels.
-  std::vector<double> xt = nice_ticks(xr.lo, xr.hi), yt = nice_ticks(yr.lo, yr.hi);
-  double xstep = xt.size() > 1 ? xt[1] - xt[0] : xr.hi - xr.lo;
-  double ystep = yt.size() > 1 ? yt[1] - yt[0] : yr.hi - yr.lo;
-  for (double t : yt) {
-    out += "<line class=\"grid\" x1=\"" + num(a.x) + "\" y1=\"" + num(py(t)) + "\" x2=\"" + num(a.x + a.width) +
-           "\" y2=\"" + num(py(t)) + "\" stroke=\"#e0e0e0\"/>\n";
-    draw_text(out, a.x - 6, py(t) + 4, "end", format_tick(t, ystep), " class=\"ytick\"");
-  }
-  for (double t : xt) {
-    out += "<line class=\"grid\" x1=\"" + num(px(t)) + "\" y1=\"" + num(a.y) + "\" x2=\"" + num(px(t)) + "\" y2=\"" +
-           num(a.y + a.height) + "\" stroke=\"#e0e0e0\"/>\n";
-    draw_text(out, px(t), a.y + a.height + 16, "middle", format_tick(t, xstep), " class=\"xtick\"");
-  }
+  sc.xr.widen_if_flat();
+  sc.yr.widen_if_flat();
+  draw_grid(out, sc);
   out += frame;
-
-  // Curves: a polyline per run of finite points; a lone finite point between gaps is a dot.
-  for (size_t k = 0; k < panel.series.size(); ++k) {
-    const Series& s = panel.series[k];
-    const std::string colour = kColours[k % std::size(kColours)];
-    out += "<g class=\"series\" data-name=\"" + xml_escape(s.name) + "\" stroke=\"" + colour +
-           "\" fill=\"none\" stroke-width=\"1.5\" stroke-linejoin=\"round\">\n";
-    for (size_t i = 0; i < s.y.size();) {
-      if (!finite_point(s, i)) {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < s.y.size() && finite_point(s, j)) ++j;
-      if (j - i == 1) {
-        out += "<circle cx=\"" + num(px(x_at(s, i))) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"2\" fill=\"" + colour +
-               "\" stroke=\"none\"/>\n";
-      } else {
-        out += "<polyline points=\"";
-        for (size_t p = i; p < j; ++p) {
-          if (p > i) out += ' ';
-          out += num(px(x_at(s, p)));
-          out += ',';
-          out += num(py(s.y[p]));
-        }
-        out += "\"/>\n";
-      }
-      i = j;
-    }
-    out += "</g>\n";
-  }
-
-  // Legend, top right inside the plot area.
-  if (panel.series.size() > 1) {
-    size_t longest = 0;
-    for (const Series& s : panel.series) longest = std::max(longest, s.name.size());
-    double w = 34 + 7.0 * static_cast<double>(longest), h = 8 + 16.0 * static_cast<double>(panel.series.size());
-    double lx = a.x + a.width - w - 6, ly = a.y + 6;
-    out += "<g class=\"legend\">\n<rect x=\"" + num(lx) + "\" y=\"" + num(ly) + "\" width=\"" + num(w) +
-           "\" height=\"" + num(h) + "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
-    for (size_t k = 0; k < panel.series.size(); ++k) {
-      double ry = ly + 12 + 16.0 * static_cast<double>(k);
-      out += "<line x1=\"" + num(lx + 6) + "\" y1=\"" + num(ry) + "\" x2=\"" + num(lx + 24) + "\" y2=\"" + num(ry) +
-             "\" stroke=\"" + kColours[k % std::size(kColours)] + "\" stroke-width=\"2\"/>\n";
-      draw_text(out, lx + 28, ry + 4, "start", panel.series[k].name);
-    }
-    out += "</g>\n";
-  }
+  for (size_t k = 0; k < panel.series.size(); ++k)
+    draw_series(out, panel.series[k], kColours[k % std::size(kColours)], sc);
+  draw_legend(out, panel, a);
   out += "</g>\n";
 }
 
