@@ -49,9 +49,9 @@ std::vector<rollout::GroupRequest> workload(const RolloutBenchOptions& o, int64_
 // Sampled tokens per second of the engine in this thread.
 double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, const std::vector<rollout::GroupRequest>& qs,
                                 double kv_mb, std::vector<std::vector<rollout::Completion>>* out = nullptr) {
-  model::EngineOptions eo;
-  eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*m, kv_mb);
-  model::Engine engine(m, eo);
+  inference::EngineOptions eo;
+  eo.kv_cache_tokens = inference::kv_tokens_for_megabytes(*m, kv_mb);
+  inference::Engine engine(m, eo);
   if (out) out->assign(qs.size(), {});
   int64_t tokens = 0;
   const auto t = Clock::now();
@@ -84,7 +84,7 @@ double bf16_peak_gflops(int64_t n) {
 // trained model's are (init-scale weights give near-uniform ones, on which FP8 could not disagree).
 void save_bench_model(const std::string& dir, const std::string& preset) {
   r1::write_byte_tokenizer(dir);
-  model::Transformer base(model::preset_config("qwen2", preset, 259), at::kBFloat16);
+  model::Transformer base(checkpoint::preset_config("qwen2", preset, 259), at::kBFloat16);
   base.init_random(7);
   for (auto& [name, t] : base.weights())
     if (t.dim() == 2 && name != "model.embed_tokens.weight") base.weight(name) = t * 4;
@@ -206,7 +206,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   const auto qs = workload(o, bf16->config().vocab_size);
   // Matrix-product work per sampled token: 2 FLOP per weight of every layer matrix and the output
   // head (an untied input embedding is a lookup, no arithmetic); attention's own products left out.
-  const model::ModelConfig& c = bf16->config();
+  const checkpoint::ModelConfig& c = bf16->config();
   const double flop_per_token = 2.0 * static_cast<double>(c.parameter_count() -
                                                           (c.tie_word_embeddings ? 0 : c.vocab_size * c.hidden_size));
   auto report = [&](const char* what, double tps, double baseline) {

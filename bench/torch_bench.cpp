@@ -62,7 +62,7 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
     r1::model::configure_allocator(r1::model::kLeanMmapThreshold);  // inference first
     ::malloc_trim(0);
     const int64_t base_rss = rss_kb();
-    r1::model::ModelConfig c = r1::model::preset_config("qwen2", preset, 151936);
+    r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config("qwen2", preset, 151936);
     r1::model::Transformer m(c, dtype);
     m.init_random(1);
     ::malloc_trim(0);  // the fp32 draws the weights were converted from

@@ -52,9 +52,9 @@ double matmul_peak(at::ScalarType dtype) {
   return 2.0 * n * n * n / best;
 }
 
-model::ModelConfig bench_config(const std::string& name) {
+checkpoint::ModelConfig bench_config(const std::string& name) {
   if (name == "tiny") {  // the model of recipes/r1-zero-tiny.json
-    model::ModelConfig c = model::preset_config("qwen2", "tiny", 512);
+    checkpoint::ModelConfig c = checkpoint::preset_config("qwen2", "tiny", 512);
     c.hidden_size = 128;
     c.intermediate_size = 384;
     c.num_hidden_layers = 4;
@@ -64,12 +64,12 @@ model::ModelConfig bench_config(const std::string& name) {
     c.max_position_embeddings = 512;
     return c;
   }
-  if (name == "25m") return model::preset_config("qwen2", "25m", 8192);  // ~24M in the layers, an 8k vocabulary
+  if (name == "25m") return checkpoint::preset_config("qwen2", "25m", 8192);  // ~24M in the layers, an 8k vocabulary
   throw ConfigError("r1 bench train: unknown config '" + name + "' (known: tiny, 25m)");
 }
 
 // Parameters of every matrix a token is multiplied by: the layers' and the output head's.
-double matmul_params(const model::ModelConfig& c) {
+double matmul_params(const checkpoint::ModelConfig& c) {
   const double emb = static_cast<double>(c.vocab_size * c.hidden_size);
   return static_cast<double>(c.parameter_count()) - (c.tie_word_embeddings ? 0.0 : emb);
 }
@@ -78,7 +78,7 @@ struct UpdateTiming {
   double tokens_per_s = 0, mfu = 0, seconds = 0;
 };
 
-UpdateTiming time_update(const model::ModelConfig& mc, at::ScalarType compute, bool checkpointing,
+UpdateTiming time_update(const checkpoint::ModelConfig& mc, at::ScalarType compute, bool checkpointing,
                          const TrainBenchOptions& o, double peak) {
   model::Transformer policy(mc, at::kFloat);
   policy.init_random(1);
@@ -86,7 +86,7 @@ UpdateTiming time_update(const model::ModelConfig& mc, at::ScalarType compute, b
   policy.set_activation_checkpointing(checkpointing);
   for (auto& t : policy.parameters()) t.requires_grad_(true);
   std::vector<std::pair<std::string, at::Tensor>> named(policy.weights().begin(), policy.weights().end());
-  trainer::GrpoConfig c;
+  run::GrpoConfig c;
   c.micro_batch_tokens = o.micro_batch_tokens;
   c.loss.beta = 0;
   trainer::Optimizer optim(named, c.optim, 1000);
@@ -96,10 +96,10 @@ UpdateTiming time_update(const model::ModelConfig& mc, at::ScalarType compute, b
   std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(o.groups));
   for (auto& p : prompts)
     for (int64_t i = 0; i < o.prompt_tokens; ++i) p.push_back(token(rng));
-  std::vector<std::vector<trainer::ScoredSample>> groups(static_cast<size_t>(o.groups));
+  std::vector<std::vector<run::ScoredSample>> groups(static_cast<size_t>(o.groups));
   for (size_t g = 0; g < groups.size(); ++g)
     for (int64_t k = 0; k < o.group_size; ++k) {
-      trainer::ScoredSample s;
+      run::ScoredSample s;
       s.row = g;
       s.index = static_cast<int>(k);
       s.prompt_ids = &prompts[g];
@@ -137,24 +137,24 @@ StepSplit time_grpo_steps(const std::string& dir, int staleness, const TrainBenc
   const fs::path root(dir);
   const fs::path model_dir = root / "model";
   if (!fs::exists(model_dir / "config.json")) {
-    ArithOptions task;
+    tasks::ArithOptions task;
     task.min_digits = 1;
     task.max_digits = 2;
-    std::vector<std::string> corpus = make_corpus(2000, task);
+    std::vector<std::string> corpus = tasks::make_corpus(2000, task);
     BpeTrainOptions bo;
     bo.vocab_size = 512;
     fs::create_directories(model_dir);
     train_byte_tokenizer(corpus, bo, model_dir.string());
-    model::ModelConfig mc = bench_config("tiny");
+    checkpoint::ModelConfig mc = bench_config("tiny");
     const Tokenizer tok = Tokenizer::load(model_dir.string());
     mc.vocab_size = static_cast<int64_t>(tok.vocab_size());  // the BPE learns fewer than 512 on a small corpus
     mc.eos_token_ids = {*tok.eos_id()};
     model::Transformer m(mc, at::kFloat);
     m.init_random(3);
     m.save(model_dir.string());
-    write_problems_jsonl((root / "train.jsonl").string(), make_problems(500, 5, task));
+    tasks::write_problems_jsonl((root / "train.jsonl").string(), tasks::make_problems(500, 5, task));
   }
-  trainer::GrpoConfig c;
+  run::GrpoConfig c;
   c.model = model_dir.string();
   c.train_data = (root / "train.jsonl").string();
   c.steps = o.grpo_steps;
@@ -209,7 +209,7 @@ void bench_train(int threads_asked, const TrainBenchOptions& o) {
               static_cast<long long>(o.groups), static_cast<long long>(o.group_size), static_cast<long long>(o.prompt_tokens),
               static_cast<long long>(o.completion_tokens), static_cast<long long>(o.micro_batch_tokens));
   for (const std::string& name : o.configs) {
-    const model::ModelConfig mc = bench_config(name);
+    const checkpoint::ModelConfig mc = bench_config(name);
     std::printf("  %-5s %5.1fM parameters (%.1fM in matrix products), vocab %lld\n", name.c_str(),
                 static_cast<double>(mc.parameter_count()) / 1e6, matmul_params(mc) / 1e6, static_cast<long long>(mc.vocab_size));
     const UpdateTiming plain = time_update(mc, compute, false, o, peak);

@@ -10,7 +10,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-namespace r1::model {
+namespace r1::checkpoint {
 namespace {
 
 using nlohmann::json;
@@ -305,4 +305,4 @@ std::vector<TensorShape> checkpoint_tensors(const ModelConfig& c) {
   return out;
 }
 
-}  // namespace r1::model
+}  // namespace r1::checkpoint

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::model {
+namespace r1::checkpoint {
 
 enum class Arch { kQwen2, kQwen3, kLlama };
 
@@ -71,4 +71,4 @@ struct TensorShape {
 // Every tensor a checkpoint of `config` holds, in Hugging Face's names and shapes.
 std::vector<TensorShape> checkpoint_tensors(const ModelConfig& config);
 
-}  // namespace r1::model
+}  // namespace r1::checkpoint

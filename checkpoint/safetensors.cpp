@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/text.h"
 
-namespace r1::model {
+namespace r1::checkpoint {
 namespace {
 
 using nlohmann::json;
@@ -348,4 +348,4 @@ void write_checkpoint(const std::string& dir, const std::vector<TensorToWrite>& 
   fs::remove(dir + "/model.safetensors", ec);
 }
 
-}  // namespace r1::model
+}  // namespace r1::checkpoint

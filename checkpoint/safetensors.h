@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::model {
+namespace r1::checkpoint {
 
 enum class DType { kBool, kU8, kI8, kI16, kU16, kF16, kBF16, kI32, kU32, kF32, kF64, kI64, kU64, kF8E4M3, kF8E5M2 };
 
@@ -105,4 +105,4 @@ class Checkpoint {
 void write_checkpoint(const std::string& dir, const std::vector<TensorToWrite>& tensors, uint64_t max_shard_bytes = 0,
                       const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
-}  // namespace r1::model
+}  // namespace r1::checkpoint

@@ -65,12 +65,12 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
     const fs::path from = fs::is_directory(o.tokenizer) ? fs::path(o.tokenizer) : fs::path(o.tokenizer).parent_path();
     if (!fs::exists(from / "tokenizer.json")) throw Error(o.tokenizer + ": no tokenizer.json there");
     if (fs::weakly_canonical(from) != fs::weakly_canonical(o.out))
-      for (const char* f : r1::model::kTokenizerFiles)
+      for (const char* f : r1::checkpoint::kTokenizerFiles)
         if (fs::exists(from / f)) fs::copy_file(from / f, fs::path(o.out) / f, fs::copy_options::overwrite_existing);
   }
   std::optional<r1::Tokenizer> tok = r1::Tokenizer::load(o.out);
   const int64_t vocab = std::max<int64_t>(o.vocab_size, static_cast<int64_t>(tok->vocab_size()));
-  r1::model::ModelConfig config = r1::model::preset_config(o.arch, o.preset, vocab);
+  r1::checkpoint::ModelConfig config = r1::checkpoint::preset_config(o.arch, o.preset, vocab);
   if (tok) {
     if (auto b = tok->bos_id()) config.bos_token_id = *b;
     if (auto e = tok->eos_id()) config.eos_token_ids = {*e};
@@ -82,7 +82,7 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
   nlohmann::json gen = {{"do_sample", true}, {"temperature", 1.0}, {"top_p", 1.0}};
   if (config.bos_token_id >= 0) gen["bos_token_id"] = config.bos_token_id;
   if (!config.eos_token_ids.empty()) gen["eos_token_id"] = config.eos_token_ids;
-  std::ofstream(o.out + "/" + r1::model::kGenerationConfigFile, std::ios::trunc) << gen.dump(2) << "\n";
+  std::ofstream(o.out + "/" + r1::checkpoint::kGenerationConfigFile, std::ios::trunc) << gen.dump(2) << "\n";
   std::printf("%s: %s (%s preset, %s), %.2fM parameters, vocabulary %lld (%s tokenizer), seed %llu\n", o.out.c_str(),
               config.architecture_name(), o.preset.c_str(), dtype == at::kBFloat16 ? "bf16" : "fp32",
               config.parameter_count() / 1e6, static_cast<long long>(vocab),
@@ -104,8 +104,8 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   if (q.prompt.empty()) throw Error("--prompt: the prompt encodes to no tokens");
   q.params = o.sampling;
   // The trainer's and the workers' rule (tokenizer/chat_template.h); the end of turn counts with --chat.
-  q.params.stop_token_ids = r1::stop_token_ids(tok, tmpl ? &*tmpl : nullptr, r1::model::read_eos_token_ids(o.model));
-  r1::model::GenerateOptions go;
+  q.params.stop_token_ids = r1::stop_token_ids(tok, tmpl ? &*tmpl : nullptr, r1::checkpoint::read_eos_token_ids(o.model));
+  r1::inference::GenerateOptions go;
   go.tokenizer = &tok;
   const int64_t n = o.sampling.n;
   if (n == 1)
@@ -115,7 +115,7 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
       return true;
     };
   const auto start = std::chrono::steady_clock::now();
-  auto out = r1::model::generate(m, {q}, go);
+  auto out = r1::inference::generate(m, {q}, go);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   size_t tokens = 0;
   for (size_t s = 0; s < out[0].size(); ++s) {
@@ -146,7 +146,7 @@ void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutS
   apply(context);
   r1::rollout::WorkerOptions so = o;
   so.threads = context.threads;
-  r1::rollout::RolloutServer server(so);
+  r1::inference::RolloutServer server(so);
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
   std::thread waiter([&] {

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 
-namespace r1::model {
+namespace r1::inference {
 namespace {
 
 uint64_t splitmix(uint64_t x) {
@@ -23,7 +23,7 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void check_request(const GroupRequest& q, const ModelConfig& config, const Tokenizer* tok) {
+void check_request(const GroupRequest& q, const checkpoint::ModelConfig& config, const Tokenizer* tok) {
   const SamplingParams& p = q.params;
   if (!(p.temperature >= 0) || !std::isfinite(p.temperature)) throw Error("temperature must be >= 0");
   if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("top_p must be in (0, 1]");
@@ -46,7 +46,7 @@ void check_request(const GroupRequest& q, const ModelConfig& config, const Token
 
 }  // namespace
 
-int64_t kv_tokens_for_megabytes(const Transformer& model, double megabytes) {
+int64_t kv_tokens_for_megabytes(const model::Transformer& model, double megabytes) {
   return static_cast<int64_t>(megabytes * 1024.0 * 1024.0 / static_cast<double>(model.kv_bytes_per_token()));
 }
 
@@ -74,13 +74,13 @@ struct Engine::Sequence {
 };
 
 struct Engine::WeightUpdate {
-  std::shared_ptr<const Transformer> model;
+  std::shared_ptr<const model::Transformer> model;
   uint64_t version = 0;
   bool abort_in_flight = false;
   bool done = false;
 };
 
-Engine::Engine(std::shared_ptr<const Transformer> model, EngineOptions options, uint64_t version)
+Engine::Engine(std::shared_ptr<const model::Transformer> model, EngineOptions options, uint64_t version)
     : options_(options), model_(std::move(model)), version_(version) {
   if (!model_) throw Error("engine: no model");
   if (options_.block_size < 1) throw Error("engine: block_size must be >= 1");
@@ -138,9 +138,9 @@ void Engine::cancel(GroupId id) {
   wake_.notify_all();
 }
 
-void Engine::update_weights(std::shared_ptr<const Transformer> model, uint64_t version, bool abort_in_flight) {
+void Engine::update_weights(std::shared_ptr<const model::Transformer> model, uint64_t version, bool abort_in_flight) {
   if (!model) throw Error("update_weights: no model");
-  if (model->dtype() != model_->dtype() || model_config_json(model->config()) != model_config_json(model_->config()))
+  if (model->dtype() != model_->dtype() || checkpoint::model_config_json(model->config()) != checkpoint::model_config_json(model_->config()))
     throw Error("update_weights: the new model's config or dtype differs from the one in service");
   auto update = std::make_shared<WeightUpdate>();
   update->model = std::move(model);
@@ -249,7 +249,7 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
   auto slot = [&](const Sequence& seq, int64_t t) { return seq.table[static_cast<size_t>(t / bs)] * bs + t % bs; };
   std::vector<int64_t> slots(static_cast<size_t>(P));
   for (int64_t t = 0; t < P; ++t) slots[static_cast<size_t>(t)] = slot(*seqs[0], t);
-  PagedStep step;
+  model::PagedStep step;
   step.input_ids = at::tensor(q.prompt, at::kLong).view({1, P});
   step.positions = at::arange(P, at::kLong).view({1, P});
   step.write = at::tensor(slots, at::kLong).view({1, P});
@@ -294,7 +294,7 @@ void Engine::decode() {
     write[static_cast<size_t>(r)] = s.table[static_cast<size_t>(s.length / bs)] * bs + s.length % bs;
     std::copy(s.table.begin(), s.table.end(), tables.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(r) * widest));
   }
-  PagedStep step;
+  model::PagedStep step;
   step.input_ids = at::tensor(ids, at::kLong).view({B, 1});
   step.positions = at::tensor(pos, at::kLong).view({B, 1});
   step.write = at::tensor(write, at::kLong).view({B, 1});
@@ -502,7 +502,7 @@ EngineStatus Engine::status() const {
   return s;
 }
 
-std::shared_ptr<const Transformer> Engine::model() const {
+std::shared_ptr<const model::Transformer> Engine::model() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return model_;
 }
@@ -512,4 +512,4 @@ uint64_t Engine::version() const {
   return version_;
 }
 
-}  // namespace r1::model
+}  // namespace r1::inference

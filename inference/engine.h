@@ -32,7 +32,7 @@ namespace r1 {
 class Tokenizer;
 }
 
-namespace r1::model {
+namespace r1::inference {
 
 struct EngineOptions {
   int64_t kv_cache_tokens = 16384;  // the KV budget in tokens (all layers' keys and values)
@@ -48,7 +48,7 @@ struct KvBudgetError : Error {
 };
 
 // The KV budget in tokens that `megabytes` of cache holds for `model`.
-int64_t kv_tokens_for_megabytes(const Transformer& model, double megabytes);
+int64_t kv_tokens_for_megabytes(const model::Transformer& model, double megabytes);
 
 struct EngineStatus {
   uint64_t version = 0;
@@ -68,7 +68,7 @@ class Engine {
   // (empty without a tokenizer); false cancels the group.
   using OnText = std::function<bool(int64_t sample, const std::string& piece)>;
 
-  Engine(std::shared_ptr<const Transformer> model, EngineOptions options, uint64_t version = 0);
+  Engine(std::shared_ptr<const model::Transformer> model, EngineOptions options, uint64_t version = 0);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -84,7 +84,7 @@ class Engine {
   // running sequences first finish on the old weights (queued groups wait) or, with abort_in_flight,
   // end with kAbort. Returns when the new weights are in service. The model must have this engine's
   // config; throws r1::Error otherwise.
-  void update_weights(std::shared_ptr<const Transformer> model, uint64_t version, bool abort_in_flight);
+  void update_weights(std::shared_ptr<const model::Transformer> model, uint64_t version, bool abort_in_flight);
 
   // One round: admit what fits, prefill it, one decode step for every running sequence. Returns false
   // when there was nothing to do.
@@ -101,7 +101,7 @@ class Engine {
   void call(const std::function<void()>& task);
 
   EngineStatus status() const;
-  std::shared_ptr<const Transformer> model() const;
+  std::shared_ptr<const model::Transformer> model() const;
   uint64_t version() const;
 
  private:
@@ -125,9 +125,9 @@ class Engine {
   void release_block(int64_t block);
 
   EngineOptions options_;
-  std::shared_ptr<const Transformer> model_;  // swapped only by the engine's thread, under mutex_
+  std::shared_ptr<const model::Transformer> model_;  // swapped only by the engine's thread, under mutex_
   uint64_t version_;
-  PagedKV cache_;
+  model::PagedKV cache_;
   std::vector<int64_t> free_blocks_;
   std::vector<int32_t> block_refs_;
   std::vector<std::unique_ptr<Sequence>> running_;
@@ -146,4 +146,4 @@ class Engine {
   uint64_t tokens_generated_ = 0;
 };
 
-}  // namespace r1::model
+}  // namespace r1::inference

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "inference/engine.h"
 
-namespace r1::model {
+namespace r1::inference {
 
 at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& p) {
   at::Tensor l = logits.to(at::kFloat);
@@ -28,7 +28,7 @@ at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams&
   return probs / probs.sum();
 }
 
-std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GroupRequest>& requests,
+std::vector<std::vector<Completion>> generate(const model::Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options) {
   std::vector<std::vector<Completion>> results(requests.size());
   if (requests.empty()) return results;
@@ -44,7 +44,7 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
   }
   eo.kv_cache_tokens = std::max<int64_t>(blocks, 1) * eo.block_size;
   eo.max_running = std::max<int64_t>(samples, 1);
-  Engine engine(std::shared_ptr<const Transformer>(&model, [](const Transformer*) {}), eo);
+  Engine engine(std::shared_ptr<const model::Transformer>(&model, [](const model::Transformer*) {}), eo);
   bool abort_all = false;
   std::vector<Engine::GroupId> ids;
   at::NoGradGuard no_grad;
@@ -71,4 +71,4 @@ std::vector<std::vector<Completion>> generate(const Transformer& model, const st
   return results;
 }
 
-}  // namespace r1::model
+}  // namespace r1::inference

@@ -15,7 +15,7 @@ namespace r1 {
 class Tokenizer;
 }
 
-namespace r1::model {
+namespace r1::inference {
 
 // The request, its parameters and the completions are the rollout seam's types (rollout/group.h): the
 // worker hands what it received to the engine as it is.
@@ -33,11 +33,11 @@ struct GenerateOptions {
 };
 
 // Completions per request (params.n each), in order.
-std::vector<std::vector<Completion>> generate(const Transformer& model, const std::vector<GroupRequest>& requests,
+std::vector<std::vector<Completion>> generate(const model::Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options = {});
 
 // The distribution a token is drawn from (fp32 probabilities over the vocabulary) after temperature,
 // top-k, top-p and min-p; greedy puts all mass on the arg max. Exposed for tests.
 at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& params);
 
-}  // namespace r1::model
+}  // namespace r1::inference

@@ -26,7 +26,7 @@
 #include "rollout/request.h"
 #include "rollout/wire.h"
 
-namespace r1::rollout {
+namespace r1::inference {
 namespace {
 
 using grpc::ServerContext;
@@ -81,7 +81,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 // The first chunk names the update's version, which must be newer than the one in service; every
 // later chunk repeats it. Returns the fault, or "".
-std::string check_version(const v1::TensorChunk& chunk, int64_t index, Update& u, const model::Engine& engine) {
+std::string check_version(const v1::TensorChunk& chunk, int64_t index, Update& u, const inference::Engine& engine) {
   if (!u.version) {
     u.version = chunk.version();
     u.abort_in_flight = chunk.abort_in_flight();
@@ -142,7 +142,7 @@ std::string check_complete(const Update& u, const Shapes& expected) {
 // Reads the whole stream into `u` and returns its first fault, or "". After a fault the rest of
 // the stream is drained unread, so the client gets one answer.
 std::string read_update(grpc::ServerReader<v1::TensorChunk>* reader, Update& u, const Shapes& expected,
-                        const model::Engine& engine, const std::string& architecture) {
+                        const inference::Engine& engine, const std::string& architecture) {
   std::string error;
   v1::TensorChunk chunk;
   int64_t chunks = 0;
@@ -171,11 +171,11 @@ class HealthWithToken final : public v1::Health::Service {
 }  // namespace
 
 struct RolloutServer::Impl final : public v1::Rollout::Service {
-  WorkerOptions options;
-  model::ModelConfig config;
+  rollout::WorkerOptions options;
+  checkpoint::ModelConfig config;
   at::ScalarType dtype = at::kBFloat16;
   std::optional<Tokenizer> tokenizer;
-  std::unique_ptr<model::Engine> engine;
+  std::unique_ptr<inference::Engine> engine;
   std::thread engine_thread;
   proto::HealthServiceImpl health{"r1"};
   std::unique_ptr<HealthWithToken> health_with_token;
@@ -194,11 +194,11 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
                   grpc::ServerWriter<v1::Completion>* writer) override {
     if (!authorised(context, options.token)) return unauthenticated();
     if (stopping) return Status(StatusCode::UNAVAILABLE, "the worker is shutting down");
-    ModelLimits limits{config.vocab_size, config.max_position_embeddings, options.max_n};
-    GroupRequest group_request;
+    rollout::ModelLimits limits{config.vocab_size, config.max_position_embeddings, options.max_n};
+    rollout::GroupRequest group_request;
     try {
-      group_request = prepare_request(*request, limits, tokenizer ? &*tokenizer : nullptr);
-    } catch (const InvalidRequest& e) {
+      group_request = rollout::prepare_request(*request, limits, tokenizer ? &*tokenizer : nullptr);
+    } catch (const rollout::InvalidRequest& e) {
       return Status(StatusCode::INVALID_ARGUMENT, e.what());
     }
     const int64_t n = group_request.params.n;
@@ -210,16 +210,16 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
       std::deque<v1::Completion> items;
     };
     auto inbox = std::make_shared<Inbox>();
-    auto on_completion = [inbox, id = group_request.id, prompt_tokens = group_request.prompt.size()](Completion&& c) {
-      v1::Completion out = to_proto(c, id, static_cast<int64_t>(prompt_tokens));
+    auto on_completion = [inbox, id = group_request.id, prompt_tokens = group_request.prompt.size()](rollout::Completion&& c) {
+      v1::Completion out = rollout::to_proto(c, id, static_cast<int64_t>(prompt_tokens));
       std::lock_guard<std::mutex> lock(inbox->mutex);
       inbox->items.push_back(std::move(out));
       inbox->ready.notify_all();
     };
-    model::Engine::GroupId group = 0;
+    inference::Engine::GroupId group = 0;
     try {
       group = engine->submit(std::move(group_request), on_completion);
-    } catch (const model::KvBudgetError& e) {
+    } catch (const inference::KvBudgetError& e) {
       return Status(StatusCode::RESOURCE_EXHAUSTED, e.what());
     } catch (const Error& e) {
       return Status(StatusCode::INVALID_ARGUMENT, e.what());
@@ -262,7 +262,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     if (!authorised(context, options.token)) return unauthenticated();
     std::lock_guard<std::mutex> one_at_a_time(update_mutex);
     Shapes expected;
-    for (const auto& t : model::checkpoint_tensors(config)) expected[t.name] = t.shape;
+    for (const auto& t : checkpoint::checkpoint_tensors(config)) expected[t.name] = t.shape;
     Update update;
     std::string error = read_update(reader, update, expected, *engine, config.architecture_name());
     if (!error.empty()) {
@@ -312,7 +312,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
 
   Status GetStatus(ServerContext* context, const v1::StatusRequest*, v1::Status* out) override {
     if (!authorised(context, options.token)) return unauthenticated();
-    const model::EngineStatus s = engine->status();
+    const inference::EngineStatus s = engine->status();
     out->set_version(s.version);
     out->set_queue_depth(static_cast<int32_t>(s.queued_groups));
     out->set_running_sequences(static_cast<int32_t>(s.running_sequences));
@@ -325,7 +325,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   }
 };
 
-RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Impl>()) {
+RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
   s.options = o;
   if (o.fp8_scaling != "channel" && o.fp8_scaling != "block")
@@ -336,7 +336,7 @@ RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Im
   // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
   // decoding, and the weight updates (through Engine::call). Then the process has one OpenMP team of
   // `threads`, which libgomp keeps spinning between the parallel regions of a decode step.
-  model::EngineOptions eo;
+  inference::EngineOptions eo;
   eo.max_running = o.max_running;
   eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
   std::shared_ptr<const model::Transformer> model;
@@ -349,8 +349,8 @@ RolloutServer::RolloutServer(const WorkerOptions& o) : impl_(std::make_unique<Im
       model::Transformer m = model::Transformer::load(o.model_dir, s.dtype);
       s.config = m.config();
       model = s.prepare(std::move(m));
-      eo.kv_cache_tokens = model::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
-      s.engine = std::make_unique<model::Engine>(model, eo, o.version);
+      eo.kv_cache_tokens = inference::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
+      s.engine = std::make_unique<inference::Engine>(model, eo, o.version);
     } catch (...) {
       ready.set_exception(std::current_exception());
       return;
@@ -406,4 +406,4 @@ void RolloutServer::shutdown() {
   if (s.server) s.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 
-}  // namespace r1::rollout
+}  // namespace r1::inference

@@ -15,13 +15,13 @@
 
 #include "rollout/worker_options.h"
 
-namespace r1::rollout {
+namespace r1::inference {
 
 class RolloutServer {
  public:
   // Loads the model and starts serving; throws r1::Error when the model cannot be loaded or the
   // address cannot be bound.
-  explicit RolloutServer(const WorkerOptions& options);
+  explicit RolloutServer(const rollout::WorkerOptions& options);
   ~RolloutServer();
   int port() const;
   std::string address() const;  // host:port
@@ -35,4 +35,4 @@ class RolloutServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace r1::rollout
+}  // namespace r1::inference

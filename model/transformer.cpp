@@ -16,22 +16,22 @@
 namespace r1::model {
 namespace {
 
-at::ScalarType scalar_type_of(DType d, const std::string& where) {
+at::ScalarType scalar_type_of(checkpoint::DType d, const std::string& where) {
   switch (d) {
-    case DType::kF32: return at::kFloat;
-    case DType::kBF16: return at::kBFloat16;
-    case DType::kF16: return at::kHalf;
-    case DType::kF64: return at::kDouble;
-    default: throw Error(where + ": dtype " + dtype_name(d) + " cannot hold weights (F32, BF16, F16 or F64)");
+    case checkpoint::DType::kF32: return at::kFloat;
+    case checkpoint::DType::kBF16: return at::kBFloat16;
+    case checkpoint::DType::kF16: return at::kHalf;
+    case checkpoint::DType::kF64: return at::kDouble;
+    default: throw Error(where + ": dtype " + checkpoint::dtype_name(d) + " cannot hold weights (F32, BF16, F16 or F64)");
   }
 }
 
-DType dtype_of(at::ScalarType t) {
+checkpoint::DType dtype_of(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return DType::kF32;
-    case at::kBFloat16: return DType::kBF16;
-    case at::kHalf: return DType::kF16;
-    case at::kDouble: return DType::kF64;
+    case at::kFloat: return checkpoint::DType::kF32;
+    case at::kBFloat16: return checkpoint::DType::kBF16;
+    case at::kHalf: return checkpoint::DType::kF16;
+    case at::kDouble: return checkpoint::DType::kF64;
     default: throw Error("weights of this dtype cannot be saved");
   }
 }
@@ -56,10 +56,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * y.to(x.scalar_type());
 }
 
-at::Tensor rotary_inv_freq(const ModelConfig& c) {
+at::Tensor rotary_inv_freq(const checkpoint::ModelConfig& c) {
   const int64_t d = c.head_dim;
   at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d));
-  const RopeScaling& s = c.rope_scaling;
+  const checkpoint::RopeScaling& s = c.rope_scaling;
   if (s.factor > 0) {  // Llama 3: low frequencies slowed by `factor`, a smooth blend between
     const double old_len = static_cast<double>(s.original_max_position_embeddings);
     const double low_wavelen = old_len / s.low_freq_factor, high_wavelen = old_len / s.high_freq_factor;
@@ -91,10 +91,10 @@ KVCache KVCache::repeat_interleave(int64_t n) const {
 
 // ---- the model ---------------------------------------------------------------------------------------
 
-Transformer::Transformer(ModelConfig config, at::ScalarType dtype)
+Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype)
     : config_(std::move(config)), dtype_(dtype), compute_dtype_(dtype) {
   if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) throw Error("the transformer computes in fp32 or bf16");
-  for (const TensorShape& t : checkpoint_tensors(config_)) weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
+  for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_)) weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
   inv_freq_ = rotary_inv_freq(config_);
 }
 
@@ -149,7 +149,7 @@ std::vector<at::Tensor> Transformer::parameters() const {
 
 void Transformer::init_random(uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
-  for (const TensorShape& t : checkpoint_tensors(config_)) {
+  for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_)) {
     at::Tensor& x = weights_[t.name];
     const std::string& n = t.name;
     at::Tensor init;
@@ -165,10 +165,10 @@ void Transformer::init_random(uint64_t seed) {
 }
 
 Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
-  Transformer m(read_model_config(dir + "/config.json"), dtype);
-  Checkpoint ck(dir);
+  Transformer m(checkpoint::read_model_config(dir + "/config.json"), dtype);
+  checkpoint::Checkpoint ck(dir);
   std::set<std::string> expected;
-  for (const TensorShape& t : checkpoint_tensors(m.config_)) {
+  for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(m.config_)) {
     expected.insert(t.name);
     if (!ck.contains(t.name)) throw Error(dir + ": the checkpoint has no tensor '" + t.name + "', which config.json needs");
     auto [file, info] = ck.at(t.name);
@@ -196,19 +196,19 @@ Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
 void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
   if (fp8()) throw Error(dir + ": an FP8 model is for inference; save the model it was quantised from");
   std::vector<at::Tensor> keep;
-  std::vector<TensorToWrite> out;
+  std::vector<checkpoint::TensorToWrite> out;
   for (const auto& [name, t] : weights_) {
     at::Tensor c = t.detach().contiguous();
     keep.push_back(c);
     out.push_back({name, dtype_of(c.scalar_type()), std::vector<int64_t>(c.sizes().begin(), c.sizes().end()),
                    c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size())});
   }
-  write_checkpoint(dir, out, max_shard_bytes);
-  ModelConfig c = config_;
+  checkpoint::write_checkpoint(dir, out, max_shard_bytes);
+  checkpoint::ModelConfig c = config_;
   c.torch_dtype = dtype_ == at::kBFloat16 ? "bfloat16" : "float32";
   const std::string path = dir + "/config.json";
   std::ofstream f(path, std::ios::trunc);
-  f << model_config_json(c);
+  f << checkpoint::model_config_json(c);
   if (!f) throw Error(path + ": cannot write");
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -218,8 +218,8 @@ void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
     if (fs::exists(from) && !fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec))
       throw Error((fs::path(dir) / name).string() + ": cannot copy from " + from.string() + ": " + ec.message());
   };
-  for (const char* name : kTokenizerFiles) copy_along(name);
-  copy_along(kGenerationConfigFile);
+  for (const char* name : checkpoint::kTokenizerFiles) copy_along(name);
+  copy_along(checkpoint::kGenerationConfigFile);
 }
 
 std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions) const {
@@ -230,7 +230,7 @@ std::pair<at::Tensor, at::Tensor> Transformer::rope(const at::Tensor& positions)
 
 at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                               const at::Tensor& mask, const KeyValueHook& keys_values) const {
-  const ModelConfig& c = config_;
+  const checkpoint::ModelConfig& c = config_;
   const std::string p = "model.layers." + std::to_string(i) + ".";
   const int64_t B = x.size(0), T = x.size(1), D = c.head_dim;
   auto bias = [&](const char* name) {

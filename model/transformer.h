@@ -60,7 +60,7 @@ struct PagedStep {
 class Transformer {
  public:
   // Weights zero until init_random() or load().
-  Transformer(ModelConfig config, at::ScalarType dtype = at::kFloat);
+  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype = at::kFloat);
 
   // config.json and the checkpoint of folder `dir`.
   static Transformer load(const std::string& dir, at::ScalarType dtype = at::kFloat);
@@ -79,7 +79,7 @@ class Transformer {
   // Bytes held by the weights (FP8 codes and scales included).
   int64_t weight_bytes() const;
 
-  const ModelConfig& config() const { return config_; }
+  const checkpoint::ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
 
   // Training options, both off by default:
@@ -139,7 +139,7 @@ class Transformer {
   // x times a layer matrix (transposed), plus bias: in FP8 through Fp8Weight::linear.
   at::Tensor project(const at::Tensor& x, const std::string& name, const at::Tensor& bias = {}) const;
 
-  ModelConfig config_;
+  checkpoint::ModelConfig config_;
   at::ScalarType dtype_;
   std::string source_dir_;  // the folder load() read, whose other files save() carries
   std::map<std::string, at::Tensor> weights_;
@@ -151,7 +151,7 @@ class Transformer {
 
 // Building blocks, exposed for tests.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
-at::Tensor rotary_inv_freq(const ModelConfig& config);
+at::Tensor rotary_inv_freq(const checkpoint::ModelConfig& config);
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);  // x [B, heads, T, D]
 
 }  // namespace r1::model

@@ -14,7 +14,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::run {
 
 namespace {
 
@@ -104,4 +104,4 @@ StartPoint start_point(const CheckpointStore& store, bool resume, const std::str
   return p;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

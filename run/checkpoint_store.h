@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::trainer {
+namespace r1::run {
 
 class CheckpointStore {
  public:
@@ -56,4 +56,4 @@ struct StartPoint {
 };
 StartPoint start_point(const CheckpointStore& store, bool resume, const std::string& base_model);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -9,7 +9,7 @@
 #include "core/jsonl.h"
 #include "core/log.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 DatasetPosition DatasetPosition::from_json(const nlohmann::json& j) {
   DatasetPosition p;
@@ -90,4 +90,4 @@ std::vector<size_t> PromptDataset::next(size_t n, DatasetPosition& p) const {
   return out;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct PromptRow {
   std::string prompt;            // set when the row has "prompt"
@@ -58,4 +58,4 @@ class PromptDataset {
 // Parses one dataset row (tests and other readers): throws r1::ConfigError "<source>:<line>: <what>".
 PromptRow parse_prompt_row(const nlohmann::json& row, const std::string& source, int64_t line);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

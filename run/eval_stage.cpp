@@ -21,7 +21,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::run {
 
 EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   EvalStageConfig c;
@@ -94,7 +94,7 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   for (const auto& e : present) {
     const Tokenizer tokenizer = Tokenizer::load(e.model);
     rollout::RolloutClient client(c.rollout.client_options(r1_binary, e.model, 1, 0));
-    Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(e.model));
+    Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(e.model));
     EvalRow row{e.name, e.model, {}, 0};
     row.result = evaluate(sampler, data, c.eval, c.eval.max_new_tokens, c.target_language, c.seed, &row.seconds);
     log::info() << "eval: " << e.name << ": accuracy " << row.result.accuracy << ", format " << row.result.format_rate
@@ -118,4 +118,4 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   return rows;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -30,7 +30,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct EvalStageConfig {
   struct Entry {
@@ -63,4 +63,4 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& config, const std::st
 // The Markdown table of eval rows (one header line, one line per model).
 std::string eval_table(const std::vector<EvalRow>& rows);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -7,7 +7,7 @@
 #include "rewards/reward_set.h"
 #include "run/grpo_config.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 AdvantageScale parse_advantage_scale(const std::string& name) {
   if (name == "group") return AdvantageScale::kGroup;
@@ -191,4 +191,4 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   return c;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

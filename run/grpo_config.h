@@ -17,7 +17,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 enum class AdvantageScale { kGroup, kBatch, kNone };
 enum class LossAggregation { kSeqMeanTokenMean, kTokenMean, kSeqMeanTokenSumNorm };
@@ -111,4 +111,4 @@ struct GrpoResult {
   std::string model_dir;               // the final policy
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -6,13 +6,13 @@
 #include "core/config.h"
 #include "core/error.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 PretrainConfig PretrainConfig::read(ConfigReader& r) {
   PretrainConfig c;
   {
     ConfigReader t = r.child("task");
-    c.task = read_arith_options(t);
+    c.task = tasks::read_arith_options(t);
     t.finish();
   }
   c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
@@ -87,4 +87,4 @@ nlohmann::json PretrainConfig::identity() const {
   return id;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

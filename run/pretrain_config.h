@@ -16,10 +16,10 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct PretrainConfig {
-  ArithOptions task;
+  tasks::ArithOptions task;
   int64_t documents = 50000;
   int64_t train_problems = 5000, heldout_problems = 200;
   uint64_t heldout_seed = 1000;
@@ -42,4 +42,4 @@ struct PretrainConfig {
   nlohmann::json identity() const;
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::run

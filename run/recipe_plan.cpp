@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::run {
 
 std::string content_hash(const std::string& text) {
   uint64_t h = 1469598103934665603ULL;
@@ -257,4 +257,4 @@ std::string plan_line(const PlannedStage& p) {
   return line;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -36,7 +36,7 @@
 #include "rewards/reward_set.h"
 #include "run/stage.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 // Applies one "stage.key.sub=value" edit to a recipe's JSON ("inputs.name=value" edits an input);
 // the value is JSON, or else a string. Errors name the edit.
@@ -94,4 +94,4 @@ Plan plan_recipe(const nlohmann::json& recipe, const PlanOptions& options, const
 // One line of the printed plan: "stage NAME KIND FOLDER  (cached|resume)  note".
 std::string plan_line(const PlannedStage& stage);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -10,7 +10,7 @@
 #include "core/text.h"
 #include "rewards/language.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 RejectionFilters RejectionFilters::read(ConfigReader& r) {
   RejectionFilters f;
@@ -80,4 +80,4 @@ bool Deduplicator::first(const std::string& prompt, const std::string& completio
   return seen_.emplace(collapse(prompt), collapse(completion)).second;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -25,7 +25,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct RejectionFilters {
   bool require_correct = true;
@@ -55,4 +55,4 @@ class Deduplicator {
   std::set<std::pair<std::string, std::string>> seen_;
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -22,7 +22,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::run {
 
 RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
   RejectionSampleConfig c;
@@ -202,14 +202,14 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
   rollout::RolloutClient client(c.rollout.client_options(r1_binary, c.model, c.samples_per_prompt, 0));
-  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(c.model));
+  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(c.model));
 
   std::vector<size_t> rows;
   const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
 
   Judge judge(c);
-  StepProgress progress("rejection-sample", static_cast<int64_t>(rows.size()), 0, 10);
+  telemetry::StepProgress progress("rejection-sample", static_cast<int64_t>(rows.size()), 0, 10);
   int64_t done = 0;
   sampler.run(data, rows, sampling_params(c), [&](size_t, std::vector<ScoredSample>&& group) {
     judge.group(data.row(group.front().row), group);
@@ -229,4 +229,4 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   return result;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

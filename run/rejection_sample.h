@@ -23,7 +23,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct RejectionSampleConfig {
   std::string model;                   // the model to sample from (Hugging Face layout)
@@ -56,4 +56,4 @@ struct RejectionSampleResult {
 RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& config, const std::string& run_dir,
                                            const std::string& r1_binary, const rewards::RewardServices& services = {});
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::run {
 
 nlohmann::json EvalResult::to_json() const {
   return {{"accuracy", accuracy}, {"format_rate", format_rate}, {"language_consistency", language_consistency},
@@ -67,14 +67,14 @@ EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfi
 
 void plot_run(const std::string& run_dir) {
   std::ifstream in(fs::path(run_dir) / "metrics.jsonl");
-  Series reward{"reward", {}, {}}, acc{"accuracy", {}, {}}, fmt{"format rate", {}, {}}, len{"mean", {}, {}},
+  telemetry::Series reward{"reward", {}, {}}, acc{"accuracy", {}, {}}, fmt{"format rate", {}, {}}, len{"mean", {}, {}},
       len_max{"max", {}, {}};
   std::string line;
   while (std::getline(in, line)) {
     auto m = nlohmann::json::parse(line, nullptr, false);
     if (m.is_discarded() || !m.is_object() || !m.contains("step")) continue;
     const double s = m["step"].get<double>();
-    auto put = [&](Series& series, const nlohmann::json& v) {
+    auto put = [&](telemetry::Series& series, const nlohmann::json& v) {
       if (v.is_number()) {
         series.x.push_back(s);
         series.y.push_back(v.get<double>());
@@ -88,10 +88,10 @@ void plot_run(const std::string& run_dir) {
       put(len_max, m["response_length"].value("max", nlohmann::json()));
     }
   }
-  std::vector<Panel> panels = {{"Reward", "mean reward", {reward}},
+  std::vector<telemetry::Panel> panels = {{"Reward", "mean reward", {reward}},
                                {"Accuracy and format (training samples)", "fraction", {acc, fmt}},
                                {"Response length", "tokens", {len, len_max}}};
-  write_svg_plot((fs::path(run_dir) / "plot.svg").string(), panels, fs::path(run_dir).filename().string(), "step");
+  telemetry::write_svg_plot((fs::path(run_dir) / "plot.svg").string(), panels, fs::path(run_dir).filename().string(), "step");
 }
 
 void write_run_report(const std::string& run_dir, const GrpoResult& r) {
@@ -116,4 +116,4 @@ void write_run_report(const std::string& run_dir, const GrpoResult& r) {
   }
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -16,7 +16,7 @@
 #include "run/dataset.h"
 #include "run/grpo_config.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 class Sampler;
 
@@ -31,4 +31,4 @@ void write_run_report(const std::string& run_dir, const GrpoResult& result);
 // The plot of a run's metrics.jsonl (plot.svg beside it); a run with no metrics yet draws "no data".
 void plot_run(const std::string& run_dir);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

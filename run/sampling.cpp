@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 RolloutConfig RolloutConfig::read(ConfigReader& w) {
   RolloutConfig c;
@@ -119,4 +119,4 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
   });
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

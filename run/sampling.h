@@ -20,7 +20,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 // Rollout workers of a stage that samples (grpo, rejection-sample).
 struct RolloutConfig {
@@ -82,4 +82,4 @@ class Sampler {
   std::map<size_t, std::pair<std::string, std::vector<int64_t>>> prompts_;
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/error.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 int64_t SftConfig::rows_per_step() const { return std::max<int64_t>(1, batch_tokens / seq_len); }
 
@@ -51,4 +51,4 @@ SftConfig SftConfig::read(ConfigReader& r) {
   return c;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -12,7 +12,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct SftConfig {
   std::string model;                   // the starting model (Hugging Face layout)
@@ -37,4 +37,4 @@ struct SftConfig {
   static SftConfig read(ConfigReader& r);
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::run

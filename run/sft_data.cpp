@@ -10,7 +10,7 @@
 #include "core/jsonl.h"
 #include "core/log.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 int64_t SftExample::trained() const { return std::count(train.begin(), train.end(), uint8_t{1}); }
 int64_t PackedRow::trained() const { return std::count(train.begin(), train.end(), uint8_t{1}); }
@@ -162,4 +162,4 @@ std::vector<PackedRow> pack_examples(const std::vector<SftExample>& examples, co
   return rows;
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -26,7 +26,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 struct SftExample {
   std::vector<int32_t> ids;
@@ -63,4 +63,4 @@ struct PackStats {
 std::vector<PackedRow> pack_examples(const std::vector<SftExample>& examples, const std::vector<size_t>& order,
                                      int64_t seq_len, int32_t pad_id, PackStats* stats = nullptr);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -3,7 +3,7 @@
 
 #include "core/config.h"
 
-namespace r1::trainer {
+namespace r1::run {
 
 namespace {
 
@@ -58,4 +58,4 @@ StageConfig read_eval_stage(ConfigReader& r, const rewards::RewardServices& serv
 
 nlohmann::json pretrain_identity(const StageConfig& config) { return std::get<PretrainConfig>(config).identity(); }
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -25,7 +25,7 @@ namespace r1 {
 class ConfigReader;
 }
 
-namespace r1::trainer {
+namespace r1::run {
 
 // distill is SFT of a smaller student ("model") on a teacher's samples; "teacher" names the teacher's
 // model, checked to be larger when the stage runs (its config.json may not exist before then).
@@ -75,4 +75,4 @@ StageConfig read_rejection_sample_stage(ConfigReader& r, const rewards::RewardSe
 StageConfig read_eval_stage(ConfigReader& r, const rewards::RewardServices& services);
 nlohmann::json pretrain_identity(const StageConfig& config);
 
-}  // namespace r1::trainer
+}  // namespace r1::run

@@ -19,7 +19,7 @@
 #include <fstream>
 #include <functional>
 
-namespace r1 {
+namespace r1::tasks {
 namespace {
 
 const std::array<std::string, 3> kOps = {"add", "sub", "mul"};
@@ -455,4 +455,4 @@ void write_problems_jsonl(const std::string& path, const std::vector<Problem>& p
   write_file_atomic(path, text);
 }
 
-}  // namespace r1
+}  // namespace r1::tasks

@@ -45,8 +45,10 @@
 #include <vector>
 
 namespace r1 {
-
 class ConfigReader;
+}
+
+namespace r1::tasks {
 
 struct ArithOptions {
   uint64_t seed = 1;
@@ -130,4 +132,4 @@ nlohmann::json problem_row(const Problem& problem);
 // One row per line, written to a temporary file and renamed; r1::Error naming `path` on failure.
 void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems);
 
-}  // namespace r1
+}  // namespace r1::tasks

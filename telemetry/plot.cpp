@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/text.h"
 
-namespace r1::trainer {
+namespace r1::telemetry {
 namespace {
 
 constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -259,4 +259,4 @@ void write_svg_plot(const std::string& path, const std::vector<Panel>& panels, c
   write_file_atomic(path, svg_plot(panels, title, x_label, layout));
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

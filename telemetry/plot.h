@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::trainer {
+namespace r1::telemetry {
 
 // One curve. An empty x means x = 0, 1, 2, ...; otherwise x and y must have the same length.
 struct Series {
@@ -59,4 +59,4 @@ std::string svg_plot(const std::vector<Panel>& panels, const std::string& title,
 void write_svg_plot(const std::string& path, const std::vector<Panel>& panels, const std::string& title,
                     const std::string& x_label, const PlotLayout& layout = {});
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 
-namespace r1::trainer {
+namespace r1::telemetry {
 
 namespace {
 
@@ -140,4 +140,4 @@ void StepProgress::finish() {
   }
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <string>
 
-namespace r1::trainer {
+namespace r1::telemetry {
 
 class TensorBoardWriter;
 
@@ -62,4 +62,4 @@ class StepProgress {
 // "4m32s", "1h02m", "12s".
 std::string format_duration(double seconds);
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/log.h"
 
-namespace r1::trainer {
+namespace r1::telemetry {
 namespace {
 
 constexpr size_t kFlushThreshold = 64 * 1024;
@@ -204,4 +204,4 @@ void TensorBoardWriter::write_buffer() {
   buffer_.clear();
 }
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

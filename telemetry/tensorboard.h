@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-namespace r1::trainer {
+namespace r1::telemetry {
 
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses it.
 uint32_t crc32c(const void* data, size_t n);
@@ -51,4 +51,4 @@ class TensorBoardWriter {
   std::mutex mutex_;
 };
 
-}  // namespace r1::trainer
+}  // namespace r1::telemetry

@@ -18,8 +18,8 @@
 #include <set>
 #include <tuple>
 
-using r1::ArithOptions;
-using r1::Problem;
+using r1::tasks::ArithOptions;
+using r1::tasks::Problem;
 
 namespace {
 
@@ -107,8 +107,8 @@ int64_t check_worked(const std::string& op, int64_t a, int64_t b, std::string te
   return std::stoll(final_value);
 }
 
-void check_problem(const Problem& p, const ArithOptions& o) {
-  INFO(r1::problem_key(p));
+void check_problem(const r1::tasks::Problem& p, const r1::tasks::ArithOptions& o) {
+  INFO(r1::tasks::problem_key(p));
   const int64_t lo = o.min_digits == 1 ? 0 : static_cast<int64_t>(std::pow(10, o.min_digits - 1));
   const int64_t hi = static_cast<int64_t>(std::pow(10, o.max_digits)) - 1;
   REQUIRE((p.a >= lo && p.a <= hi));
@@ -121,8 +121,8 @@ void check_problem(const Problem& p, const ArithOptions& o) {
   REQUIRE(std::regex_match(p.question, q, phrasing));
   REQUIRE(q[1] == std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b));
   REQUIRE(check_worked(p.op, p.a, p.b, p.worked) == evaluate(p.op, p.a, p.b));
-  REQUIRE(p.worked == r1::worked_solution(p));
-  REQUIRE(check_worked(p.op, p.a, p.b, r1::worked_solution(p, r1::StepLanguage::Chinese)) == evaluate(p.op, p.a, p.b));
+  REQUIRE(p.worked == r1::tasks::worked_solution(p));
+  REQUIRE(check_worked(p.op, p.a, p.b, r1::tasks::worked_solution(p, r1::tasks::StepLanguage::Chinese)) == evaluate(p.op, p.a, p.b));
 }
 
 // One corpus document taken apart by its shape.
@@ -146,7 +146,7 @@ Parsed parse_document(const std::string& doc) {
   std::smatch m, q, r;
   std::string rest;
   if (std::regex_match(doc, m, tmpl)) {
-    REQUIRE(doc == r1::r1_zero_prompt(m[1]) + m[2].str());
+    REQUIRE(doc == r1::tasks::r1_zero_prompt(m[1]) + m[2].str());
     rest = m[2];
     if (std::regex_match(rest, r, worked)) p = {"template_worked", "", 0, 0, r[2], r[1]};
     else if (std::regex_match(rest, r, direct)) p = {"template_direct", "", 0, 0, r[1], ""};
@@ -168,9 +168,9 @@ Parsed parse_document(const std::string& doc) {
   return p;
 }
 
-std::set<std::string> keys(const std::vector<Problem>& ps) {
+std::set<std::string> keys(const std::vector<r1::tasks::Problem>& ps) {
   std::set<std::string> k;
-  for (const auto& p : ps) k.insert(r1::problem_key(p));
+  for (const auto& p : ps) k.insert(r1::tasks::problem_key(p));
   return k;
 }
 
@@ -179,80 +179,80 @@ std::set<std::string> keys(const std::vector<Problem>& ps) {
 TEST_CASE("arith: answers and worked solutions are right for every op", "[arith]") {
   for (const std::string op : {"add", "sub", "mul"}) {
     for (auto [lo, hi] : {std::pair{2, 3}, std::pair{1, 4}}) {
-      ArithOptions o;
+      r1::tasks::ArithOptions o;
       o.ops = {op};
       o.min_digits = lo;
       o.max_digits = hi;
       std::mt19937_64 rng(42);
-      for (int i = 0; i < 10000; ++i) check_problem(r1::make_problem(rng, o), o);
+      for (int i = 0; i < 10000; ++i) check_problem(r1::tasks::make_problem(rng, o), o);
     }
   }
   // The example of the brief, and edge cases: carries out of the top column, long borrow chains.
   auto fixed = [](std::string op, int64_t a, int64_t b) {
-    Problem p{op, a, b, "", std::to_string(evaluate(op, a, b)), ""};
-    return r1::worked_solution(p);
+    r1::tasks::Problem p{op, a, b, "", std::to_string(evaluate(op, a, b)), ""};
+    return r1::tasks::worked_solution(p);
   };
   CHECK(fixed("add", 47, 385) ==
         "47 + 385: 7 + 5 = 12, write 2 carry 1. 4 + 8 + 1 = 13, write 3 carry 1. 0 + 3 + 1 = 4, write 4. So 47 + 385 = 432.");
   CHECK(fixed("mul", 385, 7) ==
         "385 * 7: 5 * 7 = 35, write 5 carry 3. 8 * 7 + 3 = 59, write 9 carry 5. 3 * 7 + 5 = 26, write 26. So 385 * 7 = 2695.");
   CHECK(fixed("sub", 52, 17) == "52 - 17: 12 - 7 = 5, write 5 borrow 1. 5 - 1 - 1 = 3, write 3. So 52 - 17 = 35.");
-  CHECK(r1::worked_solution(Problem{"add", 7, 5, "", "12", ""}, r1::StepLanguage::Chinese) == "7 + 5：7 加 5 等于 12，写 12。所以 7 + 5 = 12。");
+  CHECK(r1::tasks::worked_solution(r1::tasks::Problem{"add", 7, 5, "", "12", ""}, r1::tasks::StepLanguage::Chinese) == "7 + 5：7 加 5 等于 12，写 12。所以 7 + 5 = 12。");
   for (auto [op, a, b] : {std::tuple{"add", 999, 999}, {"sub", 1000, 1}, {"sub", 100, 99}, {"sub", 5, 5}, {"mul", 999, 9},
                           {"add", 0, 0}, {"mul", 10, 2}})
     CHECK(check_worked(op, a, b, fixed(op, a, b)) == evaluate(op, a, b));
 }
 
 TEST_CASE("arith: a seed gives the same problems and corpus, another seed others", "[arith]") {
-  ArithOptions o;
-  auto a = r1::make_problems(200, 7, o), b = r1::make_problems(200, 7, o), c = r1::make_problems(200, 8, o);
+  r1::tasks::ArithOptions o;
+  auto a = r1::tasks::make_problems(200, 7, o), b = r1::tasks::make_problems(200, 7, o), c = r1::tasks::make_problems(200, 8, o);
   for (size_t i = 0; i < a.size(); ++i) {
     CHECK(a[i].question == b[i].question);
     CHECK(a[i].worked == b[i].worked);
   }
   CHECK(keys(a) != keys(c));
-  CHECK(r1::make_corpus(300, o) == r1::make_corpus(300, o));
-  ArithOptions o2 = o;
+  CHECK(r1::tasks::make_corpus(300, o) == r1::tasks::make_corpus(300, o));
+  r1::tasks::ArithOptions o2 = o;
   o2.seed = 2;
-  CHECK(r1::make_corpus(300, o) != r1::make_corpus(300, o2));
+  CHECK(r1::tasks::make_corpus(300, o) != r1::tasks::make_corpus(300, o2));
   // Pinned: r1's own random mapping, the same on every standard library.
-  auto pinned = r1::make_problems(3, 1, o);
-  CHECK(r1::problem_key(pinned[0]) + " " + r1::problem_key(pinned[1]) + " " + r1::problem_key(pinned[2]) == "mul:10:8 add:55:14 mul:507:6");
+  auto pinned = r1::tasks::make_problems(3, 1, o);
+  CHECK(r1::tasks::problem_key(pinned[0]) + " " + r1::tasks::problem_key(pinned[1]) + " " + r1::tasks::problem_key(pinned[2]) == "mul:10:8 add:55:14 mul:507:6");
 }
 
 TEST_CASE("arith: make_problems gives distinct problems outside the excluded set", "[arith]") {
-  ArithOptions o;
-  const auto held_out = keys(r1::make_problems(500, 1, o));
+  r1::tasks::ArithOptions o;
+  const auto held_out = keys(r1::tasks::make_problems(500, 1, o));
   REQUIRE(held_out.size() == 500);
-  const auto train = r1::make_problems(3000, 2, o, &held_out);
+  const auto train = r1::tasks::make_problems(3000, 2, o, &held_out);
   const auto k = keys(train);
   CHECK(k.size() == train.size());
   for (const auto& key : k) CHECK(!held_out.count(key));
 
   // A small space: every problem can be had, one more cannot.
-  ArithOptions mul;
+  r1::tasks::ArithOptions mul;
   mul.ops = {"mul"};
   mul.min_digits = mul.max_digits = 1;  // 0..9 times 2..9: 80 problems
-  CHECK(keys(r1::make_problems(80, 3, mul)).size() == 80);
-  CHECK_THROWS_WITH(r1::make_problems(81, 3, mul), Catch::Contains("asked for 81 distinct problems but only 80 exist"));
-  std::set<std::string> some = keys(r1::make_problems(30, 4, mul));
+  CHECK(keys(r1::tasks::make_problems(80, 3, mul)).size() == 80);
+  CHECK_THROWS_WITH(r1::tasks::make_problems(81, 3, mul), Catch::Contains("asked for 81 distinct problems but only 80 exist"));
+  std::set<std::string> some = keys(r1::tasks::make_problems(30, 4, mul));
   some.insert("mul:123:4");  // outside the space: does not count
   some.insert("nonsense");
-  const auto rest = r1::make_problems(50, 5, mul, &some);
+  const auto rest = r1::tasks::make_problems(50, 5, mul, &some);
   CHECK(keys(rest).size() == 50);
-  for (const auto& p : rest) CHECK(!some.count(r1::problem_key(p)));
-  CHECK_THROWS_AS(r1::make_problems(51, 5, mul, &some), r1::Error);
-  ArithOptions sub;
+  for (const auto& p : rest) CHECK(!some.count(r1::tasks::problem_key(p)));
+  CHECK_THROWS_AS(r1::tasks::make_problems(51, 5, mul, &some), r1::Error);
+  r1::tasks::ArithOptions sub;
   sub.ops = {"sub", "add"};
   sub.min_digits = sub.max_digits = 1;
-  CHECK(keys(r1::make_problems(155, 6, sub)).size() == 155);  // 55 with a >= b, 100 sums
-  CHECK_THROWS_AS(r1::make_problems(156, 6, sub), r1::Error);
+  CHECK(keys(r1::tasks::make_problems(155, 6, sub)).size() == 155);  // 55 with a >= b, 100 sums
+  CHECK_THROWS_AS(r1::tasks::make_problems(156, 6, sub), r1::Error);
 }
 
 TEST_CASE("arith: the corpus mix, the slips and the held-out problems", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   o.seed = 11;
-  const auto docs = r1::make_corpus(10000, o);
+  const auto docs = r1::tasks::make_corpus(10000, o);
   std::map<std::string, int> count;
   int direct = 0, wrong = 0;
   for (const auto& doc : docs) {
@@ -280,7 +280,7 @@ TEST_CASE("arith: the corpus mix, the slips and the held-out problems", "[arith]
   CHECK(std::abs(static_cast<double>(wrong) / direct - 0.35) < 0.02);
 
   // A different, unnormalised mix; a kind weighted 0 never appears.
-  ArithOptions m;
+  r1::tasks::ArithOptions m;
   m.template_worked = 2;
   m.template_direct = 0;
   m.template_tag_misuse = 1;
@@ -289,7 +289,7 @@ TEST_CASE("arith: the corpus mix, the slips and the held-out problems", "[arith]
   m.direct_error_rate = 0.8;
   std::map<std::string, int> c2;
   int d2 = 0, w2 = 0;
-  for (const auto& doc : r1::make_corpus(10000, m)) {
+  for (const auto& doc : r1::tasks::make_corpus(10000, m)) {
     const Parsed p = parse_document(doc);
     ++c2[p.kind];
     if (p.kind != "template_worked") {
@@ -304,21 +304,21 @@ TEST_CASE("arith: the corpus mix, the slips and the held-out problems", "[arith]
   CHECK(std::abs(static_cast<double>(w2) / d2 - 0.8) < 0.02);
 
   // Held-out problems never reach the corpus.
-  ArithOptions small;
+  r1::tasks::ArithOptions small;
   small.ops = {"mul"};
   small.min_digits = small.max_digits = 1;
-  const auto held_out = keys(r1::make_problems(40, 9, small));
-  for (const auto& doc : r1::make_corpus(2000, small, &held_out)) {
+  const auto held_out = keys(r1::tasks::make_problems(40, 9, small));
+  for (const auto& doc : r1::tasks::make_corpus(2000, small, &held_out)) {
     const Parsed p = parse_document(doc);
     CHECK(!held_out.count(p.op + ":" + std::to_string(p.a) + ":" + std::to_string(p.b)));
   }
 }
 
 TEST_CASE("arith: second_language writes that fraction of worked solutions in Chinese", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   o.second_language = 0.3;
   int worked = 0, chinese = 0;
-  for (const auto& doc : r1::make_corpus(10000, o)) {
+  for (const auto& doc : r1::tasks::make_corpus(10000, o)) {
     const Parsed p = parse_document(doc);
     if (p.worked.empty()) continue;
     ++worked;
@@ -337,16 +337,16 @@ TEST_CASE("arith: r1_zero_prompt is what r1's r1-zero chat template renders", "[
   const auto tmpl = r1::ChatTemplate::named("r1-zero");
   std::mt19937_64 rng(3);
   std::vector<std::string> questions = {"Compute 47 + 385", "", "What is 2+3?", "数学 7 * 8"};
-  for (int i = 0; i < 50; ++i) questions.push_back(r1::make_problem(rng, ArithOptions{}).question);
-  for (const auto& q : questions) CHECK(r1::r1_zero_prompt(q) == tmpl.render({{"user", q, std::nullopt}}));
+  for (int i = 0; i < 50; ++i) questions.push_back(r1::tasks::make_problem(rng, r1::tasks::ArithOptions{}).question);
+  for (const auto& q : questions) CHECK(r1::tasks::r1_zero_prompt(q) == tmpl.render({{"user", q, std::nullopt}}));
 }
 
 TEST_CASE("arith: GRPO rows written as JSON lines, atomically", "[arith]") {
-  const auto problems = r1::make_problems(50, 1, ArithOptions{});
+  const auto problems = r1::tasks::make_problems(50, 1, r1::tasks::ArithOptions{});
   const std::string dir = std::filesystem::temp_directory_path() / ("r1_test_arith_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/rows.jsonl";
-  r1::write_problems_jsonl(path, problems);
+  r1::tasks::write_problems_jsonl(path, problems);
   std::ifstream in(path);
   std::string line;
   size_t i = 0;
@@ -354,29 +354,29 @@ TEST_CASE("arith: GRPO rows written as JSON lines, atomically", "[arith]") {
     REQUIRE(i < problems.size());
     const auto row = nlohmann::json::parse(line);
     CHECK(row == nlohmann::json{{"prompt", problems[i].question}, {"answer", problems[i].answer}, {"op", problems[i].op}});
-    CHECK(row == r1::problem_row(problems[i]));
+    CHECK(row == r1::tasks::problem_row(problems[i]));
     ++i;
   }
   CHECK(i == problems.size());
   CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
   std::filesystem::remove_all(dir);
-  CHECK_THROWS_WITH(r1::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), Catch::Contains(dir + "/missing/rows.jsonl"));
-  CHECK_THROWS_AS(r1::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), r1::Error);
+  CHECK_THROWS_WITH(r1::tasks::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), Catch::Contains(dir + "/missing/rows.jsonl"));
+  CHECK_THROWS_AS(r1::tasks::write_problems_jsonl(dir + "/missing/rows.jsonl", problems), r1::Error);
 }
 
 TEST_CASE("arith: options are checked and read by key", "[arith]") {
-  ArithOptions bad;
+  r1::tasks::ArithOptions bad;
   bad.ops = {"add", "div"};
-  CHECK_THROWS_WITH(r1::check_arith_options(bad), Catch::Contains("arith.ops: unknown op 'div'"));
+  CHECK_THROWS_WITH(r1::tasks::check_arith_options(bad), Catch::Contains("arith.ops: unknown op 'div'"));
   bad = {};
   bad.min_digits = 0;
-  CHECK_THROWS_AS(r1::make_problems(1, 1, bad), r1::ConfigError);
+  CHECK_THROWS_AS(r1::tasks::make_problems(1, 1, bad), r1::ConfigError);
   bad = {};
   bad.qa_direct = -1;
-  CHECK_THROWS_WITH(r1::make_corpus(1, bad), Catch::Contains("qa_direct"));
+  CHECK_THROWS_WITH(r1::tasks::make_corpus(1, bad), Catch::Contains("qa_direct"));
   const auto j = nlohmann::json::parse(R"({"seed": 5, "ops": ["mul"], "max_digits": 4, "second_language": 0.5})");
   r1::ConfigReader r(j, "recipe.data");
-  const auto o = r1::read_arith_options(r);
+  const auto o = r1::tasks::read_arith_options(r);
   r.finish();
   CHECK(o.seed == 5);
   CHECK(o.ops == std::vector<std::string>{"mul"});
@@ -384,11 +384,11 @@ TEST_CASE("arith: options are checked and read by key", "[arith]") {
   CHECK(o.second_language == 0.5);
   const auto wrong = nlohmann::json::parse(R"({"max_digits": 12})");
   r1::ConfigReader r2(wrong, "recipe.data");
-  CHECK_THROWS_WITH(r1::read_arith_options(r2), Catch::Contains("recipe.data.max_digits"));
+  CHECK_THROWS_WITH(r1::tasks::read_arith_options(r2), Catch::Contains("recipe.data.max_digits"));
 }
 
 TEST_CASE("arith: fact drills are true column-step equations in the mix's share", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   o.seed = 5;
   o.facts = 1;  // of 0.2 + 0.25 + 0.1 + 0.3 + 0.15 + 1 = 2: half the documents
   o.facts_per_document = 6;
@@ -396,7 +396,7 @@ TEST_CASE("arith: fact drills are true column-step equations in the mix's share"
   static const std::regex eq(R"((\d+) ([-+*]) (\d)(?: ([-+]) (\d))? = (\d+))");
   std::map<std::string, int> ops;
   int facts = 0, with_carry = 0;
-  const auto docs = r1::make_corpus(4000, o);
+  const auto docs = r1::tasks::make_corpus(4000, o);
   for (const auto& doc : docs) {
     INFO(doc);
     if (doc.rfind("Facts:", 0) != 0) continue;
@@ -432,26 +432,26 @@ TEST_CASE("arith: fact drills are true column-step equations in the mix's share"
   // Chinese drills when every worked text is Chinese.
   o.second_language = 1;
   int chinese = 0;
-  for (const auto& doc : r1::make_corpus(400, o)) chinese += doc.rfind("口诀：", 0) == 0;
+  for (const auto& doc : r1::tasks::make_corpus(400, o)) chinese += doc.rfind("口诀：", 0) == 0;
   CHECK(chinese > 150);
   // A bad count is refused by name.
   o.facts_per_document = 0;
-  CHECK_THROWS_WITH(r1::check_arith_options(o), Catch::Contains("facts_per_document"));
+  CHECK_THROWS_WITH(r1::tasks::check_arith_options(o), Catch::Contains("facts_per_document"));
 }
 
 TEST_CASE("arith: cold-start rows are readable English chains of thought in the format the rewards read", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   o.second_language = 1.0;  // the corpus may be all Chinese, or mix languages step by step;
   o.mix_steps = true;       // cold-start data never does
   std::mt19937_64 rng(3);
   for (int i = 0; i < 200; ++i) {
-    const Problem p = r1::make_problem(rng, o);
-    const std::string r = r1::cold_start_response(p);
+    const r1::tasks::Problem p = r1::tasks::make_problem(rng, o);
+    const std::string r = r1::tasks::cold_start_response(p);
     INFO(r);
-    CHECK(r == "<think> " + r1::worked_solution(p) + " </think> <answer> " + p.answer + " </answer>");
+    CHECK(r == "<think> " + r1::tasks::worked_solution(p) + " </think> <answer> " + p.answer + " </answer>");
     CHECK(r.find("So " + std::to_string(p.a)) != std::string::npos);  // the summary sentence
     for (unsigned char ch : r) CHECK(ch < 0x80);  // English only: no byte of a CJK character
-    const nlohmann::json row = r1::cold_start_row(p);
+    const nlohmann::json row = r1::tasks::cold_start_row(p);
     CHECK(row["messages"][0]["content"] == p.question);
     CHECK(row["messages"][1]["role"] == "assistant");
     CHECK(row["messages"][1]["content"] == r);
@@ -460,11 +460,11 @@ TEST_CASE("arith: cold-start rows are readable English chains of thought in the 
 }
 
 TEST_CASE("arith: non-reasoning fact rows are true one-step facts", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   std::mt19937_64 rng(4);
   std::map<std::string, int> ops;
   for (int i = 0; i < 300; ++i) {
-    const nlohmann::json row = r1::fact_row(rng, o);
+    const nlohmann::json row = r1::tasks::fact_row(rng, o);
     const std::string q = row["messages"][0]["content"], a = row["messages"][1]["content"];
     int64_t x = 0, y = 0;
     char sign = 0;
@@ -479,7 +479,7 @@ TEST_CASE("arith: non-reasoning fact rows are true one-step facts", "[arith]") {
 }
 
 TEST_CASE("arith: step-level language mixing switches phrases mid-solution around the same arithmetic", "[arith]") {
-  ArithOptions o;
+  r1::tasks::ArithOptions o;
   std::mt19937_64 rng(11), pick(12);
   auto to_english = [](std::string s) {
     for (const auto& [zh, en] : std::vector<std::pair<std::string, std::string>>{
@@ -490,13 +490,13 @@ TEST_CASE("arith: step-level language mixing switches phrases mid-solution aroun
   };
   int mixed = 0;
   for (int i = 0; i < 300; ++i) {
-    const Problem p = r1::make_problem(rng, o);
-    const std::string english = r1::worked_solution(p);
-    CHECK(r1::code_switched_solution(p, pick, 0.0) == english);
-    const std::string all = r1::code_switched_solution(p, pick, 1.0);
+    const r1::tasks::Problem p = r1::tasks::make_problem(rng, o);
+    const std::string english = r1::tasks::worked_solution(p);
+    CHECK(r1::tasks::code_switched_solution(p, pick, 0.0) == english);
+    const std::string all = r1::tasks::code_switched_solution(p, pick, 1.0);
     CHECK(all.find("write") == std::string::npos);
     CHECK(to_english(all) == english);
-    const std::string half = r1::code_switched_solution(p, pick, 0.5);
+    const std::string half = r1::tasks::code_switched_solution(p, pick, 0.5);
     INFO(half);
     CHECK(to_english(half) == english);  // only the phrases differ: the steps and digits are the same
     mixed += half.find("write") != std::string::npos && half.find("写") != std::string::npos;
@@ -508,7 +508,7 @@ TEST_CASE("arith: step-level language mixing switches phrases mid-solution aroun
   o.mix_steps = true;
   o.facts = 0.2;
   int switching = 0, chinese_facts = 0;
-  for (const auto& doc : r1::make_corpus(2000, o)) {
+  for (const auto& doc : r1::tasks::make_corpus(2000, o)) {
     switching += doc.find("write") != std::string::npos && doc.find("写") != std::string::npos;
     chinese_facts += doc.rfind("口诀", 0) == 0;
   }
@@ -516,8 +516,8 @@ TEST_CASE("arith: step-level language mixing switches phrases mid-solution aroun
   CHECK(chinese_facts == 0);
   const auto j = nlohmann::json::parse(R"({"language_mixing": "step", "second_language": 0.2})");
   r1::ConfigReader r(j, "task");
-  CHECK(r1::read_arith_options(r).mix_steps);
+  CHECK(r1::tasks::read_arith_options(r).mix_steps);
   const auto bad = nlohmann::json::parse(R"({"language_mixing": "word"})");
   r1::ConfigReader rb(bad, "task");
-  CHECK_THROWS_WITH(r1::read_arith_options(rb), Catch::Contains("task.language_mixing"));
+  CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains("task.language_mixing"));
 }

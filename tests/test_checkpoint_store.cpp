@@ -13,13 +13,13 @@
 #include "run/checkpoint_store.h"
 
 namespace fs = std::filesystem;
-using namespace r1::trainer;
+using namespace r1::run;
 using r1::test::fresh_dir;
 using r1::test::write;
 
 TEST_CASE("checkpoints: atomic, keep the last K, a failed write leaves the previous intact", "[checkpoint]") {
   const fs::path dir = fresh_dir("ckpt");
-  CheckpointStore store((dir / "checkpoints").string(), 2);
+  r1::run::CheckpointStore store((dir / "checkpoints").string(), 2);
   CHECK_FALSE(store.latest());
   auto writer = [](const std::string& tag) {
     return [tag](const std::string& d) { write(fs::path(d) / "model.safetensors", tag); };
@@ -30,7 +30,7 @@ TEST_CASE("checkpoints: atomic, keep the last K, a failed write leaves the previ
   auto all = store.list();
   REQUIRE(all.size() == 2);  // step 10 removed
   CHECK(all[0].first == 20);
-  CHECK(CheckpointStore::read_state(*store.latest())["step"] == 30);
+  CHECK(r1::run::CheckpointStore::read_state(*store.latest())["step"] == 30);
 
   // A write that dies halfway (the disk filled up): partial files are removed, nothing else changes.
   CHECK_THROWS_WITH(store.save(40, {{"step", 40}}, [](const std::string& d) {
@@ -50,7 +50,7 @@ TEST_CASE("checkpoints: atomic, keep the last K, a failed write leaves the previ
   fs::create_directories(dir / "checkpoints" / "step-000050.partial");
   fs::create_directories(dir / "checkpoints" / "step-000060");  // no trainer_state.json
   CHECK(store.list().back().first == 30);
-  CHECK_THROWS_WITH(CheckpointStore::read_state((dir / "checkpoints" / "step-000060").string()),
+  CHECK_THROWS_WITH(r1::run::CheckpointStore::read_state((dir / "checkpoints" / "step-000060").string()),
                     Catch::Contains("not a checkpoint"));
   fs::remove_all(dir);
 }

@@ -12,7 +12,7 @@
 #include "run/dataset.h"
 
 namespace fs = std::filesystem;
-using namespace r1::trainer;
+using namespace r1::run;
 using r1::test::fresh_dir;
 using r1::test::write;
 
@@ -21,7 +21,7 @@ TEST_CASE("prompt dataset: rows, reference fields, bad lines stop or skip with t
   write(dir / "ok.jsonl",
         "{\"prompt\": \"Compute 2 + 3\", \"answer\": \"5\"}\n\n"
         "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tests\": {\"type\": \"stdio\"}}\n");
-  PromptDataset d = PromptDataset::load((dir / "ok.jsonl").string(), false, 1);
+  r1::run::PromptDataset d = r1::run::PromptDataset::load((dir / "ok.jsonl").string(), false, 1);
   REQUIRE(d.size() == 2);
   CHECK(d.row(0).prompt == "Compute 2 + 3");
   CHECK(d.row(0).reference["answer"] == "5");
@@ -30,16 +30,16 @@ TEST_CASE("prompt dataset: rows, reference fields, bad lines stop or skip with t
   CHECK(d.row(1).reference.contains("tests"));
 
   write(dir / "bad.jsonl", "{\"prompt\": \"a\"}\n{\"prompt\": \"b\"\n{\"answer\": \"1\"}\n{\"prompt\": \"c\"}\n");
-  CHECK_THROWS_WITH(PromptDataset::load((dir / "bad.jsonl").string(), false, 1), Catch::Contains("bad.jsonl:2"));
-  PromptDataset s = PromptDataset::load((dir / "bad.jsonl").string(), true, 1);
+  CHECK_THROWS_WITH(r1::run::PromptDataset::load((dir / "bad.jsonl").string(), false, 1), Catch::Contains("bad.jsonl:2"));
+  r1::run::PromptDataset s = r1::run::PromptDataset::load((dir / "bad.jsonl").string(), true, 1);
   CHECK(s.size() == 2);
   CHECK(s.skipped() == 2);
   write(dir / "third.jsonl", "{\"answer\": \"1\"}\n");
-  CHECK_THROWS_WITH(PromptDataset::load((dir / "third.jsonl").string(), false, 1),
+  CHECK_THROWS_WITH(r1::run::PromptDataset::load((dir / "third.jsonl").string(), false, 1),
                     Catch::Contains("third.jsonl:1") && Catch::Contains("\"prompt\""));
-  CHECK_THROWS_WITH(PromptDataset::load((dir / "none.jsonl").string(), false, 1), Catch::Contains("none.jsonl"));
+  CHECK_THROWS_WITH(r1::run::PromptDataset::load((dir / "none.jsonl").string(), false, 1), Catch::Contains("none.jsonl"));
   write(dir / "empty.jsonl", "\n");
-  CHECK_THROWS_WITH(PromptDataset::load((dir / "empty.jsonl").string(), false, 1), Catch::Contains("no usable rows"));
+  CHECK_THROWS_WITH(r1::run::PromptDataset::load((dir / "empty.jsonl").string(), false, 1), Catch::Contains("no usable rows"));
   fs::remove_all(dir);
 }
 
@@ -48,8 +48,8 @@ TEST_CASE("prompt dataset: a seeded order per epoch, and a position that resumes
   std::string text;
   for (int i = 0; i < 10; ++i) text += "{\"prompt\": \"p" + std::to_string(i) + "\"}\n";
   write(dir / "d.jsonl", text);
-  PromptDataset d = PromptDataset::load((dir / "d.jsonl").string(), false, 7);
-  DatasetPosition p;
+  r1::run::PromptDataset d = r1::run::PromptDataset::load((dir / "d.jsonl").string(), false, 7);
+  r1::run::DatasetPosition p;
   std::vector<size_t> first = d.next(10, p);  // one epoch: a permutation
   std::vector<size_t> sorted = first;
   std::sort(sorted.begin(), sorted.end());
@@ -57,11 +57,11 @@ TEST_CASE("prompt dataset: a seeded order per epoch, and a position that resumes
   CHECK(p.epoch == 0);
   CHECK(p.index == 10);
   // Straight through vs. stopped, saved as JSON and resumed: the same rows.
-  DatasetPosition a;
+  r1::run::DatasetPosition a;
   std::vector<size_t> straight = d.next(23, a);
-  DatasetPosition b;
+  r1::run::DatasetPosition b;
   std::vector<size_t> part = d.next(7, b);
-  DatasetPosition c = DatasetPosition::from_json(nlohmann::json::parse(b.to_json().dump()));
+  r1::run::DatasetPosition c = r1::run::DatasetPosition::from_json(nlohmann::json::parse(b.to_json().dump()));
   std::vector<size_t> rest = d.next(16, c);
   part.insert(part.end(), rest.begin(), rest.end());
   CHECK(part == straight);

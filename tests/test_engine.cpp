@@ -21,11 +21,12 @@
 #include "tokenizer/tokenizer.h"
 
 using namespace r1::model;
+using namespace r1::inference;
 
 namespace {
 
 std::shared_ptr<Transformer> tiny(uint64_t seed = 5) {
-  auto m = std::make_shared<Transformer>(preset_config("qwen2", "tiny", 97));
+  auto m = std::make_shared<Transformer>(r1::checkpoint::preset_config("qwen2", "tiny", 97));
   m->init_random(seed);
   for (auto& [name, t] : m->weights())
     if (t.dim() == 2) m->weight(name) = t * 40;  // peaked distributions, so samples differ
@@ -46,7 +47,7 @@ struct Sink {
   std::mutex mutex;
   std::map<std::pair<uint64_t, int64_t>, Completion> got;
   std::map<std::pair<uint64_t, int64_t>, uint64_t> version;
-  Engine::OnCompletion to(uint64_t key) {
+  r1::inference::Engine::OnCompletion to(uint64_t key) {
     return [this, key](Completion&& c) {
       std::lock_guard<std::mutex> lock(mutex);
       const int64_t s = c.index;
@@ -61,9 +62,9 @@ struct Sink {
 
 TEST_CASE("engine: groups joining a running batch generate what they generate alone", "[model][engine]") {
   auto m = tiny();
-  EngineOptions o;
+  r1::inference::EngineOptions o;
   o.kv_cache_tokens = 4096;
-  Engine engine(m, o);
+  r1::inference::Engine engine(m, o);
   Sink sink;
   std::vector<GroupRequest> qs = {request({5, 6, 7, 8, 9, 10}, 3, 20, 1), request({42}, 2, 12, 2),
                                        request({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}, 2, 9, 3),
@@ -83,7 +84,7 @@ TEST_CASE("engine: groups joining a running batch generate what they generate al
   }
   CHECK(steps >= 20);
   for (size_t g = 0; g < qs.size(); ++g) {
-    auto alone = generate(*m, {qs[g]})[0];
+    auto alone = r1::inference::generate(*m, {qs[g]})[0];
     for (int64_t s = 0; s < qs[g].params.n; ++s) {
       INFO("group " << g << " sample " << s);
       const Completion& c = sink.got.at({g, s});
@@ -93,7 +94,7 @@ TEST_CASE("engine: groups joining a running batch generate what they generate al
       for (size_t k = 0; k < c.logprobs.size(); ++k) CHECK(c.logprobs[k] == Approx(alone[static_cast<size_t>(s)].logprobs[k]).margin(1e-4));
     }
   }
-  const EngineStatus st = engine.status();
+  const r1::inference::EngineStatus st = engine.status();
   CHECK(st.kv_blocks_used == 0);
   CHECK(st.running_sequences == 0);
   CHECK(st.tokens_generated == 3 * 20 + 2 * 12 + 2 * 9 + 15);
@@ -101,9 +102,9 @@ TEST_CASE("engine: groups joining a running batch generate what they generate al
 
 TEST_CASE("engine: the KV budget makes groups wait and is never exceeded", "[model][engine]") {
   auto m = tiny();
-  EngineOptions o;
+  r1::inference::EngineOptions o;
   o.kv_cache_tokens = 160;  // 10 blocks of 16
-  Engine engine(m, o);
+  r1::inference::Engine engine(m, o);
   // Each group: prompt 20 tokens (1 shared block), 2 samples of up to 20 + 30 - 1 = 49 tokens: 4 blocks
   // each, 3 of them their own → 1 + 2 * 3 = 7 blocks. Only one fits at a time.
   Sink sink;
@@ -114,7 +115,7 @@ TEST_CASE("engine: the KV budget makes groups wait and is never exceeded", "[mod
   }
   int64_t most_used = 0, most_queued = 0;
   while (engine.step()) {
-    const EngineStatus st = engine.status();
+    const r1::inference::EngineStatus st = engine.status();
     CHECK(st.kv_blocks_used <= st.kv_blocks_total);
     most_used = std::max(most_used, st.kv_blocks_used);
     most_queued = std::max(most_queued, st.queued_groups);
@@ -130,11 +131,11 @@ TEST_CASE("engine: the KV budget makes groups wait and is never exceeded", "[mod
   CHECK_THROWS_WITH(engine.submit(request(std::vector<int64_t>(100, 3), 4, 100, 0), sink.to(9)),
                     Catch::Contains("tokens of KV cache") && Catch::Contains("the budget is 160"));
   // Its own type: a worker answers it with RESOURCE_EXHAUSTED, the others with INVALID_ARGUMENT.
-  CHECK_THROWS_AS(engine.submit(request(std::vector<int64_t>(100, 3), 4, 100, 0), sink.to(9)), KvBudgetError);
+  CHECK_THROWS_AS(engine.submit(request(std::vector<int64_t>(100, 3), 4, 100, 0), sink.to(9)), r1::inference::KvBudgetError);
   CHECK_NOTHROW([&] {
     try {
       engine.submit(request({}, 1, 4, 0), sink.to(9));
-    } catch (const KvBudgetError&) {
+    } catch (const r1::inference::KvBudgetError&) {
       throw;
     } catch (const r1::Error&) {
     }
@@ -146,9 +147,9 @@ TEST_CASE("engine: the KV budget makes groups wait and is never exceeded", "[mod
 
 TEST_CASE("engine: a group's samples share the prompt's full blocks", "[model][engine]") {
   auto m = tiny();
-  EngineOptions o;
+  r1::inference::EngineOptions o;
   o.kv_cache_tokens = 64 * 16;
-  Engine engine(m, o);
+  r1::inference::Engine engine(m, o);
   Sink sink;
   std::vector<int64_t> prompt(40, 0);
   for (int i = 0; i < 40; ++i) prompt[static_cast<size_t>(i)] = (i * 13) % 97;
@@ -159,15 +160,15 @@ TEST_CASE("engine: a group's samples share the prompt's full blocks", "[model][e
   CHECK(engine.status().kv_blocks_used == 10);
   while (engine.step()) {
   }
-  auto alone = generate(*m, {request(prompt, 4, 24, 11)})[0];
+  auto alone = r1::inference::generate(*m, {request(prompt, 4, 24, 11)})[0];
   for (int64_t s = 0; s < 4; ++s) CHECK(sink.got.at({0, s}).ids == alone[static_cast<size_t>(s)].ids);
   CHECK(engine.status().kv_blocks_used == 0);
 }
 
 TEST_CASE("engine: cancelling a group ends its samples and frees their blocks", "[model][engine]") {
   auto m = tiny();
-  EngineOptions o;
-  Engine engine(m, o);
+  r1::inference::EngineOptions o;
+  r1::inference::Engine engine(m, o);
   Sink sink;
   auto a = engine.submit(request({1, 2, 3}, 3, 200, 1), sink.to(0));
   engine.submit(request({4, 5, 6}, 1, 10, 2), sink.to(1));
@@ -192,8 +193,8 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
   auto old_model = tiny(5), new_model = tiny(6);
   for (bool abort_in_flight : {false, true}) {
     INFO("abort_in_flight " << abort_in_flight);
-    EngineOptions o;
-    Engine engine(old_model, o, /*version=*/1);
+    r1::inference::EngineOptions o;
+    r1::inference::Engine engine(old_model, o, /*version=*/1);
     std::thread runner([&] { engine.run(); });
     Sink sink;
     std::atomic<int> tokens{0};
@@ -211,8 +212,8 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     engine.stop();
     runner.join();
-    auto old_greedy = generate(*old_model, {request({3, 1, 4, 1, 5}, 1, 300, 0, 0)})[0][0].ids;
-    auto new_greedy = generate(*new_model, {request({3, 1, 4, 1, 5}, 1, 40, 0, 0)})[0][0].ids;
+    auto old_greedy = r1::inference::generate(*old_model, {request({3, 1, 4, 1, 5}, 1, 300, 0, 0)})[0][0].ids;
+    auto new_greedy = r1::inference::generate(*new_model, {request({3, 1, 4, 1, 5}, 1, 40, 0, 0)})[0][0].ids;
     REQUIRE(old_greedy.size() == 300);
     for (int64_t s = 0; s < 2; ++s) {
       const Completion& c = sink.got.at({0, s});
@@ -231,8 +232,8 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
     CHECK(new_greedy != std::vector<int64_t>(old_greedy.begin(), old_greedy.begin() + 40));
   }
   // A model of another shape is refused.
-  Engine engine(old_model, EngineOptions{});
-  auto other = std::make_shared<Transformer>(preset_config("qwen2", "tiny", 120));
+  r1::inference::Engine engine(old_model, r1::inference::EngineOptions{});
+  auto other = std::make_shared<Transformer>(r1::checkpoint::preset_config("qwen2", "tiny", 120));
   CHECK_THROWS_WITH(engine.update_weights(other, 2, false), Catch::Contains("config or dtype differs"));
 }
 
@@ -244,12 +245,12 @@ TEST_CASE("engine: ids past the tokenizer's vocabulary are returned without text
   r1::write_byte_tokenizer(dir);
   const r1::Tokenizer tok = r1::Tokenizer::load(dir);
   REQUIRE(tok.vocab_size() == static_cast<size_t>(r1::kByteTokenizerVocab));
-  auto m = std::make_shared<Transformer>(preset_config("qwen2", "tiny", 400));
+  auto m = std::make_shared<Transformer>(r1::checkpoint::preset_config("qwen2", "tiny", 400));
   m->init_random(3);
-  EngineOptions o;
+  r1::inference::EngineOptions o;
   o.kv_cache_tokens = 4096;
   o.tokenizer = &tok;
-  Engine engine(m, o);
+  r1::inference::Engine engine(m, o);
   Sink sink;
   engine.submit(request({72, 105}, 4, 40, 9), sink.to(0));
   while (engine.step()) {
@@ -271,9 +272,9 @@ TEST_CASE("engine: ids past the tokenizer's vocabulary are returned without text
 
 TEST_CASE("engine: call() runs tasks on the run() thread between steps, inline without one, and passes errors on", "[model][engine]") {
   auto m = tiny();
-  EngineOptions o;
+  r1::inference::EngineOptions o;
   o.kv_cache_tokens = 1024;
-  Engine engine(m, o);
+  r1::inference::Engine engine(m, o);
   // No run() loop: the task runs on the caller's thread.
   std::thread::id where;
   engine.call([&] { where = std::this_thread::get_id(); });

@@ -73,7 +73,7 @@ TEST_CASE("fp8: weights per channel and per block, at about half of bf16's bytes
 TEST_CASE("fp8: a quantised transformer stays close to its source, in half the matrix bytes", "[model][fp8]") {
   for (Fp8Scaling s : {Fp8Scaling::kPerChannel, Fp8Scaling::kPerBlock}) {
     INFO((s == Fp8Scaling::kPerChannel ? "per channel" : "per block"));
-    Transformer ref(preset_config("qwen3", "tiny", 97), at::kBFloat16);
+    Transformer ref(r1::checkpoint::preset_config("qwen3", "tiny", 97), at::kBFloat16);
     ref.init_random(21);
     for (const auto& [name, t] : ref.weights())
       if (t.dim() == 2) ref.weight(name) = t * 20;  // peaked distributions, so differences show

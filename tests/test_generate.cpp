@@ -14,11 +14,12 @@
 #include "tokenizer/tokenizer.h"
 
 using namespace r1::model;
+using namespace r1::inference;
 
 namespace {
 
 Transformer tiny(int64_t vocab = 97, uint64_t seed = 5) {
-  Transformer m(preset_config("qwen2", "tiny", vocab));
+  Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", vocab));
   m.init_random(seed);
   // Larger weights than the init's 0.02 make the next-token distributions peaked enough to differ.
   for (auto& [name, t] : m.weights())
@@ -34,28 +35,28 @@ TEST_CASE("generate: the sampling distribution", "[model][generate]") {
   at::Tensor probs = at::tensor({0.5f, 0.3f, 0.15f, 0.05f});
   at::Tensor logits = probs.log();
   SamplingParams p;
-  CHECK((sampling_distribution(logits, p) - probs).abs().max().item<float>() < 1e-6);
+  CHECK((r1::inference::sampling_distribution(logits, p) - probs).abs().max().item<float>() < 1e-6);
   p.top_p = 0.7;  // 0.5 alone is short of 0.7; 0.5 + 0.3 reaches it
-  at::Tensor d = sampling_distribution(logits, p);
+  at::Tensor d = r1::inference::sampling_distribution(logits, p);
   CHECK(d[0].item<float>() == Approx(0.625));
   CHECK(d[1].item<float>() == Approx(0.375));
   CHECK(d[2].item<float>() == 0);
   p = {};
   p.top_k = 3;
-  d = sampling_distribution(logits, p);
+  d = r1::inference::sampling_distribution(logits, p);
   CHECK(d[3].item<float>() == 0);
   CHECK(d[0].item<float>() == Approx(0.5 / 0.95));
   p = {};
   p.min_p = 0.5;  // keep >= 0.25
-  d = sampling_distribution(logits, p);
+  d = r1::inference::sampling_distribution(logits, p);
   CHECK(d[1].item<float>() == Approx(0.375));
   CHECK(d[2].item<float>() == 0);
   p = {};
   p.temperature = 0.5;  // probabilities squared, renormalised
-  d = sampling_distribution(logits, p);
+  d = r1::inference::sampling_distribution(logits, p);
   CHECK(d[0].item<float>() == Approx(0.25 / (0.25 + 0.09 + 0.0225 + 0.0025)));
   p.temperature = 0;
-  d = sampling_distribution(logits, p);
+  d = r1::inference::sampling_distribution(logits, p);
   CHECK(d[0].item<float>() == 1);
   CHECK(d.sum().item<float>() == 1);
 }
@@ -66,7 +67,7 @@ TEST_CASE("generate: greedy decoding is the arg max of full forward passes", "[m
   GroupRequest q{.prompt = ids};
   q.params.temperature = 0;
   q.params.max_new_tokens = 8;
-  auto out = generate(m, {q});
+  auto out = r1::inference::generate(m, {q});
   REQUIRE(out.size() == 1);
   REQUIRE(out[0].size() == 1);
   const Completion& c = out[0][0];
@@ -90,9 +91,9 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
     qs[i].params.n = 2;
   }
   qs[2].params.top_k = 5;
-  auto batched = generate(m, qs);
+  auto batched = r1::inference::generate(m, qs);
   for (size_t i = 0; i < qs.size(); ++i) {
-    auto alone = generate(m, {qs[i]});
+    auto alone = r1::inference::generate(m, {qs[i]});
     REQUIRE(alone[0].size() == 2);
     for (size_t s = 0; s < 2; ++s) {
       INFO("request " << i << " sample " << s);
@@ -110,10 +111,10 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
     q.params.max_new_tokens = i == 0 ? 2 : 9;
     eight.push_back(q);
   }
-  auto together = generate(m, eight);
+  auto together = r1::inference::generate(m, eight);
   for (size_t i = 0; i < eight.size(); ++i) {
     INFO("request " << i);
-    CHECK(together[i][0].ids == generate(m, {eight[i]})[0][0].ids);
+    CHECK(together[i][0].ids == r1::inference::generate(m, {eight[i]})[0][0].ids);
     CHECK(together[i][0].ids.size() == (i == 0 ? 2u : 9u));
   }
 
@@ -129,7 +130,7 @@ TEST_CASE("generate: seeds replay exactly, alone or batched, log-probabilities a
   GroupRequest many{.prompt = {5, 6, 7}};
   many.params.n = 6;
   many.params.seed = 9;
-  auto a = generate(m, {many}), b = generate(m, {many});
+  auto a = r1::inference::generate(m, {many}), b = r1::inference::generate(m, {many});
   std::set<std::vector<int64_t>> distinct;
   for (int s = 0; s < 6; ++s) {
     distinct.insert(a[0][static_cast<size_t>(s)].ids);
@@ -143,36 +144,36 @@ TEST_CASE("generate: stop ids, budgets, aborts and bad requests", "[model][gener
   GroupRequest q{.prompt = {3, 14, 15, 9}};
   q.params.temperature = 0;
   q.params.max_new_tokens = 8;
-  auto free_run = generate(m, {q})[0][0];
+  auto free_run = r1::inference::generate(m, {q})[0][0];
   q.params.stop_token_ids = {free_run.ids[2]};
-  auto stopped = generate(m, {q})[0][0];
+  auto stopped = r1::inference::generate(m, {q})[0][0];
   CHECK(stopped.finish_reason == FinishReason::kStop);
   const auto first = std::find(free_run.ids.begin(), free_run.ids.end(), free_run.ids[2]) - free_run.ids.begin();
   CHECK(stopped.ids.size() == static_cast<size_t>(first + 1));
 
-  GenerateOptions abort_after_3;
+  r1::inference::GenerateOptions abort_after_3;
   int calls = 0;
   abort_after_3.on_text = [&](size_t, int64_t, const std::string&) { return ++calls < 3; };
   GroupRequest long_run{.prompt = {1, 2}};
   long_run.params.max_new_tokens = 50;
-  auto aborted = generate(m, {long_run}, abort_after_3)[0][0];
+  auto aborted = r1::inference::generate(m, {long_run}, abort_after_3)[0][0];
   CHECK(aborted.finish_reason == FinishReason::kAbort);
   CHECK(aborted.ids.size() == 3);
 
   GroupRequest bad{.prompt = {1, 2, 500}};
-  CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("request 0: token id 500 is outside the vocabulary (97)"));
+  CHECK_THROWS_WITH(r1::inference::generate(m, {bad}), Catch::Contains("request 0: token id 500 is outside the vocabulary (97)"));
   bad.prompt = {};
-  CHECK_THROWS_WITH(generate(m, {bad}), Catch::Contains("an empty prompt"));
+  CHECK_THROWS_WITH(r1::inference::generate(m, {bad}), Catch::Contains("an empty prompt"));
   GroupRequest too_long{.prompt = {1, 2, 3}};
   too_long.params.max_new_tokens = 2046;  // the tiny preset's context is 2048
-  CHECK_THROWS_WITH(generate(m, {too_long}),
+  CHECK_THROWS_WITH(r1::inference::generate(m, {too_long}),
                     Catch::Contains("the prompt (3 tokens) and max_new_tokens (2046) exceed the model's context of 2048"));
   GroupRequest p{.prompt = {1}};
   p.params.top_p = 0;
-  CHECK_THROWS_WITH(generate(m, {p}), Catch::Contains("top_p must be in (0, 1]"));
+  CHECK_THROWS_WITH(r1::inference::generate(m, {p}), Catch::Contains("top_p must be in (0, 1]"));
   p.params = {};
   p.params.stop_strings = {"x"};
-  CHECK_THROWS_WITH(generate(m, {p}), Catch::Contains("stop strings need a tokenizer"));
+  CHECK_THROWS_WITH(r1::inference::generate(m, {p}), Catch::Contains("stop strings need a tokenizer"));
 }
 
 TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[model][generate]") {
@@ -184,14 +185,14 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   for (int32_t id : tok.encode("The answer is")) q.prompt.push_back(id);
   q.params.temperature = 0;
   q.params.max_new_tokens = 12;
-  GenerateOptions o;
+  r1::inference::GenerateOptions o;
   o.tokenizer = &tok;
   std::string streamed;
   o.on_text = [&](size_t, int64_t, const std::string& piece) {
     streamed += piece;
     return true;
   };
-  Completion c = generate(m, {q}, o)[0][0];
+  Completion c = r1::inference::generate(m, {q}, o)[0][0];
   std::vector<int32_t> ids32(c.ids.begin(), c.ids.end());
   CHECK(c.text == tok.decode(ids32, true, false));
   CHECK(streamed == c.text);
@@ -199,7 +200,7 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   // Stop at a string that appears in that text: the text ends before it.
   const std::string stop = c.text.substr(c.text.size() / 2, 2);
   q.params.stop_strings = {stop};
-  Completion s = generate(m, {q}, o)[0][0];
+  Completion s = r1::inference::generate(m, {q}, o)[0][0];
   CHECK(s.finish_reason == FinishReason::kStop);
   CHECK(s.text == c.text.substr(0, c.text.find(stop)));
 }

@@ -13,13 +13,14 @@
 #include "model/transformer.h"
 
 using namespace r1::model;
+using namespace r1::inference;
 
 namespace {
 
-at::Tensor load_tensor(const SafetensorsFile& f, const std::string& name) {
-  const TensorInfo& t = f.at(name);
-  at::ScalarType type = t.dtype == DType::kI64 ? at::kLong : at::kFloat;
-  REQUIRE((t.dtype == DType::kI64 || t.dtype == DType::kF32));
+at::Tensor load_tensor(const r1::checkpoint::SafetensorsFile& f, const std::string& name) {
+  const r1::checkpoint::TensorInfo& t = f.at(name);
+  at::ScalarType type = t.dtype == r1::checkpoint::DType::kI64 ? at::kLong : at::kFloat;
+  REQUIRE((t.dtype == r1::checkpoint::DType::kI64 || t.dtype == r1::checkpoint::DType::kF32));
   return at::from_blob(const_cast<uint8_t*>(f.data(t)), t.shape, at::TensorOptions(type)).clone();
 }
 
@@ -30,7 +31,7 @@ TEST_CASE("golden: logits and greedy continuations equal transformers'", "[model
     INFO(arch);
     const std::string dir = std::string(R1_SOURCE_DIR) + "/tests/data/golden/" + arch;
     Transformer m = Transformer::load(dir, at::kFloat);
-    SafetensorsFile golden(dir + "/golden.safetensors");
+    r1::checkpoint::SafetensorsFile golden(dir + "/golden.safetensors");
     at::Tensor ids = load_tensor(golden, "input_ids"), logits = load_tensor(golden, "logits"),
                greedy = load_tensor(golden, "greedy");
     at::NoGradGuard no_grad;
@@ -44,7 +45,7 @@ TEST_CASE("golden: logits and greedy continuations equal transformers'", "[model
       q.params.max_new_tokens = greedy.size(1);
       qs.push_back(q);
     }
-    auto out = generate(m, qs);
+    auto out = r1::inference::generate(m, qs);
     for (int64_t r = 0; r < ids.size(0); ++r) {
       std::vector<int64_t> want;
       for (int64_t j = 0; j < greedy.size(1); ++j) want.push_back(greedy[r][j].item<int64_t>());

@@ -32,25 +32,25 @@ GrpoBatch ratios_batch(const std::vector<float>& ratios, double advantage) {
 
 TEST_CASE("group advantages: (r - mean) / (std + eps) per group, population std", "[grpo]") {
   // Group {1, 0, 0, 0}: mean 0.25, std sqrt(0.1875) = 0.4330127.
-  auto a = group_advantages({1, 0, 0, 0, 0.5, 0.5, 0.5, 0.5}, 4, AdvantageScale::kGroup, 0.0);
+  auto a = group_advantages({1, 0, 0, 0, 0.5, 0.5, 0.5, 0.5}, 4, r1::run::AdvantageScale::kGroup, 0.0);
   REQUIRE(a.size() == 8);
   CHECK_THAT(a[0], WithinAbs(0.75 / 0.4330127, 1e-6));
   CHECK_THAT(a[1], WithinAbs(-0.25 / 0.4330127, 1e-6));
   // An all-equal group has advantage 0, not NaN (eps keeps the division finite).
-  a = group_advantages({1, 0, 0, 0, 0.5, 0.5, 0.5, 0.5}, 4, AdvantageScale::kGroup, 1e-4);
+  a = group_advantages({1, 0, 0, 0, 0.5, 0.5, 0.5, 0.5}, 4, r1::run::AdvantageScale::kGroup, 1e-4);
   CHECK_THAT(a[0], WithinAbs(0.75 / (0.4330127 + 1e-4), 1e-6));
   for (int i = 4; i < 8; ++i) CHECK(a[i] == 0.0);
 }
 
 TEST_CASE("group advantages: batch scale and none (Dr. GRPO)", "[grpo]") {
   // Batch {1, 0, 1, 1}: std over all four = sqrt(0.1875); group means 0.5 and 1.
-  auto a = group_advantages({1, 0, 1, 1}, 2, AdvantageScale::kBatch, 0.0);
+  auto a = group_advantages({1, 0, 1, 1}, 2, r1::run::AdvantageScale::kBatch, 0.0);
   CHECK_THAT(a[0], WithinAbs(0.5 / 0.4330127, 1e-6));
   CHECK_THAT(a[1], WithinAbs(-0.5 / 0.4330127, 1e-6));
   CHECK(a[2] == 0.0);
-  a = group_advantages({1, 0, 3, 1}, 2, AdvantageScale::kNone);
+  a = group_advantages({1, 0, 3, 1}, 2, r1::run::AdvantageScale::kNone);
   CHECK(a == std::vector<double>{0.5, -0.5, 1.0, -1.0});
-  CHECK_THROWS_AS(group_advantages({1, 0, 1}, 2, AdvantageScale::kGroup), r1::Error);
+  CHECK_THROWS_AS(group_advantages({1, 0, 1}, 2, r1::run::AdvantageScale::kGroup), r1::Error);
 }
 
 TEST_CASE("dynamic sampling: degenerate groups", "[grpo]") {
@@ -60,11 +60,11 @@ TEST_CASE("dynamic sampling: degenerate groups", "[grpo]") {
 }
 
 TEST_CASE("clipped surrogate: the four cases of min(ρA, clip(ρ)A)", "[grpo]") {
-  GrpoLossOptions o;
+  r1::run::GrpoLossOptions o;
   o.clip_low = 0.2;
   o.clip_high = 0.28;  // clip-higher
-  o.aggregation = LossAggregation::kTokenMean;
-  o.importance = ImportanceLevel::kNone;
+  o.aggregation = r1::run::LossAggregation::kTokenMean;
+  o.importance = r1::run::ImportanceLevel::kNone;
   GrpoNorm n{1, 1, 1};
   struct Case { float ratio; double adv, loss, grad; bool clipped; };
   // d loss/d log π = -A·ρ where the unclipped term is the minimum, 0 where the clip took effect.
@@ -89,14 +89,14 @@ TEST_CASE("loss aggregation: seq-mean-token-mean, token-mean, seq-mean-token-sum
   b.old_logprobs = at::full({2, 4}, std::log(0.5), at::kFloat);
   b.advantages = at::tensor(std::vector<float>{1.0f, -2.0f});
   b.mask = at::tensor(std::vector<float>{1, 0, 0, 0, 1, 1, 1, 0}).view({2, 4});
-  GrpoLossOptions o;
-  o.importance = ImportanceLevel::kNone;
+  r1::run::GrpoLossOptions o;
+  o.importance = r1::run::ImportanceLevel::kNone;
   GrpoNorm n{2, 4, 8};
-  o.aggregation = LossAggregation::kSeqMeanTokenMean;
+  o.aggregation = r1::run::LossAggregation::kSeqMeanTokenMean;
   CHECK_THAT(grpo_loss(b, o, n).loss.item<double>(), WithinAbs((-1.0 / 1 + 6.0 / 3) / 2, 1e-6));
-  o.aggregation = LossAggregation::kTokenMean;
+  o.aggregation = r1::run::LossAggregation::kTokenMean;
   CHECK_THAT(grpo_loss(b, o, n).loss.item<double>(), WithinAbs((-1.0 + 6.0) / 4, 1e-6));
-  o.aggregation = LossAggregation::kSeqMeanTokenSumNorm;
+  o.aggregation = r1::run::LossAggregation::kSeqMeanTokenSumNorm;
   CHECK_THAT(grpo_loss(b, o, n).loss.item<double>(), WithinAbs((-1.0 + 6.0) / (2 * 8), 1e-6));
   // Padding gets no gradient.
   GrpoLoss l = grpo_loss(b, o, n);
@@ -110,9 +110,9 @@ TEST_CASE("k3 KL to the reference, weighted by beta", "[grpo]") {
   // log π_ref - log π_θ = log 2: k3 = 2 - log 2 - 1 = 0.3068528; advantage 0 leaves only the KL.
   GrpoBatch b = ratios_batch({1.0f}, 0.0);
   b.ref_logprobs = row({std::log(1.0f)});  // π_ref = 1, π_θ = 0.5
-  GrpoLossOptions o;
+  r1::run::GrpoLossOptions o;
   o.beta = 0.04;
-  o.importance = ImportanceLevel::kNone;
+  o.importance = r1::run::ImportanceLevel::kNone;
   GrpoLoss l = grpo_loss(b, o, GrpoNorm{1, 1, 1});
   CHECK_THAT(l.stats.kl, WithinAbs(2 - std::log(2.0) - 1, 1e-6));
   CHECK_THAT(l.loss.item<double>(), WithinAbs(0.04 * (2 - std::log(2.0) - 1), 1e-6));
@@ -131,10 +131,10 @@ TEST_CASE("truncated importance sampling: token and sequence level, capped at C"
   // Ratio 1 (π_θ = π_old), A = 1: pg = -1 per token. π_old/π_rollout = 3 (capped to 2) and 0.5.
   GrpoBatch b = ratios_batch({1.0f, 1.0f}, 1.0);
   b.rollout_logprobs = row({std::log(0.5f / 3), std::log(0.5f / 0.5f)});
-  GrpoLossOptions o;
-  o.aggregation = LossAggregation::kTokenMean;
+  r1::run::GrpoLossOptions o;
+  o.aggregation = r1::run::LossAggregation::kTokenMean;
   o.importance_cap = 2.0;
-  o.importance = ImportanceLevel::kToken;
+  o.importance = r1::run::ImportanceLevel::kToken;
   GrpoLoss l = grpo_loss(b, o, GrpoNorm{1, 2, 2});
   CHECK_THAT(l.loss.item<double>(), WithinAbs((-2.0 - 0.5) / 2, 1e-5));
   CHECK(l.stats.is_capped == 1);
@@ -145,11 +145,11 @@ TEST_CASE("truncated importance sampling: token and sequence level, capped at C"
   CHECK_THAT(b.logprobs.grad()[0][0].item<double>(), WithinAbs(-2.0 / 2, 1e-5));
   CHECK_THAT(b.logprobs.grad()[0][1].item<double>(), WithinAbs(-0.5 / 2, 1e-5));
   // Sequence level: the product 3 · 0.5 = 1.5 (under the cap) weighs both tokens.
-  o.importance = ImportanceLevel::kSequence;
+  o.importance = r1::run::ImportanceLevel::kSequence;
   l = grpo_loss(b, o, GrpoNorm{1, 2, 2});
   CHECK_THAT(l.loss.item<double>(), WithinAbs(-1.5, 1e-5));
   CHECK(l.stats.is_capped == 0);
-  o.importance = ImportanceLevel::kNone;
+  o.importance = r1::run::ImportanceLevel::kNone;
   CHECK_THAT(grpo_loss(b, o, GrpoNorm{1, 2, 2}).loss.item<double>(), WithinAbs(-1.0, 1e-6));
 }
 
@@ -163,8 +163,8 @@ TEST_CASE("micro-batches accumulate to the gradient of the whole batch", "[grpo]
   at::Tensor adv = at::randn({B});
   at::Tensor mask = (at::rand({B, T}) > 0.3).to(at::kFloat);
   mask.select(1, 0).fill_(1);
-  for (auto agg : {LossAggregation::kSeqMeanTokenMean, LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenSumNorm}) {
-    GrpoLossOptions o;
+  for (auto agg : {r1::run::LossAggregation::kSeqMeanTokenMean, r1::run::LossAggregation::kTokenMean, r1::run::LossAggregation::kSeqMeanTokenSumNorm}) {
+    r1::run::GrpoLossOptions o;
     o.aggregation = agg;
     o.beta = 0.05;
     GrpoNorm n{static_cast<double>(B), mask.sum().item<double>(), static_cast<double>(T)};
@@ -189,9 +189,9 @@ TEST_CASE("micro-batches accumulate to the gradient of the whole batch", "[grpo]
 }
 
 TEST_CASE("option names parse, typos are refused", "[grpo]") {
-  CHECK(parse_advantage_scale("none") == AdvantageScale::kNone);
-  CHECK(parse_loss_aggregation("token-mean") == LossAggregation::kTokenMean);
-  CHECK(parse_importance_level("sequence") == ImportanceLevel::kSequence);
-  CHECK_THROWS_WITH(parse_loss_aggregation("token_mean"), Catch::Contains("token-mean"));
-  CHECK_THROWS_AS(parse_advantage_scale("grp"), r1::ConfigError);
+  CHECK(r1::run::parse_advantage_scale("none") == r1::run::AdvantageScale::kNone);
+  CHECK(r1::run::parse_loss_aggregation("token-mean") == r1::run::LossAggregation::kTokenMean);
+  CHECK(r1::run::parse_importance_level("sequence") == r1::run::ImportanceLevel::kSequence);
+  CHECK_THROWS_WITH(r1::run::parse_loss_aggregation("token_mean"), Catch::Contains("token-mean"));
+  CHECK_THROWS_AS(r1::run::parse_advantage_scale("grp"), r1::ConfigError);
 }

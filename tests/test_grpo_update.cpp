@@ -13,15 +13,15 @@
 using namespace r1::trainer;
 
 TEST_CASE("a non-finite loss skips the update and leaves every weight as it was", "[grpo]") {
-  r1::model::Transformer m(r1::model::preset_config("qwen2", "tiny", 50), at::kFloat);
+  r1::model::Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", 50), at::kFloat);
   m.init_random(5);
   for (auto& p : m.parameters()) p.requires_grad_(true);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
-  OptimConfig oc;
+  r1::run::OptimConfig oc;
   oc.lr = 0.01;
   Optimizer opt(named, oc, 10);
   const std::vector<int64_t> prompt = {1, 2, 3};
-  std::vector<ScoredSample> group(2);
+  std::vector<r1::run::ScoredSample> group(2);
   for (int i = 0; i < 2; ++i) {
     group[i].prompt_ids = &prompt;
     group[i].ids = {4, 5, static_cast<int64_t>(6 + i)};
@@ -29,7 +29,7 @@ TEST_CASE("a non-finite loss skips the update and leaves every weight as it was"
   }
   group[0].advantage = std::nan("");
   group[1].advantage = 1.0;
-  GrpoConfig c;
+  r1::run::GrpoConfig c;
   c.max_new_tokens = 4;
   std::map<std::string, at::Tensor> before;
   for (const auto& [n, t] : m.weights()) before[n] = t.detach().clone();

@@ -21,7 +21,7 @@ TEST_CASE("micro-batches stay under the token budget and keep order", "[logprobs
 }
 
 TEST_CASE("scoring completions in a padded micro-batch equals scoring each alone", "[logprobs]") {
-  r1::model::Transformer m(r1::model::preset_config("qwen2", "tiny", 50), at::kFloat);
+  r1::model::Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", 50), at::kFloat);
   m.init_random(3);
   std::vector<TokenSequence> s = {{{1, 2, 3}, {4, 5}}, {{7}, {8, 9, 10, 11}}, {{12, 13, 14, 15, 16}, {17}}};
   CompletionScores all = score_completions(m, s, {0, 1, 2});

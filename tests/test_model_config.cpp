@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "checkpoint/config.h"
 
-using namespace r1::model;
+using namespace r1::checkpoint;
 
 namespace {
 
@@ -36,22 +36,22 @@ const char* kLlama32_1B = R"({"architectures": ["LlamaForCausalLM"], "attention_
 
 std::string error_of(const std::string& text) {
   try {
-    parse_model_config(text, "config.json");
+    r1::checkpoint::parse_model_config(text, "config.json");
   } catch (const r1::ConfigError& e) {
     return e.what();
   }
   return "";
 }
 
-bool has(const std::vector<TensorShape>& ts, const std::string& name) {
-  return std::any_of(ts.begin(), ts.end(), [&](const TensorShape& t) { return t.name == name; });
+bool has(const std::vector<r1::checkpoint::TensorShape>& ts, const std::string& name) {
+  return std::any_of(ts.begin(), ts.end(), [&](const r1::checkpoint::TensorShape& t) { return t.name == name; });
 }
 
 }  // namespace
 
 TEST_CASE("model config: real configs read with their known parameter counts", "[model][config]") {
-  ModelConfig q2 = parse_model_config(kQwen25_05B, "qwen2.5-0.5b/config.json");
-  CHECK(q2.arch == Arch::kQwen2);
+  r1::checkpoint::ModelConfig q2 = r1::checkpoint::parse_model_config(kQwen25_05B, "qwen2.5-0.5b/config.json");
+  CHECK(q2.arch == r1::checkpoint::Arch::kQwen2);
   CHECK(q2.head_dim == 64);
   CHECK(q2.attention_bias);
   CHECK_FALSE(q2.qk_norm);
@@ -59,16 +59,16 @@ TEST_CASE("model config: real configs read with their known parameter counts", "
   CHECK(q2.eos_token_ids == std::vector<int64_t>{151643});
   CHECK(q2.parameter_count() == 494032768);  // Qwen2.5-0.5B
 
-  ModelConfig q3 = parse_model_config(kQwen3_06B, "qwen3-0.6b/config.json");
-  CHECK(q3.arch == Arch::kQwen3);
+  r1::checkpoint::ModelConfig q3 = r1::checkpoint::parse_model_config(kQwen3_06B, "qwen3-0.6b/config.json");
+  CHECK(q3.arch == r1::checkpoint::Arch::kQwen3);
   CHECK(q3.head_dim == 128);  // not hidden_size / heads (64)
   CHECK(q3.q_dim() == 2048);
   CHECK(q3.qk_norm);
   CHECK_FALSE(q3.attention_bias);
   CHECK(q3.parameter_count() == 596049920);  // Qwen3-0.6B
 
-  ModelConfig l = parse_model_config(kLlama32_1B, "llama-3.2-1b/config.json");
-  CHECK(l.arch == Arch::kLlama);
+  r1::checkpoint::ModelConfig l = r1::checkpoint::parse_model_config(kLlama32_1B, "llama-3.2-1b/config.json");
+  CHECK(l.arch == r1::checkpoint::Arch::kLlama);
   CHECK(l.rope_scaling.factor == 32.0);
   CHECK(l.rope_scaling.original_max_position_embeddings == 8192);
   CHECK(l.rms_norm_eps == 1e-5);
@@ -85,7 +85,7 @@ TEST_CASE("model config: transformers 5 configs (rope_parameters, dtype) read as
     "rope_parameters": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
       "original_max_position_embeddings": 64, "rope_theta": 500000.0, "rope_type": "llama3"},
     "tie_word_embeddings": false, "vocab_size": 256})";
-  ModelConfig l = parse_model_config(llama5, "llama5/config.json");
+  r1::checkpoint::ModelConfig l = r1::checkpoint::parse_model_config(llama5, "llama5/config.json");
   CHECK(l.rope_theta == 500000.0);
   CHECK(l.rope_scaling.factor == 8.0);
   CHECK(l.rope_scaling.original_max_position_embeddings == 64);
@@ -93,46 +93,46 @@ TEST_CASE("model config: transformers 5 configs (rope_parameters, dtype) read as
   std::string qwen5 = R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
     "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "vocab_size": 256,
     "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}})";
-  CHECK(parse_model_config(qwen5, "q").rope_theta == 1000000.0);
+  CHECK(r1::checkpoint::parse_model_config(qwen5, "q").rope_theta == 1000000.0);
   qwen5.replace(qwen5.find("\"default\""), 9, "\"dynamic\"");
-  CHECK_THROWS_WITH(parse_model_config(qwen5, "q/config.json"),
+  CHECK_THROWS_WITH(r1::checkpoint::parse_model_config(qwen5, "q/config.json"),
                     Catch::Contains("q/config.json: rope_parameters type 'dynamic' is not supported"));
 }
 
 TEST_CASE("model config: the tensors a checkpoint holds, by Hugging Face's names", "[model][config]") {
-  ModelConfig q2 = preset_config("qwen2", "tiny", 1000);
-  auto t = checkpoint_tensors(q2);
+  r1::checkpoint::ModelConfig q2 = r1::checkpoint::preset_config("qwen2", "tiny", 1000);
+  auto t = r1::checkpoint::checkpoint_tensors(q2);
   CHECK(has(t, "model.layers.1.self_attn.q_proj.bias"));
   CHECK_FALSE(has(t, "model.layers.0.self_attn.o_proj.bias"));  // Qwen2: q/k/v only
   CHECK_FALSE(has(t, "lm_head.weight"));                          // tied
-  ModelConfig q3 = preset_config("qwen3", "tiny", 1000);
-  auto t3 = checkpoint_tensors(q3);
+  r1::checkpoint::ModelConfig q3 = r1::checkpoint::preset_config("qwen3", "tiny", 1000);
+  auto t3 = r1::checkpoint::checkpoint_tensors(q3);
   CHECK(has(t3, "model.layers.0.self_attn.q_norm.weight"));
   CHECK_FALSE(has(t3, "model.layers.0.self_attn.q_proj.bias"));
-  ModelConfig l = preset_config("llama", "tiny", 1000);
-  auto tl = checkpoint_tensors(l);
+  r1::checkpoint::ModelConfig l = r1::checkpoint::preset_config("llama", "tiny", 1000);
+  auto tl = r1::checkpoint::checkpoint_tensors(l);
   CHECK(has(tl, "lm_head.weight"));
   CHECK_FALSE(has(tl, "model.layers.0.self_attn.k_proj.bias"));
   CHECK(tl.front().name == "model.embed_tokens.weight");
   CHECK(tl.front().shape == std::vector<int64_t>{1000, 64});
 
-  CHECK(preset_config("qwen2", "qwen2.5-0.5b", 151665).parameter_count() == 494032768);
-  ModelConfig m25 = preset_config("qwen2", "25m", 151665);
+  CHECK(r1::checkpoint::preset_config("qwen2", "qwen2.5-0.5b", 151665).parameter_count() == 494032768);
+  r1::checkpoint::ModelConfig m25 = r1::checkpoint::preset_config("qwen2", "25m", 151665);
   int64_t embedding = m25.vocab_size * m25.hidden_size;
   CHECK(m25.parameter_count() - embedding > 20000000);
   CHECK(m25.parameter_count() - embedding < 30000000);
-  CHECK_THROWS_WITH(preset_config("mistral", "tiny", 10), Catch::Contains("unknown architecture 'mistral'"));
-  CHECK_THROWS_WITH(preset_config("qwen2", "huge", 10), Catch::Contains("unknown preset 'huge'"));
+  CHECK_THROWS_WITH(r1::checkpoint::preset_config("mistral", "tiny", 10), Catch::Contains("unknown architecture 'mistral'"));
+  CHECK_THROWS_WITH(r1::checkpoint::preset_config("qwen2", "huge", 10), Catch::Contains("unknown preset 'huge'"));
 }
 
 TEST_CASE("model config: written configs read back the same", "[model][config]") {
   for (const char* arch : {"qwen2", "qwen3", "llama"})
     for (const char* preset : {"tiny", "25m", "qwen2.5-0.5b"}) {
       INFO(arch << " " << preset);
-      ModelConfig c = preset_config(arch, preset, 5000);
+      r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config(arch, preset, 5000);
       c.eos_token_ids = {7, 9};
       c.bos_token_id = 3;
-      ModelConfig r = parse_model_config(model_config_json(c), "written");
+      r1::checkpoint::ModelConfig r = r1::checkpoint::parse_model_config(r1::checkpoint::model_config_json(c), "written");
       CHECK(r.arch == c.arch);
       CHECK(r.vocab_size == c.vocab_size);
       CHECK(r.head_dim == c.head_dim);
@@ -173,7 +173,7 @@ TEST_CASE("model config: unsupported architectures and options are refused by na
   llama.replace(llama.find("\"mlp_bias\": false"), 17, "\"mlp_bias\": true");
   CHECK(error_of(llama).find("mlp_bias") != std::string::npos);
   CHECK(error_of("{\"architectures\": [\"Qwen2ForCausalLM\"]").find("config.json: not a JSON object") != std::string::npos);
-  CHECK_THROWS_WITH(read_model_config("/nonexistent/config.json"), Catch::Contains("/nonexistent/config.json: cannot open"));
+  CHECK_THROWS_WITH(r1::checkpoint::read_model_config("/nonexistent/config.json"), Catch::Contains("/nonexistent/config.json: cannot open"));
 }
 
 TEST_CASE("eos ids: config.json's and generation_config.json's, an int or a list, bad types named", "[model][config]") {
@@ -182,17 +182,17 @@ TEST_CASE("eos ids: config.json's and generation_config.json's, an int or a list
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir + "/" + name) << text; };
-  CHECK(read_eos_token_ids(dir).empty());
-  CHECK(read_eos_token_ids("/nonexistent/model").empty());
+  CHECK(r1::checkpoint::read_eos_token_ids(dir).empty());
+  CHECK(r1::checkpoint::read_eos_token_ids("/nonexistent/model").empty());
   write("config.json", R"({"eos_token_id": 128001})");
-  CHECK(read_eos_token_ids(dir) == std::vector<int64_t>{128001});
+  CHECK(r1::checkpoint::read_eos_token_ids(dir) == std::vector<int64_t>{128001});
   write("generation_config.json", R"({"eos_token_id": [128001, 128008, 128009], "do_sample": true})");
-  CHECK(read_eos_token_ids(dir) == std::vector<int64_t>{128001, 128008, 128009});
+  CHECK(r1::checkpoint::read_eos_token_ids(dir) == std::vector<int64_t>{128001, 128008, 128009});
   write("generation_config.json", R"({"eos_token_id": "</s>"})");
-  CHECK_THROWS_WITH(read_eos_token_ids(dir), Catch::Contains(dir + "/generation_config.json: eos_token_id: expected an integer or a list of integers"));
+  CHECK_THROWS_WITH(r1::checkpoint::read_eos_token_ids(dir), Catch::Contains(dir + "/generation_config.json: eos_token_id: expected an integer or a list of integers"));
   write("generation_config.json", R"({"eos_token_id": [1, "x"]})");
-  CHECK_THROWS_AS(read_eos_token_ids(dir), r1::ConfigError);
+  CHECK_THROWS_AS(r1::checkpoint::read_eos_token_ids(dir), r1::ConfigError);
   write("generation_config.json", "{\"eos_token_id\": ");
-  CHECK_THROWS_WITH(read_eos_token_ids(dir), Catch::Contains("generation_config.json"));
+  CHECK_THROWS_WITH(r1::checkpoint::read_eos_token_ids(dir), Catch::Contains("generation_config.json"));
   fs::remove_all(dir);
 }

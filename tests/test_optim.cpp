@@ -20,7 +20,7 @@ using Catch::Matchers::WithinAbs;
 
 
 TEST_CASE("learning-rate schedules: warmup, constant, cosine, linear", "[optim]") {
-  OptimConfig c;
+  r1::run::OptimConfig c;
   c.lr = 1.0;
   c.warmup_steps = 4;
   c.min_lr_ratio = 0.1;
@@ -37,7 +37,7 @@ TEST_CASE("learning-rate schedules: warmup, constant, cosine, linear", "[optim]"
 }
 
 TEST_CASE("optimiser: AdamW's first step, weight decay on matrices only, clipping, non-finite skip", "[optim]") {
-  OptimConfig c;
+  r1::run::OptimConfig c;
   c.lr = 0.1;
   c.weight_decay = 0.5;
   c.max_grad_norm = 0;
@@ -67,7 +67,7 @@ TEST_CASE("optimiser: AdamW's first step, weight decay on matrices only, clippin
 
 TEST_CASE("optimiser state round-trips through a file, a truncated one is refused", "[optim]") {
   const fs::path dir = fresh_dir("optim");
-  OptimConfig c;
+  r1::run::OptimConfig c;
   c.lr = 0.01;
   at::Tensor w = at::ones({3, 3}).set_requires_grad(true);
   Optimizer a({{"x.weight", w}}, c, 10);
@@ -94,9 +94,9 @@ TEST_CASE("optimiser state round-trips through a file, a truncated one is refuse
 TEST_CASE("optimiser config: typos and bad values name the key", "[optim]") {
   nlohmann::json j = {{"lr", 1e-3}, {"schedul", "cosine"}};
   r1::ConfigReader r(j, "optim");
-  OptimConfig::read(r, OptimConfig{});
+  r1::run::OptimConfig::read(r, r1::run::OptimConfig{});
   CHECK_THROWS_WITH(r.finish(), Catch::Contains("schedule"));
   nlohmann::json bad = {{"lr", -1.0}};
   r1::ConfigReader r2(bad, "optim");
-  CHECK_THROWS_WITH(OptimConfig::read(r2, OptimConfig{}), Catch::Contains("optim.lr"));
+  CHECK_THROWS_WITH(r1::run::OptimConfig::read(r2, r1::run::OptimConfig{}), Catch::Contains("optim.lr"));
 }

@@ -18,10 +18,10 @@
 #include "telemetry/plot.h"
 
 namespace fs = std::filesystem;
-using r1::trainer::Panel;
-using r1::trainer::PlotLayout;
-using r1::trainer::Series;
-using r1::trainer::svg_plot;
+using r1::telemetry::Panel;
+using r1::telemetry::PlotLayout;
+using r1::telemetry::Series;
+using r1::telemetry::svg_plot;
 
 namespace {
 
@@ -88,8 +88,8 @@ std::vector<std::pair<std::string, double>> y_ticks(const std::string& svg) {
 }  // namespace
 
 TEST_CASE("plot: nice ticks and their labels", "[plot]") {
-  using r1::trainer::format_tick;
-  using r1::trainer::nice_ticks;
+  using r1::telemetry::format_tick;
+  using r1::telemetry::nice_ticks;
   auto ticks = nice_ticks(0, 0.87);
   REQUIRE(ticks.size() == 5);
   for (size_t i = 0; i < 5; ++i) CHECK(ticks[i] == Approx(0.2 * static_cast<double>(i)).margin(1e-12));
@@ -225,18 +225,18 @@ TEST_CASE("plot: write_svg_plot replaces the file atomically and names the path 
   std::string path = (dir / "metrics.svg").string();
   std::ofstream(path) << "old";
   std::vector<Panel> panels = {{"p", "", {{"s", {}, {1, 2, 3}}}}};
-  r1::trainer::write_svg_plot(path, panels, "t", "step");
+  r1::telemetry::write_svg_plot(path, panels, "t", "step");
   std::ifstream in(path);
   std::string got{std::istreambuf_iterator<char>(in), {}};
   CHECK(got == svg_plot(panels, "t", "step"));
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);  // no temp file left
 
   std::string missing = (dir / "no_such_dir" / "x.svg").string();
-  CHECK_THROWS_AS(r1::trainer::write_svg_plot(missing, panels, "", ""), r1::Error);
-  CHECK_THROWS_WITH(r1::trainer::write_svg_plot(missing, panels, "", ""), Catch::Contains(missing));
+  CHECK_THROWS_AS(r1::telemetry::write_svg_plot(missing, panels, "", ""), r1::Error);
+  CHECK_THROWS_WITH(r1::telemetry::write_svg_plot(missing, panels, "", ""), Catch::Contains(missing));
   fs::create_directories(dir / "a_dir.svg");
   std::string onto_dir = (dir / "a_dir.svg").string();
-  CHECK_THROWS_WITH(r1::trainer::write_svg_plot(onto_dir, panels, "", ""), Catch::Contains(onto_dir));
+  CHECK_THROWS_WITH(r1::telemetry::write_svg_plot(onto_dir, panels, "", ""), Catch::Contains(onto_dir));
   CHECK(fs::is_directory(onto_dir));
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 2);  // temp file removed
 }

@@ -12,20 +12,20 @@
 #include "tests/run_helpers.h"
 
 namespace fs = std::filesystem;
-using namespace r1::trainer;
+using namespace r1::run;
 using r1::test::Dir;
 
 namespace {
 
 // The kinds' read side, as trainer/stages.h's table has it; nothing here runs.
-const std::vector<StageKind>& kinds() {
-  static const std::vector<StageKind> k = {
-      {"pretrain-synthetic", read_pretrain_stage, nullptr, "pretrain-", pretrain_identity},
-      {"sft", read_sft_stage, nullptr, "", nullptr},
-      {"grpo", read_grpo_stage, nullptr, "", nullptr},
-      {"rejection-sample", read_rejection_sample_stage, nullptr, "", nullptr},
-      {"distill", read_distill_stage, nullptr, "", nullptr},
-      {"eval", read_eval_stage, nullptr, "", nullptr},
+const std::vector<r1::run::StageKind>& kinds() {
+  static const std::vector<r1::run::StageKind> k = {
+      {"pretrain-synthetic", r1::run::read_pretrain_stage, nullptr, "pretrain-", r1::run::pretrain_identity},
+      {"sft", r1::run::read_sft_stage, nullptr, "", nullptr},
+      {"grpo", r1::run::read_grpo_stage, nullptr, "", nullptr},
+      {"rejection-sample", r1::run::read_rejection_sample_stage, nullptr, "", nullptr},
+      {"distill", r1::run::read_distill_stage, nullptr, "", nullptr},
+      {"eval", r1::run::read_eval_stage, nullptr, "", nullptr},
   };
   return k;
 }
@@ -42,36 +42,36 @@ nlohmann::json three() {
 struct Planner {
   static inline int made = 0;
   Dir dir{"r1-plan-", std::to_string(++made)};
-  PlanOptions options;
+  r1::run::PlanOptions options;
   Planner() {
     options.source = "r.json";
     options.runs_dir = dir / "runs";
   }
-  Plan plan(const nlohmann::json& recipe) const { return plan_recipe(recipe, options, kinds()); }
-  void state(const PlannedStage& s, const nlohmann::json& j) const {
+  r1::run::Plan plan(const nlohmann::json& recipe) const { return r1::run::plan_recipe(recipe, options, kinds()); }
+  void state(const r1::run::PlannedStage& s, const nlohmann::json& j) const {
     fs::create_directories(s.dir);
     std::ofstream(fs::path(s.dir) / "stage.json") << j.dump();
   }
-  void finished(const PlannedStage& s, const std::string& status = "done") const {
+  void finished(const r1::run::PlannedStage& s, const std::string& status = "done") const {
     state(s, {{"kind", s.kind}, {"hash", s.hash}, {"status", status}});
   }
 };
 
-std::vector<StageAction> actions(const Plan& p) {
-  std::vector<StageAction> a;
+std::vector<r1::run::StageAction> actions(const r1::run::Plan& p) {
+  std::vector<r1::run::StageAction> a;
   for (const auto& s : p.stages) a.push_back(s.action);
   return a;
 }
 
-constexpr auto kRun = StageAction::kRun;
-constexpr auto kCached = StageAction::kCached;
-constexpr auto kResume = StageAction::kResume;
+constexpr auto kRun = r1::run::StageAction::kRun;
+constexpr auto kCached = r1::run::StageAction::kCached;
+constexpr auto kResume = r1::run::StageAction::kResume;
 
 }  // namespace
 
 TEST_CASE("recipe plan: a fresh run runs every stage, in folders under runs/<name>/, with @refs resolved", "[recipe]") {
   Planner t;
-  const Plan p = t.plan(three());
+  const r1::run::Plan p = t.plan(three());
   CHECK(p.name == "r");
   CHECK(p.dir == t.dir / "runs/r");
   REQUIRE(p.stages.size() == 3);
@@ -83,38 +83,38 @@ TEST_CASE("recipe plan: a fresh run runs every stage, in folders under runs/<nam
     CHECK(!s.in_cache);
   }
   CHECK(p.stages[1].resolved["model"] == t.dir / "runs/r/first/model");
-  CHECK(std::get<SftConfig>(p.stages[1].config).model == t.dir / "runs/r/first/model");
+  CHECK(std::get<r1::run::SftConfig>(p.stages[1].config).model == t.dir / "runs/r/first/model");
   CHECK(p.stages[1].reads == std::set<std::string>{"first"});
   CHECK(p.stages[0].reads.empty());
   // The hash is the stage as written plus its inputs' hashes: third differs from first only by name.
   CHECK(p.stages[0].hash != p.stages[2].hash);
 
-  PlanOptions named = t.options;
+  r1::run::PlanOptions named = t.options;
   named.name = "other";
-  CHECK(plan_recipe(three(), named, kinds()).stages[0].dir == t.dir / "runs/other/first");
-  CHECK(plan_line(p.stages[0]) == "stage first        sft                  " + t.dir / "runs/r/first");
+  CHECK(r1::run::plan_recipe(three(), named, kinds()).stages[0].dir == t.dir / "runs/other/first");
+  CHECK(r1::run::plan_line(p.stages[0]) == "stage first        sft                  " + t.dir / "runs/r/first");
   CHECK(!fs::exists(t.dir / "runs"));  // planning writes nothing
 }
 
 TEST_CASE("recipe plan: finished stages are cached, interrupted ones resume, changed ones run again", "[recipe]") {
   Planner t;
-  const Plan fresh = t.plan(three());
+  const r1::run::Plan fresh = t.plan(three());
   for (const auto& s : fresh.stages) t.finished(s);
-  const Plan again = t.plan(three());
+  const r1::run::Plan again = t.plan(three());
   CHECK(actions(again) == std::vector{kCached, kCached, kCached});
-  CHECK(plan_line(again.stages[0]) == "stage first        sft                  " + t.dir / "runs/r/first  (cached)");
+  CHECK(r1::run::plan_line(again.stages[0]) == "stage first        sft                  " + t.dir / "runs/r/first  (cached)");
 
   t.finished(fresh.stages[2], "running");
-  const Plan interrupted = t.plan(three());
+  const r1::run::Plan interrupted = t.plan(three());
   CHECK(actions(interrupted) == std::vector{kCached, kCached, kResume});
   CHECK(interrupted.stages[2].note == "interrupted: resumes from its last checkpoint");
-  CHECK(plan_line(interrupted.stages[2]) ==
+  CHECK(r1::run::plan_line(interrupted.stages[2]) ==
         "stage third        sft                  " + t.dir / "runs/r/third  (resume)  interrupted: resumes from its last checkpoint");
 
   // A changed key changes the stage's hash and, through it, the hash of every stage reading it.
   nlohmann::json edited = three();
-  apply_override(edited, "first.steps=5");
-  const Plan changed = t.plan(edited);
+  r1::run::apply_override(edited, "first.steps=5");
+  const r1::run::Plan changed = t.plan(edited);
   CHECK(actions(changed) == std::vector{kRun, kRun, kResume});
   CHECK(changed.stages[0].note == "configuration or inputs changed: runs again");
   CHECK(changed.stages[1].note == "configuration or inputs changed: runs again");
@@ -125,7 +125,7 @@ TEST_CASE("recipe plan: --from reruns that stage and every later one, an unknown
   Planner t;
   for (const auto& s : t.plan(three()).stages) t.finished(s);
   t.options.from = "second";
-  const Plan p = t.plan(three());
+  const r1::run::Plan p = t.plan(three());
   CHECK(actions(p) == std::vector{kCached, kRun, kRun});
   CHECK(p.stages[1].note == "--from: runs again");
   CHECK(p.stages[2].note == "--from: runs again");
@@ -135,31 +135,31 @@ TEST_CASE("recipe plan: --from reruns that stage and every later one, an unknown
 
 TEST_CASE("recipe plan: a stage reading a stage that runs again runs again", "[recipe]") {
   Planner t;
-  const Plan fresh = t.plan(three());
+  const r1::run::Plan fresh = t.plan(three());
   for (const auto& s : fresh.stages) t.finished(s);
   t.finished(fresh.stages[0], "running");  // first resumes: second, reading it, cannot stay cached
-  const Plan p = t.plan(three());
+  const r1::run::Plan p = t.plan(three());
   CHECK(actions(p) == std::vector{kResume, kRun, kCached});
   CHECK(p.stages[1].note == "its input 'first' runs again");
 }
 
 TEST_CASE("recipe plan: folders without stage.json run, or resume with --resume", "[recipe]") {
   Planner t;
-  const Plan fresh = t.plan(three());
+  const r1::run::Plan fresh = t.plan(three());
   fs::create_directories(fresh.stages[2].dir);
   CHECK(actions(t.plan(three())) == std::vector{kRun, kRun, kRun});
   t.options.resume = true;
-  const Plan p = t.plan(three());
+  const r1::run::Plan p = t.plan(three());
   CHECK(actions(p) == std::vector{kRun, kRun, kResume});
   CHECK(p.stages[2].note == "resumes (--resume)");
 }
 
 TEST_CASE("recipe plan: an unreadable stage.json counts as another configuration's", "[recipe]") {
   Planner t;
-  const Plan fresh = t.plan(three());
+  const r1::run::Plan fresh = t.plan(three());
   fs::create_directories(fresh.stages[0].dir);
   std::ofstream(fs::path(fresh.stages[0].dir) / "stage.json") << "{not json";
-  const Plan p = t.plan(three());
+  const r1::run::Plan p = t.plan(three());
   CHECK(p.stages[0].action == kRun);
   CHECK(p.stages[0].note == "configuration or inputs changed: runs again");
 }
@@ -168,11 +168,11 @@ TEST_CASE("recipe plan: pretrain-synthetic is cached in runs/cache/ by its ident
   Planner t;
   const nlohmann::json base = {{"name", "base"}, {"kind", "pretrain-synthetic"}, {"documents", 100}};
   const nlohmann::json recipe = {{"name", "a"}, {"stages", {base, sft("tune", "@base/model")}}};
-  const Plan p = t.plan(recipe);
-  const PlannedStage& b = p.stages[0];
+  const r1::run::Plan p = t.plan(recipe);
+  const r1::run::PlannedStage& b = p.stages[0];
   CHECK(b.in_cache);
-  const nlohmann::json identity = std::get<PretrainConfig>(b.config).identity();
-  CHECK(b.hash == content_hash(identity.dump()));
+  const nlohmann::json identity = std::get<r1::run::PretrainConfig>(b.config).identity();
+  CHECK(b.hash == r1::run::content_hash(identity.dump()));
   CHECK(b.dir == t.dir / ("runs/cache/pretrain-" + b.hash));
   CHECK(p.stages[1].resolved["model"] == b.dir + "/model");
 
@@ -196,7 +196,7 @@ TEST_CASE("recipe plan: pretrain-synthetic is cached in runs/cache/ by its ident
   CHECK_THROWS_WITH(t.plan(recipe), Catch::Contains(b.dir + "/stage.json"));
 
   nlohmann::json more = recipe;
-  apply_override(more, "base.documents=200");
+  r1::run::apply_override(more, "base.documents=200");
   CHECK(t.plan(more).stages[0].dir != b.dir);
 }
 
@@ -239,13 +239,13 @@ TEST_CASE("recipe plan: reward sets are built while planning, distill reads its 
   nlohmann::json recipe = three();
   recipe["stages"].push_back(eval);
   recipe["stages"].push_back(distill);
-  const Plan p = t.plan(recipe);
-  CHECK(std::get<EvalStageConfig>(p.stages[3].config).models[0].model == t.dir / "runs/r/first/model");
-  CHECK(std::get<DistillConfig>(p.stages[4].config).teacher == t.dir / "runs/r/first/model");
-  CHECK(std::get<DistillConfig>(p.stages[4].config).sft.model == "models/small");
+  const r1::run::Plan p = t.plan(recipe);
+  CHECK(std::get<r1::run::EvalStageConfig>(p.stages[3].config).models[0].model == t.dir / "runs/r/first/model");
+  CHECK(std::get<r1::run::DistillConfig>(p.stages[4].config).teacher == t.dir / "runs/r/first/model");
+  CHECK(std::get<r1::run::DistillConfig>(p.stages[4].config).sft.model == "models/small");
   CHECK(p.stages[4].reads == std::set<std::string>{"first"});
 
-  apply_override(recipe, "table.rewards.rewards=[{\"name\": \"maht\"}]");
+  r1::run::apply_override(recipe, "table.rewards.rewards=[{\"name\": \"maht\"}]");
   CHECK_THROWS_WITH(t.plan(recipe), Catch::Contains("r.json: stages[3] (table).rewards"));
 }
 
@@ -253,33 +253,33 @@ TEST_CASE("recipes: inputs name user files once, --set inputs.NAME edits one, un
   nlohmann::json recipe = nlohmann::json::parse(R"({"name": "x", "inputs": {"base": "models/a", "data": "d.jsonl"},
     "stages": [{"name": "s", "kind": "sft", "model": "$base", "train": "$data", "extra": ["$base/tokenizer.json", "$ok"]}]})");
   recipe["inputs"]["ok"] = "kept";
-  apply_override(recipe, "inputs.base=/m/b");
-  substitute_inputs(recipe, "r.json");
+  r1::run::apply_override(recipe, "inputs.base=/m/b");
+  r1::run::substitute_inputs(recipe, "r.json");
   const auto& st = recipe["stages"][0];
   CHECK(st["model"] == "/m/b");
   CHECK(st["train"] == "d.jsonl");
   CHECK(st["extra"][0] == "/m/b/tokenizer.json");
   CHECK(st["extra"][1] == "kept");
-  CHECK_THROWS_WITH(apply_override(recipe, "inputs.bsae=/x"), Catch::Contains("no input 'bsae'") && Catch::Contains("base"));
+  CHECK_THROWS_WITH(r1::run::apply_override(recipe, "inputs.bsae=/x"), Catch::Contains("no input 'bsae'") && Catch::Contains("base"));
   nlohmann::json bad = nlohmann::json::parse(R"({"inputs": {"a": "p"}, "stages": [{"name": "s", "model": "$b"}]})");
-  CHECK_THROWS_WITH(substitute_inputs(bad, "r.json"), Catch::Contains("r.json: stages.0.model") && Catch::Contains("'$b'"));
+  CHECK_THROWS_WITH(r1::run::substitute_inputs(bad, "r.json"), Catch::Contains("r.json: stages.0.model") && Catch::Contains("'$b'"));
 }
 
 TEST_CASE("recipes: --set edits a stage's key, making the objects on the way", "[recipe]") {
   nlohmann::json recipe = three();
-  apply_override(recipe, "second.optim.lr=0.002");
-  apply_override(recipe, "third.template=chatml");
+  r1::run::apply_override(recipe, "second.optim.lr=0.002");
+  r1::run::apply_override(recipe, "third.template=chatml");
   CHECK(recipe["stages"][1]["optim"]["lr"] == 0.002);
   CHECK(recipe["stages"][2]["template"] == "chatml");  // not JSON: kept as text
-  CHECK_THROWS_WITH(apply_override(recipe, "fourth.steps=1"), "--set fourth.steps=1: the recipe has no stage named 'fourth'");
-  CHECK_THROWS_WITH(apply_override(recipe, "steps=1"), Catch::Contains("expected stage.key=value"));
-  CHECK_THROWS_WITH(apply_override(recipe, "first..lr=1"), Catch::Contains("empty key"));
+  CHECK_THROWS_WITH(r1::run::apply_override(recipe, "fourth.steps=1"), "--set fourth.steps=1: the recipe has no stage named 'fourth'");
+  CHECK_THROWS_WITH(r1::run::apply_override(recipe, "steps=1"), Catch::Contains("expected stage.key=value"));
+  CHECK_THROWS_WITH(r1::run::apply_override(recipe, "first..lr=1"), Catch::Contains("empty key"));
 }
 
 // The values name folders of existing runs and caches: they must never change. (The offset basis is
 // FNV-1a's with its last digit dropped, 1469598103934665603; kept, as the folders depend on it.)
 TEST_CASE("recipes: content hashes are stable, 16 hex digits", "[recipe]") {
-  CHECK(content_hash("") == "14650fb0739d0383");
-  CHECK(content_hash("a") == "44bd8ad473cd9906");
-  CHECK(content_hash("a") != content_hash("b"));
+  CHECK(r1::run::content_hash("") == "14650fb0739d0383");
+  CHECK(r1::run::content_hash("a") == "44bd8ad473cd9906");
+  CHECK(r1::run::content_hash("a") != r1::run::content_hash("b"));
 }

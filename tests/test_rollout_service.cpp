@@ -27,6 +27,7 @@
 namespace bp = boost::process;
 namespace fs = std::filesystem;
 using namespace r1::model;
+using namespace r1::inference;
 
 namespace {
 
@@ -46,7 +47,7 @@ struct TempDir {
 std::string make_model(const fs::path& dir, uint64_t seed) {
   fs::create_directories(dir);
   r1::write_byte_tokenizer(dir.string());
-  Transformer m(preset_config("qwen2", "tiny", 259));
+  Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", 259));
   m.init_random(seed);
   for (auto& [name, t] : m.weights())
     if (t.dim() == 2) m.weight(name) = t * 40;
@@ -160,9 +161,9 @@ TEST_CASE("rollout service: weight updates swap models atomically and tag every 
   GroupRequest q{.prompt = {10, 20, 30, 40}};
   q.params.temperature = 0;
   q.params.max_new_tokens = 300;
-  const auto a_greedy = generate(a, {q})[0][0].ids;
+  const auto a_greedy = r1::inference::generate(a, {q})[0][0].ids;
   q.params.max_new_tokens = 40;
-  const auto b_greedy = generate(b, {q})[0][0].ids;
+  const auto b_greedy = r1::inference::generate(b, {q})[0][0].ids;
   REQUIRE(std::vector<int64_t>(a_greedy.begin(), a_greedy.begin() + 40) != b_greedy);
 
   // A long group on the old weights while the update arrives: it finishes on them, tagged 3.

@@ -11,7 +11,7 @@
 #include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
-using namespace r1::trainer;
+using namespace r1::telemetry;
 using r1::test::fresh_dir;
 using r1::test::write;
 
@@ -19,13 +19,13 @@ using r1::test::write;
 TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later steps", "[telemetry]") {
   const fs::path dir = fresh_dir("runlog");
   {
-    RunLog log(dir.string(), -1, /*tensorboard=*/true);
+    r1::telemetry::RunLog log(dir.string(), -1, /*tensorboard=*/true);
     for (int s = 1; s <= 4; ++s) log.metrics(s, {{"reward", {{"mean", s * 0.1}}}, {"loss", 1.0 / s}});
     log.rollout({{"step", 1}, {"completion", "x"}});
   }
   CHECK(fs::exists(dir / "tensorboard"));
   {
-    RunLog log(dir.string(), 2);
+    r1::telemetry::RunLog log(dir.string(), 2);
     log.metrics(3, {{"loss", 9.0}});
     log.rollout({{"step", 3}});
   }
@@ -41,9 +41,9 @@ TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later ste
   int n = 0;
   for (std::string line; std::getline(rin, line);) ++n;
   CHECK(n == 2);  // rollouts are never dropped
-  CHECK(StepProgress::render("grpo", 5, 10, "reward 0.50", 2.0) ==
+  CHECK(r1::telemetry::StepProgress::render("grpo", 5, 10, "reward 0.50", 2.0) ==
         "grpo [##########----------] 5/10  reward 0.50  2.0 s/step  ETA 10s");
-  CHECK(format_duration(272) == "4m32s");
-  CHECK(format_duration(3720) == "1h02m");
+  CHECK(r1::telemetry::format_duration(272) == "4m32s");
+  CHECK(r1::telemetry::format_duration(3720) == "1h02m");
   fs::remove_all(dir);
 }

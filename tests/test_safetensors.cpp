@@ -15,7 +15,7 @@
 #include "checkpoint/safetensors.h"
 
 using nlohmann::json;
-using namespace r1::model;
+using namespace r1::checkpoint;
 
 namespace {
 
@@ -43,7 +43,7 @@ void write_raw(const std::string& path, const std::string& header, size_t data_b
 
 std::string error_of(const std::string& path) {
   try {
-    SafetensorsFile f(path);
+    r1::checkpoint::SafetensorsFile f(path);
   } catch (const r1::Error& e) {
     return e.what();
   }
@@ -57,11 +57,11 @@ TEST_CASE("safetensors: round trip, layout and metadata", "[safetensors]") {
   std::vector<float> w = {1.5f, -2.f, 3.25f, 0.f, 7.f, 8.f};
   std::vector<uint16_t> b = {0x3f80, 0x4000};
   std::vector<int64_t> ids = {42};
-  write_safetensors(dir.path + "/m.safetensors",
-                    {{"z.weight", DType::kF32, {2, 3}, w.data(), w.size() * 4},
-                     {"a.bias", DType::kBF16, {2}, b.data(), 4},
-                     {"empty", DType::kF32, {0, 4}, nullptr, 0},
-                     {"ids", DType::kI64, {}, ids.data(), 8}},
+  r1::checkpoint::write_safetensors(dir.path + "/m.safetensors",
+                    {{"z.weight", r1::checkpoint::DType::kF32, {2, 3}, w.data(), w.size() * 4},
+                     {"a.bias", r1::checkpoint::DType::kBF16, {2}, b.data(), 4},
+                     {"empty", r1::checkpoint::DType::kF32, {0, 4}, nullptr, 0},
+                     {"ids", r1::checkpoint::DType::kI64, {}, ids.data(), 8}},
                     {{"format", "pt"}});
   // The bytes Hugging Face's reader expects: u64 length, JSON, data 8-byte aligned, names in order.
   std::string raw = slurp(dir.path + "/m.safetensors");
@@ -75,11 +75,11 @@ TEST_CASE("safetensors: round trip, layout and metadata", "[safetensors]") {
   CHECK(h["ids"]["shape"] == json::array());
   CHECK(h["z.weight"]["shape"] == json::array({2, 3}));
 
-  SafetensorsFile f(dir.path + "/m.safetensors");
+  r1::checkpoint::SafetensorsFile f(dir.path + "/m.safetensors");
   CHECK(f.header().metadata.at("format") == "pt");
   CHECK(f.header().tensors.size() == 4);
-  const TensorInfo& t = f.at("z.weight");
-  CHECK(t.dtype == DType::kF32);
+  const r1::checkpoint::TensorInfo& t = f.at("z.weight");
+  CHECK(t.dtype == r1::checkpoint::DType::kF32);
   CHECK(t.numel() == 6);
   CHECK(std::memcmp(f.data(t), w.data(), 24) == 0);
   CHECK(std::memcmp(f.data(f.at("a.bias")), b.data(), 4) == 0);
@@ -89,26 +89,26 @@ TEST_CASE("safetensors: round trip, layout and metadata", "[safetensors]") {
   CHECK(f.at("empty").bytes() == 0);
   CHECK(f.find("missing") == nullptr);
   CHECK_THROWS_WITH(f.at("missing"), Catch::Contains("m.safetensors") && Catch::Contains("no tensor 'missing'"));
-  CHECK(dtype_size(DType::kBF16) == 2);
-  CHECK(parse_dtype("F8_E4M3") == DType::kF8E4M3);
-  CHECK_FALSE(parse_dtype("F17").has_value());
+  CHECK(r1::checkpoint::dtype_size(r1::checkpoint::DType::kBF16) == 2);
+  CHECK(r1::checkpoint::parse_dtype("F8_E4M3") == r1::checkpoint::DType::kF8E4M3);
+  CHECK_FALSE(r1::checkpoint::parse_dtype("F17").has_value());
 }
 
 TEST_CASE("safetensors: sharded checkpoints with Hugging Face's index", "[safetensors]") {
   TempDir dir;
   std::vector<std::vector<float>> data;
-  std::vector<TensorToWrite> tensors;
+  std::vector<r1::checkpoint::TensorToWrite> tensors;
   for (int i = 0; i < 5; ++i) data.push_back(std::vector<float>(100, static_cast<float>(i)));
   for (int i = 0; i < 5; ++i)
-    tensors.push_back({"layer." + std::to_string(i), DType::kF32, {10, 10}, data[static_cast<size_t>(i)].data(), 400});
-  write_checkpoint(dir.path, tensors, 900);  // two tensors a shard
+    tensors.push_back({"layer." + std::to_string(i), r1::checkpoint::DType::kF32, {10, 10}, data[static_cast<size_t>(i)].data(), 400});
+  r1::checkpoint::write_checkpoint(dir.path, tensors, 900);  // two tensors a shard
   CHECK(std::filesystem::exists(dir.path + "/model-00001-of-00003.safetensors"));
   CHECK(std::filesystem::exists(dir.path + "/model-00003-of-00003.safetensors"));
   CHECK_FALSE(std::filesystem::exists(dir.path + "/model.safetensors"));
   json index = json::parse(slurp(dir.path + "/model.safetensors.index.json"));
   CHECK(index["metadata"]["total_size"] == 2000);
   CHECK(index["weight_map"]["layer.4"] == "model-00003-of-00003.safetensors");
-  Checkpoint ck(dir.path);
+  r1::checkpoint::Checkpoint ck(dir.path);
   CHECK(ck.names().size() == 5);
   auto [file, info] = ck.at("layer.3");
   float x = 0;
@@ -117,26 +117,26 @@ TEST_CASE("safetensors: sharded checkpoints with Hugging Face's index", "[safete
   CHECK_THROWS_WITH(ck.at("layer.9"), Catch::Contains("no tensor 'layer.9'"));
 
   // Written again as one file: the shards' index goes, so the folder has one layout.
-  write_checkpoint(dir.path, tensors);
+  r1::checkpoint::write_checkpoint(dir.path, tensors);
   CHECK_FALSE(std::filesystem::exists(dir.path + "/model.safetensors.index.json"));
-  CHECK(Checkpoint(dir.path).names().size() == 5);
+  CHECK(r1::checkpoint::Checkpoint(dir.path).names().size() == 5);
 
   // A broken index: a tensor it places in a shard that lacks it; a file outside the folder.
-  write_checkpoint(dir.path, tensors, 900);
+  r1::checkpoint::write_checkpoint(dir.path, tensors, 900);
   json broken = index;
   broken["weight_map"]["layer.0"] = "model-00002-of-00003.safetensors";
   std::ofstream(dir.path + "/model.safetensors.index.json") << broken.dump();
-  CHECK_THROWS_WITH(Checkpoint(dir.path), Catch::Contains("model-00002-of-00003.safetensors") &&
+  CHECK_THROWS_WITH(r1::checkpoint::Checkpoint(dir.path), Catch::Contains("model-00002-of-00003.safetensors") &&
                                               Catch::Contains("no tensor 'layer.0'"));
   broken = index;
   broken["weight_map"]["layer.0"] = "../elsewhere.safetensors";
   std::ofstream(dir.path + "/model.safetensors.index.json") << broken.dump();
-  CHECK_THROWS_WITH(Checkpoint(dir.path), Catch::Contains("not a file in the folder"));
+  CHECK_THROWS_WITH(r1::checkpoint::Checkpoint(dir.path), Catch::Contains("not a file in the folder"));
   broken = index;
   broken["weight_map"].erase("layer.1");
   std::ofstream(dir.path + "/model.safetensors.index.json") << broken.dump();
-  CHECK_THROWS_WITH(Checkpoint(dir.path), Catch::Contains("tensor 'layer.1' is not in the index"));
-  CHECK_THROWS_WITH(Checkpoint(dir.path + "/nowhere"), Catch::Contains("no model.safetensors"));
+  CHECK_THROWS_WITH(r1::checkpoint::Checkpoint(dir.path), Catch::Contains("tensor 'layer.1' is not in the index"));
+  CHECK_THROWS_WITH(r1::checkpoint::Checkpoint(dir.path + "/nowhere"), Catch::Contains("no model.safetensors"));
 }
 
 TEST_CASE("safetensors: broken and hostile files get one error naming the file and tensor", "[safetensors]") {
@@ -202,8 +202,8 @@ TEST_CASE("safetensors: broken and hostile files get one error naming the file a
 
   // Writing refuses tensors whose bytes do not match their shape, and duplicate names.
   float v[2] = {1, 2};
-  CHECK_THROWS_WITH(write_safetensors(p, {{"w", DType::kF32, {3}, v, 8}}), Catch::Contains("8 bytes for a shape of 3"));
-  CHECK_THROWS_WITH(write_safetensors(p, {{"w", DType::kF32, {2}, v, 8}, {"w", DType::kF32, {2}, v, 8}}),
+  CHECK_THROWS_WITH(r1::checkpoint::write_safetensors(p, {{"w", r1::checkpoint::DType::kF32, {3}, v, 8}}), Catch::Contains("8 bytes for a shape of 3"));
+  CHECK_THROWS_WITH(r1::checkpoint::write_safetensors(p, {{"w", r1::checkpoint::DType::kF32, {2}, v, 8}, {"w", r1::checkpoint::DType::kF32, {2}, v, 8}}),
                     Catch::Contains("given twice"));
 }
 
@@ -212,7 +212,7 @@ TEST_CASE("safetensors: every truncation of a good file is refused", "[safetenso
   TempDir dir;
   std::vector<float> w(64, 1.f);
   const std::string good = dir.path + "/good.safetensors", cut = dir.path + "/cut.safetensors";
-  write_safetensors(good, {{"a", DType::kF32, {8, 8}, w.data(), 256}, {"b", DType::kF32, {4}, w.data(), 16}});
+  r1::checkpoint::write_safetensors(good, {{"a", r1::checkpoint::DType::kF32, {8, 8}, w.data(), 256}, {"b", r1::checkpoint::DType::kF32, {4}, w.data(), 16}});
   std::string raw = slurp(good);
   for (size_t len = 0; len < raw.size(); len += 3) {
     std::ofstream(cut, std::ios::binary | std::ios::trunc) << raw.substr(0, len);

@@ -39,7 +39,7 @@ struct Dir {
 };
 
 // The text of the tokens a mask selects.
-std::string selected(const Tokenizer& tok, const SftExample& ex, bool trained) {
+std::string selected(const Tokenizer& tok, const r1::run::SftExample& ex, bool trained) {
   std::vector<int32_t> ids;
   for (size_t i = 0; i < ex.ids.size(); ++i)
     if (static_cast<bool>(ex.train[i]) == trained) ids.push_back(ex.ids[i]);
@@ -59,7 +59,7 @@ std::string make_model(const Dir& d) {
   const std::string dir = d / "model";
   fs::create_directories(dir);
   write_byte_tokenizer(dir);
-  model::ModelConfig c = model::preset_config("qwen2", "tiny", kByteTokenizerVocab);
+  r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config("qwen2", "tiny", kByteTokenizerVocab);
   c.eos_token_ids = {256};
   model::Transformer m(c, at::kFloat);
   m.init_random(4);
@@ -79,7 +79,7 @@ TEST_CASE("sft: only the assistant's tokens and its closing marker are trained o
                                          {"assistant", "Hello!", std::nullopt},
                                          {"user", "2+2?", std::nullopt},
                                          {"assistant", "4", std::nullopt}};
-  const SftExample ex = tokenize_conversation(conv, chatml, tok, "test");
+  const r1::run::SftExample ex = r1::run::tokenize_conversation(conv, chatml, tok, "test");
   REQUIRE(ex.ids.size() == ex.train.size());
   CHECK(selected(tok, ex, true) == "Hello!<|im_end|>4<|im_end|>");
   // Everything, in order, is the template's rendering of the whole conversation.
@@ -91,26 +91,26 @@ TEST_CASE("sft: only the assistant's tokens and its closing marker are trained o
   // R1-Zero's template closes the answer with text only: the end-of-text token is appended, trained. The
   // space the template writes after "Assistant:" is the first trained token, as the model generates it.
   const ChatTemplate zero = ChatTemplate::named("r1-zero", &tok);
-  const SftExample z = tokenize_conversation({{"user", "1+1", std::nullopt}, {"assistant", "<think> 1+1=2 </think> <answer> 2 </answer>", std::nullopt}},
+  const r1::run::SftExample z = r1::run::tokenize_conversation({{"user", "1+1", std::nullopt}, {"assistant", "<think> 1+1=2 </think> <answer> 2 </answer>", std::nullopt}},
                                              zero, tok, "test");
   CHECK(selected(tok, z, true) == " <think> 1+1=2 </think> <answer> 2 </answer><|endoftext|>");
   CHECK(z.ids.back() == 256);
 
   // No assistant turn: refused by name.
-  CHECK_THROWS_WITH(tokenize_conversation({{"user", "hi", std::nullopt}}, chatml, tok, "data.jsonl:7"),
+  CHECK_THROWS_WITH(r1::run::tokenize_conversation({{"user", "hi", std::nullopt}}, chatml, tok, "data.jsonl:7"),
                     Catch::Contains("data.jsonl:7") && Catch::Contains("no assistant turn"));
   // Qwen3's template drops past turns' reasoning, so the rendering is not prefix-stable: refused.
   const ChatTemplate qwen3 = ChatTemplate::named("qwen3", &tok);
-  CHECK_THROWS_WITH(tokenize_conversation({{"user", "a", std::nullopt}, {"assistant", "<think>\nx\n</think>\n\ny", std::nullopt},
+  CHECK_THROWS_WITH(r1::run::tokenize_conversation({{"user", "a", std::nullopt}, {"assistant", "<think>\nx\n</think>\n\ny", std::nullopt},
                                            {"user", "b", std::nullopt}, {"assistant", "z", std::nullopt}},
                                           qwen3, tok, "data.jsonl:2"),
                     Catch::Contains("prefix-stable") && Catch::Contains("data.jsonl:2"));
 }
 
 TEST_CASE("sft: packing restarts positions per example, never trains across them, and pads untrained", "[sft]") {
-  SftExample a{{10, 11, 12, 13}, {0, 0, 1, 1}}, b{{20, 21, 22}, {0, 1, 1}}, c{{30, 31, 32, 33, 34, 35, 36, 37, 38, 39}, {0, 1, 1, 1, 1, 1, 1, 1, 1, 1}};
-  PackStats st;
-  const auto rows = pack_examples({a, b, c}, {0, 1, 2}, 8, /*pad_id=*/0, &st);
+  r1::run::SftExample a{{10, 11, 12, 13}, {0, 0, 1, 1}}, b{{20, 21, 22}, {0, 1, 1}}, c{{30, 31, 32, 33, 34, 35, 36, 37, 38, 39}, {0, 1, 1, 1, 1, 1, 1, 1, 1, 1}};
+  r1::run::PackStats st;
+  const auto rows = r1::run::pack_examples({a, b, c}, {0, 1, 2}, 8, /*pad_id=*/0, &st);
   // seq_len 8 holds 9 ids: a + b (7) then padding; c (10) is cut to 9 in a row of its own.
   REQUIRE(rows.size() == 2);
   CHECK(st.rows == 2);
@@ -125,7 +125,7 @@ TEST_CASE("sft: packing restarts positions per example, never trains across them
   CHECK(rows[1].trained() == 8);
   CHECK(st.trained_tokens == 4 + 8);
   CHECK(st.padding == 2);
-  CHECK_THROWS(pack_examples({a}, {0}, 1, 0));
+  CHECK_THROWS(r1::run::pack_examples({a}, {0}, 1, 0));
 }
 
 TEST_CASE("sft: datasets name the bad line, or skip it when asked", "[sft]") {
@@ -142,12 +142,12 @@ TEST_CASE("sft: datasets name the bad line, or skip it when asked", "[sft]") {
     out << "{not json\n";
     out << R"({"messages": [{"role": "user", "content": "only a question"}]})" << "\n";
   }
-  CHECK_THROWS_WITH(SftDataset::load(path, chat, tok, false), Catch::Contains("train.jsonl:3") && Catch::Contains("completion"));
-  const SftDataset ok = SftDataset::load(path, chat, tok, true);
+  CHECK_THROWS_WITH(r1::run::SftDataset::load(path, chat, tok, false), Catch::Contains("train.jsonl:3") && Catch::Contains("completion"));
+  const r1::run::SftDataset ok = r1::run::SftDataset::load(path, chat, tok, true);
   CHECK(ok.examples.size() == 2);
   CHECK(ok.skipped == 3);
   CHECK(selected(tok, ok.examples[1], true) == "4<|im_end|>");
-  CHECK_THROWS_WITH(SftDataset::load(d / "missing.jsonl", chat, tok, false), Catch::Contains("missing.jsonl"));
+  CHECK_THROWS_WITH(r1::run::SftDataset::load(d / "missing.jsonl", chat, tok, false), Catch::Contains("missing.jsonl"));
 }
 
 TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exactly", "[sft]") {
@@ -159,7 +159,7 @@ TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exa
     for (int i = 0; i < 24; ++i)
       out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
   }
-  SftConfig c;
+  r1::run::SftConfig c;
   c.model = model;
   c.train_data = data;
   c.seq_len = 64;
@@ -212,10 +212,10 @@ TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exa
 TEST_CASE("sft: recipe keys are checked", "[sft]") {
   nlohmann::json stage = {{"model", "m"}, {"train", "t.jsonl"}, {"seq_len", 4}};
   ConfigReader r(stage, "recipe: stages[0] (sft)");
-  CHECK_THROWS_WITH(SftConfig::read(r), Catch::Contains("seq_len"));
+  CHECK_THROWS_WITH(r1::run::SftConfig::read(r), Catch::Contains("seq_len"));
   nlohmann::json typo = {{"model", "m"}, {"train", "t.jsonl"}, {"epoch", 2}};
   ConfigReader r2(typo, "recipe: stages[0] (sft)");
-  CHECK_THROWS_WITH((SftConfig::read(r2), r2.finish()), Catch::Contains("epochs"));
+  CHECK_THROWS_WITH((r1::run::SftConfig::read(r2), r2.finish()), Catch::Contains("epochs"));
 }
 
 TEST_CASE("recipes: finished stages are skipped, changed ones run again, interrupted ones resume, --from reruns", "[sft][recipe]") {

@@ -19,7 +19,7 @@
 #include "telemetry/tensorboard.h"
 
 namespace fs = std::filesystem;
-using r1::trainer::TensorBoardWriter;
+using r1::telemetry::TensorBoardWriter;
 
 namespace {
 
@@ -162,13 +162,13 @@ fs::path fresh_dir(const std::string& name) {
 }  // namespace
 
 TEST_CASE("tensorboard: crc32c matches the standard vectors", "[tensorboard]") {
-  CHECK(r1::trainer::crc32c("123456789", 9) == 0xE3069283u);
+  CHECK(r1::telemetry::crc32c("123456789", 9) == 0xE3069283u);
   std::string zeros(32, '\0');
-  CHECK(r1::trainer::crc32c(zeros.data(), zeros.size()) == 0x8A9136AAu);
+  CHECK(r1::telemetry::crc32c(zeros.data(), zeros.size()) == 0x8A9136AAu);
   std::string ff(32, '\xff');
-  CHECK(r1::trainer::crc32c(ff.data(), ff.size()) == 0x62A8AB43u);
-  CHECK(r1::trainer::crc32c("", 0) == 0u);
-  CHECK(r1::trainer::masked_crc32c("123456789", 9) == ref_mask(0xE3069283u));
+  CHECK(r1::telemetry::crc32c(ff.data(), ff.size()) == 0x62A8AB43u);
+  CHECK(r1::telemetry::crc32c("", 0) == 0u);
+  CHECK(r1::telemetry::masked_crc32c("123456789", 9) == ref_mask(0xE3069283u));
   CHECK(ref_crc32c("123456789") == 0xE3069283u);  // the test's own CRC is right too
 }
 

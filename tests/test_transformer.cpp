@@ -25,11 +25,11 @@ namespace {
 double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>(); }
 
 Transformer tiny(const char* arch, uint64_t seed = 7) {
-  Transformer m(preset_config(arch, "tiny", 97));
+  Transformer m(r1::checkpoint::preset_config(arch, "tiny", 97));
   m.init_random(seed);
   // Random norms and biases too, so a mistake in either shows.
   at::Generator gen = at::detail::createCPUGenerator(seed + 1);
-  for (const TensorShape& t : checkpoint_tensors(m.config()))
+  for (const r1::checkpoint::TensorShape& t : r1::checkpoint::checkpoint_tensors(m.config()))
     if (t.shape.size() == 1) m.weight(t.name) = at::empty(t.shape, at::kFloat).uniform_(0.5, 1.5, gen);
   return m;
 }
@@ -60,7 +60,7 @@ TEST_CASE("transformer: RMSNorm and rotary embeddings on known vectors", "[model
   CHECK(y[0].item<float>() == Approx(3 / r));
   CHECK(y[1].item<float>() == Approx(2 * 4 / r));
 
-  ModelConfig c = preset_config("qwen2", "tiny", 10);
+  r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config("qwen2", "tiny", 10);
   c.head_dim = 4;
   c.rope_theta = 10000;
   at::Tensor inv = rotary_inv_freq(c);
@@ -79,10 +79,10 @@ TEST_CASE("transformer: RMSNorm and rotary embeddings on known vectors", "[model
 }
 
 TEST_CASE("transformer: Llama 3's rotary frequency scaling", "[model]") {
-  ModelConfig c = preset_config("llama", "tiny", 10);
+  r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config("llama", "tiny", 10);
   c.head_dim = 128;
   c.rope_theta = 500000;
-  c.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};
+  c.rope_scaling = r1::checkpoint::RopeScaling{8.0, 1.0, 4.0, 8192};
   at::Tensor scaled = rotary_inv_freq(c);
   c.rope_scaling.factor = 0;
   at::Tensor plain = rotary_inv_freq(c);
@@ -101,7 +101,7 @@ TEST_CASE("transformer: Llama 3's rotary frequency scaling", "[model]") {
 
 TEST_CASE("transformer: grouped-query attention reads key/value head j / rep", "[model]") {
   Transformer gqa = tiny("qwen2");  // 4 query heads, 2 key/value heads
-  ModelConfig full_c = gqa.config();
+  r1::checkpoint::ModelConfig full_c = gqa.config();
   full_c.num_key_value_heads = 4;
   Transformer full(full_c);
   for (const auto& [name, t] : gqa.weights()) {
@@ -239,7 +239,7 @@ TEST_CASE("transformer: checkpoints round-trip, broken ones are refused by name"
   Transformer back = Transformer::load(dir.path);
   at::Tensor x = ids({{1, 2, 3, 4}});
   CHECK(max_diff(m.forward(x), back.forward(x)) == 0);
-  CHECK(back.config().arch == Arch::kQwen2);
+  CHECK(back.config().arch == r1::checkpoint::Arch::kQwen2);
 
   // A loaded model carries its folder's tokenizer and generation config when saved elsewhere.
   std::ofstream(dir.path + "/tokenizer.json") << "{}";
@@ -262,8 +262,8 @@ TEST_CASE("transformer: checkpoints round-trip, broken ones are refused by name"
 
   // A config that does not match the weights: the tensor and both shapes are named.
   {
-    std::ofstream(dir.path + "/config.json", std::ios::trunc) << model_config_json([&] {
-      ModelConfig c = m.config();
+    std::ofstream(dir.path + "/config.json", std::ios::trunc) << r1::checkpoint::model_config_json([&] {
+      r1::checkpoint::ModelConfig c = m.config();
       c.intermediate_size = 96;
       return c;
     }());
@@ -274,15 +274,15 @@ TEST_CASE("transformer: checkpoints round-trip, broken ones are refused by name"
   TempDir other;
   Transformer l = tiny("llama");
   l.save(other.path);
-  std::ofstream(other.path + "/config.json", std::ios::trunc) << model_config_json([&] {
-    ModelConfig c = l.config();
-    c.arch = Arch::kQwen3;  // wants q_norm/k_norm, and ties the head
+  std::ofstream(other.path + "/config.json", std::ios::trunc) << r1::checkpoint::model_config_json([&] {
+    r1::checkpoint::ModelConfig c = l.config();
+    c.arch = r1::checkpoint::Arch::kQwen3;  // wants q_norm/k_norm, and ties the head
     c.qk_norm = true;
     return c;
   }());
   CHECK_THROWS_WITH(Transformer::load(other.path), Catch::Contains("no tensor 'model.layers.0.self_attn.q_norm.weight', which config.json needs"));
-  std::ofstream(other.path + "/config.json", std::ios::trunc) << model_config_json([&] {
-    ModelConfig c = l.config();
+  std::ofstream(other.path + "/config.json", std::ios::trunc) << r1::checkpoint::model_config_json([&] {
+    r1::checkpoint::ModelConfig c = l.config();
     c.num_hidden_layers = 1;
     return c;
   }());

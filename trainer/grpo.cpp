@@ -9,7 +9,7 @@
 
 namespace r1::trainer {
 
-std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, AdvantageScale scale,
+std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, run::AdvantageScale scale,
                                      double eps) {
   if (group_size == 0 || rewards.size() % group_size != 0)
     throw Error("group_advantages: " + std::to_string(rewards.size()) + " rewards do not split into groups of " +
@@ -19,8 +19,8 @@ std::vector<double> group_advantages(const std::vector<double>& rewards, size_t 
   for (size_t g = 0; g < rewards.size(); g += group_size) {
     const MeanStd group = mean_std(&rewards[g], group_size);
     double denom = 1;
-    if (scale == AdvantageScale::kGroup) denom = group.std + eps;
-    if (scale == AdvantageScale::kBatch) denom = batch_std + eps;
+    if (scale == run::AdvantageScale::kGroup) denom = group.std + eps;
+    if (scale == run::AdvantageScale::kBatch) denom = batch_std + eps;
     for (size_t i = 0; i < group_size; ++i) out[g + i] = (rewards[g + i] - group.mean) / denom;
   }
   return out;
@@ -44,7 +44,7 @@ GrpoLossStats& GrpoLossStats::operator+=(const GrpoLossStats& o) {
   return *this;
 }
 
-GrpoLoss grpo_loss(const GrpoBatch& b, const GrpoLossOptions& o, const GrpoNorm& norm) {
+GrpoLoss grpo_loss(const GrpoBatch& b, const run::GrpoLossOptions& o, const GrpoNorm& norm) {
   const at::Tensor mask = b.mask.to(at::kFloat);
   const at::Tensor lp = b.logprobs.to(at::kFloat);
   const at::Tensor old = b.old_logprobs.to(at::kFloat).detach();
@@ -57,11 +57,11 @@ GrpoLoss grpo_loss(const GrpoBatch& b, const GrpoLossOptions& o, const GrpoNorm&
 
   // Importance weights: constants.
   at::Tensor w;
-  if (o.importance == ImportanceLevel::kNone || !b.rollout_logprobs.defined()) {
+  if (o.importance == run::ImportanceLevel::kNone || !b.rollout_logprobs.defined()) {
     w = at::ones_like(lp);
   } else {
     const at::Tensor log_w = (old - b.rollout_logprobs.to(at::kFloat)) * mask;
-    if (o.importance == ImportanceLevel::kToken)
+    if (o.importance == run::ImportanceLevel::kToken)
       w = at::exp(log_w);
     else
       w = at::exp(log_w.sum(1, true)).expand_as(lp);
@@ -80,15 +80,15 @@ GrpoLoss grpo_loss(const GrpoBatch& b, const GrpoLossOptions& o, const GrpoNorm&
   const at::Tensor masked = per_token * mask;
   at::Tensor loss;
   switch (o.aggregation) {
-    case LossAggregation::kSeqMeanTokenMean: {
+    case run::LossAggregation::kSeqMeanTokenMean: {
       const at::Tensor len = at::clamp_min(mask.sum(1), 1.0);
       loss = (masked.sum(1) / len).sum() / std::max(norm.sequences, 1.0);
       break;
     }
-    case LossAggregation::kTokenMean:
+    case run::LossAggregation::kTokenMean:
       loss = masked.sum() / std::max(norm.tokens, 1.0);
       break;
-    case LossAggregation::kSeqMeanTokenSumNorm:
+    case run::LossAggregation::kSeqMeanTokenSumNorm:
       loss = masked.sum() / std::max(norm.sequences * norm.max_length, 1.0);
       break;
   }
@@ -103,7 +103,7 @@ GrpoLoss grpo_loss(const GrpoBatch& b, const GrpoLossOptions& o, const GrpoNorm&
   s.clipped = (is_clipped.to(at::kFloat) * mask).sum().item<double>();
   s.ratio = (ratio * mask).sum().item<double>();
   s.is_weight = (w * mask).sum().item<double>();
-  if (o.importance != ImportanceLevel::kNone && b.rollout_logprobs.defined()) {
+  if (o.importance != run::ImportanceLevel::kNone && b.rollout_logprobs.defined()) {
     s.is_capped = ((w >= o.importance_cap).to(at::kFloat) * mask).sum().item<double>();
     s.is_weight_max = s.tokens > 0 ? (w * mask).max().item<double>() : 0;
   } else {

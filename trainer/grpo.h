@@ -36,7 +36,7 @@
 namespace r1::trainer {
 
 // Advantages of `rewards`, laid out group after group (rewards.size() must be a multiple of group_size).
-std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, AdvantageScale scale,
+std::vector<double> group_advantages(const std::vector<double>& rewards, size_t group_size, run::AdvantageScale scale,
                                      double eps = 1e-4);
 // Dynamic sampling (DAPO): true when every reward of the group is the same (its advantages are all 0
 // and it teaches nothing). `tolerance` absorbs floating-point noise.
@@ -78,6 +78,6 @@ struct GrpoLoss {
   GrpoLossStats stats;
 };
 
-GrpoLoss grpo_loss(const GrpoBatch& batch, const GrpoLossOptions& options, const GrpoNorm& norm);
+GrpoLoss grpo_loss(const GrpoBatch& batch, const run::GrpoLossOptions& options, const GrpoNorm& norm);
 
 }  // namespace r1::trainer

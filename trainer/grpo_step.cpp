@@ -12,11 +12,11 @@
 
 namespace r1::trainer {
 
-TrainBatch TrainBatch::from_groups(const std::vector<std::vector<ScoredSample>>& kept, bool mask_truncated) {
+TrainBatch TrainBatch::from_groups(const std::vector<std::vector<run::ScoredSample>>& kept, bool mask_truncated) {
   TrainBatch b;
   b.groups = kept.size();
   for (size_t g = 0; g < kept.size(); ++g)
-    for (const ScoredSample& s : kept[g]) {
+    for (const run::ScoredSample& s : kept[g]) {
       if (s.ids.empty() || (mask_truncated && s.truncated)) continue;
       b.sequences.push_back({*s.prompt_ids, s.ids});
       b.rollout_logprobs.push_back(s.logprobs);
@@ -26,7 +26,7 @@ TrainBatch TrainBatch::from_groups(const std::vector<std::vector<ScoredSample>>&
   return b;
 }
 
-UpdateOptions UpdateOptions::of(const GrpoConfig& c, int64_t step) {
+UpdateOptions UpdateOptions::of(const run::GrpoConfig& c, int64_t step) {
   UpdateOptions o;
   o.loss = c.loss;
   o.iterations = c.iterations;
@@ -168,8 +168,8 @@ nlohmann::json mean_std_json(const std::vector<double>& x) {
 
 }  // namespace
 
-nlohmann::json step_metrics(const std::vector<std::vector<ScoredSample>>& kept,
-                            const std::vector<std::vector<ScoredSample>>& dropped, const GrpoConfig& c,
+nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& kept,
+                            const std::vector<std::vector<run::ScoredSample>>& dropped, const run::GrpoConfig& c,
                             const StepUpdate& u) {
   std::vector<double> reward, length;
   std::map<std::string, std::vector<double>> comp;

@@ -29,7 +29,7 @@ struct TrainBatch {
   std::vector<size_t> group;  // of each sequence, 0..groups-1
   size_t groups = 0;
   // The samples of `kept` groups; an empty completion, or a truncated one with mask_truncated, is left out.
-  static TrainBatch from_groups(const std::vector<std::vector<ScoredSample>>& kept, bool mask_truncated);
+  static TrainBatch from_groups(const std::vector<std::vector<run::ScoredSample>>& kept, bool mask_truncated);
 };
 
 // The model being trained, its optimiser and the frozen reference (only with β > 0).
@@ -40,13 +40,13 @@ struct TrainedPolicy {
 };
 
 struct UpdateOptions {
-  GrpoLossOptions loss;
+  run::GrpoLossOptions loss;
   int64_t iterations = 1;            // μ
   int64_t minibatches = 1;           // optimiser steps per pass
   int64_t micro_batch_tokens = 8192;
   int64_t max_new_tokens = 1024;     // Dr. GRPO's constant L_max
   int64_t step = 0;                  // for the LR schedule and messages (0-based)
-  static UpdateOptions of(const GrpoConfig& config, int64_t step);
+  static UpdateOptions of(const run::GrpoConfig& config, int64_t step);
 };
 
 struct StepUpdate {
@@ -60,8 +60,8 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
 
 // The metrics row of a step: rewards (mean/std per component), accuracy, format rate, response
 // lengths, the update's statistics. `dropped`: groups generated but not trained on.
-nlohmann::json step_metrics(const std::vector<std::vector<ScoredSample>>& kept,
-                            const std::vector<std::vector<ScoredSample>>& dropped, const GrpoConfig& config,
+nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& kept,
+                            const std::vector<std::vector<run::ScoredSample>>& dropped, const run::GrpoConfig& config,
                             const StepUpdate& update);
 // The progress line's fields: "reward 0.53  acc 0.41  fmt 0.90  len 38".
 std::string progress_fields(const nlohmann::json& metrics);

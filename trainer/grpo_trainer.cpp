@@ -48,18 +48,18 @@ namespace {
 
 // One group as sampled and scored; `dropped` by dynamic sampling (all rewards equal) or kept.
 struct SampledGroup {
-  std::vector<ScoredSample> samples;
+  std::vector<run::ScoredSample> samples;
   bool dropped = false;
 };
 
 // Everything one step generated, in the order the groups arrived.
 struct StepSamples {
   std::vector<SampledGroup> groups;
-  DatasetPosition position;  // after the rows this step drew
+  run::DatasetPosition position;  // after the rows this step drew
   double generation_s = 0, reward_s = 0;
 
-  std::vector<std::vector<ScoredSample>> part(bool dropped) const {
-    std::vector<std::vector<ScoredSample>> out;
+  std::vector<std::vector<run::ScoredSample>> part(bool dropped) const {
+    std::vector<std::vector<run::ScoredSample>> out;
     for (const auto& g : groups)
       if (g.dropped == dropped) out.push_back(g.samples);
     return out;
@@ -79,7 +79,7 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
   for (const auto& [name, t] : from.weights()) to.weight(name) = t.detach().clone();
 }
 
-Trainee load_trainee(const GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
+Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
   Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
@@ -102,7 +102,7 @@ Trainee load_trainee(const GrpoConfig& c, const std::string& policy_dir, int64_t
 }
 
 // The starting policy's held-out scores: measured at step 0, read back from base_eval.json on resume.
-EvalResult base_evaluation(Sampler& sampler, const PromptDataset& heldout, const GrpoConfig& c, const std::string& run_dir,
+run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset& heldout, const run::GrpoConfig& c, const std::string& run_dir,
                            int64_t start_step) {
   const fs::path path = fs::path(run_dir) / "base_eval.json";
   if (start_step > 0 && fs::exists(path)) {
@@ -112,7 +112,7 @@ EvalResult base_evaluation(Sampler& sampler, const PromptDataset& heldout, const
   }
   log::info() << "evaluating the starting policy on " << c.eval.data;
   double s = 0;
-  EvalResult base = evaluate(sampler, heldout, c, &s);
+  run::EvalResult base = run::evaluate(sampler, heldout, c, &s);
   std::ofstream(path) << base.to_json().dump(2) << "\n";
   log::info() << "base: accuracy " << base.accuracy << ", format " << base.format_rate << ", response "
               << base.mean_response_tokens << " tokens (" << s << " s)";
@@ -121,8 +121,8 @@ EvalResult base_evaluation(Sampler& sampler, const PromptDataset& heldout, const
 
 // Step 1, collect: prompts_per_step groups, scored; with dynamic sampling, groups whose rewards are
 // all equal are dropped and more rows drawn, up to max_refill_rounds times.
-StepSamples collect_step(Sampler& sampler, const PromptDataset& train, const GrpoConfig& c, int64_t step,
-                         DatasetPosition pos) {
+StepSamples collect_step(run::Sampler& sampler, const run::PromptDataset& train, const run::GrpoConfig& c, int64_t step,
+                         run::DatasetPosition pos) {
   StepSamples out;
   const auto t0 = Clock::now();
   int64_t kept = 0;
@@ -134,7 +134,7 @@ StepSamples collect_step(Sampler& sampler, const PromptDataset& train, const Grp
     params.temperature = c.temperature;
     params.top_p = c.top_p;
     params.seed = c.seed * 1000003ULL + static_cast<uint64_t>(step) * 7919ULL * 64 + static_cast<uint64_t>(round) * 4096;
-    sampler.run(train, rows, params, [&](size_t, std::vector<ScoredSample>&& g) {
+    sampler.run(train, rows, params, [&](size_t, std::vector<run::ScoredSample>&& g) {
       std::vector<double> r;
       for (const auto& s : g) r.push_back(s.score.value);
       const bool dropped = c.dynamic_sampling && group_is_degenerate(r.data(), r.size());
@@ -150,11 +150,11 @@ StepSamples collect_step(Sampler& sampler, const PromptDataset& train, const Grp
 
 // Step 2, advantages, for every group: per group (scale group or none), or over the kept groups
 // together (scale batch; dropped groups keep 0, as they teach nothing). The one place they are set.
-void assign_advantages(StepSamples& batch, const GrpoConfig& c) {
-  auto rewards_of = [](const std::vector<ScoredSample>& g, std::vector<double>& into) {
+void assign_advantages(StepSamples& batch, const run::GrpoConfig& c) {
+  auto rewards_of = [](const std::vector<run::ScoredSample>& g, std::vector<double>& into) {
     for (const auto& s : g) into.push_back(s.score.value);
   };
-  if (c.scale != AdvantageScale::kBatch) {
+  if (c.scale != run::AdvantageScale::kBatch) {
     for (auto& g : batch.groups) {
       std::vector<double> r;
       rewards_of(g.samples, r);
@@ -173,7 +173,7 @@ void assign_advantages(StepSamples& batch, const GrpoConfig& c) {
       for (auto& s : g.samples) s.advantage = a[k++];
 }
 
-nlohmann::json rollout_row(const ScoredSample& s, int64_t step, bool dropped) {
+nlohmann::json rollout_row(const run::ScoredSample& s, int64_t step, bool dropped) {
   nlohmann::json components = nlohmann::json::object();
   for (const auto& [k, v] : s.score.components) components[k] = v;
   nlohmann::json row = {{"step", step},           {"row", s.row},         {"sample", s.index},
@@ -200,8 +200,8 @@ struct StepTimes {
   double wait_rollouts_s = 0, update_s = 0, weight_sync_s = 0;
 };
 
-nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vector<ScoredSample>>& kept,
-                           const StepUpdate& upd, const StepTimes& t, const GrpoConfig& c, double lr) {
+nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vector<run::ScoredSample>>& kept,
+                           const StepUpdate& upd, const StepTimes& t, const run::GrpoConfig& c, double lr) {
   nlohmann::json m = step_metrics(kept, batch.part(true), c, upd);
   m["lr"] = lr;
   m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
@@ -213,8 +213,8 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
 }
 
 // A failed checkpoint is logged and the run goes on: the previous checkpoint stays whole.
-void save_checkpoint(CheckpointStore& checkpoints, Trainee& t, const GrpoConfig& c, int64_t step,
-                     const DatasetPosition& position) {
+void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::GrpoConfig& c, int64_t step,
+                     const run::DatasetPosition& position) {
   nlohmann::json state = {{"step", step}, {"dataset", position.to_json()}, {"seed", c.seed}, {"policy_version", step}};
   try {
     checkpoints.save(step, state, [&](const std::string& dir) {
@@ -228,45 +228,45 @@ void save_checkpoint(CheckpointStore& checkpoints, Trainee& t, const GrpoConfig&
 }
 
 // The end of a run: the final policy in run_dir/model, and its held-out scores.
-void finish_run(GrpoResult& result, const model::Transformer& policy, Sampler& sampler, const PromptDataset* heldout,
-                const GrpoConfig& c, const std::string& run_dir) {
+void finish_run(run::GrpoResult& result, const model::Transformer& policy, run::Sampler& sampler, const run::PromptDataset* heldout,
+                const run::GrpoConfig& c, const std::string& run_dir) {
   result.model_dir = (fs::path(run_dir) / "model").string();
   policy.save(result.model_dir);
   if (heldout) {
     double s = 0;
-    result.final = evaluate(sampler, *heldout, c, &s);
+    result.final = run::evaluate(sampler, *heldout, c, &s);
     result.evaluated = true;
   }
 }
 
 }  // namespace
 
-GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
+run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   const auto started = Clock::now();
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   const int64_t start_step = begun.from.step;
   const std::string policy_dir = begun.from.model_dir;
-  DatasetPosition& position = begun.position;
+  run::DatasetPosition& position = begun.position;
   Trainee trainee = load_trainee(c, policy_dir, start_step);
   TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
 
-  PromptDataset train = PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
-  std::optional<PromptDataset> heldout;
-  if (!c.eval.data.empty()) heldout.emplace(PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
+  run::PromptDataset train = run::PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
+  std::optional<run::PromptDataset> heldout;
+  if (!c.eval.data.empty()) heldout.emplace(run::PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
   // Remote workers must serve the same starting weights (started with --model and --policy-version
   // as the trainer's start); local ones are started so.
   rollout::RolloutClient client(c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step)));
-  Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, model::read_eos_token_ids(policy_dir));
-  RunLog runlog(run.run_dir, run.resume ? start_step : -1);
+  run::Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(policy_dir));
+  telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
-  GrpoResult result;
+  run::GrpoResult result;
   if (heldout) result.base = base_evaluation(sampler, *heldout, c, run.run_dir, start_step);
 
-  StepProgress progress("grpo", c.steps, start_step);
+  telemetry::StepProgress progress("grpo", c.steps, start_step);
   std::future<StepSamples> prefetch;  // step t+1's samples, generated while step t trains (max_staleness 1)
   int64_t step = start_step;
   for (; step < c.steps; ++step) {
@@ -287,7 +287,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
     // 3. Update. With a generation in flight, the checkpoint below still records the position after
     // this step's rows: a resumed run generates the next step's again.
     const auto update_start = Clock::now();
-    const std::vector<std::vector<ScoredSample>> kept = batch.part(false);
+    const std::vector<std::vector<run::ScoredSample>> kept = batch.part(false);
     const StepUpdate upd = grpo_update(trained, TrainBatch::from_groups(kept, c.mask_truncated), UpdateOptions::of(c, step));
     times.update_s = seconds_since(update_start);
 
@@ -316,7 +316,7 @@ GrpoResult run_grpo(const GrpoConfig& c, const GrpoRun& run) {
   result.steps = step;
   finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir);
   result.wall_s = seconds_since(started);
-  write_run_report(run.run_dir, result);
+  run::write_run_report(run.run_dir, result);
   return result;
 }
 

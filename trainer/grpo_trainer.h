@@ -28,6 +28,6 @@ struct GrpoRun {
   rewards::RewardServices reward_services;  // what the rewards use from outside (the sandbox for "code")
 };
 
-GrpoResult run_grpo(const GrpoConfig& config, const GrpoRun& run);
+run::GrpoResult run_grpo(const run::GrpoConfig& config, const GrpoRun& run);
 
 }  // namespace r1::trainer

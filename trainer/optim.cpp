@@ -13,7 +13,7 @@
 
 namespace r1::trainer {
 
-double scheduled_lr(const OptimConfig& c, int64_t step, int64_t total) {
+double scheduled_lr(const run::OptimConfig& c, int64_t step, int64_t total) {
   if (step < c.warmup_steps) return c.lr * static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
   if (c.schedule == LrSchedule::kConstant) return c.lr;
   const double p = std::clamp(static_cast<double>(step - c.warmup_steps) /
@@ -29,7 +29,7 @@ struct Optimizer::Impl {
   std::unique_ptr<torch::optim::AdamW> adamw;
 };
 
-Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, OptimConfig config, int64_t total_steps)
+Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps)
     : impl_(std::make_unique<Impl>()), config_(std::move(config)), total_steps_(total_steps) {
   std::vector<at::Tensor> decay, no_decay;
   for (const auto& [name, t] : named) {

@@ -22,13 +22,13 @@ class Tensor;
 namespace r1::trainer {
 
 // The learning rate at `step` of `total_steps` (see above).
-double scheduled_lr(const OptimConfig& config, int64_t step, int64_t total_steps);
+double scheduled_lr(const run::OptimConfig& config, int64_t step, int64_t total_steps);
 
 class Optimizer {
  public:
   // `named` parameters (Hugging Face names): those whose name ends in ".weight" and have two
   // dimensions take weight decay, the rest do not.
-  Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, OptimConfig config, int64_t total_steps);
+  Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps);
   ~Optimizer();
 
   // Sets this step's learning rate, clips the gradients, takes the AdamW step and zeroes the
@@ -45,7 +45,7 @@ class Optimizer {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  OptimConfig config_;
+  run::OptimConfig config_;
   int64_t total_steps_;
 };
 

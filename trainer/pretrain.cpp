@@ -33,26 +33,26 @@ namespace {
 
 // 1. Problems: held-out first (its own seed), then training problems, chat sets and the corpus, which
 // all avoid them. Writes the problem sets into `out`; returns the corpus.
-std::vector<std::string> write_problem_sets(const PretrainConfig& c, const fs::path& out) {
-  std::vector<Problem> heldout = make_problems(static_cast<size_t>(c.heldout_problems), c.heldout_seed, c.task);
+std::vector<std::string> write_problem_sets(const run::PretrainConfig& c, const fs::path& out) {
+  std::vector<tasks::Problem> heldout = tasks::make_problems(static_cast<size_t>(c.heldout_problems), c.heldout_seed, c.task);
   std::set<std::string> held;
-  for (const auto& p : heldout) held.insert(problem_key(p));
-  std::vector<Problem> train = make_problems(static_cast<size_t>(c.train_problems), c.seed + 1, c.task, &held);
-  write_problems_jsonl((out / "heldout.jsonl").string(), heldout);
-  write_problems_jsonl((out / "train.jsonl").string(), train);
+  for (const auto& p : heldout) held.insert(tasks::problem_key(p));
+  std::vector<tasks::Problem> train = tasks::make_problems(static_cast<size_t>(c.train_problems), c.seed + 1, c.task, &held);
+  tasks::write_problems_jsonl((out / "heldout.jsonl").string(), heldout);
+  tasks::write_problems_jsonl((out / "train.jsonl").string(), train);
   if (c.cold_start_examples > 0) {
     std::string text;
-    for (const auto& p : make_problems(static_cast<size_t>(c.cold_start_examples), c.seed + 2, c.task, &held))
-      text += cold_start_row(p).dump() + "\n";
+    for (const auto& p : tasks::make_problems(static_cast<size_t>(c.cold_start_examples), c.seed + 2, c.task, &held))
+      text += tasks::cold_start_row(p).dump() + "\n";
     write_file_atomic((out / "coldstart.jsonl").string(), text);
   }
   if (c.chat_examples > 0) {
     std::mt19937_64 rng(c.seed + 3);
     std::string text;
-    for (int64_t i = 0; i < c.chat_examples; ++i) text += fact_row(rng, c.task).dump() + "\n";
+    for (int64_t i = 0; i < c.chat_examples; ++i) text += tasks::fact_row(rng, c.task).dump() + "\n";
     write_file_atomic((out / "chat.jsonl").string(), text);
   }
-  std::vector<std::string> corpus = make_corpus(static_cast<size_t>(c.documents), c.task, &held);
+  std::vector<std::string> corpus = tasks::make_corpus(static_cast<size_t>(c.documents), c.task, &held);
   log::info() << "pretrain: " << corpus.size() << " documents, " << train.size() << " training and " << heldout.size()
               << " held-out problems";
   return corpus;
@@ -66,7 +66,7 @@ struct TokenStream {
   int64_t vocab_size = 0;
 };
 
-TokenStream tokenize_corpus(const std::vector<std::string>& corpus, const PretrainConfig& c, const fs::path& model_dir,
+TokenStream tokenize_corpus(const std::vector<std::string>& corpus, const run::PretrainConfig& c, const fs::path& model_dir,
                             int threads) {
   BpeTrainOptions bo;
   bo.vocab_size = c.vocab_size;
@@ -85,8 +85,8 @@ TokenStream tokenize_corpus(const std::vector<std::string>& corpus, const Pretra
 }
 
 // 3. The model's shapes: Qwen2's tiny preset with the stage's sizes.
-model::ModelConfig model_config(const PretrainConfig& c, const TokenStream& s) {
-  model::ModelConfig mc = model::preset_config("qwen2", "tiny", s.vocab_size);
+checkpoint::ModelConfig model_config(const run::PretrainConfig& c, const TokenStream& s) {
+  checkpoint::ModelConfig mc = checkpoint::preset_config("qwen2", "tiny", s.vocab_size);
   mc.hidden_size = c.hidden_size;
   mc.intermediate_size = c.intermediate_size;
   mc.num_hidden_layers = c.layers;
@@ -102,7 +102,7 @@ model::ModelConfig model_config(const PretrainConfig& c, const TokenStream& s) {
 // reshuffled after each pass.
 class Windows {
  public:
-  Windows(const TokenStream& s, const PretrainConfig& c) : s_(s), T_(c.seq_len), rng_(c.seed * 7 + 3) {
+  Windows(const TokenStream& s, const run::PretrainConfig& c) : s_(s), T_(c.seq_len), rng_(c.seed * 7 + 3) {
     const int64_t windows = static_cast<int64_t>(s.tokens.size()) / (T_ + 1);
     if (windows < c.batch_rows)
       throw Error("pretrain: the corpus has " + std::to_string(s.tokens.size()) + " tokens, too few for one batch of " +
@@ -146,12 +146,12 @@ struct Trained {
 };
 
 // The training loop: next-token loss over whole windows.
-Trained train(model::Transformer& m, const TokenStream& s, const PretrainConfig& c) {
+Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainConfig& c) {
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   Optimizer optim(named, c.optim, c.steps);
   const int64_t T = c.seq_len, B = c.batch_rows;
   Windows windows(s, c);
-  StepProgress progress("pretrain", c.steps, 0, 50);
+  telemetry::StepProgress progress("pretrain", c.steps, 0, 50);
   double loss_avg = 0;
   std::vector<int64_t> ids, pos;
   const auto started = Clock::now();
@@ -176,7 +176,7 @@ Trained train(model::Transformer& m, const TokenStream& s, const PretrainConfig&
 
 }  // namespace
 
-PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir, int threads) {
+PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out_dir, int threads) {
   const auto t0 = Clock::now();
   configure_training(threads, c.seed);
   const fs::path out(out_dir), model_dir = out / "model";
@@ -184,7 +184,7 @@ PretrainResult run_pretrain(const PretrainConfig& c, const std::string& out_dir,
   const std::vector<std::string> corpus = write_problem_sets(c, out);
   const TokenStream stream = tokenize_corpus(corpus, c, model_dir, threads);
 
-  const model::ModelConfig mc = model_config(c, stream);
+  const checkpoint::ModelConfig mc = model_config(c, stream);
   model::Transformer m(mc, at::kFloat);
   m.init_random(c.seed);
   const ComputeDtype compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);

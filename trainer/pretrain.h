@@ -26,6 +26,6 @@ struct PretrainResult {
 };
 
 // Runs the stage into `out_dir` (created). threads: LibTorch threads (0: one per core).
-PretrainResult run_pretrain(const PretrainConfig& config, const std::string& out_dir, int threads);
+PretrainResult run_pretrain(const run::PretrainConfig& config, const std::string& out_dir, int threads);
 
 }  // namespace r1::trainer

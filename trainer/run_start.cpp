@@ -28,9 +28,9 @@ RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int k
                    const std::string& base_model) {
   configure_training(threads, seed);
   std::filesystem::create_directories(run_dir);
-  CheckpointStore checkpoints((std::filesystem::path(run_dir) / "checkpoints").string(), keep_last);
-  StartPoint from = start_point(checkpoints, resume, base_model);
-  DatasetPosition position = from.step > 0 ? DatasetPosition::from_json(from.state.at("dataset")) : DatasetPosition();
+  run::CheckpointStore checkpoints((std::filesystem::path(run_dir) / "checkpoints").string(), keep_last);
+  run::StartPoint from = run::start_point(checkpoints, resume, base_model);
+  run::DatasetPosition position = from.step > 0 ? run::DatasetPosition::from_json(from.state.at("dataset")) : run::DatasetPosition();
   return {std::move(checkpoints), std::move(from), position};
 }
 

@@ -21,9 +21,9 @@ namespace r1::trainer {
 void configure_training(int threads, uint64_t seed);
 
 struct RunStart {
-  CheckpointStore checkpoints;
-  StartPoint from;           // step, model folder to load, trainer_state.json
-  DatasetPosition position;  // the next row (the start of the data at step 0)
+  run::CheckpointStore checkpoints;
+  run::StartPoint from;           // step, model folder to load, trainer_state.json
+  run::DatasetPosition position;  // the next row (the start of the data at step 0)
 };
 
 RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,

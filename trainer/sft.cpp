@@ -31,29 +31,29 @@ namespace {
 
 
 // The rows of one epoch: the examples in a seeded order, packed.
-std::vector<PackedRow> epoch_rows(const SftDataset& data, const SftConfig& c, int64_t epoch, int32_t pad,
-                                  PackStats* stats) {
+std::vector<run::PackedRow> epoch_rows(const run::SftDataset& data, const run::SftConfig& c, int64_t epoch, int32_t pad,
+                                  run::PackStats* stats) {
   std::vector<size_t> order(data.examples.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::mt19937_64 rng(c.seed * 1000003ULL + static_cast<uint64_t>(epoch));
   std::shuffle(order.begin(), order.end(), rng);
-  return pack_examples(data.examples, order, c.seq_len, pad, stats);
+  return run::pack_examples(data.examples, order, c.seq_len, pad, stats);
 }
 
 // The examples, tokenised through the chat template, and what the run's length follows from.
 struct SftData {
-  SftDataset data;
+  run::SftDataset data;
   int32_t pad = 0;
-  PackStats first;                     // epoch 0's packing
-  std::vector<PackedRow> first_rows;   // its rows
+  run::PackStats first;                     // epoch 0's packing
+  std::vector<run::PackedRow> first_rows;   // its rows
   int64_t steps = 0;                   // the run's optimiser steps
 };
 
-SftData load_data(const SftConfig& c, const Tokenizer& tokenizer) {
+SftData load_data(const run::SftConfig& c, const Tokenizer& tokenizer) {
   const ChatTemplate chat =
       c.chat_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(c.chat_template, &tokenizer);
   SftData d;
-  d.data = SftDataset::load(c.train_data, chat, tokenizer, c.skip_bad_lines);
+  d.data = run::SftDataset::load(c.train_data, chat, tokenizer, c.skip_bad_lines);
   d.pad = tokenizer.pad_id().value_or(tokenizer.eos_id().value_or(0));
   // The step count comes from epoch 0's packing whatever epoch a resumed run is in: the rows per epoch
   // vary a little with the order, and the schedule must span the same total steps as the first run.
@@ -70,7 +70,7 @@ SftData load_data(const SftConfig& c, const Tokenizer& tokenizer) {
   return d;
 }
 
-model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const SftConfig& c) {
+model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const run::SftConfig& c) {
   model::Transformer m = model::Transformer::load(model_dir, at::kFloat);
   if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
     throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
@@ -81,9 +81,9 @@ model::Transformer load_trainable(const std::string& model_dir, const Tokenizer&
 
 // This step's rows, moving on through the epochs. Copies: a batch that crosses into the next epoch
 // replaces `rows`, and must not point into the epoch it came from.
-std::vector<PackedRow> next_batch(std::vector<PackedRow>& rows, DatasetPosition& position, const SftData& d,
-                                  const SftConfig& c) {
-  std::vector<PackedRow> batch;
+std::vector<run::PackedRow> next_batch(std::vector<run::PackedRow>& rows, run::DatasetPosition& position, const SftData& d,
+                                  const run::SftConfig& c) {
+  std::vector<run::PackedRow> batch;
   while (static_cast<int64_t>(batch.size()) < c.rows_per_step()) {
     if (position.index >= static_cast<int64_t>(rows.size())) {
       ++position.epoch;
@@ -97,7 +97,7 @@ std::vector<PackedRow> next_batch(std::vector<PackedRow>& rows, DatasetPosition&
 
 // Backward of the batch's loss, micro-batch by micro-batch: the mean next-token loss over the batch's
 // `trained` target tokens, accumulated exactly. Returns the loss.
-double backward_batch(model::Transformer& m, const std::vector<PackedRow>& batch, int64_t trained, const SftConfig& c) {
+double backward_batch(model::Transformer& m, const std::vector<run::PackedRow>& batch, int64_t trained, const run::SftConfig& c) {
   const size_t micro_rows = static_cast<size_t>(std::max<int64_t>(1, c.micro_batch_tokens / c.seq_len));
   const int64_t T = c.seq_len;
   double loss_sum = 0;
@@ -106,7 +106,7 @@ double backward_batch(model::Transformer& m, const std::vector<PackedRow>& batch
     std::vector<int64_t> ids(n * static_cast<size_t>(T + 1)), pos(n * static_cast<size_t>(T));
     std::vector<float> mask(n * static_cast<size_t>(T));
     for (size_t b = 0; b < n; ++b) {
-      const PackedRow& r = batch[b0 + b];
+      const run::PackedRow& r = batch[b0 + b];
       std::copy(r.ids.begin(), r.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(b * (T + 1)));
       std::copy(r.positions.begin(), r.positions.end(), pos.begin() + static_cast<std::ptrdiff_t>(b * T));
       std::copy(r.train.begin(), r.train.end(), mask.begin() + static_cast<std::ptrdiff_t>(b * T));
@@ -124,7 +124,7 @@ double backward_batch(model::Transformer& m, const std::vector<PackedRow>& batch
 
 // One metrics.jsonl row.
 nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double lr, int64_t trained, int64_t epoch,
-                            double secs, const SftConfig& c) {
+                            double secs, const run::SftConfig& c) {
   return {{"loss", skipped ? nlohmann::json(nullptr) : nlohmann::json(loss)},
           {"grad_norm", std::isfinite(grad_norm) ? nlohmann::json(grad_norm) : nlohmann::json(nullptr)},
           {"lr", lr},
@@ -138,7 +138,7 @@ nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double 
 
 // A checkpoint after `done` steps: weights, optimiser, dataset position. A failed write is logged and
 // the previous checkpoint stays: the run goes on.
-void save_checkpoint(CheckpointStore& checkpoints, int64_t done, const DatasetPosition& position, const SftConfig& c,
+void save_checkpoint(run::CheckpointStore& checkpoints, int64_t done, const run::DatasetPosition& position, const run::SftConfig& c,
                      const model::Transformer& m, const Optimizer& optim) {
   const nlohmann::json state = {{"step", done}, {"dataset", position.to_json()}, {"seed", c.seed}};
   try {
@@ -171,32 +171,32 @@ void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Cloc
 
 }  // namespace
 
-SftResult run_sft(const SftConfig& c, const SftRun& run) {
+SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   const auto started = Clock::now();
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   const int64_t start_step = begun.from.step;
   const std::string& model_dir = begun.from.model_dir;
-  DatasetPosition& position = begun.position;
+  run::DatasetPosition& position = begun.position;
   const Tokenizer tokenizer = Tokenizer::load(model_dir);
   SftData d = load_data(c, tokenizer);
-  std::vector<PackedRow> rows = std::move(d.first_rows);
+  std::vector<run::PackedRow> rows = std::move(d.first_rows);
   if (position.epoch > 0) rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
   model::Transformer m = load_trainable(model_dir, tokenizer, c);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   Optimizer optim(named, c.optim, d.steps);
   if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
 
-  RunLog runlog(run.run_dir, start_step > 0 ? start_step : -1);
-  StepProgress progress("sft", d.steps, start_step, 10);
+  telemetry::RunLog runlog(run.run_dir, start_step > 0 ? start_step : -1);
+  telemetry::StepProgress progress("sft", d.steps, start_step, 10);
   SftResult result;
   double loss_avg = 0;
   int64_t step = start_step;
   for (; step < d.steps; ++step) {
     const auto t0 = Clock::now();
-    const std::vector<PackedRow> batch = next_batch(rows, position, d, c);
+    const std::vector<run::PackedRow> batch = next_batch(rows, position, d, c);
     int64_t trained = 0;
-    for (const PackedRow& r : batch) trained += r.trained();
+    for (const run::PackedRow& r : batch) trained += r.trained();
     const double loss_sum = trained > 0 ? backward_batch(m, batch, trained, c) : 0;
     const double grad_norm = trained > 0 ? optim.step(step) : 0.0;
     const bool skipped = trained == 0 || !std::isfinite(loss_sum) || !std::isfinite(grad_norm);

@@ -27,6 +27,6 @@ struct SftRun {
   int threads = 0;
 };
 
-SftResult run_sft(const SftConfig& config, const SftRun& run);
+SftResult run_sft(const run::SftConfig& config, const SftRun& run);
 
 }  // namespace r1::trainer

@@ -18,8 +18,8 @@ namespace {
 
 // A distill stage's student must be a smaller model than its teacher: records both in distill.json.
 void check_distillation(const std::string& teacher, const std::string& student, const std::string& dir) {
-  const auto t = model::read_model_config((fs::path(teacher) / "config.json").string());
-  const auto s = model::read_model_config((fs::path(student) / "config.json").string());
+  const auto t = checkpoint::read_model_config((fs::path(teacher) / "config.json").string());
+  const auto s = checkpoint::read_model_config((fs::path(student) / "config.json").string());
   if (s.parameter_count() >= t.parameter_count())
     throw ConfigError("distill: the student " + student + " (" + std::to_string(s.parameter_count()) +
                       " parameters) is not smaller than the teacher " + teacher + " (" +
@@ -29,39 +29,39 @@ void check_distillation(const std::string& teacher, const std::string& student, 
                                    {"student_parameters", s.parameter_count()}}.dump(2) + "\n");
 }
 
-void run_pretrain_stage(const StageContext& c) { run_pretrain(std::get<PretrainConfig>(c.config), c.dir, c.threads); }
+void run_pretrain_stage(const run::StageContext& c) { run_pretrain(std::get<run::PretrainConfig>(c.config), c.dir, c.threads); }
 
-void run_sft_stage(const StageContext& c) { run_sft(std::get<SftConfig>(c.config), {c.dir, c.resume, c.threads}); }
+void run_sft_stage(const run::StageContext& c) { run_sft(std::get<run::SftConfig>(c.config), {c.dir, c.resume, c.threads}); }
 
-void run_distill_stage(const StageContext& c) {
-  const DistillConfig& d = std::get<DistillConfig>(c.config);
+void run_distill_stage(const run::StageContext& c) {
+  const run::DistillConfig& d = std::get<run::DistillConfig>(c.config);
   check_distillation(d.teacher, d.sft.model, c.dir);
   run_sft(d.sft, {c.dir, c.resume, c.threads});
 }
 
-void run_grpo_stage(const StageContext& c) {
-  run_grpo(std::get<GrpoConfig>(c.config), {c.dir, c.r1_binary, c.resume, c.threads, c.reward_services});
+void run_grpo_stage(const run::StageContext& c) {
+  run_grpo(std::get<run::GrpoConfig>(c.config), {c.dir, c.r1_binary, c.resume, c.threads, c.reward_services});
 }
 
 // An interrupted rejection-sample or eval stage starts again from the beginning: it has no checkpoints.
-void run_rejection_sample_stage(const StageContext& c) {
-  run_rejection_sample(std::get<RejectionSampleConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
+void run_rejection_sample_stage(const run::StageContext& c) {
+  run::run_rejection_sample(std::get<run::RejectionSampleConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
 }
 
-void run_eval_kind(const StageContext& c) {
-  run_eval_stage(std::get<EvalStageConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
+void run_eval_kind(const run::StageContext& c) {
+  run::run_eval_stage(std::get<run::EvalStageConfig>(c.config), c.dir, c.r1_binary, c.reward_services);
 }
 
 }  // namespace
 
-const std::vector<StageKind>& stage_kinds() {
-  static const std::vector<StageKind> kinds = {
-      {"pretrain-synthetic", read_pretrain_stage, run_pretrain_stage, "pretrain-", pretrain_identity},
-      {"sft", read_sft_stage, run_sft_stage, "", nullptr},
-      {"grpo", read_grpo_stage, run_grpo_stage, "", nullptr},
-      {"rejection-sample", read_rejection_sample_stage, run_rejection_sample_stage, "", nullptr},
-      {"distill", read_distill_stage, run_distill_stage, "", nullptr},
-      {"eval", read_eval_stage, run_eval_kind, "", nullptr},
+const std::vector<run::StageKind>& stage_kinds() {
+  static const std::vector<run::StageKind> kinds = {
+      {"pretrain-synthetic", run::read_pretrain_stage, run_pretrain_stage, "pretrain-", run::pretrain_identity},
+      {"sft", run::read_sft_stage, run_sft_stage, "", nullptr},
+      {"grpo", run::read_grpo_stage, run_grpo_stage, "", nullptr},
+      {"rejection-sample", run::read_rejection_sample_stage, run_rejection_sample_stage, "", nullptr},
+      {"distill", run::read_distill_stage, run_distill_stage, "", nullptr},
+      {"eval", run::read_eval_stage, run_eval_kind, "", nullptr},
   };
   return kinds;
 }

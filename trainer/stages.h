@@ -10,6 +10,6 @@
 namespace r1::trainer {
 
 // pretrain-synthetic, sft, grpo, rejection-sample, distill, eval: the order errors list them in.
-const std::vector<StageKind>& stage_kinds();
+const std::vector<run::StageKind>& stage_kinds();
 
 }  // namespace r1::trainer
