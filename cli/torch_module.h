@@ -67,7 +67,7 @@ struct TorchCommands {
   void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 7;
+inline constexpr int kTorchAbiVersion = 8;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

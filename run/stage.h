@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rewards/reward_set.h"
+#include "run/collective.h"
 #include "run/eval_stage.h"
 #include "run/grpo_config.h"
 #include "run/pretrain_config.h"
@@ -48,6 +49,7 @@ struct StageContext {
   int threads = 0;                          // LibTorch threads (0: one per core)
   std::string r1_binary;                    // starts the rollout workers
   rewards::RewardServices reward_services;  // what rewards use from outside (the sandbox for "code")
+  Collective* group = nullptr;              // the job's ranks, for a data-parallel kind (null: one process)
 };
 
 struct StageKind {
@@ -64,6 +66,9 @@ struct StageKind {
   // others.
   std::string cache_prefix;
   nlohmann::json (*cache_identity)(const StageConfig& config) = nullptr;
+  // Runs on every rank of a multi-process job, splitting each step's batch (sft, distill). The other
+  // kinds run on rank 0 while the other ranks wait.
+  bool data_parallel = false;
 };
 
 // The read side of each kind, for the table in trainer/stages.h (and the planner's tests).

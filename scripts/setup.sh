@@ -12,6 +12,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git   # toolchain; ccache keeps rebuilds short
   libtorch-dev                 # LibTorch: the model, trainer and rollout engine
+  libgloo-dev                  # headers of Gloo, the CPU backend of LibTorch's c10d (data-parallel training)
   libopenblas0-pthread         # fp32 BLAS for LibTorch (without it: reference BLAS, ~25x slower)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # rollout service (gRPC)
   libboost-dev                 # Boost.Process, which the rollout service tests start r1 with

@@ -3,11 +3,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "run/recipe_plan.h"
+#include "run/run_lock.h"
+#include "trainer/distributed.h"
 #include "trainer/stages.h"
 
 namespace fs = std::filesystem;
@@ -22,8 +27,9 @@ const run::StageKind& kind_of(const run::PlannedStage& p) {
   throw Error("recipe: no stage kind '" + p.kind + "'");  // the planner read it from the same table
 }
 
-run::StageContext context_for(const run::PlannedStage& p, const std::string& dir, bool resume, const RecipeRun& run) {
-  return {p.config, p.name, dir, resume, run.threads, run.r1_binary, run.reward_services};
+run::StageContext context_for(const run::PlannedStage& p, const std::string& dir, bool resume, const RecipeRun& run,
+                              run::Collective* group = nullptr) {
+  return {p.config, p.name, dir, resume, run.threads, run.r1_binary, run.reward_services, group};
 }
 
 // A cached kind is made whole or not at all: built in a .partial folder, renamed when done.
@@ -58,6 +64,51 @@ void run_stage(const run::PlannedStage& p, const RecipeRun& run) {
   write_state(p, "done");
 }
 
+// A data-parallel stage in a job of several ranks: rank 0 prepares its folder, every rank trains,
+// rank 0 marks it done once all have finished.
+void run_stage_on_all_ranks(const run::PlannedStage& p, const RecipeRun& run, run::Collective& group) {
+  const bool resume = p.action == run::StageAction::kResume;
+  if (group.leader()) {
+    if (!resume && fs::exists(p.dir)) set_aside(p);
+    fs::create_directories(p.dir);
+    write_state(p, "running");
+  }
+  group.barrier("before stage " + p.name);
+  kind_of(p).run(context_for(p, p.dir, resume, run, &group));
+  group.barrier("after stage " + p.name);
+  if (group.leader()) write_state(p, "done");
+}
+
+// A stage of a kind that runs on one process; in a job, rank 0 runs it and the others wait for its
+// outcome (a failure on rank 0 ends them too, with its message).
+void run_stage_on_leader(const run::PlannedStage& p, const RecipeRun& run, run::Collective& group) {
+  std::string outcome = "ok";
+  if (group.leader()) {
+    try {
+      if (p.in_cache) run_cached_stage(p, run);
+      else run_stage(p, run);
+    } catch (const std::exception& e) {
+      group.share_from_leader("stage/" + p.name, std::string("failed: ") + e.what());
+      throw;
+    }
+  }
+  outcome = group.share_from_leader("stage/" + p.name, outcome);
+  if (outcome != "ok") throw Error("stage '" + p.name + "' failed on rank 0: " + outcome.substr(8));
+}
+
+// The ranks' plans must agree: the same recipe, overrides and folder state on every rank.
+void check_plans_agree(const run::Plan& plan, run::Collective& group) {
+  std::string all;
+  for (const run::PlannedStage& p : plan.stages) all += run::plan_line(p) + "|" + p.hash + "\n";
+  const std::vector<uint64_t> hashes = group.all_gather(std::hash<std::string>{}(all));
+  std::string differ;
+  for (size_t r = 1; r < hashes.size(); ++r)
+    if (hashes[r] != hashes[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (!differ.empty())
+    throw Error("recipe: the ranks planned different runs (ranks " + differ + " differ from rank 0): every rank must "
+                "get the same recipe, --set edits and run folder");
+}
+
 }  // namespace
 
 void run_recipe(const RecipeRun& run) {
@@ -69,12 +120,22 @@ void run_recipe(const RecipeRun& run) {
   options.resume = run.resume;
   options.reward_services = run.reward_services;
   const run::Plan plan = run::plan_recipe(run::load_recipe(run.recipe, run.overrides), options, stage_kinds());
-  for (const run::PlannedStage& p : plan.stages) std::printf("%s\n", run::plan_line(p).c_str());
-  std::fflush(stdout);
+  const std::shared_ptr<run::Collective> group =
+      run.dry_run ? std::make_shared<run::SingleProcess>()
+                  : join_process_group(run.launch, std::chrono::seconds(run.collective_timeout_s));
+  check_plans_agree(plan, *group);
+  if (group->leader()) {
+    for (const run::PlannedStage& p : plan.stages) std::printf("%s\n", run::plan_line(p).c_str());
+    std::fflush(stdout);
+  }
   if (run.dry_run) return;
+  std::optional<run::RunLock> lock;
+  if (group->leader()) lock.emplace(plan.dir);
   for (const run::PlannedStage& p : plan.stages) {
     if (p.action == run::StageAction::kCached) continue;
-    if (p.in_cache) run_cached_stage(p, run);
+    if (group->world_size() > 1 && kind_of(p).data_parallel) run_stage_on_all_ranks(p, run, *group);
+    else if (group->world_size() > 1) run_stage_on_leader(p, run, *group);
+    else if (p.in_cache) run_cached_stage(p, run);
     else run_stage(p, run);
   }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rewards/reward_set.h"
+#include "run/launch.h"
 
 namespace r1::trainer {
 
@@ -28,9 +29,18 @@ struct RecipeRun {
   std::vector<std::string> overrides;
   // What the stages' rewards use from outside (the sandbox for "code"), made by the caller.
   rewards::RewardServices reward_services;
+  // Where this process stands in a multi-process job (torchrun, Slurm, --nproc-per-node), and how long
+  // a collective may wait for the other ranks before the job is declared broken.
+  run::Launch launch;
+  int collective_timeout_s = 1800;
 };
 
 // Plans the recipe, prints the plan (one line per stage) and, unless dry_run, runs it.
+//
+// In a job of N ranks every rank runs this: each plans, the ranks check that their plans agree (the
+// same recipe, overrides and folder state; a mismatch is refused before anything runs, naming the
+// ranks), rank 0 alone prints, locks the run folder (run/run_lock.h) and writes stage.json files;
+// data-parallel kinds (sft, distill) run on every rank, the others on rank 0 while the rest wait.
 void run_recipe(const RecipeRun& run);
 
 }  // namespace r1::trainer

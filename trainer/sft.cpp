@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include "core/clock.h"
@@ -17,8 +18,10 @@
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "run/checkpoint_store.h"
+#include "run/collective.h"
 #include "run/dataset.h"
 #include "telemetry/run_log.h"
+#include "trainer/distributed.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
 #include "run/sft_data.h"
@@ -95,9 +98,14 @@ std::vector<run::PackedRow> next_batch(std::vector<run::PackedRow>& rows, run::D
   return batch;
 }
 
-// Backward of the batch's loss, micro-batch by micro-batch: the mean next-token loss over the batch's
-// `trained` target tokens, accumulated exactly. Returns the loss.
-double backward_batch(model::Transformer& m, const std::vector<run::PackedRow>& batch, int64_t trained, const run::SftConfig& c) {
+// Backward of this rank's share of the batch's loss, micro-batch by micro-batch: the mean next-token
+// loss over the whole batch's `trained` target tokens (every rank's rows), accumulated exactly, so the
+// ranks' gradients sum to the batch's. Returns this rank's share of the loss.
+double backward_share(model::Transformer& m, const std::vector<run::PackedRow>& whole, int64_t trained, const run::SftConfig& c,
+                      const run::Collective& group) {
+  std::vector<run::PackedRow> batch;
+  for (size_t r = static_cast<size_t>(group.rank()); r < whole.size(); r += static_cast<size_t>(group.world_size()))
+    batch.push_back(whole[r]);
   const size_t micro_rows = static_cast<size_t>(std::max<int64_t>(1, c.micro_batch_tokens / c.seq_len));
   const int64_t T = c.seq_len;
   double loss_sum = 0;
@@ -173,6 +181,9 @@ void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Cloc
 
 SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   const auto started = Clock::now();
+  if (run.group && c.rows_per_step() % run.group->world_size() != 0)
+    throw ConfigError("sft: the rows per step (" + std::to_string(c.rows_per_step()) + ") must be a multiple of the " +
+                      std::to_string(run.group->world_size()) + " ranks, so each rank takes the same share");
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   const int64_t start_step = begun.from.step;
@@ -184,11 +195,20 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   if (position.epoch > 0) rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
   model::Transformer m = load_trainable(model_dir, tokenizer, c);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  std::vector<at::Tensor> params;
+  for (const auto& [name, t] : named) params.push_back(t);
   Optimizer optim(named, c.optim, d.steps);
   if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
 
-  telemetry::RunLog runlog(run.run_dir, start_step > 0 ? start_step : -1);
-  telemetry::StepProgress progress("sft", d.steps, start_step, 10);
+  run::SingleProcess alone;
+  run::Collective& group = run.group ? *run.group : alone;
+  const bool leader = group.leader();
+  std::optional<telemetry::RunLog> runlog;
+  std::optional<telemetry::StepProgress> progress;
+  if (leader) {
+    runlog.emplace(run.run_dir, start_step > 0 ? start_step : -1);
+    progress.emplace("sft", d.steps, start_step, 10);
+  }
   SftResult result;
   double loss_avg = 0;
   int64_t step = start_step;
@@ -197,31 +217,39 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     const std::vector<run::PackedRow> batch = next_batch(rows, position, d, c);
     int64_t trained = 0;
     for (const run::PackedRow& r : batch) trained += r.trained();
-    const double loss_sum = trained > 0 ? backward_batch(m, batch, trained, c) : 0;
+    double loss_sum = trained > 0 ? backward_share(m, batch, trained, c, group) : 0;
+    if (trained > 0) {
+      all_reduce_gradients(group, params);
+      group.all_reduce_sum(&loss_sum, 1);
+    }
     const double grad_norm = trained > 0 ? optim.step(step) : 0.0;
     const bool skipped = trained == 0 || !std::isfinite(loss_sum) || !std::isfinite(grad_norm);
     if (skipped) {
       optim.zero_grad();
-      log::warn() << "sft step " << step + 1 << ": "
+      if (leader) log::warn() << "sft step " << step + 1 << ": "
                   << (trained == 0 ? "no trained tokens in the batch" : "non-finite loss or gradient")
                   << "; the update is skipped";
     } else {
       loss_avg = step == start_step ? loss_sum : 0.9 * loss_avg + 0.1 * loss_sum;
       result.trained_tokens += trained;
     }
-    runlog.metrics(step + 1, step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
-                                          seconds_since(t0), c));
+    if (!leader) continue;
+    nlohmann::json metrics = step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
+                                          seconds_since(t0), c);
+    metrics["world_size"] = group.world_size();
+    runlog->metrics(step + 1, metrics);
     char fields[96];
     std::snprintf(fields, sizeof fields, "loss %.4f  lr %.2e  epoch %lld", loss_avg, optim.lr_at(step),
                   static_cast<long long>(position.epoch + 1));
-    progress.update(step + 1, fields);
+    progress->update(step + 1, fields);
     const bool last = step + 1 == d.steps;
     if (!skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last))
       save_checkpoint(begun.checkpoints, step + 1, position, c, m, optim);
   }
-  progress.finish();
   result.steps = step;
   result.final_loss = loss_avg;
+  if (!leader) return result;
+  progress->finish();
   finish_run(m, d, run, started, result);
   return result;
 }

@@ -13,6 +13,10 @@
 
 #include "run/sft_config.h"
 
+namespace r1::run {
+class Collective;
+}
+
 namespace r1::trainer {
 
 struct SftResult {
@@ -25,6 +29,11 @@ struct SftRun {
   std::string run_dir;
   bool resume = false;
   int threads = 0;
+  // The ranks of a data-parallel job (null: this process alone). Each rank takes every world_size-th
+  // row of a step's batch; gradients are summed over the ranks before the one AdamW step every rank
+  // takes alike, so N ranks give the losses and weights of one process on the same batch (up to the
+  // order of float sums). Rank 0 alone writes metrics, checkpoints, the model and summary.json.
+  run::Collective* group = nullptr;
 };
 
 SftResult run_sft(const run::SftConfig& config, const SftRun& run);

@@ -1,0 +1,50 @@
+// What the ranks of one job say to each other, as a LibTorch-free interface: the run pieces (recipe
+// bookkeeping, metrics) use it, and the trainer's data-parallel loops all-reduce their gradients
+// through it. trainer/distributed.h implements it on LibTorch's c10d (Gloo on CPU); SingleProcess is
+// the one-process job, where every call is the identity.
+//
+// Every rank must make the same calls in the same order (they are collectives). A call that cannot
+// complete within the group's timeout (a rank died, hung or took another path) throws r1::Error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace r1::run {
+
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  bool leader() const { return rank() == 0; }
+
+  // Waits until every rank has called it. `what` names the point in errors ("before stage sft").
+  virtual void barrier(const std::string& what) = 0;
+  // Element-wise sums over the ranks, in place; every rank gets the same bits.
+  virtual void all_reduce_sum(float* data, int64_t n) = 0;
+  virtual void all_reduce_sum(double* data, int64_t n) = 0;
+  // Every rank's value, in rank order.
+  virtual std::vector<uint64_t> all_gather(uint64_t value) = 0;
+  // Rank 0's bytes on every rank (the others' `data` is replaced).
+  virtual void broadcast(std::string& data) = 0;
+  // Rank 0 posts `value` under `key` and returns it; the other ranks wait for it, however long rank 0
+  // takes (a stage only rank 0 runs), and return it. If rank 0 dies meanwhile, they throw r1::Error.
+  // Each key is posted once per job.
+  virtual std::string share_from_leader(const std::string& key, const std::string& value) = 0;
+};
+
+class SingleProcess final : public Collective {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  void barrier(const std::string&) override {}
+  void all_reduce_sum(float*, int64_t) override {}
+  void all_reduce_sum(double*, int64_t) override {}
+  std::vector<uint64_t> all_gather(uint64_t value) override { return {value}; }
+  void broadcast(std::string&) override {}
+  std::string share_from_leader(const std::string&, const std::string& value) override { return value; }
+};
+
+}  // namespace r1::run

@@ -1,0 +1,159 @@
+// c10d process groups and gradient all-reduce: see distributed.h.
+#include "trainer/distributed.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace r1::trainer {
+
+namespace {
+
+class GlooGroup final : public run::Collective {
+ public:
+  GlooGroup(const run::Launch& launch, std::chrono::seconds timeout) : launch_(launch), timeout_(timeout) {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(launch.master_port);
+    so.isServer = launch.rank == 0;
+    so.numWorkers = static_cast<size_t>(launch.world_size);
+    so.waitWorkers = true;
+    so.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    try {
+      store_ = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, so);
+    } catch (const std::exception& e) {
+      throw Error("distributed: " + launch.describe() + ": no rendezvous at " + launch.master_addr + ":" +
+                  std::to_string(launch.master_port) + " within " + std::to_string(timeout.count()) +
+                  " s (is the master reachable, and are all " + std::to_string(launch.world_size) +
+                  " ranks started?): " + first_line(e.what()));
+    }
+    auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+    options->devices.push_back(launch.master_addr == "127.0.0.1" || launch.master_addr == "localhost"
+                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                   : c10d::ProcessGroupGloo::createDefaultDevice());
+    try {
+      group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("r1", store_),
+                                                            launch.rank, launch.world_size, options);
+    } catch (const std::exception& e) {
+      throw Error("distributed: " + launch.describe() + ": the Gloo group did not form: " + first_line(e.what()));
+    }
+  }
+
+  int rank() const override { return launch_.rank; }
+  int world_size() const override { return launch_.world_size; }
+
+  void barrier(const std::string& what) override {
+    run("barrier " + what, [&] { return group_->barrier(); });
+  }
+
+  void all_reduce_sum(float* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kFloat)); }
+  void all_reduce_sum(double* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kDouble)); }
+
+  std::vector<uint64_t> all_gather(uint64_t value) override {
+    std::vector<at::Tensor> in = {at::tensor({static_cast<int64_t>(value)}, at::kLong)};
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < launch_.world_size; ++r) out[0].push_back(at::zeros({1}, at::kLong));
+    run("all-gather", [&] { return group_->allgather(out, in); });
+    std::vector<uint64_t> values;
+    for (const at::Tensor& t : out[0]) values.push_back(static_cast<uint64_t>(t.item<int64_t>()));
+    return values;
+  }
+
+  void broadcast(std::string& data) override {
+    std::vector<at::Tensor> size = {at::tensor({static_cast<int64_t>(data.size())}, at::kLong)};
+    run("broadcast", [&] { return group_->broadcast(size); });
+    data.resize(static_cast<size_t>(size[0].item<int64_t>()));
+    if (data.empty()) return;
+    std::vector<at::Tensor> bytes = {at::from_blob(data.data(), {static_cast<int64_t>(data.size())}, at::kByte)};
+    run("broadcast", [&] { return group_->broadcast(bytes); });
+  }
+
+  std::string share_from_leader(const std::string& key, const std::string& value) override {
+    const std::string k = "r1-share/" + key;
+    if (leader()) {
+      store_->set(k, std::vector<uint8_t>(value.begin(), value.end()));
+      return value;
+    }
+    try {
+      // Longest wait the store's socket poll takes (its int milliseconds): ~24 days.
+      store_->wait({k}, std::chrono::hours(24 * 24));
+      const std::vector<uint8_t> v = store_->get(k);
+      return std::string(v.begin(), v.end());
+    } catch (const std::exception& e) {
+      throw Error("distributed: " + launch_.describe() + ": rank 0 went away while this rank waited for '" + key +
+                  "': " + first_line(e.what()));
+    }
+  }
+
+ private:
+  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  void reduce(at::Tensor t) {
+    std::vector<at::Tensor> ts = {std::move(t)};
+    run("all-reduce", [&] { return group_->allreduce(ts); });
+  }
+
+  // Runs one collective and waits for it; a failure (a peer gone, the timeout) becomes one line.
+  template <typename F>
+  void run(const std::string& what, F&& start) {
+    try {
+      start()->wait(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_));
+    } catch (const std::exception& e) {
+      throw Error("distributed: " + launch_.describe() + ": " + what + " failed (another rank died, hung or took " +
+                  "another path; the timeout is " + std::to_string(timeout_.count()) + " s): " + first_line(e.what()));
+    }
+  }
+
+  run::Launch launch_;
+  std::chrono::seconds timeout_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+};
+
+}  // namespace
+
+std::shared_ptr<run::Collective> join_process_group(const run::Launch& launch, std::chrono::seconds timeout) {
+  if (!launch.distributed()) return std::make_shared<run::SingleProcess>();
+  log::info() << "distributed: joining as " << launch.describe();
+  auto group = std::make_shared<GlooGroup>(launch, timeout);
+  log::info() << "distributed: " << launch.world_size << " ranks joined (Gloo)";
+  return group;
+}
+
+void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>& params, int64_t bucket_bytes) {
+  if (group.world_size() == 1) return;
+  const int64_t bucket_elems = std::max<int64_t>(1, bucket_bytes / 4);
+  size_t i = 0;
+  while (i < params.size()) {
+    // One bucket: consecutive parameters up to bucket_elems (at least one), flattened in fp32.
+    size_t j = i;
+    int64_t n = 0;
+    while (j < params.size() && (j == i || n + params[j].numel() <= bucket_elems)) n += params[j++].numel();
+    at::Tensor flat = at::empty({n}, at::kFloat);
+    int64_t at_ = 0;
+    for (size_t k = i; k < j; ++k) {
+      const at::Tensor& p = params[k];
+      at::Tensor slot = flat.narrow(0, at_, p.numel());
+      if (p.grad().defined()) slot.copy_(p.grad().reshape({-1}));
+      else slot.zero_();
+      at_ += p.numel();
+    }
+    group.all_reduce_sum(flat.data_ptr<float>(), n);
+    at_ = 0;
+    for (size_t k = i; k < j; ++k) {
+      at::Tensor p = params[k];
+      at::Tensor summed = flat.narrow(0, at_, p.numel()).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(summed);
+      else p.mutable_grad() = summed.to(p.scalar_type()).clone();
+      at_ += p.numel();
+    }
+    i = j;
+  }
+}
+
+}  // namespace r1::trainer
