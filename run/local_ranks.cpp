@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <memory>
@@ -51,17 +52,22 @@ int run_local_ranks(const LocalRanks& job) {
     ranks.push_back(std::make_unique<Process>(spec));
   }
   log::info() << "launched " << job.nproc << " ranks on 127.0.0.1:" << port;
-  // Wait for every rank; the first failure stops the others.
+  // Wait for every rank; the first failure stops the others. A rank killed by a signal is named first:
+  // the ranks that lose their peer exit with an error moments later, and the poll may see both at once.
   for (;;) {
     bool all_done = true;
+    std::vector<int> failed;
     for (int r = 0; r < job.nproc; ++r) {
       const auto status = ranks[static_cast<size_t>(r)]->exit_status();
-      if (!status) {
-        all_done = false;
-        continue;
-      }
-      if (status->code == 0) continue;
-      const std::string how = "rank " + std::to_string(r) + " " + ranks[static_cast<size_t>(r)]->describe_exit();
+      if (!status) all_done = false;
+      else if (status->code != 0) failed.push_back(r);
+    }
+    if (!failed.empty()) {
+      std::stable_partition(failed.begin(), failed.end(),
+                            [&](int r) { return ranks[static_cast<size_t>(r)]->exit_status()->signal > 0; });
+      std::string how;
+      for (int r : failed)
+        how += (how.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + " " + ranks[static_cast<size_t>(r)]->describe_exit();
       log::error() << how << "; stopping the other ranks";
       for (auto& other : ranks) other->stop(job.grace_s);
       throw Error(how);

@@ -1,0 +1,212 @@
+// Data-parallel training as users launch it: `r1 run --nproc-per-node N` and torchrun's variables set
+// by hand, Gloo over loopback. The same global batch on 1, 2 and 4 ranks gives the same losses and
+// weights; a killed rank ends the job naming it and a second run resumes; ranks with different plans,
+// an unreachable master and a second writer of one run folder are refused.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <chrono>
+#include <iterator>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "checkpoint/safetensors.h"
+#include "core/text.h"
+#include "tests/run_helpers.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string err;
+};
+
+// r1 ARGS in `dir`, stderr kept; `env` is prepended ("A=1 B=2").
+Result run_r1(const fs::path& dir, const std::string& args, const std::string& env = "") {
+  const std::string err = (dir / "stderr.txt").string();
+  const std::string cmd = "cd " + dir.string() + " && " + env + " " + R1_BINARY + " " + args + " > /dev/null 2> " + err;
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, r1::read_file(err)};
+}
+
+// A tiny fp32 model and 24 chat rows; a recipe of one sft stage of `steps` steps of 4 rows.
+fs::path setup(const std::string& name, int steps) {
+  const fs::path dir = r1::test::fresh_dir("dist-" + name);
+  REQUIRE(run_r1(dir, "-q model init --out model --dtype fp32 --seed 4").code == 0);
+  std::string rows;
+  for (int i = 0; i < 24; ++i)
+    rows += nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() + "\n";
+  r1::test::write(dir / "train.jsonl", rows);
+  const nlohmann::json stage = {{"name", "s"}, {"kind", "sft"}, {"model", (dir / "model").string()},
+                                {"train", (dir / "train.jsonl").string()}, {"seq_len", 64}, {"batch_tokens", 256},
+                                {"micro_batch_tokens", 64}, {"steps", steps}, {"optim", {{"lr", 3e-3}}},
+                                {"checkpoint", {{"every", 2}, {"keep_last", 0}}}};
+  r1::test::write(dir / "recipe.json", nlohmann::json{{"name", "dp"}, {"stages", {stage}}}.dump(2));
+  return dir;
+}
+
+std::vector<nlohmann::json> metrics(const fs::path& run) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(run / "dp/s/metrics.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+// How far apart two fp32 checkpoints trained from `base` are, per tensor: |a - b| / |a - base| (L2), the
+// largest over the tensors. The key projections' biases are left out: their gradient is zero in exact
+// arithmetic (adding one vector to every key shifts a query's scores alike, which softmax ignores), so
+// what they get is float noise, which AdamW's normalisation turns into lr-sized steps of either sign
+// in any two runs that sum in another order, one process with other thread counts included.
+double max_weight_difference(const fs::path& a, const fs::path& b, const fs::path& base) {
+  r1::checkpoint::Checkpoint ca(a.string()), cb(b.string()), c0(base.string());
+  REQUIRE(ca.names() == cb.names());
+  double worst = 0;
+  for (const std::string& name : ca.names()) {
+    if (name.find("k_proj.bias") != std::string::npos) continue;
+    auto [fa, ta] = ca.at(name);
+    auto [fb, tb] = cb.at(name);
+    auto [f0, t0] = c0.at(name);
+    REQUIRE(ta->numel() == tb->numel());
+    const float* x = reinterpret_cast<const float*>(fa->data(*ta));
+    const float* y = reinterpret_cast<const float*>(fb->data(*tb));
+    const float* z = reinterpret_cast<const float*>(f0->data(*t0));
+    double apart = 0, moved = 0;
+    for (uint64_t i = 0; i < ta->numel(); ++i) {
+      apart += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+      moved += (static_cast<double>(x[i]) - z[i]) * (static_cast<double>(x[i]) - z[i]);
+    }
+    worst = std::max(worst, std::sqrt(apart) / std::max(1e-12, std::sqrt(moved)));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weights", "[distributed]") {
+  const fs::path dir = setup("equal", 6);
+  REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one").code == 0);
+  for (const int n : {2, 4}) {
+    const std::string runs = "ranks" + std::to_string(n);
+    const Result r = run_r1(dir, "--threads 1 run recipe.json --runs-dir " + runs + " --nproc-per-node " + std::to_string(n));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const auto a = metrics(dir / "one"), b = metrics(dir / runs);
+    REQUIRE(a.size() == 6);
+    REQUIRE(b.size() == 6);  // rank 0 alone writes: one row per step
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO(n << " ranks, step " << i + 1);
+      CHECK(b[i]["world_size"] == n);
+      CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5));
+      CHECK(b[i]["grad_norm"].get<double>() == Approx(a[i]["grad_norm"].get<double>()).epsilon(1e-4));
+    }
+    // Measured: <= 0.001 of how far training moved each tensor (6 AdamW steps from a random model).
+    CHECK(max_weight_difference(dir / "one/dp/s/model", dir / runs / "dp/s/model", dir / "model") < 0.01);
+    CHECK(r1::read_file((dir / runs / "dp/s/stage.json").string()).find("\"done\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the next run resumes", "[distributed]") {
+  const fs::path dir = setup("kill", 400);
+  const std::string err = (dir / "stderr.txt").string();
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    ::setpgid(0, 0);
+    const std::string cmd = "cd " + dir.string() + " && exec " + R1_BINARY +
+                            " --threads 1 run recipe.json --runs-dir runs --nproc-per-node 2 > /dev/null 2> " + err;
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Once a few steps are logged, SIGKILL rank 1 (the launcher's child whose environment says RANK=1).
+  const auto t0 = std::chrono::steady_clock::now();
+  while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(metrics(dir / "runs").size() >= 3);
+  pid_t victim = 0;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    if (!std::isdigit(static_cast<unsigned char>(e.path().filename().string()[0]))) continue;
+    const std::string environ = slurp(e.path() / "environ");
+    const std::string stat = slurp(e.path() / "stat");
+    if (environ.find(std::string("RANK=1") + '\0') == std::string::npos || environ.find("LOCAL_RANK=1") == std::string::npos) continue;
+    if (stat.find(") ") == std::string::npos) continue;
+    // stat: pid (comm) state ppid ...
+    const std::string after = stat.substr(stat.rfind(") ") + 2);
+    const int ppid = std::atoi(after.substr(2).c_str());
+    if (ppid == launcher) victim = std::atoi(e.path().filename().c_str());
+  }
+  REQUIRE(victim > 0);
+  const auto killed = std::chrono::steady_clock::now();
+  ::kill(victim, SIGKILL);
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  INFO(r1::read_file(err));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(secs < 15);
+  CHECK(r1::read_file(err).find("rank 1 was killed by signal 9") != std::string::npos);
+  // No half checkpoint is the latest; the stage is marked running, so the next run resumes it.
+  CHECK(r1::read_file((dir / "runs/dp/s/stage.json").string()).find("\"running\"") != std::string::npos);
+  const Result again = run_r1(dir, "--threads 1 run recipe.json --runs-dir runs --set s.steps=400");
+  INFO(again.err);
+  CHECK(again.code == 0);
+  CHECK(again.err.find("resum") != std::string::npos);
+  CHECK(metrics(dir / "runs").back()["step"] == 400);
+}
+
+TEST_CASE("distributed: ranks with different plans, an unreachable master and a second writer are refused", "[distributed]") {
+  const fs::path dir = setup("refuse", 20000);  // long enough to be running while the second writer tries
+  // Two ranks started by hand (torchrun's variables) with different --set edits.
+  const std::string port = std::to_string(20000 + ::getpid() % 20000);
+  const std::string vars = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port;
+  const std::string cmd0 = "cd " + dir.string() + " && RANK=0 " + vars + " " + R1_BINARY +
+                           " --threads 1 run recipe.json --runs-dir mismatch --collective-timeout 30 2> rank0.txt > /dev/null &";
+  REQUIRE(std::system(cmd0.c_str()) == 0);
+  const Result r1b = run_r1(dir, "--threads 1 run recipe.json --runs-dir mismatch --collective-timeout 30 --set s.steps=7",
+                        "RANK=1 " + vars);
+  CHECK(r1b.code != 0);
+  CHECK(r1b.err.find("planned different runs") != std::string::npos);
+  // Rank 0 fails the same check and exits by itself.
+
+  // A rank whose master never comes: one line naming it, after the timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  const Result lonely = run_r1(dir, "--threads 1 run recipe.json --runs-dir lonely --collective-timeout 3",
+                           "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(20000 + (::getpid() + 7) % 20000));
+  CHECK(lonely.code != 0);
+  CHECK(lonely.err.find("no rendezvous at 127.0.0.1") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
+
+  // Rows per step that the ranks cannot share equally.
+  const Result uneven = run_r1(dir, "--threads 1 run recipe.json --runs-dir uneven --nproc-per-node 3");
+  CHECK(uneven.code != 0);
+  CHECK(uneven.err.find("multiple of the 3 ranks") != std::string::npos);
+
+  // A second r1 run on a run folder another one is writing.
+  const std::string first = "cd " + dir.string() + " && exec " + R1_BINARY +
+                            " --threads 1 run recipe.json --runs-dir busy 2> first.txt > /dev/null & echo $! > " + (dir / "first.pid").string();
+  REQUIRE(std::system(first.c_str()) == 0);
+  const auto t1 = std::chrono::steady_clock::now();
+  while (!fs::exists(dir / "busy/dp/s/metrics.jsonl") && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const Result second = run_r1(dir, "--threads 1 run recipe.json --runs-dir busy");
+  CHECK(second.code != 0);
+  CHECK(second.err.find("another r1 run (pid") != std::string::npos);
+  const pid_t first_pid = std::atoi(r1::read_file((dir / "first.pid").string()).c_str());
+  REQUIRE(first_pid > 0);
+  CHECK(::kill(first_pid, 0) == 0);  // still running: the refusal was the lock's, not a finished run's
+  ::kill(first_pid, SIGKILL);
+}
