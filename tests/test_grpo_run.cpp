@@ -269,3 +269,36 @@ TEST_CASE("recipes: rejection sampling through real workers feeds an sft stage",
   CHECK(std::system(strict.c_str()) != 0);
   CHECK(slurp(s.dir / "err2").find("no sample passed the filters") != std::string::npos);
 }
+
+TEST_CASE("r1 run --nproc-per-node 2: GRPO on two ranks gives the one-process run's losses and rewards", "[grpo-run][distributed]") {
+  Setup s("ranks");
+  // fp32 workers and one of them: sampling is then exactly reproducible from the seeds, so both runs
+  // train on the same groups; rank 0 collects them, each rank backpropagates half of every minibatch.
+  // A reward that varies on a random model's text (the share of its words in English), so advantages are
+  // not all zero; fp32 products, so the two runs' sums differ only in order; one minibatch (groups arrive
+  // in finishing order, and with several minibatches that order would decide which groups share one,
+  // in one process as on two) and μ = 2, so π_old comes from a pass of its own.
+  const std::vector<std::string> common = {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=4",
+                                           "zero.minibatches=1", "zero.iterations=2", "zero.compute_dtype=fp32",
+                                           "zero.sampling.max_new_tokens=16",
+                                           R"(zero.rewards=[{"kind": "language", "name": "accuracy"}])"};
+  REQUIRE(run_recipe(s, "one", common) == 0);
+  std::string err;
+  const int code = run_recipe(s, "two", common, &err, "--nproc-per-node 2");
+  INFO(err);
+  REQUIRE(code == 0);
+  auto a = rows(s.dir / "runs/one/zero/metrics.jsonl");
+  auto b = rows(s.dir / "runs/two/zero/metrics.jsonl");
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);  // rank 0 alone writes
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("step " << i + 1);
+    CHECK(b[i]["world_size"] == 2);
+    CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
+    CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5).margin(1e-7));
+    CHECK(b[i]["grad_norm"].get<double>() == Approx(a[i]["grad_norm"].get<double>()).epsilon(1e-4));
+    CHECK(b[i]["kl"].get<double>() == Approx(a[i]["kl"].get<double>()).epsilon(1e-4).margin(1e-9));
+  }
+  CHECK(fs::exists(s.dir / "runs/two/zero/model/model.safetensors"));
+  CHECK(slurp(s.dir / "runs/two/zero/stage.json").find("\"done\"") != std::string::npos);
+}

@@ -4,11 +4,14 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <map>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "trainer/distributed.h"
 
 namespace r1::trainer {
 
@@ -23,6 +26,63 @@ TrainBatch TrainBatch::from_groups(const std::vector<std::vector<run::ScoredSamp
       b.advantages.push_back(s.advantage);
       b.group.push_back(g);
     }
+  return b;
+}
+
+namespace {
+
+template <typename T>
+void put(std::string& out, const std::vector<T>& v) {
+  const uint64_t n = v.size();
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(reinterpret_cast<const char*>(v.data()), n * sizeof(T));
+}
+
+template <typename T>
+std::vector<T> take(const std::string& in, size_t& at) {
+  uint64_t n = 0;
+  if (at + sizeof n > in.size()) throw Error("train batch: truncated bytes");
+  std::memcpy(&n, in.data() + at, sizeof n);
+  at += sizeof n;
+  if (n > (in.size() - at) / sizeof(T)) throw Error("train batch: truncated bytes");
+  std::vector<T> v(n);
+  std::memcpy(v.data(), in.data() + at, n * sizeof(T));
+  at += n * sizeof(T);
+  return v;
+}
+
+}  // namespace
+
+std::string TrainBatch::encode() const {
+  std::string out;
+  put(out, std::vector<uint64_t>{groups, sequences.size()});
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    put(out, sequences[i].prompt);
+    put(out, sequences[i].completion);
+    put(out, rollout_logprobs[i]);
+  }
+  put(out, advantages);
+  put(out, group);
+  return out;
+}
+
+TrainBatch TrainBatch::decode(const std::string& bytes) {
+  TrainBatch b;
+  size_t at = 0;
+  const std::vector<uint64_t> head = take<uint64_t>(bytes, at);
+  if (head.size() != 2) throw Error("train batch: bad header");
+  b.groups = head[0];
+  for (uint64_t i = 0; i < head[1]; ++i) {
+    TokenSequence s;
+    s.prompt = take<int64_t>(bytes, at);
+    s.completion = take<int64_t>(bytes, at);
+    b.sequences.push_back(std::move(s));
+    b.rollout_logprobs.push_back(take<float>(bytes, at));
+  }
+  b.advantages = take<double>(bytes, at);
+  b.group = take<size_t>(bytes, at);
+  if (b.advantages.size() != b.sequences.size() || b.group.size() != b.sequences.size() || at != bytes.size())
+    throw Error("train batch: inconsistent bytes");
   return b;
 }
 
@@ -77,6 +137,8 @@ struct UpdateRun {
   const TrainBatch& batch;
   const UpdateOptions& o;
   StepUpdate& u;
+  run::Collective& group;
+  std::vector<at::Tensor> params;      // the policy's, for the gradient all-reduce
   bool separate_old = false;           // π_old from a pass of its own (μ > 1 or several minibatches)
   std::vector<at::Tensor> old_lp, ref_lp;
   double loss_sum = 0, entropy_sum = 0, norm_sum = 0;
@@ -105,38 +167,78 @@ struct UpdateRun {
   }
 
   // One optimiser step over the minibatch `members`, accumulated over micro-batches with the
-  // minibatch's normalisers (grpo.h); false when the loss or the gradient is not finite.
+  // minibatch's normalisers (grpo.h); false when the loss or the gradient is not finite. In a job of
+  // several ranks each takes every world_size-th member, and the gradients are summed before the step;
+  // a non-finite loss on any rank skips the step on all.
   bool minibatch_step(const std::vector<size_t>& members) {
     GrpoNorm norm;
     norm.sequences = static_cast<double>(members.size());
     for (size_t i : members) norm.tokens += static_cast<double>(batch.sequences[i].completion.size());
     norm.max_length = static_cast<double>(o.max_new_tokens);
+    std::vector<size_t> mine;
+    for (size_t k = static_cast<size_t>(group.rank()); k < members.size(); k += static_cast<size_t>(group.world_size()))
+      mine.push_back(members[k]);
     std::vector<TokenSequence> sub;
-    for (size_t i : members) sub.push_back(batch.sequences[i]);
+    for (size_t i : mine) sub.push_back(batch.sequences[i]);
+    double failed = 0;
     for (const auto& micro : micro_batches(sub, o.micro_batch_tokens)) {
       std::vector<size_t> idx;
-      for (size_t k : micro) idx.push_back(members[k]);
-      if (!micro_step(idx, norm)) return false;
+      for (size_t k : micro) idx.push_back(mine[k]);
+      if (!micro_step(idx, norm)) {
+        failed = 1;
+        break;
+      }
     }
+    if (group.world_size() > 1) {
+      group.all_reduce_sum(&failed, 1);
+      if (failed == 0) all_reduce_gradients(group, params);
+    }
+    if (failed > 0) return false;
     const double gn = policy.optim.step(o.step);
     if (!std::isfinite(gn)) return false;
     norm_sum += gn;
     ++u.optimizer_steps;
     return true;
   }
+
+  // The sums each rank made over its own sequences, made the whole batch's on every rank.
+  void sum_over_ranks() {
+    if (group.world_size() == 1) return;
+    double sums[] = {loss_sum, entropy_sum, u.stats.tokens, u.stats.clipped, u.stats.kl, u.stats.ratio,
+                     u.stats.is_weight, u.stats.is_capped, u.stats.pg};
+    group.all_reduce_sum(sums, static_cast<int64_t>(std::size(sums)));
+    loss_sum = sums[0];
+    entropy_sum = sums[1];
+    u.stats.tokens = sums[2];
+    u.stats.clipped = sums[3];
+    u.stats.kl = sums[4];
+    u.stats.ratio = sums[5];
+    u.stats.is_weight = sums[6];
+    u.stats.is_capped = sums[7];
+    u.stats.pg = sums[8];
+    uint64_t bits = 0;
+    std::memcpy(&bits, &u.stats.is_weight_max, sizeof bits);
+    for (uint64_t b : group.all_gather(bits)) {
+      double v = 0;
+      std::memcpy(&v, &b, sizeof v);
+      u.stats.is_weight_max = std::max(u.stats.is_weight_max, v);
+    }
+  }
 };
 
 }  // namespace
 
-StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& o) {
+StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& o, run::Collective* group) {
   StepUpdate u;
   if (batch.sequences.empty()) {
     u.skipped = true;
-    log::warn() << "step " << o.step + 1 << ": nothing to train on (every completion empty or masked)";
+    if (!group || group->leader()) log::warn() << "step " << o.step + 1 << ": nothing to train on (every completion empty or masked)";
     return u;
   }
+  run::SingleProcess alone;
   const std::vector<std::vector<size_t>> minibatches = split_minibatches(batch, o.minibatches);
-  UpdateRun run{policy, batch, o, u};
+  UpdateRun run{policy, batch, o, u, group ? *group : alone, {}};
+  for (const auto& [name, t] : policy.model.weights()) run.params.push_back(t);
   run.separate_old = o.iterations > 1 || minibatches.size() > 1;
   if (run.separate_old) run.old_lp = sequence_logprobs(policy.model, batch.sequences, o.micro_batch_tokens);
   if (policy.reference && o.loss.beta > 0)
@@ -150,8 +252,10 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
       }
   if (u.skipped) {
     policy.optim.zero_grad();
-    log::warn() << "step " << o.step + 1 << ": non-finite loss or gradient; step skipped, no weights changed after it";
+    if (run.group.leader())
+      log::warn() << "step " << o.step + 1 << ": non-finite loss or gradient; step skipped, no weights changed after it";
   }
+  run.sum_over_ranks();
   u.loss = run.loss_sum / std::max<double>(1, static_cast<double>(o.iterations) * static_cast<double>(minibatches.size()));
   u.grad_norm = run.norm_sum / std::max<int64_t>(1, u.optimizer_steps);
   u.tokens = u.stats.tokens;

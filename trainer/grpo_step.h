@@ -15,6 +15,7 @@
 #include "trainer/grpo.h"
 #include "trainer/logprobs.h"
 #include "trainer/optim.h"
+#include "run/collective.h"
 #include "run/sampling.h"
 
 namespace r1::trainer {
@@ -30,6 +31,9 @@ struct TrainBatch {
   size_t groups = 0;
   // The samples of `kept` groups; an empty completion, or a truncated one with mask_truncated, is left out.
   static TrainBatch from_groups(const std::vector<std::vector<run::ScoredSample>>& kept, bool mask_truncated);
+  // Bytes for the other ranks of a data-parallel job (rank 0 collects, every rank trains), and back.
+  std::string encode() const;
+  static TrainBatch decode(const std::string& bytes);
 };
 
 // The model being trained, its optimiser and the frozen reference (only with β > 0).
@@ -56,7 +60,12 @@ struct StepUpdate {
   int64_t optimizer_steps = 0;
 };
 
-StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& options);
+// With `group` (the ranks of a data-parallel job, each holding the same policy and the same `batch`),
+// each rank backpropagates every world_size-th sequence of each minibatch under the minibatch's
+// normalisers, gradients are summed over the ranks before each optimiser step, and the returned
+// figures are the whole batch's on every rank: the update equals one process's, up to float order.
+StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const UpdateOptions& options,
+                       run::Collective* group = nullptr);
 
 // The metrics row of a step: rewards (mean/std per component), accuracy, format rate, response
 // lengths, the update's statistics. `dropped`: groups generated but not trained on.

@@ -239,9 +239,29 @@ void finish_run(run::GrpoResult& result, const model::Transformer& policy, run::
   }
 }
 
+// A rank other than 0: the same policy, optimiser and reference as rank 0 (from the same checkpoint),
+// and each step the batch rank 0 collected, of which it trains its share.
+run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
+  RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
+  Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step);
+  TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
+  run::GrpoResult result;
+  int64_t step = begun.from.step;
+  for (; step < c.steps; ++step) {
+    std::string bytes;
+    group.broadcast(bytes);
+    grpo_update(trained, TrainBatch::decode(bytes), UpdateOptions::of(c, step), &group);
+    if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
+      copy_weights(trainee.policy, *trainee.reference);
+  }
+  result.steps = step;
+  return result;
+}
+
 }  // namespace
 
 run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
+  if (run.group && !run.group->leader()) return follow_grpo(c, run, *run.group);
   const auto started = Clock::now();
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
@@ -288,7 +308,12 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // this step's rows: a resumed run generates the next step's again.
     const auto update_start = Clock::now();
     const std::vector<std::vector<run::ScoredSample>> kept = batch.part(false);
-    const StepUpdate upd = grpo_update(trained, TrainBatch::from_groups(kept, c.mask_truncated), UpdateOptions::of(c, step));
+    const TrainBatch train_batch = TrainBatch::from_groups(kept, c.mask_truncated);
+    if (run.group && run.group->world_size() > 1) {
+      std::string bytes = train_batch.encode();
+      run.group->broadcast(bytes);
+    }
+    const StepUpdate upd = grpo_update(trained, train_batch, UpdateOptions::of(c, step), run.group);
     times.update_s = seconds_since(update_start);
 
     // 4. Push the new weights to the workers; reset the reference when it is due.
@@ -301,7 +326,8 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
       copy_weights(trainee.policy, *trainee.reference);
 
     // 5. Log.
-    const nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
+    nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
+    m["world_size"] = run.group ? run.group->world_size() : 1;
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rewards/reward_set.h"
+#include "run/collective.h"
 #include "run/grpo_config.h"
 
 namespace r1::trainer {
@@ -26,6 +27,11 @@ struct GrpoRun {
   bool resume = false;                 // continue from the latest checkpoint in run_dir
   int threads = 0;                     // LibTorch threads of the trainer (0: one per core)
   rewards::RewardServices reward_services;  // what the rewards use from outside (the sandbox for "code")
+  // The ranks of a data-parallel job (null: this process alone). Rank 0 is the controller: it drives
+  // the rollout workers and rewards, assigns advantages, sends each step's batch to the other ranks,
+  // pushes weights, logs and checkpoints; every rank holds the policy and takes its share of each
+  // update (grpo_update), so all ranks' weights stay equal.
+  run::Collective* group = nullptr;
 };
 
 run::GrpoResult run_grpo(const run::GrpoConfig& config, const GrpoRun& run);

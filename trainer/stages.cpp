@@ -44,7 +44,7 @@ void run_distill_stage(const run::StageContext& c) {
 }
 
 void run_grpo_stage(const run::StageContext& c) {
-  run_grpo(std::get<run::GrpoConfig>(c.config), {c.dir, c.r1_binary, c.resume, c.threads, c.reward_services});
+  run_grpo(std::get<run::GrpoConfig>(c.config), {c.dir, c.r1_binary, c.resume, c.threads, c.reward_services, c.group});
 }
 
 // An interrupted rejection-sample or eval stage starts again from the beginning: it has no checkpoints.
@@ -62,7 +62,7 @@ const std::vector<run::StageKind>& stage_kinds() {
   static const std::vector<run::StageKind> kinds = {
       {"pretrain-synthetic", run::read_pretrain_stage, run_pretrain_stage, "pretrain-", run::pretrain_identity},
       {"sft", run::read_sft_stage, run_sft_stage, "", nullptr, /*data_parallel=*/true},
-      {"grpo", run::read_grpo_stage, run_grpo_stage, "", nullptr},
+      {"grpo", run::read_grpo_stage, run_grpo_stage, "", nullptr, /*data_parallel=*/true},
       {"rejection-sample", run::read_rejection_sample_stage, run_rejection_sample_stage, "", nullptr},
       {"distill", run::read_distill_stage, run_distill_stage, "", nullptr, /*data_parallel=*/true},
       {"eval", run::read_eval_stage, run_eval_kind, "", nullptr},
