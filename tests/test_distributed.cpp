@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include "checkpoint/safetensors.h"
 #include "core/text.h"
@@ -49,7 +50,7 @@ fs::path setup(const std::string& name, int steps) {
   r1::test::write(dir / "train.jsonl", rows);
   const nlohmann::json stage = {{"name", "s"}, {"kind", "sft"}, {"model", (dir / "model").string()},
                                 {"train", (dir / "train.jsonl").string()}, {"seq_len", 64}, {"batch_tokens", 256},
-                                {"micro_batch_tokens", 64}, {"steps", steps}, {"optim", {{"lr", 3e-3}}},
+                                {"micro_batch_tokens", 64}, {"steps", steps}, {"optim", {{"lr", 3e-3}, {"schedule", "constant"}}},
                                 {"checkpoint", {{"every", 2}, {"keep_last", 0}}}};
   r1::test::write(dir / "recipe.json", nlohmann::json{{"name", "dp"}, {"stages", {stage}}}.dump(2));
   return dir;
@@ -113,6 +114,31 @@ TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weight
     // Measured: <= 0.001 of how far training moved each tensor (6 AdamW steps from a random model).
     CHECK(max_weight_difference(dir / "one/dp/s/model", dir / runs / "dp/s/model", dir / "model") < 0.01);
     CHECK(r1::read_file((dir / runs / "dp/s/stage.json").string()).find("\"done\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("distributed: a run resumed on another number of ranks continues the uninterrupted run", "[distributed]") {
+  const fs::path dir = setup("resize", 6);
+  REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir straight").code == 0);
+  // 2 ranks to step 4 (checkpoints every 2), then 1 rank to 6; and 1 rank to 4, then 4 ranks to 6.
+  for (const auto& [first, then, runs] : {std::tuple{2, 1, "down"}, std::tuple{1, 4, "up"}}) {
+    auto launch = [&](int n, const std::string& more) {
+      const std::string ranks = n > 1 ? " --nproc-per-node " + std::to_string(n) : std::string();
+      return run_r1(dir, "--threads 1 run recipe.json --runs-dir " + std::string(runs) + ranks + more);
+    };
+    const Result a = launch(first, " --set s.steps=4");
+    INFO(a.err);
+    REQUIRE(a.code == 0);
+    const Result b = launch(then, " --resume");
+    INFO(b.err);
+    REQUIRE(b.code == 0);
+    const auto want = metrics(dir / "straight"), got = metrics(dir / runs);
+    REQUIRE(got.size() == 6);
+    for (size_t i = 4; i < 6; ++i) {
+      INFO(runs << ", step " << i + 1);
+      CHECK(got[i]["world_size"] == then);
+      CHECK(got[i]["loss"].get<double>() == Approx(want[i]["loss"].get<double>()).epsilon(1e-5));
+    }
   }
 }
 
