@@ -92,6 +92,28 @@ double max_weight_difference(const fs::path& a, const fs::path& b, const fs::pat
   return worst;
 }
 
+// The pid of the launcher's child whose environment says RANK=`rank` (a rank of `r1 run --nproc-per-node`).
+pid_t child_rank(pid_t launcher, int rank) {
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string nul(1, '\0');
+  const std::string want = nul + "RANK=" + std::to_string(rank) + nul;  // not LOCAL_RANK=, not GROUP_RANK=
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    if (!std::isdigit(static_cast<unsigned char>(e.path().filename().string()[0]))) continue;
+    const std::string environ = nul + slurp(e.path() / "environ");
+    const std::string stat = slurp(e.path() / "stat");
+    if (environ.find(want) == std::string::npos) continue;
+    const size_t close = stat.rfind(") ");
+    if (close == std::string::npos) continue;
+    // stat: pid (comm) state ppid ...
+    const int ppid = std::atoi(stat.substr(close + 4).c_str());
+    if (ppid == launcher) return std::atoi(e.path().filename().c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weights", "[distributed]") {
@@ -115,6 +137,33 @@ TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weight
     CHECK(max_weight_difference(dir / "one/dp/s/model", dir / runs / "dp/s/model", dir / "model") < 0.01);
     CHECK(r1::read_file((dir / runs / "dp/s/stage.json").string()).find("\"done\"") != std::string::npos);
   }
+}
+
+TEST_CASE("distributed: pretrain-synthetic on 2 ranks makes the one-process base model", "[distributed]") {
+  const fs::path dir = r1::test::fresh_dir("dist-pretrain");
+  const nlohmann::json stage = {
+      {"name", "base"}, {"kind", "pretrain-synthetic"}, {"seed", 3}, {"documents", 400}, {"train_problems", 20},
+      {"heldout_problems", 10}, {"vocab_size", 300},
+      {"model", {{"hidden_size", 32}, {"intermediate_size", 64}, {"layers", 1}, {"heads", 2}, {"kv_heads", 1}, {"context", 64}}},
+      {"train", {{"steps", 8}, {"seq_len", 32}, {"batch_rows", 4}, {"compute_dtype", "fp32"}, {"optim", {{"lr", 3e-3}}}}}};
+  r1::test::write(dir / "recipe.json", nlohmann::json{{"name", "pre"}, {"stages", {stage}}}.dump(2));
+  REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one").code == 0);
+  const Result two = run_r1(dir, "--threads 1 run recipe.json --runs-dir two --nproc-per-node 2");
+  INFO(two.err);
+  REQUIRE(two.code == 0);
+  auto cached = [&](const std::string& runs) {
+    for (const auto& e : fs::directory_iterator(dir / runs / "cache")) return e.path();
+    return fs::path();
+  };
+  const fs::path a = cached("one"), b = cached("two");
+  REQUIRE(fs::exists(b / "model/model.safetensors"));
+  CHECK(a.filename() == b.filename());  // the same cache identity
+  for (const auto& e : fs::directory_iterator(dir / "two/cache")) CHECK(e.path().filename().string().find(".rank-") == std::string::npos);
+  const auto sa = nlohmann::json::parse(r1::read_file((a / "stage.json").string()));
+  const auto sb = nlohmann::json::parse(r1::read_file((b / "stage.json").string()));
+  CHECK(sb["final_loss"].get<double>() == Approx(sa["final_loss"].get<double>()).epsilon(1e-5));
+  CHECK(r1::read_file((a / "train.jsonl").string()) == r1::read_file((b / "train.jsonl").string()));
+  CHECK(r1::read_file((a / "model/tokenizer.json").string()) == r1::read_file((b / "model/tokenizer.json").string()));
 }
 
 TEST_CASE("distributed: a run resumed on another number of ranks continues the uninterrupted run", "[distributed]") {
@@ -158,22 +207,7 @@ TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the ne
   while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   REQUIRE(metrics(dir / "runs").size() >= 3);
-  pid_t victim = 0;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    if (!std::isdigit(static_cast<unsigned char>(e.path().filename().string()[0]))) continue;
-    const std::string environ = slurp(e.path() / "environ");
-    const std::string stat = slurp(e.path() / "stat");
-    if (environ.find(std::string("RANK=1") + '\0') == std::string::npos || environ.find("LOCAL_RANK=1") == std::string::npos) continue;
-    if (stat.find(") ") == std::string::npos) continue;
-    // stat: pid (comm) state ppid ...
-    const std::string after = stat.substr(stat.rfind(") ") + 2);
-    const int ppid = std::atoi(after.substr(2).c_str());
-    if (ppid == launcher) victim = std::atoi(e.path().filename().c_str());
-  }
+  const pid_t victim = child_rank(launcher, 1);
   REQUIRE(victim > 0);
   const auto killed = std::chrono::steady_clock::now();
   ::kill(victim, SIGKILL);
@@ -192,6 +226,37 @@ TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the ne
   CHECK(again.code == 0);
   CHECK(again.err.find("resum") != std::string::npos);
   CHECK(metrics(dir / "runs").back()["step"] == 400);
+}
+
+TEST_CASE("distributed: a rank that hangs fails the job after the collective timeout, naming the call", "[distributed]") {
+  const fs::path dir = setup("hang", 20000);
+  const std::string err = (dir / "stderr.txt").string();
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    ::setpgid(0, 0);
+    const std::string cmd = "cd " + dir.string() + " && exec " + R1_BINARY +
+                            " --threads 1 run recipe.json --runs-dir runs --nproc-per-node 2 --collective-timeout 4 > /dev/null 2> " + err;
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const pid_t victim = child_rank(launcher, 1);
+  REQUIRE(victim > 0);
+  const auto stopped = std::chrono::steady_clock::now();
+  ::kill(victim, SIGSTOP);  // alive, holding its sockets open, answering nothing
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count();
+  const std::string text = r1::read_file(err);
+  INFO(text);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(secs > 3);
+  CHECK(secs < 30);  // 4 s of timeout, then the launcher's grace for the stopped rank
+  CHECK(text.find("rank 0 of 2") != std::string::npos);
+  CHECK(text.find("the timeout is 4 s") != std::string::npos);
 }
 
 TEST_CASE("distributed: ranks with different plans, an unreachable master and a second writer are refused", "[distributed]") {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -21,6 +22,8 @@
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "telemetry/run_log.h"
+#include "run/collective.h"
+#include "trainer/distributed.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
 
@@ -145,38 +148,55 @@ struct Trained {
   double seconds = 0;     // of the steps alone
 };
 
-// The training loop: next-token loss over whole windows.
-Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainConfig& c) {
+// The training loop: next-token loss over whole windows; in a job, this rank's rows of each step.
+Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainConfig& c, run::Collective& group) {
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  std::vector<at::Tensor> params;
+  for (const auto& [name, t] : named) params.push_back(t);
   Optimizer optim(named, c.optim, c.steps);
-  const int64_t T = c.seq_len, B = c.batch_rows;
+  const int64_t T = c.seq_len, B = c.batch_rows, W = group.world_size();
   Windows windows(s, c);
-  telemetry::StepProgress progress("pretrain", c.steps, 0, 50);
+  std::optional<telemetry::StepProgress> progress;
+  if (group.leader()) progress.emplace("pretrain", c.steps, 0, 50);
   double loss_avg = 0;
   std::vector<int64_t> ids, pos;
   const auto started = Clock::now();
   for (int64_t step = 0; step < c.steps; ++step) {
-    windows.next(B, ids, pos);
+    windows.next(B, ids, pos);  // every rank draws the whole step's rows, and keeps its own
     at::Tensor all = at::tensor(ids, at::kLong).view({B, T + 1});
+    at::Tensor rows = at::tensor(pos, at::kLong).view({B, T});
+    if (W > 1) {
+      at::Tensor mine = at::arange(group.rank(), B, W, at::kLong);
+      all = all.index_select(0, mine);
+      rows = rows.index_select(0, mine);
+    }
     at::Tensor x = all.narrow(1, 0, T), y = all.narrow(1, 1, T);
-    at::Tensor hidden = m.forward(x, at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
+    at::Tensor hidden = m.forward(x, rows, {}, /*packed=*/true);
     auto [lp, ent] = m.token_logprobs(hidden, y);
-    at::Tensor loss = -lp.mean();
+    // This rank's share of the batch mean (one process: the mean itself).
+    at::Tensor loss = W > 1 ? -lp.sum() / static_cast<double>(B * T) : -lp.mean();
     loss.backward();
+    double lv = loss.item<double>();
+    if (W > 1) {
+      all_reduce_gradients(group, params);
+      group.all_reduce_sum(&lv, 1);
+    }
     optim.step(step);
-    const double lv = loss.item<double>();
     loss_avg = step == 0 ? lv : 0.95 * loss_avg + 0.05 * lv;
+    if (!progress) continue;
     char fields[64];
     std::snprintf(fields, sizeof fields, "loss %.3f", loss_avg);
-    progress.update(step + 1, fields);
+    progress->update(step + 1, fields);
   }
-  progress.finish();
+  if (progress) progress->finish();
   return {loss_avg, seconds_since(started)};
 }
 
 }  // namespace
 
-PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out_dir, int threads) {
+PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out_dir, int threads, run::Collective* group) {
+  run::SingleProcess alone;
+  run::Collective& ranks = group ? *group : alone;
   const auto t0 = Clock::now();
   configure_training(threads, c.seed);
   const fs::path out(out_dir), model_dir = out / "model";
@@ -190,7 +210,8 @@ PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out
   const ComputeDtype compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
   log::info() << "pretrain: matrix products in " << name(compute) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
-  const Trained trained = train(m, stream, c);
+  const Trained trained = train(m, stream, c, ranks);
+  if (!ranks.leader()) return {};
   for (auto& p : m.parameters()) p.requires_grad_(false);
   m.save(model_dir.string());
 

@@ -18,6 +18,10 @@
 
 #include "run/pretrain_config.h"
 
+namespace r1::run {
+class Collective;
+}
+
 namespace r1::trainer {
 
 struct PretrainResult {
@@ -25,7 +29,11 @@ struct PretrainResult {
   int64_t parameters = 0, corpus_tokens = 0;
 };
 
-// Runs the stage into `out_dir` (created). threads: LibTorch threads (0: one per core).
-PretrainResult run_pretrain(const run::PretrainConfig& config, const std::string& out_dir, int threads);
+// Runs the stage into `out_dir` (created). threads: LibTorch threads (0: one per core). With `group`
+// (a data-parallel job), every rank makes the same corpus and tokenizer (each in its own `out_dir`:
+// rank 0's is the stage's, the others' scratch), each backpropagates every world_size-th row of a
+// step, gradients are summed before the step, and rank 0's model is the result.
+PretrainResult run_pretrain(const run::PretrainConfig& config, const std::string& out_dir, int threads,
+                            run::Collective* group = nullptr);
 
 }  // namespace r1::trainer

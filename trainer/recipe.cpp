@@ -65,18 +65,30 @@ void run_stage(const run::PlannedStage& p, const RecipeRun& run) {
 }
 
 // A data-parallel stage in a job of several ranks: rank 0 prepares its folder, every rank trains,
-// rank 0 marks it done once all have finished.
+// rank 0 marks it done once all have finished. A cached kind is made by rank 0 in <folder>.partial
+// (renamed when whole); the other ranks write what they must into scratch folders of their own.
 void run_stage_on_all_ranks(const run::PlannedStage& p, const RecipeRun& run, run::Collective& group) {
   const bool resume = p.action == run::StageAction::kResume;
+  const std::string scratch = p.dir + ".rank-" + std::to_string(group.rank());
+  std::string dir = p.dir;
+  if (p.in_cache) dir = group.leader() ? p.dir + ".partial" : scratch;
   if (group.leader()) {
-    if (!resume && fs::exists(p.dir)) set_aside(p);
-    fs::create_directories(p.dir);
-    write_state(p, "running");
+    if (p.in_cache) fs::remove_all(p.dir);
+    else if (!resume && fs::exists(p.dir)) set_aside(p);
   }
+  if (p.in_cache) fs::remove_all(dir);
+  fs::create_directories(dir);
+  if (group.leader() && !p.in_cache) write_state(p, "running");
   group.barrier("before stage " + p.name);
-  kind_of(p).run(context_for(p, p.dir, resume, run, &group));
+  kind_of(p).run(context_for(p, dir, resume, run, &group));
   group.barrier("after stage " + p.name);
-  if (group.leader()) write_state(p, "done");
+  if (!p.in_cache) {
+    if (group.leader()) write_state(p, "done");
+  } else if (group.leader()) {
+    fs::rename(dir, p.dir);
+  } else {
+    fs::remove_all(scratch);
+  }
 }
 
 // A stage of a kind that runs on one process; in a job, rank 0 runs it and the others wait for its

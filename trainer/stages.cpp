@@ -31,7 +31,9 @@ void check_distillation(const std::string& teacher, const std::string& student, 
                                    {"student_parameters", s.parameter_count()}}.dump(2) + "\n");
 }
 
-void run_pretrain_stage(const run::StageContext& c) { run_pretrain(std::get<run::PretrainConfig>(c.config), c.dir, c.threads); }
+void run_pretrain_stage(const run::StageContext& c) {
+  run_pretrain(std::get<run::PretrainConfig>(c.config), c.dir, c.threads, c.group);
+}
 
 void run_sft_stage(const run::StageContext& c) {
   run_sft(std::get<run::SftConfig>(c.config), {c.dir, c.resume, c.threads, c.group});
@@ -60,7 +62,8 @@ void run_eval_kind(const run::StageContext& c) {
 
 const std::vector<run::StageKind>& stage_kinds() {
   static const std::vector<run::StageKind> kinds = {
-      {"pretrain-synthetic", run::read_pretrain_stage, run_pretrain_stage, "pretrain-", run::pretrain_identity},
+      {"pretrain-synthetic", run::read_pretrain_stage, run_pretrain_stage, "pretrain-", run::pretrain_identity,
+       /*data_parallel=*/true},
       {"sft", run::read_sft_stage, run_sft_stage, "", nullptr, /*data_parallel=*/true},
       {"grpo", run::read_grpo_stage, run_grpo_stage, "", nullptr, /*data_parallel=*/true},
       {"rejection-sample", run::read_rejection_sample_stage, run_rejection_sample_stage, "", nullptr},
