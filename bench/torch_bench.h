@@ -1,4 +1,4 @@
-// The LibTorch benchmarks behind `r1 bench model | rollout | train`, run from the LibTorch module
+// The LibTorch benchmarks behind `r1 bench model | rollout | train | distributed`, run from the LibTorch module
 // (cli/torch_commands.cpp). This header is free of LibTorch so that `r1` parses their options. Each
 // prints the machine's own matrix-product peak and every figure as a ratio measured in the same run;
 // docs/benchmarks.md records results with the commands that made them.
@@ -37,9 +37,20 @@ struct TrainBenchOptions {
   int64_t grpo_steps = 5;      // whole GRPO steps per staleness setting (0: skip)
 };
 
+// r1 bench distributed
+struct DistributedBenchOptions {
+  std::string preset = "qwen2.5-0.5b";  // the model pushed to a worker
+  std::string precision = "fp8";        // the worker's
+  int64_t pushes = 3;                   // timed full pushes (after none: the first is timed too)
+  double chunk_mb = 1;                  // data per TensorChunk (the client's weight_chunk_bytes)
+  int64_t allreduce_mb = 64;            // buffer of the Gloo all-reduce timing
+  bool push = true, allreduce = true;
+};
+
 // `threads`: LibTorch's intra-op threads (0: one per core); the log level is the caller's.
 void bench_model(int threads, const ModelBenchOptions& options);      // torch_bench.cpp
 void bench_rollout(int threads, const RolloutBenchOptions& options);  // rollout_bench.cpp
 void bench_train(int threads, const TrainBenchOptions& options);      // train_bench.cpp
+void bench_distributed(int threads, const DistributedBenchOptions& options);  // distributed_bench.cpp
 
 }  // namespace r1::bench

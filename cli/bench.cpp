@@ -76,6 +76,21 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   tb->callback([train_opt] { torch_commands().bench_train(torch_context(), *train_opt); });
 
+  auto dist_opt = std::make_shared<DistributedBenchOptions>();
+  auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16) "
+                                                   "and Gloo's all-reduce on loopback against memcpy");
+  db->add_option("--preset", dist_opt->preset, "Shape of the pushed model (qwen2 presets)")
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))->capture_default_str();
+  db->add_option("--precision", dist_opt->precision, "The worker's weights")->check(CLI::IsMember({"fp8", "bf16", "fp32"}))
+      ->capture_default_str();
+  db->add_option("--pushes", dist_opt->pushes, "Timed full pushes")->check(CLI::PositiveNumber)->capture_default_str();
+  db->add_option("--chunk-mb", dist_opt->chunk_mb, "Data per weight chunk on the wire")->check(CLI::Range(0.001, 64.0))
+      ->capture_default_str();
+  db->add_option("--allreduce-mb", dist_opt->allreduce_mb, "All-reduce buffer")->check(CLI::PositiveNumber)->capture_default_str();
+  db->add_flag("!--no-push", dist_opt->push, "Skip the weight push");
+  db->add_flag("!--no-allreduce", dist_opt->allreduce, "Skip the all-reduce");
+  db->callback([dist_opt] { torch_commands().bench_distributed(torch_context(), *dist_opt); });
+
   auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
   sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
   sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);

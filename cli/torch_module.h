@@ -47,6 +47,7 @@ struct GenerateOptions {
 using ModelBenchOptions = bench::ModelBenchOptions;
 using RolloutBenchOptions = bench::RolloutBenchOptions;
 using TrainBenchOptions = bench::TrainBenchOptions;
+using DistributedBenchOptions = bench::DistributedBenchOptions;
 
 // r1 rollout serve: the worker's options as they are (rollout/worker_options.h); threads come from
 // the TorchContext.
@@ -65,9 +66,10 @@ struct TorchCommands {
   void (*bench_rollout)(const TorchContext& context, const RolloutBenchOptions& options);
   void (*run_recipe)(const TorchContext& context, const RunRecipeOptions& options);
   void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
+  void (*bench_distributed)(const TorchContext& context, const DistributedBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 8;
+inline constexpr int kTorchAbiVersion = 9;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -1,8 +1,10 @@
 #include "inference/server.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -155,6 +157,27 @@ std::string read_update(grpc::ServerReader<v1::TensorChunk>* reader, Update& u, 
   return error.empty() ? check_complete(u, expected) : error;
 }
 
+// Whether every value of a CPU tensor is finite: one parallel pass over the bits (an exponent of all
+// ones is an infinity or a NaN), without the bool tensor at::isfinite would fill first.
+bool all_finite(const at::Tensor& t) {
+  const int64_t n = t.numel();
+  std::atomic<bool> ok{true};
+  auto scan = [&](const auto* bits, auto exponent) {
+    at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
+      bool fine = true;
+      for (int64_t i = begin; i < end; ++i) fine &= (bits[i] & exponent) != exponent;
+      if (!fine) ok = false;
+    });
+  };
+  switch (t.scalar_type()) {
+    case at::kFloat: scan(static_cast<const uint32_t*>(t.data_ptr()), uint32_t{0x7F800000}); break;
+    case at::kBFloat16: scan(static_cast<const uint16_t*>(t.data_ptr()), uint16_t{0x7F80}); break;
+    case at::kHalf: scan(static_cast<const uint16_t*>(t.data_ptr()), uint16_t{0x7C00}); break;
+    default: return at::isfinite(t).all().item<bool>();
+  }
+  return ok;
+}
+
 class HealthWithToken final : public v1::Health::Service {
  public:
   HealthWithToken(proto::HealthServiceImpl& inner, std::string token) : inner_(inner), token_(std::move(token)) {}
@@ -264,19 +287,25 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     Shapes expected;
     for (const auto& t : checkpoint::checkpoint_tensors(config)) expected[t.name] = t.shape;
     Update update;
+    const auto t0 = std::chrono::steady_clock::now();
     std::string error = read_update(reader, update, expected, *engine, config.architecture_name());
     if (!error.empty()) {
       log::warn() << "UpdateWeights refused: " << error;
       return Status(StatusCode::INVALID_ARGUMENT, error);
     }
+    const auto t1 = std::chrono::steady_clock::now();
     std::shared_ptr<const model::Transformer> prepared;
     if (Status built = build_model(update, &prepared); !built.ok()) return built;
+    const auto t2 = std::chrono::steady_clock::now();
     try {
       engine->update_weights(prepared, *update.version, update.abort_in_flight);
     } catch (const Error& e) {
       return Status(StatusCode::UNAVAILABLE, e.what());
     }
-    log::info() << "policy version " << *update.version << " in service (" << expected.size() << " tensors)";
+    const auto t3 = std::chrono::steady_clock::now();
+    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    log::info() << "policy version " << *update.version << " in service (" << expected.size() << " tensors): received in "
+                << secs(t0, t1) << " s, built in " << secs(t1, t2) << " s, swapped in " << secs(t2, t3) << " s";
     reply->set_version(*update.version);
     reply->set_tensors(static_cast<int32_t>(expected.size()));
     return Status::OK;
@@ -290,17 +319,27 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     std::string error;
     try {
       engine->call([&] {
+        // Each tensor goes straight from the received bytes into the new model (a layer matrix of an
+        // FP8 worker quantised from them, as quantize_fp8 would from the model's copy), and its bytes
+        // are freed at once: no zero-filled model first, no second copy, a lower peak.
         at::NoGradGuard no_grad;
-        model::Transformer m(config, dtype);
+        const bool fp8 = options.precision == WeightPrecision::kFp8;
+        const model::Fp8Scaling scaling =
+            options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
+        model::Transformer m = model::Transformer::unfilled(config, dtype);
         for (auto& [name, in] : update.tensors) {
           at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
-          if (!at::isfinite(src).all().item<bool>()) {
+          if (!all_finite(src)) {
             error = "tensor '" + name + "' holds NaN or infinite values";
             return;
           }
-          m.weight(name).copy_(src);
+          if (fp8 && model::Transformer::quantized_in_fp8(name, src.dim()))
+            m.set_fp8_weight(name, model::Fp8Weight::quantize(src.to(dtype), scaling));
+          else
+            m.set_weight(name, src.to(dtype, /*non_blocking=*/false, /*copy=*/true));
+          std::vector<uint8_t>().swap(in.bytes);
         }
-        *prepared = prepare(std::move(m));
+        *prepared = std::make_shared<const model::Transformer>(std::move(m));
       });
     } catch (const std::exception& e) {
       return Status(StatusCode::INTERNAL, e.what());

@@ -91,10 +91,14 @@ KVCache KVCache::repeat_interleave(int64_t n) const {
 
 // ---- the model ---------------------------------------------------------------------------------------
 
-Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype)
+Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype) : Transformer(std::move(config), dtype, true) {}
+
+Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, bool allocate)
     : config_(std::move(config)), dtype_(dtype), compute_dtype_(dtype) {
   if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) throw Error("the transformer computes in fp32 or bf16");
-  for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_)) weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
+  if (allocate)
+    for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_))
+      weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
   inv_freq_ = rotary_inv_freq(config_);
 }
 
@@ -121,10 +125,46 @@ at::Tensor Transformer::project(const at::Tensor& x, const std::string& name, co
   return bias.defined() ? y + bias : y;
 }
 
+bool Transformer::quantized_in_fp8(const std::string& name, int64_t dims) {
+  return name.rfind("model.layers.", 0) == 0 && dims == 2;
+}
+
+Transformer Transformer::unfilled(checkpoint::ModelConfig config, at::ScalarType dtype) {
+  return Transformer(std::move(config), dtype, false);
+}
+
+namespace {
+
+const checkpoint::TensorShape& checkpoint_shape(const checkpoint::ModelConfig& config, const std::string& name) {
+  static thread_local std::vector<checkpoint::TensorShape> shapes;
+  shapes = checkpoint::checkpoint_tensors(config);
+  for (const auto& t : shapes)
+    if (t.name == name) return t;
+  throw Error("the model has no weight '" + name + "'");
+}
+
+}  // namespace
+
+void Transformer::set_weight(const std::string& name, at::Tensor value) {
+  const checkpoint::TensorShape& t = checkpoint_shape(config_, name);
+  if (value.sizes().vec() != t.shape || value.scalar_type() != dtype_)
+    throw Error("weight '" + name + "': not the checkpoint's shape in the model's dtype");
+  fp8_.erase(name);
+  weights_[name] = std::move(value);
+}
+
+void Transformer::set_fp8_weight(const std::string& name, Fp8Weight value) {
+  const checkpoint::TensorShape& t = checkpoint_shape(config_, name);
+  if (!quantized_in_fp8(name, static_cast<int64_t>(t.shape.size())) || value.codes.sizes().vec() != t.shape)
+    throw Error("weight '" + name + "': not a layer matrix of the checkpoint's shape");
+  weights_.erase(name);
+  fp8_[name] = std::move(value);
+}
+
 void Transformer::quantize_fp8(Fp8Scaling scaling) {
   for (auto it = weights_.begin(); it != weights_.end();) {
     const std::string& n = it->first;
-    const bool layer_matrix = n.rfind("model.layers.", 0) == 0 && it->second.dim() == 2;
+    const bool layer_matrix = quantized_in_fp8(n, it->second.dim());
     if (!layer_matrix) {
       ++it;
       continue;

@@ -76,6 +76,16 @@ class Transformer {
   // the output head stay as they are. The model can no longer be trained or saved.
   void quantize_fp8(Fp8Scaling scaling = Fp8Scaling::kPerChannel);
   bool fp8() const { return !fp8_.empty(); }
+  // Whether quantize_fp8() turns the weight `name` into FP8 (a layer matrix).
+  static bool quantized_in_fp8(const std::string& name, int64_t dims);
+
+  // A model assembled weight by weight (a rollout worker's weight update): none allocated until set,
+  // so no memory is touched twice. Every weight must be set before the model is used (a missing one is
+  // an r1::Error naming it). set_weight takes `value` as it is (the model's dtype and the checkpoint's
+  // shape, checked); set_fp8_weight stores a layer matrix already quantised.
+  static Transformer unfilled(checkpoint::ModelConfig config, at::ScalarType dtype);
+  void set_weight(const std::string& name, at::Tensor value);
+  void set_fp8_weight(const std::string& name, Fp8Weight value);
   // Bytes held by the weights (FP8 codes and scales included).
   int64_t weight_bytes() const;
 
@@ -143,6 +153,7 @@ class Transformer {
   at::ScalarType dtype_;
   std::string source_dir_;  // the folder load() read, whose other files save() carries
   std::map<std::string, at::Tensor> weights_;
+  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, bool allocate);
   std::map<std::string, Fp8Weight> fp8_;  // layer matrices in FP8 (quantize_fp8), absent from weights_
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
   at::ScalarType compute_dtype_;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <vector>
 
 #include "model/fp8.h"
 
@@ -38,6 +39,36 @@ TEST_CASE("fp8: e4m3 codes on known values", "[model][fp8]") {
   }
 }
 
+TEST_CASE("fp8: the encoder is the nearest code, ties to even, on every midpoint and a million random floats", "[model][fp8]") {
+  // The oracle: the nearest of the 127 finite non-negative values by exact distance (double), ties
+  // to the even code; magnitudes clamped to 448; the sign bit kept (-0 is 0x80).
+  std::vector<double> pos;
+  for (int c = 0; c < 127; ++c) pos.push_back(e4m3_to_float(static_cast<uint8_t>(c)));
+  auto oracle = [&](float x) -> int {
+    const double a = std::min(std::fabs(static_cast<double>(x)), 448.0);
+    int best = 0;
+    for (int c = 1; c < 127; ++c) {
+      const double d = std::fabs(pos[c] - a), db = std::fabs(pos[best] - a);
+      if (d < db || (d == db && c % 2 == 0)) best = c;
+    }
+    return (std::signbit(x) ? 0x80 : 0) | best;
+  };
+  std::vector<float> xs;
+  for (int c = 0; c + 1 < 127; ++c) {  // every midpoint, and just either side of it
+    const float mid = static_cast<float>((pos[c] + pos[c + 1]) / 2);
+    xs.insert(xs.end(), {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1000.0f), -mid});
+  }
+  at::Tensor r = at::randn({1000000}) * at::exp(at::randn({1000000}) * 4);  // magnitudes over many octaves
+  xs.insert(xs.end(), r.data_ptr<float>(), r.data_ptr<float>() + r.numel());
+  xs.insert(xs.end(), {0.0f, -0.0f, 448.0f, 449.0f, 464.0f, 1e30f, -1e30f, 1e-30f, INFINITY, -INFINITY});
+  at::Tensor codes = encode_e4m3(at::tensor(xs));
+  const uint8_t* got = codes.data_ptr<uint8_t>();
+  int64_t wrong = 0;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (got[i] != oracle(xs[i]) && wrong++ < 5) FAIL_CHECK("x = " << xs[i] << ": code " << int(got[i]) << ", want " << oracle(xs[i]));
+  CHECK(wrong == 0);
+}
+
 TEST_CASE("fp8: weights per channel and per block, at about half of bf16's bytes", "[model][fp8]") {
   at::Generator gen = at::detail::createCPUGenerator(3);
   at::Tensor w = at::empty({200, 300}, at::kFloat).normal_(0, 0.02, gen);
@@ -59,6 +90,15 @@ TEST_CASE("fp8: weights per channel and per block, at about half of bf16's bytes
     CHECK((err / w.abs().clamp_min(1e-6)).median().item<double>() < 0.04);
     // The maximum of each row (block) is exactly representable: 448 x scale.
     CHECK((back.abs().amax(1) - row_max.squeeze(1)).abs().max().item<double>() < 1e-6 + 0.07 * row_max.max().item<double>());
+  }
+  // The one-pass per-channel path (float and bf16 sources) is the tensor-op formula, bit for bit.
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    const at::Tensor src = w.to(dtype);
+    const Fp8Weight fast = Fp8Weight::quantize(src);
+    const at::Tensor f = src.to(at::kFloat);
+    const at::Tensor want_scale = (f.abs().amax(1) / 448.0f).clamp_min(1e-12f);
+    CHECK(at::equal(fast.scale, want_scale));
+    CHECK(at::equal(fast.codes, encode_e4m3(f / want_scale.unsqueeze(1))));
   }
   Fp8Weight big = Fp8Weight::quantize(at::randn({896, 4864}), Fp8Scaling::kPerBlock);
   CHECK(static_cast<double>(big.bytes()) <= 0.55 * 896 * 4864 * 2);
