@@ -5,7 +5,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +95,19 @@ double max_weight_difference(const fs::path& a, const fs::path& b, const fs::pat
   return worst;
 }
 
+// A TCP port free on 127.0.0.1 now.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
 // The pid of the launcher's child whose environment says RANK=`rank` (a rank of `r1 run --nproc-per-node`).
 pid_t child_rank(pid_t launcher, int rank) {
   auto slurp = [](const fs::path& p) {
@@ -137,6 +153,30 @@ TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weight
     CHECK(max_weight_difference(dir / "one/dp/s/model", dir / runs / "dp/s/model", dir / "model") < 0.01);
     CHECK(r1::read_file((dir / runs / "dp/s/stage.json").string()).find("\"done\"") != std::string::npos);
   }
+}
+
+TEST_CASE("distributed: two nodes on 127.0.0.1 through torchrun's variables give the one-process losses", "[distributed]") {
+  const fs::path dir = setup("nodes", 4);
+  REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one").code == 0);
+  // Node 1 in the background, node 0 here: one rank each, as `torchrun --nnodes 2 --nproc-per-node 1` sets them.
+  const std::string vars = "WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                           std::to_string(free_port());
+  const std::string node1 = "(cd " + dir.string() + " && RANK=1 GROUP_RANK=1 " + vars + " " + R1_BINARY +
+                            " --threads 1 run recipe.json --runs-dir nodes > /dev/null 2> node1.txt; echo $? > " +
+                            (dir / "node1.status").string() + ") &";
+  REQUIRE(std::system(node1.c_str()) == 0);
+  const Result node0 = run_r1(dir, "--threads 1 run recipe.json --runs-dir nodes", "RANK=0 GROUP_RANK=0 " + vars);
+  INFO(node0.err);
+  REQUIRE(node0.code == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!fs::exists(dir / "node1.status") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(r1::read_file((dir / "node1.status").string()) == "0\n");
+  CHECK(node0.err.find("node 0") != std::string::npos);
+  CHECK(r1::read_file((dir / "node1.txt").string()).find("rank 1 of 2 (node 1, local rank 0; torchrun") != std::string::npos);
+  const auto a = metrics(dir / "one"), b = metrics(dir / "nodes");
+  REQUIRE(b.size() == a.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5));
 }
 
 TEST_CASE("distributed: pretrain-synthetic on 2 ranks makes the one-process base model", "[distributed]") {
@@ -262,7 +302,7 @@ TEST_CASE("distributed: a rank that hangs fails the job after the collective tim
 TEST_CASE("distributed: ranks with different plans, an unreachable master and a second writer are refused", "[distributed]") {
   const fs::path dir = setup("refuse", 20000);  // long enough to be running while the second writer tries
   // Two ranks started by hand (torchrun's variables) with different --set edits.
-  const std::string port = std::to_string(20000 + ::getpid() % 20000);
+  const std::string port = std::to_string(free_port());
   const std::string vars = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port;
   const std::string cmd0 = "cd " + dir.string() + " && RANK=0 " + vars + " " + R1_BINARY +
                            " --threads 1 run recipe.json --runs-dir mismatch --collective-timeout 30 2> rank0.txt > /dev/null &";
@@ -276,7 +316,7 @@ TEST_CASE("distributed: ranks with different plans, an unreachable master and a 
   // A rank whose master never comes: one line naming it, after the timeout.
   const auto t0 = std::chrono::steady_clock::now();
   const Result lonely = run_r1(dir, "--threads 1 run recipe.json --runs-dir lonely --collective-timeout 3",
-                           "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(20000 + (::getpid() + 7) % 20000));
+                           "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
   CHECK(lonely.code != 0);
   CHECK(lonely.err.find("no rendezvous at 127.0.0.1") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));
