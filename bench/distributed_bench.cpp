@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "bench/scratch_dir.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -39,15 +40,8 @@ std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
 }
 
 void bench_push(int threads, const DistributedBenchOptions& o) {
-  const fs::path dir = fs::temp_directory_path() / ("r1-bench-push-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{dir};
+  const ScratchDir scratch("push");
+  const fs::path& dir = scratch.path;
   write_byte_tokenizer(dir.string());
   {
     model::Transformer base(checkpoint::preset_config("qwen2", o.preset, 259), at::kBFloat16);

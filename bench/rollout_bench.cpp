@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/scratch_dir.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -189,16 +190,8 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   std::printf("  peak     bf16 %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", static_cast<long long>(n),
               static_cast<long long>(n), static_cast<long long>(n), peak);
 
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("r1-bench-rollout-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{dir};
+  const ScratchDir scratch("rollout");
+  const std::filesystem::path& dir = scratch.path;
   save_bench_model(dir.string(), o.preset);
   auto bf16 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));
   auto fp8 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));

@@ -130,6 +130,24 @@ pid_t child_rank(pid_t launcher, int rank) {
   return 0;
 }
 
+// `r1 ARGS --nproc-per-node 2` started in the background in `dir` (stderr to stderr.txt); returns once
+// rank 0 has logged 3 steps, with the launcher's pid.
+pid_t start_two_ranks(const fs::path& dir, const std::string& args) {
+  const pid_t launcher = ::fork();
+  if (launcher == 0) {
+    ::setpgid(0, 0);
+    const std::string cmd = "cd " + dir.string() + " && exec " + R1_BINARY + " --threads 1 run recipe.json --runs-dir runs " +
+                            "--nproc-per-node 2 " + args + " > /dev/null 2> " + (dir / "stderr.txt").string();
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(metrics(dir / "runs").size() >= 3);
+  return launcher;
+}
+
 }  // namespace
 
 TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weights", "[distributed]") {
@@ -234,19 +252,8 @@ TEST_CASE("distributed: a run resumed on another number of ranks continues the u
 TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the next run resumes", "[distributed]") {
   const fs::path dir = setup("kill", 400);
   const std::string err = (dir / "stderr.txt").string();
-  const pid_t launcher = ::fork();
-  if (launcher == 0) {
-    ::setpgid(0, 0);
-    const std::string cmd = "cd " + dir.string() + " && exec " + R1_BINARY +
-                            " --threads 1 run recipe.json --runs-dir runs --nproc-per-node 2 > /dev/null 2> " + err;
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   // Once a few steps are logged, SIGKILL rank 1 (the launcher's child whose environment says RANK=1).
-  const auto t0 = std::chrono::steady_clock::now();
-  while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  REQUIRE(metrics(dir / "runs").size() >= 3);
+  const pid_t launcher = start_two_ranks(dir, "");
   const pid_t victim = child_rank(launcher, 1);
   REQUIRE(victim > 0);
   const auto killed = std::chrono::steady_clock::now();
@@ -271,17 +278,7 @@ TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the ne
 TEST_CASE("distributed: a rank that hangs fails the job after the collective timeout, naming the call", "[distributed]") {
   const fs::path dir = setup("hang", 20000);
   const std::string err = (dir / "stderr.txt").string();
-  const pid_t launcher = ::fork();
-  if (launcher == 0) {
-    ::setpgid(0, 0);
-    const std::string cmd = "cd " + dir.string() + " && exec " + R1_BINARY +
-                            " --threads 1 run recipe.json --runs-dir runs --nproc-per-node 2 --collective-timeout 4 > /dev/null 2> " + err;
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  while (metrics(dir / "runs").size() < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const pid_t launcher = start_two_ranks(dir, "--collective-timeout 4");
   const pid_t victim = child_rank(launcher, 1);
   REQUIRE(victim > 0);
   const auto stopped = std::chrono::steady_clock::now();

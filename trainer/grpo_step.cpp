@@ -108,19 +108,30 @@ std::vector<std::vector<size_t>> split_minibatches(const TrainBatch& batch, int6
   return out;
 }
 
-// Each sequence's completion log-probabilities [L_i] under `m`, without gradient (π_old, π_ref).
+// The completion log-probabilities [L_i] under `m`, without gradient (π_old, π_ref), of the sequences
+// `wanted` (in a data-parallel job, this rank's share); the others' entries stay undefined.
 std::vector<at::Tensor> sequence_logprobs(const model::Transformer& m, const std::vector<TokenSequence>& seqs,
-                                          int64_t micro_batch_tokens) {
+                                          const std::vector<size_t>& wanted, int64_t micro_batch_tokens) {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> out(seqs.size());
-  for (const auto& idx : micro_batches(seqs, micro_batch_tokens)) {
-    CompletionScores s = score_completions(m, seqs, idx);
+  std::vector<TokenSequence> sub;
+  for (size_t i : wanted) sub.push_back(seqs[i]);
+  for (const auto& idx : micro_batches(sub, micro_batch_tokens)) {
+    CompletionScores s = score_completions(m, sub, idx);
     for (size_t b = 0; b < idx.size(); ++b)
-      out[idx[b]] = s.logprobs[static_cast<int64_t>(b)]
-                        .narrow(0, 0, static_cast<int64_t>(seqs[idx[b]].completion.size()))
-                        .clone();
+      out[wanted[idx[b]]] = s.logprobs[static_cast<int64_t>(b)]
+                                .narrow(0, 0, static_cast<int64_t>(sub[idx[b]].completion.size()))
+                                .clone();
   }
   return out;
+}
+
+// This rank's share of a minibatch: every world_size-th member, starting at its rank.
+std::vector<size_t> share_of(const std::vector<size_t>& members, const run::Collective& group) {
+  std::vector<size_t> mine;
+  for (size_t k = static_cast<size_t>(group.rank()); k < members.size(); k += static_cast<size_t>(group.world_size()))
+    mine.push_back(members[k]);
+  return mine;
 }
 
 // Per-sequence rows laid out [B, L] for the micro-batch `idx`, zero-padded.
@@ -175,9 +186,7 @@ struct UpdateRun {
     norm.sequences = static_cast<double>(members.size());
     for (size_t i : members) norm.tokens += static_cast<double>(batch.sequences[i].completion.size());
     norm.max_length = static_cast<double>(o.max_new_tokens);
-    std::vector<size_t> mine;
-    for (size_t k = static_cast<size_t>(group.rank()); k < members.size(); k += static_cast<size_t>(group.world_size()))
-      mine.push_back(members[k]);
+    const std::vector<size_t> mine = share_of(members, group);
     std::vector<TokenSequence> sub;
     for (size_t i : mine) sub.push_back(batch.sequences[i]);
     double failed = 0;
@@ -240,9 +249,13 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
   UpdateRun run{policy, batch, o, u, group ? *group : alone, {}};
   for (const auto& [name, t] : policy.model.weights()) run.params.push_back(t);
   run.separate_old = o.iterations > 1 || minibatches.size() > 1;
-  if (run.separate_old) run.old_lp = sequence_logprobs(policy.model, batch.sequences, o.micro_batch_tokens);
+  // π_old and π_ref only for the sequences this rank trains on.
+  std::vector<size_t> wanted;
+  for (const auto& members : minibatches)
+    for (size_t i : share_of(members, run.group)) wanted.push_back(i);
+  if (run.separate_old) run.old_lp = sequence_logprobs(policy.model, batch.sequences, wanted, o.micro_batch_tokens);
   if (policy.reference && o.loss.beta > 0)
-    run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, o.micro_batch_tokens);
+    run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, wanted, o.micro_batch_tokens);
 
   for (int64_t it = 0; it < o.iterations && !u.skipped; ++it)
     for (const auto& members : minibatches)
