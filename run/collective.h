@@ -25,6 +25,8 @@ class Collective {
   // Element-wise sums over the ranks, in place; every rank gets the same bits.
   virtual void all_reduce_sum(float* data, int64_t n) = 0;
   virtual void all_reduce_sum(double* data, int64_t n) = 0;
+  // Rank `root`'s values on every rank, in place.
+  virtual void broadcast(float* data, int64_t n, int root) = 0;
   // Every rank's value, in rank order.
   virtual std::vector<uint64_t> all_gather(uint64_t value) = 0;
   // Rank 0's bytes on every rank (the others' `data` is replaced).
@@ -42,6 +44,7 @@ class SingleProcess final : public Collective {
   void barrier(const std::string&) override {}
   void all_reduce_sum(float*, int64_t) override {}
   void all_reduce_sum(double*, int64_t) override {}
+  void broadcast(float*, int64_t, int) override {}
   std::vector<uint64_t> all_gather(uint64_t value) override { return {value}; }
   void broadcast(std::string&) override {}
   std::string share_from_leader(const std::string&, const std::string& value) override { return value; }

@@ -43,7 +43,11 @@ struct OptimConfig {
   double beta1 = 0.9, beta2 = 0.99, eps = 1e-8;
   double weight_decay = 0.01;
   double max_grad_norm = 1.0;  // 0: no clipping
-  // Reads lr, min_lr_ratio, schedule, warmup_steps, betas [b1, b2], eps, weight_decay, max_grad_norm.
+  // 1: in a data-parallel job, AdamW's moments are partitioned across the ranks (ZeRO stage 1, as
+  // DeepSpeed names it): each rank updates the parameters it owns and sends them to the others. 0: every
+  // rank holds all the moments. Checkpoints hold the whole state either way.
+  int64_t zero_stage = 0;
+  // Reads lr, min_lr_ratio, schedule, warmup_steps, betas [b1, b2], eps, weight_decay, max_grad_norm, zero_stage.
   static OptimConfig read(ConfigReader& r, OptimConfig defaults);
 };
 

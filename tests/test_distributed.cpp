@@ -249,6 +249,47 @@ TEST_CASE("distributed: a run resumed on another number of ranks continues the u
   }
 }
 
+TEST_CASE("distributed: ZeRO-1 partitions AdamW's moments, keeps the losses, and its checkpoints resume on any number of ranks",
+          "[distributed]") {
+  const fs::path dir = setup("zero", 6);
+  auto launch = [&](const std::string& runs, int n, const std::string& more) {
+    const std::string ranks = n > 1 ? " --nproc-per-node " + std::to_string(n) : std::string();
+    const Result r = run_r1(dir, "--threads 1 run recipe.json --runs-dir " + runs + ranks + more);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  };
+  launch("plain", 2, "");
+  launch("zero", 2, " --set s.optim.zero_stage=1");
+  const auto plain = metrics(dir / "plain"), zero = metrics(dir / "zero");
+  REQUIRE(zero.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("step " << i + 1);
+    CHECK(zero[i]["loss"].get<double>() == Approx(plain[i]["loss"].get<double>()).epsilon(1e-5));
+    CHECK(zero[i]["grad_norm"].get<double>() == Approx(plain[i]["grad_norm"].get<double>()).epsilon(1e-4));
+  }
+  // Each rank holds about half of the moments plain data parallelism holds on every rank.
+  const auto whole = plain.back()["optimizer_state_mb"], part = zero.back()["optimizer_state_mb"];
+  REQUIRE(whole.size() == 2);
+  REQUIRE(part.size() == 2);
+  CHECK(whole[0].get<double>() == Approx(whole[1].get<double>()));
+  CHECK(part[0].get<double>() + part[1].get<double>() == Approx(whole[0].get<double>()).epsilon(1e-6));
+  for (const auto& mb : part) CHECK(mb.get<double>() < 0.6 * whole[0].get<double>());
+  // A partitioned checkpoint holds the whole state: 2 partitioned ranks to step 4, then 1 rank; and 1
+  // rank to step 4, then 4 partitioned ranks; both continue the uninterrupted run.
+  launch("down", 2, " --set s.steps=4 --set s.optim.zero_stage=1");
+  launch("down", 1, " --resume");
+  launch("up", 1, " --set s.steps=4");
+  launch("up", 4, " --resume --set s.optim.zero_stage=1");
+  for (const char* runs : {"down", "up"}) {
+    const auto got = metrics(dir / runs);
+    REQUIRE(got.size() == 6);
+    for (size_t i = 4; i < 6; ++i) {
+      INFO(runs << ", step " << i + 1);
+      CHECK(got[i]["loss"].get<double>() == Approx(plain[i]["loss"].get<double>()).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the next run resumes", "[distributed]") {
   const fs::path dir = setup("kill", 400);
   const std::string err = (dir / "stderr.txt").string();

@@ -54,6 +54,13 @@ class GlooGroup final : public run::Collective {
   void all_reduce_sum(float* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kFloat)); }
   void all_reduce_sum(double* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kDouble)); }
 
+  void broadcast(float* data, int64_t n, int root) override {
+    std::vector<at::Tensor> ts = {at::from_blob(data, {n}, at::kFloat)};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    run("broadcast", [&] { return group_->broadcast(ts, o); });
+  }
+
   std::vector<uint64_t> all_gather(uint64_t value) override {
     std::vector<at::Tensor> in = {at::tensor({static_cast<int64_t>(value)}, at::kLong)};
     std::vector<std::vector<at::Tensor>> out(1);
@@ -123,6 +130,12 @@ std::shared_ptr<run::Collective> join_process_group(const run::Launch& launch, s
   auto group = std::make_shared<GlooGroup>(launch, timeout);
   log::info() << "distributed: " << launch.world_size << " ranks joined (Gloo)";
   return group;
+}
+
+std::vector<double> state_mb(const std::vector<uint64_t>& bytes) {
+  std::vector<double> out;
+  for (uint64_t b : bytes) out.push_back(static_cast<double>(b) / 1e6);
+  return out;
 }
 
 void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>& params, int64_t bucket_bytes) {

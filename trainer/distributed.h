@@ -27,4 +27,7 @@ std::shared_ptr<run::Collective> join_process_group(const run::Launch& launch, s
 // zeros, so every rank sends the same layout.
 void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>& params, int64_t bucket_bytes = 32 << 20);
 
+// Per-rank byte counts as MB, rank order (metrics.jsonl's "optimizer_state_mb" after a step).
+std::vector<double> state_mb(const std::vector<uint64_t>& bytes);
+
 }  // namespace r1::trainer

@@ -31,6 +31,7 @@
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
 #include "run/checkpoint_store.h"
+#include "trainer/distributed.h"
 #include "trainer/grpo.h"
 #include "trainer/grpo_step.h"
 #include "trainer/logprobs.h"
@@ -79,14 +80,14 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
   for (const auto& [name, t] : from.weights()) to.weight(name) = t.detach().clone();
 }
 
-Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step) {
+Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step, run::Collective* group) {
   Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
   log::info() << "trainer: matrix products in " << name(dtype) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
-  t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps);
+  t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
   if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
   if (c.loss.beta > 0) {
     const fs::path ref_dir = fs::path(policy_dir) / "reference";
@@ -212,6 +213,13 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
   return m;
 }
 
+// Whether step `step` (0-based) ends with a checkpoint: every save_every steps and at the end, unless
+// its update was skipped. The same on every rank.
+bool saves_at(const run::GrpoConfig& c, int64_t step, const StepUpdate& upd) {
+  const bool last = step + 1 == c.steps;
+  return !upd.skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last);
+}
+
 // A failed checkpoint is logged and the run goes on: the previous checkpoint stays whole.
 void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::GrpoConfig& c, int64_t step,
                      const run::DatasetPosition& position) {
@@ -243,14 +251,16 @@ void finish_run(run::GrpoResult& result, const model::Transformer& policy, run::
 // and each step the batch rank 0 collected, of which it trains its share.
 run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
-  Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step);
+  Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step, &group);
   TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
   run::GrpoResult result;
   int64_t step = begun.from.step;
   for (; step < c.steps; ++step) {
     std::string bytes;
     group.broadcast(bytes);
-    grpo_update(trained, TrainBatch::decode(bytes), UpdateOptions::of(c, step), &group);
+    const StepUpdate upd = grpo_update(trained, TrainBatch::decode(bytes), UpdateOptions::of(c, step), &group);
+    group.all_gather(static_cast<uint64_t>(trainee.optim->state_bytes()));  // for rank 0's metrics
+    if (saves_at(c, step, upd)) trainee.optim->gather_state();
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
       copy_weights(trainee.policy, *trainee.reference);
   }
@@ -268,7 +278,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   const int64_t start_step = begun.from.step;
   const std::string policy_dir = begun.from.model_dir;
   run::DatasetPosition& position = begun.position;
-  Trainee trainee = load_trainee(c, policy_dir, start_step);
+  Trainee trainee = load_trainee(c, policy_dir, start_step, run.group);
   TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
 
@@ -328,13 +338,16 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // 5. Log.
     nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
     m["world_size"] = run.group ? run.group->world_size() : 1;
+    const uint64_t mine = static_cast<uint64_t>(trainee.optim->state_bytes());
+    m["optimizer_state_mb"] = state_mb(run.group ? run.group->all_gather(mine) : std::vector<uint64_t>{mine});
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 
     // 6. Checkpoint.
-    const bool last = step + 1 == c.steps;
-    if (!upd.skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last))
+    if (saves_at(c, step, upd)) {
+      trainee.optim->gather_state();  // every rank: a partitioned optimiser's moments to rank 0
       save_checkpoint(begun.checkpoints, trainee, c, step + 1, position);
+    }
   }
   if (prefetch.valid()) prefetch.wait();
   progress.finish();

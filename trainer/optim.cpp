@@ -5,11 +5,13 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "run/collective.h"
 
 namespace r1::trainer {
 
@@ -27,9 +29,65 @@ double scheduled_lr(const run::OptimConfig& c, int64_t step, int64_t total) {
 struct Optimizer::Impl {
   std::vector<at::Tensor> params;
   std::unique_ptr<torch::optim::AdamW> adamw;
+  run::Collective* group = nullptr;  // set when the moments are partitioned
+  std::vector<int> owner;            // of each parameter, when partitioned
+
+  static std::string key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+  bool mine(size_t i) const { return !group || owner[i] == group->rank(); }
+
+  // The parameters' owners: whole tensors, each to the rank holding the fewest elements so far, in
+  // order, the same on every rank.
+  void assign_owners() {
+    std::vector<int64_t> load(static_cast<size_t>(group->world_size()), 0);
+    for (const at::Tensor& p : params) {
+      const int r = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+      owner.push_back(r);
+      load[static_cast<size_t>(r)] += p.numel();
+    }
+  }
+
+  // The moments of parameters this rank does not own, removed (after a save or a load).
+  void drop_foreign_state() {
+    for (size_t i = 0; i < params.size(); ++i)
+      if (!mine(i)) adamw->state().erase(key(params[i]));
+  }
+
+  // Each rank's parameters, updated by it, sent to every other rank (one broadcast per owner).
+  void share_updates() {
+    for (int r = 0; r < group->world_size(); ++r) {
+      std::vector<size_t> owned;
+      int64_t n = 0;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (owner[i] == r) {
+          owned.push_back(i);
+          n += params[i].numel();
+        }
+      if (n == 0) continue;
+      at::Tensor flat = r == group->rank() ? flatten(owned) : at::empty({n}, at::kFloat);
+      group->broadcast(flat.data_ptr<float>(), n, r);
+      if (r != group->rank()) scatter(flat, owned);
+    }
+  }
+
+  at::Tensor flatten(const std::vector<size_t>& idx) const {
+    std::vector<at::Tensor> parts;
+    for (size_t i : idx) parts.push_back(params[i].detach().reshape({-1}).to(at::kFloat));
+    return at::cat(parts).contiguous();
+  }
+
+  void scatter(const at::Tensor& flat, const std::vector<size_t>& idx) {
+    at::NoGradGuard no_grad;
+    int64_t at_ = 0;
+    for (size_t i : idx) {
+      at::Tensor p = params[i];
+      p.copy_(flat.narrow(0, at_, p.numel()).view(p.sizes()));
+      at_ += p.numel();
+    }
+  }
 };
 
-Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps)
+Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps,
+                     run::Collective* group)
     : impl_(std::make_unique<Impl>()), config_(std::move(config)), total_steps_(total_steps) {
   std::vector<at::Tensor> decay, no_decay;
   for (const auto& [name, t] : named) {
@@ -47,6 +105,21 @@ Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& name
   no_decay_options.weight_decay(0.0);
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
   impl_->adamw = std::make_unique<torch::optim::AdamW>(groups, options);
+  if (group && group->world_size() > 1 && config_.zero_stage == 1) {
+    impl_->group = group;
+    impl_->assign_owners();
+  }
+}
+
+bool Optimizer::partitioned() const { return impl_->group != nullptr; }
+
+int64_t Optimizer::state_bytes() const {
+  int64_t n = 0;
+  for (const auto& [key, state] : impl_->adamw->state()) {
+    const auto& s = static_cast<const torch::optim::AdamWParamState&>(*state);
+    n += (s.exp_avg().numel() + s.exp_avg_sq().numel()) * 4;
+  }
+  return n;
 }
 
 Optimizer::~Optimizer() = default;
@@ -74,12 +147,71 @@ double Optimizer::step(int64_t step) {
   }
   const double lr = lr_at(step);
   for (auto& group : impl_->adamw->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  // Partitioned: AdamW skips a parameter without a gradient, so only the owned ones are stepped (and
+  // only they ever get moments).
+  for (size_t i = 0; i < impl_->params.size(); ++i)
+    if (!impl_->mine(i)) impl_->params[i].mutable_grad() = at::Tensor();
   impl_->adamw->step();
+  if (impl_->group) impl_->share_updates();
   zero_grad();
   return norm;
 }
 
-void Optimizer::save(const std::string& path) const {
+void Optimizer::gather_state() {
+  if (!impl_->group) return;
+  run::Collective& g = *impl_->group;
+  // For each rank's parameters in turn: their moments and steps, from the owner to every rank; rank 0
+  // keeps them. A parameter never stepped has no moments: sent as step 0, and left without state.
+  for (int r = 1; r < g.world_size(); ++r) {
+    std::vector<size_t> owned;
+    int64_t n = 0;
+    for (size_t i = 0; i < impl_->params.size(); ++i)
+      if (impl_->owner[i] == r) {
+        owned.push_back(i);
+        n += impl_->params[i].numel();
+      }
+    if (owned.empty()) continue;
+    const int64_t k = static_cast<int64_t>(owned.size());
+    at::Tensor buf = at::zeros({2 * n + k}, at::kFloat);  // exp_avg, exp_avg_sq, then each parameter's step
+    if (g.rank() == r) {
+      int64_t at_ = 0;
+      for (int64_t j = 0; j < k; ++j) {
+        const at::Tensor& p = impl_->params[owned[static_cast<size_t>(j)]];
+        auto it = impl_->adamw->state().find(Impl::key(p));
+        if (it != impl_->adamw->state().end()) {
+          const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+          buf.narrow(0, at_, p.numel()).copy_(s.exp_avg().reshape({-1}));
+          buf.narrow(0, n + at_, p.numel()).copy_(s.exp_avg_sq().reshape({-1}));
+          buf[2 * n + j] = static_cast<float>(s.step());
+        }
+        at_ += p.numel();
+      }
+    }
+    g.broadcast(buf.data_ptr<float>(), buf.numel(), r);
+    if (g.rank() != 0) continue;
+    int64_t at_ = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      const at::Tensor& p = impl_->params[owned[static_cast<size_t>(j)]];
+      const int64_t step = static_cast<int64_t>(buf[2 * n + j].item<float>());
+      if (step > 0) {
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        s->step(step);
+        s->exp_avg(buf.narrow(0, at_, p.numel()).view(p.sizes()).clone());
+        s->exp_avg_sq(buf.narrow(0, n + at_, p.numel()).view(p.sizes()).clone());
+        impl_->adamw->state()[Impl::key(p)] = std::move(s);
+      }
+      at_ += p.numel();
+    }
+  }
+}
+
+void Optimizer::save(const std::string& path) {
+  struct Drop {
+    Impl& impl;
+    ~Drop() {
+      if (impl.group) impl.drop_foreign_state();
+    }
+  } drop{*impl_};
   try {
     torch::serialize::OutputArchive archive;
     impl_->adamw->save(archive);
@@ -98,6 +230,7 @@ void Optimizer::load(const std::string& path) {
   } catch (const c10::Error& e) {
     throw Error(path + ": unreadable optimiser state (truncated or from another model?): " + e.what_without_backtrace());
   }
+  if (impl_->group) impl_->drop_foreign_state();
 }
 
 }  // namespace r1::trainer

@@ -15,6 +15,10 @@
 
 #include "run/grpo_config.h"
 
+namespace r1::run {
+class Collective;
+}
+
 namespace at {
 class Tensor;
 }
@@ -28,7 +32,11 @@ class Optimizer {
  public:
   // `named` parameters (Hugging Face names): those whose name ends in ".weight" and have two
   // dimensions take weight decay, the rest do not.
-  Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps);
+  // With `group` (a data-parallel job) and config.zero_stage 1, the moments are partitioned: each
+  // parameter has one owning rank (whole tensors, balanced by size), only the owner keeps its moments
+  // and updates it, then sends it to the others. Gradients must already be summed over the ranks.
+  Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps,
+            run::Collective* group = nullptr);
   ~Optimizer();
 
   // Sets this step's learning rate, clips the gradients, takes the AdamW step and zeroes the
@@ -38,9 +46,16 @@ class Optimizer {
   void zero_grad();
   double lr_at(int64_t step) const { return scheduled_lr(config_, step, total_steps_); }
 
-  // The AdamW moments and step counts, in LibTorch's archive format.
-  void save(const std::string& path) const;
+  // The AdamW moments and step counts, in LibTorch's archive format: always the whole state, so a run
+  // resumes on any number of ranks, partitioned or not. When partitioned, every rank calls
+  // gather_state() first (rank 0 receives the others' moments), then rank 0 calls save(), which drops
+  // them again. load() on every rank keeps only the rank's own part.
+  void gather_state();
+  void save(const std::string& path);
   void load(const std::string& path);
+  // Bytes of moments this rank holds.
+  int64_t state_bytes() const;
+  bool partitioned() const;
 
  private:
   struct Impl;

@@ -153,7 +153,7 @@ Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainCo
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   std::vector<at::Tensor> params;
   for (const auto& [name, t] : named) params.push_back(t);
-  Optimizer optim(named, c.optim, c.steps);
+  Optimizer optim(named, c.optim, c.steps, &group);
   const int64_t T = c.seq_len, B = c.batch_rows, W = group.world_size();
   Windows windows(s, c);
   std::optional<telemetry::StepProgress> progress;

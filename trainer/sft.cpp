@@ -147,7 +147,7 @@ nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double 
 // A checkpoint after `done` steps: weights, optimiser, dataset position. A failed write is logged and
 // the previous checkpoint stays: the run goes on.
 void save_checkpoint(run::CheckpointStore& checkpoints, int64_t done, const run::DatasetPosition& position, const run::SftConfig& c,
-                     const model::Transformer& m, const Optimizer& optim) {
+                     const model::Transformer& m, Optimizer& optim) {
   const nlohmann::json state = {{"step", done}, {"dataset", position.to_json()}, {"seed", c.seed}};
   try {
     checkpoints.save(done, state, [&](const std::string& dir) {
@@ -197,11 +197,11 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   std::vector<at::Tensor> params;
   for (const auto& [name, t] : named) params.push_back(t);
-  Optimizer optim(named, c.optim, d.steps);
-  if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
-
   run::SingleProcess alone;
   run::Collective& group = run.group ? *run.group : alone;
+  Optimizer optim(named, c.optim, d.steps, run.group);
+  if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
+
   const bool leader = group.leader();
   std::optional<telemetry::RunLog> runlog;
   std::optional<telemetry::StepProgress> progress;
@@ -233,18 +233,21 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
       loss_avg = step == start_step ? loss_sum : 0.9 * loss_avg + 0.1 * loss_sum;
       result.trained_tokens += trained;
     }
+    const bool last = step + 1 == d.steps;
+    const bool save_now = !skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last);
+    const std::vector<uint64_t> state_bytes = group.all_gather(static_cast<uint64_t>(optim.state_bytes()));
+    if (save_now) optim.gather_state();  // every rank: a partitioned optimiser's moments to rank 0
     if (!leader) continue;
     nlohmann::json metrics = step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
                                           seconds_since(t0), c);
     metrics["world_size"] = group.world_size();
+    metrics["optimizer_state_mb"] = state_mb(state_bytes);
     runlog->metrics(step + 1, metrics);
     char fields[96];
     std::snprintf(fields, sizeof fields, "loss %.4f  lr %.2e  epoch %lld", loss_avg, optim.lr_at(step),
                   static_cast<long long>(position.epoch + 1));
     progress->update(step + 1, fields);
-    const bool last = step + 1 == d.steps;
-    if (!skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last))
-      save_checkpoint(begun.checkpoints, step + 1, position, c, m, optim);
+    if (save_now) save_checkpoint(begun.checkpoints, step + 1, position, c, m, optim);
   }
   result.steps = step;
   result.final_loss = loss_avg;
