@@ -10,9 +10,10 @@
 
 namespace r1::cli {
 
-void add_bench_command(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Run a benchmark");
-  bench->require_subcommand(1);
+namespace {
+
+// r1 bench tokenizer
+void add_tokenizer_bench(CLI::App* bench) {
   auto opt = std::make_shared<bench::TokenizerBenchOptions>();
   auto* tok = bench->add_subcommand("tokenizer", "Encode speed vs the JavaScript reference, scaling, load time, memory");
   tok->add_option("--tokenizer", opt->tokenizer, "tokenizer.json (default: Qwen3's from the fixtures)");
@@ -23,13 +24,18 @@ void add_bench_command(CLI::App& app) {
     opt->threads = global_options().threads;
     bench::run_tokenizer_bench(*opt);
   });
+}
 
+// r1 bench rewards
+void add_rewards_bench(CLI::App* bench) {
   auto rewards_opt = std::make_shared<bench::RewardsBenchOptions>();
   auto* rw = bench->add_subcommand("rewards", "Math verifications per second and latency on a competition-style mix");
   rw->add_option("--samples", rewards_opt->samples, "How many answers to verify (default 20000)")->check(CLI::PositiveNumber);
   rw->callback([rewards_opt] { bench::run_rewards_bench(*rewards_opt); });
+}
 
-  auto sandbox_opt = std::make_shared<bench::SandboxBenchOptions>();
+// r1 bench model (the LibTorch module)
+void add_model_bench(CLI::App* bench) {
   auto model_opt = std::make_shared<ModelBenchOptions>();
   auto* mb = bench->add_subcommand("model", "Transformer prefill, training and batched decode vs this machine's matrix-product peak; memory vs arithmetic");
   mb->add_option("--presets", model_opt->presets, "Model shapes (qwen2 presets)")->capture_default_str();
@@ -40,7 +46,10 @@ void add_bench_command(CLI::App& app) {
   mb->add_option("--train-tokens", model_opt->train_tokens, "Training tokens per sequence")->capture_default_str();
   mb->add_option("--prefill-tokens", model_opt->prefill_tokens, "Prefill length")->capture_default_str();
   mb->callback([model_opt] { torch_commands().bench_model(torch_context(), *model_opt); });
+}
 
+// r1 bench rollout (the LibTorch module)
+void add_rollout_bench(CLI::App* bench) {
   auto rollout_opt = std::make_shared<RolloutBenchOptions>();
   auto* rb = bench->add_subcommand("rollout", "Rollout tokens/s: one gRPC worker vs the engine in-process vs a naive loop; "
                                               "fp8 vs bf16 speed, memory and log-prob mismatch; fraction of the matrix-product peak");
@@ -53,7 +62,10 @@ void add_bench_command(CLI::App& app) {
   rb->add_option("--kv-cache-mb", rollout_opt->kv_cache_mb, "KV cache budget")->check(CLI::PositiveNumber)->capture_default_str();
   rb->add_flag("!--no-naive", rollout_opt->naive, "Skip the naive loop");
   rb->callback([rollout_opt] { torch_commands().bench_rollout(torch_context(), *rollout_opt); });
+}
 
+// r1 bench train (the LibTorch module)
+void add_train_bench(CLI::App* bench) {
   auto train_opt = std::make_shared<TrainBenchOptions>();
   auto* tb = bench->add_subcommand("train", "Trainer tokens/s and model-FLOP utilisation of a GRPO update (tiny and ~25M configs); "
                                             "whole GRPO steps' time split and rollout waiting with max_staleness 0 and 1");
@@ -75,7 +87,10 @@ void add_bench_command(CLI::App& app) {
   tb->add_option("--grpo-steps", train_opt->grpo_steps, "Whole GRPO steps per staleness setting (0: skip)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   tb->callback([train_opt] { torch_commands().bench_train(torch_context(), *train_opt); });
+}
 
+// r1 bench distributed (the LibTorch module)
+void add_distributed_bench(CLI::App* bench) {
   auto dist_opt = std::make_shared<DistributedBenchOptions>();
   auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16) "
                                                    "and Gloo's all-reduce on loopback against memcpy");
@@ -90,7 +105,11 @@ void add_bench_command(CLI::App& app) {
   db->add_flag("!--no-push", dist_opt->push, "Skip the weight push");
   db->add_flag("!--no-allreduce", dist_opt->allreduce, "Skip the all-reduce");
   db->callback([dist_opt] { torch_commands().bench_distributed(torch_context(), *dist_opt); });
+}
 
+// r1 bench sandbox
+void add_sandbox_bench(CLI::App* bench) {
+  auto sandbox_opt = std::make_shared<bench::SandboxBenchOptions>();
   auto* sb = bench->add_subcommand("sandbox", "Sandbox jobs/s (Python function tests, C++ compile-and-run) vs the same programs run bare");
   sb->add_option("--python-jobs", sandbox_opt->python_jobs, "Python jobs (default 500)")->check(CLI::PositiveNumber);
   sb->add_option("--cpp-jobs", sandbox_opt->cpp_jobs, "C++ jobs (default 100)")->check(CLI::PositiveNumber);
@@ -98,6 +117,20 @@ void add_bench_command(CLI::App& app) {
     sandbox_opt->workers = static_cast<size_t>(global_options().threads);
     bench::run_sandbox_bench(*sandbox_opt);
   });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Run a benchmark");
+  bench->require_subcommand(1);
+  add_tokenizer_bench(bench);
+  add_rewards_bench(bench);
+  add_model_bench(bench);
+  add_rollout_bench(bench);
+  add_train_bench(bench);
+  add_distributed_bench(bench);
+  add_sandbox_bench(bench);
 }
 
 }  // namespace r1::cli

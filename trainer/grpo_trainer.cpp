@@ -247,6 +247,25 @@ void finish_run(run::GrpoResult& result, const model::Transformer& policy, run::
   }
 }
 
+// Rank 0's update: the batch sent to the other ranks first (they wait for it in follow_grpo), then
+// this rank's share of it.
+StepUpdate lead_update(TrainedPolicy& trained, const TrainBatch& batch, const run::GrpoConfig& c, int64_t step,
+                       run::Collective* group) {
+  if (group && group->world_size() > 1) {
+    std::string bytes = batch.encode();
+    group->broadcast(bytes);
+  }
+  return grpo_update(trained, batch, UpdateOptions::of(c, step), group);
+}
+
+// The job's figures in rank 0's metrics row: world_size and each rank's optimiser state (a collective:
+// the other ranks make the matching all_gather in follow_grpo).
+void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, run::Collective* group) {
+  const uint64_t mine = static_cast<uint64_t>(optim.state_bytes());
+  m["world_size"] = group ? group->world_size() : 1;
+  m["optimizer_state_mb"] = state_mb(group ? group->all_gather(mine) : std::vector<uint64_t>{mine});
+}
+
 // A rank other than 0: the same policy, optimiser and reference as rank 0 (from the same checkpoint),
 // and each step the batch rank 0 collected, of which it trains its share.
 run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
@@ -318,12 +337,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // this step's rows: a resumed run generates the next step's again.
     const auto update_start = Clock::now();
     const std::vector<std::vector<run::ScoredSample>> kept = batch.part(false);
-    const TrainBatch train_batch = TrainBatch::from_groups(kept, c.mask_truncated);
-    if (run.group && run.group->world_size() > 1) {
-      std::string bytes = train_batch.encode();
-      run.group->broadcast(bytes);
-    }
-    const StepUpdate upd = grpo_update(trained, train_batch, UpdateOptions::of(c, step), run.group);
+    const StepUpdate upd = lead_update(trained, TrainBatch::from_groups(kept, c.mask_truncated), c, step, run.group);
     times.update_s = seconds_since(update_start);
 
     // 4. Push the new weights to the workers; reset the reference when it is due.
@@ -337,9 +351,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
 
     // 5. Log.
     nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
-    m["world_size"] = run.group ? run.group->world_size() : 1;
-    const uint64_t mine = static_cast<uint64_t>(trainee.optim->state_bytes());
-    m["optimizer_state_mb"] = state_mb(run.group ? run.group->all_gather(mine) : std::vector<uint64_t>{mine});
+    add_rank_metrics(m, *trainee.optim, run.group);
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 
