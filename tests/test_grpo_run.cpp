@@ -275,11 +275,11 @@ TEST_CASE("r1 run --nproc-per-node 2: GRPO on two ranks gives the one-process ru
   // fp32 workers and one of them: sampling is then exactly reproducible from the seeds, so both runs
   // train on the same groups; rank 0 collects them, each rank backpropagates half of every minibatch.
   // A reward that varies on a random model's text (the share of its words in English), so advantages are
-  // not all zero; fp32 products, so the two runs' sums differ only in order; one minibatch (groups arrive
-  // in finishing order, and with several minibatches that order would decide which groups share one,
-  // in one process as on two) and μ = 2, so π_old comes from a pass of its own.
+  // not all zero; fp32 products, so the two runs' sums differ only in order; two minibatches (groups are
+  // trained in dataset-row order, not the order they finished in, so both runs split them alike) and
+  // μ = 2, so π_old comes from a pass of its own.
   const std::vector<std::string> common = {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=4",
-                                           "zero.minibatches=1", "zero.iterations=2", "zero.compute_dtype=fp32",
+                                           "zero.minibatches=2", "zero.iterations=2", "zero.compute_dtype=fp32",
                                            "zero.sampling.max_new_tokens=16",
                                            R"(zero.rewards=[{"kind": "language", "name": "accuracy"}])"};
   REQUIRE(run_recipe(s, "one", common) == 0);

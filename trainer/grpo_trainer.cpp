@@ -3,7 +3,7 @@
 //      samples each; score each group as it arrives; with dynamic sampling drop all-equal groups
 //      and draw more (on a helper thread while the previous step trains, with max_staleness 1)
 //   2. advantages: per group (or over the batch), the one place they are assigned; every sample
-//      appended to rollouts.jsonl
+//      appended to rollouts.jsonl (groups in dataset-row order, whatever order they finished in)
 //   3. update: μ passes × minibatches optimiser steps over micro-batches under a token budget
 //   4. push the new weights to the workers (version = step)
 //   5. log the step's metrics
@@ -12,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -144,6 +145,11 @@ StepSamples collect_step(run::Sampler& sampler, const run::PromptDataset& train,
     }, &out.reward_s);
     if (!c.dynamic_sampling || round + 1 > c.max_refill_rounds) break;
   }
+  // Groups finish in an order the workers decide; in dataset-row order instead, the minibatches an
+  // update splits them into (and rollouts.jsonl) are the same in every run, resumed ones included.
+  std::stable_sort(out.groups.begin(), out.groups.end(), [](const SampledGroup& a, const SampledGroup& b) {
+    return a.samples.front().row < b.samples.front().row;
+  });
   out.position = pos;
   out.generation_s = seconds_since(t0) - out.reward_s;
   return out;
