@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <cstdio>
@@ -199,8 +200,10 @@ struct UpdateRun {
       }
     }
     if (group.world_size() > 1) {
+      const auto t = std::chrono::steady_clock::now();
       group.all_reduce_sum(&failed, 1);
       if (failed == 0) all_reduce_gradients(group, params);
+      u.allreduce_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     }
     if (failed > 0) return false;
     const double gn = policy.optim.step(o.step);

@@ -58,6 +58,7 @@ struct StepUpdate {
   double loss = 0, grad_norm = 0, tokens = 0, entropy = 0;
   GrpoLossStats stats;      // summed over every pass
   int64_t optimizer_steps = 0;
+  double allreduce_s = 0;   // in the gradient all-reduce of a data-parallel job, waiting for the others included
 };
 
 // With `group` (the ranks of a data-parallel job, each holding the same policy and the same `batch`),

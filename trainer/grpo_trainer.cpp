@@ -212,7 +212,8 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
   nlohmann::json m = step_metrics(kept, batch.part(true), c, upd);
   m["lr"] = lr;
   m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
-               {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s}};
+               {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s},
+               {"allreduce_s", upd.allreduce_s}};
   const double gen_tokens = m["response_length"]["mean"].get<double>() * m["samples"].get<double>();
   m["throughput"] = {{"generated_tokens_per_s", batch.generation_s > 0 ? gen_tokens / batch.generation_s : 0},
                      {"train_tokens_per_s", t.update_s > 0 ? upd.tokens / t.update_s : 0}};

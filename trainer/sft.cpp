@@ -132,7 +132,7 @@ double backward_share(model::Transformer& m, const std::vector<run::PackedRow>& 
 
 // One metrics.jsonl row.
 nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double lr, int64_t trained, int64_t epoch,
-                            double secs, const run::SftConfig& c) {
+                            double secs, double allreduce_s, const run::SftConfig& c) {
   return {{"loss", skipped ? nlohmann::json(nullptr) : nlohmann::json(loss)},
           {"grad_norm", std::isfinite(grad_norm) ? nlohmann::json(grad_norm) : nlohmann::json(nullptr)},
           {"lr", lr},
@@ -141,7 +141,7 @@ nlohmann::json step_metrics(double loss, bool skipped, double grad_norm, double 
           {"skipped", skipped},
           {"throughput", {{"tokens_per_s", static_cast<double>(c.rows_per_step() * c.seq_len) / std::max(secs, 1e-9)},
                           {"trained_tokens_per_s", static_cast<double>(trained) / std::max(secs, 1e-9)}}},
-          {"time", {{"step_s", secs}}}};
+          {"time", {{"step_s", secs}, {"allreduce_s", allreduce_s}}}};  // the gradient all-reduce, waiting included
 }
 
 // A checkpoint after `done` steps: weights, optimiser, dataset position. A failed write is logged and
@@ -218,10 +218,12 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     int64_t trained = 0;
     for (const run::PackedRow& r : batch) trained += r.trained();
     double loss_sum = trained > 0 ? backward_share(m, batch, trained, c, group) : 0;
+    const auto reduce_start = Clock::now();
     if (trained > 0) {
       all_reduce_gradients(group, params);
       group.all_reduce_sum(&loss_sum, 1);
     }
+    const double allreduce_s = seconds_since(reduce_start);
     const double grad_norm = trained > 0 ? optim.step(step) : 0.0;
     const bool skipped = trained == 0 || !std::isfinite(loss_sum) || !std::isfinite(grad_norm);
     if (skipped) {
@@ -239,7 +241,7 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     if (save_now) optim.gather_state();  // every rank: a partitioned optimiser's moments to rank 0
     if (!leader) continue;
     nlohmann::json metrics = step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
-                                          seconds_since(t0), c);
+                                          seconds_since(t0), allreduce_s, c);
     metrics["world_size"] = group.world_size();
     metrics["optimizer_state_mb"] = state_mb(state_bytes);
     runlog->metrics(step + 1, metrics);
