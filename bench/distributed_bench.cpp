@@ -26,18 +26,12 @@
 #include "run/local_ranks.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "trainer/distributed.h"
+#include "trainer/grpo_trainer.h"
 
 namespace r1::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
-  std::vector<rollout::WeightTensor> out;
-  for (const auto& [name, t] : m.weights())
-    out.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
-  return out;
-}
 
 void bench_push(int threads, const DistributedBenchOptions& o) {
   const ScratchDir scratch("push");
@@ -49,7 +43,7 @@ void bench_push(int threads, const DistributedBenchOptions& o) {
     base.save(dir.string());
   }
   const model::Transformer trainer = model::Transformer::load(dir.string(), at::kFloat);  // the trainer's fp32 weights
-  const std::vector<rollout::WeightTensor> tensors = weight_tensors(trainer);
+  const std::vector<rollout::WeightTensor> tensors = trainer::weight_tensors(trainer);
   double wire_mb = 0;
   for (const auto& t : tensors) wire_mb += static_cast<double>(t.bytes) / 2 / 1e6;
   std::printf("  weight push: %s preset, %.1f MB of bf16 on the wire in chunks of %.2f MiB, worker in %s\n", o.preset.c_str(),

@@ -135,27 +135,25 @@ Transformer Transformer::unfilled(checkpoint::ModelConfig config, at::ScalarType
 
 namespace {
 
-const checkpoint::TensorShape& checkpoint_shape(const checkpoint::ModelConfig& config, const std::string& name) {
-  static thread_local std::vector<checkpoint::TensorShape> shapes;
-  shapes = checkpoint::checkpoint_tensors(config);
-  for (const auto& t : shapes)
-    if (t.name == name) return t;
+// The checkpoint's shape of weight `name`; an r1::Error when the model has no such weight.
+std::vector<int64_t> checkpoint_shape(const checkpoint::ModelConfig& config, const std::string& name) {
+  for (checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config))
+    if (t.name == name) return std::move(t.shape);
   throw Error("the model has no weight '" + name + "'");
 }
 
 }  // namespace
 
 void Transformer::set_weight(const std::string& name, at::Tensor value) {
-  const checkpoint::TensorShape& t = checkpoint_shape(config_, name);
-  if (value.sizes().vec() != t.shape || value.scalar_type() != dtype_)
+  if (value.sizes().vec() != checkpoint_shape(config_, name) || value.scalar_type() != dtype_)
     throw Error("weight '" + name + "': not the checkpoint's shape in the model's dtype");
   fp8_.erase(name);
   weights_[name] = std::move(value);
 }
 
 void Transformer::set_fp8_weight(const std::string& name, Fp8Weight value) {
-  const checkpoint::TensorShape& t = checkpoint_shape(config_, name);
-  if (!quantized_in_fp8(name, static_cast<int64_t>(t.shape.size())) || value.codes.sizes().vec() != t.shape)
+  const std::vector<int64_t> shape = checkpoint_shape(config_, name);
+  if (!quantized_in_fp8(name, static_cast<int64_t>(shape.size())) || value.codes.sizes().vec() != shape)
     throw Error("weight '" + name + "': not a layer matrix of the checkpoint's shape");
   weights_.erase(name);
   fp8_[name] = std::move(value);

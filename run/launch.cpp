@@ -68,10 +68,10 @@ Launch from_slurm(const Environment& env) {
   l.node_rank = get_int(env, "SLURM_NODEID", 0, 0, 1 << 20);
   if (auto per_node = lookup(env, "SLURM_STEP_TASKS_PER_NODE")) l.local_world_size = slurm_tasks_on_node(*per_node, l.node_rank);
   else l.local_world_size = l.world_size;
+  std::optional<std::string> nodes = lookup(env, "SLURM_STEP_NODELIST");
+  if (!nodes) nodes = lookup(env, "SLURM_JOB_NODELIST");
   if (auto addr = lookup(env, "MASTER_ADDR")) l.master_addr = *addr;
-  else if (auto nodes = lookup(env, "SLURM_STEP_NODELIST").has_value() ? lookup(env, "SLURM_STEP_NODELIST")
-                                                                        : lookup(env, "SLURM_JOB_NODELIST"))
-    l.master_addr = first_slurm_host(*nodes);
+  else if (nodes) l.master_addr = first_slurm_host(*nodes);
   l.master_port = get_int(env, "MASTER_PORT", 29500, 1, 65535);
   check(l, "SLURM_PROCID", "SLURM_STEP_NUM_TASKS");
   return l;

@@ -5,10 +5,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +21,7 @@
 
 #include "checkpoint/safetensors.h"
 #include "core/text.h"
+#include "run/local_ranks.h"
 #include "tests/run_helpers.h"
 
 namespace fs = std::filesystem;
@@ -93,19 +91,6 @@ double max_weight_difference(const fs::path& a, const fs::path& b, const fs::pat
     worst = std::max(worst, std::sqrt(apart) / std::max(1e-12, std::sqrt(moved)));
   }
   return worst;
-}
-
-// A TCP port free on 127.0.0.1 now.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // The pid of the launcher's child whose environment says RANK=`rank` (a rank of `r1 run --nproc-per-node`).
@@ -178,7 +163,7 @@ TEST_CASE("distributed: two nodes on 127.0.0.1 through torchrun's variables give
   REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one").code == 0);
   // Node 1 in the background, node 0 here: one rank each, as `torchrun --nnodes 2 --nproc-per-node 1` sets them.
   const std::string vars = "WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-                           std::to_string(free_port());
+                           std::to_string(r1::run::free_local_port());
   const std::string node1 = "(cd " + dir.string() + " && RANK=1 GROUP_RANK=1 " + vars + " " + R1_BINARY +
                             " --threads 1 run recipe.json --runs-dir nodes > /dev/null 2> node1.txt; echo $? > " +
                             (dir / "node1.status").string() + ") &";
@@ -340,7 +325,7 @@ TEST_CASE("distributed: a rank that hangs fails the job after the collective tim
 TEST_CASE("distributed: ranks with different plans, an unreachable master and a second writer are refused", "[distributed]") {
   const fs::path dir = setup("refuse", 20000);  // long enough to be running while the second writer tries
   // Two ranks started by hand (torchrun's variables) with different --set edits.
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(r1::run::free_local_port());
   const std::string vars = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port;
   const std::string cmd0 = "cd " + dir.string() + " && RANK=0 " + vars + " " + R1_BINARY +
                            " --threads 1 run recipe.json --runs-dir mismatch --collective-timeout 30 2> rank0.txt > /dev/null &";
@@ -354,7 +339,7 @@ TEST_CASE("distributed: ranks with different plans, an unreachable master and a 
   // A rank whose master never comes: one line naming it, after the timeout.
   const auto t0 = std::chrono::steady_clock::now();
   const Result lonely = run_r1(dir, "--threads 1 run recipe.json --runs-dir lonely --collective-timeout 3",
-                           "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()));
+                           "RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(r1::run::free_local_port()));
   CHECK(lonely.code != 0);
   CHECK(lonely.err.find("no rendezvous at 127.0.0.1") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30));

@@ -192,15 +192,6 @@ nlohmann::json rollout_row(const run::ScoredSample& s, int64_t step, bool droppe
   return row;
 }
 
-std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
-  std::vector<rollout::WeightTensor> out;
-  for (const auto& [name, t] : m.weights()) {
-    if (t.scalar_type() != at::kFloat || !t.is_contiguous()) throw Error("weight push: " + name + " is not contiguous fp32");
-    out.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
-  }
-  return out;
-}
-
 // Seconds spent in each part of a step, for the metrics row.
 struct StepTimes {
   Clock::time_point start = Clock::now();
@@ -376,6 +367,15 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   result.wall_s = seconds_since(started);
   run::write_run_report(run.run_dir, result);
   return result;
+}
+
+std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
+  std::vector<rollout::WeightTensor> out;
+  for (const auto& [name, t] : m.weights()) {
+    if (t.scalar_type() != at::kFloat || !t.is_contiguous()) throw Error("weight push: " + name + " is not contiguous fp32");
+    out.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
+  }
+  return out;
 }
 
 }  // namespace r1::trainer

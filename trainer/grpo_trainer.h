@@ -16,8 +16,13 @@
 #include <vector>
 
 #include "rewards/reward_set.h"
+#include "rollout/client.h"
 #include "run/collective.h"
 #include "run/grpo_config.h"
+
+namespace r1::model {
+class Transformer;
+}
 
 namespace r1::trainer {
 
@@ -35,5 +40,9 @@ struct GrpoRun {
 };
 
 run::GrpoResult run_grpo(const run::GrpoConfig& config, const GrpoRun& run);
+
+// The trainer's fp32 weights as a weight update's tensors (borrowed: the model must outlive the push).
+// Throws r1::Error for a weight that is not contiguous fp32.
+std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m);
 
 }  // namespace r1::trainer

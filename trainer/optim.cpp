@@ -52,16 +52,23 @@ struct Optimizer::Impl {
       if (!mine(i)) adamw->state().erase(key(params[i]));
   }
 
+  // The parameters rank `r` owns, and their element count.
+  std::vector<size_t> owned_by(int r, int64_t& elements) const {
+    std::vector<size_t> owned;
+    elements = 0;
+    for (size_t i = 0; i < params.size(); ++i)
+      if (owner[i] == r) {
+        owned.push_back(i);
+        elements += params[i].numel();
+      }
+    return owned;
+  }
+
   // Each rank's parameters, updated by it, sent to every other rank (one broadcast per owner).
   void share_updates() {
     for (int r = 0; r < group->world_size(); ++r) {
-      std::vector<size_t> owned;
       int64_t n = 0;
-      for (size_t i = 0; i < params.size(); ++i)
-        if (owner[i] == r) {
-          owned.push_back(i);
-          n += params[i].numel();
-        }
+      const std::vector<size_t> owned = owned_by(r, n);
       if (n == 0) continue;
       at::Tensor flat = r == group->rank() ? flatten(owned) : at::empty({n}, at::kFloat);
       group->broadcast(flat.data_ptr<float>(), n, r);
@@ -163,13 +170,8 @@ void Optimizer::gather_state() {
   // For each rank's parameters in turn: their moments and steps, from the owner to every rank; rank 0
   // keeps them. A parameter never stepped has no moments: sent as step 0, and left without state.
   for (int r = 1; r < g.world_size(); ++r) {
-    std::vector<size_t> owned;
     int64_t n = 0;
-    for (size_t i = 0; i < impl_->params.size(); ++i)
-      if (impl_->owner[i] == r) {
-        owned.push_back(i);
-        n += impl_->params[i].numel();
-      }
+    const std::vector<size_t> owned = impl_->owned_by(r, n);
     if (owned.empty()) continue;
     const int64_t k = static_cast<int64_t>(owned.size());
     at::Tensor buf = at::zeros({2 * n + k}, at::kFloat);  // exp_avg, exp_avg_sq, then each parameter's step
