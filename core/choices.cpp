@@ -53,4 +53,23 @@ const char* name(WeightPrecision precision) {
   return "fp8";
 }
 
+DeviceChoice parse_device(const std::string& text, const std::string& where) {
+  if (text == "auto") return {DeviceChoice::kAuto, 0};
+  if (text == "cpu") return {DeviceChoice::kCpu, 0};
+  if (text == "cuda") return {DeviceChoice::kCuda, 0};
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() <= 8 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos)
+    return {DeviceChoice::kCuda, std::stoi(text.substr(5))};
+  throw ConfigError(where + ": '" + text + "' is not a device (auto, cpu, cuda or cuda:N)");
+}
+
+std::string name(const DeviceChoice& device) {
+  switch (device.kind) {
+    case DeviceChoice::kAuto: return "auto";
+    case DeviceChoice::kCpu: return "cpu";
+    case DeviceChoice::kCuda: return "cuda:" + std::to_string(device.index);
+  }
+  return "auto";
+}
+
 }  // namespace r1

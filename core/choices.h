@@ -23,4 +23,15 @@ enum class WeightPrecision { kFp8, kBf16, kFp32 };
 WeightPrecision parse_weight_precision(const std::string& text, const std::string& where);  // fp8 | bf16 | fp32
 const char* name(WeightPrecision precision);
 
+// Where tensors live: "auto" (the first CUDA device when this build and machine have one, else the
+// CPU), "cpu", "cuda" (= cuda:0) or "cuda:N". Resolved against the machine by model/device.h, which
+// refuses a CUDA device that is not there rather than falling back to the CPU.
+struct DeviceChoice {
+  enum Kind { kAuto, kCpu, kCuda } kind = kAuto;
+  int index = 0;  // kCuda's device number
+  bool operator==(const DeviceChoice&) const = default;
+};
+DeviceChoice parse_device(const std::string& text, const std::string& where);  // auto | cpu | cuda | cuda:N
+std::string name(const DeviceChoice& device);
+
 }  // namespace r1

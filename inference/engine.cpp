@@ -1,12 +1,11 @@
 #include "inference/engine.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "core/error.h"
+#include "inference/sampling.h"
 #include "tokenizer/tokenizer.h"
 
 namespace r1::inference {
@@ -63,7 +62,7 @@ struct Engine::Group {
 struct Engine::Sequence {
   std::shared_ptr<Group> group;
   int64_t sample = 0;
-  at::Generator gen;
+  uint64_t noise = 0;  // the sample's random stream (inference/sampling.h), from the seed and its index
   Completion out;
   std::unique_ptr<DecodeStream> stream;
   std::vector<int64_t> table;  // cache blocks holding tokens 0, block_size, 2 * block_size, ... (the
@@ -180,15 +179,23 @@ void Engine::finish(Sequence& seq) {
   if (seq.group->on_completion) seq.group->on_completion(std::move(seq.out));
 }
 
-// Samples the next token of `seq` from its logits [vocab]; true when the sequence is done.
-bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
+void Engine::sample(const std::vector<Sequence*>& rows, const at::Tensor& logits) {
+  std::vector<const SamplingParams*> params;
+  std::vector<uint64_t> keys;
+  for (const Sequence* seq : rows) {
+    params.push_back(&seq->group->request.params);
+    keys.push_back(splitmix(seq->noise ^ splitmix(static_cast<uint64_t>(seq->out.ids.size()))));
+  }
+  Draw draw = draw_tokens(logits, params, keys);
+  for (size_t r = 0; r < rows.size(); ++r) accept(*rows[r], draw.tokens[r], draw.logprobs[r]);
+}
+
+// Records the token drawn for `seq`; marks the sequence done at a stop id, a stop string or its budget.
+void Engine::accept(Sequence& seq, int64_t token, float logprob) {
   const SamplingParams& p = seq.group->request.params;
-  at::Tensor dist = sampling_distribution(logits, p);
-  const int64_t token =
-      p.temperature <= 0 ? dist.argmax().item<int64_t>() : at::multinomial(dist, 1, false, seq.gen).item<int64_t>();
   seq.pending = token;
   seq.out.ids.push_back(token);
-  seq.out.logprobs.push_back(std::log(dist[token].item<float>()));
+  seq.out.logprobs.push_back(logprob);
   std::string piece;
   // The model's vocabulary may be larger than the tokenizer's (Qwen2.5 pads 151,665 tokens to 151,936
   // rows): a sampled id the tokenizer does not have is returned with the others but adds no text, as in
@@ -225,7 +232,6 @@ bool Engine::sample(Sequence& seq, const at::Tensor& logits) {
     std::lock_guard<std::mutex> lock(mutex_);
     seq.group->cancelled = true;
   }
-  return seq.done;
 }
 
 void Engine::prefill(const std::shared_ptr<Group>& group) {
@@ -242,7 +248,7 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
     for (int64_t b : shared_blocks) block_refs_[static_cast<size_t>(b)] += s > 0 ? 1 : 0;
     for (int64_t i = 0; i < own; ++i) seq->table.push_back(allocate_block());
     seq->length = P;
-    seq->gen = at::detail::createCPUGenerator(splitmix(q.params.seed ^ splitmix(static_cast<uint64_t>(s))));
+    seq->noise = splitmix(q.params.seed ^ splitmix(static_cast<uint64_t>(s)));
     if (options_.tokenizer) seq->stream = std::make_unique<DecodeStream>(*options_.tokenizer, /*skip_special_tokens=*/true);
     seqs.push_back(std::move(seq));
   }
@@ -250,30 +256,33 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
   std::vector<int64_t> slots(static_cast<size_t>(P));
   for (int64_t t = 0; t < P; ++t) slots[static_cast<size_t>(t)] = slot(*seqs[0], t);
   model::PagedStep step;
-  step.input_ids = at::tensor(q.prompt, at::kLong).view({1, P});
-  step.positions = at::arange(P, at::kLong).view({1, P});
-  step.write = at::tensor(slots, at::kLong).view({1, P});
+  const at::Device device = model_->device();
+  step.input_ids = at::tensor(q.prompt, at::kLong).view({1, P}).to(device);
+  step.positions = at::arange(P, model_->options(at::kLong)).view({1, P});
+  step.write = at::tensor(slots, at::kLong).view({1, P}).to(device);
   step.read = step.write;
   at::Tensor hidden = model_->forward_paged(step, cache_);
   // The prompt's last, partial block is each sample's own: copy sample 0's.
   if (P % bs != 0 && n > 1) {
     std::vector<int64_t> src, dst_all;
     for (int64_t t = shared * bs; t < P; ++t) src.push_back(slot(*seqs[0], t));
-    at::Tensor src_t = at::tensor(src, at::kLong);
+    at::Tensor src_t = at::tensor(src, at::kLong).to(device);
     for (int64_t s = 1; s < n; ++s)
       for (int64_t t = shared * bs; t < P; ++t) dst_all.push_back(slot(*seqs[static_cast<size_t>(s)], t));
-    at::Tensor dst = at::tensor(dst_all, at::kLong), from = src_t.repeat({n - 1});
+    at::Tensor dst = at::tensor(dst_all, at::kLong).to(device), from = src_t.repeat({n - 1});
     for (size_t l = 0; l < cache_.k.size(); ++l) {
       cache_.k[l].index_copy_(1, dst, cache_.k[l].index_select(1, from));
       cache_.v[l].index_copy_(1, dst, cache_.v[l].index_select(1, from));
     }
   }
-  at::Tensor logits = model_->logits(hidden.select(1, P - 1))[0];
+  at::Tensor logits = model_->logits(hidden.select(1, P - 1));  // [1, vocab], shared by the n samples
+  std::vector<Sequence*> rows;
   for (auto& seq : seqs) {
     seq->group = group;
-    sample(*seq, logits);
-    running_.push_back(std::move(seq));
+    rows.push_back(seq.get());
   }
+  sample(rows, logits.expand({n, logits.size(1)}));
+  for (auto& seq : seqs) running_.push_back(std::move(seq));
 }
 
 void Engine::decode() {
@@ -295,17 +304,23 @@ void Engine::decode() {
     std::copy(s.table.begin(), s.table.end(), tables.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(r) * widest));
   }
   model::PagedStep step;
-  step.input_ids = at::tensor(ids, at::kLong).view({B, 1});
-  step.positions = at::tensor(pos, at::kLong).view({B, 1});
-  step.write = at::tensor(write, at::kLong).view({B, 1});
-  at::Tensor table = at::tensor(tables, at::kLong).view({B, static_cast<int64_t>(widest)});
-  step.read = (table.unsqueeze(2) * bs + at::arange(bs, at::kLong)).view({B, -1}).narrow(1, 0, longest);
+  // The step's inputs go to the device in one copy: ids, positions, write slots, then the block tables.
+  std::vector<int64_t> host;
+  host.reserve(3 * static_cast<size_t>(B) + tables.size());
+  for (const auto* part : {&ids, &pos, &write, &tables}) host.insert(host.end(), part->begin(), part->end());
+  at::Tensor all = at::tensor(host, at::kLong).to(model_->device());
+  step.input_ids = all.narrow(0, 0, B).view({B, 1});
+  step.positions = all.narrow(0, B, B).view({B, 1});
+  step.write = all.narrow(0, 2 * B, B).view({B, 1});
+  at::Tensor table = all.narrow(0, 3 * B, B * static_cast<int64_t>(widest)).view({B, static_cast<int64_t>(widest)});
+  step.read = (table.unsqueeze(2) * bs + at::arange(bs, model_->options(at::kLong))).view({B, -1}).narrow(1, 0, longest);
   at::Tensor logits = model_->logits(model_->forward_paged(step, cache_).select(1, 0));
-  for (int64_t r = 0; r < B; ++r) {
-    Sequence& s = *running_[static_cast<size_t>(r)];
-    s.length += 1;
-    sample(s, logits[r]);
+  std::vector<Sequence*> rows;
+  for (auto& s : running_) {
+    s->length += 1;
+    rows.push_back(s.get());
   }
+  sample(rows, logits);
 }
 
 void Engine::retire() {

@@ -112,7 +112,10 @@ class Engine {
   void admit_locked(std::vector<std::shared_ptr<Group>>& admitted);
   void prefill(const std::shared_ptr<Group>& group);
   void decode();
-  bool sample(Sequence& seq, const at::Tensor& logits);
+  // Draws the next token of each of `rows` from logits [rows, vocab] in one batch on the model's
+  // device (inference/sampling.h), then accept()s each.
+  void sample(const std::vector<Sequence*>& rows, const at::Tensor& logits);
+  void accept(Sequence& seq, int64_t token, float logprob);  // stops, text, budget; on the host
   void finish(Sequence& seq);
   void apply_weight_update_if_ready();
   struct BlockPlan {

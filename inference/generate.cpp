@@ -8,26 +8,6 @@
 
 namespace r1::inference {
 
-at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& p) {
-  at::Tensor l = logits.to(at::kFloat);
-  if (p.temperature <= 0) return at::zeros_like(l).index_fill_(0, l.argmax().view({1}), 1.0);
-  at::Tensor probs = at::softmax(l / p.temperature, -1);
-  const int64_t V = probs.size(0);
-  if (p.top_k > 0 && p.top_k < V) {
-    at::Tensor keep = at::zeros_like(probs, at::kBool).index_fill_(0, std::get<1>(probs.topk(p.top_k)), true);
-    probs = probs.masked_fill(keep.logical_not(), 0);
-  }
-  if (p.top_p < 1) {
-    auto [sorted, order] = probs.sort(-1, /*descending=*/true);
-    // Keep a token while the mass before it is still short of top_p (the first is always kept).
-    at::Tensor before = sorted.cumsum(-1) - sorted;
-    at::Tensor drop_sorted = before >= p.top_p * probs.sum().item<float>();
-    probs = probs.masked_fill(at::zeros_like(drop_sorted).scatter_(0, order, drop_sorted), 0);
-  }
-  if (p.min_p > 0) probs = probs.masked_fill(probs < p.min_p * probs.max(), 0);
-  return probs / probs.sum();
-}
-
 std::vector<std::vector<Completion>> generate(const model::Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options) {
   std::vector<std::vector<Completion>> results(requests.size());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/sampling.h"
 #include "model/transformer.h"
 #include "rollout/group.h"
 
@@ -35,9 +36,5 @@ struct GenerateOptions {
 // Completions per request (params.n each), in order.
 std::vector<std::vector<Completion>> generate(const model::Transformer& model, const std::vector<GroupRequest>& requests,
                                               const GenerateOptions& options = {});
-
-// The distribution a token is drawn from (fp32 probabilities over the vocabulary) after temperature,
-// top-k, top-p and min-p; greedy puts all mass on the arg max. Exposed for tests.
-at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& params);
 
 }  // namespace r1::inference

@@ -110,6 +110,8 @@ void quantize_rows(const T* w, int64_t out, int64_t in, float* scale, uint8_t* c
 
 Fp8Weight Fp8Weight::quantize(const at::Tensor& weight, Fp8Scaling scaling) {
   if (weight.dim() != 2) throw Error("FP8 weights are matrices");
+  // Quantised where the bit-level encoder runs (the CPU), then moved back: once per load or update.
+  if (!weight.device().is_cpu()) return quantize(weight.to(at::kCPU), scaling).to(weight.device());
   if (scaling == Fp8Scaling::kPerChannel && weight.device().is_cpu() &&
       (weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kBFloat16)) {
     const at::Tensor w = weight.contiguous();

@@ -11,3 +11,11 @@
 #else
 #define R1_TORCH_HAS_SCALED_MM_ROWWISE 0
 #endif
+
+// at::scaled_dot_product_attention (flash / memory-efficient kernels) with grouped-query attention
+// (enable_gqa: key/value heads shared by several query heads, never copied): 2.5.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+#define R1_TORCH_HAS_SDPA_GQA 1
+#else
+#define R1_TORCH_HAS_SDPA_GQA 0
+#endif

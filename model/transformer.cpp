@@ -10,8 +10,9 @@
 #include <limits>
 #include <set>
 
-#include "core/error.h"
 #include "checkpoint/safetensors.h"
+#include "core/error.h"
+#include "model/torch_compat.h"
 
 namespace r1::model {
 namespace {
@@ -91,15 +92,16 @@ KVCache KVCache::repeat_interleave(int64_t n) const {
 
 // ---- the model ---------------------------------------------------------------------------------------
 
-Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype) : Transformer(std::move(config), dtype, true) {}
+Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device)
+    : Transformer(std::move(config), dtype, device, true) {}
 
-Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, bool allocate)
-    : config_(std::move(config)), dtype_(dtype), compute_dtype_(dtype) {
+Transformer::Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device, bool allocate)
+    : config_(std::move(config)), dtype_(dtype), device_(device), compute_dtype_(dtype) {
   if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) throw Error("the transformer computes in fp32 or bf16");
   if (allocate)
     for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_))
-      weights_[t.name] = at::zeros(t.shape, at::TensorOptions(dtype_));
-  inv_freq_ = rotary_inv_freq(config_);
+      weights_[t.name] = at::zeros(t.shape, options(dtype_));
+  inv_freq_ = rotary_inv_freq(config_).to(device_);
 }
 
 const at::Tensor& Transformer::w(const std::string& name) const {
@@ -129,8 +131,8 @@ bool Transformer::quantized_in_fp8(const std::string& name, int64_t dims) {
   return name.rfind("model.layers.", 0) == 0 && dims == 2;
 }
 
-Transformer Transformer::unfilled(checkpoint::ModelConfig config, at::ScalarType dtype) {
-  return Transformer(std::move(config), dtype, false);
+Transformer Transformer::unfilled(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device) {
+  return Transformer(std::move(config), dtype, device, false);
 }
 
 namespace {
@@ -148,7 +150,7 @@ void Transformer::set_weight(const std::string& name, at::Tensor value) {
   if (value.sizes().vec() != checkpoint_shape(config_, name) || value.scalar_type() != dtype_)
     throw Error("weight '" + name + "': not the checkpoint's shape in the model's dtype");
   fp8_.erase(name);
-  weights_[name] = std::move(value);
+  weights_[name] = value.device() == device_ ? std::move(value) : value.to(device_);
 }
 
 void Transformer::set_fp8_weight(const std::string& name, Fp8Weight value) {
@@ -156,7 +158,7 @@ void Transformer::set_fp8_weight(const std::string& name, Fp8Weight value) {
   if (!quantized_in_fp8(name, static_cast<int64_t>(shape.size())) || value.codes.sizes().vec() != shape)
     throw Error("weight '" + name + "': not a layer matrix of the checkpoint's shape");
   weights_.erase(name);
-  fp8_[name] = std::move(value);
+  fp8_[name] = value.codes.device() == device_ ? std::move(value) : value.to(device_);
 }
 
 void Transformer::quantize_fp8(Fp8Scaling scaling) {
@@ -198,12 +200,12 @@ void Transformer::init_random(uint64_t seed) {
     } else {
       init = at::empty(t.shape, at::kFloat).normal_(0.0, 0.02, gen);
     }
-    x = init.to(dtype_);
+    x = init.to(device_, dtype_);
   }
 }
 
-Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
-  Transformer m(checkpoint::read_model_config(dir + "/config.json"), dtype);
+Transformer Transformer::load(const std::string& dir, at::ScalarType dtype, at::Device device) {
+  Transformer m(checkpoint::read_model_config(dir + "/config.json"), dtype, device, /*allocate=*/false);
   checkpoint::Checkpoint ck(dir);
   std::set<std::string> expected;
   for (const checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(m.config_)) {
@@ -216,7 +218,7 @@ Transformer Transformer::load(const std::string& dir, at::ScalarType dtype) {
       throw Error(where + " has shape " + shape_text(info->shape) + ", config.json needs " + shape_text(want));
     at::Tensor view = at::from_blob(const_cast<uint8_t*>(file->data(*info)), info->shape,
                                     at::TensorOptions(scalar_type_of(info->dtype, where)));
-    m.weights_[t.name] = view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
+    m.weights_[t.name] = view.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
   }
   for (const std::string& name : ck.names()) {
     if (expected.count(name)) continue;
@@ -236,7 +238,7 @@ void Transformer::save(const std::string& dir, uint64_t max_shard_bytes) const {
   std::vector<at::Tensor> keep;
   std::vector<checkpoint::TensorToWrite> out;
   for (const auto& [name, t] : weights_) {
-    at::Tensor c = t.detach().contiguous();
+    at::Tensor c = t.detach().to(at::kCPU).contiguous();
     keep.push_back(c);
     out.push_back({name, dtype_of(c.scalar_type()), std::vector<int64_t>(c.sizes().begin(), c.sizes().end()),
                    c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size())});
@@ -297,6 +299,14 @@ at::Tensor Transformer::layer(int64_t i, const at::Tensor& x, const at::Tensor& 
   const int64_t rep = c.num_attention_heads / c.num_key_value_heads, S = k.size(2), G = c.num_key_value_heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   at::Tensor attn;
+#if R1_TORCH_HAS_SDPA_GQA
+  // On a GPU, LibTorch's fused attention (flash or memory-efficient kernels, fp32 accumulation) with
+  // the same mask as a boolean "may attend"; the CPU keeps the path below, tuned for its caches.
+  if (x.is_cuda()) {
+    attn = at::scaled_dot_product_attention(q, k, v, mask.eq(0), 0.0, false, scale, /*enable_gqa=*/true)
+               .transpose(1, 2).reshape({B, T, -1});
+  } else
+#endif
   if (B > 1 && G > 1 && k.stride(1) > k.stride(0) && v.stride(1) > v.stride(0)) {
     at::Tensor qg = q.reshape({B, G, rep * T, D}).transpose(0, 1);
     at::Tensor scores = at::matmul(qg, k.transpose(0, 1).transpose(-1, -2)) * scale;  // [G, B, rep * T, S]
@@ -322,22 +332,23 @@ at::Tensor Transformer::forward(const at::Tensor& input_ids, const at::Tensor& p
                                 const at::Tensor& attention_mask, bool packed) const {
   if (input_ids.dim() != 2) throw Error("forward: input_ids must be [batch, tokens]");
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  at::Tensor valid = attention_mask.defined() ? attention_mask.to(at::kBool) : at::ones({B, T}, at::kBool);
-  at::Tensor positions =
-      position_ids.defined() ? position_ids.to(at::kLong) : (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
+  at::Tensor valid =
+      attention_mask.defined() ? attention_mask.to(device_, at::kBool) : at::ones({B, T}, options(at::kBool));
+  at::Tensor positions = position_ids.defined() ? position_ids.to(device_, at::kLong)
+                                                : (valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
   // allowed[b, i, j]: query i may read key j — causal, a real token, the same sequence when packed; and
   // itself always, so a padding row is never empty (its output is unused).
-  at::Tensor idx = at::arange(T, at::kLong);
+  at::Tensor idx = at::arange(T, options(at::kLong));
   at::Tensor allowed = (idx.unsqueeze(1) >= idx.unsqueeze(0)).unsqueeze(0) & valid.unsqueeze(1);
   if (packed) {
     at::Tensor seq = (positions == 0).to(at::kLong).cumsum(1);
     allowed = allowed & (seq.unsqueeze(2) == seq.unsqueeze(1));
   }
-  allowed = allowed | at::eye(T, at::kBool).unsqueeze(0);
-  at::Tensor mask = at::zeros({B, 1, T, T}, at::kFloat)
+  allowed = allowed | at::eye(T, options(at::kBool)).unsqueeze(0);
+  at::Tensor mask = at::zeros({B, 1, T, T}, options(at::kFloat))
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
   auto [cos, sin] = rope(positions);
-  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
+  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids.to(device_));
   const bool checkpoint = checkpoint_layers_ && at::GradMode::is_enabled();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i)
     x = checkpoint ? checkpointed_layer(i, x, cos, sin, mask) : layer(i, x, cos, sin, mask, nullptr);
@@ -413,7 +424,7 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& head,
                                const at::Tensor& targets, int64_t chunk) {
     const int64_t N = hidden.size(0);
-    at::Tensor lp = at::empty({N}, at::kFloat), ent = at::empty({N}, at::kFloat);
+    at::Tensor lp = at::empty({N}, hidden.options().dtype(at::kFloat)), ent = at::empty({N}, hidden.options().dtype(at::kFloat));
     for (int64_t r = 0; r < N; r += chunk) {
       const int64_t n = std::min(chunk, N - r);
       at::Tensor z = at::linear(hidden.narrow(0, r, n), head).to(at::kFloat);
@@ -459,7 +470,7 @@ std::pair<at::Tensor, at::Tensor> Transformer::token_logprobs(const at::Tensor& 
                                                               int64_t chunk) const {
   const int64_t H = hidden.size(-1);
   const at::Tensor& head = config_.tie_word_embeddings ? w("model.embed_tokens.weight") : w("lm_head.weight");
-  variable_list out = ChunkedLogprobs::apply(hidden.reshape({-1, H}), head, targets.reshape({-1}).to(at::kLong),
+  variable_list out = ChunkedLogprobs::apply(hidden.reshape({-1, H}), head, targets.reshape({-1}).to(device_, at::kLong),
                                              std::max<int64_t>(chunk, 1));
   return {out[0].view(targets.sizes()), out[1].view(targets.sizes())};
 }
@@ -467,11 +478,11 @@ std::pair<at::Tensor, at::Tensor> Transformer::token_logprobs(const at::Tensor& 
 KVCache Transformer::new_cache(int64_t batch, int64_t capacity) const {
   KVCache c;
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    c.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, at::TensorOptions(dtype_)));
-    c.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, at::TensorOptions(dtype_)));
+    c.k.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, options(dtype_)));
+    c.v.push_back(at::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, options(dtype_)));
   }
-  c.valid = at::zeros({batch, capacity}, at::kBool);
-  c.next_position = at::zeros({batch}, at::kLong);
+  c.valid = at::zeros({batch, capacity}, options(at::kBool));
+  c.next_position = at::zeros({batch}, options(at::kLong));
   return c;
 }
 
@@ -482,16 +493,16 @@ at::Tensor Transformer::forward_cached(const at::Tensor& input_ids, KVCache& cac
   if (S > cache.capacity())
     throw Error("forward_cached: " + std::to_string(S) + " tokens exceed the cache's capacity of " +
                 std::to_string(cache.capacity()));
-  at::Tensor valid = input_valid.defined() ? input_valid.to(at::kBool) : at::ones({B, T}, at::kBool);
+  at::Tensor valid = input_valid.defined() ? input_valid.to(device_, at::kBool) : at::ones({B, T}, options(at::kBool));
   at::Tensor positions = (cache.next_position.unsqueeze(1) + valid.to(at::kLong).cumsum(1) - 1).clamp_min(0);
   cache.valid.narrow(1, slot, T).copy_(valid);
-  at::Tensor q_idx = at::arange(slot, S, at::kLong), k_idx = at::arange(S, at::kLong);
+  at::Tensor q_idx = at::arange(slot, S, options(at::kLong)), k_idx = at::arange(S, options(at::kLong));
   at::Tensor allowed = (k_idx.unsqueeze(0) <= q_idx.unsqueeze(1)).unsqueeze(0) & cache.valid.narrow(1, 0, S).unsqueeze(1);
   allowed = allowed | (k_idx.unsqueeze(0) == q_idx.unsqueeze(1)).unsqueeze(0);
-  at::Tensor mask = at::zeros({B, 1, T, S}, at::kFloat)
+  at::Tensor mask = at::zeros({B, 1, T, S}, options(at::kFloat))
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
   auto [cos, sin] = rope(positions);
-  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids);
+  at::Tensor x = at::embedding(w("model.embed_tokens.weight"), input_ids.to(device_));
   auto keys_values = [&](int64_t i, const at::Tensor& k, const at::Tensor& v) {
     const auto l = static_cast<size_t>(i);
     cache.k[l].narrow(2, slot, T).copy_(k);
@@ -510,8 +521,8 @@ PagedKV Transformer::new_paged_cache(int64_t num_blocks, int64_t block_size) con
   c.block_size = block_size;
   c.num_blocks = num_blocks;
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    c.k.push_back(at::zeros({config_.num_key_value_heads, num_blocks * block_size, config_.head_dim}, at::TensorOptions(dtype_)));
-    c.v.push_back(at::zeros({config_.num_key_value_heads, num_blocks * block_size, config_.head_dim}, at::TensorOptions(dtype_)));
+    c.k.push_back(at::zeros({config_.num_key_value_heads, num_blocks * block_size, config_.head_dim}, options(dtype_)));
+    c.v.push_back(at::zeros({config_.num_key_value_heads, num_blocks * block_size, config_.head_dim}, options(dtype_)));
   }
   return c;
 }
@@ -522,7 +533,8 @@ int64_t Transformer::kv_bytes_per_token() const {
 }
 
 at::Tensor Transformer::forward_paged(const PagedStep& step, PagedKV& cache) const {
-  const at::Tensor& ids = step.input_ids;
+  const at::Tensor ids = step.input_ids.to(device_);
+  const at::Tensor positions = step.positions.to(device_);
   if (ids.dim() != 2 || step.positions.sizes() != ids.sizes() || step.write.sizes() != ids.sizes() ||
       step.read.dim() != 2 || step.read.size(0) != ids.size(0))
     throw Error("forward_paged: input_ids, positions and write must be [batch, tokens], read [batch, width]");
@@ -530,11 +542,11 @@ at::Tensor Transformer::forward_paged(const PagedStep& step, PagedKV& cache) con
     throw Error("forward_paged: the cache was made for another model");
   const int64_t B = ids.size(0), T = ids.size(1), W = step.read.size(1);
   // Query t of row b reads the row's tokens 0..positions[b, t]: read[b, j] holds its token j.
-  at::Tensor j = at::arange(W, at::kLong);
-  at::Tensor allowed = j.view({1, 1, W}) <= step.positions.unsqueeze(2);
-  at::Tensor mask = at::zeros({B, 1, T, W}, at::kFloat)
+  at::Tensor j = at::arange(W, options(at::kLong));
+  at::Tensor allowed = j.view({1, 1, W}) <= positions.unsqueeze(2);
+  at::Tensor mask = at::zeros({B, 1, T, W}, options(at::kFloat))
                         .masked_fill(allowed.logical_not().unsqueeze(1), std::numeric_limits<float>::lowest());
-  const at::Tensor write = step.write.reshape({-1}), read = step.read.reshape({-1});
+  const at::Tensor write = step.write.to(device_).reshape({-1}), read = step.read.to(device_).reshape({-1});
   // Every layer gathers its rows' keys and values ([kv, B * W, D], head-major, so layer() reads them
   // in place) into the same two buffers, kept in the cache and grown when a step needs more: a fresh
   // tensor per layer per step would be a new mapping each time (~40 MB apiece for 256 rows of 320
@@ -556,7 +568,7 @@ at::Tensor Transformer::forward_paged(const PagedStep& step, PagedKV& cache) con
     }
     return std::make_pair(gk.view({G, B, W, D}).transpose(0, 1), gv.view({G, B, W, D}).transpose(0, 1));
   };
-  auto [cos, sin] = rope(step.positions);
+  auto [cos, sin] = rope(positions);
   at::Tensor x = at::embedding(w("model.embed_tokens.weight"), ids);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) x = layer(i, x, cos, sin, mask, keys_values);
   return rms_norm(x, w("model.norm.weight"), config_.rms_norm_eps);

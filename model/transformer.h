@@ -59,12 +59,15 @@ struct PagedStep {
 
 class Transformer {
  public:
-  // Weights zero until init_random() or load().
-  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype = at::kFloat);
+  // Weights zero until init_random() or load(). Every tensor of the model, its caches and its
+  // forward passes lives on `device` (model/device.h resolves the user's choice); inputs given on
+  // another device are moved there.
+  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
 
-  // config.json and the checkpoint of folder `dir`.
-  static Transformer load(const std::string& dir, at::ScalarType dtype = at::kFloat);
-  // Hugging Face's initialisation: normal(0, 0.02) matrices, unit norms, zero biases; `seed` fixes it.
+  // config.json and the checkpoint of folder `dir`, read straight onto `device`.
+  static Transformer load(const std::string& dir, at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
+  // Hugging Face's initialisation: normal(0, 0.02) matrices, unit norms, zero biases; `seed` fixes it
+  // (drawn on the CPU, so a seed gives the same weights on every device).
   void init_random(uint64_t seed);
   // Writes config.json and the weights (safetensors; shards above max_shard_bytes, 0: one file). A
   // model that was load()ed carries its folder's other files along: generation_config.json and the
@@ -83,14 +86,17 @@ class Transformer {
   // so no memory is touched twice. Every weight must be set before the model is used (a missing one is
   // an r1::Error naming it). set_weight takes `value` as it is (the model's dtype and the checkpoint's
   // shape, checked); set_fp8_weight stores a layer matrix already quantised.
-  static Transformer unfilled(checkpoint::ModelConfig config, at::ScalarType dtype);
-  void set_weight(const std::string& name, at::Tensor value);
+  static Transformer unfilled(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device = at::kCPU);
+  void set_weight(const std::string& name, at::Tensor value);  // moved to the model's device
   void set_fp8_weight(const std::string& name, Fp8Weight value);
   // Bytes held by the weights (FP8 codes and scales included).
   int64_t weight_bytes() const;
 
   const checkpoint::ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const { return dtype_; }
+  at::Device device() const { return device_; }
+  // Options for a tensor of `dtype` on the model's device.
+  at::TensorOptions options(at::ScalarType dtype) const { return at::TensorOptions(dtype).device(device_); }
 
   // Training options, both off by default:
   //   compute dtype: the layer matrices' products run in this dtype (bf16 over fp32 weights, as
@@ -151,9 +157,10 @@ class Transformer {
 
   checkpoint::ModelConfig config_;
   at::ScalarType dtype_;
+  at::Device device_ = at::kCPU;
   std::string source_dir_;  // the folder load() read, whose other files save() carries
   std::map<std::string, at::Tensor> weights_;
-  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, bool allocate);
+  Transformer(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device, bool allocate);
   std::map<std::string, Fp8Weight> fp8_;  // layer matrices in FP8 (quantize_fp8), absent from weights_
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
   at::ScalarType compute_dtype_;

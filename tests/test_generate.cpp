@@ -204,3 +204,51 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   CHECK(s.finish_reason == FinishReason::kStop);
   CHECK(s.text == c.text.substr(0, c.text.find(stop)));
 }
+
+TEST_CASE("sampling: the noise is a pure function of the key on every device, and draws follow the distribution",
+          "[model][generate]") {
+  // The tensor hash equals the host reference bit for bit (keys with the top bit set included).
+  std::vector<uint64_t> keys = {0, 1, 0x9e3779b97f4a7c15ull, ~0ull, 0x8000000000000000ull, 123456789};
+  std::vector<int64_t> signed_keys(keys.begin(), keys.end());
+  at::Tensor u = r1::inference::uniform_noise(at::tensor(signed_keys, at::kLong), 300);
+  REQUIRE(u.sizes() == at::IntArrayRef({6, 300}));
+  CHECK(u.min().item<float>() > 0);
+  CHECK(u.max().item<float>() < 1);
+  for (size_t r = 0; r < keys.size(); ++r)
+    for (int64_t j : {0, 1, 2, 150, 299}) CHECK(u[static_cast<int64_t>(r)][j].item<float>() == r1::inference::uniform_noise_at(keys[r], j));
+
+  // 20,000 draws of one distribution, each row its own key: frequencies within 1.5 points.
+  const int64_t R = 20000;
+  at::Tensor probs = at::tensor({0.5f, 0.3f, 0.15f, 0.05f});
+  at::Tensor logits = probs.log().unsqueeze(0).expand({R, 4});
+  SamplingParams p;
+  std::vector<const SamplingParams*> params(static_cast<size_t>(R), &p);
+  std::vector<uint64_t> draw_keys;
+  for (int64_t r = 0; r < R; ++r) draw_keys.push_back(static_cast<uint64_t>(r) * 7919u + 11u);
+  r1::inference::Draw d = r1::inference::draw_tokens(logits, params, draw_keys);
+  std::vector<double> count(4, 0);
+  for (size_t r = 0; r < d.tokens.size(); ++r) {
+    count[static_cast<size_t>(d.tokens[r])] += 1;
+    CHECK(d.logprobs[r] == Approx(std::log(probs[d.tokens[r]].item<float>())).margin(1e-5));
+  }
+  for (int j = 0; j < 4; ++j) CHECK(count[static_cast<size_t>(j)] / R == Approx(probs[j].item<float>()).margin(0.015));
+
+  // Rows with their own parameters in one batch: greedy takes the arg max, top-k 2 stays in the top 2,
+  // min-p 0.5 keeps only what reaches half the best.
+  SamplingParams greedy, top2, minp;
+  greedy.temperature = 0;
+  top2.top_k = 2;
+  minp.min_p = 0.5;
+  std::vector<const SamplingParams*> mixed;
+  std::vector<uint64_t> mixed_keys;
+  for (int i = 0; i < 300; ++i) {
+    mixed.push_back(i % 3 == 0 ? &greedy : i % 3 == 1 ? &top2 : &minp);
+    mixed_keys.push_back(static_cast<uint64_t>(i));
+  }
+  d = r1::inference::draw_tokens(probs.log().unsqueeze(0).expand({300, 4}), mixed, mixed_keys);
+  for (size_t i = 0; i < 300; ++i) {
+    INFO("row " << i);
+    if (i % 3 == 0) CHECK((d.tokens[i] == 0 && d.logprobs[i] == 0));
+    else CHECK(d.tokens[i] <= 1);  // top-2, and min-p 0.5 of 0.5 keeps 0.5 and 0.3
+  }
+}
