@@ -43,7 +43,8 @@ void bench_push(int threads, const DistributedBenchOptions& o) {
     base.save(dir.string());
   }
   const model::Transformer trainer = model::Transformer::load(dir.string(), at::kFloat);  // the trainer's fp32 weights
-  const std::vector<rollout::WeightTensor> tensors = trainer::weight_tensors(trainer);
+  const trainer::HostWeights pushed = trainer::weight_tensors(trainer);
+  const std::vector<rollout::WeightTensor>& tensors = pushed.tensors;
   double wire_mb = 0;
   for (const auto& t : tensors) wire_mb += static_cast<double>(t.bytes) / 2 / 1e6;
   std::printf("  weight push: %s preset, %.1f MB of bf16 on the wire in chunks of %.2f MiB, worker in %s\n", o.preset.c_str(),

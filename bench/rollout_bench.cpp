@@ -23,6 +23,7 @@
 #include "core/process.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "inference/engine.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
@@ -68,14 +69,16 @@ double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, con
   return static_cast<double>(tokens) / seconds_since(t);
 }
 
-// The peak: a large square bf16 matrix product with the same threads, in GFLOP/s.
-double bf16_peak_gflops(int64_t n) {
-  at::Tensor a = at::randn({n, n}).to(at::kBFloat16), b = at::randn({n, n}).to(at::kBFloat16);
+// The peak: a large square bf16 matrix product with the same threads (or on the GPU), in GFLOP/s.
+double bf16_peak_gflops(int64_t n, const at::Device& device) {
+  at::Tensor a = at::randn({n, n}).to(device, at::kBFloat16), b = at::randn({n, n}).to(device, at::kBFloat16);
   at::matmul(a, b);
+  model::synchronize(device);
   double best = 1e30;
   for (int i = 0; i < 3; ++i) {
     auto t = Clock::now();
     at::matmul(a, b);
+    model::synchronize(device);
     best = std::min(best, seconds_since(t));
   }
   return 2.0 * static_cast<double>(n * n * n) / best / 1e9;
@@ -102,7 +105,7 @@ double grpc_tokens_per_second(const std::string& model_dir, const std::vector<ro
   spec.exe = self;
   spec.args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", model_dir,
                "--precision", "fp8", "--port", "0", "--kv-cache-mb", std::to_string(o.kv_cache_mb),
-               "--max-n", std::to_string(std::max<int64_t>(o.samples, 64))};
+               "--max-n", std::to_string(std::max<int64_t>(o.samples, 64)), "--device", name(o.device)};
   Process worker(spec);
   std::string line;
   if (worker.read_line(line) != Process::Io::ok || line.rfind("listening on ", 0) != 0)
@@ -182,19 +185,20 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   const int threads = r1::model::configure_threads(threads_asked);
   r1::model::configure_allocator(r1::model::kLeanMmapThreshold);
   at::NoGradGuard no_grad;
-  std::printf("r1 bench rollout (%d threads): %lld prompts x %lld samples x %lld new tokens (prompts of %lld), %s preset\n",
-              threads, static_cast<long long>(o.prompts), static_cast<long long>(o.samples),
+  const at::Device device = model::resolve_device(o.device, "--device");
+  std::printf("r1 bench rollout (%s, %d threads): %lld prompts x %lld samples x %lld new tokens (prompts of %lld), %s preset\n",
+              model::describe_device(device).c_str(), threads, static_cast<long long>(o.prompts), static_cast<long long>(o.samples),
               static_cast<long long>(o.new_tokens), static_cast<long long>(o.prompt_tokens), o.preset.c_str());
-  const int64_t n = 2048;
-  const double peak = bf16_peak_gflops(n);
+  const int64_t n = device.is_cuda() ? 8192 : 2048;
+  const double peak = bf16_peak_gflops(n, device);
   std::printf("  peak     bf16 %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", static_cast<long long>(n),
               static_cast<long long>(n), static_cast<long long>(n), peak);
 
   const ScratchDir scratch("rollout");
   const std::filesystem::path& dir = scratch.path;
   save_bench_model(dir.string(), o.preset);
-  auto bf16 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));
-  auto fp8 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16));
+  auto bf16 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16, device));
+  auto fp8 = std::make_shared<model::Transformer>(model::Transformer::load(dir.string(), at::kBFloat16, device));
   fp8->quantize_fp8();
   const auto qs = workload(o, bf16->config().vocab_size);
   // Matrix-product work per sampled token: 2 FLOP per weight of every layer matrix and the output
@@ -213,9 +217,11 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   report("engine in-process, bf16", inproc_bf16, 0);
   const double inproc_fp8 = engine_tokens_per_second(fp8, qs, o.kv_cache_mb);
   report("engine in-process, fp8", inproc_fp8, inproc_bf16);
-  const double grpc_fp8 = grpc_tokens_per_second(dir.string(), qs, threads, o);
-  report("one gRPC worker, fp8", grpc_fp8, inproc_fp8);
-  std::printf("  gRPC overhead: %.1f%% (goal <= 5%%)\n", 100.0 * (1.0 - grpc_fp8 / inproc_fp8));
+  if (o.grpc) {
+    const double grpc_fp8 = grpc_tokens_per_second(dir.string(), qs, threads, o);
+    report("one gRPC worker, fp8", grpc_fp8, inproc_fp8);
+    std::printf("  gRPC overhead: %.1f%% (goal <= 5%%)\n", 100.0 * (1.0 - grpc_fp8 / inproc_fp8));
+  }
   if (o.naive) report("naive loop (no cache, no batching)", naive_tokens_per_second(*bf16, qs[0].prompt, o.new_tokens), 0);
   report_fp8_mismatch(*bf16, *fp8, qs, bf16_out);
 }

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
 
@@ -29,14 +30,17 @@ int64_t rss_kb() {
   return 0;
 }
 
-// The best of a few timed calls of f (after one warm-up), in seconds.
+// The best of a few timed calls of f (after one warm-up), in seconds; a GPU's queued work is waited
+// for before the clock stops.
 template <typename F>
-double best_of(int repeats, F&& f) {
+double best_of(int repeats, const at::Device& device, F&& f) {
   f();
+  r1::model::synchronize(device);
   double best = 1e30;
   for (int i = 0; i < repeats; ++i) {
     auto t = Clock::now();
     f();
+    r1::model::synchronize(device);
     best = std::min(best, seconds_since(t));
   }
   return best;
@@ -49,21 +53,24 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
 
   const at::ScalarType dtype = o.dtype == "fp32" ? at::kFloat : at::kBFloat16;
   const char* dname = dtype == at::kFloat ? "fp32" : "bf16";
+  const at::Device device = r1::model::resolve_device(o.device, "--device");
   at::NoGradGuard outer;
-  // Peak: a large square matrix product in the same dtype and thread count as the work.
-  const int64_t n = 2048;
-  at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
-  const double gemm = best_of(3, [&] { at::matmul(a, b); });
+  // Peak: a large square matrix product in the same dtype and thread count as the work (a GPU needs
+  // a larger one to reach its tensor cores' rate).
+  const int64_t n = device.is_cuda() ? 8192 : 2048;
+  at::Tensor a = at::randn({n, n}).to(device, dtype), b = at::randn({n, n}).to(device, dtype);
+  const double gemm = best_of(3, device, [&] { at::matmul(a, b); });
   const double peak = 2.0 * n * n * n / gemm;
-  std::printf("r1 bench model (%d threads, %s)\n  peak   %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", threads, dname,
-              static_cast<long long>(n), static_cast<long long>(n), static_cast<long long>(n), peak / 1e9);
+  std::printf("r1 bench model (%s, %d threads, %s)\n  peak   %lldx%lldx%lld matrix product: %.0f GFLOP/s\n",
+              r1::model::describe_device(device).c_str(), threads, dname, static_cast<long long>(n),
+              static_cast<long long>(n), static_cast<long long>(n), peak / 1e9);
 
   for (const std::string& preset : o.presets) {
     r1::model::configure_allocator(r1::model::kLeanMmapThreshold);  // inference first
     ::malloc_trim(0);
     const int64_t base_rss = rss_kb();
     r1::checkpoint::ModelConfig c = r1::checkpoint::preset_config("qwen2", preset, 151936);
-    r1::model::Transformer m(c, dtype);
+    r1::model::Transformer m(c, dtype, device);
     m.init_random(1);
     ::malloc_trim(0);  // the fp32 draws the weights were converted from
     // FLOPs per token: 2 per multiply-accumulate of every matrix the token passes through. The layers'
@@ -84,12 +91,14 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
     // cache + the step's activations, compared with the arithmetic.
     for (int64_t batch : o.decode_batches) {
       const int64_t cap = o.prompt_tokens + o.decode_steps + 1;
-      at::Tensor prompt = at::randint(c.vocab_size, {batch, o.prompt_tokens}, at::kLong);
+      at::Tensor prompt = at::randint(c.vocab_size, {batch, o.prompt_tokens}, at::kLong).to(device);
       r1::model::KVCache cache = m.new_cache(batch, cap);
       m.forward_cached(prompt, cache);
-      at::Tensor step = at::randint(c.vocab_size, {batch, 1}, at::kLong);
+      at::Tensor step = at::randint(c.vocab_size, {batch, 1}, at::kLong).to(device);
+      r1::model::synchronize(device);
       auto t = Clock::now();
       for (int64_t s = 0; s < o.decode_steps; ++s) m.logits(m.forward_cached(step, cache));
+      r1::model::synchronize(device);
       const double secs = seconds_since(t);
       const double resident = static_cast<double>(rss_kb() - base_rss) * 1024;
       report("decode batch " + std::to_string(batch), static_cast<double>(batch * o.decode_steps), secs, 2 * with_head);
@@ -101,15 +110,15 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
       ::malloc_trim(0);
     }
     r1::model::configure_allocator(r1::model::kFastMmapThreshold);  // then the trainer's setting
-    at::Tensor ids = at::randint(c.vocab_size, {1, o.prefill_tokens}, at::kLong);
+    at::Tensor ids = at::randint(c.vocab_size, {1, o.prefill_tokens}, at::kLong).to(device);
     report("prefill 1x" + std::to_string(o.prefill_tokens), static_cast<double>(o.prefill_tokens),
-           best_of(1, [&] { m.logits(m.forward(ids).narrow(1, o.prefill_tokens - 1, 1)); }), 2 * layer_params);
+           best_of(1, device, [&] { m.logits(m.forward(ids).narrow(1, o.prefill_tokens - 1, 1)); }), 2 * layer_params);
     {
       at::AutoGradMode grad(true);
       for (auto& t : m.parameters()) t.requires_grad_(true);
-      at::Tensor x = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong);
-      at::Tensor y = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong);
-      const double secs = best_of(1, [&] {  // a warm-up step, then the timed one
+      at::Tensor x = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong).to(device);
+      at::Tensor y = at::randint(c.vocab_size, {o.train_batch, o.train_tokens}, at::kLong).to(device);
+      const double secs = best_of(1, device, [&] {  // a warm-up step, then the timed one
         auto [lp, ent] = m.token_logprobs(m.forward(x), y, 512);
         lp.sum().backward();
         for (auto& p : m.parameters()) p.mutable_grad() = at::Tensor();

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/choices.h"
+
 namespace r1::bench {
 
 // r1 bench model
@@ -16,6 +18,7 @@ struct ModelBenchOptions {
   std::string dtype = "bf16";
   int64_t prefill_tokens = 256, train_batch = 2, train_tokens = 128, decode_steps = 8, prompt_tokens = 64;
   std::vector<int64_t> decode_batches = {1, 16, 64};
+  DeviceChoice device;
 };
 
 // r1 bench rollout
@@ -24,6 +27,8 @@ struct RolloutBenchOptions {
   int64_t prompts = 32, samples = 8, prompt_tokens = 64, new_tokens = 256;
   double kv_cache_mb = 1024;
   bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
+  bool grpc = true;   // also time one gRPC worker (a separate process)
+  DeviceChoice device;
 };
 
 // r1 bench train
@@ -35,6 +40,7 @@ struct TrainBenchOptions {
   int64_t updates = 2;         // timed updates per config (after a warm-up); the best is reported
   bool checkpointing = true;   // also time with activation checkpointing
   int64_t grpo_steps = 5;      // whole GRPO steps per staleness setting (0: skip)
+  DeviceChoice device;
 };
 
 // r1 bench distributed

@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "tokenizer/bpe_train.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
@@ -38,15 +39,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double matmul_peak(at::ScalarType dtype) {
+// A large square matrix product's rate (2048^3 on a CPU, 8192^3 on a GPU), FLOP/s.
+double matmul_peak(at::ScalarType dtype, const at::Device& device) {
   at::NoGradGuard no_grad;
-  const int64_t n = 2048;
-  at::Tensor a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
+  const int64_t n = device.is_cuda() ? 8192 : 2048;
+  at::Tensor a = at::randn({n, n}).to(device, dtype), b = at::randn({n, n}).to(device, dtype);
   at::matmul(a, b);
+  model::synchronize(device);
   double best = 1e30;
   for (int i = 0; i < 3; ++i) {
     const auto t = Clock::now();
     at::matmul(a, b);
+    model::synchronize(device);
     best = std::min(best, seconds_since(t));
   }
   return 2.0 * n * n * n / best;
@@ -65,7 +69,8 @@ checkpoint::ModelConfig bench_config(const std::string& name) {
     return c;
   }
   if (name == "25m") return checkpoint::preset_config("qwen2", "25m", 8192);  // ~24M in the layers, an 8k vocabulary
-  throw ConfigError("r1 bench train: unknown config '" + name + "' (known: tiny, 25m)");
+  if (name.rfind("qwen2.5-", 0) == 0) return checkpoint::preset_config("qwen2", name, 151936);  // Qwen2.5's shapes
+  throw ConfigError("r1 bench train: unknown config '" + name + "' (known: tiny, 25m, qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-7b)");
 }
 
 // Parameters of every matrix a token is multiplied by: the layers' and the output head's.
@@ -79,8 +84,8 @@ struct UpdateTiming {
 };
 
 UpdateTiming time_update(const checkpoint::ModelConfig& mc, at::ScalarType compute, bool checkpointing,
-                         const TrainBenchOptions& o, double peak) {
-  model::Transformer policy(mc, at::kFloat);
+                         const TrainBenchOptions& o, double peak, const at::Device& device) {
+  model::Transformer policy(mc, at::kFloat, device);
   policy.init_random(1);
   policy.set_compute_dtype(compute);
   policy.set_activation_checkpointing(checkpointing);
@@ -117,6 +122,7 @@ UpdateTiming time_update(const checkpoint::ModelConfig& mc, at::ScalarType compu
     const auto t = Clock::now();
     trainer::StepUpdate u =
         trainer::grpo_update(trained, trainer::TrainBatch::from_groups(groups, false), trainer::UpdateOptions::of(c, i + 1));
+    model::synchronize(device);
     best = std::min(best, seconds_since(t));
     if (u.skipped) throw Error("r1 bench train: the update was skipped (non-finite loss)");
   }
@@ -157,6 +163,8 @@ StepSplit time_grpo_steps(const std::string& dir, int staleness, const TrainBenc
   run::GrpoConfig c;
   c.model = model_dir.string();
   c.train_data = (root / "train.jsonl").string();
+  c.device = o.device;
+  c.rollout.device = o.device;
   c.steps = o.grpo_steps;
   c.prompts_per_step = o.groups;
   c.group_size = o.group_size;
@@ -198,11 +206,14 @@ StepSplit time_grpo_steps(const std::string& dir, int staleness, const TrainBenc
 void bench_train(int threads_asked, const TrainBenchOptions& o) {
   const int threads = model::configure_threads(threads_asked);
   model::configure_allocator(model::kFastMmapThreshold);
-  const double peak32 = matmul_peak(at::kFloat), peak16 = matmul_peak(at::kBFloat16);
-  const ComputeDtype dtype = model::resolve_compute_dtype(parse_compute_dtype(o.dtype, "--dtype"));
+  const at::Device device = model::resolve_device(o.device, "--device");
+  const double peak32 = matmul_peak(at::kFloat, device), peak16 = matmul_peak(at::kBFloat16, device);
+  const ComputeDtype asked = parse_compute_dtype(o.dtype, "--dtype");
+  const ComputeDtype dtype = asked == ComputeDtype::kAuto && device.is_cuda() ? ComputeDtype::kBf16
+                                                                               : model::resolve_compute_dtype(asked);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
   const double peak = compute == at::kBFloat16 ? peak16 : peak32;
-  std::printf("r1 bench train (%d threads)\n", threads);
+  std::printf("r1 bench train (%s, %d threads)\n", model::describe_device(device).c_str(), threads);
   std::printf("  peak 2048^3 matrix product: fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s -> products in %s%s\n", peak32 / 1e9,
               peak16 / 1e9, name(dtype), o.dtype == "auto" ? " (auto: the faster)" : "");
   std::printf("  GRPO update: %lld groups x %lld samples, %lld prompt + %lld completion tokens, micro-batches <= %lld tokens\n",
@@ -212,11 +223,11 @@ void bench_train(int threads_asked, const TrainBenchOptions& o) {
     const checkpoint::ModelConfig mc = bench_config(name);
     std::printf("  %-5s %5.1fM parameters (%.1fM in matrix products), vocab %lld\n", name.c_str(),
                 static_cast<double>(mc.parameter_count()) / 1e6, matmul_params(mc) / 1e6, static_cast<long long>(mc.vocab_size));
-    const UpdateTiming plain = time_update(mc, compute, false, o, peak);
+    const UpdateTiming plain = time_update(mc, compute, false, o, peak, device);
     std::printf("        update %7.2f s   %8.0f tokens/s   MFU %5.1f%%\n", plain.seconds, plain.tokens_per_s, 100 * plain.mfu);
     std::fflush(stdout);
     if (o.checkpointing) {
-      const UpdateTiming ck = time_update(mc, compute, true, o, peak);
+      const UpdateTiming ck = time_update(mc, compute, true, o, peak, device);
       std::printf("        update %7.2f s   %8.0f tokens/s   MFU %5.1f%%   activation checkpointing (%.2fx the time)\n",
                   ck.seconds, ck.tokens_per_s, 100 * ck.mfu, ck.seconds / plain.seconds);
     }

@@ -266,8 +266,28 @@ ModelConfig preset_config(const std::string& arch, const std::string& preset, in
     c.max_position_embeddings = 32768;
     c.tie_word_embeddings = true;
     c.vocab_size = std::max<int64_t>(vocab_size, 151936);
+  } else if (preset == "qwen2.5-1.5b") {  // Qwen2.5-1.5B's shapes
+    c.hidden_size = 1536;
+    c.intermediate_size = 8960;
+    c.num_hidden_layers = 28;
+    c.num_attention_heads = 12;
+    c.num_key_value_heads = 2;
+    c.head_dim = 128;
+    c.max_position_embeddings = 32768;
+    c.tie_word_embeddings = true;
+    c.vocab_size = std::max<int64_t>(vocab_size, 151936);
+  } else if (preset == "qwen2.5-7b") {  // Qwen2.5-7B's shapes
+    c.hidden_size = 3584;
+    c.intermediate_size = 18944;
+    c.num_hidden_layers = 28;
+    c.num_attention_heads = 28;
+    c.num_key_value_heads = 4;
+    c.head_dim = 128;
+    c.max_position_embeddings = 32768;
+    c.tie_word_embeddings = false;
+    c.vocab_size = std::max<int64_t>(vocab_size, 152064);
   } else {
-    throw ConfigError("unknown preset '" + preset + "' (known: tiny, 25m, qwen2.5-0.5b)");
+    throw ConfigError("unknown preset '" + preset + "' (known: tiny, 25m, qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-7b)");
   }
   c.rope_theta = c.arch == Arch::kLlama ? 500000.0 : 1000000.0;
   if (c.arch == Arch::kLlama) c.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};

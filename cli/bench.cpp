@@ -7,6 +7,7 @@
 #include "cli/torch_module.h"
 #include "bench/tokenizer_bench.h"
 #include "cli/command.h"
+#include "rollout/worker_options.h"
 
 namespace r1::cli {
 
@@ -45,6 +46,7 @@ void add_model_bench(CLI::App* bench) {
   mb->add_option("--train-batch", model_opt->train_batch, "Training batch (sequences)")->capture_default_str();
   mb->add_option("--train-tokens", model_opt->train_tokens, "Training tokens per sequence")->capture_default_str();
   mb->add_option("--prefill-tokens", model_opt->prefill_tokens, "Prefill length")->capture_default_str();
+  rollout::add_device_option(*mb, model_opt->device, "Where the model runs: auto, cpu, cuda, cuda:N");
   mb->callback([model_opt] { torch_commands().bench_model(torch_context(), *model_opt); });
 }
 
@@ -53,13 +55,15 @@ void add_rollout_bench(CLI::App* bench) {
   auto rollout_opt = std::make_shared<RolloutBenchOptions>();
   auto* rb = bench->add_subcommand("rollout", "Rollout tokens/s: one gRPC worker vs the engine in-process vs a naive loop; "
                                               "fp8 vs bf16 speed, memory and log-prob mismatch; fraction of the matrix-product peak");
-  rb->add_option("--preset", rollout_opt->preset, "Model shape (qwen2 presets)")->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))
+  rb->add_option("--preset", rollout_opt->preset, "Model shape (qwen2 presets)")->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"}))
       ->capture_default_str();
   rb->add_option("--prompts", rollout_opt->prompts, "Prompts (groups)")->check(CLI::PositiveNumber)->capture_default_str();
   rb->add_option("--samples", rollout_opt->samples, "Samples per prompt")->check(CLI::PositiveNumber)->capture_default_str();
   rb->add_option("--prompt-tokens", rollout_opt->prompt_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
   rb->add_option("--new-tokens", rollout_opt->new_tokens, "New tokens per sample")->check(CLI::PositiveNumber)->capture_default_str();
   rb->add_option("--kv-cache-mb", rollout_opt->kv_cache_mb, "KV cache budget")->check(CLI::PositiveNumber)->capture_default_str();
+  rb->add_flag("!--no-grpc", rollout_opt->grpc, "Skip the gRPC worker timing");
+  rollout::add_device_option(*rb, rollout_opt->device, "Where the engines (and the gRPC worker) run: auto, cpu, cuda, cuda:N");
   rb->add_flag("!--no-naive", rollout_opt->naive, "Skip the naive loop");
   rb->callback([rollout_opt] { torch_commands().bench_rollout(torch_context(), *rollout_opt); });
 }
@@ -84,6 +88,7 @@ void add_train_bench(CLI::App* bench) {
   tb->add_option("--updates", train_opt->updates, "Timed updates per config (the best is reported)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   tb->add_flag("!--no-checkpointing", train_opt->checkpointing, "Skip the activation-checkpointing timing");
+  rollout::add_device_option(*tb, train_opt->device, "Where the policy trains: auto, cpu, cuda, cuda:N");
   tb->add_option("--grpo-steps", train_opt->grpo_steps, "Whole GRPO steps per staleness setting (0: skip)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   tb->callback([train_opt] { torch_commands().bench_train(torch_context(), *train_opt); });

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/torch_module.h"
+#include "rollout/worker_options.h"
 
 namespace r1::cli {
 
@@ -44,6 +45,7 @@ void add_model_commands(CLI::App& app) {
   g->add_option("--seed", gen->sampling.seed, "Seed: the same seed replays the same samples")->capture_default_str();
   g->add_option("--stop", gen->sampling.stop_strings, "Stop string (repeatable)");
   g->add_option("--dtype", gen->dtype, "Compute dtype: fp32 or bf16")->capture_default_str();
+  rollout::add_device_option(*g, gen->device, "Where the model runs: auto (a GPU when there is one), cpu, cuda, cuda:N");
   g->callback([gen] { torch_commands().generate(torch_context(), *gen); });
 }
 

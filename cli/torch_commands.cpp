@@ -22,6 +22,7 @@
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/chat_template.h"
 #include "inference/generate.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "bench/torch_bench.h"
 #include "checkpoint/config.h"
@@ -92,7 +93,8 @@ void model_init(const r1::cli::TorchContext& context, const r1::cli::ModelInitOp
 void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptions& o) {
   apply(context);
   r1::Tokenizer tok = r1::Tokenizer::load(o.model);
-  r1::model::Transformer m = r1::model::Transformer::load(o.model, parse_dtype(o.dtype));
+  r1::model::Transformer m =
+      r1::model::Transformer::load(o.model, parse_dtype(o.dtype), r1::model::resolve_device(o.device, "--device"));
   std::string text = o.prompt;
   std::optional<r1::ChatTemplate> tmpl;
   if (o.chat) {

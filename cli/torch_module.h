@@ -33,6 +33,7 @@ struct ModelInitOptions {
 // r1 generate
 struct GenerateOptions {
   std::string model, prompt, dtype = "fp32";
+  DeviceChoice device;
   bool chat = false;
   // The rollout seam's parameters (rollout/group.h), as the workers get them; stop ids are added by
   // the shared rule (tokenizer/chat_template.h).
@@ -69,7 +70,7 @@ struct TorchCommands {
   void (*bench_distributed)(const TorchContext& context, const DistributedBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 9;
+inline constexpr int kTorchAbiVersion = 10;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -194,4 +194,6 @@ nlohmann::json read_json_file(const std::string& path) {
   }
 }
 
+DeviceChoice read_device(ConfigReader& r) { return parse_device(r.get("device", "auto"), r.key_path("device")); }
+
 }  // namespace r1

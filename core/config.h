@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/choices.h"
+
 namespace r1 {
 
 class ConfigReader {
@@ -68,5 +70,9 @@ class ConfigReader {
 nlohmann::json read_json_file(const std::string& path);
 // Parses one JSON text (e.g. a JSON-lines row); errors read "<source>:<line>: <what>".
 nlohmann::json parse_json_text(std::string_view text, const std::string& source, int64_t line);
+
+// The object's "device" key (auto | cpu | cuda | cuda:N; default auto), parsed; model/device.h resolves
+// it against the machine.
+DeviceChoice read_device(ConfigReader& r);
 
 }  // namespace r1

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "checkpoint/config.h"
 #include "inference/engine.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
@@ -197,6 +198,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   rollout::WorkerOptions options;
   checkpoint::ModelConfig config;
   at::ScalarType dtype = at::kBFloat16;
+  at::Device device = at::kCPU;
   std::optional<Tokenizer> tokenizer;
   std::unique_ptr<inference::Engine> engine;
   std::thread engine_thread;
@@ -326,7 +328,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
         const bool fp8 = options.precision == WeightPrecision::kFp8;
         const model::Fp8Scaling scaling =
             options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
-        model::Transformer m = model::Transformer::unfilled(config, dtype);
+        model::Transformer m = model::Transformer::unfilled(config, dtype, device);
         for (auto& [name, in] : update.tensors) {
           at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
           if (!all_finite(src)) {
@@ -371,6 +373,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
     throw Error("--fp8-scaling: '" + o.fp8_scaling + "' is not one of channel, block");
   if (!(o.kv_cache_mb > 0)) throw Error("--kv-cache-mb must be > 0");
   s.dtype = o.precision == WeightPrecision::kFp32 ? at::kFloat : at::kBFloat16;
+  s.device = model::resolve_device(o.device, "--device");
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) s.tokenizer = Tokenizer::load(o.model_dir);
   // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
   // decoding, and the weight updates (through Engine::call). Then the process has one OpenMP team of
@@ -385,7 +388,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
     try {
       model::configure_threads(threads);  // intra-op threads are set per thread
       at::NoGradGuard no_grad;
-      model::Transformer m = model::Transformer::load(o.model_dir, s.dtype);
+      model::Transformer m = model::Transformer::load(o.model_dir, s.dtype, s.device);
       s.config = m.config();
       model = s.prepare(std::move(m));
       eo.kv_cache_tokens = inference::kv_tokens_for_megabytes(*model, o.kv_cache_mb);
@@ -421,7 +424,8 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
     s.engine_thread.join();
     throw Error("cannot listen on " + address + " (in use, or not an address of this machine)");
   }
-  log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << name(o.precision) << ", "
+  log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << name(o.precision) << " on "
+              << model::describe_device(s.device) << ", "
               << model->weight_bytes() / 1048576.0 << " MiB of weights, KV cache " << eo.kv_cache_tokens << " tokens) on "
               << o.host << ":" << s.port;
 }

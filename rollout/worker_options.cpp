@@ -30,6 +30,23 @@ void add_serve_options(CLI::App& serve, WorkerOptions& o) {
   serve.add_option("--token", o.token,
                    "Shared token every call must carry (metadata x-r1-token); default: $R1_ROLLOUT_TOKEN, else none");
   serve.add_option("--policy-version", o.version, "Policy version of the loaded weights")->capture_default_str();
+  add_device_option(serve, o.device, "Where the model and its KV cache live: auto (a GPU when there is one), cpu, cuda, cuda:N");
+}
+
+void add_device_option(CLI::App& app, DeviceChoice& device, const std::string& help) {
+  app.add_option_function<std::string>(
+         "--device", [&device](const std::string& text) { device = parse_device(text, "--device"); }, help)
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            try {
+              parse_device(text, "--device");
+              return std::string();
+            } catch (const std::exception& e) {
+              return std::string(e.what());
+            }
+          },
+          "DEVICE", "device"))
+      ->default_str(name(device));
 }
 
 namespace {
@@ -63,6 +80,7 @@ std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet) {
   flag("--max-n", o.max_n, d.max_n);
   flag("--max-message-mb", o.max_message_mb, d.max_message_mb);
   flag("--policy-version", o.version, d.version);
+  if (o.device != d.device) a.insert(a.end(), {"--device", name(o.device)});
   return a;
 }
 

@@ -29,11 +29,15 @@ struct WorkerOptions {
   int64_t max_message_mb = 64;
   uint64_t version = 0;                 // the policy version of the loaded weights
   int threads = 0;                      // LibTorch intra-op threads of the engine (0: one per core); `r1 --threads`
+  DeviceChoice device;                  // where the model and its KV cache live (auto: a GPU when there is one)
   bool operator==(const WorkerOptions&) const = default;
 };
 
 // Declares `rollout serve`'s flags on `serve`, writing into `o` (threads is r1's global --threads).
 void add_serve_options(CLI::App& serve, WorkerOptions& o);
+// `--device auto|cpu|cuda|cuda:N` on `app`, parsed into `device` (every command that runs a model
+// declares it this way: rollout serve, generate, bench).
+void add_device_option(CLI::App& app, DeviceChoice& device, const std::string& help);
 
 // The arguments after the r1 binary that start a worker with `o`: r1's global flags (--threads N,
 // and -q when `quiet`), then `rollout serve` and every flag of `o` whose value differs from the

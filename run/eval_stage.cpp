@@ -52,8 +52,9 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));
   else throw ConfigError(r.key_path("rewards") + ": required (they judge accuracy and format)");
   {
+    const DeviceChoice device = read_device(r);  // the stage's: its workers' unless "rollout" names one
     ConfigReader w = r.child("rollout");
-    c.rollout = RolloutConfig::read(w);
+    c.rollout = RolloutConfig::read(w, device);
     w.finish();
   }
   if (c.eval.limit < 0) throw ConfigError(r.key_path("limit") + ": must be >= 0 (0: all)");

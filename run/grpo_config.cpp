@@ -173,6 +173,7 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     o.finish();
   }
   c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
+  c.device = read_device(r);
   c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
                                         r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
@@ -180,7 +181,7 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.reward_threads = r.get("reward_threads", c.reward_threads);
   {
     ConfigReader w = r.child("rollout");
-    c.rollout = RolloutConfig::read(w);
+    c.rollout = RolloutConfig::read(w, c.device);
     w.finish();
   }
   {

@@ -38,6 +38,7 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
     if (c.hidden_size % c.heads != 0 || c.heads % c.kv_heads != 0)
       throw ConfigError(m.path() + ": hidden_size must divide by heads, and heads by kv_heads");
   }
+  c.device = read_device(r);
   {
     ConfigReader t = r.child("train");
     c.steps = t.get("steps", c.steps);

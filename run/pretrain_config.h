@@ -32,6 +32,7 @@ struct PretrainConfig {
   int64_t hidden_size = 128, intermediate_size = 384, layers = 4, heads = 4, kv_heads = 2, context = 512;
   // Training.
   int64_t steps = 500, seq_len = 256, batch_rows = 16;
+  DeviceChoice device;                 // auto | cpu | cuda | cuda:N: where the model trains (model/device.h)
   ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;
   OptimConfig optim;

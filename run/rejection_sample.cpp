@@ -53,8 +53,9 @@ RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
   c.passthrough = r.get("passthrough", c.passthrough);
   c.passthrough_limit = r.get("passthrough_limit", c.passthrough_limit);
   {
+    const DeviceChoice device = read_device(r);  // the stage's: its workers' unless "rollout" names one
     ConfigReader w = r.child("rollout");
-    c.rollout = RolloutConfig::read(w);
+    c.rollout = RolloutConfig::read(w, device);
     w.finish();
   }
   if (c.limit < 0 || c.passthrough_limit < 0) throw ConfigError(r.key_path("limit") + ": limits must be >= 0 (0: all)");

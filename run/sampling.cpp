@@ -9,8 +9,9 @@
 
 namespace r1::run {
 
-RolloutConfig RolloutConfig::read(ConfigReader& w) {
+RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   RolloutConfig c;
+  c.device = w.has("device") ? read_device(w) : device;
   c.workers = w.get("workers", c.workers);
   c.addresses = w.get("addresses", c.addresses);
   c.precision = parse_weight_precision(w.get_choice("precision", name(c.precision), {"fp8", "bf16", "fp32"}), w.key_path("precision"));
@@ -44,6 +45,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
     w.max_n = std::max<int64_t>(max_n, 64);
     w.version = version;
     w.threads = threads_per_worker;
+    w.device = device;
   }
   return co;
 }

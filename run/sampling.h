@@ -22,7 +22,7 @@ class ConfigReader;
 
 namespace r1::run {
 
-// Rollout workers of a stage that samples (grpo, rejection-sample).
+// Rollout workers of a stage that samples (grpo, rejection-sample, eval).
 struct RolloutConfig {
   int workers = 2;                     // local worker processes (ignored when addresses are given)
   std::vector<std::string> addresses;  // remote workers, host:port
@@ -32,9 +32,11 @@ struct RolloutConfig {
   int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
   double group_timeout_s = 600;
   std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
+  DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
 
-  // The "rollout" object of a stage (every key optional; errors name the key).
-  static RolloutConfig read(ConfigReader& r);
+  // The "rollout" object of a stage (every key optional; errors name the key); `device` is the
+  // stage's, which local workers use unless the object names its own.
+  static RolloutConfig read(ConfigReader& r, DeviceChoice device = {});
   // Client options: local workers started from `r1_binary` serving `model_dir` at `version`, or the
   // remote addresses (which must serve the same weights).
   rollout::ClientOptions client_options(const std::string& r1_binary, const std::string& model_dir, int64_t max_n,

@@ -25,6 +25,7 @@ struct SftConfig {
   int64_t batch_tokens = 16384;        // tokens per optimiser step (whole rows: at least one)
   int64_t micro_batch_tokens = 8192;   // tokens per forward/backward (whole rows)
   OptimConfig optim;
+  DeviceChoice device;                 // auto | cpu | cuda | cuda:N: where the model trains (model/device.h)
   ComputeDtype compute_dtype = ComputeDtype::kAuto;
   bool activation_checkpointing = false;
   int64_t save_every = 0;              // 0: at the end only

@@ -143,7 +143,8 @@ void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>&
   const int64_t bucket_elems = std::max<int64_t>(1, bucket_bytes / 4);
   size_t i = 0;
   while (i < params.size()) {
-    // One bucket: consecutive parameters up to bucket_elems (at least one), flattened in fp32.
+    // One bucket: consecutive parameters up to bucket_elems (at least one), flattened in fp32 in host
+    // memory, where the Gloo group reads it (a GPU's gradients are staged through it).
     size_t j = i;
     int64_t n = 0;
     while (j < params.size() && (j == i || n + params[j].numel() <= bucket_elems)) n += params[j++].numel();
@@ -162,7 +163,7 @@ void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>&
       at::Tensor p = params[k];
       at::Tensor summed = flat.narrow(0, at_, p.numel()).view(p.sizes());
       if (p.grad().defined()) p.mutable_grad().copy_(summed);
-      else p.mutable_grad() = summed.to(p.scalar_type()).clone();
+      else p.mutable_grad() = summed.to(p.device(), p.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
       at_ += p.numel();
     }
     i = j;

@@ -137,7 +137,7 @@ std::vector<size_t> share_of(const std::vector<size_t>& members, const run::Coll
 
 // Per-sequence rows laid out [B, L] for the micro-batch `idx`, zero-padded.
 at::Tensor stack_rows(const std::vector<at::Tensor>& rows, const std::vector<size_t>& idx, int64_t L) {
-  at::Tensor out = at::zeros({static_cast<int64_t>(idx.size()), L}, at::kFloat);
+  at::Tensor out = at::zeros({static_cast<int64_t>(idx.size()), L}, rows[idx.front()].options());
   for (size_t b = 0; b < idx.size(); ++b)
     out[static_cast<int64_t>(b)].narrow(0, 0, rows[idx[b]].size(0)).copy_(rows[idx[b]]);
   return out;
@@ -162,11 +162,11 @@ struct UpdateRun {
     GrpoBatch b;
     b.logprobs = s.logprobs;
     b.old_logprobs = separate_old ? stack_rows(old_lp, idx, L) : s.logprobs.detach();
-    b.rollout_logprobs = pad_rows(batch.rollout_logprobs, idx).narrow(1, 0, L);
+    b.rollout_logprobs = pad_rows(batch.rollout_logprobs, idx).narrow(1, 0, L).to(policy.model.device());
     if (!ref_lp.empty()) b.ref_logprobs = stack_rows(ref_lp, idx, L);
     std::vector<float> a;
     for (size_t i : idx) a.push_back(static_cast<float>(batch.advantages[i]));
-    b.advantages = at::tensor(a, at::kFloat);
+    b.advantages = at::tensor(a, at::kFloat).to(policy.model.device());
     b.mask = s.mask;
     GrpoLoss l = grpo_loss(b, o.loss, norm);
     const double lv = l.loss.item<double>();

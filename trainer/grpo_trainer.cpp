@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
@@ -82,10 +83,11 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 }
 
 Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step, run::Collective* group) {
-  Trainee t{model::Transformer::load(policy_dir, at::kFloat), nullptr, std::nullopt};
+  const at::Device device = model::resolve_device(c.device, "device");
+  Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
-  log::info() << "trainer: matrix products in " << name(dtype) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
+  log::info() << "trainer: on " << model::describe_device(device) << ", matrix products in " << name(dtype) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
@@ -93,9 +95,9 @@ Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, in
   if (c.loss.beta > 0) {
     const fs::path ref_dir = fs::path(policy_dir) / "reference";
     if (start_step > 0 && fs::exists(ref_dir)) {
-      t.reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat));
+      t.reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat, device));
     } else {
-      t.reference.emplace(t.policy.config(), at::kFloat);
+      t.reference.emplace(t.policy.config(), at::kFloat, device);
       copy_weights(t.policy, *t.reference);
     }
     t.reference->set_compute_dtype(compute);
@@ -341,7 +343,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // 4. Push the new weights to the workers; reset the reference when it is due.
     if (!upd.skipped) {
       const auto t = Clock::now();
-      client.update_weights(static_cast<uint64_t>(step + 1), weight_tensors(trainee.policy));
+      client.update_weights(static_cast<uint64_t>(step + 1), weight_tensors(trainee.policy).tensors);
       times.weight_sync_s = seconds_since(t);
     }
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
@@ -369,11 +371,14 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   return result;
 }
 
-std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m) {
-  std::vector<rollout::WeightTensor> out;
-  for (const auto& [name, t] : m.weights()) {
-    if (t.scalar_type() != at::kFloat || !t.is_contiguous()) throw Error("weight push: " + name + " is not contiguous fp32");
-    out.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
+HostWeights weight_tensors(const model::Transformer& m) {
+  HostWeights out;
+  for (const auto& [name, weight] : m.weights()) {
+    if (weight.scalar_type() != at::kFloat || !weight.is_contiguous())
+      throw Error("weight push: " + name + " is not contiguous fp32");
+    at::Tensor t = weight;
+    if (!t.device().is_cpu()) out.staged.push_back(t = t.detach().to(at::kCPU));
+    out.tensors.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
   }
   return out;
 }

@@ -9,6 +9,7 @@
 // model/ (the final policy, Hugging Face layout), summary.json and plot.svg.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -41,8 +42,13 @@ struct GrpoRun {
 
 run::GrpoResult run_grpo(const run::GrpoConfig& config, const GrpoRun& run);
 
-// The trainer's fp32 weights as a weight update's tensors (borrowed: the model must outlive the push).
+// The trainer's fp32 weights as a weight update's tensors, in host memory: borrowed from a model on
+// the CPU (which must outlive the push), copied once from one on a GPU (`staged` holds the copies).
 // Throws r1::Error for a weight that is not contiguous fp32.
-std::vector<rollout::WeightTensor> weight_tensors(const model::Transformer& m);
+struct HostWeights {
+  std::vector<at::Tensor> staged;
+  std::vector<rollout::WeightTensor> tensors;
+};
+HostWeights weight_tensors(const model::Transformer& m);
 
 }  // namespace r1::trainer

@@ -49,18 +49,18 @@ CompletionScores score_completions(const model::Transformer& model, const std::v
     }
   }
   CompletionScores out;
-  out.logprobs = at::zeros({B * L}, at::kFloat);
-  out.entropy = at::zeros({B * L}, at::kFloat);
-  out.mask = at::zeros({B * L}, at::kFloat);
+  const at::TensorOptions f32 = model.options(at::kFloat);
+  out.logprobs = at::zeros({B * L}, f32);
+  out.entropy = at::zeros({B * L}, f32);
+  out.mask = at::zeros({B * L}, f32);
   if (!rows_at.empty()) {
-    at::Tensor input = at::tensor(ids, at::kLong).view({B, T});
-    at::Tensor hidden = model.forward(input).reshape({B * T, -1});
-    at::Tensor rows = at::tensor(rows_at, at::kLong), slot = at::tensor(slots, at::kLong);
-    auto [lp, ent] = model.token_logprobs(hidden.index_select(0, rows).unsqueeze(0),
-                                          at::tensor(targets, at::kLong).unsqueeze(0));
+    auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(model.device()); };
+    at::Tensor hidden = model.forward(on_device(ids).view({B, T})).reshape({B * T, -1});
+    at::Tensor rows = on_device(rows_at), slot = on_device(slots);
+    auto [lp, ent] = model.token_logprobs(hidden.index_select(0, rows).unsqueeze(0), on_device(targets).unsqueeze(0));
     out.logprobs = out.logprobs.index_put({slot}, lp.squeeze(0));
     out.entropy = out.entropy.index_put({slot}, ent.squeeze(0).detach());
-    out.mask.index_put_({slot}, at::ones({static_cast<int64_t>(slots.size())}));
+    out.mask.index_put_({slot}, at::ones({static_cast<int64_t>(slots.size())}, f32));
   }
   out.logprobs = out.logprobs.view({B, L});
   out.entropy = out.entropy.view({B, L});

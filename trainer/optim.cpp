@@ -79,7 +79,7 @@ struct Optimizer::Impl {
   at::Tensor flatten(const std::vector<size_t>& idx) const {
     std::vector<at::Tensor> parts;
     for (size_t i : idx) parts.push_back(params[i].detach().reshape({-1}).to(at::kFloat));
-    return at::cat(parts).contiguous();
+    return at::cat(parts).to(at::kCPU).contiguous();  // the collective reads host memory
   }
 
   void scatter(const at::Tensor& flat, const std::vector<size_t>& idx) {
@@ -198,8 +198,8 @@ void Optimizer::gather_state() {
       if (step > 0) {
         auto s = std::make_unique<torch::optim::AdamWParamState>();
         s->step(step);
-        s->exp_avg(buf.narrow(0, at_, p.numel()).view(p.sizes()).clone());
-        s->exp_avg_sq(buf.narrow(0, n + at_, p.numel()).view(p.sizes()).clone());
+        s->exp_avg(buf.narrow(0, at_, p.numel()).view(p.sizes()).to(p.device(), /*non_blocking=*/false, /*copy=*/true));
+        s->exp_avg_sq(buf.narrow(0, n + at_, p.numel()).view(p.sizes()).to(p.device(), false, true));
         impl_->adamw->state()[Impl::key(p)] = std::move(s);
       }
       at_ += p.numel();

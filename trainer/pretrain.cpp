@@ -11,18 +11,19 @@
 #include <random>
 #include <set>
 
+#include "checkpoint/config.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "core/text.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/thread_pool.h"
-#include "tokenizer/bpe_train.h"
-#include "checkpoint/config.h"
+#include "model/device.h"
 #include "model/runtime.h"
-#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
-#include "telemetry/run_log.h"
 #include "run/collective.h"
+#include "telemetry/run_log.h"
+#include "tokenizer/bpe_train.h"
+#include "tokenizer/tokenizer.h"
 #include "trainer/distributed.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
@@ -205,10 +206,10 @@ PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out
   const TokenStream stream = tokenize_corpus(corpus, c, model_dir, threads);
 
   const checkpoint::ModelConfig mc = model_config(c, stream);
-  model::Transformer m(mc, at::kFloat);
+  model::Transformer m(mc, at::kFloat, model::resolve_device(c.device, "device"));
   m.init_random(c.seed);
   const ComputeDtype compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
-  log::info() << "pretrain: matrix products in " << name(compute) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
+  log::info() << "pretrain: on " << model::describe_device(m.device()) << ", matrix products in " << name(compute) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   const Trained trained = train(m, stream, c, ranks);
   if (!ranks.leader()) return {};

@@ -13,18 +13,19 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
-#include "tokenizer/chat_template.h"
+#include "model/device.h"
 #include "model/runtime.h"
-#include "tokenizer/tokenizer.h"
 #include "model/transformer.h"
 #include "run/checkpoint_store.h"
 #include "run/collective.h"
 #include "run/dataset.h"
+#include "run/sft_data.h"
 #include "telemetry/run_log.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
 #include "trainer/distributed.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
-#include "run/sft_data.h"
 
 namespace fs = std::filesystem;
 
@@ -74,7 +75,8 @@ SftData load_data(const run::SftConfig& c, const Tokenizer& tokenizer) {
 }
 
 model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const run::SftConfig& c) {
-  model::Transformer m = model::Transformer::load(model_dir, at::kFloat);
+  const at::Device device = model::resolve_device(c.device, "device");
+  model::Transformer m = model::Transformer::load(model_dir, at::kFloat, device);
   if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
     throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                 " tokens but the model only " + std::to_string(m.config().vocab_size) + " rows");
