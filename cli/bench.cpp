@@ -100,7 +100,7 @@ void add_distributed_bench(CLI::App* bench) {
   auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16) "
                                                    "and Gloo's all-reduce on loopback against memcpy");
   db->add_option("--preset", dist_opt->preset, "Shape of the pushed model (qwen2 presets)")
-      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))->capture_default_str();
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"}))->capture_default_str();
   db->add_option("--precision", dist_opt->precision, "The worker's weights")->check(CLI::IsMember({"fp8", "bf16", "fp32"}))
       ->capture_default_str();
   db->add_option("--pushes", dist_opt->pushes, "Timed full pushes")->check(CLI::PositiveNumber)->capture_default_str();

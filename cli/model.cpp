@@ -18,8 +18,8 @@ void add_model_commands(CLI::App& app) {
       "init", "Write a random-weight checkpoint (config.json, safetensors, tokenizer files) for tests, benchmarks and smoke tests");
   cmd->add_option("--arch", init->arch, "Architecture")->check(CLI::IsMember({"qwen2", "qwen3", "llama"}))->capture_default_str();
   cmd->add_option("--preset", init->preset, "Size: tiny (~0.3M besides embeddings), 25m (~24M besides embeddings), "
-                                            "qwen2.5-0.5b (that model's shapes)")
-      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))
+                                            "qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-7b (those models' shapes)")
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"}))
       ->capture_default_str();
   cmd->add_option("--seed", init->seed, "Seed of the random weights")->capture_default_str();
   cmd->add_option("--out", init->out, "Folder to write")->required();

@@ -41,8 +41,8 @@ void add_device_option(CLI::App& app, DeviceChoice& device, const std::string& h
             try {
               parse_device(text, "--device");
               return std::string();
-            } catch (const std::exception& e) {
-              return std::string(e.what());
+            } catch (const std::exception&) {  // CLI11 names the flag itself
+              return "'" + text + "' is not a device (auto, cpu, cuda or cuda:N)";
             }
           },
           "DEVICE", "device"))

@@ -174,6 +174,7 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   }
   c.micro_batch_tokens = r.get("micro_batch_tokens", c.micro_batch_tokens);
   c.device = read_device(r);
+  c.device_key = r.key_path("device");
   c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
                                         r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);

@@ -84,6 +84,7 @@ struct GrpoConfig {
   OptimConfig optim;
   int64_t micro_batch_tokens = 8192;
   DeviceChoice device;                 // auto | cpu | cuda | cuda:N: where the model trains (model/device.h)
+  std::string device_key = "device";   // its key path in the recipe, for errors
   ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
   nlohmann::json rewards;              // a RewardSet config in the current spelling ([{"kind": ...}, ...])

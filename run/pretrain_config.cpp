@@ -39,6 +39,7 @@ PretrainConfig PretrainConfig::read(ConfigReader& r) {
       throw ConfigError(m.path() + ": hidden_size must divide by heads, and heads by kv_heads");
   }
   c.device = read_device(r);
+  c.device_key = r.key_path("device");
   {
     ConfigReader t = r.child("train");
     c.steps = t.get("steps", c.steps);

@@ -33,6 +33,7 @@ struct PretrainConfig {
   // Training.
   int64_t steps = 500, seq_len = 256, batch_rows = 16;
   DeviceChoice device;                 // auto | cpu | cuda | cuda:N: where the model trains (model/device.h)
+  std::string device_key = "device";   // its key path in the recipe, for errors
   ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;
   OptimConfig optim;

@@ -26,6 +26,7 @@ struct SftConfig {
   int64_t micro_batch_tokens = 8192;   // tokens per forward/backward (whole rows)
   OptimConfig optim;
   DeviceChoice device;                 // auto | cpu | cuda | cuda:N: where the model trains (model/device.h)
+  std::string device_key = "device";   // its key path in the recipe, for errors
   ComputeDtype compute_dtype = ComputeDtype::kAuto;
   bool activation_checkpointing = false;
   int64_t save_every = 0;              // 0: at the end only

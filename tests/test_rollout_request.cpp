@@ -216,9 +216,17 @@ TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve`
   o.max_message_mb = 256;
   o.version = 12345678901ULL;
   o.threads = 3;
+  o.device = {r1::DeviceChoice::kCuda, 1};
   const auto args = r1::rollout::worker_command(o, true);
   CHECK(parse_worker_command(args, &quiet) == o);
   CHECK(quiet);
+  CHECK(std::find(args.begin(), args.end(), "cuda:1") != args.end());
+  o.device = {r1::DeviceChoice::kCpu, 0};
+  CHECK(parse_worker_command(r1::rollout::worker_command(o, true), &quiet) == o);
+  // A device that is no device is refused by the flag itself, naming it.
+  std::vector<std::string> bad = r1::rollout::worker_command(o, true);
+  bad.back() = "gpu";
+  CHECK_THROWS_WITH(parse_worker_command(bad, &quiet), Catch::Contains("'gpu' is not a device (auto, cpu, cuda or cuda:N)"));
   // The token never appears on a command line (visible to every user of the machine).
   o.token = "s3cret";
   for (const auto& a : r1::rollout::worker_command(o, true)) CHECK(a.find("s3cret") == std::string::npos);

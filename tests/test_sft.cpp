@@ -20,6 +20,7 @@
 #include "model/transformer.h"
 #include "trainer/recipe.h"
 #include "trainer/sft.h"
+#include "run/sampling.h"
 #include "run/sft_data.h"
 
 namespace fs = std::filesystem;
@@ -291,4 +292,25 @@ TEST_CASE("recipes: finished stages are skipped, changed ones run again, interru
   RecipeRun bad = edited;
   bad.from = "third";
   CHECK_THROWS_WITH(run_recipe(bad), Catch::Contains("--from third"));
+}
+
+TEST_CASE("device keys: a stage's device is parsed with its key path, and its workers follow it", "[sft][device]") {
+  nlohmann::json stage = {{"model", "m"}, {"train", "t.jsonl"}, {"device", "cuda:1"}};
+  ConfigReader r(stage, "recipe: stages[0] (sft)");
+  const r1::run::SftConfig c = r1::run::SftConfig::read(r);
+  CHECK((c.device == r1::DeviceChoice{r1::DeviceChoice::kCuda, 1}));
+  CHECK(c.device_key == "recipe: stages[0] (sft).device");
+  nlohmann::json bad = {{"model", "m"}, {"train", "t.jsonl"}, {"device", "tpu"}};
+  ConfigReader rb(bad, "recipe: stages[0] (sft)");
+  CHECK_THROWS_WITH(r1::run::SftConfig::read(rb),
+                    "recipe: stages[0] (sft).device: 'tpu' is not a device (auto, cpu, cuda or cuda:N)");
+  // Rollout workers: the stage's device unless "rollout" names its own; it reaches their command line.
+  nlohmann::json rollout = nlohmann::json::object();
+  ConfigReader w(rollout, "s.rollout");
+  const r1::run::RolloutConfig follows = r1::run::RolloutConfig::read(w, {r1::DeviceChoice::kCpu, 0});
+  CHECK(follows.device.kind == r1::DeviceChoice::kCpu);
+  CHECK(follows.client_options("/bin/r1", "m", 8, 0).local.worker.device.kind == r1::DeviceChoice::kCpu);
+  nlohmann::json own = {{"device", "cuda"}};
+  ConfigReader w2(own, "s.rollout");
+  CHECK((r1::run::RolloutConfig::read(w2, {r1::DeviceChoice::kCpu, 0}).device == r1::DeviceChoice{r1::DeviceChoice::kCuda, 0}));
 }

@@ -83,7 +83,7 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 }
 
 Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step, run::Collective* group) {
-  const at::Device device = model::resolve_device(c.device, "device");
+  const at::Device device = model::resolve_device(c.device, c.device_key);
   Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;

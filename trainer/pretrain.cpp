@@ -206,7 +206,7 @@ PretrainResult run_pretrain(const run::PretrainConfig& c, const std::string& out
   const TokenStream stream = tokenize_corpus(corpus, c, model_dir, threads);
 
   const checkpoint::ModelConfig mc = model_config(c, stream);
-  model::Transformer m(mc, at::kFloat, model::resolve_device(c.device, "device"));
+  model::Transformer m(mc, at::kFloat, model::resolve_device(c.device, c.device_key));
   m.init_random(c.seed);
   const ComputeDtype compute = make_trainable(m, c.compute_dtype, c.activation_checkpointing);
   log::info() << "pretrain: on " << model::describe_device(m.device()) << ", matrix products in " << name(compute) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")

@@ -75,7 +75,7 @@ SftData load_data(const run::SftConfig& c, const Tokenizer& tokenizer) {
 }
 
 model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const run::SftConfig& c) {
-  const at::Device device = model::resolve_device(c.device, "device");
+  const at::Device device = model::resolve_device(c.device, c.device_key);
   model::Transformer m = model::Transformer::load(model_dir, at::kFloat, device);
   if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
     throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
