@@ -78,7 +78,18 @@ struct WeightTensor {
   size_t bytes = 0;
 };
 
-class RolloutClient {
+// What generates a trainer's groups: worker processes over gRPC (RolloutClient, below), or an engine in
+// the trainer's own process on the trainer's device (trainer/colocated.h, `rollout.colocate`). The
+// samplers (run/sampling.h) see only this.
+class GroupGenerator {
+ public:
+  virtual ~GroupGenerator() = default;
+  // Runs every request as one group of params.n samples; on_group runs on the calling thread once per
+  // request with all n completions, in finishing order. Throws r1::Error when a group cannot be made.
+  virtual void generate(const std::vector<GroupRequest>& requests, const std::function<void(GroupResult&&)>& on_group) = 0;
+};
+
+class RolloutClient : public GroupGenerator {
  public:
   // Starts the local workers (in parallel) and waits until every worker answers GetStatus; throws
   // r1::Error naming the worker that did not (local workers started so far are stopped again).
@@ -95,7 +106,7 @@ class RolloutClient {
   // aborted it for a weight update; gives up (r1::Error) on INVALID_ARGUMENT or UNAUTHENTICATED at
   // once, after max_attempts failures of one group, or when no worker is left. An exception from
   // on_group cancels the groups in flight and propagates.
-  void generate(const std::vector<GroupRequest>& requests, const std::function<void(GroupResult&&)>& on_group);
+  void generate(const std::vector<GroupRequest>& requests, const std::function<void(GroupResult&&)>& on_group) override;
   // The same, collected and ordered by index.
   std::vector<GroupResult> generate_all(const std::vector<GroupRequest>& requests);
 

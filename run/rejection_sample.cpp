@@ -56,6 +56,8 @@ RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
     const DeviceChoice device = read_device(r);  // the stage's: its workers' unless "rollout" names one
     ConfigReader w = r.child("rollout");
     c.rollout = RolloutConfig::read(w, device);
+    if (c.rollout.colocate)  // this stage runs without LibTorch in the trainer: its sampling is the workers'
+      throw ConfigError(w.key_path("colocate") + ": only a grpo stage runs its engine in its own process");
     w.finish();
   }
   if (c.limit < 0 || c.passthrough_limit < 0) throw ConfigError(r.key_path("limit") + ": limits must be >= 0 (0: all)");

@@ -19,11 +19,14 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
   c.max_staleness = w.get("max_staleness", c.max_staleness);
   c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
+  c.colocate = w.get("colocate", c.colocate);
   const char* env = std::getenv("R1_ROLLOUT_TOKEN");
   c.token = w.get("token", std::string(env ? env : ""));
   if (c.max_staleness < 0 || c.max_staleness > 1)
     throw ConfigError(w.key_path("max_staleness") + ": must be 0 (on-policy) or 1 (one step off-policy)");
   if (c.addresses.empty() && c.workers < 1) throw ConfigError(w.key_path("workers") + ": must be >= 1");
+  if (c.colocate && !c.addresses.empty())
+    throw ConfigError(w.key_path("colocate") + ": a colocated engine and remote workers (addresses) exclude each other");
   return c;
 }
 
@@ -51,7 +54,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
 }
 
 
-Sampler::Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
+Sampler::Sampler(rollout::GroupGenerator& client, const Tokenizer& tokenizer, const std::string& prompt_template,
                  std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
                  const std::vector<int64_t>& model_eos_ids)
     : client_(client), tokenizer_(tokenizer), scorer_(std::move(scorer)), target_language_(std::move(target_language)) {

@@ -33,6 +33,7 @@ struct RolloutConfig {
   double group_timeout_s = 600;
   std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
   DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
+  bool colocate = false;               // no workers: an engine in the trainer's process, on its device (grpo)
 
   // The "rollout" object of a stage (every key optional; errors name the key); `device` is the
   // stage's, which local workers use unless the object names its own.
@@ -60,7 +61,7 @@ struct ScoredSample {
 
 class Sampler {
  public:
-  Sampler(rollout::RolloutClient& client, const Tokenizer& tokenizer, const std::string& prompt_template,
+  Sampler(rollout::GroupGenerator& client, const Tokenizer& tokenizer, const std::string& prompt_template,
           std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
           const std::vector<int64_t>& model_eos_ids);  // checkpoint/config.h: read_eos_token_ids(model dir)
 
@@ -75,7 +76,7 @@ class Sampler {
            const std::function<void(size_t k, std::vector<ScoredSample>&&)>& on_group, double* score_seconds);
 
  private:
-  rollout::RolloutClient& client_;
+  rollout::GroupGenerator& client_;
   const Tokenizer& tokenizer_;
   std::optional<ChatTemplate> template_;
   std::shared_ptr<const rewards::BatchScorer> scorer_;

@@ -313,3 +313,45 @@ TEST_CASE("r1 run --nproc-per-node 2: GRPO on two ranks gives the one-process ru
     CHECK(z[i]["optimizer_state_mb"].size() == 2);
   }
 }
+
+TEST_CASE("r1 run: a colocated engine samples what one fp32 worker samples, with no worker process", "[grpo-run][colocate]") {
+  Setup s("colocate");
+  // fp32 rollouts from one worker: sampling is exactly reproducible from the seeds, so the colocated
+  // engine (the same engine in the trainer's process, fed the policy's tensors where they lie) must
+  // draw the same completions, and the run the same rewards and losses.
+  const std::vector<std::string> common = {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=3",
+                                           "zero.compute_dtype=fp32", "zero.sampling.max_new_tokens=16",
+                                           R"(zero.rewards=[{"kind": "language", "name": "accuracy"}])"};
+  REQUIRE(run_recipe(s, "workers", common) == 0);
+  std::vector<std::string> colocated = common;
+  colocated.push_back("zero.rollout.colocate=true");
+  std::string err;
+  const int code = run_recipe(s, "colocated", colocated, &err);
+  INFO(err);
+  REQUIRE(code == 0);
+  CHECK(err.find("colocated engine on cpu") != std::string::npos);
+  auto a = rows(s.dir / "runs/workers/zero/metrics.jsonl");
+  auto b = rows(s.dir / "runs/colocated/zero/metrics.jsonl");
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("step " << i + 1);
+    CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
+    CHECK(b[i]["response_length"]["mean"].get<double>() == a[i]["response_length"]["mean"].get<double>());
+    CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5).margin(1e-7));
+  }
+  // The same completions, sample for sample.
+  auto ra = rows(s.dir / "runs/workers/zero/rollouts.jsonl"), rb = rows(s.dir / "runs/colocated/zero/rollouts.jsonl");
+  REQUIRE(ra.size() == rb.size());
+  std::multiset<std::string> ta, tb;
+  for (size_t i = 0; i < ra.size(); ++i) {
+    ta.insert(ra[i]["completion"].dump());
+    tb.insert(rb[i]["completion"].dump());
+  }
+  CHECK(ta == tb);
+  // Remote addresses and a colocated engine exclude each other; an eval stage cannot colocate.
+  std::vector<std::string> both = colocated;
+  both.push_back(R"(zero.rollout.addresses=["127.0.0.1:1"])");
+  CHECK(run_recipe(s, "both", both, &err) != 0);
+  CHECK(err.find("rollout.colocate: a colocated engine and remote workers (addresses) exclude each other") != std::string::npos);
+}

@@ -33,6 +33,7 @@
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
 #include "run/checkpoint_store.h"
+#include "trainer/colocated.h"
 #include "trainer/distributed.h"
 #include "trainer/grpo.h"
 #include "trainer/grpo_step.h"
@@ -287,6 +288,41 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
   return result;
 }
 
+// Where the step's groups come from: worker processes over gRPC, or the colocated engine; and how
+// the new weights reach them after an update.
+class Rollouts {
+ public:
+  Rollouts(const run::GrpoConfig& c, const GrpoRun& run, const model::Transformer& policy, const Tokenizer& tokenizer,
+           const std::string& policy_dir, int64_t start_step) {
+    if (c.rollout.colocate) {
+      ColocatedOptions o;
+      o.precision = c.rollout.precision;
+      o.kv_cache_mb = c.rollout.kv_cache_mb;
+      o.tokenizer = &tokenizer;
+      colocated_ = std::make_unique<ColocatedEngine>(policy, static_cast<uint64_t>(start_step), o);
+      log::info() << "rollouts: colocated engine on " << model::describe_device(policy.device()) << " ("
+                  << name(c.rollout.precision) << ", KV cache " << c.rollout.kv_cache_mb << " MB while generating)";
+    } else {
+      // Remote workers must serve the same starting weights (started with --model and --policy-version
+      // as the trainer's start); local ones are started so.
+      client_ = std::make_unique<rollout::RolloutClient>(
+          c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step)));
+    }
+  }
+  rollout::GroupGenerator& generator() {
+    if (colocated_) return *colocated_;
+    return *client_;
+  }
+  void push(const model::Transformer& policy, uint64_t version) {
+    if (colocated_) colocated_->refresh(policy, version);
+    else client_->update_weights(version, weight_tensors(policy).tensors);
+  }
+
+ private:
+  std::unique_ptr<rollout::RolloutClient> client_;
+  std::unique_ptr<ColocatedEngine> colocated_;
+};
+
 }  // namespace
 
 run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
@@ -306,10 +342,9 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   if (!c.eval.data.empty()) heldout.emplace(run::PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
-  // Remote workers must serve the same starting weights (started with --model and --policy-version
-  // as the trainer's start); local ones are started so.
-  rollout::RolloutClient client(c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step)));
-  run::Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(policy_dir));
+  Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step);
+  run::Sampler sampler(rollouts.generator(), tokenizer, c.prompt_template, scorer, c.target_language,
+                       checkpoint::read_eos_token_ids(policy_dir));
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   run::GrpoResult result;
@@ -343,7 +378,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // 4. Push the new weights to the workers; reset the reference when it is due.
     if (!upd.skipped) {
       const auto t = Clock::now();
-      client.update_weights(static_cast<uint64_t>(step + 1), weight_tensors(trainee.policy).tensors);
+      rollouts.push(trainee.policy, static_cast<uint64_t>(step + 1));
       times.weight_sync_s = seconds_since(t);
     }
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
