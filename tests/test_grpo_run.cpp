@@ -355,3 +355,19 @@ TEST_CASE("r1 run: a colocated engine samples what one fp32 worker samples, with
   CHECK(run_recipe(s, "both", both, &err) != 0);
   CHECK(err.find("rollout.colocate: a colocated engine and remote workers (addresses) exclude each other") != std::string::npos);
 }
+
+TEST_CASE("r1 run: a stage that runs out of memory is one line naming the stage and the knobs", "[grpo-run][device]") {
+  Dir dir("oom");
+  // A base model whose MLP alone would need ~10^15 bytes: the allocator refuses it at once.
+  const std::string cmd = std::string(R1_BINARY) + " --threads 1 run " R1_SOURCE_DIR "/recipes/r1-zero-tiny.json --runs-dir " +
+                          (dir / "runs") + " --set base.documents=50 --set base.train_problems=10 --set base.heldout_problems=5" +
+                          " --set base.model.intermediate_size=1000000000000 2> " + (dir / "err");
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  const std::string err = slurp(dir / "err");
+  INFO(err);
+  CHECK(err.find("r1: error: stage 'base' (pretrain-synthetic): out of memory: ") != std::string::npos);
+  CHECK(err.find("turn down train.batch_rows or train.seq_len, or set train.activation_checkpointing") != std::string::npos);
+  CHECK(err.find("frame #") == std::string::npos);  // no C++ backtrace
+}

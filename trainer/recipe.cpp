@@ -1,6 +1,8 @@
 // Running a recipe's plan: see recipe.h.
 #include "trainer/recipe.h"
 
+#include <c10/util/Exception.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -32,12 +34,42 @@ run::StageContext context_for(const run::PlannedStage& p, const std::string& dir
   return {p.config, p.name, dir, resume, run.threads, run.r1_binary, run.reward_services, group};
 }
 
+// What to turn down when a stage of `kind` runs out of memory.
+std::string memory_knobs(const std::string& kind) {
+  if (kind == "grpo")
+    return "micro_batch_tokens, rollout.kv_cache_mb or prompts_per_step x group_size, or set activation_checkpointing";
+  if (kind == "sft" || kind == "distill") return "micro_batch_tokens or seq_len, or set activation_checkpointing";
+  if (kind == "pretrain-synthetic") return "train.batch_rows or train.seq_len, or set train.activation_checkpointing";
+  return "rollout.kv_cache_mb";
+}
+
+bool out_of_memory(const c10::Error& e) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return true;  // a GPU's allocator
+  const std::string what = e.what();
+  for (const char* sign : {"not enough memory", "can't allocate memory", "out of memory"})  // the CPU's
+    if (what.find(sign) != std::string::npos) return true;
+  return false;
+}
+
+// Runs the stage's kind. LibTorch's out-of-memory (a screenful of C++ frames) becomes one line naming
+// the stage, the device's message and the knobs to turn down; the stage's checkpoints stay, so the same
+// command with a smaller setting resumes it.
+void run_kind(const run::PlannedStage& p, const run::StageContext& context) {
+  try {
+    kind_of(p).run(context);
+  } catch (const c10::Error& e) {
+    if (!out_of_memory(e)) throw;
+    throw Error("stage '" + p.name + "' (" + p.kind + "): out of memory: " + e.what_without_backtrace() +
+                "; turn down " + memory_knobs(p.kind) + ", then run the same command again to resume");
+  }
+}
+
 // A cached kind is made whole or not at all: built in a .partial folder, renamed when done.
 void run_cached_stage(const run::PlannedStage& p, const RecipeRun& run) {
   fs::remove_all(p.dir);
   const std::string tmp = p.dir + ".partial";
   fs::remove_all(tmp);
-  kind_of(p).run(context_for(p, tmp, false, run));
+  run_kind(p, context_for(p, tmp, false, run));
   fs::rename(tmp, p.dir);
 }
 
@@ -60,7 +92,7 @@ void run_stage(const run::PlannedStage& p, const RecipeRun& run) {
   if (!resume && fs::exists(p.dir)) set_aside(p);
   fs::create_directories(p.dir);
   write_state(p, "running");
-  kind_of(p).run(context_for(p, p.dir, resume, run));
+  run_kind(p, context_for(p, p.dir, resume, run));
   write_state(p, "done");
 }
 
@@ -80,7 +112,7 @@ void run_stage_on_all_ranks(const run::PlannedStage& p, const RecipeRun& run, ru
   fs::create_directories(dir);
   if (group.leader() && !p.in_cache) write_state(p, "running");
   group.barrier("before stage " + p.name);
-  kind_of(p).run(context_for(p, dir, resume, run, &group));
+  run_kind(p, context_for(p, dir, resume, run, &group));
   group.barrier("after stage " + p.name);
   if (!p.in_cache) {
     if (group.leader()) write_state(p, "done");
