@@ -238,57 +238,35 @@ ModelConfig preset_config(const std::string& arch, const std::string& preset, in
   c.attention_bias = c.arch == Arch::kQwen2;
   c.qk_norm = c.arch == Arch::kQwen3;
   c.vocab_size = vocab_size;
-  if (preset == "tiny") {
-    c.hidden_size = 64;
-    c.intermediate_size = 128;
-    c.num_hidden_layers = 2;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = c.arch == Arch::kQwen3 ? 32 : 16;  // Qwen3's head_dim is its own, not hidden / heads
-    c.max_position_embeddings = 2048;
-    c.tie_word_embeddings = c.arch != Arch::kLlama;
-  } else if (preset == "25m") {  // ~24M parameters besides the embeddings
-    c.hidden_size = 512;
-    c.intermediate_size = 1408;
-    c.num_hidden_layers = 8;
-    c.num_attention_heads = 8;
-    c.num_key_value_heads = 4;
-    c.head_dim = 64;
-    c.max_position_embeddings = 4096;
-    c.tie_word_embeddings = true;
-  } else if (preset == "qwen2.5-0.5b") {  // Qwen2.5-0.5B's shapes
-    c.hidden_size = 896;
-    c.intermediate_size = 4864;
-    c.num_hidden_layers = 24;
-    c.num_attention_heads = 14;
-    c.num_key_value_heads = 2;
-    c.head_dim = 64;
-    c.max_position_embeddings = 32768;
-    c.tie_word_embeddings = true;
-    c.vocab_size = std::max<int64_t>(vocab_size, 151936);
-  } else if (preset == "qwen2.5-1.5b") {  // Qwen2.5-1.5B's shapes
-    c.hidden_size = 1536;
-    c.intermediate_size = 8960;
-    c.num_hidden_layers = 28;
-    c.num_attention_heads = 12;
-    c.num_key_value_heads = 2;
-    c.head_dim = 128;
-    c.max_position_embeddings = 32768;
-    c.tie_word_embeddings = true;
-    c.vocab_size = std::max<int64_t>(vocab_size, 151936);
-  } else if (preset == "qwen2.5-7b") {  // Qwen2.5-7B's shapes
-    c.hidden_size = 3584;
-    c.intermediate_size = 18944;
-    c.num_hidden_layers = 28;
-    c.num_attention_heads = 28;
-    c.num_key_value_heads = 4;
-    c.head_dim = 128;
-    c.max_position_embeddings = 32768;
-    c.tie_word_embeddings = false;
-    c.vocab_size = std::max<int64_t>(vocab_size, 152064);
-  } else {
-    throw ConfigError("unknown preset '" + preset + "' (known: tiny, 25m, qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-7b)");
-  }
+  // name, hidden, intermediate, layers, heads, kv heads, head_dim (0: Qwen3's 32 or 16), context, tied
+  // (-1: all but Llama), the vocabulary at least (the real models' padded sizes).
+  struct Shape {
+    const char* name;
+    int64_t hidden, intermediate, layers, heads, kv_heads, head_dim, context;
+    int tied;
+    int64_t min_vocab;
+  };
+  static const Shape kPresets[] = {
+      {"tiny", 64, 128, 2, 4, 2, 0, 2048, -1, 0},
+      {"25m", 512, 1408, 8, 8, 4, 64, 4096, 1, 0},  // ~24M parameters besides the embeddings
+      {"qwen2.5-0.5b", 896, 4864, 24, 14, 2, 64, 32768, 1, 151936},
+      {"qwen2.5-1.5b", 1536, 8960, 28, 12, 2, 128, 32768, 1, 151936},
+      {"qwen2.5-7b", 3584, 18944, 28, 28, 4, 128, 32768, 0, 152064},
+  };
+  const Shape* shape = nullptr;
+  for (const Shape& p : kPresets)
+    if (preset == p.name) shape = &p;
+  if (!shape) throw ConfigError("unknown preset '" + preset + "' (known: tiny, 25m, qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-7b)");
+  c.hidden_size = shape->hidden;
+  c.intermediate_size = shape->intermediate;
+  c.num_hidden_layers = shape->layers;
+  c.num_attention_heads = shape->heads;
+  c.num_key_value_heads = shape->kv_heads;
+  // Qwen3's head_dim is its own, not hidden / heads.
+  c.head_dim = shape->head_dim > 0 ? shape->head_dim : c.arch == Arch::kQwen3 ? 32 : 16;
+  c.max_position_embeddings = shape->context;
+  c.tie_word_embeddings = shape->tied < 0 ? c.arch != Arch::kLlama : shape->tied == 1;
+  c.vocab_size = std::max<int64_t>(vocab_size, shape->min_vocab);
   c.rope_theta = c.arch == Arch::kLlama ? 500000.0 : 1000000.0;
   if (c.arch == Arch::kLlama) c.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};
   return c;

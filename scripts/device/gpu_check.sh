@@ -64,7 +64,7 @@ else
     stage "torch_update_$preset" python3 "$REPO_ROOT/scripts/device/baselines.py" update "$R1" "$preset" "$WORK" 64 128 384 8 \
       "$RESULTS/torch_update_$preset.json"
   done
-  stage bench_model "$R1" bench model --device cuda --presets qwen2.5-0.5b,qwen2.5-1.5b --decode-batches 1,64
+  stage bench_model "$R1" bench model --device cuda --presets qwen2.5-0.5b qwen2.5-1.5b --decode-batches 1 64
   stage recipe "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --set base.device=cuda \
     --set zero.device=cuda
 fi
