@@ -5,15 +5,6 @@
 namespace r1::inference {
 namespace {
 
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull, kMix1 = 0xbf58476d1ce4e5b9ull, kMix2 = 0x94d049bb133111ebull;
-
-int64_t as_signed(uint64_t x) { return static_cast<int64_t>(x); }
-
-// x >> s on the 64 bits as unsigned: an arithmetic shift, then the sign's copies cleared.
-at::Tensor shift_right(const at::Tensor& x, int s) {
-  return at::bitwise_and(at::bitwise_right_shift(x, s), as_signed((~0ull) >> s));
-}
-
 // A per-row column of each row's value.
 at::Tensor column(const std::vector<double>& values, const at::Tensor& like) {
   return at::tensor(values, at::kDouble).to(like.device(), at::kFloat).unsqueeze(1);
@@ -21,21 +12,11 @@ at::Tensor column(const std::vector<double>& values, const at::Tensor& like) {
 
 }  // namespace
 
-float uniform_noise_at(uint64_t key, int64_t j) {
-  uint64_t x = key + static_cast<uint64_t>(j) * kGolden;
-  x = (x ^ (x >> 30)) * kMix1;
-  x = (x ^ (x >> 27)) * kMix2;
+float uniform_of_key(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   x ^= x >> 31;
   return (static_cast<float>(x >> 40) + 0.5f) / 16777216.0f;
-}
-
-at::Tensor uniform_noise(const at::Tensor& keys, int64_t vocab) {
-  // int64 arithmetic wraps modulo 2^64 on every device LibTorch runs on, so these are uint64 hashes.
-  at::Tensor x = keys.unsqueeze(1) + at::arange(vocab, keys.options().dtype(at::kLong)).mul_(as_signed(kGolden));
-  x = at::bitwise_xor(x, shift_right(x, 30)).mul_(as_signed(kMix1));
-  x = at::bitwise_xor(x, shift_right(x, 27)).mul_(as_signed(kMix2));
-  x = at::bitwise_xor(x, shift_right(x, 31));
-  return shift_right(x, 40).to(at::kFloat).add_(0.5f).div_(16777216.0f);
 }
 
 at::Tensor sampling_distributions(const at::Tensor& logits, const std::vector<const rollout::SamplingParams*>& params) {
@@ -84,25 +65,45 @@ at::Tensor sampling_distribution(const at::Tensor& logits, const rollout::Sampli
   return sampling_distributions(logits.unsqueeze(0), {&params})[0];
 }
 
-Draw draw_tokens(const at::Tensor& logits, const std::vector<const rollout::SamplingParams*>& params,
-                 const std::vector<uint64_t>& keys) {
-  const int64_t R = logits.size(0);
-  if (static_cast<int64_t>(keys.size()) != R) throw Error("sampling: one key per row");
-  Draw out;
-  if (R == 0) return out;
-  at::Tensor probs = sampling_distributions(logits, params);
-  std::vector<int64_t> signed_keys;
-  for (uint64_t k : keys) signed_keys.push_back(as_signed(k));
-  at::Tensor key = at::tensor(signed_keys, at::kLong).to(probs.device());
-  at::Tensor race = probs / uniform_noise(key, probs.size(1)).log_().neg_();  // p_j / E_j
-  at::Tensor token = race.argmax(-1, /*keepdim=*/true);
+namespace {
+
+// Rows [from, from + n) of logits, drawn in one batch; results appended to `out`.
+void draw_rows(const at::Tensor& logits, const std::vector<const rollout::SamplingParams*>& params,
+               const std::vector<uint64_t>& keys, int64_t from, int64_t n, Draw& out) {
+  const auto first = params.begin() + from;
+  at::Tensor probs = sampling_distributions(logits.narrow(0, from, n), {first, first + n});
+  std::vector<double> u;
+  for (int64_t r = from; r < from + n; ++r) u.push_back(uniform_of_key(keys[static_cast<size_t>(r)]));
+  at::Tensor cdf = probs.cumsum(-1);
+  // u x the row's total mass, kept strictly below the total (where rounding could reach it), so the
+  // search never runs past the last token of non-zero probability.
+  at::Tensor total = cdf.narrow(1, cdf.size(1) - 1, 1);
+  at::Tensor target = at::minimum(column(u, probs) * total, at::nextafter(total, at::zeros_like(total)));
+  at::Tensor token = at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).clamp_max_(cdf.size(1) - 1);
   // One transfer: ids (exact in double below 2^53) and log-probabilities side by side.
   at::Tensor both = at::cat({token.to(at::kDouble), probs.gather(1, token).log().to(at::kDouble)}, 1).to(at::kCPU);
   const double* v = both.data_ptr<double>();
-  for (int64_t r = 0; r < R; ++r) {
+  for (int64_t r = 0; r < n; ++r) {
     out.tokens.push_back(static_cast<int64_t>(v[2 * r]));
     out.logprobs.push_back(static_cast<float>(v[2 * r + 1]));
   }
+}
+
+}  // namespace
+
+Draw draw_tokens(const at::Tensor& logits, const std::vector<const rollout::SamplingParams*>& params,
+                 const std::vector<uint64_t>& keys) {
+  const int64_t R = logits.size(0);
+  if (static_cast<int64_t>(keys.size()) != R || static_cast<int64_t>(params.size()) != R)
+    throw Error("sampling: one key and one SamplingParams per row");
+  Draw out;
+  // A GPU draws every row at once: one synchronisation per step. The CPU draws rows a few at a time,
+  // so each step's temporaries stay under the allocator's mmap threshold (model/runtime.h) and are
+  // reused from the heap: a 152k vocabulary's [64, V] tensors were fresh mappings, page-faulted on
+  // every decode step (~25% of a 0.5B model's decode time). Rows draw the same tokens either way.
+  const int64_t chunk = logits.is_cuda() ? std::max<int64_t>(R, 1)
+                                         : std::max<int64_t>(1, (512 << 10) / (4 * std::max<int64_t>(logits.size(1), 1)));
+  for (int64_t from = 0; from < R; from += chunk) draw_rows(logits, params, keys, from, std::min(chunk, R - from), out);
   return out;
 }
 

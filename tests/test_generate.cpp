@@ -205,17 +205,16 @@ TEST_CASE("generate: stop strings and streamed text with a real tokenizer", "[mo
   CHECK(s.text == c.text.substr(0, c.text.find(stop)));
 }
 
-TEST_CASE("sampling: the noise is a pure function of the key on every device, and draws follow the distribution",
-          "[model][generate]") {
-  // The tensor hash equals the host reference bit for bit (keys with the top bit set included).
-  std::vector<uint64_t> keys = {0, 1, 0x9e3779b97f4a7c15ull, ~0ull, 0x8000000000000000ull, 123456789};
-  std::vector<int64_t> signed_keys(keys.begin(), keys.end());
-  at::Tensor u = r1::inference::uniform_noise(at::tensor(signed_keys, at::kLong), 300);
-  REQUIRE(u.sizes() == at::IntArrayRef({6, 300}));
-  CHECK(u.min().item<float>() > 0);
-  CHECK(u.max().item<float>() < 1);
-  for (size_t r = 0; r < keys.size(); ++r)
-    for (int64_t j : {0, 1, 2, 150, 299}) CHECK(u[static_cast<int64_t>(r)][j].item<float>() == r1::inference::uniform_noise_at(keys[r], j));
+TEST_CASE("sampling: a row's draw is a function of its key, and draws follow the distribution", "[model][generate]") {
+  // One uniform number per key, in (0, 1); distinct keys, distinct numbers.
+  std::set<float> seen;
+  for (uint64_t k : {0ull, 1ull, 0x9e3779b97f4a7c15ull, ~0ull, 0x8000000000000000ull, 123456789ull}) {
+    const float u = r1::inference::uniform_of_key(k);
+    CHECK(u > 0);
+    CHECK(u < 1);
+    seen.insert(u);
+  }
+  CHECK(seen.size() == 6);
 
   // 20,000 draws of one distribution, each row its own key: frequencies within 1.5 points.
   const int64_t R = 20000;
@@ -232,6 +231,15 @@ TEST_CASE("sampling: the noise is a pure function of the key on every device, an
     CHECK(d.logprobs[r] == Approx(std::log(probs[d.tokens[r]].item<float>())).margin(1e-5));
   }
   for (int j = 0; j < 4; ++j) CHECK(count[static_cast<size_t>(j)] / R == Approx(probs[j].item<float>()).margin(0.015));
+  // The same keys in another order and batch size: each row draws what it drew before.
+  std::vector<uint64_t> few = {draw_keys[7], draw_keys[3], draw_keys[19999]};
+  r1::inference::Draw again = r1::inference::draw_tokens(probs.log().unsqueeze(0).expand({3, 4}), {&p, &p, &p}, few);
+  CHECK(again.tokens == std::vector<int64_t>{d.tokens[7], d.tokens[3], d.tokens[19999]});
+  // A token of probability 0 is never drawn, whatever the key (top-k 2 leaves two at 0).
+  SamplingParams two;
+  two.top_k = 2;
+  std::vector<const SamplingParams*> twos(static_cast<size_t>(R), &two);
+  for (int64_t t : r1::inference::draw_tokens(logits, twos, draw_keys).tokens) CHECK(t <= 1);
 
   // Rows with their own parameters in one batch: greedy takes the arg max, top-k 2 stays in the top 2,
   // min-p 0.5 keeps only what reaches half the best.
