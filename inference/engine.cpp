@@ -139,8 +139,9 @@ void Engine::cancel(GroupId id) {
 
 void Engine::update_weights(std::shared_ptr<const model::Transformer> model, uint64_t version, bool abort_in_flight) {
   if (!model) throw Error("update_weights: no model");
-  if (model->dtype() != model_->dtype() || checkpoint::model_config_json(model->config()) != checkpoint::model_config_json(model_->config()))
-    throw Error("update_weights: the new model's config or dtype differs from the one in service");
+  if (model->dtype() != model_->dtype() || model->device() != model_->device() ||
+      checkpoint::model_config_json(model->config()) != checkpoint::model_config_json(model_->config()))
+    throw Error("update_weights: the new model's config, dtype or device differs from the one in service");
   auto update = std::make_shared<WeightUpdate>();
   update->model = std::move(model);
   update->version = version;

@@ -234,7 +234,7 @@ TEST_CASE("engine: weight updates never mix versions in one sequence", "[model][
   // A model of another shape is refused.
   r1::inference::Engine engine(old_model, r1::inference::EngineOptions{});
   auto other = std::make_shared<Transformer>(r1::checkpoint::preset_config("qwen2", "tiny", 120));
-  CHECK_THROWS_WITH(engine.update_weights(other, 2, false), Catch::Contains("config or dtype differs"));
+  CHECK_THROWS_WITH(engine.update_weights(other, 2, false), Catch::Contains("config, dtype or device differs"));
 }
 
 TEST_CASE("engine: ids past the tokenizer's vocabulary are returned without text, never a crash", "[model][engine]") {

@@ -88,7 +88,8 @@ Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, in
   Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
-  log::info() << "trainer: on " << model::describe_device(device) << ", matrix products in " << name(dtype) << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
+  log::info() << "trainer: on " << model::describe_device(device) << ", matrix products in " << name(dtype)
+              << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
