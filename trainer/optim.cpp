@@ -139,10 +139,12 @@ void Optimizer::zero_grad() {
 double Optimizer::step(int64_t step) {
   // The global norm, computed here rather than by clip_grad_norm_ so a non-finite one can skip the
   // update before anything is scaled.
-  double sq = 0;
+  // Summed where the gradients live and read once: one host synchronisation per step on a GPU, not
+  // one per parameter.
+  std::vector<at::Tensor> squares;
   for (const auto& p : impl_->params)
-    if (p.grad().defined()) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
-  const double norm = std::sqrt(sq);
+    if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
+  const double norm = squares.empty() ? 0.0 : std::sqrt(at::stack(squares).sum().item<double>());
   if (!std::isfinite(norm)) {
     zero_grad();
     return norm;

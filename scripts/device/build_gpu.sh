@@ -40,5 +40,5 @@ if [[ ! -f "$BUILD/build.ninja" ]]; then
   cmake -S "$REPO_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${R1_TORCH_ARGS--DR1_TORCH_FROM_PYTHON=ON} -DR1_BUILD_TESTS=OFF -DR1_DEVICE_CHECKS=ON \
     "${prefix_args[@]}"
 fi
-ninja -C "$BUILD" r1 r1_torch r1-box r1_logits_dump
+ninja -C "$BUILD" r1 r1_torch r1-box r1_logits_dump r1_grpo_update_check
 echo "build_gpu: $BUILD/cli/r1 (source $BUILD/env.sh first)"

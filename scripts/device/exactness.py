@@ -1,8 +1,10 @@
 """r1 against transformers on one GPU, on the same random Qwen2.5-shaped checkpoint (made by `r1 model
 init`, its layer matrices scaled x4 so next-token distributions are peaked, as a trained model's are):
-bf16 logits (max and mean |delta|) and greedy continuations of 64 tokens (positions that agree).
+bf16 logits (max and mean |delta|), greedy continuations of 64 tokens (positions that agree), and one
+GRPO update's loss and gradient norm against the same objective in plain PyTorch on the same batch
+(token-mean, no importance correction, beta 0, mu 1; bf16 products over fp32 weights on both sides).
 
-    python3 exactness.py R1 R1_LOGITS_DUMP PRESET WORK_DIR OUT_JSON
+    python3 exactness.py R1 R1_LOGITS_DUMP R1_GRPO_UPDATE_CHECK PRESET WORK_DIR OUT_JSON
 """
 import json
 import subprocess
@@ -14,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
-r1, dump, preset, work, out_path = sys.argv[1:6]
+r1, dump, update_check, preset, work, out_path = sys.argv[1:7]
 model_dir = f"{work}/exact-{preset}"
 subprocess.run([r1, "model", "init", "--preset", preset, "--out", model_dir, "--seed", "5"], check=True)
 weights = load_file(f"{model_dir}/model.safetensors")
@@ -59,5 +61,39 @@ result = {
     "greedy_positions_agreeing": same / (rows * new), "greedy_common_prefix": prefix,
     "argmax_agreement": (r1_logits.argmax(-1) == hf_logits.argmax(-1)).float().mean().item(),
 }
+
+# One GRPO update on 8 sequences (32-token prompts, 16-64-token completions, advantages ~ N(0, 1)).
+del hf
+torch.cuda.empty_cache()
+g = torch.Generator().manual_seed(1)
+prompts = [torch.randint(0, 259, (32,), generator=g).tolist() for _ in range(8)]
+comps = [torch.randint(0, 259, (int(n),), generator=g).tolist() for n in torch.randint(16, 65, (8,), generator=g)]
+adv = torch.randn(8, generator=g).tolist()
+with open(f"{work}/batch.json", "w") as f:
+    json.dump({"prompts": prompts, "completions": comps, "advantages": adv}, f)
+run = subprocess.run([update_check, model_dir, f"{work}/batch.json", "cuda"], check=True, capture_output=True, text=True)
+r1_update = json.loads(run.stdout.strip().splitlines()[-1])
+try:
+    policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+except TypeError:
+    policy = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+policy = policy.cuda().train()
+total = sum(len(c) for c in comps)
+loss_sum = 0.0
+for p, c, a in zip(prompts, comps, adv):
+    ids = torch.tensor([p + c], device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = policy(ids).logits[:, len(p) - 1:-1]
+    lp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, len(p):].unsqueeze(-1)).squeeze(-1)
+    ratio = torch.exp(lp - lp.detach())
+    loss = -torch.min(ratio * a, ratio.clamp(0.8, 1.2) * a).sum() / total
+    loss.backward()
+    loss_sum += loss.item()
+grad_norm = torch.sqrt(sum((q.grad.float() ** 2).sum() for q in policy.parameters() if q.grad is not None)).item()
+result.update({
+    "update_tokens": total, "update_loss_r1": r1_update["loss"], "update_loss_torch": loss_sum,
+    "update_grad_norm_r1": r1_update["grad_norm"], "update_grad_norm_torch": grad_norm,
+    "update_grad_norm_rel_delta": abs(r1_update["grad_norm"] - grad_norm) / max(grad_norm, 1e-12),
+})
 json.dump(result, open(out_path, "w"), indent=1)
 print(json.dumps(result))

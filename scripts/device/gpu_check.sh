@@ -41,6 +41,7 @@ stage build bash "$REPO_ROOT/scripts/device/build_gpu.sh" || { echo "build faile
 source "$R1_BUILD_DIR/env.sh"
 R1="$R1_BUILD_DIR/cli/r1"
 DUMP="$R1_BUILD_DIR/scripts/device/checks/r1_logits_dump"
+UPDATE_CHECK="$R1_BUILD_DIR/scripts/device/checks/r1_grpo_update_check"
 
 stage info "$R1" info
 stage generate bash -c "'$R1' model init --out '$WORK/tiny' --preset tiny >/dev/null &&
@@ -53,7 +54,8 @@ if (( SMOKE )); then
   stage recipe "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --set base.train.steps=20 \
     --set base.device=cuda --set zero.steps=2 --set zero.device=cuda
 else
-  stage exactness python3 "$REPO_ROOT/scripts/device/exactness.py" "$R1" "$DUMP" qwen2.5-0.5b "$WORK" "$RESULTS/exactness.json"
+  stage exactness python3 "$REPO_ROOT/scripts/device/exactness.py" "$R1" "$DUMP" "$UPDATE_CHECK" qwen2.5-0.5b "$WORK" \
+    "$RESULTS/exactness.json"
   for preset in qwen2.5-0.5b qwen2.5-1.5b; do
     stage "r1_decode_$preset" "$R1" bench rollout --device cuda --preset "$preset" --prompts 8 --samples 8 \
       --prompt-tokens 64 --new-tokens 512 --kv-cache-mb 16384 --no-naive --no-grpc
