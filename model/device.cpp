@@ -4,6 +4,8 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "core/error.h"
 
@@ -48,6 +50,29 @@ std::string describe_device(const c10::Device& device) {
   out += std::string(" (") + p->name + ", " + memory + ")";
 #endif
   return out;
+}
+
+int64_t free_memory_bytes(const c10::Device& device) {
+#if R1_TORCH_CUDA
+  if (device.is_cuda()) {
+    int previous = 0;
+    cudaGetDevice(&previous);
+    cudaSetDevice(device.index());
+    size_t free = 0, total = 0;
+    const cudaError_t status = cudaMemGetInfo(&free, &total);
+    cudaSetDevice(previous);
+    if (status != cudaSuccess) throw Error(device.str() + ": cannot read its free memory: " + cudaGetErrorString(status));
+    return static_cast<int64_t>(free);
+  }
+#endif
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemAvailable:") return kb * 1024;
+    in.ignore(256, '\n');
+  }
+  throw Error("/proc/meminfo: no MemAvailable line");
 }
 
 void synchronize(const c10::Device& device) {

@@ -22,6 +22,10 @@ void add_serve_options(CLI::App& serve, WorkerOptions& o) {
       ->check(CLI::IsMember({"channel", "block"}))->capture_default_str();
   serve.add_option("--kv-cache-mb", o.kv_cache_mb, "KV cache budget; requests wait in the queue when it is full")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  serve.add_option("--kv-cache-fraction", o.kv_cache_fraction,
+                   "KV cache budget as this share of the device's free memory once the weights are loaded "
+                   "(a GPU's, or the CPU's MemAvailable); 0: --kv-cache-mb")
+      ->check(CLI::Range(0.0, 0.95))->capture_default_str();
   serve.add_option("--max-running", o.max_running, "Sequences decoded together at most")->check(CLI::PositiveNumber)
       ->capture_default_str();
   serve.add_option("--max-n", o.max_n, "Samples per request at most")->check(CLI::PositiveNumber)->capture_default_str();
@@ -76,6 +80,7 @@ std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet) {
   if (o.precision != d.precision) a.insert(a.end(), {"--precision", name(o.precision)});
   flag("--fp8-scaling", o.fp8_scaling, d.fp8_scaling);
   flag("--kv-cache-mb", o.kv_cache_mb, d.kv_cache_mb);
+  flag("--kv-cache-fraction", o.kv_cache_fraction, d.kv_cache_fraction);
   flag("--max-running", o.max_running, d.max_running);
   flag("--max-n", o.max_n, d.max_n);
   flag("--max-message-mb", o.max_message_mb, d.max_message_mb);

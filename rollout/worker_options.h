@@ -21,6 +21,8 @@ struct WorkerOptions {
   WeightPrecision precision = WeightPrecision::kFp8;
   std::string fp8_scaling = "channel";  // channel | block (128 x 128)
   double kv_cache_mb = 512;
+  double kv_cache_fraction = 0;         // > 0: the KV budget is this share of the device's free memory
+                                        // once the weights are loaded, instead of kv_cache_mb
   int64_t max_running = 256;
   int64_t max_n = 64;                   // samples per request
   std::string host = "127.0.0.1";

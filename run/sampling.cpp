@@ -16,6 +16,9 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   c.addresses = w.get("addresses", c.addresses);
   c.precision = parse_weight_precision(w.get_choice("precision", name(c.precision), {"fp8", "bf16", "fp32"}), w.key_path("precision"));
   c.kv_cache_mb = w.get("kv_cache_mb", c.kv_cache_mb);
+  c.kv_cache_fraction = w.get("kv_cache_fraction", c.kv_cache_fraction);
+  if (c.kv_cache_fraction < 0 || c.kv_cache_fraction > 0.95)
+    throw ConfigError(w.key_path("kv_cache_fraction") + ": must be in [0, 0.95] (0: kv_cache_mb)");
   c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
   c.max_staleness = w.get("max_staleness", c.max_staleness);
   c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
@@ -45,6 +48,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
     w.model_dir = model_dir;
     w.precision = precision;
     w.kv_cache_mb = kv_cache_mb;
+    w.kv_cache_fraction = kv_cache_fraction;
     w.max_n = std::max<int64_t>(max_n, 64);
     w.version = version;
     w.threads = threads_per_worker;

@@ -28,6 +28,7 @@ struct RolloutConfig {
   std::vector<std::string> addresses;  // remote workers, host:port
   WeightPrecision precision = WeightPrecision::kFp8;
   double kv_cache_mb = 256;
+  double kv_cache_fraction = 0;        // > 0: that share of the device's free memory instead
   int threads_per_worker = 1;
   int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
   double group_timeout_s = 600;

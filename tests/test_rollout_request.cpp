@@ -217,6 +217,7 @@ TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve`
   o.version = 12345678901ULL;
   o.threads = 3;
   o.device = {r1::DeviceChoice::kCuda, 1};
+  o.kv_cache_fraction = 0.45;
   const auto args = r1::rollout::worker_command(o, true);
   CHECK(parse_worker_command(args, &quiet) == o);
   CHECK(quiet);

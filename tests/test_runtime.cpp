@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -46,6 +47,10 @@ TEST_CASE("device: choices parse, resolve on this machine, and a missing GPU is 
   // One past the last device is refused naming how many there are (on a CPU build: no CUDA at all).
   CHECK_THROWS_AS(r1::model::resolve_device({DeviceChoice::kCuda, gpus}, "device"), r1::Error);
   CHECK(r1::model::describe_device(c10::Device(c10::kCPU)) == "cpu");
+  // The CPU's free memory: MemAvailable, between nothing and all of it.
+  const int64_t free = r1::model::free_memory_bytes(c10::Device(c10::kCPU));
+  CHECK(free > 0);
+  CHECK(free <= static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE));
 }
 
 TEST_CASE("device: a model's weights, caches and outputs live on its device", "[model][device]") {

@@ -31,6 +31,7 @@ namespace r1::trainer {
 struct ColocatedOptions {
   WeightPrecision precision = WeightPrecision::kFp8;
   double kv_cache_mb = 256;
+  double kv_cache_fraction = 0;  // > 0: that share of the device's free memory when a generation starts
   int64_t max_running = 256;
   const Tokenizer* tokenizer = nullptr;  // stop strings and text
 };

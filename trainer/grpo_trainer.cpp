@@ -299,6 +299,7 @@ class Rollouts {
       ColocatedOptions o;
       o.precision = c.rollout.precision;
       o.kv_cache_mb = c.rollout.kv_cache_mb;
+      o.kv_cache_fraction = c.rollout.kv_cache_fraction;
       o.tokenizer = &tokenizer;
       colocated_ = std::make_unique<ColocatedEngine>(policy, static_cast<uint64_t>(start_step), o);
       log::info() << "rollouts: colocated engine on " << model::describe_device(policy.device()) << " ("
