@@ -371,3 +371,22 @@ TEST_CASE("r1 run: a stage that runs out of memory is one line naming the stage 
   CHECK(err.find("turn down train.batch_rows or train.seq_len, or set train.activation_checkpointing") != std::string::npos);
   CHECK(err.find("frame #") == std::string::npos);  // no C++ backtrace
 }
+
+TEST_CASE("r1 run: at a sampling temperature != 1 the trainer scores the tempered distribution the workers sampled",
+          "[grpo-run]") {
+  Setup s("temperature");
+  // An fp32 worker samples from softmax(logits / 0.7) and reports those log-probs; the trainer's π_old
+  // of the same (starting) weights must be the same numbers, so every truncated-importance weight of
+  // the first step is 1 (scored at T = 1, their mean was 1.011 and the largest 1.17).
+  std::string err;
+  const int code = run_recipe(s, "tempered", {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=2",
+                                               "zero.compute_dtype=fp32", "zero.sampling.temperature=0.7",
+                                               "zero.sampling.max_new_tokens=16",
+                                               R"(zero.rewards=[{"kind": "language", "name": "accuracy"}])"}, &err);
+  INFO(err);
+  REQUIRE(code == 0);
+  auto m = rows(s.dir / "runs/tempered/zero/metrics.jsonl");
+  REQUIRE(m.size() == 2);
+  CHECK(m[0]["importance"]["weight_mean"].get<double>() == Approx(1.0).margin(1e-5));
+  CHECK(m[0]["importance"]["weight_max"].get<double>() == Approx(1.0).margin(1e-5));
+}

@@ -94,6 +94,7 @@ UpdateOptions UpdateOptions::of(const run::GrpoConfig& c, int64_t step) {
   o.minibatches = c.minibatches;
   o.micro_batch_tokens = c.micro_batch_tokens;
   o.max_new_tokens = c.max_new_tokens;
+  o.temperature = c.temperature;
   o.step = step;
   return o;
 }
@@ -112,13 +113,14 @@ std::vector<std::vector<size_t>> split_minibatches(const TrainBatch& batch, int6
 // The completion log-probabilities [L_i] under `m`, without gradient (π_old, π_ref), of the sequences
 // `wanted` (in a data-parallel job, this rank's share); the others' entries stay undefined.
 std::vector<at::Tensor> sequence_logprobs(const model::Transformer& m, const std::vector<TokenSequence>& seqs,
-                                          const std::vector<size_t>& wanted, int64_t micro_batch_tokens) {
+                                          const std::vector<size_t>& wanted, int64_t micro_batch_tokens,
+                                          double temperature) {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> out(seqs.size());
   std::vector<TokenSequence> sub;
   for (size_t i : wanted) sub.push_back(seqs[i]);
   for (const auto& idx : micro_batches(sub, micro_batch_tokens)) {
-    CompletionScores s = score_completions(m, sub, idx);
+    CompletionScores s = score_completions(m, sub, idx, temperature);
     for (size_t b = 0; b < idx.size(); ++b)
       out[wanted[idx[b]]] = s.logprobs[static_cast<int64_t>(b)]
                                 .narrow(0, 0, static_cast<int64_t>(sub[idx[b]].completion.size()))
@@ -157,7 +159,7 @@ struct UpdateRun {
 
   // The loss of one micro-batch, backpropagated; false when it is not finite (nothing is accumulated).
   bool micro_step(const std::vector<size_t>& idx, const GrpoNorm& norm) {
-    CompletionScores s = score_completions(policy.model, batch.sequences, idx);
+    CompletionScores s = score_completions(policy.model, batch.sequences, idx, o.temperature);
     const int64_t L = s.logprobs.size(1);
     GrpoBatch b;
     b.logprobs = s.logprobs;
@@ -256,9 +258,10 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
   std::vector<size_t> wanted;
   for (const auto& members : minibatches)
     for (size_t i : share_of(members, run.group)) wanted.push_back(i);
-  if (run.separate_old) run.old_lp = sequence_logprobs(policy.model, batch.sequences, wanted, o.micro_batch_tokens);
+  if (run.separate_old)
+    run.old_lp = sequence_logprobs(policy.model, batch.sequences, wanted, o.micro_batch_tokens, o.temperature);
   if (policy.reference && o.loss.beta > 0)
-    run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, wanted, o.micro_batch_tokens);
+    run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, wanted, o.micro_batch_tokens, o.temperature);
 
   for (int64_t it = 0; it < o.iterations && !u.skipped; ++it)
     for (const auto& members : minibatches)

@@ -49,6 +49,7 @@ struct UpdateOptions {
   int64_t minibatches = 1;           // optimiser steps per pass
   int64_t micro_batch_tokens = 8192;
   int64_t max_new_tokens = 1024;     // Dr. GRPO's constant L_max
+  double temperature = 1.0;          // the sampling temperature: log-probs are of logits / T
   int64_t step = 0;                  // for the LR schedule and messages (0-based)
   static UpdateOptions of(const run::GrpoConfig& config, int64_t step);
 };

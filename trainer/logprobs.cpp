@@ -27,7 +27,7 @@ std::vector<std::vector<size_t>> micro_batches(const std::vector<TokenSequence>&
 }
 
 CompletionScores score_completions(const model::Transformer& model, const std::vector<TokenSequence>& seqs,
-                                   const std::vector<size_t>& idx) {
+                                   const std::vector<size_t>& idx, double temperature) {
   const int64_t B = static_cast<int64_t>(idx.size());
   int64_t T = 0, L = 0;
   for (size_t i : idx) {
@@ -56,6 +56,9 @@ CompletionScores score_completions(const model::Transformer& model, const std::v
   if (!rows_at.empty()) {
     auto on_device = [&](const std::vector<int64_t>& v) { return at::tensor(v, at::kLong).to(model.device()); };
     at::Tensor hidden = model.forward(on_device(ids).view({B, T})).reshape({B * T, -1});
+    // logits / T = (hidden / T) · headᵀ: the chunked log-softmax sees the tempered logits, and the
+    // gradient flows through the scaling.
+    if (temperature > 0 && temperature != 1.0) hidden = hidden / temperature;
     at::Tensor rows = on_device(rows_at), slot = on_device(slots);
     auto [lp, ent] = model.token_logprobs(hidden.index_select(0, rows).unsqueeze(0), on_device(targets).unsqueeze(0));
     out.logprobs = out.logprobs.index_put({slot}, lp.squeeze(0));

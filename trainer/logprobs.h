@@ -32,9 +32,12 @@ struct CompletionScores {
 };
 
 // Log-probabilities (with gradient when grad mode is on) and entropies of the completions of
-// sequences[idx...] under `model`.
+// sequences[idx...] under `model`, of the distribution softmax(logits / temperature): the one the
+// workers sampled from, so π_θ, π_old and the rollout's log-probs refer to the same tempered
+// distribution (as TRL and verl score; at T != 1 the untempered ones would skew the importance
+// weights). temperature <= 0 (greedy sampling) scores at 1.
 CompletionScores score_completions(const model::Transformer& model, const std::vector<TokenSequence>& sequences,
-                                   const std::vector<size_t>& idx);
+                                   const std::vector<size_t>& idx, double temperature = 1.0);
 
 // The same tokens laid out [B, L] like score_completions', from per-sequence values (rollout
 // log-probs as the workers returned them).
