@@ -377,7 +377,8 @@ TEST_CASE("r1 run: at a sampling temperature != 1 the trainer scores the tempere
   Setup s("temperature");
   // An fp32 worker samples from softmax(logits / 0.7) and reports those log-probs; the trainer's π_old
   // of the same (starting) weights must be the same numbers, so every truncated-importance weight of
-  // the first step is 1 (scored at T = 1, their mean was 1.011 and the largest 1.17).
+  // the first step is 1 (scored at T = 1, their mean was 1.011 and the largest 1.17). The second step's
+  // samples come from the first step's policy (the recipe's max_staleness is 1), so its weights may not.
   std::string err;
   const int code = run_recipe(s, "tempered", {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=2",
                                                "zero.compute_dtype=fp32", "zero.sampling.temperature=0.7",
