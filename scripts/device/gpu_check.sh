@@ -22,13 +22,14 @@ mkdir -p "$RESULTS" "$WORK"
 # stage NAME COMMAND...: runs it with its output in NAME.log; one JSON line per stage in stages.jsonl.
 stage() {
   local name="$1"; shift
-  local start end status
-  start=$(date +%s.%N)
+  local start end status ms
+  start=$(date +%s%N)
   if "$@" > "$RESULTS/$name.log" 2>&1; then status=ok; else status=failed; fi
-  end=$(date +%s.%N)
-  printf '{"stage": "%s", "status": "%s", "seconds": %.1f}\n' "$name" "$status" "$(echo "$end - $start" | bc)" \
+  end=$(date +%s%N)
+  ms=$(( (end - start) / 1000000 ))
+  printf '{"stage": "%s", "status": "%s", "seconds": %d.%03d}\n' "$name" "$status" $((ms / 1000)) $((ms % 1000)) \
     >> "$RESULTS/stages.jsonl"
-  echo "== $name: $status ($(echo "$end - $start" | bc | cut -d. -f1) s)"
+  echo "== $name: $status ($((ms / 1000)) s)"
   tail -n 25 "$RESULTS/$name.log"
   [[ "$status" == ok ]]
 }
