@@ -30,9 +30,12 @@ c10::Device resolve_device(const DeviceChoice& choice, const std::string& where)
                 TORCH_VERSION + " without it (docs/gpu.md: building against a CUDA LibTorch)");
   if (count == 0) {
     const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    // No device seen by a CUDA build: none there, hidden, or a driver older than the CUDA this
+    // LibTorch was built for (its runtime then reports no device rather than an error).
     throw Error(where + ": " + named + ": no CUDA device is visible" +
                 (visible ? std::string(" (CUDA_VISIBLE_DEVICES=") + visible + ")" : std::string()) +
-                "; use device 'cpu' or 'auto'");
+                " to this LibTorch " + TORCH_VERSION + " (check nvidia-smi, and that the driver supports the CUDA "
+                "version LibTorch was built for); use device 'cpu' or 'auto'");
   }
   if (choice.index >= count)
     throw Error(where + ": " + named + ": this machine has " + std::to_string(count) + " CUDA device" +
