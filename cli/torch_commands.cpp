@@ -45,7 +45,8 @@ void apply(const r1::cli::TorchContext& context) {
 
 std::string runtime_info(const r1::cli::TorchContext& context) {
   apply(context);
-  return r1::model::describe_runtime();
+  // The devices `device: auto` chooses from, first: what a user asks `r1 info` before a GPU run.
+  return r1::model::describe_devices() + "\n" + r1::model::describe_runtime();
 }
 
 at::ScalarType parse_dtype(const std::string& d) {

@@ -55,6 +55,15 @@ std::string describe_device(const c10::Device& device) {
   return out;
 }
 
+std::string describe_devices() {
+  std::string out = "devices: cpu";
+  if (!built_with_cuda()) return out + " (LibTorch " + TORCH_VERSION + " without CUDA: docs/gpu.md)";
+  const int count = cuda_device_count();
+  if (count == 0) return out + " (no CUDA device visible)";
+  for (int i = 0; i < count; ++i) out += ", " + describe_device(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
+  return out;
+}
+
 int64_t free_memory_bytes(const c10::Device& device) {
 #if R1_TORCH_CUDA
   if (device.is_cuda()) {

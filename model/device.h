@@ -20,6 +20,8 @@ int cuda_device_count();
 bool built_with_cuda();
 // "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)" where the build can ask the device.
 std::string describe_device(const c10::Device& device);
+// One line: "devices: cpu, cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)", or the CPU and why there is no GPU.
+std::string describe_devices();
 // Memory the device has free now, in bytes: the CPU's MemAvailable (/proc/meminfo), a GPU's free memory
 // as its driver reports it (what LibTorch's caching allocator holds counts as used).
 int64_t free_memory_bytes(const c10::Device& device);

@@ -58,6 +58,7 @@ TEST_CASE("cli: --help on the program and every subcommand", "[cli]") {
   CHECK(info.exit_code == 0);
   CHECK(info.out.find("threads: 2") != std::string::npos);
   CHECK(info.out.find("at::get_num_threads() : 2") != std::string::npos);  // from the LibTorch module
+  CHECK(info.out.find("devices: cpu") != std::string::npos);
   Run no_module = run("info", "", "R1_TORCH_MODULE=/nonexistent/libr1_torch.so");
   CHECK(no_module.exit_code != 0);
   CHECK(no_module.err.find("r1: error: this command needs LibTorch, but its module did not load") == 0);
