@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "inference/sampling.h"
+#include "model/device.h"
 #include "tokenizer/tokenizer.h"
 
 namespace r1::inference {
@@ -44,6 +45,11 @@ void check_request(const GroupRequest& q, const checkpoint::ModelConfig& config,
 }
 
 }  // namespace
+
+int64_t kv_tokens_for_budget(const model::Transformer& model, double megabytes, double fraction) {
+  if (fraction > 0) megabytes = fraction * static_cast<double>(model::free_memory_bytes(model.device())) / 1048576.0;
+  return kv_tokens_for_megabytes(model, megabytes);
+}
 
 int64_t kv_tokens_for_megabytes(const model::Transformer& model, double megabytes) {
   return static_cast<int64_t>(megabytes * 1024.0 * 1024.0 / static_cast<double>(model.kv_bytes_per_token()));

@@ -49,6 +49,9 @@ struct KvBudgetError : Error {
 
 // The KV budget in tokens that `megabytes` of cache holds for `model`.
 int64_t kv_tokens_for_megabytes(const model::Transformer& model, double megabytes);
+// The KV budget in tokens of `megabytes`, or, when `fraction` > 0, of that share of the free memory of
+// the model's device now (model/device.h): a worker's --kv-cache-mb / --kv-cache-fraction.
+int64_t kv_tokens_for_budget(const model::Transformer& model, double megabytes, double fraction);
 
 struct EngineStatus {
   uint64_t version = 0;

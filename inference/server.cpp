@@ -391,10 +391,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
       model::Transformer m = model::Transformer::load(o.model_dir, s.dtype, s.device);
       s.config = m.config();
       model = s.prepare(std::move(m));
-      const double mb = o.kv_cache_fraction > 0
-                            ? o.kv_cache_fraction * static_cast<double>(model::free_memory_bytes(s.device)) / 1048576.0
-                            : o.kv_cache_mb;
-      eo.kv_cache_tokens = inference::kv_tokens_for_megabytes(*model, mb);
+      eo.kv_cache_tokens = inference::kv_tokens_for_budget(*model, o.kv_cache_mb, o.kv_cache_fraction);
       s.engine = std::make_unique<inference::Engine>(model, eo, o.version);
     } catch (...) {
       ready.set_exception(std::current_exception());

@@ -6,7 +6,6 @@
 
 #include "core/error.h"
 #include "inference/engine.h"
-#include "model/device.h"
 
 namespace r1::trainer {
 namespace {
@@ -46,10 +45,7 @@ void ColocatedEngine::generate(const std::vector<rollout::GroupRequest>& request
   }
   at::NoGradGuard no_grad;
   inference::EngineOptions eo;
-  const double mb = options_.kv_cache_fraction > 0 ? options_.kv_cache_fraction *
-                                                        static_cast<double>(model::free_memory_bytes(model->device())) / 1048576.0
-                                                  : options_.kv_cache_mb;
-  eo.kv_cache_tokens = inference::kv_tokens_for_megabytes(*model, mb);
+  eo.kv_cache_tokens = inference::kv_tokens_for_budget(*model, options_.kv_cache_mb, options_.kv_cache_fraction);
   eo.max_running = options_.max_running;
   eo.tokenizer = options_.tokenizer;
   // Built for this call: its KV cache is freed when the call returns, before the trainer's update.
