@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "bench/scratch_dir.h"
+#include "bench/matmul_peak.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -67,21 +68,6 @@ double engine_tokens_per_second(std::shared_ptr<const model::Transformer> m, con
   while (engine.step()) {
   }
   return static_cast<double>(tokens) / seconds_since(t);
-}
-
-// The peak: a large square bf16 matrix product with the same threads (or on the GPU), in GFLOP/s.
-double bf16_peak_gflops(int64_t n, const at::Device& device) {
-  at::Tensor a = at::randn({n, n}).to(device, at::kBFloat16), b = at::randn({n, n}).to(device, at::kBFloat16);
-  at::matmul(a, b);
-  model::synchronize(device);
-  double best = 1e30;
-  for (int i = 0; i < 3; ++i) {
-    auto t = Clock::now();
-    at::matmul(a, b);
-    model::synchronize(device);
-    best = std::min(best, seconds_since(t));
-  }
-  return 2.0 * static_cast<double>(n * n * n) / best / 1e9;
 }
 
 // The bench model saved to `dir`: random weights, scaled up so next-token distributions are peaked as a
@@ -189,8 +175,8 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   std::printf("r1 bench rollout (%s, %d threads): %lld prompts x %lld samples x %lld new tokens (prompts of %lld), %s preset\n",
               model::describe_device(device).c_str(), threads, static_cast<long long>(o.prompts), static_cast<long long>(o.samples),
               static_cast<long long>(o.new_tokens), static_cast<long long>(o.prompt_tokens), o.preset.c_str());
-  const int64_t n = device.is_cuda() ? 8192 : 2048;
-  const double peak = bf16_peak_gflops(n, device);
+  const int64_t n = peak_size(device);
+  const double peak = matmul_peak_flops(at::kBFloat16, device) / 1e9;
   std::printf("  peak     bf16 %lldx%lldx%lld matrix product: %.0f GFLOP/s\n", static_cast<long long>(n),
               static_cast<long long>(n), static_cast<long long>(n), peak);
 

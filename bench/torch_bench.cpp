@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/matmul_peak.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -55,12 +56,9 @@ void bench_model(int threads_asked, const ModelBenchOptions& o) {
   const char* dname = dtype == at::kFloat ? "fp32" : "bf16";
   const at::Device device = r1::model::resolve_device(o.device, "--device");
   at::NoGradGuard outer;
-  // Peak: a large square matrix product in the same dtype and thread count as the work (a GPU needs
-  // a larger one to reach its tensor cores' rate).
-  const int64_t n = device.is_cuda() ? 8192 : 2048;
-  at::Tensor a = at::randn({n, n}).to(device, dtype), b = at::randn({n, n}).to(device, dtype);
-  const double gemm = best_of(3, device, [&] { at::matmul(a, b); });
-  const double peak = 2.0 * n * n * n / gemm;
+  // Peak: in the same dtype and thread count as the work (bench/matmul_peak.h).
+  const int64_t n = peak_size(device);
+  const double peak = matmul_peak_flops(dtype, device);
   std::printf("r1 bench model (%s, %d threads, %s)\n  peak   %lldx%lldx%lld matrix product: %.0f GFLOP/s\n",
               r1::model::describe_device(device).c_str(), threads, dname, static_cast<long long>(n),
               static_cast<long long>(n), static_cast<long long>(n), peak / 1e9);

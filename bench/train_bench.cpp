@@ -20,6 +20,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "bench/matmul_peak.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -38,23 +39,6 @@ namespace r1::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A large square matrix product's rate (2048^3 on a CPU, 8192^3 on a GPU), FLOP/s.
-double matmul_peak(at::ScalarType dtype, const at::Device& device) {
-  at::NoGradGuard no_grad;
-  const int64_t n = device.is_cuda() ? 8192 : 2048;
-  at::Tensor a = at::randn({n, n}).to(device, dtype), b = at::randn({n, n}).to(device, dtype);
-  at::matmul(a, b);
-  model::synchronize(device);
-  double best = 1e30;
-  for (int i = 0; i < 3; ++i) {
-    const auto t = Clock::now();
-    at::matmul(a, b);
-    model::synchronize(device);
-    best = std::min(best, seconds_since(t));
-  }
-  return 2.0 * n * n * n / best;
-}
 
 checkpoint::ModelConfig bench_config(const std::string& name) {
   if (name == "tiny") {  // the model of recipes/r1-zero-tiny.json
@@ -207,7 +191,7 @@ void bench_train(int threads_asked, const TrainBenchOptions& o) {
   const int threads = model::configure_threads(threads_asked);
   model::configure_allocator(model::kFastMmapThreshold);
   const at::Device device = model::resolve_device(o.device, "--device");
-  const double peak32 = matmul_peak(at::kFloat, device), peak16 = matmul_peak(at::kBFloat16, device);
+  const double peak32 = matmul_peak_flops(at::kFloat, device), peak16 = matmul_peak_flops(at::kBFloat16, device);
   const ComputeDtype asked = parse_compute_dtype(o.dtype, "--dtype");
   const ComputeDtype dtype = asked == ComputeDtype::kAuto && device.is_cuda() ? ComputeDtype::kBf16
                                                                                : model::resolve_compute_dtype(asked);
