@@ -140,7 +140,7 @@ void bench_allreduce(const DistributedBenchOptions& o) {
 
 void bench_distributed(int threads_asked, const DistributedBenchOptions& o) {
   const int threads = model::configure_threads(threads_asked);
-  model::configure_allocator(model::kLeanMmapThreshold);
+  model::configure_allocator(model::kFastMmapThreshold);  // the trainer's setting: the bench is the pushing side
   at::NoGradGuard no_grad;
   std::printf("r1 bench distributed (%d threads)\n", threads);
   if (o.push) bench_push(threads, o);

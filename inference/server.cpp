@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "checkpoint/config.h"
 #include "inference/engine.h"
+#include "inference/weight_image.h"
 #include "model/device.h"
 #include "model/runtime.h"
 #include "tokenizer/tokenizer.h"
@@ -52,131 +53,68 @@ Status unauthenticated() { return Status(StatusCode::UNAUTHENTICATED, "missing o
 
 at::ScalarType wire_dtype(const std::string& d) {
   if (d == "BF16") return at::kBFloat16;
-  if (d == "F32") return at::kFloat;
   if (d == "F16") return at::kHalf;
-  return at::kByte;  // refused by the caller
+  return at::kFloat;  // the image holds no other
 }
 
-// One tensor of an update, as its chunks arrive.
-struct Incoming {
-  std::string dtype;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-  size_t expected = 0;
-};
+inference::ChunkView view(const v1::TensorChunk& c) {
+  inference::ChunkView v;
+  v.name = c.name();
+  v.dtype = c.dtype();
+  v.shape.assign(c.shape().begin(), c.shape().end());
+  v.offset = c.offset();
+  v.changed = c.encoding() == v1::CHUNK_ENCODING_CHANGED;
+  v.span = c.span();
+  v.data = c.data();
+  return v;
+}
 
-// The model's tensors by name, with their shapes: what an update must bring, exactly.
-using Shapes = std::map<std::string, std::vector<int64_t>>;
-
-// One UpdateWeights stream as it arrives: the version and abort flag of its first chunk, and the
-// tensors gathered so far.
-struct Update {
+// What one UpdateWeights stream asked for, from its first chunk, and how reading it went.
+struct Stream {
   std::optional<uint64_t> version;
+  uint64_t base = 0;
   bool abort_in_flight = false;
-  std::map<std::string, Incoming> tensors;
+  std::string error;  // INVALID_ARGUMENT
+  std::string stale;  // FAILED_PRECONDITION: a delta against weights the worker does not hold
 };
 
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-  return o + "]";
-}
-
-// The first chunk names the update's version, which must be newer than the one in service; every
-// later chunk repeats it. Returns the fault, or "".
-std::string check_version(const v1::TensorChunk& chunk, int64_t index, Update& u, const inference::Engine& engine) {
-  if (!u.version) {
-    u.version = chunk.version();
-    u.abort_in_flight = chunk.abort_in_flight();
-    if (*u.version <= engine.version())
-      return "version " + std::to_string(*u.version) + " is not newer than the version in service (" +
-             std::to_string(engine.version()) + ")";
-    return "";
-  }
-  if (chunk.version() != *u.version)
-    return "chunk " + std::to_string(index) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
-           " differs from the stream's " + std::to_string(*u.version);
-  return "";
-}
-
-// Appends a chunk's bytes to its tensor once its name, dtype and shape are the model's and its
-// offset continues what arrived before. Returns the fault, or "".
-std::string append_chunk(const v1::TensorChunk& chunk, Update& u, const Shapes& expected, const std::string& architecture) {
-  auto want = expected.find(chunk.name());
-  if (want == expected.end()) return "tensor '" + chunk.name() + "' is not part of this " + architecture;
-  const at::ScalarType type = wire_dtype(chunk.dtype());
-  if (type == at::kByte) return "tensor '" + chunk.name() + "': dtype '" + chunk.dtype() + "' is not BF16, F32 or F16";
-  std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
-  if (shape != want->second)
-    return "tensor '" + chunk.name() + "': shape " + shape_text(shape) + ", the model's is " + shape_text(want->second);
-  auto [it, fresh] = u.tensors.try_emplace(chunk.name());
-  Incoming& in = it->second;
-  if (fresh) {
-    in.dtype = chunk.dtype();
-    in.shape = shape;
-    size_t numel = 1;
-    for (int64_t d : shape) numel *= static_cast<size_t>(d);
-    in.expected = numel * c10::elementSize(type);
-    in.bytes.reserve(in.expected);
-  } else if (in.dtype != chunk.dtype()) {
-    return "tensor '" + chunk.name() + "': chunks of different dtypes";
-  }
-  if (chunk.offset() != in.bytes.size() || in.bytes.size() + chunk.data().size() > in.expected)
-    return "tensor '" + chunk.name() + "': chunk at offset " + std::to_string(chunk.offset()) + " of " +
-           std::to_string(chunk.data().size()) + " bytes does not continue the " + std::to_string(in.bytes.size()) +
-           " received (of " + std::to_string(in.expected) + ")";
-  in.bytes.insert(in.bytes.end(), chunk.data().begin(), chunk.data().end());
-  return "";
-}
-
-// Every tensor of the model arrived, whole. Returns the fault, or "".
-std::string check_complete(const Update& u, const Shapes& expected) {
-  if (!u.version) return "an empty update";
-  for (const auto& [name, shape] : expected) {
-    auto it = u.tensors.find(name);
-    if (it == u.tensors.end()) return "tensor '" + name + "' is missing from the update";
-    if (it->second.bytes.size() != it->second.expected)
-      return "tensor '" + name + "': " + std::to_string(it->second.bytes.size()) + " of " +
-             std::to_string(it->second.expected) + " bytes arrived";
-  }
-  return "";
-}
-
-// Reads the whole stream into `u` and returns its first fault, or "". After a fault the rest of
-// the stream is drained unread, so the client gets one answer.
-std::string read_update(grpc::ServerReader<v1::TensorChunk>* reader, Update& u, const Shapes& expected,
-                        const inference::Engine& engine, const std::string& architecture) {
-  std::string error;
+// Reads the whole stream into the image; after the first fault the rest is drained unread, so the
+// client gets one answer. The first chunk's version must be newer than the one in service, and a
+// delta's base the version the image holds; every later chunk repeats both.
+Stream read_update(grpc::ServerReader<v1::TensorChunk>* reader, inference::WeightImage& image,
+                   const inference::Engine& engine) {
+  Stream s;
   v1::TensorChunk chunk;
   int64_t chunks = 0;
   while (reader->Read(&chunk)) {
     ++chunks;
-    if (!error.empty()) continue;
-    error = check_version(chunk, chunks, u, engine);
-    if (error.empty()) error = append_chunk(chunk, u, expected, architecture);
+    if (!s.error.empty() || !s.stale.empty()) continue;
+    if (!s.version) {
+      s.version = chunk.version();
+      s.base = chunk.base_version();
+      s.abort_in_flight = chunk.abort_in_flight();
+      if (*s.version <= engine.version()) {
+        s.error = "version " + std::to_string(*s.version) + " is not newer than the version in service (" +
+                  std::to_string(engine.version()) + ")";
+        continue;
+      }
+      if (s.base && image.version() != s.base) {
+        s.stale = "a delta against weights version " + std::to_string(s.base) + ", but this worker holds " +
+                  (image.version() ? "version " + std::to_string(*image.version()) : std::string("no whole update"));
+        continue;
+      }
+      image.begin(s.base);
+    } else if (chunk.version() != *s.version || chunk.base_version() != s.base) {
+      s.error = "chunk " + std::to_string(chunks) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
+                " (base " + std::to_string(chunk.base_version()) + ") differs from the stream's " +
+                std::to_string(*s.version) + " (base " + std::to_string(s.base) + ")";
+      continue;
+    }
+    s.error = image.write(view(chunk));
   }
-  return error.empty() ? check_complete(u, expected) : error;
-}
-
-// Whether every value of a CPU tensor is finite: one parallel pass over the bits (an exponent of all
-// ones is an infinity or a NaN), without the bool tensor at::isfinite would fill first.
-bool all_finite(const at::Tensor& t) {
-  const int64_t n = t.numel();
-  std::atomic<bool> ok{true};
-  auto scan = [&](const auto* bits, auto exponent) {
-    at::parallel_for(0, n, 1 << 16, [&](int64_t begin, int64_t end) {
-      bool fine = true;
-      for (int64_t i = begin; i < end; ++i) fine &= (bits[i] & exponent) != exponent;
-      if (!fine) ok = false;
-    });
-  };
-  switch (t.scalar_type()) {
-    case at::kFloat: scan(static_cast<const uint32_t*>(t.data_ptr()), uint32_t{0x7F800000}); break;
-    case at::kBFloat16: scan(static_cast<const uint16_t*>(t.data_ptr()), uint16_t{0x7F80}); break;
-    case at::kHalf: scan(static_cast<const uint16_t*>(t.data_ptr()), uint16_t{0x7C00}); break;
-    default: return at::isfinite(t).all().item<bool>();
-  }
-  return ok;
+  if (!s.version) s.error = "an empty update";
+  if (s.error.empty() && s.stale.empty()) s.error = image.finish(*s.version);
+  return s;
 }
 
 class HealthWithToken final : public v1::Health::Service {
@@ -207,12 +145,21 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::mutex update_mutex;  // one UpdateWeights at a time
+  // The weights as the last updates sent them, and the models built from them: the one in service,
+  // and the one it replaced (reused by the next update once the engine lets go of it), each with
+  // the image generation it was built at (0: loaded from the checkpoint).
+  std::unique_ptr<inference::WeightImage> image;
+  struct Built {
+    std::shared_ptr<model::Transformer> model;
+    uint64_t generation = 0;
+  };
+  Built current, retired;
   std::atomic<bool> stopping{false};
 
-  std::shared_ptr<const model::Transformer> prepare(model::Transformer m) const {
+  std::shared_ptr<model::Transformer> prepare(model::Transformer m) const {
     if (options.precision == WeightPrecision::kFp8)
       m.quantize_fp8(options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel);
-    return std::make_shared<const model::Transformer>(std::move(m));
+    return std::make_shared<model::Transformer>(std::move(m));
   }
 
   Status Generate(ServerContext* context, const v1::GenerateRequest* request,
@@ -280,74 +227,78 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     return Status::OK;
   }
 
-  // Reads and checks every chunk, assembles the tensors into a new model (quantised again in FP8),
-  // and swaps it in: a faulty update is refused whole and the worker serves on with the old weights.
+  // Reads and checks every chunk into the weight image, builds the new model from it (quantised again
+  // in FP8) and swaps it in: a faulty update is refused whole and the worker serves on with the old
+  // weights. A delta against weights the image does not hold is FAILED_PRECONDITION.
   Status UpdateWeights(ServerContext* context, grpc::ServerReader<v1::TensorChunk>* reader,
                        v1::UpdateWeightsReply* reply) override {
     if (!authorised(context, options.token)) return unauthenticated();
     std::lock_guard<std::mutex> one_at_a_time(update_mutex);
-    Shapes expected;
-    for (const auto& t : checkpoint::checkpoint_tensors(config)) expected[t.name] = t.shape;
-    Update update;
     const auto t0 = std::chrono::steady_clock::now();
-    std::string error = read_update(reader, update, expected, *engine, config.architecture_name());
-    if (!error.empty()) {
-      log::warn() << "UpdateWeights refused: " << error;
-      return Status(StatusCode::INVALID_ARGUMENT, error);
+    const Stream stream = read_update(reader, *image, *engine);
+    if (!stream.stale.empty()) {
+      log::info() << "UpdateWeights: " << stream.stale << "; a full update is needed";
+      return Status(StatusCode::FAILED_PRECONDITION, stream.stale);
+    }
+    if (!stream.error.empty()) {
+      log::warn() << "UpdateWeights refused: " << stream.error;
+      return Status(StatusCode::INVALID_ARGUMENT, stream.error);
     }
     const auto t1 = std::chrono::steady_clock::now();
-    std::shared_ptr<const model::Transformer> prepared;
-    if (Status built = build_model(update, &prepared); !built.ok()) return built;
+    Built next;
+    size_t rebuilt = 0;
+    if (Status built = build_model(&next, &rebuilt); !built.ok()) return built;
     const auto t2 = std::chrono::steady_clock::now();
     try {
-      engine->update_weights(prepared, *update.version, update.abort_in_flight);
+      engine->update_weights(next.model, *stream.version, stream.abort_in_flight);
     } catch (const Error& e) {
       return Status(StatusCode::UNAVAILABLE, e.what());
     }
+    retired = std::move(current);
+    current = std::move(next);
     const auto t3 = std::chrono::steady_clock::now();
     auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-    log::info() << "policy version " << *update.version << " in service (" << expected.size() << " tensors): received in "
+    log::info() << "policy version " << *stream.version << " in service (" << (stream.base ? "delta" : "full")
+                << " update, " << rebuilt << " of " << image->tensors().size() << " tensors rebuilt): received in "
                 << secs(t0, t1) << " s, built in " << secs(t1, t2) << " s, swapped in " << secs(t2, t3) << " s";
-    reply->set_version(*update.version);
-    reply->set_tensors(static_cast<int32_t>(expected.size()));
+    reply->set_version(*stream.version);
+    reply->set_tensors(static_cast<int32_t>(image->tensors().size()));
     return Status::OK;
   }
 
-  // The new model from the update's tensors, prepared for serving; the tensors are freed. The work
-  // runs on the engine's thread (Engine::call): one OpenMP team for the process. INVALID_ARGUMENT
-  // for a tensor with NaN or infinite values; INTERNAL when LibTorch fails (out of memory, say): the
-  // update is refused and the worker serves on.
-  Status build_model(Update& update, std::shared_ptr<const model::Transformer>* prepared) {
-    std::string error;
+  // The next model, built from the image on the engine's thread (Engine::call: one OpenMP team for the
+  // process). On the CPU the model retired by the last update is written over when nothing uses it any
+  // more, and only its tensors the image changed since it was built; otherwise a new one is assembled.
+  // INTERNAL when LibTorch fails (out of memory, say): the update is refused and the worker serves on.
+  Status build_model(Built* next, size_t* rebuilt) {
     try {
       engine->call([&] {
-        // Each tensor goes straight from the received bytes into the new model (a layer matrix of an
-        // FP8 worker quantised from them, as quantize_fp8 would from the model's copy), and its bytes
-        // are freed at once: no zero-filled model first, no second copy, a lower peak.
         at::NoGradGuard no_grad;
         const bool fp8 = options.precision == WeightPrecision::kFp8;
         const model::Fp8Scaling scaling =
             options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
-        model::Transformer m = model::Transformer::unfilled(config, dtype, device);
-        for (auto& [name, in] : update.tensors) {
-          at::Tensor src = at::from_blob(in.bytes.data(), in.shape, at::TensorOptions(wire_dtype(in.dtype)));
-          if (!all_finite(src)) {
-            error = "tensor '" + name + "' holds NaN or infinite values";
-            return;
-          }
-          if (fp8 && model::Transformer::quantized_in_fp8(name, src.dim()))
-            m.set_fp8_weight(name, model::Fp8Weight::quantize(src.to(dtype), scaling));
-          else
-            m.set_weight(name, src.to(dtype, /*non_blocking=*/false, /*copy=*/true));
-          std::vector<uint8_t>().swap(in.bytes);
+        if (device.is_cpu() && retired.model && retired.model.use_count() == 1) {
+          *next = std::move(retired);
+        } else {
+          next->model = std::make_shared<model::Transformer>(model::Transformer::unfilled(config, dtype, device));
+          next->generation = 0;
         }
-        *prepared = std::make_shared<const model::Transformer>(std::move(m));
+        retired = {};
+        model::Transformer& m = *next->model;
+        for (const auto& [name, t] : image->tensors()) {
+          if (t.written <= next->generation) continue;
+          const at::Tensor src = at::from_blob(t.bytes.get(), t.shape, at::TensorOptions(wire_dtype(t.dtype)));
+          if (fp8 && model::Transformer::quantized_in_fp8(name, src.dim()))
+            m.overwrite_fp8_weight(name, src, scaling);
+          else
+            m.overwrite_weight(name, src);
+          ++*rebuilt;
+        }
+        next->generation = image->generation();
       });
     } catch (const std::exception& e) {
       return Status(StatusCode::INTERNAL, e.what());
     }
-    update.tensors.clear();
-    if (!error.empty()) return Status(StatusCode::INVALID_ARGUMENT, error);
     return Status::OK;
   }
 
@@ -381,7 +332,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
   inference::EngineOptions eo;
   eo.max_running = o.max_running;
   eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
-  std::shared_ptr<const model::Transformer> model;
+  std::shared_ptr<model::Transformer> model;
   std::promise<void> ready;
   const int threads = o.threads;
   s.engine_thread = std::thread([&s, &o, &eo, &model, &ready, threads] {
@@ -391,6 +342,10 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
       model::Transformer m = model::Transformer::load(o.model_dir, s.dtype, s.device);
       s.config = m.config();
       model = s.prepare(std::move(m));
+      s.current.model = model;
+      inference::WeightImage::Shapes shapes;
+      for (const auto& t : checkpoint::checkpoint_tensors(s.config)) shapes[t.name] = t.shape;
+      s.image = std::make_unique<inference::WeightImage>(std::move(shapes), s.config.architecture_name());
       eo.kv_cache_tokens = inference::kv_tokens_for_budget(*model, o.kv_cache_mb, o.kv_cache_fraction);
       s.engine = std::make_unique<inference::Engine>(model, eo, o.version);
     } catch (...) {
@@ -415,6 +370,10 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
   builder.SetMaxReceiveMessageSize(max_bytes);
   builder.SetMaxSendMessageSize(max_bytes);
   builder.RegisterService(&s);
+  // gRPC reads the socket in buffers of up to 4 MiB by default; above the worker's 1 MiB mmap threshold
+  // (model/runtime.h) each is a fresh mapping whose pages fault in during the copy out of the socket.
+  // Half a megabyte stays in the heap and is reused: a weight push ran 2-4x faster on loopback.
+  builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 512 * 1024);
   s.health_with_token = std::make_unique<HealthWithToken>(s.health, o.token);
   builder.RegisterService(s.health_with_token.get());
   s.health.set_status("r1.v1.Rollout", v1::HealthCheckResponse::SERVING);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 #include <limits>
 
 #include "core/error.h"
@@ -46,29 +47,58 @@ uint8_t float_to_e4m3(float x) {
 namespace {
 
 // One value's code: the nearest e4m3 value (ties to the even code), magnitudes clamped to 448, NaN
-// 0x7F. Exact by construction: scaling by powers of two is exact in float, and nearbyint rounds
-// half to even in the default rounding mode, which on this grid is the even code.
+// 0x7F. Branch-free, so the loops over a tensor become vector instructions (a worker re-quantises
+// every layer matrix after each weight update). Exact by construction:
+//   below 2^-6 (e4m3's smallest normal) codes are multiples of 2^-9: round(a * 512), the scaling
+//     exact in float, the rounding to an integer done by adding and subtracting 1.5 * 2^23 (ties to
+//     even, the default rounding mode); a result of 8 is 2^-6, whose code is 0x08;
+//   above, a's float bits rounded to 3 mantissa bits, ties to even (bit 20), a carry moving into the
+//     exponent as it should; the exponent rebiased from 127 to 7, i.e. code = (bits >> 20) - (120 << 3).
 inline uint8_t encode_one(float x) {
-  if (std::isnan(x)) return 0x7F;
-  const uint8_t sign = std::signbit(x) ? 0x80 : 0;
-  const float a = std::min(std::fabs(x), 448.0f);
-  if (a < 0.015625f) {  // below the smallest normal, 2^-6: multiples of 2^-9 (a result of 8 is 2^-6, code 0x08)
-    return sign | static_cast<uint8_t>(std::nearbyint(a * 512.0f));
+  // Signed 32-bit integers throughout (every value here is below 2^31): SSE2 has no unsigned compares.
+  int32_t xbits = 0;
+  std::memcpy(&xbits, &x, sizeof xbits);
+  const int32_t magnitude = xbits & 0x7FFFFFFF;
+  const bool nan = magnitude > 0x7F800000;
+  const int32_t sign = (xbits >> 24) & 0x80;
+  const int32_t abits = std::min(nan ? 0 : magnitude, 0x43E00000);  // 448.0f: non-negative floats order as their bits
+  float a = 0;
+  std::memcpy(&a, &abits, sizeof a);
+  const int32_t small = static_cast<int32_t>((a * 512.0f + 12582912.0f) - 12582912.0f);
+  const int32_t normal = ((abits + 0x7FFFF + ((abits >> 20) & 1)) >> 20) - (120 << 3);
+  const int32_t code = (abits < 0x3C800000 ? small : normal) | sign;  // 0x3C800000: 2^-6
+  return static_cast<uint8_t>(nan ? 0x7F : code);
+}
+
+// A row as floats (bf16 to float is a shift): the loops below then see plain float arrays.
+inline void row_to_float(const float* src, float* dst, int64_t n) { std::memcpy(dst, src, static_cast<size_t>(n) * 4); }
+inline void row_to_float(const at::BFloat16* src, float* __restrict dst, int64_t n) {
+  const auto* bits = reinterpret_cast<const uint16_t*>(src);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t wide = static_cast<uint32_t>(bits[j]) << 16;
+    std::memcpy(dst + j, &wide, 4);
   }
-  // a = 1.m · 2^e (a float normal here): e from the bits; 2^-e built from bits too (no libm calls).
-  uint32_t bits = 0;
-  std::memcpy(&bits, &a, sizeof bits);
-  int e = static_cast<int>((bits >> 23) & 0xFF) - 127;
-  const uint32_t inv_bits = static_cast<uint32_t>(127 - e) << 23;
-  float inv = 0;
-  std::memcpy(&inv, &inv_bits, sizeof inv);
-  int m = static_cast<int>(std::nearbyint((a * inv - 1.0f) * 8.0f));
-  if (m == 8) {
-    m = 0;
-    ++e;
+}
+
+// The largest magnitude of n floats (NaN ignored): the bits of non-negative floats order as
+// unsigned integers, so the reduction vectorises without fast-math.
+inline float largest_magnitude(const float* __restrict v, int64_t n) {
+  int32_t most = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t bits = 0;
+    std::memcpy(&bits, v + j, sizeof bits);
+    bits &= 0x7FFFFFFF;
+    most = std::max(most, bits > 0x7F800000 ? 0 : bits);
   }
-  const int code = ((e + 7) << 3) | m;
-  return sign | static_cast<uint8_t>(std::min(code, 0x7E));
+  float out = 0;
+  std::memcpy(&out, &most, sizeof out);
+  return out;
+}
+
+// Codes of src / s (restrict: no aliasing, so the loop vectorises; model/CMakeLists.txt says why the
+// file is built with -fno-trapping-math).
+inline void encode_row(const float* __restrict src, float s, uint8_t* __restrict dst, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) dst[j] = encode_one(src[j] / s);
 }
 
 }  // namespace
@@ -81,7 +111,7 @@ at::Tensor encode_e4m3(const at::Tensor& input) {
   const float* src = x.data_ptr<float>();
   uint8_t* dst = codes.data_ptr<uint8_t>();
   at::parallel_for(0, x.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) dst[i] = encode_one(src[i]);
+    encode_row(src + begin, 1.0f, dst + begin, end - begin);
   });
   return codes;
 }
@@ -94,14 +124,12 @@ namespace {
 template <typename T>
 void quantize_rows(const T* w, int64_t out, int64_t in, float* scale, uint8_t* codes) {
   at::parallel_for(0, out, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(in, 1)), [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(in));
     for (int64_t r = begin; r < end; ++r) {
-      const T* row = w + r * in;
-      float amax = 0;
-      for (int64_t j = 0; j < in; ++j) amax = std::max(amax, std::fabs(static_cast<float>(row[j])));
-      const float s = std::max(amax / 448.0f, 1e-12f);
+      row_to_float(w + r * in, row.data(), in);
+      const float s = std::max(largest_magnitude(row.data(), in) / 448.0f, 1e-12f);
       scale[r] = s;
-      uint8_t* dst = codes + r * in;
-      for (int64_t j = 0; j < in; ++j) dst[j] = encode_one(static_cast<float>(row[j]) / s);
+      encode_row(row.data(), s, codes + r * in, in);
     }
   });
 }
@@ -143,6 +171,23 @@ Fp8Weight Fp8Weight::quantize(const at::Tensor& weight, Fp8Scaling scaling) {
   }
   q.codes = encode_e4m3(w / full_scale);
   return q;
+}
+
+void Fp8Weight::quantize_into(const at::Tensor& weight, Fp8Scaling scaling_asked) {
+  const bool in_place = scaling_asked == Fp8Scaling::kPerChannel && scaling == scaling_asked && weight.dim() == 2 &&
+                        weight.device().is_cpu() && codes.defined() && codes.device().is_cpu() &&
+                        codes.is_contiguous() && codes.sizes() == weight.sizes() && scale.defined() &&
+                        scale.is_contiguous() && scale.dim() == 1 && scale.size(0) == weight.size(0) &&
+                        (weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kBFloat16);
+  if (!in_place) {
+    *this = quantize(weight, scaling_asked);
+    return;
+  }
+  const at::Tensor w = weight.contiguous();
+  if (w.scalar_type() == at::kFloat)
+    quantize_rows(w.data_ptr<float>(), w.size(0), w.size(1), scale.data_ptr<float>(), codes.data_ptr<uint8_t>());
+  else
+    quantize_rows(w.data_ptr<at::BFloat16>(), w.size(0), w.size(1), scale.data_ptr<float>(), codes.data_ptr<uint8_t>());
 }
 
 at::Tensor Fp8Weight::dequantize(at::ScalarType dtype) const {

@@ -29,6 +29,10 @@ struct Fp8Weight {
   Fp8Scaling scaling = Fp8Scaling::kPerChannel;
 
   static Fp8Weight quantize(const at::Tensor& weight, Fp8Scaling scaling = Fp8Scaling::kPerChannel);
+  // quantize(weight, scaling) into this weight's own codes and scales when they are CPU tensors of
+  // the right shapes (per-channel: no memory allocated or touched for the first time), else replaced
+  // by a new quantisation. The same codes and scales either way.
+  void quantize_into(const at::Tensor& weight, Fp8Scaling scaling);
   at::Tensor dequantize(at::ScalarType dtype) const;
   // x [..., in] times the weight, transposed: [..., out] in x's dtype. On CUDA (LibTorch >= 2.5, bf16 x, per-
   // channel scales, in and out multiples of 16) x is quantised to e4m3 per row and _scaled_mm

@@ -20,6 +20,8 @@ int configure_threads(int threads);
 // (logits, prefill activations) stay resident: 1.2-1.7x the weights + KV cache at decode batch 64
 // instead of 1.01-1.09x. Training wants kFastMmapThreshold: its activations are reused step after
 // step, and fresh mappings would page-fault each time (~10% slower). docs/benchmarks.md, "Model".
+// Memory freed at the top of an arena is kept up to twice the threshold (at least 64 MiB) instead of
+// glibc's 128 KiB, so streams of mid-sized buffers (gRPC messages) do not fault their pages in again.
 constexpr size_t kLeanMmapThreshold = 1u << 20, kFastMmapThreshold = 32u << 20;
 void configure_allocator(size_t mmap_threshold);
 // The dtype of a trainer's matrix products: "fp32" or "bf16" as named; "auto" measures a 1024^3

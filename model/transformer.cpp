@@ -161,6 +161,31 @@ void Transformer::set_fp8_weight(const std::string& name, Fp8Weight value) {
   fp8_[name] = value.codes.device() == device_ ? std::move(value) : value.to(device_);
 }
 
+void Transformer::overwrite_weight(const std::string& name, const at::Tensor& value) {
+  const std::vector<int64_t> shape = checkpoint_shape(config_, name);
+  if (value.sizes().vec() != shape) throw Error("weight '" + name + "': not the checkpoint's shape");
+  auto it = weights_.find(name);
+  if (it != weights_.end() && it->second.sizes() == value.sizes() && it->second.scalar_type() == dtype_ &&
+      it->second.device() == device_) {
+    it->second.copy_(value);
+    return;
+  }
+  set_weight(name, value.to(device_, dtype_, /*non_blocking=*/false, /*copy=*/true));
+}
+
+void Transformer::overwrite_fp8_weight(const std::string& name, const at::Tensor& value, Fp8Scaling scaling) {
+  const std::vector<int64_t> shape = checkpoint_shape(config_, name);
+  if (!quantized_in_fp8(name, static_cast<int64_t>(shape.size())) || value.sizes().vec() != shape)
+    throw Error("weight '" + name + "': not a layer matrix of the checkpoint's shape");
+  auto it = fp8_.find(name);
+  if (it == fp8_.end() || it->second.codes.device() != device_) {
+    set_fp8_weight(name, Fp8Weight::quantize(value.to(dtype_), scaling));
+    return;
+  }
+  // Quantised from the model's dtype, as quantize_fp8() does from a loaded model's copy.
+  it->second.quantize_into(value.scalar_type() == dtype_ ? value : value.to(dtype_), scaling);
+}
+
 void Transformer::quantize_fp8(Fp8Scaling scaling) {
   for (auto it = weights_.begin(); it != weights_.end();) {
     const std::string& n = it->first;

@@ -89,6 +89,12 @@ class Transformer {
   static Transformer unfilled(checkpoint::ModelConfig config, at::ScalarType dtype, at::Device device = at::kCPU);
   void set_weight(const std::string& name, at::Tensor value);  // moved to the model's device
   void set_fp8_weight(const std::string& name, Fp8Weight value);
+  // Write `value` (the checkpoint's shape, any float dtype, any device) into weight `name`, converted
+  // to the model's dtype (overwrite_fp8_weight: quantised, for a layer matrix of an FP8 model), into
+  // the storage the weight has when it has one of that kind (a recycled model: nothing allocated),
+  // else into a new tensor.
+  void overwrite_weight(const std::string& name, const at::Tensor& value);
+  void overwrite_fp8_weight(const std::string& name, const at::Tensor& value, Fp8Scaling scaling);
   // Bytes held by the weights (FP8 codes and scales included).
   int64_t weight_bytes() const;
 

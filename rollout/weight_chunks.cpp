@@ -8,9 +8,29 @@ namespace r1::rollout {
 
 static_assert(std::endian::native == std::endian::little, "tensor bytes travel little-endian");
 
-uint16_t bf16_from_f32(uint32_t bits) {
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040u);
-  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+namespace {
+
+// Inlined into the loop below (an exported function is not, in position-independent code).
+inline uint16_t to_bf16(uint32_t bits) {
+  const uint32_t nan = (bits >> 16) | 0x0040u, rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
+}  // namespace
+
+uint16_t bf16_from_f32(uint32_t bits) { return to_bf16(bits); }
+
+void bf16_from_f32(const void* f32, void* bf16, size_t n) {
+  // Branch-free, element by element: the compiler turns it into vector instructions (~8x the
+  // scalar rate; the conversion was a tenth of a weight push).
+  const auto* src = static_cast<const unsigned char*>(f32);
+  auto* dst = static_cast<unsigned char*>(bf16);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i * 4, 4);
+    const uint16_t half = to_bf16(bits);
+    std::memcpy(dst + i * 2, &half, 2);
+  }
 }
 
 void for_each_chunk(const WeightTensor& t, size_t chunk_bytes, bool as_f32, v1::TensorChunk& chunk,
@@ -30,12 +50,7 @@ void for_each_chunk(const WeightTensor& t, size_t chunk_bytes, bool as_f32, v1::
       // Wire byte `offset` is element offset / 2, which starts at byte offset * 2 of the F32 source.
       std::string* data = chunk.mutable_data();
       data->resize(len);
-      for (size_t i = 0; i < len / 2; ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, src + (offset / 2 + i) * 4, 4);
-        const uint16_t half = bf16_from_f32(bits);
-        std::memcpy(data->data() + i * 2, &half, 2);
-      }
+      bf16_from_f32(src + offset * 2, data->data(), len / 2);
     } else {
       chunk.set_data(src + offset, len);
     }

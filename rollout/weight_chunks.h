@@ -15,6 +15,8 @@ namespace r1::rollout {
 
 // F32 bits to bf16 bits: round to nearest, ties to even; a NaN stays a NaN (quiet, sign kept).
 uint16_t bf16_from_f32(uint32_t bits);
+// The same over n elements (unaligned pointers are fine).
+void bf16_from_f32(const void* f32, void* bf16, size_t n);
 
 // Calls `send` with each chunk of `t` in order: name, dtype (BF16 where an F32 tensor is converted),
 // shape, `offset` counting bytes on the wire, and at most chunk_bytes / 4 * 4 data bytes, so every
