@@ -1,7 +1,8 @@
 // r1 bench distributed (in the LibTorch module): the plumbing of data-parallel training. A full weight
 // push of a model to one `r1 rollout serve` worker on loopback, in MB/s of bf16 on the wire (the
 // worker's own split of the time is in its log line); the trainer-side conversion of the same
-// weights to bf16 chunks alone, as its ceiling; and Gloo's all-reduce between two ranks on loopback
+// weights to bf16 chunks alone, as its ceiling; pushes after each of N AdamW steps with and without
+// deltas (bytes on the wire, seconds); and Gloo's all-reduce between two ranks on loopback
 // (two threads of this process, a TCPStore rendezvous) against memcpy of the same bytes.
 #include <ATen/ATen.h>
 #include <unistd.h>
@@ -27,11 +28,44 @@
 #include "tokenizer/byte_tokenizer.h"
 #include "trainer/distributed.h"
 #include "trainer/grpo_trainer.h"
+#include "trainer/optim.h"
 
 namespace r1::bench {
 namespace {
 
 namespace fs = std::filesystem;
+
+// An `r1 rollout serve` worker of the model in `dir`; its "in service" log lines collected.
+struct BenchWorker {
+  std::mutex log_mutex;
+  std::vector<std::string> log;
+  std::unique_ptr<Process> process;
+  std::string address;
+
+  BenchWorker(const fs::path& dir, int threads, const std::string& precision) {
+    ProcessSpec spec;
+    spec.exe = fs::read_symlink("/proc/self/exe").string();
+    spec.args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", dir.string(), "--precision", precision,
+                 "--port", "0", "--kv-cache-mb", "16"};
+    spec.err = ProcessSpec::Stream::pipe;
+    spec.on_stderr_line = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mutex);
+      if (line.find("in service") != std::string::npos) log.push_back(line);
+    };
+    process = std::make_unique<Process>(spec);
+    std::string line;
+    if (process->read_line(line) != Process::Io::ok || line.rfind("listening on ", 0) != 0)
+      throw Error("bench distributed: the worker did not start");
+    address = line.substr(13);
+  }
+  ~BenchWorker() { process->stop(60); }
+  // The worker's split of its last update's time.
+  std::string last_split() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the log line
+    std::lock_guard<std::mutex> lock(log_mutex);
+    return log.empty() ? "" : log.back().substr(log.back().find("received"));
+  }
+};
 
 void bench_push(int threads, const DistributedBenchOptions& o) {
   const ScratchDir scratch("push");
@@ -61,39 +95,81 @@ void bench_push(int threads, const DistributedBenchOptions& o) {
     std::printf("    chunks built, none sent        %8.1f MB/s  (%.2f s)\n", static_cast<double>(bytes) / 1e6 / s, s);
   }
 
-  ProcessSpec spec;
-  spec.exe = fs::read_symlink("/proc/self/exe").string();
-  spec.args = {"--threads", std::to_string(threads), "rollout", "serve", "--model", dir.string(), "--precision", o.precision,
-               "--port", "0", "--kv-cache-mb", "16"};
-  spec.err = ProcessSpec::Stream::pipe;
-  std::mutex log_mutex;
-  std::vector<std::string> worker_log;
-  spec.on_stderr_line = [&](const std::string& line) {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    if (line.find("in service") != std::string::npos) worker_log.push_back(line);
-  };
-  Process worker(spec);
-  std::string line;
-  if (worker.read_line(line) != Process::Io::ok || line.rfind("listening on ", 0) != 0)
-    throw Error("bench distributed: the worker did not start");
-  struct Stop {
-    Process& p;
-    ~Stop() { p.stop(60); }
-  } stop{worker};
+  BenchWorker worker(dir, threads, o.precision);
   rollout::ClientOptions co;
-  co.addresses = {line.substr(13)};
+  co.addresses = {worker.address};
   co.weight_chunk_bytes = static_cast<size_t>(o.chunk_mb * (1 << 20));
+  co.weight_deltas = false;  // every push whole
   rollout::RolloutClient client(co);
   for (int64_t i = 1; i <= o.pushes; ++i) {
     const auto t = Clock::now();
     client.update_weights(static_cast<uint64_t>(i), tensors);
     const double s = seconds_since(t);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the worker's log line
-    std::lock_guard<std::mutex> lock(log_mutex);
-    const std::string detail = worker_log.empty() ? "" : worker_log.back().substr(worker_log.back().find("received"));
-    std::printf("    full push %lld                   %8.1f MB/s  (%.2f s; worker: %s)\n", static_cast<long long>(i),
-                wire_mb / s, s, detail.c_str());
+    std::printf("    full push %lld%s               %8.1f MB/s  (%.2f s; worker: %s)\n", static_cast<long long>(i),
+                i == 1 ? " (cold)" : "       ", wire_mb / s, s, worker.last_split().c_str());
   }
+}
+
+// `steps` AdamW steps of a language-model loss on random tokens at learning rate `lr`, each followed by
+// a push to one worker, with deltas or whole: bytes on the wire and seconds per push.
+struct DeltaRun {
+  uint64_t bytes = 0, full_bytes = 0;
+  double seconds = 0;
+};
+
+DeltaRun run_pushes(const fs::path& dir, int threads, const DistributedBenchOptions& o, bool deltas) {
+  at::AutoGradMode grad(true);
+  model::Transformer policy = model::Transformer::load(dir.string(), at::kFloat);
+  for (auto& t : policy.parameters()) t.requires_grad_(true);
+  run::OptimConfig oc;
+  oc.lr = o.delta_lr;
+  std::vector<std::pair<std::string, at::Tensor>> named(policy.weights().begin(), policy.weights().end());
+  trainer::Optimizer optim(named, oc, o.delta_steps);
+  BenchWorker worker(dir, threads, o.precision);
+  rollout::ClientOptions co;
+  co.addresses = {worker.address};
+  co.weight_deltas = deltas;
+  rollout::RolloutClient client(co);
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  const int64_t vocab = policy.config().vocab_size;
+  DeltaRun out;
+  for (int64_t step = 0; step < o.delta_steps; ++step) {
+    const at::Tensor ids = at::randint(vocab, {4, 65}, gen, at::kLong);
+    at::Tensor logp = policy.token_logprobs(policy.forward(ids.narrow(1, 0, 64)), ids.narrow(1, 1, 64)).first;
+    (-logp.mean()).backward();
+    optim.step(step);
+    const trainer::HostWeights pushed = trainer::weight_tensors(policy);
+    const auto t = Clock::now();
+    const auto stats = client.update_weights(static_cast<uint64_t>(step + 1), pushed.tensors);
+    out.seconds += seconds_since(t);
+    out.bytes += stats.bytes_sent;
+    out.full_bytes += stats.full_bytes;
+  }
+  return out;
+}
+
+void bench_deltas(int threads, const DistributedBenchOptions& o) {
+  const ScratchDir scratch("delta");
+  const fs::path& dir = scratch.path;
+  write_byte_tokenizer(dir.string());
+  {
+    model::Transformer base(checkpoint::preset_config("qwen2", o.delta_preset, 259), at::kFloat);
+    base.init_random(5);
+    base.save(dir.string());
+  }
+  std::printf("  weight pushes after each of %lld AdamW steps (lr %g, %s preset, worker in %s):\n",
+              static_cast<long long>(o.delta_steps), o.delta_lr, o.delta_preset.c_str(), o.precision.c_str());
+  const DeltaRun whole = run_pushes(dir, threads, o, false);
+  const DeltaRun delta = run_pushes(dir, threads, o, true);
+  auto line = [&](const char* what, const DeltaRun& r) {
+    std::printf("    %-30s %8.1f MB sent  %6.3f s a push\n", what, static_cast<double>(r.bytes) / 1e6,
+                r.seconds / static_cast<double>(o.delta_steps));
+  };
+  line("whole", whole);
+  line("deltas (first push whole)", delta);
+  std::printf("    %-30s %8.1fx fewer bytes, %.2fx the time\n", "deltas vs whole",
+              static_cast<double>(whole.bytes) / static_cast<double>(std::max<uint64_t>(delta.bytes, 1)),
+              delta.seconds / whole.seconds);
 }
 
 void bench_allreduce(const DistributedBenchOptions& o) {
@@ -144,6 +220,7 @@ void bench_distributed(int threads_asked, const DistributedBenchOptions& o) {
   at::NoGradGuard no_grad;
   std::printf("r1 bench distributed (%d threads)\n", threads);
   if (o.push) bench_push(threads, o);
+  if (o.deltas) bench_deltas(threads, o);
   if (o.allreduce) bench_allreduce(o);
 }
 

@@ -50,7 +50,10 @@ struct DistributedBenchOptions {
   int64_t pushes = 3;                   // timed full pushes (after none: the first is timed too)
   double chunk_mb = 1;                  // data per TensorChunk (the client's weight_chunk_bytes)
   int64_t allreduce_mb = 64;            // buffer of the Gloo all-reduce timing
-  bool push = true, allreduce = true;
+  std::string delta_preset = "25m";     // the model trained and pushed with and without deltas
+  int64_t delta_steps = 20;
+  double delta_lr = 3e-6;               // recipes/r1-zero-qwen.json's
+  bool push = true, deltas = true, allreduce = true;
 };
 
 // `threads`: LibTorch's intra-op threads (0: one per core); the log level is the caller's.

@@ -97,7 +97,8 @@ void add_train_bench(CLI::App* bench) {
 // r1 bench distributed (the LibTorch module)
 void add_distributed_bench(CLI::App* bench) {
   auto dist_opt = std::make_shared<DistributedBenchOptions>();
-  auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16) "
+  auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16), "
+                                                   "pushes after AdamW steps with and without deltas (bytes), "
                                                    "and Gloo's all-reduce on loopback against memcpy");
   db->add_option("--preset", dist_opt->preset, "Shape of the pushed model (qwen2 presets)")
       ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"}))->capture_default_str();
@@ -107,7 +108,13 @@ void add_distributed_bench(CLI::App* bench) {
   db->add_option("--chunk-mb", dist_opt->chunk_mb, "Data per weight chunk on the wire")->check(CLI::Range(0.001, 64.0))
       ->capture_default_str();
   db->add_option("--allreduce-mb", dist_opt->allreduce_mb, "All-reduce buffer")->check(CLI::PositiveNumber)->capture_default_str();
-  db->add_flag("!--no-push", dist_opt->push, "Skip the weight push");
+  db->add_option("--delta-preset", dist_opt->delta_preset, "Model trained and pushed with and without deltas")
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))->capture_default_str();
+  db->add_option("--delta-steps", dist_opt->delta_steps, "AdamW steps, each followed by a push")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  db->add_option("--delta-lr", dist_opt->delta_lr, "Their learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  db->add_flag("!--no-push", dist_opt->push, "Skip the full weight push");
+  db->add_flag("!--no-deltas", dist_opt->deltas, "Skip the pushes with and without deltas");
   db->add_flag("!--no-allreduce", dist_opt->allreduce, "Skip the all-reduce");
   db->callback([dist_opt] { torch_commands().bench_distributed(torch_context(), *dist_opt); });
 }

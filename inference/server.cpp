@@ -20,7 +20,7 @@
 #include "core/log.h"
 #include "checkpoint/config.h"
 #include "inference/engine.h"
-#include "inference/weight_image.h"
+#include "rollout/weight_image.h"
 #include "model/device.h"
 #include "model/runtime.h"
 #include "tokenizer/tokenizer.h"
@@ -57,66 +57,6 @@ at::ScalarType wire_dtype(const std::string& d) {
   return at::kFloat;  // the image holds no other
 }
 
-inference::ChunkView view(const v1::TensorChunk& c) {
-  inference::ChunkView v;
-  v.name = c.name();
-  v.dtype = c.dtype();
-  v.shape.assign(c.shape().begin(), c.shape().end());
-  v.offset = c.offset();
-  v.changed = c.encoding() == v1::CHUNK_ENCODING_CHANGED;
-  v.span = c.span();
-  v.data = c.data();
-  return v;
-}
-
-// What one UpdateWeights stream asked for, from its first chunk, and how reading it went.
-struct Stream {
-  std::optional<uint64_t> version;
-  uint64_t base = 0;
-  bool abort_in_flight = false;
-  std::string error;  // INVALID_ARGUMENT
-  std::string stale;  // FAILED_PRECONDITION: a delta against weights the worker does not hold
-};
-
-// Reads the whole stream into the image; after the first fault the rest is drained unread, so the
-// client gets one answer. The first chunk's version must be newer than the one in service, and a
-// delta's base the version the image holds; every later chunk repeats both.
-Stream read_update(grpc::ServerReader<v1::TensorChunk>* reader, inference::WeightImage& image,
-                   const inference::Engine& engine) {
-  Stream s;
-  v1::TensorChunk chunk;
-  int64_t chunks = 0;
-  while (reader->Read(&chunk)) {
-    ++chunks;
-    if (!s.error.empty() || !s.stale.empty()) continue;
-    if (!s.version) {
-      s.version = chunk.version();
-      s.base = chunk.base_version();
-      s.abort_in_flight = chunk.abort_in_flight();
-      if (*s.version <= engine.version()) {
-        s.error = "version " + std::to_string(*s.version) + " is not newer than the version in service (" +
-                  std::to_string(engine.version()) + ")";
-        continue;
-      }
-      if (s.base && image.version() != s.base) {
-        s.stale = "a delta against weights version " + std::to_string(s.base) + ", but this worker holds " +
-                  (image.version() ? "version " + std::to_string(*image.version()) : std::string("no whole update"));
-        continue;
-      }
-      image.begin(s.base);
-    } else if (chunk.version() != *s.version || chunk.base_version() != s.base) {
-      s.error = "chunk " + std::to_string(chunks) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
-                " (base " + std::to_string(chunk.base_version()) + ") differs from the stream's " +
-                std::to_string(*s.version) + " (base " + std::to_string(s.base) + ")";
-      continue;
-    }
-    s.error = image.write(view(chunk));
-  }
-  if (!s.version) s.error = "an empty update";
-  if (s.error.empty() && s.stale.empty()) s.error = image.finish(*s.version);
-  return s;
-}
-
 class HealthWithToken final : public v1::Health::Service {
  public:
   HealthWithToken(proto::HealthServiceImpl& inner, std::string token) : inner_(inner), token_(std::move(token)) {}
@@ -148,7 +88,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   // The weights as the last updates sent them, and the models built from them: the one in service,
   // and the one it replaced (reused by the next update once the engine lets go of it), each with
   // the image generation it was built at (0: loaded from the checkpoint).
-  std::unique_ptr<inference::WeightImage> image;
+  std::unique_ptr<rollout::WeightImage> image;
   struct Built {
     std::shared_ptr<model::Transformer> model;
     uint64_t generation = 0;
@@ -235,7 +175,8 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     if (!authorised(context, options.token)) return unauthenticated();
     std::lock_guard<std::mutex> one_at_a_time(update_mutex);
     const auto t0 = std::chrono::steady_clock::now();
-    const Stream stream = read_update(reader, *image, *engine);
+    const rollout::UpdateStream stream =
+        rollout::read_update([&](v1::TensorChunk& c) { return reader->Read(&c); }, *image, engine->version());
     if (!stream.stale.empty()) {
       log::info() << "UpdateWeights: " << stream.stale << "; a full update is needed";
       return Status(StatusCode::FAILED_PRECONDITION, stream.stale);
@@ -343,9 +284,9 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
       s.config = m.config();
       model = s.prepare(std::move(m));
       s.current.model = model;
-      inference::WeightImage::Shapes shapes;
+      rollout::WeightImage::Shapes shapes;
       for (const auto& t : checkpoint::checkpoint_tensors(s.config)) shapes[t.name] = t.shape;
-      s.image = std::make_unique<inference::WeightImage>(std::move(shapes), s.config.architecture_name());
+      s.image = std::make_unique<rollout::WeightImage>(std::move(shapes), s.config.architecture_name());
       eo.kv_cache_tokens = inference::kv_tokens_for_budget(*model, o.kv_cache_mb, o.kv_cache_fraction);
       s.engine = std::make_unique<inference::Engine>(model, eo, o.version);
     } catch (...) {

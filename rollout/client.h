@@ -10,8 +10,10 @@
 //   they listen on their first stdout line; one that crashes is restarted, and the destructor stops
 //   them (SIGTERM, then SIGKILL after a grace period). They also get SIGTERM if the trainer dies.
 // - update_weights() streams tensors to every live worker (bf16 on the wire unless told otherwise)
-//   and returns once each reports the new version. A worker that missed an update (it was down)
-//   takes no work until the next one reaches it.
+//   and returns once each reports the new version. A worker that holds the previous update gets only
+//   the elements whose bytes changed (weight_deltas; the client keeps that update's wire bytes to
+//   compare with: 2 bytes a parameter in bf16); any other gets the update whole. A worker that missed
+//   an update (it was down) takes no work until the next one reaches it.
 //
 // Thread-safe: generate() and update_weights() may run at once from different threads. Errors are
 // r1::Error, one line naming the request, tensor or worker at fault. No LibTorch.
@@ -52,6 +54,7 @@ struct ClientOptions {
   double reprobe_interval_s = 2;        // GetStatus of a remote worker that is down, until it answers
   size_t weight_chunk_bytes = 1 << 20;  // data bytes per TensorChunk
   bool weights_as_f32 = false;          // send F32 tensors as F32 instead of bf16
+  bool weight_deltas = true;            // to a worker holding the previous update: only what changed
   double update_timeout_s = 600;        // one weight update: the stream and the switch to the new version
 };
 
@@ -110,11 +113,18 @@ class RolloutClient : public GroupGenerator {
   // The same, collected and ordered by index.
   std::vector<GroupResult> generate_all(const std::vector<GroupRequest>& requests);
 
-  // Streams the tensors to every live worker in chunks of weight_chunk_bytes, then waits until each
-  // reports `version` in GetStatus. abort_in_flight: sequences running end at once (their groups are
-  // resubmitted) instead of finishing on the old weights. A worker that goes down meanwhile is
-  // skipped with a warning; any other failure is an r1::Error naming the worker.
-  void update_weights(uint64_t version, const std::vector<WeightTensor>& tensors, bool abort_in_flight = false);
+  // Streams the tensors to every live worker in chunks of weight_chunk_bytes (a delta to those
+  // holding the previous update, with weight_deltas), then waits until each reports `version` in
+  // GetStatus. abort_in_flight: sequences running end at once (their groups are resubmitted) instead
+  // of finishing on the old weights. A worker that goes down meanwhile is skipped with a warning; one
+  // that refuses a delta (it holds another version) gets the update whole; any other failure is an
+  // r1::Error naming the worker.
+  struct PushStats {
+    int workers_full = 0, workers_delta = 0;  // streams of each kind that the workers took
+    uint64_t bytes_sent = 0;                  // data bytes written, over every stream
+    uint64_t full_bytes = 0;                  // data bytes of the update whole, for one worker
+  };
+  PushStats update_weights(uint64_t version, const std::vector<WeightTensor>& tensors, bool abort_in_flight = false);
 
   struct WorkerInfo {
     std::string address;

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -114,7 +115,15 @@ struct Push {
   v1::UpdateWeightsReply reply;
   std::unique_ptr<grpc::ClientWriter<v1::TensorChunk>> writer;
   bool open = true;
+  bool delta = false;      // the changes since the snapshot's version, which the worker holds
+  size_t bytes_sent = 0;   // data bytes written to the stream
   grpc::Status status;
+};
+
+// The wire bytes of the last weight update, by tensor name: what the next one's delta is against.
+struct Snapshot {
+  std::optional<uint64_t> version;  // set once every tensor of that update is in
+  std::map<std::string, std::vector<uint8_t>> tensors;
 };
 
 }  // namespace r1::rollout::detail
@@ -136,6 +145,8 @@ struct RolloutClient::Impl {
   bool stopping = false;
   int generating = 0, updating = 0;
   std::optional<uint64_t> policy_version;  // the last version pushed
+  std::mutex update_mutex;                 // one update_weights() at a time
+  detail::Snapshot snapshot;               // with weight_deltas; under update_mutex
   std::thread monitor;
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {}
@@ -190,9 +201,10 @@ struct RolloutClient::Impl {
   // Counts the update in `updating` and opens nothing yet: one Push per live worker (those down are
   // warned about and skipped). Lock taken.
   std::vector<std::unique_ptr<Push>> begin_update(uint64_t version);
-  // Sorts the finished streams: those to wait for (returned), those down (marked), errors. Lock taken.
+  // Sorts the finished streams: those to wait for (returned), those down (marked), deltas the worker
+  // could not take (`stale`: it holds another version; they get the update whole), errors. Lock taken.
   std::vector<Push*> judge_pushes(const std::vector<std::unique_ptr<Push>>& pushes, uint64_t version,
-                                  std::vector<std::string>& errors);
+                                  std::vector<std::string>& errors, std::vector<Push*>* stale);
   // Polls GetStatus until each worker reports `version` (or goes down, or `until` passes); returns
   // how many did.
   size_t await_version(std::vector<Push*> switching, uint64_t version, detail::Clock::time_point until,

@@ -1,6 +1,7 @@
-// RolloutClient::update_weights(): check the tensors; open one stream per live worker; write each
-// chunk (built once, rollout/weight_chunks.h) to every stream; judge each worker's reply; wait until
-// each reports the new version in GetStatus.
+// RolloutClient::update_weights(): check the tensors; open one stream per live worker, a delta for
+// those holding the snapshot's version; write each chunk (built once per kind, rollout/weight_chunks.h)
+// to every stream of its kind; judge each worker's reply, and send the update whole to a worker that
+// refused its delta; wait until each reports the new version in GetStatus.
 #include <algorithm>
 #include <set>
 
@@ -36,31 +37,71 @@ void check_tensors(uint64_t version, const std::vector<WeightTensor>& tensors) {
   }
 }
 
-void open_streams(const std::vector<std::unique_ptr<Push>>& pushes, const ClientOptions& o,
-                  std::chrono::system_clock::time_point deadline) {
-  for (auto& p : pushes) {
+void open_streams(const std::vector<Push*>& pushes, const ClientOptions& o, std::chrono::system_clock::time_point deadline) {
+  for (Push* p : pushes) {
     p->context.set_deadline(deadline);
     if (!o.token.empty()) p->context.AddMetadata(kTokenKey, o.token);
     p->writer = p->stub->UpdateWeights(&p->context, &p->reply);
   }
 }
 
-// Each chunk is built once and written to every stream still open in turn; then every stream is
-// closed and its status collected.
-void write_chunks(const std::vector<std::unique_ptr<Push>>& pushes, const ClientOptions& o, uint64_t version,
-                  const std::vector<WeightTensor>& tensors, bool abort_in_flight) {
-  v1::TensorChunk chunk;
-  chunk.set_version(version);
-  chunk.set_abort_in_flight(abort_in_flight);
-  for (const auto& t : tensors)
-    for_each_chunk(t, o.weight_chunk_bytes, o.weights_as_f32, chunk, [&](const v1::TensorChunk& c) {
-      for (auto& p : pushes)
-        if (p->open && !p->writer->Write(c)) p->open = false;
-    });
-  for (auto& p : pushes) {
+// Each chunk is built once per kind (whole, or the delta against `snapshot`) and written to every
+// stream of that kind still open in turn; then every stream is closed and its status collected.
+// `snapshot` (null without deltas) then holds this update's wire bytes. Returns the data bytes of
+// the update whole.
+uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, uint64_t version,
+                      const std::vector<WeightTensor>& tensors, bool abort_in_flight, Snapshot* snapshot) {
+  bool any_full = false, any_delta = false;
+  for (Push* p : pushes) (p->delta ? any_delta : any_full) = true;
+  v1::TensorChunk full, delta;
+  full.set_version(version);
+  full.set_abort_in_flight(abort_in_flight);
+  delta.set_version(version);
+  delta.set_abort_in_flight(abort_in_flight);
+  if (any_delta) delta.set_base_version(*snapshot->version);
+  auto writer = [&](bool to_delta) -> SendChunk {
+    if (to_delta ? !any_delta : !any_full) return {};
+    return [&pushes, to_delta](const v1::TensorChunk& c) {
+      for (Push* p : pushes)
+        if (p->delta == to_delta && p->open) {
+          if (p->writer->Write(c)) p->bytes_sent += c.data().size();
+          else p->open = false;
+        }
+    };
+  };
+  const SendChunk send_full = writer(false), send_delta = writer(true);
+  bool delta_written = false;
+  const SendChunk counted_delta = send_delta ? SendChunk([&](const v1::TensorChunk& c) {
+    delta_written = true;
+    send_delta(c);
+  }) : SendChunk();
+  if (snapshot) snapshot->version.reset();
+  uint64_t whole = 0;
+  for (const auto& t : tensors) {
+    whole += t.dtype == WireDtype::kF32 && !o.weights_as_f32 ? t.bytes / 2 : t.bytes;
+    for_each_chunk_and_delta(t, o.weight_chunk_bytes, o.weights_as_f32, snapshot ? &snapshot->tensors[t.name] : nullptr,
+                             full, send_full, delta, counted_delta);
+  }
+  if (snapshot) snapshot->version = version;
+  if (any_delta && !delta_written) {
+    // Nothing changed, but a stream must say which version it makes: one empty chunk.
+    describe_tensor(tensors.front(), o.weights_as_f32, delta);
+    delta.set_offset(0);
+    delta.set_encoding(v1::CHUNK_ENCODING_DENSE);
+    delta.clear_data();
+    send_delta(delta);
+  }
+  for (Push* p : pushes) {
     if (p->open) p->writer->WritesDone();
     p->status = p->writer->Finish();
   }
+  return whole;
+}
+
+std::vector<Push*> raw(const std::vector<std::unique_ptr<Push>>& pushes) {
+  std::vector<Push*> out;
+  for (const auto& p : pushes) out.push_back(p.get());
+  return out;
 }
 
 }  // namespace
@@ -85,7 +126,8 @@ std::vector<std::unique_ptr<Push>> RolloutClient::Impl::begin_update(uint64_t ve
 }
 
 std::vector<Push*> RolloutClient::Impl::judge_pushes(const std::vector<std::unique_ptr<Push>>& pushes,
-                                                     uint64_t version, std::vector<std::string>& errors) {
+                                                     uint64_t version, std::vector<std::string>& errors,
+                                                     std::vector<Push*>* stale) {
   std::vector<Push*> switching;
   std::lock_guard<std::mutex> lock(mutex);
   for (auto& p : pushes) {
@@ -96,6 +138,8 @@ std::vector<Push*> RolloutClient::Impl::judge_pushes(const std::vector<std::uniq
                        " to the weight update to version " + std::to_string(version));
     } else if (s.ok()) {
       switching.push_back(p.get());
+    } else if (p->delta && stale && s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      stale->push_back(p.get());
     } else if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
       errors.push_back(token_error(p->address, options.token, s));
     } else if (worker_down(s.error_code()) && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
@@ -145,10 +189,12 @@ size_t RolloutClient::Impl::await_version(std::vector<Push*> switching, uint64_t
   return confirmed;
 }
 
-void RolloutClient::update_weights(uint64_t version, const std::vector<WeightTensor>& tensors, bool abort_in_flight) {
+RolloutClient::PushStats RolloutClient::update_weights(uint64_t version, const std::vector<WeightTensor>& tensors,
+                                                        bool abort_in_flight) {
   Impl& m = *impl_;
   const ClientOptions& o = m.options;
   check_tensors(version, tensors);
+  std::lock_guard<std::mutex> one_at_a_time(m.update_mutex);
   std::vector<std::unique_ptr<Push>> pushes = m.begin_update(version);
   // While `updating` counts this update, generate() waits for the workers instead of giving up.
   struct Done {
@@ -160,14 +206,40 @@ void RolloutClient::update_weights(uint64_t version, const std::vector<WeightTen
     }
   } done{m};
   if (pushes.empty()) throw Error("no rollout worker is alive to take weights version " + std::to_string(version));
+  {
+    std::lock_guard<std::mutex> lock(m.mutex);
+    for (auto& p : pushes) p->delta = o.weight_deltas && m.snapshot.version && p->worker->version == *m.snapshot.version;
+  }
 
   const auto deadline = deadline_in(o.update_timeout_s);
   const auto until = Clock::now() + seconds(o.update_timeout_s);
-  open_streams(pushes, o, deadline);
-  write_chunks(pushes, o, version, tensors, abort_in_flight);
+  open_streams(raw(pushes), o, deadline);
+  PushStats stats;
+  stats.full_bytes = write_chunks(raw(pushes), o, version, tensors, abort_in_flight, o.weight_deltas ? &m.snapshot : nullptr);
 
   std::vector<std::string> errors;
-  std::vector<Push*> switching = m.judge_pushes(pushes, version, errors);
+  std::vector<Push*> stale;
+  std::vector<Push*> switching = m.judge_pushes(pushes, version, errors, &stale);
+  // A worker that no longer holds the delta's base (restarted, or its last update failed half-way)
+  // gets the update whole, at once.
+  std::vector<std::unique_ptr<Push>> again;
+  for (Push* p : stale) {
+    auto whole = std::make_unique<Push>();
+    whole->worker = p->worker;
+    whole->address = p->address;
+    whole->stub = p->stub;
+    stats.bytes_sent += p->bytes_sent;
+    again.push_back(std::move(whole));
+  }
+  if (!again.empty()) {
+    open_streams(raw(again), o, deadline);
+    write_chunks(raw(again), o, version, tensors, abort_in_flight, nullptr);
+    for (Push* p : m.judge_pushes(again, version, errors, nullptr)) switching.push_back(p);
+  }
+  for (Push* p : switching) {
+    stats.bytes_sent += p->bytes_sent;
+    ++(p->delta ? stats.workers_delta : stats.workers_full);
+  }
   const size_t confirmed = m.await_version(std::move(switching), version, until, errors);
   {
     std::lock_guard<std::mutex> lock(m.mutex);
@@ -179,6 +251,7 @@ void RolloutClient::update_weights(uint64_t version, const std::vector<WeightTen
   if (!confirmed)
     throw Error("no rollout worker took weights version " + std::to_string(version) +
                 ": all went down during the update");
+  return stats;
 }
 
 }  // namespace r1::rollout

@@ -33,29 +33,125 @@ void bf16_from_f32(const void* f32, void* bf16, size_t n) {
   }
 }
 
-void for_each_chunk(const WeightTensor& t, size_t chunk_bytes, bool as_f32, v1::TensorChunk& chunk,
-                    const std::function<void(const v1::TensorChunk&)>& send) {
-  const bool convert = t.dtype == WireDtype::kF32 && !as_f32;
-  const size_t wire_bytes = convert ? t.bytes / 2 : t.bytes;
-  const size_t step = chunk_bytes / 4 * 4;  // whole elements in every chunk
+void for_each_chunk(const WeightTensor& t, size_t chunk_bytes, bool as_f32, v1::TensorChunk& chunk, const SendChunk& send) {
+  v1::TensorChunk unused;
+  for_each_chunk_and_delta(t, chunk_bytes, as_f32, nullptr, chunk, send, unused, {});
+}
+
+namespace {
+
+// The bitmap and values of the elements of `now` that differ from `before` (n elements of type E);
+// returns how many. Groups of 8 elements (one bitmap byte) are compared as whole 64-bit words first.
+template <typename E>
+size_t mark_changed(const uint8_t* now, const uint8_t* before, size_t n, uint8_t* map, uint8_t* values) {
+  constexpr size_t kGroup = 8 * sizeof(E), kWords = kGroup / 8;
+  size_t changed = 0;
+  for (size_t g = 0; g < n; g += 8) {
+    const size_t count = std::min<size_t>(8, n - g);
+    const uint8_t* a = now + g * sizeof(E);
+    const uint8_t* b = before + g * sizeof(E);
+    if (count == 8) {
+      uint64_t diff = 0;
+      for (size_t w = 0; w < kWords; ++w) {
+        uint64_t x, y;
+        std::memcpy(&x, a + w * 8, 8);
+        std::memcpy(&y, b + w * 8, 8);
+        diff |= x ^ y;
+      }
+      if (diff == 0) {
+        map[g / 8] = 0;
+        continue;
+      }
+    }
+    uint8_t bits = 0;
+    for (size_t k = 0; k < count; ++k) {
+      E x, y;
+      std::memcpy(&x, a + k * sizeof(E), sizeof(E));
+      std::memcpy(&y, b + k * sizeof(E), sizeof(E));
+      if (x == y) continue;
+      bits = static_cast<uint8_t>(bits | (1u << k));
+      std::memcpy(values + changed * sizeof(E), &x, sizeof(E));
+      ++changed;
+    }
+    map[g / 8] = bits;
+  }
+  return changed;
+}
+
+}  // namespace
+
+bool encode_delta(const uint8_t* now, const uint8_t* before, size_t bytes, size_t element_bytes, v1::TensorChunk& chunk) {
+  const size_t elements = bytes / element_bytes, map_bytes = (elements + 7) / 8;
+  std::string* data = chunk.mutable_data();
+  data->resize(map_bytes + bytes);  // the largest it can be; cut to size below
+  auto* map = reinterpret_cast<uint8_t*>(data->data());
+  const size_t changed = element_bytes == 2 ? mark_changed<uint16_t>(now, before, elements, map, map + map_bytes)
+                                            : mark_changed<uint32_t>(now, before, elements, map, map + map_bytes);
+  if (changed == 0) return false;
+  const size_t sparse = map_bytes + changed * element_bytes;
+  if (sparse < bytes) {
+    data->resize(sparse);
+    chunk.set_encoding(v1::CHUNK_ENCODING_CHANGED);
+    chunk.set_span(bytes);
+  } else {
+    data->assign(reinterpret_cast<const char*>(now), bytes);
+    chunk.set_encoding(v1::CHUNK_ENCODING_DENSE);
+    chunk.set_span(0);
+  }
+  return true;
+}
+
+void describe_tensor(const WeightTensor& t, bool as_f32, v1::TensorChunk& chunk) {
   chunk.set_name(t.name);
-  chunk.set_dtype(wire_name(convert ? WireDtype::kBf16 : t.dtype));
+  chunk.set_dtype(wire_name(t.dtype == WireDtype::kF32 && !as_f32 ? WireDtype::kBf16 : t.dtype));
   chunk.clear_shape();
   for (int64_t d : t.shape) chunk.add_shape(d);
+}
+
+void for_each_chunk_and_delta(const WeightTensor& t, size_t chunk_bytes, bool as_f32, std::vector<uint8_t>* previous,
+                              v1::TensorChunk& full_chunk, const SendChunk& full, v1::TensorChunk& delta_chunk,
+                              const SendChunk& delta) {
+  const bool convert = t.dtype == WireDtype::kF32 && !as_f32;
+  const WireDtype wire = convert ? WireDtype::kBf16 : t.dtype;
+  const size_t wire_bytes = convert ? t.bytes / 2 : t.bytes, element = element_bytes(wire);
+  const size_t step = std::max<size_t>(chunk_bytes / 4 * 4, 4);  // whole elements in every chunk
+  describe_tensor(t, as_f32, full_chunk);
+  describe_tensor(t, as_f32, delta_chunk);
+  const bool had_previous = previous && previous->size() == wire_bytes;
+  if (previous && !had_previous) previous->assign(wire_bytes, 0);
+  std::string converted;
   const auto* src = static_cast<const char*>(t.data);
   size_t offset = 0;
   do {
     const size_t len = std::min(step, wire_bytes - offset);
+    // This region's wire bytes: converted (into the full chunk when it is wanted, which then holds
+    // them without a second copy) or the caller's own.
+    const uint8_t* now = reinterpret_cast<const uint8_t*>(src + offset);
     if (convert) {
-      // Wire byte `offset` is element offset / 2, which starts at byte offset * 2 of the F32 source.
-      std::string* data = chunk.mutable_data();
-      data->resize(len);
-      bf16_from_f32(src + offset * 2, data->data(), len / 2);
-    } else {
-      chunk.set_data(src + offset, len);
+      std::string* into = full ? full_chunk.mutable_data() : &converted;
+      into->resize(len);
+      bf16_from_f32(src + offset * 2, into->data(), len / 2);
+      now = reinterpret_cast<const uint8_t*>(into->data());
+    } else if (full) {
+      full_chunk.set_data(src + offset, len);
     }
-    chunk.set_offset(offset);
-    send(chunk);
+    if (delta) {
+      delta_chunk.set_offset(offset);
+      bool changed = true;
+      if (had_previous) {
+        changed = encode_delta(now, previous->data() + offset, len, element, delta_chunk);
+      } else {
+        delta_chunk.set_data(now, len);
+        delta_chunk.set_encoding(v1::CHUNK_ENCODING_DENSE);
+        delta_chunk.set_span(0);
+      }
+      if (changed) delta(delta_chunk);
+    }
+    if (previous && len) std::memcpy(previous->data() + offset, now, len);
+    if (full) {
+      full_chunk.set_offset(offset);
+      full(full_chunk);
+    }
     offset += len;
   } while (offset < wire_bytes);
 }

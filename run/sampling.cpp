@@ -23,6 +23,7 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   c.max_staleness = w.get("max_staleness", c.max_staleness);
   c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
   c.colocate = w.get("colocate", c.colocate);
+  c.weight_deltas = w.get("weight_deltas", c.weight_deltas);
   const char* env = std::getenv("R1_ROLLOUT_TOKEN");
   c.token = w.get("token", std::string(env ? env : ""));
   if (c.max_staleness < 0 || c.max_staleness > 1)
@@ -41,6 +42,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
   co.group_timeout_s = group_timeout_s;
   // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
   co.weights_as_f32 = precision == WeightPrecision::kFp32;
+  co.weight_deltas = weight_deltas;
   if (co.addresses.empty()) {
     co.local.r1_binary = r1_binary;
     co.local.count = workers;

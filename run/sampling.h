@@ -35,6 +35,7 @@ struct RolloutConfig {
   std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
   DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
   bool colocate = false;               // no workers: an engine in the trainer's process, on its device (grpo)
+  bool weight_deltas = true;           // push only the changed elements to workers holding the last update
 
   // The "rollout" object of a stage (every key optional; errors name the key); `device` is the
   // stage's, which local workers use unless the object names its own.

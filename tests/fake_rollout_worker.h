@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include "proto/health_service.h"
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/weight_image.h"
 
 namespace r1::test {
 
@@ -33,6 +35,9 @@ struct FakeConfig {
   int short_streams = 0;       // this many streams end OK one completion short
   int switch_delay_ms = 0;     // after UpdateWeights, GetStatus reports the new version this much later
   int queue_depth = -1;        // what GetStatus reports; -1: the streams in progress
+  // When set, weight updates are written into a rollout::WeightImage of these tensors, as the real
+  // worker does (a delta it cannot apply is FAILED_PRECONDITION, a faulty update INVALID_ARGUMENT).
+  std::map<std::string, std::vector<int64_t>> image_shapes;
 };
 
 // The completion ids the fake gives sample `index` of a request.
@@ -49,11 +54,17 @@ struct ReceivedChunk {
   std::vector<int64_t> shape;
   uint64_t offset = 0;
   std::string data;
+  uint64_t base_version = 0;
+  bool changed = false;  // CHUNK_ENCODING_CHANGED
+  uint64_t span = 0;
 };
 
 class FakeRollout final : public v1::Rollout::Service {
  public:
-  explicit FakeRollout(FakeConfig config) : config_(std::move(config)), version_(config_.version) {}
+  explicit FakeRollout(FakeConfig config) : config_(std::move(config)), version_(config_.version) {
+    if (!config_.image_shapes.empty())
+      image_ = std::make_unique<rollout::WeightImage>(config_.image_shapes, "fake model");
+  }
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::Completion>* writer) override {
@@ -119,10 +130,10 @@ class FakeRollout final : public v1::Rollout::Service {
   grpc::Status UpdateWeights(grpc::ServerContext* context, grpc::ServerReader<v1::TensorChunk>* reader,
                              v1::UpdateWeightsReply* reply) override {
     if (auto s = check(context); !s.ok()) return s;
-    v1::TensorChunk chunk;
     uint64_t version = 0;
     std::set<std::string> names;
-    while (reader->Read(&chunk)) {
+    auto next = [&](v1::TensorChunk& chunk) {
+      if (!reader->Read(&chunk)) return false;
       ReceivedChunk r;
       r.version = chunk.version();
       r.abort_in_flight = chunk.abort_in_flight();
@@ -131,10 +142,24 @@ class FakeRollout final : public v1::Rollout::Service {
       r.shape.assign(chunk.shape().begin(), chunk.shape().end());
       r.offset = chunk.offset();
       r.data = chunk.data();
+      r.base_version = chunk.base_version();
+      r.changed = chunk.encoding() == v1::CHUNK_ENCODING_CHANGED;
+      r.span = chunk.span();
       if (!version) version = chunk.version();
       names.insert(chunk.name());
       std::lock_guard<std::mutex> lock(mutex_);
       chunks_.push_back(std::move(r));
+      return true;
+    };
+    if (image_) {
+      std::lock_guard<std::mutex> one_at_a_time(image_mutex_);
+      const rollout::UpdateStream s = rollout::read_update(next, *image_, version_.load());
+      if (!s.stale.empty()) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, s.stale);
+      if (!s.error.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, s.error);
+    } else {
+      v1::TensorChunk chunk;
+      while (next(chunk)) {
+      }
     }
     if (version <= version_.load())
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "version " + std::to_string(version) +
@@ -194,6 +219,27 @@ class FakeRollout final : public v1::Rollout::Service {
   }
   uint64_t version() const { return version_.load(); }
   void set_version(uint64_t v) { version_ = v; }
+  // The bytes of each tensor in the weight image (image_shapes set), and the version it holds.
+  std::map<std::string, std::string> image_bytes() {
+    std::lock_guard<std::mutex> lock(image_mutex_);
+    std::map<std::string, std::string> out;
+    for (const auto& [name, t] : image_->tensors())
+      out[name] = t.bytes ? std::string(reinterpret_cast<const char*>(t.bytes.get()), t.size) : "";
+    return out;
+  }
+  std::optional<uint64_t> image_version() {
+    std::lock_guard<std::mutex> lock(image_mutex_);
+    return image_->version();
+  }
+  // Forgets the image, as a restarted worker would (the next delta is refused).
+  void lose_image() {
+    std::lock_guard<std::mutex> lock(image_mutex_);
+    image_ = std::make_unique<rollout::WeightImage>(config_.image_shapes, "fake model");
+  }
+  void die() {  // every call fails UNAVAILABLE until revive()
+    std::lock_guard<std::mutex> lock(mutex_);
+    dead_ = true;
+  }
   void revive() {
     std::lock_guard<std::mutex> lock(mutex_);
     dead_ = false;
@@ -223,6 +269,8 @@ class FakeRollout final : public v1::Rollout::Service {
   std::chrono::steady_clock::time_point switch_at_{};
   std::vector<std::string> streams_, completed_, tokens_;
   std::vector<ReceivedChunk> chunks_;
+  std::mutex image_mutex_;
+  std::unique_ptr<rollout::WeightImage> image_;
 };
 
 // A FakeRollout (and r1.v1.Health) on 127.0.0.1:<port>; port 0 picks a free one.

@@ -73,6 +73,16 @@ TEST_CASE("r1 run: a GRPO run leaves metrics, rollouts, checkpoints, TensorBoard
       CHECK(m.contains(key));
   CHECK(metrics[2]["step"] == 3);
   CHECK(metrics[0]["time"].contains("weight_sync_s"));
+  // The first push goes whole to every worker, the next ones as deltas against it.
+  const auto& first = metrics[0]["weight_sync"];
+  const int workers = first["workers_full"].get<int>();
+  CHECK(workers >= 1);
+  CHECK(first["workers_delta"] == 0);
+  CHECK(first["bytes_sent"].get<uint64_t>() == workers * first["full_bytes"].get<uint64_t>());
+  for (int i : {1, 2}) {
+    CHECK(metrics[i]["weight_sync"]["workers_delta"] == workers);
+    CHECK(metrics[i]["weight_sync"]["bytes_sent"].get<uint64_t>() <= workers * first["full_bytes"].get<uint64_t>());
+  }
   CHECK(metrics[0]["rewards"].contains("accuracy"));
   CHECK(metrics[0]["rewards"].contains("format"));
 

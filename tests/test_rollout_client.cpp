@@ -698,3 +698,237 @@ TEST_CASE("rollout client: a local worker that does not say where it listens", "
 }
 
 #endif
+
+namespace {
+
+// The wire bytes of `t` as the client sends them (F32 as bf16).
+std::string wire_bytes(const WeightTensor& t) {
+  if (t.dtype == WireDtype::kBf16) return std::string(static_cast<const char*>(t.data), t.bytes);
+  std::string out(t.bytes / 2, '\0');
+  r1::rollout::bf16_from_f32(t.data, out.data(), t.bytes / 4);
+  return out;
+}
+
+// Waits until the client counts the worker at `address` alive at `version`.
+void await_alive(RolloutClient& client, const std::string& address, uint64_t version) {
+  for (int i = 0; i < 200; ++i) {
+    bool back = false;
+    for (const auto& w : client.workers()) back = back || (w.address == address && w.alive && w.version == version);
+    if (back) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  FAIL("the workers did not come back at version " << version);
+}
+
+}  // namespace
+
+TEST_CASE("rollout client: weight deltas carry only changed elements, and every worker ends bit-identical",
+          "[rollout][client]") {
+  // Two tensors as a trainer sends them: bf16 as it is, F32 rounded to bf16 on the wire.
+  std::vector<uint16_t> embed(300'001);
+  for (size_t i = 0; i < embed.size(); ++i) embed[i] = static_cast<uint16_t>(0x3C00 | ((i * 2654435761u >> 9) & 0x3FF));  // finite
+  std::vector<float> proj(1000 * 50);
+  for (size_t i = 0; i < proj.size(); ++i) proj[i] = std::sin(static_cast<float>(i)) * 0.02f;
+  const std::vector<WeightTensor> tensors = {
+      {"model.embed_tokens.weight", WireDtype::kBf16, {300'001}, embed.data(), embed.size() * 2},
+      {"model.layers.0.mlp.up_proj.weight", WireDtype::kF32, {1000, 50}, proj.data(), proj.size() * 4},
+  };
+  FakeConfig config{.version = 1};
+  config.image_shapes = {{"model.embed_tokens.weight", {300'001}}, {"model.layers.0.mlp.up_proj.weight", {1000, 50}}};
+  FakeServer a(config), b(config);
+  ClientOptions o = remote({a.address(), b.address()});
+  o.weight_chunk_bytes = 64 * 1024;
+  RolloutClient client(o);
+  auto identical = [&](FakeServer& s, uint64_t version) {
+    CHECK(s.service.image_version() == version);
+    auto image = s.service.image_bytes();
+    for (const auto& t : tensors) {
+      INFO(t.name);
+      CHECK(image[t.name] == wire_bytes(t));
+    }
+  };
+  auto streams_since = [](FakeServer& s, size_t from) {
+    auto c = s.service.chunks();
+    return std::vector<r1::test::ReceivedChunk>(c.begin() + static_cast<std::ptrdiff_t>(from), c.end());
+  };
+
+  // The first update goes whole to both.
+  auto stats = client.update_weights(2, tensors);
+  CHECK(stats.workers_full == 2);
+  CHECK(stats.workers_delta == 0);
+  CHECK(stats.full_bytes == embed.size() * 2 + proj.size() * 2);
+  CHECK(stats.bytes_sent == 2 * stats.full_bytes);
+  identical(a, 2);
+  identical(b, 2);
+
+  // A small step: 1% of the elements change; both get a delta against version 2, bit-identical after.
+  for (size_t i = 0; i < embed.size(); i += 100) embed[i] ^= 1;
+  for (size_t i = 7; i < proj.size(); i += 97) proj[i] *= 1.5f;
+  size_t a_seen = a.service.chunks().size();
+  stats = client.update_weights(3, tensors);
+  CHECK(stats.workers_delta == 2);
+  CHECK(stats.bytes_sent * 5 < 2 * stats.full_bytes);  // the bitmap (1/16 of bf16) and the 1% changed
+  for (const auto& c : streams_since(a, a_seen)) {
+    CHECK(c.version == 3);
+    CHECK(c.base_version == 2);
+    CHECK(c.changed);
+  }
+  identical(a, 3);
+  identical(b, 3);
+
+  // b misses version 4 (down), then comes back holding 3: it gets version 5 whole, a a delta.
+  b.service.die();
+  for (size_t i = 0; i < embed.size(); i += 50) embed[i] ^= 2;
+  CHECK(client.update_weights(4, tensors).workers_delta == 1);
+  identical(a, 4);
+  b.service.revive();
+  await_alive(client, b.address(), 3);
+  for (size_t i = 3; i < proj.size(); i += 31) proj[i] = -proj[i];
+  const size_t b_seen = b.service.chunks().size();
+  stats = client.update_weights(5, tensors);
+  CHECK(stats.workers_delta == 1);
+  CHECK(stats.workers_full == 1);
+  for (const auto& c : streams_since(b, b_seen)) CHECK(c.base_version == 0);
+  identical(a, 5);
+  identical(b, 5);
+
+  // a loses its image while keeping its version (a restart the client did not see): it refuses the
+  // delta and is sent the update whole at once.
+  a.service.lose_image();
+  embed[12345] ^= 4;
+  stats = client.update_weights(6, tensors);
+  CHECK(stats.workers_full == 1);
+  CHECK(stats.workers_delta == 1);
+  identical(a, 6);
+  identical(b, 6);
+
+  // Nothing changed: each delta stream is one empty chunk naming the version.
+  a_seen = a.service.chunks().size();
+  stats = client.update_weights(7, tensors);
+  CHECK(stats.workers_delta == 2);
+  CHECK(stats.bytes_sent == 0);
+  const auto last = streams_since(a, a_seen);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].data.empty());
+  identical(a, 7);
+  identical(b, 7);
+
+  // Without deltas every update goes whole.
+  ClientOptions whole = o;
+  whole.weight_deltas = false;
+  RolloutClient plain(whole);
+  embed[0] ^= 8;
+  CHECK(plain.update_weights(8, tensors).workers_full == 2);
+  CHECK(plain.update_weights(9, tensors).workers_full == 2);
+  identical(a, 9);
+}
+
+TEST_CASE("weight image: deltas and chunks that cannot be applied are refused, naming the tensor", "[rollout][client]") {
+  using r1::rollout::ChunkView;
+  using r1::rollout::WeightImage;
+  WeightImage image({{"w", {2, 8}}, {"b", {3}}}, "Tiny");
+  std::vector<uint16_t> w(16), b = {1, 2, 3};
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint16_t>(0x3F80 + i);
+  auto dense = [](const char* name, std::vector<int64_t> shape, const void* data, size_t bytes, uint64_t offset = 0) {
+    ChunkView c;
+    c.name = name;
+    c.dtype = "BF16";
+    c.shape = std::move(shape);
+    c.offset = offset;
+    c.data = std::string_view(static_cast<const char*>(data), bytes);
+    return c;
+  };
+  // A full update, in two chunks for w.
+  image.begin(0);
+  CHECK(image.write(dense("w", {2, 8}, w.data(), 16)) == "");
+  CHECK(image.write(dense("w", {2, 8}, w.data() + 8, 16, 16)) == "");
+  CHECK_THAT(image.finish(1), Contains("tensor 'b' is missing from the update"));
+  CHECK_FALSE(image.version());
+  image.begin(0);
+  CHECK(image.write(dense("w", {2, 8}, w.data(), 32)) == "");
+  CHECK(image.write(dense("b", {3}, b.data(), 6)) == "");
+  CHECK(image.finish(1) == "");
+  CHECK(image.version() == 1u);
+
+  // A CHANGED chunk: elements 1 and 9 of w.
+  auto changed = [&](std::string payload, uint64_t span = 32, uint64_t offset = 0) {
+    ChunkView c = dense("w", {2, 8}, nullptr, 0, offset);
+    c.changed = true;
+    c.span = span;
+    static std::string keep;
+    keep = std::move(payload);
+    c.data = keep;
+    return c;
+  };
+  std::string good("\x02\x02", 2);
+  const uint16_t v1 = 0x4000, v9 = 0x4100;
+  good.append(reinterpret_cast<const char*>(&v1), 2).append(reinterpret_cast<const char*>(&v9), 2);
+  image.begin(1);
+  CHECK(image.write(changed(good)) == "");
+  CHECK(image.finish(2) == "");
+  const auto* bytes = reinterpret_cast<const uint16_t*>(image.tensors().at("w").bytes.get());
+  CHECK(bytes[1] == 0x4000);
+  CHECK(bytes[9] == 0x4100);
+  CHECK(bytes[0] == 0x3F80);
+  CHECK(bytes[10] == 0x3F80 + 10);
+
+  auto refused = [&](const ChunkView& c) {
+    image.begin(2);
+    return image.write(c);
+  };
+  CHECK_THAT(refused(changed(good.substr(0, 4))), Contains("marks 2 elements but carries 1 values"));
+  CHECK_THAT(refused(changed(std::string("\x01", 1))), Contains("shorter than its bitmap"));
+  CHECK_THAT(refused(changed(std::string("\x00\x00\x00", 3) + std::string(2, '\0'), 34)), Contains("not whole elements inside"));
+  CHECK_THAT(refused(changed(std::string("\x00\x10", 2) + std::string(2, '\0'), 24)), Contains("marks elements past its span"));
+  const uint16_t nan = 0x7FC0;
+  CHECK_THAT(refused(changed(std::string("\x01\x00", 2) + std::string(reinterpret_cast<const char*>(&nan), 2))),
+             Contains("NaN or infinite"));
+  ChunkView f32 = dense("w", {2, 8}, w.data(), 4);
+  f32.dtype = "F32";
+  CHECK_THAT(refused(f32), Contains("a delta in F32 against weights sent in BF16"));
+  CHECK_THAT(refused(dense("w", {2, 8}, w.data(), 4, 30)), Contains("not whole elements inside its 32 bytes"));
+  CHECK_THAT(refused(dense("w", {4, 4}, w.data(), 4)), Contains("shape [4, 4], the model's is [2, 8]"));
+  CHECK_THAT(refused(dense("x", {2}, w.data(), 4)), Contains("tensor 'x' is not part of this Tiny"));
+  image.begin(0);
+  CHECK_THAT(image.write(changed(good)), Contains("a CHANGED chunk in a full update"));
+
+  // After any of these the image holds no version: the next delta is refused as stale.
+  CHECK_FALSE(image.version());
+  r1::v1::TensorChunk chunk;
+  chunk.set_version(9);
+  chunk.set_base_version(2);
+  chunk.set_name("b");
+  chunk.set_dtype("BF16");
+  chunk.add_shape(3);
+  bool given = false;
+  const auto stream = r1::rollout::read_update(
+      [&](r1::v1::TensorChunk& c) {
+        if (given) return false;
+        c = chunk;
+        return given = true;
+      },
+      image, 2);
+  CHECK_THAT(stream.stale, Contains("a delta against weights version 2, but this worker holds no whole update"));
+}
+
+TEST_CASE("weight chunks: a delta is CHANGED when sparse, DENSE when not, nothing when equal", "[rollout][client]") {
+  std::vector<uint16_t> before(1000), now;
+  for (size_t i = 0; i < before.size(); ++i) before[i] = static_cast<uint16_t>(i);
+  now = before;
+  r1::v1::TensorChunk c;
+  const auto* n8 = reinterpret_cast<const uint8_t*>(now.data());
+  const auto* b8 = reinterpret_cast<const uint8_t*>(before.data());
+  CHECK_FALSE(r1::rollout::encode_delta(n8, b8, 2000, 2, c));
+  now[3] = 77;
+  now[999] = 78;
+  REQUIRE(r1::rollout::encode_delta(n8, b8, 2000, 2, c));
+  CHECK(c.encoding() == r1::v1::CHUNK_ENCODING_CHANGED);
+  CHECK(c.span() == 2000);
+  REQUIRE(c.data().size() == 125 + 4);
+  CHECK(static_cast<uint8_t>(c.data()[0]) == 0x08);
+  CHECK(static_cast<uint8_t>(c.data()[124]) == 0x80);
+  for (auto& v : now) v = static_cast<uint16_t>(v + 1);  // every element: the region itself is smaller
+  REQUIRE(r1::rollout::encode_delta(n8, b8, 2000, 2, c));
+  CHECK(c.encoding() == r1::v1::CHUNK_ENCODING_DENSE);
+  CHECK(c.data() == std::string(reinterpret_cast<const char*>(now.data()), 2000));
+}

@@ -357,3 +357,59 @@ TEST_CASE("rollout service: two real workers, one killed mid-generation, every g
   CHECK(restarts >= 1);  // the killed worker was started again
   CHECK(::kill(victim, 0) != 0);
 }
+
+namespace {
+
+// The weights of `m` as the trainer hands them to the client (fp32, contiguous).
+std::vector<r1::rollout::WeightTensor> weight_tensors(const Transformer& m) {
+  std::vector<r1::rollout::WeightTensor> out;
+  for (const auto& [name, t] : m.weights())
+    out.push_back({name, r1::rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("rollout service: deltas and rebuilt models give a worker exactly the weights pushed, in fp32 and FP8",
+          "[rollout][service]") {
+  TempDir tmp;
+  const std::string a_dir = make_model(tmp.path / "a", 1), b_dir = make_model(tmp.path / "b", 2);
+  Transformer b = Transformer::load(b_dir);
+  // c: b after a small step, a few rows of some matrices changed; saved as a checkpoint of its own.
+  Transformer c = Transformer::load(b_dir);
+  for (auto& [name, t] : c.weights())
+    if (t.dim() == 2) c.weight(name).narrow(0, 0, 2).mul_(1.25);
+  const std::string c_dir = (tmp.path / "c").string();
+  c.save(c_dir);
+  r1::write_byte_tokenizer(c_dir);
+  const std::vector<int32_t> prompt = {10, 20, 30, 40};
+
+  for (const char* precision : {"fp32", "fp8"}) {
+    INFO(precision);
+    Worker pushed({"--model", a_dir, "--precision", precision});
+    Worker loaded({"--model", c_dir, "--precision", precision});  // c, as a worker loads it
+    r1::rollout::ClientOptions o;
+    o.addresses = {pushed.address};
+    o.weights_as_f32 = std::string(precision) == "fp32";
+    r1::rollout::RolloutClient client(o);
+    // b whole, then c as a delta against b (the model a was built over), then b again as a delta
+    // (written over the model c's update retired): each time the greedy output of the weights pushed.
+    CHECK(client.update_weights(1, weight_tensors(b)).workers_full == 1);
+    auto b_ids = ids_of(call(*pushed.stub(), greedy("b", prompt, 1, 40))[0]);
+    const auto stats = client.update_weights(2, weight_tensors(c));
+    CHECK(stats.workers_delta == 1);
+    CHECK(stats.bytes_sent * 3 < stats.full_bytes);
+    const auto c_ids = ids_of(call(*pushed.stub(), greedy("c", prompt, 1, 40))[0]);
+    CHECK(c_ids == ids_of(call(*loaded.stub(), greedy("c", prompt, 1, 40))[0]));
+    CHECK(c_ids != b_ids);
+    if (std::string(precision) == "fp32") {
+      GroupRequest q{.prompt = {10, 20, 30, 40}};
+      q.params.temperature = 0;
+      q.params.max_new_tokens = 40;
+      const auto direct = r1::inference::generate(c, {q})[0][0].ids;
+      CHECK(c_ids == std::vector<int64_t>(direct.begin(), direct.end()));
+    }
+    CHECK(client.update_weights(3, weight_tensors(b)).workers_delta == 1);
+    CHECK(ids_of(call(*pushed.stub(), greedy("b again", prompt, 1, 40))[0]) == b_ids);
+  }
+}

@@ -200,6 +200,7 @@ nlohmann::json rollout_row(const run::ScoredSample& s, int64_t step, bool droppe
 struct StepTimes {
   Clock::time_point start = Clock::now();
   double wait_rollouts_s = 0, update_s = 0, weight_sync_s = 0;
+  rollout::RolloutClient::PushStats push;  // the weight sync's bytes
 };
 
 nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vector<run::ScoredSample>>& kept,
@@ -209,6 +210,10 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
   m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
                {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s},
                {"allreduce_s", upd.allreduce_s}};
+  m["weight_sync"] = {{"bytes_sent", t.push.bytes_sent},
+                      {"full_bytes", t.push.full_bytes},
+                      {"workers_delta", t.push.workers_delta},
+                      {"workers_full", t.push.workers_full}};
   const double gen_tokens = m["response_length"]["mean"].get<double>() * m["samples"].get<double>();
   m["throughput"] = {{"generated_tokens_per_s", batch.generation_s > 0 ? gen_tokens / batch.generation_s : 0},
                      {"train_tokens_per_s", t.update_s > 0 ? upd.tokens / t.update_s : 0}};
@@ -315,9 +320,13 @@ class Rollouts {
     if (colocated_) return *colocated_;
     return *client_;
   }
-  void push(const model::Transformer& policy, uint64_t version) {
-    if (colocated_) colocated_->refresh(policy, version);
-    else client_->update_weights(version, weight_tensors(policy).tensors);
+  // What travelled to the workers (nothing for a colocated engine, which reads the policy in place).
+  rollout::RolloutClient::PushStats push(const model::Transformer& policy, uint64_t version) {
+    if (colocated_) {
+      colocated_->refresh(policy, version);
+      return {};
+    }
+    return client_->update_weights(version, weight_tensors(policy).tensors);
   }
 
  private:
@@ -380,7 +389,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     // 4. Push the new weights to the workers; reset the reference when it is due.
     if (!upd.skipped) {
       const auto t = Clock::now();
-      rollouts.push(trainee.policy, static_cast<uint64_t>(step + 1));
+      times.push = rollouts.push(trainee.policy, static_cast<uint64_t>(step + 1));
       times.weight_sync_s = seconds_since(t);
     }
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)

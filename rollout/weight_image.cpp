@@ -1,4 +1,4 @@
-#include "inference/weight_image.h"
+#include "rollout/weight_image.h"
 
 #include <sys/mman.h>
 
@@ -7,7 +7,7 @@
 #include <new>
 #include <cstring>
 
-namespace r1::inference {
+namespace r1::rollout {
 namespace {
 
 size_t element_size(std::string_view dtype) {
@@ -34,7 +34,55 @@ bool finite_bits(const uint8_t* bytes, size_t n, Bits exponent) {
   return bad == 0;
 }
 
+ChunkView view(const v1::TensorChunk& c) {
+  ChunkView v;
+  v.name = c.name();
+  v.dtype = c.dtype();
+  v.shape.assign(c.shape().begin(), c.shape().end());
+  v.offset = c.offset();
+  v.changed = c.encoding() == v1::CHUNK_ENCODING_CHANGED;
+  v.span = c.span();
+  v.data = c.data();
+  return v;
+}
+
 }  // namespace
+
+UpdateStream read_update(const std::function<bool(v1::TensorChunk&)>& next, WeightImage& image, uint64_t in_service) {
+  UpdateStream s;
+  v1::TensorChunk chunk;
+  int64_t chunks = 0;
+  while (next(chunk)) {
+    ++chunks;
+    if (!s.error.empty() || !s.stale.empty()) continue;
+    if (!s.version) {
+      s.version = chunk.version();
+      s.base = chunk.base_version();
+      s.abort_in_flight = chunk.abort_in_flight();
+      if (*s.version <= in_service) {
+        s.error = "version " + std::to_string(*s.version) + " is not newer than the version in service (" +
+                  std::to_string(in_service) + ")";
+        continue;
+      }
+      if (s.base && image.version() != s.base) {
+        s.stale = "a delta against weights version " + std::to_string(s.base) + ", but this worker holds " +
+                  (image.version() ? "version " + std::to_string(*image.version()) : std::string("no whole update"));
+        continue;
+      }
+      image.begin(s.base);
+    } else if (chunk.version() != *s.version || chunk.base_version() != s.base) {
+      s.error = "chunk " + std::to_string(chunks) + " (" + chunk.name() + "): version " + std::to_string(chunk.version()) +
+                " (base " + std::to_string(chunk.base_version()) + ") differs from the stream's " +
+                std::to_string(*s.version) + " (base " + std::to_string(s.base) + ")";
+      continue;
+    }
+    s.error = image.write(view(chunk));
+  }
+  if (!s.version) s.error = "an empty update";
+  if (s.error.empty() && s.stale.empty()) s.error = image.finish(*s.version);
+  return s;
+}
+
 
 bool all_finite(std::string_view dtype, const uint8_t* bytes, size_t size) {
   if (dtype == "F32") return finite_bits<uint32_t>(bytes, size / 4, 0x7F800000u);
@@ -154,4 +202,4 @@ size_t WeightImage::bytes() const {
   return n;
 }
 
-}  // namespace r1::inference
+}  // namespace r1::rollout

@@ -7,11 +7,13 @@
 //   - the bytes of an update land in memory that was touched before: a fresh gigabyte costs seconds of
 //     page faults on some machines, more than the transfer itself.
 // The image holds a version only after a whole update was written; a stream that fails half-way leaves
-// it holding none, and the next update must be a full one. No LibTorch, no protobuf.
+// it holding none, and the next update must be a full one. read_update() reads a whole stream into
+// it, as the worker (inference/server.cpp) and the tests' fake worker do. No LibTorch.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
-namespace r1::inference {
+#include "proto/rollout.pb.h"
+
+namespace r1::rollout {
 
 // One chunk as the server read it.
 struct ChunkView {
@@ -89,8 +93,22 @@ class WeightImage {
   bool delta_ = false;
 };
 
+// What one UpdateWeights stream asked for, from its first chunk, and how reading it went.
+struct UpdateStream {
+  std::optional<uint64_t> version;
+  uint64_t base = 0;  // a delta's base version; 0: a full update
+  bool abort_in_flight = false;
+  std::string error;  // the stream's fault: INVALID_ARGUMENT
+  std::string stale;  // a delta against weights the image does not hold: FAILED_PRECONDITION
+};
+
+// Reads a whole stream (`next` fills the next chunk, false at the end) into `image`; after the first
+// fault the rest is drained unread, so the client gets one answer. The first chunk's version must be
+// above `in_service`, a delta's base the version the image holds; every later chunk repeats both.
+UpdateStream read_update(const std::function<bool(v1::TensorChunk&)>& next, WeightImage& image, uint64_t in_service);
+
 // Whether every element of `bytes` (whole elements of dtype "BF16", "F16" or "F32") is finite: no
 // exponent of all ones.
 bool all_finite(std::string_view dtype, const uint8_t* bytes, size_t size);
 
-}  // namespace r1::inference
+}  // namespace r1::rollout
