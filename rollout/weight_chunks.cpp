@@ -63,17 +63,19 @@ size_t mark_changed(const uint8_t* now, const uint8_t* before, size_t n, uint8_t
         continue;
       }
     }
-    uint8_t bits = 0;
+    // Branch-free: every value is written at the next free place, which moves on only for a change
+    // (the buffer has room for all n).
+    unsigned bits = 0;
     for (size_t k = 0; k < count; ++k) {
       E x, y;
       std::memcpy(&x, a + k * sizeof(E), sizeof(E));
       std::memcpy(&y, b + k * sizeof(E), sizeof(E));
-      if (x == y) continue;
-      bits = static_cast<uint8_t>(bits | (1u << k));
+      const unsigned differs = x != y;
+      bits |= differs << k;
       std::memcpy(values + changed * sizeof(E), &x, sizeof(E));
-      ++changed;
+      changed += differs;
     }
-    map[g / 8] = bits;
+    map[g / 8] = static_cast<uint8_t>(bits);
   }
   return changed;
 }
