@@ -67,15 +67,18 @@ struct BenchWorker {
   }
 };
 
+// A model folder a worker can serve: a `preset`-shaped Qwen2 of random weights (r1's byte tokenizer).
+void save_random_model(const fs::path& dir, const std::string& preset, at::ScalarType dtype, uint64_t seed) {
+  write_byte_tokenizer(dir.string());
+  model::Transformer base(checkpoint::preset_config("qwen2", preset, 259), dtype);
+  base.init_random(seed);
+  base.save(dir.string());
+}
+
 void bench_push(int threads, const DistributedBenchOptions& o) {
   const ScratchDir scratch("push");
   const fs::path& dir = scratch.path;
-  write_byte_tokenizer(dir.string());
-  {
-    model::Transformer base(checkpoint::preset_config("qwen2", o.preset, 259), at::kBFloat16);
-    base.init_random(3);
-    base.save(dir.string());
-  }
+  save_random_model(dir, o.preset, at::kBFloat16, 3);
   const model::Transformer trainer = model::Transformer::load(dir.string(), at::kFloat);  // the trainer's fp32 weights
   const trainer::HostWeights pushed = trainer::weight_tensors(trainer);
   const std::vector<rollout::WeightTensor>& tensors = pushed.tensors;
@@ -151,12 +154,7 @@ DeltaRun run_pushes(const fs::path& dir, int threads, const DistributedBenchOpti
 void bench_deltas(int threads, const DistributedBenchOptions& o) {
   const ScratchDir scratch("delta");
   const fs::path& dir = scratch.path;
-  write_byte_tokenizer(dir.string());
-  {
-    model::Transformer base(checkpoint::preset_config("qwen2", o.delta_preset, 259), at::kFloat);
-    base.init_random(5);
-    base.save(dir.string());
-  }
+  save_random_model(dir, o.delta_preset, at::kFloat, 5);
   std::printf("  weight pushes after each of %lld AdamW steps (lr %g, %s preset, worker in %s):\n",
               static_cast<long long>(o.delta_steps), o.delta_lr, o.delta_preset.c_str(), o.precision.c_str());
   const DeltaRun whole = run_pushes(dir, threads, o, false);
