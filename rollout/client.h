@@ -56,6 +56,11 @@ struct ClientOptions {
   bool weights_as_f32 = false;          // send F32 tensors as F32 instead of bf16
   bool weight_deltas = true;            // to a worker holding the previous update: only what changed
   double update_timeout_s = 600;        // one weight update: the stream and the switch to the new version
+  // Each worker's stream of an update is written by a thread of its own, so a slow worker holds
+  // nobody else: a stream that takes no chunk for straggler_s while another stream progresses (or has
+  // finished) is cancelled and its worker counted down (it is sent the next update whole).
+  double straggler_s = 10;
+  size_t push_buffer_bytes = 64u << 20;  // built chunks waiting for the slower streams, at most
 };
 
 struct GroupResult {

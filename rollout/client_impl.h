@@ -117,6 +117,7 @@ struct Push {
   bool open = true;
   bool delta = false;      // the changes since the snapshot's version, which the worker holds
   size_t bytes_sent = 0;   // data bytes written to the stream
+  bool cut = false;        // cancelled: no progress while the other streams went on
   grpc::Status status;
 };
 

@@ -3,7 +3,11 @@
 // to every stream of its kind; judge each worker's reply, and send the update whole to a worker that
 // refused its delta; wait until each reports the new version in GetStatus.
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -45,10 +49,143 @@ void open_streams(const std::vector<Push*>& pushes, const ClientOptions& o, std:
   }
 }
 
+// The chunks of one update as the pushing thread builds them, read by one writer thread per stream:
+// each chunk is kept until every stream of its kind has written it (or given up). The builder waits
+// while more than `budget` bytes wait for slow streams; meanwhile, and after the last chunk, a stream
+// that has written nothing for straggler_s while another went on is cancelled (`cut`, see
+// cut_stragglers), so one stalled worker holds neither the builder nor the other workers.
+class ChunkFeed {
+ public:
+  ChunkFeed(const std::vector<Push*>& pushes, size_t budget, double straggler_s)
+      : budget_(budget), straggler_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(straggler_s))) {
+    for (Push* p : pushes) {
+      ++kinds_[p->delta].readers;
+      streams_.push_back({p, Clock::now()});
+    }
+  }
+
+  void add(bool delta, const v1::TensorChunk& c) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Kind& k = kinds_[delta];
+    k.chunks.push_back(std::make_shared<const v1::TensorChunk>(c));
+    k.left.push_back(k.readers);
+    waiting_ += c.data().size();
+    ready_.notify_all();
+    while (waiting_ > budget_) {
+      ready_.wait_for(lock, std::chrono::milliseconds(50));
+      cut_stragglers();
+    }
+  }
+
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    ready_.notify_all();
+  }
+
+  // Writes chunk after chunk of the stream's kind to stream `index`, then closes it and collects its
+  // status. Runs on the stream's own thread.
+  void write(size_t index) {
+    Push* p = streams_[index].push;
+    for (size_t i = 0;; ++i) {
+      std::shared_ptr<const v1::TensorChunk> c = next(index, p->delta, i);
+      if (!c) break;
+      if (p->open && p->writer->Write(*c)) {
+        p->bytes_sent += c->data().size();
+        std::lock_guard<std::mutex> lock(mutex_);
+        streams_[index].progress = Clock::now();
+      } else {
+        p->open = false;  // the rest is only released
+      }
+      release(p->delta, i);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      streams_[index].writing = false;
+    }
+    if (p->open) p->writer->WritesDone();
+    p->status = p->writer->Finish();
+    std::lock_guard<std::mutex> lock(mutex_);
+    streams_[index].finished = true;
+    streams_[index].progress = Clock::now();
+    ready_.notify_all();
+  }
+
+  // After close(): until every stream has finished, cutting the stragglers.
+  void await_streams() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      bool all = true;
+      for (const auto& s : streams_) all = all && s.finished;
+      if (all) return;
+      ready_.wait_for(lock, std::chrono::milliseconds(50));
+      cut_stragglers();
+    }
+  }
+
+ private:
+  struct Kind {
+    int readers = 0;
+    std::vector<std::shared_ptr<const v1::TensorChunk>> chunks;
+    std::vector<int> left;  // readers yet to pass each chunk
+  };
+  struct Stream {
+    Push* push;
+    Clock::time_point progress;  // its last chunk written, or its start
+    bool writing = true;         // chunks still to write
+    bool caught_up = false;      // waiting for the builder's next chunk
+    bool finished = false;       // its status collected
+  };
+
+  std::shared_ptr<const v1::TensorChunk> next(size_t index, bool delta, size_t i) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Kind& k = kinds_[delta];
+    streams_[index].caught_up = true;
+    ready_.wait(lock, [&] { return i < k.chunks.size() || closed_; });
+    streams_[index].caught_up = false;
+    return i < k.chunks.size() ? k.chunks[i] : nullptr;
+  }
+
+  void release(bool delta, size_t i) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Kind& k = kinds_[delta];
+    if (--k.left[i] == 0) {
+      waiting_ -= k.chunks[i]->data().size();
+      k.chunks[i].reset();
+      ready_.notify_all();
+    }
+  }
+
+  // Lock held. A stream still writing that has taken no chunk for straggler_, while another stream
+  // took one within straggler_ / 2, waits for the builder's next one or has finished, is cancelled. A stream whose chunks are all
+  // written is waiting for its worker to build and swap the model (after in-flight sequences finish,
+  // which takes what it takes): only the update's deadline applies to it, as to a stall of them all.
+  void cut_stragglers() {
+    const auto now = Clock::now();
+    bool others_fine = false;
+    for (const auto& s : streams_)
+      others_fine = others_fine || s.finished || s.caught_up || now - s.progress < straggler_ / 2;
+    if (!others_fine) return;
+    for (auto& s : streams_) {
+      if (!s.writing || s.caught_up || s.push->cut || now - s.progress < straggler_) continue;
+      s.push->cut = true;
+      s.push->context.TryCancel();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  Kind kinds_[2];  // [false]: whole, [true]: delta
+  std::vector<Stream> streams_;
+  size_t waiting_ = 0, budget_;
+  Clock::duration straggler_;
+  bool closed_ = false;
+};
+
 // Each chunk is built once per kind (whole, or the delta against `snapshot`) and written to every
-// stream of that kind still open in turn; then every stream is closed and its status collected.
-// `snapshot` (null without deltas) then holds this update's wire bytes. Returns the data bytes of
-// the update whole.
+// stream of that kind, each stream by a thread of its own (ChunkFeed) when there are several; then
+// every stream is closed and its status collected. `snapshot` (null without deltas) then holds this update's wire bytes.
+// Returns the data bytes of the update whole.
 uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, uint64_t version,
                       const std::vector<WeightTensor>& tensors, bool abort_in_flight, Snapshot* snapshot) {
   bool any_full = false, any_delta = false;
@@ -59,28 +196,39 @@ uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, 
   delta.set_version(version);
   delta.set_abort_in_flight(abort_in_flight);
   if (any_delta) delta.set_base_version(*snapshot->version);
-  auto writer = [&](bool to_delta) -> SendChunk {
-    if (to_delta ? !any_delta : !any_full) return {};
-    return [&pushes, to_delta](const v1::TensorChunk& c) {
-      for (Push* p : pushes)
-        if (p->delta == to_delta && p->open) {
-          if (p->writer->Write(c)) p->bytes_sent += c.data().size();
-          else p->open = false;
-        }
-    };
+  // One stream is written on this thread as its chunks are built (no copies, no thread: there is no
+  // other worker to hold up); several go through the feed.
+  const bool alone = pushes.size() == 1;
+  ChunkFeed feed(pushes, o.push_buffer_bytes, o.straggler_s);
+  std::vector<std::thread> writers;
+  for (size_t i = 0; i < pushes.size() && !alone; ++i) writers.emplace_back([&feed, i] { feed.write(i); });
+  struct Join {  // the writers end even when building throws: the feed is closed first
+    ChunkFeed& feed;
+    std::vector<std::thread>& threads;
+    ~Join() {
+      feed.close();
+      for (auto& t : threads) t.join();
+    }
+  } join{feed, writers};
+  auto emit = [&](bool to_delta, const v1::TensorChunk& c) {
+    if (!alone) return feed.add(to_delta, c);
+    Push* p = pushes.front();
+    if (p->open && p->writer->Write(c)) p->bytes_sent += c.data().size();
+    else p->open = false;
   };
-  const SendChunk send_full = writer(false), send_delta = writer(true);
+
   bool delta_written = false;
-  const SendChunk counted_delta = send_delta ? SendChunk([&](const v1::TensorChunk& c) {
+  const SendChunk send_full = any_full ? SendChunk([&](const v1::TensorChunk& c) { emit(false, c); }) : SendChunk();
+  const SendChunk send_delta = any_delta ? SendChunk([&](const v1::TensorChunk& c) {
     delta_written = true;
-    send_delta(c);
+    emit(true, c);
   }) : SendChunk();
   if (snapshot) snapshot->version.reset();
   uint64_t whole = 0;
   for (const auto& t : tensors) {
     whole += t.dtype == WireDtype::kF32 && !o.weights_as_f32 ? t.bytes / 2 : t.bytes;
     for_each_chunk_and_delta(t, o.weight_chunk_bytes, o.weights_as_f32, snapshot ? &snapshot->tensors[t.name] : nullptr,
-                             full, send_full, delta, counted_delta);
+                             full, send_full, delta, send_delta);
   }
   if (snapshot) snapshot->version = version;
   if (any_delta && !delta_written) {
@@ -89,12 +237,16 @@ uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, 
     delta.set_offset(0);
     delta.set_encoding(v1::CHUNK_ENCODING_DENSE);
     delta.clear_data();
-    send_delta(delta);
+    emit(true, delta);
   }
-  for (Push* p : pushes) {
+  if (alone) {
+    Push* p = pushes.front();
     if (p->open) p->writer->WritesDone();
     p->status = p->writer->Finish();
+    return whole;
   }
+  feed.close();
+  feed.await_streams();
   return whole;
 }
 
@@ -133,7 +285,12 @@ std::vector<Push*> RolloutClient::Impl::judge_pushes(const std::vector<std::uniq
   for (auto& p : pushes) {
     const grpc::Status& s = p->status;
     Worker& w = *p->worker;
-    if (s.ok() && p->reply.version() != version) {
+    if (p->cut) {
+      // Down, not wrong: it took nothing for straggler_s while the others went on.
+      if (w.address == p->address)
+        mark_down(w, "weight update: took no chunk for " + std::to_string(static_cast<int>(options.straggler_s)) +
+                         " s while the other workers went on");
+    } else if (s.ok() && p->reply.version() != version) {
       errors.push_back("rollout worker " + p->address + " answered version " + std::to_string(p->reply.version()) +
                        " to the weight update to version " + std::to_string(version));
     } else if (s.ok()) {

@@ -38,6 +38,7 @@ struct FakeConfig {
   // When set, weight updates are written into a rollout::WeightImage of these tensors, as the real
   // worker does (a delta it cannot apply is FAILED_PRECONDITION, a faulty update INVALID_ARGUMENT).
   std::map<std::string, std::vector<int64_t>> image_shapes;
+  int stalled_updates = 0;     // this many weight updates stop reading after their second chunk, until cancelled
 };
 
 // The completion ids the fake gives sample `index` of a request.
@@ -132,8 +133,20 @@ class FakeRollout final : public v1::Rollout::Service {
     if (auto s = check(context); !s.ok()) return s;
     uint64_t version = 0;
     std::set<std::string> names;
+    bool stall = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (config_.stalled_updates > 0) {
+        --config_.stalled_updates;
+        stall = true;
+      }
+    }
+    int read = 0;
     auto next = [&](v1::TensorChunk& chunk) {
+      if (stall && read == 2)
+        while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (!reader->Read(&chunk)) return false;
+      ++read;
       ReceivedChunk r;
       r.version = chunk.version();
       r.abort_in_flight = chunk.abort_in_flight();

@@ -932,3 +932,38 @@ TEST_CASE("weight chunks: a delta is CHANGED when sparse, DENSE when not, nothin
   CHECK(c.encoding() == r1::v1::CHUNK_ENCODING_DENSE);
   CHECK(c.data() == std::string(reinterpret_cast<const char*>(now.data()), 2000));
 }
+
+TEST_CASE("rollout client: a worker that stalls in a weight update holds nobody else, and is sent the next whole",
+          "[rollout][client][fault]") {
+  // 64 MB: more than gRPC's flow-control windows buffer, so writing to the stalled worker blocks.
+  const int64_t n = 32'000'000;
+  std::vector<uint16_t> embed(static_cast<size_t>(n), 0x3C00);
+  const std::vector<WeightTensor> tensors = {{"model.embed_tokens.weight", WireDtype::kBf16, {n}, embed.data(), embed.size() * 2}};
+  FakeConfig healthy;
+  healthy.image_shapes = {{"model.embed_tokens.weight", {n}}};
+  FakeConfig stalling = healthy;
+  stalling.stalled_updates = 1;
+  FakeServer a(healthy), b(stalling);
+  ClientOptions o = remote({a.address(), b.address()});
+  o.push_buffer_bytes = 4u << 20;  // the builder waits for the streams: b's stall must not hold it
+  o.straggler_s = 1;
+  RolloutClient client(o);
+  const auto start = Clock::now();
+  const auto stats = client.update_weights(2, tensors);
+  CHECK(Clock::now() - start < std::chrono::seconds(8));
+  CHECK(stats.workers_full == 1);
+  CHECK(a.service.image_version() == 2u);
+  CHECK_FALSE(b.service.image_version());
+  bool b_down = false;
+  for (const auto& w : client.workers())
+    if (w.address == b.address()) b_down = !w.alive || w.version != 2;
+  CHECK(b_down);
+  // b answers again (at its old version): the next update reaches it whole, a gets a delta.
+  await_alive(client, b.address(), 1);
+  embed[7] = 0x3C01;
+  const auto next = client.update_weights(3, tensors);
+  CHECK(next.workers_full == 1);
+  CHECK(next.workers_delta == 1);
+  CHECK(a.service.image_bytes() == b.service.image_bytes());
+  CHECK(b.service.image_version() == 3u);
+}
