@@ -125,6 +125,7 @@ std::string WeightImage::write(const ChunkView& c) {
   if (c.changed && !delta_) return tensor + ": a CHANGED chunk in a full update (base_version 0)";
   if (delta_ && (t.written == 0 || c.dtype != t.dtype))
     return tensor + ": a delta in " + std::string(c.dtype) + " against weights sent in " + (t.dtype.empty() ? "no dtype" : t.dtype);
+  if (!delta_ && t.written == generation_ && c.dtype != t.dtype) return tensor + ": chunks of different dtypes";
   if (!delta_ && (t.dtype != c.dtype || !t.bytes)) {
     // The first chunk of this tensor in this dtype: its buffer, kept for every later update.
     size_t numel = 1;

@@ -891,6 +891,11 @@ TEST_CASE("weight image: deltas and chunks that cannot be applied are refused, n
   CHECK_THAT(refused(dense("x", {2}, w.data(), 4)), Contains("tensor 'x' is not part of this Tiny"));
   image.begin(0);
   CHECK_THAT(image.write(changed(good)), Contains("a CHANGED chunk in a full update"));
+  image.begin(0);
+  CHECK(image.write(dense("w", {2, 8}, w.data(), 16)) == "");
+  ChunkView other = dense("w", {2, 8}, w.data(), 16, 16);
+  other.dtype = "F16";
+  CHECK_THAT(image.write(other), Contains("chunks of different dtypes"));
 
   // After any of these the image holds no version: the next delta is refused as stale.
   CHECK_FALSE(image.version());
