@@ -285,8 +285,9 @@ std::vector<Push*> RolloutClient::Impl::judge_pushes(const std::vector<std::uniq
   for (auto& p : pushes) {
     const grpc::Status& s = p->status;
     Worker& w = *p->worker;
-    if (p->cut) {
-      // Down, not wrong: it took nothing for straggler_s while the others went on.
+    if (p->cut && !s.ok()) {
+      // Down, not wrong: it took nothing for straggler_s while the others went on. (A stream cut as
+      // it completed is judged by its reply, below.)
       if (w.address == p->address)
         mark_down(w, "weight update: took no chunk for " + std::to_string(static_cast<int>(options.straggler_s)) +
                          " s while the other workers went on");
