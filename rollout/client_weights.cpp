@@ -226,7 +226,7 @@ uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, 
   if (snapshot) snapshot->version.reset();
   uint64_t whole = 0;
   for (const auto& t : tensors) {
-    whole += t.dtype == WireDtype::kF32 && !o.weights_as_f32 ? t.bytes / 2 : t.bytes;
+    whole += wire_bytes(t, o.weights_as_f32);
     for_each_chunk_and_delta(t, o.weight_chunk_bytes, o.weights_as_f32, snapshot ? &snapshot->tensors[t.name] : nullptr,
                              full, send_full, delta, send_delta);
   }

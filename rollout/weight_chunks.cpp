@@ -103,9 +103,17 @@ bool encode_delta(const uint8_t* now, const uint8_t* before, size_t bytes, size_
   return true;
 }
 
+WireDtype wire_dtype(const WeightTensor& t, bool as_f32) {
+  return t.dtype == WireDtype::kF32 && !as_f32 ? WireDtype::kBf16 : t.dtype;
+}
+
+size_t wire_bytes(const WeightTensor& t, bool as_f32) {
+  return wire_dtype(t, as_f32) == t.dtype ? t.bytes : t.bytes / 2;
+}
+
 void describe_tensor(const WeightTensor& t, bool as_f32, v1::TensorChunk& chunk) {
   chunk.set_name(t.name);
-  chunk.set_dtype(wire_name(t.dtype == WireDtype::kF32 && !as_f32 ? WireDtype::kBf16 : t.dtype));
+  chunk.set_dtype(wire_name(wire_dtype(t, as_f32)));
   chunk.clear_shape();
   for (int64_t d : t.shape) chunk.add_shape(d);
 }
@@ -113,19 +121,19 @@ void describe_tensor(const WeightTensor& t, bool as_f32, v1::TensorChunk& chunk)
 void for_each_chunk_and_delta(const WeightTensor& t, size_t chunk_bytes, bool as_f32, std::vector<uint8_t>* previous,
                               v1::TensorChunk& full_chunk, const SendChunk& full, v1::TensorChunk& delta_chunk,
                               const SendChunk& delta) {
-  const bool convert = t.dtype == WireDtype::kF32 && !as_f32;
-  const WireDtype wire = convert ? WireDtype::kBf16 : t.dtype;
-  const size_t wire_bytes = convert ? t.bytes / 2 : t.bytes, element = element_bytes(wire);
+  const WireDtype wire = wire_dtype(t, as_f32);
+  const bool convert = wire != t.dtype;
+  const size_t total = wire_bytes(t, as_f32), element = element_bytes(wire);
   const size_t step = std::max<size_t>(chunk_bytes / 4 * 4, 4);  // whole elements in every chunk
   describe_tensor(t, as_f32, full_chunk);
   describe_tensor(t, as_f32, delta_chunk);
-  const bool had_previous = previous && previous->size() == wire_bytes;
-  if (previous && !had_previous) previous->assign(wire_bytes, 0);
+  const bool had_previous = previous && previous->size() == total;
+  if (previous && !had_previous) previous->assign(total, 0);
   std::string converted;
   const auto* src = static_cast<const char*>(t.data);
   size_t offset = 0;
   do {
-    const size_t len = std::min(step, wire_bytes - offset);
+    const size_t len = std::min(step, total - offset);
     // This region's wire bytes: converted (into the full chunk when it is wanted, which then holds
     // them without a second copy) or the caller's own.
     const uint8_t* now = reinterpret_cast<const uint8_t*>(src + offset);
@@ -155,7 +163,7 @@ void for_each_chunk_and_delta(const WeightTensor& t, size_t chunk_bytes, bool as
       full(full_chunk);
     }
     offset += len;
-  } while (offset < wire_bytes);
+  } while (offset < total);
 }
 
 }  // namespace r1::rollout

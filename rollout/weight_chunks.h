@@ -24,6 +24,10 @@ void bf16_from_f32(const void* f32, void* bf16, size_t n);
 // shape, `offset` counting bytes on the wire, and at most chunk_bytes / 4 * 4 data bytes, so every
 // chunk holds whole elements. A tensor of no bytes is one empty chunk. `chunk` is the caller's,
 // reused for every chunk: what the caller set in it (version, abort_in_flight) travels in each.
+// The dtype `t` travels in (F32 as bf16 unless as_f32), and its bytes on the wire.
+WireDtype wire_dtype(const WeightTensor& t, bool as_f32);
+size_t wire_bytes(const WeightTensor& t, bool as_f32);
+
 // A chunk's name, dtype on the wire (F32 as bf16 unless as_f32) and shape, for tensor `t`.
 void describe_tensor(const WeightTensor& t, bool as_f32, v1::TensorChunk& chunk);
 
