@@ -8,10 +8,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace r1::run {
+
+// A collective started and not yet waited for (Collective::start_*). Its buffer must stay alive and
+// untouched until wait() returns; wait() throws r1::Error as a blocking call would.
+class Pending {
+ public:
+  virtual ~Pending() = default;
+  virtual void wait() = 0;
+  // Finished (well or not) without blocking: a later wait() returns at once or throws.
+  virtual bool done() = 0;
+};
 
 class Collective {
  public:
@@ -25,6 +36,11 @@ class Collective {
   // Element-wise sums over the ranks, in place; every rank gets the same bits.
   virtual void all_reduce_sum(float* data, int64_t n) = 0;
   virtual void all_reduce_sum(double* data, int64_t n) = 0;
+  // The same sums started in the background, so the caller goes on (the backward, while its first
+  // gradients are summed). Started collectives count in the order they are started.
+  virtual std::unique_ptr<Pending> start_all_reduce_sum(float* data, int64_t n) = 0;
+  // The sums on rank `root` only; what the others' buffers hold afterwards is undefined.
+  virtual std::unique_ptr<Pending> start_reduce_sum(float* data, int64_t n, int root) = 0;
   // Rank `root`'s values on every rank, in place.
   virtual void broadcast(float* data, int64_t n, int root) = 0;
   // Every rank's value, in rank order.
@@ -38,12 +54,19 @@ class Collective {
 };
 
 class SingleProcess final : public Collective {
+  struct Done final : Pending {
+    void wait() override {}
+    bool done() override { return true; }
+  };
+
  public:
   int rank() const override { return 0; }
   int world_size() const override { return 1; }
   void barrier(const std::string&) override {}
   void all_reduce_sum(float*, int64_t) override {}
   void all_reduce_sum(double*, int64_t) override {}
+  std::unique_ptr<Pending> start_all_reduce_sum(float*, int64_t) override { return std::make_unique<Done>(); }
+  std::unique_ptr<Pending> start_reduce_sum(float*, int64_t, int) override { return std::make_unique<Done>(); }
   void broadcast(float*, int64_t, int) override {}
   std::vector<uint64_t> all_gather(uint64_t value) override { return {value}; }
   void broadcast(std::string&) override {}

@@ -47,8 +47,9 @@ OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
   d.weight_decay = r.get("weight_decay", d.weight_decay);
   d.max_grad_norm = r.get("max_grad_norm", d.max_grad_norm);
   d.zero_stage = r.get("zero_stage", d.zero_stage);
-  if (d.zero_stage != 0 && d.zero_stage != 1)
-    throw ConfigError(r.key_path("zero_stage") + ": 0 (every rank holds AdamW's moments) or 1 (partitioned across the ranks)");
+  if (d.zero_stage < 0 || d.zero_stage > 2)
+    throw ConfigError(r.key_path("zero_stage") + ": 0 (every rank holds AdamW's moments), 1 (the moments partitioned " +
+                      "across the ranks) or 2 (the moments and the gradients partitioned)");
   if (!(d.lr > 0)) throw ConfigError(r.key_path("lr") + ": must be > 0");
   if (d.warmup_steps < 0) throw ConfigError(r.key_path("warmup_steps") + ": must be >= 0");
   if (d.min_lr_ratio < 0 || d.min_lr_ratio > 1) throw ConfigError(r.key_path("min_lr_ratio") + ": must be in [0, 1]");

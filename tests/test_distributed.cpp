@@ -234,7 +234,7 @@ TEST_CASE("distributed: a run resumed on another number of ranks continues the u
   }
 }
 
-TEST_CASE("distributed: ZeRO-1 partitions AdamW's moments, keeps the losses, and its checkpoints resume on any number of ranks",
+TEST_CASE("distributed: ZeRO-1 and ZeRO-2 partition AdamW's moments and the gradients, keep the losses, and resume on any number of ranks",
           "[distributed]") {
   const fs::path dir = setup("zero", 6);
   auto launch = [&](const std::string& runs, int n, const std::string& more) {
@@ -259,13 +259,32 @@ TEST_CASE("distributed: ZeRO-1 partitions AdamW's moments, keeps the losses, and
   CHECK(whole[0].get<double>() == Approx(whole[1].get<double>()));
   CHECK(part[0].get<double>() + part[1].get<double>() == Approx(whole[0].get<double>()).epsilon(1e-6));
   for (const auto& mb : part) CHECK(mb.get<double>() < 0.6 * whole[0].get<double>());
+  // ZeRO-2: the gradients partitioned too (each rank keeps the sums of its own parameters), the same
+  // losses; plain data parallelism holds every gradient on every rank.
+  launch("zero2", 2, " --set s.optim.zero_stage=2");
+  const auto zero2 = metrics(dir / "zero2");
+  REQUIRE(zero2.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    INFO("zero-2, step " << i + 1);
+    CHECK(zero2[i]["loss"].get<double>() == Approx(plain[i]["loss"].get<double>()).epsilon(1e-5));
+    CHECK(zero2[i]["grad_norm"].get<double>() == Approx(plain[i]["grad_norm"].get<double>()).epsilon(1e-4));
+    const auto grads = zero2[i]["gradient_mb"], full = plain[i]["gradient_mb"];
+    REQUIRE(grads.size() == 2);
+    REQUIRE(full.size() == 2);
+    CHECK(full[0].get<double>() == Approx(full[1].get<double>()));
+    CHECK(grads[0].get<double>() + grads[1].get<double>() == Approx(full[0].get<double>()).epsilon(1e-6));
+    for (const auto& mb : grads) CHECK(mb.get<double>() < 0.6 * full[0].get<double>());
+    CHECK(zero2[i]["optimizer_state_mb"] == zero[i]["optimizer_state_mb"]);
+  }
   // A partitioned checkpoint holds the whole state: 2 partitioned ranks to step 4, then 1 rank; and 1
   // rank to step 4, then 4 partitioned ranks; both continue the uninterrupted run.
   launch("down", 2, " --set s.steps=4 --set s.optim.zero_stage=1");
   launch("down", 1, " --resume");
   launch("up", 1, " --set s.steps=4");
   launch("up", 4, " --resume --set s.optim.zero_stage=1");
-  for (const char* runs : {"down", "up"}) {
+  launch("down2", 2, " --set s.steps=4 --set s.optim.zero_stage=2");
+  launch("down2", 1, " --resume");
+  for (const char* runs : {"down", "up", "down2"}) {
     const auto got = metrics(dir / runs);
     REQUIRE(got.size() == 6);
     for (size_t i = 4; i < 6; ++i) {

@@ -311,16 +311,20 @@ TEST_CASE("r1 run --nproc-per-node 2: GRPO on two ranks gives the one-process ru
   }
   CHECK(fs::exists(s.dir / "runs/two/zero/model/model.safetensors"));
   CHECK(slurp(s.dir / "runs/two/zero/stage.json").find("\"done\"") != std::string::npos);
-  // ZeRO-1: AdamW's moments partitioned over the two ranks, the same losses.
+  // ZeRO-2: AdamW's moments and the gradients partitioned over the two ranks, the same losses.
   std::vector<std::string> partitioned = common;
-  partitioned.push_back("zero.optim.zero_stage=1");
+  partitioned.push_back("zero.optim.zero_stage=2");
   REQUIRE(run_recipe(s, "two-zero", partitioned, &err, "--nproc-per-node 2") == 0);
   auto z = rows(s.dir / "runs/two-zero/zero/metrics.jsonl");
   REQUIRE(z.size() == 4);
   for (size_t i = 0; i < 4; ++i) {
-    INFO("zero-1, step " << i + 1);
+    INFO("zero-2, step " << i + 1);
     CHECK(z[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5).margin(1e-7));
+    CHECK(z[i]["grad_norm"].get<double>() == Approx(a[i]["grad_norm"].get<double>()).epsilon(1e-4));
     CHECK(z[i]["optimizer_state_mb"].size() == 2);
+    REQUIRE(z[i]["gradient_mb"].size() == 2);
+    CHECK(z[i]["gradient_mb"][0].get<double>() + z[i]["gradient_mb"][1].get<double>() ==
+          Approx(b[i]["gradient_mb"][0].get<double>()).epsilon(1e-6));
   }
 }
 

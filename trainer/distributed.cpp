@@ -54,6 +54,19 @@ class GlooGroup final : public run::Collective {
   void all_reduce_sum(float* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kFloat)); }
   void all_reduce_sum(double* data, int64_t n) override { reduce(at::from_blob(data, {n}, at::kDouble)); }
 
+  std::unique_ptr<run::Pending> start_all_reduce_sum(float* data, int64_t n) override {
+    std::vector<at::Tensor> ts = {at::from_blob(data, {n}, at::kFloat)};
+    return start("all-reduce", [&] { return group_->allreduce(ts); });
+  }
+
+  std::unique_ptr<run::Pending> start_reduce_sum(float* data, int64_t n, int root) override {
+    std::vector<at::Tensor> ts = {at::from_blob(data, {n}, at::kFloat)};
+    c10d::ReduceOptions o;
+    o.rootRank = root;
+    o.rootTensor = 0;
+    return start("reduce", [&] { return group_->reduce(ts, o); });
+  }
+
   void broadcast(float* data, int64_t n, int root) override {
     std::vector<at::Tensor> ts = {at::from_blob(data, {n}, at::kFloat)};
     c10d::BroadcastOptions o;
@@ -105,15 +118,42 @@ class GlooGroup final : public run::Collective {
     run("all-reduce", [&] { return group_->allreduce(ts); });
   }
 
-  // Runs one collective and waits for it; a failure (a peer gone, the timeout) becomes one line.
-  template <typename F>
-  void run(const std::string& what, F&& start) {
-    try {
-      start()->wait(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_));
-    } catch (const std::exception& e) {
-      throw Error("distributed: " + launch_.describe() + ": " + what + " failed (another rank died, hung or took " +
-                  "another path; the timeout is " + std::to_string(timeout_.count()) + " s): " + first_line(e.what()));
+  // A collective in flight; waiting turns a failure (a peer gone, the timeout) into one line.
+  class GlooPending final : public run::Pending {
+   public:
+    GlooPending(const GlooGroup& g, std::string what, c10::intrusive_ptr<c10d::Work> work)
+        : g_(g), what_(std::move(what)), work_(std::move(work)) {}
+    void wait() override {
+      try {
+        work_->wait(std::chrono::duration_cast<std::chrono::milliseconds>(g_.timeout_));
+      } catch (const std::exception& e) {
+        throw Error("distributed: " + g_.launch_.describe() + ": " + what_ + " failed (another rank died, hung or took " +
+                    "another path; the timeout is " + std::to_string(g_.timeout_.count()) + " s): " + first_line(e.what()));
+      }
     }
+    bool done() override { return work_->isCompleted(); }
+
+   private:
+    const GlooGroup& g_;
+    std::string what_;
+    c10::intrusive_ptr<c10d::Work> work_;
+  };
+
+  template <typename F>
+  std::unique_ptr<run::Pending> start(const std::string& what, F&& begin) {
+    c10::intrusive_ptr<c10d::Work> work;
+    try {
+      work = begin();
+    } catch (const std::exception& e) {
+      throw Error("distributed: " + launch_.describe() + ": " + what + " could not start: " + first_line(e.what()));
+    }
+    return std::make_unique<GlooPending>(*this, what, std::move(work));
+  }
+
+  // Runs one collective and waits for it.
+  template <typename F>
+  void run(const std::string& what, F&& begin) {
+    start(what, std::forward<F>(begin))->wait();
   }
 
   run::Launch launch_;
@@ -136,38 +176,6 @@ std::vector<double> state_mb(const std::vector<uint64_t>& bytes) {
   std::vector<double> out;
   for (uint64_t b : bytes) out.push_back(static_cast<double>(b) / 1e6);
   return out;
-}
-
-void all_reduce_gradients(run::Collective& group, const std::vector<at::Tensor>& params, int64_t bucket_bytes) {
-  if (group.world_size() == 1) return;
-  const int64_t bucket_elems = std::max<int64_t>(1, bucket_bytes / 4);
-  size_t i = 0;
-  while (i < params.size()) {
-    // One bucket: consecutive parameters up to bucket_elems (at least one), flattened in fp32 in host
-    // memory, where the Gloo group reads it (a GPU's gradients are staged through it).
-    size_t j = i;
-    int64_t n = 0;
-    while (j < params.size() && (j == i || n + params[j].numel() <= bucket_elems)) n += params[j++].numel();
-    at::Tensor flat = at::empty({n}, at::kFloat);
-    int64_t at_ = 0;
-    for (size_t k = i; k < j; ++k) {
-      const at::Tensor& p = params[k];
-      at::Tensor slot = flat.narrow(0, at_, p.numel());
-      if (p.grad().defined()) slot.copy_(p.grad().reshape({-1}));
-      else slot.zero_();
-      at_ += p.numel();
-    }
-    group.all_reduce_sum(flat.data_ptr<float>(), n);
-    at_ = 0;
-    for (size_t k = i; k < j; ++k) {
-      at::Tensor p = params[k];
-      at::Tensor summed = flat.narrow(0, at_, p.numel()).view(p.sizes());
-      if (p.grad().defined()) p.mutable_grad().copy_(summed);
-      else p.mutable_grad() = summed.to(p.device(), p.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
-      at_ += p.numel();
-    }
-    i = j;
-  }
 }
 
 }  // namespace r1::trainer

@@ -5,9 +5,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -152,9 +153,9 @@ struct UpdateRun {
   const UpdateOptions& o;
   StepUpdate& u;
   run::Collective& group;
-  std::vector<at::Tensor> params;      // the policy's, for the gradient all-reduce
+  GradientSync& sync;                  // the gradient sums over the ranks
   bool separate_old = false;           // π_old from a pass of its own (μ > 1 or several minibatches)
-  std::vector<at::Tensor> old_lp, ref_lp;
+  std::vector<at::Tensor> old_lp{}, ref_lp{};
   double loss_sum = 0, entropy_sum = 0, norm_sum = 0;
 
   // The loss of one micro-batch, backpropagated; false when it is not finite (nothing is accumulated).
@@ -193,18 +194,23 @@ struct UpdateRun {
     std::vector<TokenSequence> sub;
     for (size_t i : mine) sub.push_back(batch.sequences[i]);
     double failed = 0;
-    for (const auto& micro : micro_batches(sub, o.micro_batch_tokens)) {
+    const std::vector<std::vector<size_t>> micros = micro_batches(sub, o.micro_batch_tokens);
+    for (size_t m = 0; m < micros.size(); ++m) {
       std::vector<size_t> idx;
-      for (size_t k : micro) idx.push_back(mine[k]);
+      for (size_t k : micros[m]) idx.push_back(mine[k]);
+      if (m + 1 == micros.size()) sync.arm();  // the last backward: its gradients are summed as they land
       if (!micro_step(idx, norm)) {
         failed = 1;
         break;
       }
     }
     if (group.world_size() > 1) {
+      // Every rank finishes the sums, even one whose loss was not finite, so the collectives pair up;
+      // then a failure anywhere skips the step everywhere.
       const auto t = std::chrono::steady_clock::now();
+      sync.finish();
+      u.gradient_bytes = sync.gradient_bytes();
       group.all_reduce_sum(&failed, 1);
-      if (failed == 0) all_reduce_gradients(group, params);
       u.allreduce_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     }
     if (failed > 0) return false;
@@ -250,9 +256,14 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
     return u;
   }
   run::SingleProcess alone;
+  run::Collective& ranks = group ? *group : alone;
   const std::vector<std::vector<size_t>> minibatches = split_minibatches(batch, o.minibatches);
-  UpdateRun run{policy, batch, o, u, group ? *group : alone, {}};
-  for (const auto& [name, t] : policy.model.weights()) run.params.push_back(t);
+  std::optional<GradientSync> own_sync;
+  if (!policy.gradients) {
+    const std::vector<std::pair<std::string, at::Tensor>> named(policy.model.weights().begin(), policy.model.weights().end());
+    own_sync.emplace(ranks, named, policy.optim.gradient_owners());
+  }
+  UpdateRun run{policy, batch, o, u, ranks, policy.gradients ? *policy.gradients : *own_sync};
   run.separate_old = o.iterations > 1 || minibatches.size() > 1;
   // π_old and π_ref only for the sequences this rank trains on.
   std::vector<size_t> wanted;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/transformer.h"
+#include "trainer/grad_sync.h"
 #include "trainer/grpo.h"
 #include "trainer/logprobs.h"
 #include "trainer/optim.h"
@@ -36,11 +37,13 @@ struct TrainBatch {
   static TrainBatch decode(const std::string& bytes);
 };
 
-// The model being trained, its optimiser and the frozen reference (only with β > 0).
+// The model being trained, its optimiser and the frozen reference (only with β > 0). In a job of
+// several ranks, `gradients` sums the gradients over them (made for the update when not given).
 struct TrainedPolicy {
   model::Transformer& model;
   Optimizer& optim;
   const model::Transformer* reference = nullptr;
+  GradientSync* gradients = nullptr;
 };
 
 struct UpdateOptions {
@@ -59,7 +62,8 @@ struct StepUpdate {
   double loss = 0, grad_norm = 0, tokens = 0, entropy = 0;
   GrpoLossStats stats;      // summed over every pass
   int64_t optimizer_steps = 0;
-  double allreduce_s = 0;   // in the gradient all-reduce of a data-parallel job, waiting for the others included
+  double allreduce_s = 0;   // waiting for the gradient sums of a data-parallel job after the backward (the others included)
+  int64_t gradient_bytes = 0;  // this rank's gradients once summed (ZeRO-2: its own parameters' only)
 };
 
 // With `group` (the ranks of a data-parallel job, each holding the same policy and the same `batch`),

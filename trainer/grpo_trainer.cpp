@@ -75,6 +75,9 @@ struct Trainee {
   model::Transformer policy;
   std::unique_ptr<Optimizer> optim;
   std::optional<model::Transformer> reference;
+  std::unique_ptr<GradientSync> gradients;  // in a job of several ranks
+
+  TrainedPolicy trained() { return {policy, *optim, reference ? &*reference : nullptr, gradients.get()}; }
 };
 
 // A copy of the model's weights in a second model (the frozen reference).
@@ -85,7 +88,7 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
 
 Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step, run::Collective* group) {
   const at::Device device = model::resolve_device(c.device, c.device_key);
-  Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt};
+  Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt, nullptr};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
   log::info() << "trainer: on " << model::describe_device(device) << ", matrix products in " << name(dtype)
@@ -94,6 +97,7 @@ Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, in
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
   if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
+  if (group && group->world_size() > 1) t.gradients = std::make_unique<GradientSync>(*group, named, t.optim->gradient_owners());
   if (c.loss.beta > 0) {
     const fs::path ref_dir = fs::path(policy_dir) / "reference";
     if (start_step > 0 && fs::exists(ref_dir)) {
@@ -114,7 +118,7 @@ run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset&
   if (start_step > 0 && fs::exists(path)) {
     const auto j = read_json_file(path.string());
     return {j.at("accuracy").get<double>(), j.at("format_rate").get<double>(), j.at("mean_response_tokens").get<double>(),
-            j.at("samples").get<int64_t>()};
+            static_cast<double>(j.at("samples").get<int64_t>())};
   }
   log::info() << "evaluating the starting policy on " << c.eval.data;
   double s = 0;
@@ -265,12 +269,16 @@ StepUpdate lead_update(TrainedPolicy& trained, const TrainBatch& batch, const ru
   return grpo_update(trained, batch, UpdateOptions::of(c, step), group);
 }
 
-// The job's figures in rank 0's metrics row: world_size and each rank's optimiser state (a collective:
-// the other ranks make the matching all_gather in follow_grpo).
-void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, run::Collective* group) {
-  const uint64_t mine = static_cast<uint64_t>(optim.state_bytes());
+// The job's figures in rank 0's metrics row: world_size, each rank's optimiser state and summed
+// gradients (collectives: the other ranks make the matching calls, rank_memory in follow_grpo).
+void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, const StepUpdate& upd, run::Collective* group) {
   m["world_size"] = group ? group->world_size() : 1;
-  m["optimizer_state_mb"] = state_mb(group ? group->all_gather(mine) : std::vector<uint64_t>{mine});
+  if (!group || group->world_size() == 1) {
+    m["optimizer_state_mb"] = state_mb({static_cast<uint64_t>(optim.state_bytes())});
+    return;
+  }
+  m["optimizer_state_mb"] = state_mb(group->all_gather(static_cast<uint64_t>(optim.state_bytes())));
+  m["gradient_mb"] = state_mb(group->all_gather(static_cast<uint64_t>(upd.gradient_bytes)));
 }
 
 // A rank other than 0: the same policy, optimiser and reference as rank 0 (from the same checkpoint),
@@ -278,14 +286,15 @@ void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, run::Collective
 run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step, &group);
-  TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
+  TrainedPolicy trained = trainee.trained();
   run::GrpoResult result;
   int64_t step = begun.from.step;
   for (; step < c.steps; ++step) {
     std::string bytes;
     group.broadcast(bytes);
     const StepUpdate upd = grpo_update(trained, TrainBatch::decode(bytes), UpdateOptions::of(c, step), &group);
-    group.all_gather(static_cast<uint64_t>(trainee.optim->state_bytes()));  // for rank 0's metrics
+    group.all_gather(static_cast<uint64_t>(trainee.optim->state_bytes()));  // for rank 0's metrics (add_rank_metrics)
+    group.all_gather(static_cast<uint64_t>(upd.gradient_bytes));
     if (saves_at(c, step, upd)) trainee.optim->gather_state();
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
       copy_weights(trainee.policy, *trainee.reference);
@@ -345,7 +354,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   const std::string policy_dir = begun.from.model_dir;
   run::DatasetPosition& position = begun.position;
   Trainee trainee = load_trainee(c, policy_dir, start_step, run.group);
-  TrainedPolicy trained{trainee.policy, *trainee.optim, trainee.reference ? &*trainee.reference : nullptr};
+  TrainedPolicy trained = trainee.trained();
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
 
   run::PromptDataset train = run::PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
@@ -397,7 +406,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
 
     // 5. Log.
     nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
-    add_rank_metrics(m, *trainee.optim, run.group);
+    add_rank_metrics(m, *trainee.optim, upd, run.group);
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
 

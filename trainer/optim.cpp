@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "run/collective.h"
+#include "trainer/grad_sync.h"
 
 namespace r1::trainer {
 
@@ -31,20 +32,10 @@ struct Optimizer::Impl {
   std::unique_ptr<torch::optim::AdamW> adamw;
   run::Collective* group = nullptr;  // set when the moments are partitioned
   std::vector<int> owner;            // of each parameter, when partitioned
+  bool sharded_gradients = false;    // ZeRO-2: a rank holds only its own parameters' gradients
 
   static std::string key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
   bool mine(size_t i) const { return !group || owner[i] == group->rank(); }
-
-  // The parameters' owners: whole tensors, each to the rank holding the fewest elements so far, in
-  // order, the same on every rank.
-  void assign_owners() {
-    std::vector<int64_t> load(static_cast<size_t>(group->world_size()), 0);
-    for (const at::Tensor& p : params) {
-      const int r = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-      owner.push_back(r);
-      load[static_cast<size_t>(r)] += p.numel();
-    }
-  }
 
   // The moments of parameters this rank does not own, removed (after a save or a load).
   void drop_foreign_state() {
@@ -112,13 +103,17 @@ Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& name
   no_decay_options.weight_decay(0.0);
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
   impl_->adamw = std::make_unique<torch::optim::AdamW>(groups, options);
-  if (group && group->world_size() > 1 && config_.zero_stage == 1) {
+  if (group && group->world_size() > 1 && config_.zero_stage >= 1) {
     impl_->group = group;
-    impl_->assign_owners();
+    // Contiguous runs of parameters, so that ZeRO-2's gradient buckets each have one owner.
+    impl_->owner = assign_owners(named, group->world_size());
+    impl_->sharded_gradients = config_.zero_stage == 2;
   }
 }
 
 bool Optimizer::partitioned() const { return impl_->group != nullptr; }
+
+const std::vector<int>& Optimizer::owners() const { return impl_->owner; }
 
 int64_t Optimizer::state_bytes() const {
   int64_t n = 0;
@@ -141,10 +136,13 @@ double Optimizer::step(int64_t step) {
   // update before anything is scaled.
   // Summed where the gradients live and read once: one host synchronisation per step on a GPU, not
   // one per parameter.
+  // ZeRO-2: each rank holds its own parameters' gradients, so the squares are summed over the ranks.
   std::vector<at::Tensor> squares;
   for (const auto& p : impl_->params)
     if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
-  const double norm = squares.empty() ? 0.0 : std::sqrt(at::stack(squares).sum().item<double>());
+  double squared = squares.empty() ? 0.0 : at::stack(squares).sum().item<double>();
+  if (impl_->sharded_gradients) impl_->group->all_reduce_sum(&squared, 1);
+  const double norm = std::sqrt(squared);
   if (!std::isfinite(norm)) {
     zero_grad();
     return norm;

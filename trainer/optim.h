@@ -33,8 +33,11 @@ class Optimizer {
   // `named` parameters (Hugging Face names): those whose name ends in ".weight" and have two
   // dimensions take weight decay, the rest do not.
   // With `group` (a data-parallel job) and config.zero_stage 1, the moments are partitioned: each
-  // parameter has one owning rank (whole tensors, balanced by size), only the owner keeps its moments
-  // and updates it, then sends it to the others. Gradients must already be summed over the ranks.
+  // parameter has one owning rank (whole tensors in contiguous runs, balanced by size: assign_owners),
+  // only the owner keeps its moments and updates it, then sends it to the others. Gradients must
+  // already be summed over the ranks. With zero_stage 2 the gradients are partitioned too: each rank
+  // holds (GradientSync with owners()) only its own parameters' sums, and the global norm is summed
+  // over the ranks.
   Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& named, run::OptimConfig config, int64_t total_steps,
             run::Collective* group = nullptr);
   ~Optimizer();
@@ -56,6 +59,10 @@ class Optimizer {
   // Bytes of moments this rank holds.
   int64_t state_bytes() const;
   bool partitioned() const;
+  // Each parameter's owning rank when partitioned, in the order given; else empty.
+  const std::vector<int>& owners() const;
+  // The owners a GradientSync partitions by: owners() under ZeRO-2, else none (every rank sums all).
+  std::vector<int> gradient_owners() const { return config_.zero_stage == 2 ? owners() : std::vector<int>{}; }
 
  private:
   struct Impl;

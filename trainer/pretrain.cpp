@@ -25,6 +25,7 @@
 #include "tokenizer/bpe_train.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/distributed.h"
+#include "trainer/grad_sync.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
 
@@ -152,9 +153,8 @@ struct Trained {
 // The training loop: next-token loss over whole windows; in a job, this rank's rows of each step.
 Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainConfig& c, run::Collective& group) {
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
-  std::vector<at::Tensor> params;
-  for (const auto& [name, t] : named) params.push_back(t);
   Optimizer optim(named, c.optim, c.steps, &group);
+  GradientSync gradients(group, named, optim.gradient_owners());
   const int64_t T = c.seq_len, B = c.batch_rows, W = group.world_size();
   Windows windows(s, c);
   std::optional<telemetry::StepProgress> progress;
@@ -176,10 +176,11 @@ Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainCo
     auto [lp, ent] = m.token_logprobs(hidden, y);
     // This rank's share of the batch mean (one process: the mean itself).
     at::Tensor loss = W > 1 ? -lp.sum() / static_cast<double>(B * T) : -lp.mean();
+    gradients.arm();
     loss.backward();
     double lv = loss.item<double>();
     if (W > 1) {
-      all_reduce_gradients(group, params);
+      gradients.finish();
       group.all_reduce_sum(&lv, 1);
     }
     optim.step(step);

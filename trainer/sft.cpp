@@ -24,6 +24,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/distributed.h"
+#include "trainer/grad_sync.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
 
@@ -104,7 +105,7 @@ std::vector<run::PackedRow> next_batch(std::vector<run::PackedRow>& rows, run::D
 // loss over the whole batch's `trained` target tokens (every rank's rows), accumulated exactly, so the
 // ranks' gradients sum to the batch's. Returns this rank's share of the loss.
 double backward_share(model::Transformer& m, const std::vector<run::PackedRow>& whole, int64_t trained, const run::SftConfig& c,
-                      const run::Collective& group) {
+                      const run::Collective& group, GradientSync& gradients) {
   std::vector<run::PackedRow> batch;
   for (size_t r = static_cast<size_t>(group.rank()); r < whole.size(); r += static_cast<size_t>(group.world_size()))
     batch.push_back(whole[r]);
@@ -126,6 +127,7 @@ double backward_share(model::Transformer& m, const std::vector<run::PackedRow>& 
     at::Tensor hidden = m.forward(all.narrow(1, 0, T), at::tensor(pos, at::kLong).view({B, T}), {}, /*packed=*/true);
     auto [lp, ent] = m.token_logprobs(hidden, all.narrow(1, 1, T));
     at::Tensor loss = -(lp * at::tensor(mask).view({B, T})).sum() / static_cast<double>(trained);
+    if (b0 + n == batch.size()) gradients.arm();  // the last backward: its gradients are summed as they land
     loss.backward();
     loss_sum += loss.item<double>();
   }
@@ -197,11 +199,10 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   if (position.epoch > 0) rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
   model::Transformer m = load_trainable(model_dir, tokenizer, c);
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
-  std::vector<at::Tensor> params;
-  for (const auto& [name, t] : named) params.push_back(t);
   run::SingleProcess alone;
   run::Collective& group = run.group ? *run.group : alone;
   Optimizer optim(named, c.optim, d.steps, run.group);
+  GradientSync gradients(group, named, optim.gradient_owners());
   if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
 
   const bool leader = group.leader();
@@ -219,10 +220,12 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     const std::vector<run::PackedRow> batch = next_batch(rows, position, d, c);
     int64_t trained = 0;
     for (const run::PackedRow& r : batch) trained += r.trained();
-    double loss_sum = trained > 0 ? backward_share(m, batch, trained, c, group) : 0;
+    double loss_sum = trained > 0 ? backward_share(m, batch, trained, c, group, gradients) : 0;
     const auto reduce_start = Clock::now();
+    int64_t gradient_bytes = 0;
     if (trained > 0) {
-      all_reduce_gradients(group, params);
+      gradients.finish();
+      gradient_bytes = gradients.gradient_bytes();
       group.all_reduce_sum(&loss_sum, 1);
     }
     const double allreduce_s = seconds_since(reduce_start);
@@ -240,12 +243,14 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     const bool last = step + 1 == d.steps;
     const bool save_now = !skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last);
     const std::vector<uint64_t> state_bytes = group.all_gather(static_cast<uint64_t>(optim.state_bytes()));
+    const std::vector<uint64_t> grad_bytes = group.all_gather(static_cast<uint64_t>(gradient_bytes));
     if (save_now) optim.gather_state();  // every rank: a partitioned optimiser's moments to rank 0
     if (!leader) continue;
     nlohmann::json metrics = step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
                                           seconds_since(t0), allreduce_s, c);
     metrics["world_size"] = group.world_size();
     metrics["optimizer_state_mb"] = state_mb(state_bytes);
+    if (group.world_size() > 1) metrics["gradient_mb"] = state_mb(grad_bytes);
     runlog->metrics(step + 1, metrics);
     char fields[96];
     std::snprintf(fields, sizeof fields, "loss %.4f  lr %.2e  epoch %lld", loss_avg, optim.lr_at(step),
