@@ -2,8 +2,9 @@
 // push of a model to one `r1 rollout serve` worker on loopback, in MB/s of bf16 on the wire (the
 // worker's own split of the time is in its log line); the trainer-side conversion of the same
 // weights to bf16 chunks alone, as its ceiling; pushes after each of N AdamW steps with and without
-// deltas (bytes on the wire, seconds); and Gloo's all-reduce between two ranks on loopback
-// (two threads of this process, a TCPStore rendezvous) against memcpy of the same bytes.
+// deltas (bytes on the wire, seconds); Gloo's all-reduce between two ranks on loopback (two threads
+// of this process, a TCPStore rendezvous) against memcpy of the same bytes; and a data-parallel SFT
+// step (`r1 run`) on one process and on two ranks, overlapped or not, ZeRO-2, from metrics.jsonl.
 #include <ATen/ATen.h>
 #include <unistd.h>
 
@@ -11,7 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/scratch_dir.h"
 #include "bench/torch_bench.h"
@@ -210,6 +214,95 @@ void bench_allreduce(const DistributedBenchOptions& o) {
               bytes / 1e6 / best, bytes / 1e6 / best, memcpy_s / best);
 }
 
+// `r1 args...` to the end; its stderr's last lines in the error if it fails.
+void run_r1(const std::vector<std::string>& args) {
+  ProcessSpec spec;
+  spec.exe = fs::read_symlink("/proc/self/exe").string();
+  spec.args = {"-q"};
+  spec.args.insert(spec.args.end(), args.begin(), args.end());
+  spec.out = ProcessSpec::Stream::null;
+  spec.err = ProcessSpec::Stream::pipe;
+  Process p(spec);
+  p.wait_exit();
+  const auto st = p.exit_status();
+  if (!st || st->code != 0) {
+    std::string tail;
+    for (const std::string& l : p.stderr_tail()) tail += "\n    " + l;
+    std::string command;
+    for (const std::string& a : args) command += " " + a;
+    throw Error("bench distributed: `r1" + command + "` " + p.describe_exit() + tail);
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// One SFT run's step figures: medians over the steps after the first, from rank 0's metrics.jsonl.
+struct DpRun {
+  double step_s = 0, allreduce_s = 0, last_loss = 0, gradient_mb = 0;
+};
+
+DpRun sft_run(const fs::path& dir, const std::string& runs, int threads, std::vector<std::string> extra) {
+  std::vector<std::string> args;
+  if (threads > 0) args = {"--threads", std::to_string(threads)};
+  for (const std::string& a : {std::string("run"), (dir / "recipe.json").string(), std::string("--runs-dir"), (dir / runs).string()})
+    args.push_back(a);
+  args.insert(args.end(), extra.begin(), extra.end());
+  run_r1(args);
+  std::ifstream in(dir / runs / "dp/s/metrics.jsonl");
+  std::vector<double> step, reduce;
+  DpRun r;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("step").get<int64_t>() > 1) {
+      step.push_back(j.at("time").at("step_s").get<double>());
+      reduce.push_back(j.at("time").at("allreduce_s").get<double>());
+    }
+    r.last_loss = j.at("loss").get<double>();
+    if (j.contains("gradient_mb")) r.gradient_mb = j.at("gradient_mb").at(0).get<double>();
+  }
+  r.step_s = median(step);
+  r.allreduce_s = median(reduce);
+  return r;
+}
+
+// SFT of a `preset` model (fp32) on 64 chat rows, seq_len 256, 8 rows a step in micro-batches of 512
+// tokens: one process with every thread, then two ranks sharing them, with and without overlap, and
+// with ZeRO-2.
+void bench_data_parallel(int threads, const DistributedBenchOptions& o) {
+  ScratchDir scratch("dp");
+  const fs::path dir = scratch.path;
+  run_r1({"model", "init", "--preset", o.dp_preset, "--dtype", "fp32", "--seed", "3", "--out", (dir / "model").string()});
+  {
+    std::ofstream rows(dir / "train.jsonl");
+    for (int i = 0; i < 64; ++i) {
+      std::string count;
+      for (int k = 0; k < 40; ++k) count += std::to_string(i + k) + " ";
+      rows << nlohmann::json{{"prompt", "Count up from " + std::to_string(i) + "."}, {"completion", count}}.dump() << "\n";
+    }
+  }
+  const nlohmann::json stage = {{"name", "s"}, {"kind", "sft"}, {"model", (dir / "model").string()},
+                                {"train", (dir / "train.jsonl").string()}, {"seq_len", 256}, {"batch_tokens", 2048},
+                                {"micro_batch_tokens", 512}, {"steps", o.dp_steps}, {"compute_dtype", "fp32"},
+                                {"optim", {{"lr", 1e-4}, {"schedule", "constant"}}}, {"checkpoint", {{"every", 0}}}};
+  std::ofstream(dir / "recipe.json") << nlohmann::json{{"name", "dp"}, {"stages", {stage}}}.dump(2);
+  std::printf("  data-parallel SFT, %s (fp32), 8 rows of 256 tokens a step in micro-batches of 512, %lld steps; medians of steps 2-%lld:\n",
+              o.dp_preset.c_str(), static_cast<long long>(o.dp_steps), static_cast<long long>(o.dp_steps));
+  std::printf("    %-34s %8s %12s %8s %12s %10s\n", "run", "step s", "waiting s", "share", "grads MB/rank", "last loss");
+  auto row = [](const char* name, const DpRun& r) {
+    std::printf("    %-34s %8.2f %12.3f %7.0f%% %12.1f %10.5f\n", name, r.step_s, r.allreduce_s,
+                100 * r.allreduce_s / std::max(r.step_s, 1e-9), r.gradient_mb, r.last_loss);
+    std::fflush(stdout);
+  };
+  // Two ranks share the threads out between them (no --threads).
+  row(("1 process, " + std::to_string(threads) + " threads").c_str(), sft_run(dir, "one", threads, {}));
+  row("2 ranks, overlapped", sft_run(dir, "two", 0, {"--nproc-per-node", "2"}));
+  row("2 ranks, after the backward", sft_run(dir, "two-after", 0, {"--nproc-per-node", "2", "--set", "s.optim.overlap_comm=false"}));
+  row("2 ranks, ZeRO-2, overlapped", sft_run(dir, "two-zero2", 0, {"--nproc-per-node", "2", "--set", "s.optim.zero_stage=2"}));
+}
+
 }  // namespace
 
 void bench_distributed(int threads_asked, const DistributedBenchOptions& o) {
@@ -220,6 +313,7 @@ void bench_distributed(int threads_asked, const DistributedBenchOptions& o) {
   if (o.push) bench_push(threads, o);
   if (o.deltas) bench_deltas(threads, o);
   if (o.allreduce) bench_allreduce(o);
+  if (o.data_parallel) bench_data_parallel(threads, o);
 }
 
 }  // namespace r1::bench

@@ -53,7 +53,9 @@ struct DistributedBenchOptions {
   std::string delta_preset = "25m";     // the model trained and pushed with and without deltas
   int64_t delta_steps = 20;
   double delta_lr = 3e-6;               // recipes/r1-zero-qwen.json's
-  bool push = true, deltas = true, allreduce = true;
+  std::string dp_preset = "25m";        // the model of the data-parallel SFT runs
+  int64_t dp_steps = 6;
+  bool push = true, deltas = true, allreduce = true, data_parallel = true;
 };
 
 // `threads`: LibTorch's intra-op threads (0: one per core); the log level is the caller's.

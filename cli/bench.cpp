@@ -99,7 +99,8 @@ void add_distributed_bench(CLI::App* bench) {
   auto dist_opt = std::make_shared<DistributedBenchOptions>();
   auto* db = bench->add_subcommand("distributed", "Data-parallel plumbing: a full weight push to one rollout worker (MB/s of bf16), "
                                                    "pushes after AdamW steps with and without deltas (bytes), "
-                                                   "and Gloo's all-reduce on loopback against memcpy");
+                                                   "Gloo's all-reduce on loopback against memcpy, "
+                                                   "and a data-parallel SFT step on 1 process and 2 ranks (overlapped or not, ZeRO-2)");
   db->add_option("--preset", dist_opt->preset, "Shape of the pushed model (qwen2 presets)")
       ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b"}))->capture_default_str();
   db->add_option("--precision", dist_opt->precision, "The worker's weights")->check(CLI::IsMember({"fp8", "bf16", "fp32"}))
@@ -115,7 +116,11 @@ void add_distributed_bench(CLI::App* bench) {
   db->add_option("--delta-lr", dist_opt->delta_lr, "Their learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   db->add_flag("!--no-push", dist_opt->push, "Skip the full weight push");
   db->add_flag("!--no-deltas", dist_opt->deltas, "Skip the pushes with and without deltas");
+  db->add_option("--dp-preset", dist_opt->dp_preset, "Model of the data-parallel SFT runs")
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b"}))->capture_default_str();
+  db->add_option("--dp-steps", dist_opt->dp_steps, "Their steps")->check(CLI::Range(2, 1000))->capture_default_str();
   db->add_flag("!--no-allreduce", dist_opt->allreduce, "Skip the all-reduce");
+  db->add_flag("!--no-data-parallel", dist_opt->data_parallel, "Skip the data-parallel SFT runs");
   db->callback([dist_opt] { torch_commands().bench_distributed(torch_context(), *dist_opt); });
 }
 

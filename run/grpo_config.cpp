@@ -50,6 +50,10 @@ OptimConfig OptimConfig::read(ConfigReader& r, OptimConfig d) {
   if (d.zero_stage < 0 || d.zero_stage > 2)
     throw ConfigError(r.key_path("zero_stage") + ": 0 (every rank holds AdamW's moments), 1 (the moments partitioned " +
                       "across the ranks) or 2 (the moments and the gradients partitioned)");
+  d.overlap_comm = r.get("overlap_comm", d.overlap_comm);
+  d.bucket_cap_mb = r.get("bucket_cap_mb", d.bucket_cap_mb);
+  if (!(d.bucket_cap_mb > 0) || d.bucket_cap_mb > 1 << 16)
+    throw ConfigError(r.key_path("bucket_cap_mb") + ": must be in (0, 65536]");
   if (!(d.lr > 0)) throw ConfigError(r.key_path("lr") + ": must be > 0");
   if (d.warmup_steps < 0) throw ConfigError(r.key_path("warmup_steps") + ": must be >= 0");
   if (d.min_lr_ratio < 0 || d.min_lr_ratio > 1) throw ConfigError(r.key_path("min_lr_ratio") + ": must be in [0, 1]");

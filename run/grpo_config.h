@@ -46,8 +46,15 @@ struct OptimConfig {
   // 1: in a data-parallel job, AdamW's moments are partitioned across the ranks (ZeRO stage 1, as
   // DeepSpeed names it): each rank updates the parameters it owns and sends them to the others. 0: every
   // rank holds all the moments. Checkpoints hold the whole state either way.
+  // 2: the gradients too (ZeRO stage 2): each rank keeps only the sums of the parameters it owns.
   int64_t zero_stage = 0;
-  // Reads lr, min_lr_ratio, schedule, warmup_steps, betas [b1, b2], eps, weight_decay, max_grad_norm, zero_stage.
+  // In a data-parallel job the gradients are summed over the ranks in buckets of bucket_cap_mb
+  // (PyTorch DDP's name); with overlap_comm (DeepSpeed's) a bucket's sum starts during the backward,
+  // as soon as its gradients are there, else all of them after it.
+  bool overlap_comm = true;
+  double bucket_cap_mb = 25;
+  // Reads lr, min_lr_ratio, schedule, warmup_steps, betas [b1, b2], eps, weight_decay, max_grad_norm,
+  // zero_stage, overlap_comm, bucket_cap_mb.
   static OptimConfig read(ConfigReader& r, OptimConfig defaults);
 };
 

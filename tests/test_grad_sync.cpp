@@ -183,18 +183,21 @@ TEST_CASE("owners: contiguous runs along the gradient order, the largest as smal
 TEST_CASE("gradient sync: two ranks end with the sum of both ranks' gradients, started during the backward", "[grad-sync]") {
   const std::vector<at::Tensor> want = reference_sum();
   for (int64_t bucket_bytes : {int64_t{64}, int64_t{1} << 20}) {  // a bucket per tensor; one bucket for all
-    for (bool armed : {true, false}) {
-      INFO("bucket bytes " << bucket_bytes << (armed ? ", armed" : ", finish only"));
+    for (bool overlap : {true, false}) {
+      INFO("bucket bytes " << bucket_bytes << (overlap ? ", overlapped" : ", not overlapped (overlap_comm false)"));
       std::vector<at::Tensor> got[2][2];  // [rank][step]: the gradients after finish()
       int in_backward_starts[2] = {0, 0};
       two_ranks([&](int rank, r1::run::Collective& group) {
         Named p = make_params();
         Counting counting(group);
-        GradientSync sync(counting, p, {}, bucket_bytes);
-        for (int step = 0; step < 2; ++step) {  // the second step reuses the buffers the first left as grads
+        GradientSync sync(counting, p, {{}, bucket_bytes, overlap});
+        // Step 0 accumulates into fresh gradients, copied into the buckets; step 1 straight into the
+        // buckets (begin()), over the sums step 0 left there.
+        for (int step = 0; step < 2; ++step) {
           for (auto& [n, t] : p) t.mutable_grad() = at::Tensor();
+          if (step == 1) sync.begin();
           loss_of(p, rank, 0).backward();
-          if (armed) sync.arm();
+          sync.arm();
           counting.in_backward = true;
           loss_of(p, rank, 1).backward();
           counting.in_backward = false;
@@ -210,8 +213,8 @@ TEST_CASE("gradient sync: two ranks end with the sum of both ranks' gradients, s
             REQUIRE(got[rank][step][i].defined());
             CHECK(at::allclose(got[rank][step][i], want[i], 1e-5, 1e-6));
           }
-      // Armed, every bucket starts as its gradients land: all of them while the backward runs.
-      for (int n : in_backward_starts) CHECK(n == (armed ? (bucket_bytes == 64 ? 2 * 7 : 2 * 1) : 0));
+      // Overlapped, every bucket starts as its gradients land: all of them while the backward runs.
+      for (int n : in_backward_starts) CHECK(n == (overlap ? (bucket_bytes == 64 ? 2 * 7 : 2 * 1) : 0));
     }
   }
 }
@@ -225,7 +228,8 @@ TEST_CASE("gradient sync, partitioned (ZeRO-2): each rank keeps only its own par
   for (const at::Tensor& g : want) whole += g.numel() * 4;
   two_ranks([&](int rank, r1::run::Collective& group) {
     Named p = make_params();
-    GradientSync sync(group, p, owners, 64);
+    GradientSync sync(group, p, {owners, 64, true});
+    sync.begin();
     loss_of(p, rank, 0).backward();
     sync.arm();
     loss_of(p, rank, 1).backward();
@@ -254,7 +258,7 @@ TEST_CASE("gradient sync: a rank with no backward at all takes part with zeros",
   std::vector<at::Tensor> got[2];
   two_ranks([&](int rank, r1::run::Collective& group) {
     Named p = make_params();
-    GradientSync sync(group, p, {}, 64);
+    GradientSync sync(group, p, {{}, 64, true});
     sync.arm();
     if (rank == 0) loss_of(p, 0, 0).backward();
     sync.finish();

@@ -99,4 +99,15 @@ TEST_CASE("optimiser config: typos and bad values name the key", "[optim]") {
   nlohmann::json bad = {{"lr", -1.0}};
   r1::ConfigReader r2(bad, "optim");
   CHECK_THROWS_WITH(r1::run::OptimConfig::read(r2, r1::run::OptimConfig{}), Catch::Contains("optim.lr"));
+  for (const nlohmann::json& wrong : {nlohmann::json{{"zero_stage", 3}}, nlohmann::json{{"bucket_cap_mb", 0}},
+                                      nlohmann::json{{"overlap_comm", "yes"}}}) {
+    r1::ConfigReader r3(wrong, "optim");
+    CHECK_THROWS_WITH(r1::run::OptimConfig::read(r3, r1::run::OptimConfig{}), Catch::Contains("optim." + wrong.begin().key()));
+  }
+  nlohmann::json good = {{"zero_stage", 2}, {"overlap_comm", false}, {"bucket_cap_mb", 4}};
+  r1::ConfigReader r4(good, "optim");
+  const r1::run::OptimConfig c = r1::run::OptimConfig::read(r4, r1::run::OptimConfig{});
+  CHECK(c.zero_stage == 2);
+  CHECK(!c.overlap_comm);
+  CHECK(c.bucket_cap_mb == 4);
 }

@@ -104,7 +104,14 @@ struct GradientSync::Impl {
   std::vector<size_t> bucket_of;  // of each parameter
   std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks;
   std::mutex mu;                  // hooks may run on the autograd engine's device threads
+  // Send buffers for other ranks' buckets (partitioned): at most two, reused step after step (fresh
+  // memory each step would be page faults each step), each as large as the largest such bucket.
+  static constexpr size_t kSendBuffers = 2;
+  std::vector<at::Tensor> send;
+  std::vector<long> send_user;    // the bucket using each, or -1
+  int64_t send_elements = 0;
   bool armed = false;
+  bool overlap = true;
   size_t next = 0;                // the next bucket to start
 
   Impl(run::Collective& g) : group(g) {}
@@ -127,6 +134,8 @@ struct GradientSync::Impl {
       buckets.back().elements += n;
       bucket_of[i] = buckets.size() - 1;
     }
+    for (const Bucket& b : buckets)
+      if (!b.keep) send_elements = std::max(send_elements, b.elements);
   }
 
   void hook_accumulators() {
@@ -158,7 +167,7 @@ struct GradientSync::Impl {
       if (!b.kept.defined()) b.kept = at::empty({b.elements}, at::kFloat);
       b.flat = b.kept;
     } else {
-      b.flat = at::empty({b.elements}, at::kFloat);
+      b.flat = send_buffer(k).narrow(0, 0, b.elements);
     }
     int64_t at_ = 0;
     for (size_t i : b.members) {
@@ -175,17 +184,34 @@ struct GradientSync::Impl {
     }
     b.pending = b.owner < 0 ? group.start_all_reduce_sum(b.flat.data_ptr<float>(), b.elements)
                             : group.start_reduce_sum(b.flat.data_ptr<float>(), b.elements, b.owner);
-    release_finished();
   }
 
-  // Buffers of other ranks' buckets whose sum has gone out, freed while the backward goes on.
-  void release_finished() {
-    for (Bucket& b : buckets)
-      if (!b.keep && b.pending && b.pending->done()) {
-        b.pending->wait();  // a failure surfaces here
+  // A send buffer for bucket k: a free one, else one whose bucket's sum has gone out, else a new one
+  // while there are fewer than kSendBuffers, else the oldest once its sum has gone out.
+  at::Tensor send_buffer(size_t k) {
+    auto take = [&](size_t j) {
+      const long user = send_user[j];
+      if (user >= 0) {
+        Bucket& b = buckets[static_cast<size_t>(user)];
+        if (b.pending) b.pending->wait();  // a failure surfaces here
         b.pending.reset();
         b.flat = at::Tensor();
       }
+      send_user[j] = static_cast<long>(k);
+      return send[j];
+    };
+    for (size_t j = 0; j < send.size(); ++j)
+      if (send_user[j] < 0) return take(j);
+    for (size_t j = 0; j < send.size(); ++j) {
+      const auto& pending = buckets[static_cast<size_t>(send_user[j])].pending;
+      if (!pending || pending->done()) return take(j);
+    }
+    if (send.size() < kSendBuffers) {
+      send.push_back(at::empty({send_elements}, at::kFloat));
+      send_user.push_back(-1);
+      return take(send.size() - 1);
+    }
+    return take(static_cast<size_t>(std::min_element(send_user.begin(), send_user.end()) - send_user.begin()));
   }
 
   // The sum of a bucket this rank keeps, made its parameters' gradients: views into the buffer where
@@ -204,11 +230,12 @@ struct GradientSync::Impl {
 };
 
 GradientSync::GradientSync(run::Collective& group, const std::vector<std::pair<std::string, at::Tensor>>& named,
-                           std::vector<int> owners, int64_t bucket_bytes)
+                           Options options)
     : impl_(std::make_unique<Impl>(group)) {
   for (const auto& [name, t] : named) impl_->params.push_back(t);
+  impl_->overlap = options.overlap;
   if (group.world_size() == 1) return;
-  impl_->layout(named, owners, bucket_bytes);
+  impl_->layout(named, options.owners, options.bucket_bytes);
   impl_->hook_accumulators();
 }
 
@@ -216,9 +243,30 @@ GradientSync::~GradientSync() {
   for (auto& [acc, key] : impl_->hooks) acc->del_post_hook(key);
 }
 
+void GradientSync::begin() {
+  Impl& s = *impl_;
+  if (s.group.world_size() == 1) return;
+  at::NoGradGuard no_grad;
+  for (Impl::Bucket& b : s.buckets) {
+    if (!b.keep) continue;
+    if (!b.kept.defined()) b.kept = at::empty({b.elements}, at::kFloat);
+    int64_t at_ = 0;
+    for (size_t i : b.members) {
+      at::Tensor& p = s.params[i];
+      const bool host_fp32 = p.device().is_cpu() && p.scalar_type() == at::kFloat;
+      if (host_fp32 && p.requires_grad() && !p.grad().defined()) {
+        at::Tensor slot = b.kept.narrow(0, at_, p.numel());
+        slot.zero_();
+        p.mutable_grad() = slot.view(p.sizes());
+      }
+      at_ += p.numel();
+    }
+  }
+}
+
 void GradientSync::arm() {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->armed = impl_->group.world_size() > 1;
+  impl_->armed = impl_->overlap && impl_->group.world_size() > 1;
 }
 
 double GradientSync::finish() {
@@ -237,6 +285,7 @@ double GradientSync::finish() {
     b.flat = at::Tensor();
     b.landed = 0;
   }
+  std::fill(s.send_user.begin(), s.send_user.end(), -1);
   s.next = 0;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

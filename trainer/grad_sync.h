@@ -41,14 +41,21 @@ std::vector<int> assign_owners(const std::vector<std::pair<std::string, at::Tens
 
 class GradientSync {
  public:
-  // `owners` (one rank per parameter, contiguous along backward_order) partitions the sums; empty, every
-  // rank gets the whole sum. A one-rank group makes every call a no-op.
-  GradientSync(run::Collective& group, const std::vector<std::pair<std::string, at::Tensor>>& named,
-               std::vector<int> owners = {}, int64_t bucket_bytes = 25 << 20);
+  struct Options {
+    std::vector<int> owners;             // one rank per parameter, contiguous along backward_order: partitioned
+    int64_t bucket_bytes = 25 << 20;
+    bool overlap = true;                 // false: arm() does nothing, every sum starts in finish()
+  };
+  // A one-rank group makes every call a no-op.
+  GradientSync(run::Collective& group, const std::vector<std::pair<std::string, at::Tensor>>& named, Options options);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
 
+  // Before a step's first backward: the gradients this rank keeps become zeroed views into their
+  // buckets' buffers (those without a gradient yet), so the backward accumulates straight into them:
+  // no copy into the bucket, no fresh memory each step (PyTorch DDP's gradient_as_bucket_view).
+  void begin();
   // The next backward is the step's last: its gradients are summed as they land.
   void arm();
   // Sums what was not started yet, waits for every bucket, and leaves each parameter the summed

@@ -193,6 +193,7 @@ struct UpdateRun {
     const std::vector<size_t> mine = share_of(members, group);
     std::vector<TokenSequence> sub;
     for (size_t i : mine) sub.push_back(batch.sequences[i]);
+    sync.begin();
     double failed = 0;
     const std::vector<std::vector<size_t>> micros = micro_batches(sub, o.micro_batch_tokens);
     for (size_t m = 0; m < micros.size(); ++m) {
@@ -261,7 +262,7 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
   std::optional<GradientSync> own_sync;
   if (!policy.gradients) {
     const std::vector<std::pair<std::string, at::Tensor>> named(policy.model.weights().begin(), policy.model.weights().end());
-    own_sync.emplace(ranks, named, policy.optim.gradient_owners());
+    own_sync.emplace(ranks, named, policy.optim.gradient_sync());
   }
   UpdateRun run{policy, batch, o, u, ranks, policy.gradients ? *policy.gradients : *own_sync};
   run.separate_old = o.iterations > 1 || minibatches.size() > 1;

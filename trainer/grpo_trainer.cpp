@@ -97,7 +97,7 @@ Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, in
   std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
   if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
-  if (group && group->world_size() > 1) t.gradients = std::make_unique<GradientSync>(*group, named, t.optim->gradient_owners());
+  if (group && group->world_size() > 1) t.gradients = std::make_unique<GradientSync>(*group, named, t.optim->gradient_sync());
   if (c.loss.beta > 0) {
     const fs::path ref_dir = fs::path(policy_dir) / "reference";
     if (start_step > 0 && fs::exists(ref_dir)) {

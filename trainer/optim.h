@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "run/grpo_config.h"
+#include "trainer/grad_sync.h"
 
 namespace r1::run {
 class Collective;
@@ -61,8 +62,12 @@ class Optimizer {
   bool partitioned() const;
   // Each parameter's owning rank when partitioned, in the order given; else empty.
   const std::vector<int>& owners() const;
-  // The owners a GradientSync partitions by: owners() under ZeRO-2, else none (every rank sums all).
-  std::vector<int> gradient_owners() const { return config_.zero_stage == 2 ? owners() : std::vector<int>{}; }
+  // How a GradientSync sums this optimiser's gradients over the ranks: partitioned by owners() under
+  // ZeRO-2 (else every rank gets every sum), in the configured buckets, overlapped or not.
+  GradientSync::Options gradient_sync() const {
+    return {config_.zero_stage == 2 ? owners() : std::vector<int>{},
+            static_cast<int64_t>(config_.bucket_cap_mb * (1 << 20)), config_.overlap_comm};
+  }
 
  private:
   struct Impl;

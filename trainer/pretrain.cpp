@@ -154,7 +154,7 @@ struct Trained {
 Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainConfig& c, run::Collective& group) {
   std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
   Optimizer optim(named, c.optim, c.steps, &group);
-  GradientSync gradients(group, named, optim.gradient_owners());
+  GradientSync gradients(group, named, optim.gradient_sync());
   const int64_t T = c.seq_len, B = c.batch_rows, W = group.world_size();
   Windows windows(s, c);
   std::optional<telemetry::StepProgress> progress;
@@ -171,6 +171,7 @@ Trained train(model::Transformer& m, const TokenStream& s, const run::PretrainCo
       all = all.index_select(0, mine);
       rows = rows.index_select(0, mine);
     }
+    gradients.begin();
     at::Tensor x = all.narrow(1, 0, T), y = all.narrow(1, 1, T);
     at::Tensor hidden = m.forward(x, rows, {}, /*packed=*/true);
     auto [lp, ent] = m.token_logprobs(hidden, y);

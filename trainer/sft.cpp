@@ -202,7 +202,7 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   run::SingleProcess alone;
   run::Collective& group = run.group ? *run.group : alone;
   Optimizer optim(named, c.optim, d.steps, run.group);
-  GradientSync gradients(group, named, optim.gradient_owners());
+  GradientSync gradients(group, named, optim.gradient_sync());
   if (start_step > 0) optim.load((fs::path(model_dir) / "optimizer.pt").string());
 
   const bool leader = group.leader();
@@ -220,6 +220,7 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
     const std::vector<run::PackedRow> batch = next_batch(rows, position, d, c);
     int64_t trained = 0;
     for (const run::PackedRow& r : batch) trained += r.trained();
+    gradients.begin();
     double loss_sum = trained > 0 ? backward_share(m, batch, trained, c, group, gradients) : 0;
     const auto reduce_start = Clock::now();
     int64_t gradient_bytes = 0;
