@@ -30,6 +30,11 @@ class Collective {
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
   bool leader() const { return rank() == 0; }
+  // This process's node (torchrun's GROUP_RANK, Slurm's SLURM_NODEID) and its rank on that node.
+  virtual int node_rank() const = 0;
+  virtual int local_rank() const = 0;
+  // This node's address as the other nodes reach it: the one its route to the master leaves from.
+  virtual std::string node_address() const = 0;
 
   // Waits until every rank has called it. `what` names the point in errors ("before stage sft").
   virtual void barrier(const std::string& what) = 0;
@@ -45,6 +50,7 @@ class Collective {
   virtual void broadcast(float* data, int64_t n, int root) = 0;
   // Every rank's value, in rank order.
   virtual std::vector<uint64_t> all_gather(uint64_t value) = 0;
+  virtual std::vector<std::string> all_gather(const std::string& value) = 0;
   // Rank 0's bytes on every rank (the others' `data` is replaced).
   virtual void broadcast(std::string& data) = 0;
   // Rank 0 posts `value` under `key` and returns it; the other ranks wait for it, however long rank 0
@@ -62,6 +68,9 @@ class SingleProcess final : public Collective {
  public:
   int rank() const override { return 0; }
   int world_size() const override { return 1; }
+  int node_rank() const override { return 0; }
+  int local_rank() const override { return 0; }
+  std::string node_address() const override { return "127.0.0.1"; }
   void barrier(const std::string&) override {}
   void all_reduce_sum(float*, int64_t) override {}
   void all_reduce_sum(double*, int64_t) override {}
@@ -69,6 +78,7 @@ class SingleProcess final : public Collective {
   std::unique_ptr<Pending> start_reduce_sum(float*, int64_t, int) override { return std::make_unique<Done>(); }
   void broadcast(float*, int64_t, int) override {}
   std::vector<uint64_t> all_gather(uint64_t value) override { return {value}; }
+  std::vector<std::string> all_gather(const std::string& value) override { return {value}; }
   void broadcast(std::string&) override {}
   std::string share_from_leader(const std::string&, const std::string& value) override { return value; }
 };

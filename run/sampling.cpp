@@ -24,6 +24,7 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
   c.colocate = w.get("colocate", c.colocate);
   c.weight_deltas = w.get("weight_deltas", c.weight_deltas);
+  c.workers_on_every_node = w.get("workers_on_every_node", c.workers_on_every_node);
   const char* env = std::getenv("R1_ROLLOUT_TOKEN");
   c.token = w.get("token", std::string(env ? env : ""));
   if (c.max_staleness < 0 || c.max_staleness > 1)

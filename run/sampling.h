@@ -36,6 +36,9 @@ struct RolloutConfig {
   DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
   bool colocate = false;               // no workers: an engine in the trainer's process, on its device (grpo)
   bool weight_deltas = true;           // push only the changed elements to workers holding the last update
+  // In a GRPO job spanning several nodes (and no addresses): the first rank of every other node
+  // starts `workers` of its own, which join the controller's pool; false: the controller's node only.
+  bool workers_on_every_node = true;
 
   // The "rollout" object of a stage (every key optional; errors name the key); `device` is the
   // stage's, which local workers use unless the object names its own.

@@ -1,6 +1,6 @@
 // fake_rollout_worker: the FakeRollout of fake_rollout_worker.h behind the local worker's command line
 // (rollout/worker_options.h's worker_command, then the test's own flags),
-//   fake_rollout_worker [-q] rollout serve --model M [--port 0] [--token T] [--delay-ms N] [--version V]
+//   fake_rollout_worker [-q] rollout serve --model M [--host 127.0.0.1] [--port P] [--token T] [--delay-ms N] [--version V]
 //                                     [--exit-early | --silent | --bad-line]
 // with the token, as `r1 rollout serve` takes it, from --token or else $R1_ROLLOUT_TOKEN.
 // It prints "listening on 127.0.0.1:<port>" as its first stdout line and serves until SIGTERM or
@@ -43,6 +43,12 @@ int main(int argc, char** argv) {
     }
     if (a == "--port") port = std::stoi(value());
     else if (a == "--token") config.token = value();
+    else if (a == "--host") {
+      if (value() != "127.0.0.1") {
+        std::fprintf(stderr, "fake worker: it listens on 127.0.0.1 only\n");
+        return 2;
+      }
+    }
     else if (a == "--delay-ms") config.delay_ms = std::stoi(value());
     else if (a == "--version") config.version = std::stoull(value());
     else if (a == "--exit-early" || a == "--silent" || a == "--bad-line") mode = a;
@@ -51,16 +57,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (port != 0) {
-    std::fprintf(stderr, "fake worker: --port 0 expected\n");
-    return 2;
-  }
   std::fprintf(stderr, "fake worker pid %d\n", static_cast<int>(::getpid()));
   if (mode == "--exit-early") {
     std::fprintf(stderr, "fake worker: told to exit before listening\n");
     return 3;
   }
-  r1::test::FakeServer server(config);
+  r1::test::FakeServer server(config, port);
   if (!server.server) {
     std::fprintf(stderr, "fake worker: could not listen\n");
     return 1;

@@ -115,6 +115,9 @@ class Counting final : public r1::run::Collective {
   std::atomic<bool> in_backward{false};
   int rank() const override { return g_.rank(); }
   int world_size() const override { return g_.world_size(); }
+  int node_rank() const override { return g_.node_rank(); }
+  int local_rank() const override { return g_.local_rank(); }
+  std::string node_address() const override { return g_.node_address(); }
   void barrier(const std::string& w) override { g_.barrier(w); }
   void all_reduce_sum(float* d, int64_t n) override { g_.all_reduce_sum(d, n); }
   void all_reduce_sum(double* d, int64_t n) override { g_.all_reduce_sum(d, n); }
@@ -128,6 +131,7 @@ class Counting final : public r1::run::Collective {
   }
   void broadcast(float* d, int64_t n, int root) override { g_.broadcast(d, n, root); }
   std::vector<uint64_t> all_gather(uint64_t v) override { return g_.all_gather(v); }
+  std::vector<std::string> all_gather(const std::string& v) override { return g_.all_gather(v); }
   void broadcast(std::string& d) override { g_.broadcast(d); }
   std::string share_from_leader(const std::string& k, const std::string& v) override { return g_.share_from_leader(k, v); }
 

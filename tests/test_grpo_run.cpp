@@ -1,7 +1,10 @@
 // The GRPO loop end to end, as users run it: `r1 run recipes/r1-zero-qwen.json` on a tiny random
 // Qwen2 checkpoint, with real rollout worker processes over gRPC. What a run leaves behind, that a
 // resumed run continues exactly, and what bad input and a dying worker get.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -39,9 +42,11 @@ struct Setup {
 };
 
 // Runs `r1 run` on the Qwen recipe with the test's edits; returns the exit status, stderr in *err.
-int run_recipe(const Setup& s, const std::string& name, const std::vector<std::string>& edits, std::string* err = nullptr,
-               const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json") {
-  std::string cmd = std::string(R1_BINARY) + " --threads 1 run " + recipe + " --runs-dir " + (s.dir / "runs") +
+// The shell command of `r1 run` on `recipe` with the setup's edits and `edits`, under `env` (VAR=value ...).
+std::string recipe_command(const Setup& s, const std::string& name, const std::vector<std::string>& edits,
+                           const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
+                           const std::string& env = "") {
+  std::string cmd = env + " " + std::string(R1_BINARY) + " --threads 1 run " + recipe + " --runs-dir " + (s.dir / "runs") +
                     " --name " + name + " " + extra;
   std::vector<std::string> all = {"zero.model=" + s.model, "zero.train=" + s.data, "zero.eval.data=" + s.data,
                                   "zero.eval.limit=4", "zero.prompts_per_step=2", "zero.group_size=4",
@@ -50,11 +55,30 @@ int run_recipe(const Setup& s, const std::string& name, const std::vector<std::s
                                   "zero.micro_batch_tokens=64", "zero.optim.lr=0.001", "zero.optim.warmup_steps=0"};
   all.insert(all.end(), edits.begin(), edits.end());
   for (const auto& e : all) cmd += " --set '" + e + "'";
+  return cmd;
+}
+
+int run_recipe(const Setup& s, const std::string& name, const std::vector<std::string>& edits, std::string* err = nullptr,
+               const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
+               const std::string& env = "") {
+  std::string cmd = recipe_command(s, name, edits, extra, recipe, env);
   const std::string err_path = s.dir / (name + ".err");
   cmd += " > " + (s.dir / (name + ".out")) + " 2> " + err_path;
   const int status = std::system(cmd.c_str());
   if (err) *err = slurp(err_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -326,6 +350,51 @@ TEST_CASE("r1 run --nproc-per-node 2: GRPO on two ranks gives the one-process ru
     CHECK(z[i]["gradient_mb"][0].get<double>() + z[i]["gradient_mb"][1].get<double>() ==
           Approx(b[i]["gradient_mb"][0].get<double>()).epsilon(1e-6));
   }
+}
+
+TEST_CASE("r1 run on two nodes through torchrun's variables: the second node's workers join rank 0's pool",
+          "[grpo-run][distributed]") {
+  Setup s("nodes");
+  // fp32 workers: sampling is reproducible from the seeds whichever worker draws a group, so one
+  // process with one worker and two nodes with one worker each train on the same groups.
+  const std::vector<std::string> common = {"zero.rollout.precision=fp32", "zero.rollout.workers=1", "zero.steps=3",
+                                           "zero.compute_dtype=fp32", "zero.sampling.max_new_tokens=16",
+                                           R"(zero.rewards=[{"kind": "language", "name": "accuracy"}])"};
+  REQUIRE(run_recipe(s, "one", common) == 0);
+  // Node 1 in the background, node 0 here: one rank each, as `torchrun --nnodes 2 --nproc-per-node 1` sets them.
+  const std::string vars = "WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                           std::to_string(free_port());
+  const std::string node1 = "(" + recipe_command(s, "two", common, "", R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
+                                                 "RANK=1 GROUP_RANK=1 " + vars) +
+                            " > /dev/null 2> " + (s.dir / "node1.err") + "; echo $? > " + (s.dir / "node1.status") + ") &";
+  REQUIRE(std::system(node1.c_str()) == 0);
+  std::string err;
+  const int code = run_recipe(s, "two", common, &err, "", R1_SOURCE_DIR "/recipes/r1-zero-qwen.json", "RANK=0 GROUP_RANK=0 " + vars);
+  INFO(err);
+  REQUIRE(code == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!fs::exists(s.dir / "node1.status") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string node1_err = slurp(s.dir / "node1.err");
+  INFO(node1_err);
+  CHECK(slurp(s.dir / "node1.status") == "0\n");
+  CHECK(node1_err.find("1 worker on this node for the controller: 127.0.0.1:") != std::string::npos);
+  CHECK(err.find("1 local worker and 1 on the other nodes") != std::string::npos);
+  auto a = rows(s.dir / "runs/one/zero/metrics.jsonl");
+  auto b = rows(s.dir / "runs/two/zero/metrics.jsonl");
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("step " << i + 1);
+    CHECK(b[i]["world_size"] == 2);
+    CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
+    CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5).margin(1e-7));
+    // Both nodes' workers took every weight update.
+    const auto& sync = b[i]["weight_sync"];
+    CHECK(sync["workers_full"].get<int>() + sync["workers_delta"].get<int>() == 2);
+  }
+  // No worker outlives the job ("[r]" keeps the pattern from matching the shell that runs pgrep).
+  CHECK(std::system(("pgrep -f '[r]ollout serve.*" + s.model + "' > /dev/null").c_str()) != 0);
 }
 
 TEST_CASE("r1 run: a colocated engine samples what one fp32 worker samples, with no worker process", "[grpo-run][colocate]") {

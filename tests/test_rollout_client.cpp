@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "rollout/client.h"
+#include "rollout/node_workers.h"
 #include "rollout/weight_chunks.h"
 #include "tests/fake_rollout_worker.h"
 
@@ -596,6 +597,42 @@ ClientOptions local(int count, std::vector<std::string> serve_args = {}) {
 }
 
 }  // namespace
+
+TEST_CASE("node workers: a node's workers serve a client elsewhere with the token, one killed comes back on its port",
+          "[rollout][client]") {
+  const ClientOptions spec = local(2);
+  std::vector<std::string> addresses;
+  std::vector<int> first;
+  {
+    r1::rollout::NodeWorkers node(spec.local, "127.0.0.1", "node-secret");
+    addresses = node.addresses();
+    REQUIRE(addresses.size() == 2);
+    CHECK(addresses[0] != addresses[1]);
+    first = node.pids();
+    // The controller's client takes them as remote workers, with the token; without it they refuse.
+    ClientOptions remote;
+    remote.addresses = addresses;
+    remote.connect_timeout_s = 5;
+    CHECK_THROWS_WITH(RolloutClient(remote), Contains("token"));
+    remote.token = "node-secret";
+    {
+      RolloutClient client(remote);
+      CHECK(client.workers().size() == 2);
+    }
+    // Killed: started again on the same port, where a client finds it.
+    ::kill(first[0], SIGKILL);
+    const auto t0 = std::chrono::steady_clock::now();
+    while (node.restarts() < 1 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(node.restarts() == 1);
+    CHECK(node.pids()[0] != first[0]);
+    CHECK(node.pids()[1] == first[1]);
+    RolloutClient again(remote);
+    CHECK(again.workers().size() == 2);
+  }
+  // Gone with the object.
+  for (int pid : first) CHECK((::kill(pid, 0) != 0 && errno == ESRCH));
+}
 
 TEST_CASE("rollout client: local workers are started, restarted after a crash and stopped",
           "[rollout][client][local]") {

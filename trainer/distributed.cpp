@@ -6,6 +6,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -33,8 +39,7 @@ class GlooGroup final : public run::Collective {
                   " ranks started?): " + first_line(e.what()));
     }
     auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-    options->devices.push_back(launch.master_addr == "127.0.0.1" || launch.master_addr == "localhost"
-                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+    options->devices.push_back(loopback() ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                    : c10d::ProcessGroupGloo::createDefaultDevice());
     try {
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("r1", store_),
@@ -46,6 +51,30 @@ class GlooGroup final : public run::Collective {
 
   int rank() const override { return launch_.rank; }
   int world_size() const override { return launch_.world_size; }
+  int node_rank() const override { return launch_.node_rank; }
+  int local_rank() const override { return launch_.local_rank; }
+
+  std::string node_address() const override {
+    if (loopback()) return "127.0.0.1";
+    // The source address of this node's route to the master: a UDP socket "connected" to it sends
+    // nothing, but the kernel picks the interface.
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (::getaddrinfo(launch_.master_addr.c_str(), std::to_string(launch_.master_port).c_str(), &hints, &res) != 0 || !res)
+      throw Error("distributed: " + launch_.describe() + ": cannot resolve the master " + launch_.master_addr);
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    const bool ok = fd >= 0 && ::connect(fd, res->ai_addr, res->ai_addrlen) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0;
+    ::freeaddrinfo(res);
+    if (fd >= 0) ::close(fd);
+    char text[INET_ADDRSTRLEN] = {};
+    if (!ok || !::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text))
+      throw Error("distributed: " + launch_.describe() + ": no route to the master " + launch_.master_addr);
+    return text;
+  }
 
   void barrier(const std::string& what) override {
     run("barrier " + what, [&] { return group_->barrier(); });
@@ -84,6 +113,21 @@ class GlooGroup final : public run::Collective {
     return values;
   }
 
+  std::vector<std::string> all_gather(const std::string& value) override {
+    // The lengths first, then every rank's bytes padded to the longest.
+    const std::vector<uint64_t> sizes = all_gather(static_cast<uint64_t>(value.size()));
+    const int64_t longest = static_cast<int64_t>(std::max<uint64_t>(1, *std::max_element(sizes.begin(), sizes.end())));
+    std::vector<at::Tensor> in = {at::zeros({longest}, at::kByte)};
+    std::memcpy(in[0].data_ptr(), value.data(), value.size());
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < launch_.world_size; ++r) out[0].push_back(at::empty({longest}, at::kByte));
+    run("all-gather", [&] { return group_->allgather(out, in); });
+    std::vector<std::string> values;
+    for (size_t r = 0; r < out[0].size(); ++r)
+      values.emplace_back(static_cast<const char*>(out[0][r].data_ptr()), static_cast<size_t>(sizes[r]));
+    return values;
+  }
+
   void broadcast(std::string& data) override {
     std::vector<at::Tensor> size = {at::tensor({static_cast<int64_t>(data.size())}, at::kLong)};
     run("broadcast", [&] { return group_->broadcast(size); });
@@ -112,6 +156,7 @@ class GlooGroup final : public run::Collective {
 
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+  bool loopback() const { return launch_.master_addr == "127.0.0.1" || launch_.master_addr == "localhost"; }
 
   void reduce(at::Tensor t) {
     std::vector<at::Tensor> ts = {std::move(t)};

@@ -19,8 +19,9 @@
 #include <fstream>
 #include <future>
 #include <memory>
-#include <optional>
 #include <numeric>
+#include <optional>
+#include <random>
 
 #include "checkpoint/config.h"
 #include "core/config.h"
@@ -32,6 +33,7 @@
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
+#include "rollout/node_workers.h"
 #include "run/checkpoint_store.h"
 #include "trainer/colocated.h"
 #include "trainer/distributed.h"
@@ -281,12 +283,64 @@ void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, const StepUpdat
   m["gradient_mb"] = state_mb(group->all_gather(static_cast<uint64_t>(upd.gradient_bytes)));
 }
 
+// Rollout workers on every node of a multi-node job (rollout.workers_on_every_node): the first rank of
+// each node other than the controller's starts rollout.workers of its own, listening on its node's
+// address with a token rank 0 chose, and rank 0 adds them to its pool as remote workers. Every rank
+// calls it at the same point (collectives); `in_use` is the same on every rank.
+struct NodePool {
+  bool in_use = false;
+  std::string token;                            // every worker's, rank 0's local ones included
+  std::vector<std::string> remote;              // rank 0: the other nodes' workers
+  std::unique_ptr<rollout::NodeWorkers> mine;   // this node's, when this rank starts them
+  std::string done_key;                         // posted by rank 0 when the stage no longer needs workers
+};
+
+std::string random_token() {
+  std::random_device rd;
+  char text[33];
+  for (int i = 0; i < 4; ++i) std::snprintf(text + 8 * i, 9, "%08x", rd());
+  return text;
+}
+
+NodePool node_pool(const run::GrpoConfig& c, const GrpoRun& run, const std::string& policy_dir, int64_t start_step) {
+  NodePool pool;
+  run::Collective* g = run.group;
+  pool.in_use = g && g->world_size() > 1 && !c.rollout.colocate && c.rollout.addresses.empty() && c.rollout.workers_on_every_node;
+  if (!pool.in_use) return pool;
+  pool.done_key = "rollout-workers-done:" + run.run_dir;
+  if (g->leader()) pool.token = c.rollout.token.empty() ? random_token() : c.rollout.token;
+  g->broadcast(pool.token);
+  std::string mine;
+  if (g->local_rank() == 0 && g->node_rank() != 0) {
+    const rollout::ClientOptions co =
+        c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
+    pool.mine = std::make_unique<rollout::NodeWorkers>(co.local, g->node_address(), pool.token);
+    for (const std::string& a : pool.mine->addresses()) mine += (mine.empty() ? "" : ",") + a;
+  }
+  for (const std::string& list : g->all_gather(mine))
+    for (size_t at = 0; at < list.size();) {
+      const size_t end = std::min(list.find(',', at), list.size());
+      pool.remote.push_back(list.substr(at, end - at));
+      at = end + 1;
+    }
+  return pool;
+}
+
+// The end of a stage's use of the node pool: rank 0 says so; a rank running workers for it waits for
+// that (rank 0 may still be evaluating with them) before stopping them.
+void release_node_pool(NodePool& pool, run::Collective& group) {
+  if (!pool.in_use) return;
+  if (group.leader() || pool.mine) group.share_from_leader(pool.done_key, "done");
+  pool.mine.reset();
+}
+
 // A rank other than 0: the same policy, optimiser and reference as rank 0 (from the same checkpoint),
 // and each step the batch rank 0 collected, of which it trains its share.
 run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step, &group);
   TrainedPolicy trained = trainee.trained();
+  NodePool pool = node_pool(c, run, begun.from.model_dir, begun.from.step);
   run::GrpoResult result;
   int64_t step = begun.from.step;
   for (; step < c.steps; ++step) {
@@ -299,6 +353,7 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
       copy_weights(trainee.policy, *trainee.reference);
   }
+  release_node_pool(pool, group);
   result.steps = step;
   return result;
 }
@@ -308,7 +363,7 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
 class Rollouts {
  public:
   Rollouts(const run::GrpoConfig& c, const GrpoRun& run, const model::Transformer& policy, const Tokenizer& tokenizer,
-           const std::string& policy_dir, int64_t start_step) {
+           const std::string& policy_dir, int64_t start_step, const NodePool& pool) {
     if (c.rollout.colocate) {
       ColocatedOptions o;
       o.precision = c.rollout.precision;
@@ -321,8 +376,14 @@ class Rollouts {
     } else {
       // Remote workers must serve the same starting weights (started with --model and --policy-version
       // as the trainer's start); local ones are started so.
-      client_ = std::make_unique<rollout::RolloutClient>(
-          c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step)));
+      rollout::ClientOptions co = c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
+      if (pool.in_use) {  // the other nodes' workers beside this node's
+        co.addresses = pool.remote;
+        co.token = pool.token;
+        log::info() << "rollouts: " << co.local.count << " local worker" << (co.local.count == 1 ? "" : "s") << " and "
+                    << co.addresses.size() << " on the other nodes";
+      }
+      client_ = std::make_unique<rollout::RolloutClient>(std::move(co));
     }
   }
   rollout::GroupGenerator& generator() {
@@ -355,6 +416,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   run::DatasetPosition& position = begun.position;
   Trainee trainee = load_trainee(c, policy_dir, start_step, run.group);
   TrainedPolicy trained = trainee.trained();
+  NodePool pool = node_pool(c, run, policy_dir, start_step);
   Tokenizer tokenizer = Tokenizer::load(policy_dir);
 
   run::PromptDataset train = run::PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
@@ -362,7 +424,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   if (!c.eval.data.empty()) heldout.emplace(run::PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
-  Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step);
+  Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step, pool);
   run::Sampler sampler(rollouts.generator(), tokenizer, c.prompt_template, scorer, c.target_language,
                        checkpoint::read_eos_token_ids(policy_dir));
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
@@ -421,6 +483,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
 
   result.steps = step;
   finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir);
+  if (run.group) release_node_pool(pool, *run.group);  // the final evaluation was the last use of the workers
   result.wall_s = seconds_since(started);
   run::write_run_report(run.run_dir, result);
   return result;
