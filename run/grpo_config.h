@@ -114,6 +114,8 @@ struct EvalResult {
   double language_consistency = 0;
   int64_t samples = 0;
   nlohmann::json to_json() const;
+  // What to_json wrote; r1::Error naming `where` and the key when a field is missing or mistyped.
+  static EvalResult from_json(const nlohmann::json& j, const std::string& where);
 };
 
 struct GrpoResult {

@@ -22,6 +22,21 @@ nlohmann::json EvalResult::to_json() const {
           {"mean_response_tokens", mean_response_tokens}, {"samples", samples}};
 }
 
+EvalResult EvalResult::from_json(const nlohmann::json& j, const std::string& where) {
+  EvalResult r;
+  auto number = [&](const char* key) {
+    if (!j.is_object() || !j.contains(key) || !j.at(key).is_number())
+      throw Error(where + ": \"" + key + "\" missing or not a number");
+    return j.at(key).get<double>();
+  };
+  r.accuracy = number("accuracy");
+  r.format_rate = number("format_rate");
+  r.language_consistency = number("language_consistency");
+  r.mean_response_tokens = number("mean_response_tokens");
+  r.samples = static_cast<int64_t>(number("samples"));
+  return r;
+}
+
 EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& e, int64_t default_max_new_tokens,
                     const std::string& target_language, uint64_t seed, double* seconds) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -179,6 +179,12 @@ TEST_CASE("r1 run --resume: the steps after the checkpoint give the uninterrupte
     CHECK(b[i]["response_length"]["mean"].get<double>() == a[i]["response_length"]["mean"].get<double>());
   }
   CHECK(b[3]["loss"].get<double>() != 0.0);
+  // The summary of the resumed run carries the base evaluation it read back, field for field.
+  const auto base = nlohmann::json::parse(slurp(s.dir / "runs/broken/zero/base_eval.json"));
+  const auto summary = nlohmann::json::parse(slurp(s.dir / "runs/broken/zero/summary.json"));
+  CHECK(summary["base"] == base);
+  CHECK(summary["base"] == nlohmann::json::parse(slurp(s.dir / "runs/straight/zero/summary.json"))["base"]);
+  CHECK(base["samples"] == 4);
 }
 
 TEST_CASE("r1 run: a rollout worker killed mid-run, its groups are retried and the run goes on", "[grpo-run]") {

@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/thread_pool.h"
 #include "model/device.h"
 #include "model/runtime.h"
@@ -118,14 +119,16 @@ run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset&
                            int64_t start_step) {
   const fs::path path = fs::path(run_dir) / "base_eval.json";
   if (start_step > 0 && fs::exists(path)) {
-    const auto j = read_json_file(path.string());
-    return {j.at("accuracy").get<double>(), j.at("format_rate").get<double>(), j.at("mean_response_tokens").get<double>(),
-            static_cast<double>(j.at("samples").get<int64_t>())};
+    try {
+      return run::EvalResult::from_json(read_json_file(path.string()), path.string());
+    } catch (const Error& e) {
+      log::warn() << e.what() << ": the starting policy is evaluated again";
+    }
   }
   log::info() << "evaluating the starting policy on " << c.eval.data;
   double s = 0;
   run::EvalResult base = run::evaluate(sampler, heldout, c, &s);
-  std::ofstream(path) << base.to_json().dump(2) << "\n";
+  write_file_atomic(path.string(), base.to_json().dump(2) + "\n");
   log::info() << "base: accuracy " << base.accuracy << ", format " << base.format_rate << ", response "
               << base.mean_response_tokens << " tokens (" << s << " s)";
   return base;
