@@ -4,9 +4,6 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +12,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/run_helpers.h"
 #include "run/collective.h"
 #include "run/launch.h"
 #include "trainer/distributed.h"
@@ -25,22 +23,10 @@ using Named = std::vector<std::pair<std::string, at::Tensor>>;
 
 namespace {
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Runs body(rank, group) on two ranks of one Gloo group, one thread each; rethrows a rank's failure.
 // Catch2's assertions are not thread-safe: the bodies record what they saw, the test checks it after.
 void two_ranks(const std::function<void(int, r1::run::Collective&)>& body) {
-  const int port = free_port();
+  const int port = r1::test::free_port();
   std::exception_ptr failed[2];
   auto rank = [&](int r) {
     try {

@@ -1,10 +1,7 @@
 // The GRPO loop end to end, as users run it: `r1 run recipes/r1-zero-qwen.json` on a tiny random
 // Qwen2 checkpoint, with real rollout worker processes over gRPC. What a run leaves behind, that a
 // resumed run continues exactly, and what bad input and a dying worker get.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -67,18 +64,6 @@ int run_recipe(const Setup& s, const std::string& name, const std::vector<std::s
   const int status = std::system(cmd.c_str());
   if (err) *err = slurp(err_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 }  // namespace
@@ -369,7 +354,7 @@ TEST_CASE("r1 run on two nodes through torchrun's variables: the second node's w
   REQUIRE(run_recipe(s, "one", common) == 0);
   // Node 1 in the background, node 0 here: one rank each, as `torchrun --nnodes 2 --nproc-per-node 1` sets them.
   const std::string vars = "WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-                           std::to_string(free_port());
+                           std::to_string(r1::test::free_port());
   const std::string node1 = "(" + recipe_command(s, "two", common, "", R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
                                                  "RANK=1 GROUP_RANK=1 " + vars) +
                             " > /dev/null 2> " + (s.dir / "node1.err") + "; echo $? > " + (s.dir / "node1.status") + ") &";

@@ -46,21 +46,24 @@ std::vector<int> assign_owners(const std::vector<std::pair<std::string, at::Tens
   std::vector<std::string> names;
   for (const auto& [name, t] : named) names.push_back(name);
   const std::vector<size_t> order = backward_order(names);
-  // The smallest capacity C (elements per rank) at which filling ranks in order, each up to C, needs
-  // at most world_size ranks: a binary search between the largest tensor and the whole.
-  auto ranks_needed = [&](int64_t cap) {
-    int used = 1;
+  // Ranks filled in order, each up to `cap` elements (a tensor alone may exceed it): how many are
+  // used, and (with `owner`) which rank each parameter lands on.
+  auto pack = [&](int64_t cap, std::vector<int>* owner) {
+    int rank = 0;
     int64_t load = 0;
     for (size_t i : order) {
       const int64_t n = named[i].second.numel();
       if (load + n > cap && load > 0) {
-        ++used;
+        ++rank;
         load = 0;
       }
+      if (owner) (*owner)[i] = rank;
       load += n;
     }
-    return used;
+    return rank + 1;
   };
+  // The smallest capacity at which that needs at most world_size ranks: a binary search between the
+  // largest tensor and the whole.
   int64_t lo = 0, hi = 0;
   for (const auto& [name, t] : named) {
     lo = std::max<int64_t>(lo, t.numel());
@@ -68,21 +71,11 @@ std::vector<int> assign_owners(const std::vector<std::pair<std::string, at::Tens
   }
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    if (ranks_needed(mid) <= world_size) hi = mid;
+    if (pack(mid, nullptr) <= world_size) hi = mid;
     else lo = mid + 1;
   }
   std::vector<int> owner(named.size(), 0);
-  int rank = 0;
-  int64_t load = 0;
-  for (size_t i : order) {
-    const int64_t n = named[i].second.numel();
-    if (load + n > lo && load > 0) {
-      ++rank;
-      load = 0;
-    }
-    owner[i] = rank;
-    load += n;
-  }
+  pack(lo, &owner);
   return owner;
 }
 
