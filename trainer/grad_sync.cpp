@@ -7,7 +7,6 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
-#include <chrono>
 #include <mutex>
 #include <numeric>
 #include <tuple>
@@ -107,7 +106,13 @@ struct GradientSync::Impl {
   bool overlap = true;
   size_t next = 0;                // the next bucket to start
 
-  Impl(run::Collective& g) : group(g) {}
+  explicit Impl(run::Collective& g) : group(g) {}
+
+  // The buffer, kept from step to step, of a bucket this rank keeps.
+  at::Tensor& kept(Bucket& b) {
+    if (!b.kept.defined()) b.kept = at::empty({b.elements}, at::kFloat);
+    return b.kept;
+  }
 
   void layout(const std::vector<std::pair<std::string, at::Tensor>>& named, const std::vector<int>& owners,
               int64_t bucket_bytes) {
@@ -156,22 +161,13 @@ struct GradientSync::Impl {
   // Copies bucket k's gradients into its buffer (zeros for those that never came) and starts its sum.
   void start(size_t k) {
     Bucket& b = buckets[k];
-    if (b.keep) {
-      if (!b.kept.defined()) b.kept = at::empty({b.elements}, at::kFloat);
-      b.flat = b.kept;
-    } else {
-      b.flat = send_buffer(k).narrow(0, 0, b.elements);
-    }
+    b.flat = b.keep ? kept(b) : send_buffer(k).narrow(0, 0, b.elements);
     int64_t at_ = 0;
     for (size_t i : b.members) {
       at::Tensor& p = params[i];
-      at::Tensor slot = p.grad().defined() && p.grad().data_ptr() == b.flat.data_ptr<float>() + at_
-                            ? at::Tensor()  // already the slot (the sum from the last step, accumulated into)
-                            : b.flat.narrow(0, at_, p.numel());
-      if (slot.defined()) {
-        if (p.grad().defined()) slot.copy_(p.grad().reshape({-1}));
-        else slot.zero_();
-      }
+      at::Tensor slot = b.flat.narrow(0, at_, p.numel());
+      if (!p.grad().defined()) slot.zero_();
+      else if (p.grad().data_ptr() != slot.data_ptr()) slot.copy_(p.grad().reshape({-1}));  // else accumulated in place
       if (!b.keep) p.mutable_grad() = at::Tensor();  // another rank's: copied out, no longer held here
       at_ += p.numel();
     }
@@ -242,13 +238,13 @@ void GradientSync::begin() {
   at::NoGradGuard no_grad;
   for (Impl::Bucket& b : s.buckets) {
     if (!b.keep) continue;
-    if (!b.kept.defined()) b.kept = at::empty({b.elements}, at::kFloat);
+    at::Tensor& buffer = s.kept(b);
     int64_t at_ = 0;
     for (size_t i : b.members) {
       at::Tensor& p = s.params[i];
       const bool host_fp32 = p.device().is_cpu() && p.scalar_type() == at::kFloat;
       if (host_fp32 && p.requires_grad() && !p.grad().defined()) {
-        at::Tensor slot = b.kept.narrow(0, at_, p.numel());
+        at::Tensor slot = buffer.narrow(0, at_, p.numel());
         slot.zero_();
         p.mutable_grad() = slot.view(p.sizes());
       }
@@ -262,10 +258,9 @@ void GradientSync::arm() {
   impl_->armed = impl_->overlap && impl_->group.world_size() > 1;
 }
 
-double GradientSync::finish() {
+void GradientSync::finish() {
   Impl& s = *impl_;
-  if (s.group.world_size() == 1) return 0;
-  const auto t0 = std::chrono::steady_clock::now();
+  if (s.group.world_size() == 1) return;
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.armed = false;
@@ -280,7 +275,6 @@ double GradientSync::finish() {
   }
   std::fill(s.send_user.begin(), s.send_user.end(), -1);
   s.next = 0;
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 int64_t GradientSync::gradient_bytes() const {

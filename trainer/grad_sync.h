@@ -60,8 +60,8 @@ class GradientSync {
   void arm();
   // Sums what was not started yet, waits for every bucket, and leaves each parameter the summed
   // gradient, or (partitioned, another rank's parameter) none. Every rank must call it once per step,
-  // armed or not, with or without a backward since. Returns the seconds it waited.
-  double finish();
+  // armed or not, with or without a backward since.
+  void finish();
 
   // Bytes of gradient this rank holds now (metrics.jsonl's gradient_mb after the sums).
   int64_t gradient_bytes() const;

@@ -32,7 +32,6 @@ struct Optimizer::Impl {
   std::unique_ptr<torch::optim::AdamW> adamw;
   run::Collective* group = nullptr;  // set when the moments are partitioned
   std::vector<int> owner;            // of each parameter, when partitioned
-  bool sharded_gradients = false;    // ZeRO-2: a rank holds only its own parameters' gradients
 
   static std::string key(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
   bool mine(size_t i) const { return !group || owner[i] == group->rank(); }
@@ -107,7 +106,6 @@ Optimizer::Optimizer(const std::vector<std::pair<std::string, at::Tensor>>& name
     impl_->group = group;
     // Contiguous runs of parameters, so that ZeRO-2's gradient buckets each have one owner.
     impl_->owner = assign_owners(named, group->world_size());
-    impl_->sharded_gradients = config_.zero_stage == 2;
   }
 }
 
@@ -141,7 +139,7 @@ double Optimizer::step(int64_t step) {
   for (const auto& p : impl_->params)
     if (p.grad().defined()) squares.push_back(p.grad().to(at::kDouble).pow(2).sum());
   double squared = squares.empty() ? 0.0 : at::stack(squares).sum().item<double>();
-  if (impl_->sharded_gradients) impl_->group->all_reduce_sum(&squared, 1);
+  if (impl_->group && config_.zero_stage == 2) impl_->group->all_reduce_sum(&squared, 1);
   const double norm = std::sqrt(squared);
   if (!std::isfinite(norm)) {
     zero_grad();
