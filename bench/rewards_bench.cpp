@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rewards/math.h"
@@ -17,21 +18,41 @@ struct Pair {
   bool right;  // how the mix built it
 };
 
-// A deterministic mix shaped like competition-math datasets: mostly integers, then fractions,
-// radicals, structured answers, expressions in a variable, and choices; about a third wrong.
+std::string with_thousands(int n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+// A deterministic mix shaped like competition-math datasets: mostly integers (some written with
+// thousands separators), then fractions, radicals, structured answers, expressions in a variable,
+// choices, chains of equalities and answers stated in prose; about a third wrong.
 std::vector<Pair> make_mix(int n) {
   std::mt19937 rng(2024);
   auto pick = [&](int k) { return static_cast<int>(rng() % static_cast<unsigned>(k)); };
   std::vector<Pair> out;
   out.reserve(static_cast<size_t>(n));
+  const std::string think = "<think>Let me work through this carefully. First we set up the equation, then we "
+                            "simplify both sides and check the result against the constraints.</think> ";
   for (int i = 0; i < n; ++i) {
     int kind = pick(100);
     bool right = pick(3) != 0;
     int a = 1 + pick(999), b = 2 + pick(30);
-    std::string gold, answer;
-    if (kind < 50) {
+    std::string gold, answer, completion;
+    if (kind < 40) {
+      int value = kind < 10 ? a * 37 : a;  // a quarter of them above 1,000, written with separators
+      gold = std::to_string(value);
+      answer = with_thousands(right ? value : value + 1);
+    } else if (kind < 45) {
+      gold = std::to_string(a + b);
+      answer = "x = " + std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(right ? a + b : a + b + 1);
+    } else if (kind < 50) {
       gold = std::to_string(a);
-      answer = std::to_string(right ? a : a + 1);
+      completion = think + "Adding the " + std::to_string(b) + " groups back, the smallest possible total is " +
+                   std::to_string(right ? a : a + 2) + ".";
     } else if (kind < 65) {
       gold = "\\frac{" + std::to_string(a) + "}{" + std::to_string(b) + "}";
       answer = right ? std::to_string(a * 2) + "/" + std::to_string(b * 2) : std::to_string(a) + "/" + std::to_string(b + 1);
@@ -49,12 +70,41 @@ std::vector<Pair> make_mix(int n) {
       gold = std::string(1, letters[a % 5]);
       answer = "(" + std::string(1, letters[(a + (right ? 0 : 1)) % 5]) + ")";
     }
-    std::string completion = "<think>Let me work through this carefully. First we set up the equation, then we "
-                             "simplify both sides and check the result against the constraints.</think> "
-                             "<answer>\\boxed{" + answer + "}</answer>";
+    if (completion.empty()) completion = think + "<answer>\\boxed{" + answer + "}</answer>";
     out.push_back({gold, completion, answer, right});
   }
   return out;
+}
+
+struct Pass {
+  double seconds = 0;
+  std::vector<double> latency_us;  // in the mix's order
+  std::vector<char> verdicts;
+};
+
+// Verifies the mix on `threads` threads, each a contiguous slice (as the reward pool splits a batch).
+Pass verify_all(const std::vector<Pair>& pairs, int threads) {
+  using Clock = std::chrono::steady_clock;
+  Pass pass;
+  pass.latency_us.resize(pairs.size());
+  pass.verdicts.resize(pairs.size());
+  auto work = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      auto t0 = Clock::now();
+      pass.verdicts[i] = rewards::verify_math(pairs[i].gold, pairs[i].completion).correct;
+      pass.latency_us[i] = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    }
+  };
+  auto start = Clock::now();
+  std::vector<std::thread> pool;
+  size_t per = (pairs.size() + static_cast<size_t>(threads) - 1) / static_cast<size_t>(threads);
+  for (int t = 0; t < threads; ++t) {
+    size_t begin = std::min(pairs.size(), per * static_cast<size_t>(t));
+    pool.emplace_back(work, begin, std::min(pairs.size(), begin + per));
+  }
+  for (auto& th : pool) th.join();
+  pass.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return pass;
 }
 
 }  // namespace
@@ -62,19 +112,18 @@ std::vector<Pair> make_mix(int n) {
 void run_rewards_bench(const RewardsBenchOptions& options) {
   using Clock = std::chrono::steady_clock;
   auto pairs = make_mix(options.samples);
-  std::vector<double> latency_us;
-  latency_us.reserve(pairs.size());
-  size_t correct = 0, disagree = 0;
+  int threads = options.threads > 0 ? options.threads : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  rewards::verify_math("1", "1");  // one-time set-up (GiNaC's precision) outside the timings
+  Pass one = verify_all(pairs, 1);
+  Pass many = verify_all(pairs, threads);
+
+  size_t correct = 0, disagree = 0, differ = 0;
   const Pair* first_disagreement = nullptr;
-  auto start = Clock::now();
-  for (const auto& p : pairs) {
-    auto t0 = Clock::now();
-    bool verdict = rewards::verify_math(p.gold, p.completion).correct;
-    latency_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    correct += verdict;
-    if (verdict != p.right && !disagree++) first_disagreement = &p;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    correct += one.verdicts[i];
+    if (static_cast<bool>(one.verdicts[i]) != pairs[i].right && !disagree++) first_disagreement = &pairs[i];
+    differ += one.verdicts[i] != many.verdicts[i];
   }
-  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   // Floor: extraction plus exact string comparison of the same pairs (what a naive verifier costs).
   size_t naive_correct = 0;
@@ -82,14 +131,19 @@ void run_rewards_bench(const RewardsBenchOptions& options) {
   for (const auto& p : pairs) naive_correct += rewards::extract_answer(p.completion) == p.gold;
   double naive_seconds = std::chrono::duration<double>(Clock::now() - naive_start).count();
 
-  std::sort(latency_us.begin(), latency_us.end());
-  auto percentile = [&](double q) { return latency_us[static_cast<size_t>(q * static_cast<double>(latency_us.size() - 1))]; };
-  double rate = static_cast<double>(pairs.size()) / seconds;
-  std::printf("r1 bench rewards (math verifier, 1 thread)\n");
-  std::printf("  mix        %zu answers: 50%% integers, 15%% fractions, 10%% radicals, 10%% tuples, 10%% expressions, 5%% choices\n",
+  std::vector<double> latency = one.latency_us;
+  std::sort(latency.begin(), latency.end());
+  auto percentile = [&](double q) { return latency[static_cast<size_t>(q * static_cast<double>(latency.size() - 1))]; };
+  double rate = static_cast<double>(pairs.size()) / one.seconds;
+  double rate_many = static_cast<double>(pairs.size()) / many.seconds;
+  std::printf("r1 bench rewards (math verifier)\n");
+  std::printf("  mix        %zu answers: 40%% integers (a quarter with thousands separators), 15%% fractions, 10%% radicals,\n"
+              "             10%% tuples, 10%% expressions, 5%% chains of equalities, 5%% prose answers, 5%% choices\n",
               pairs.size());
-  std::printf("  verify     %10.0f verifications/s   p50 %.1f us   p99 %.1f us   max %.1f us   (%zu correct)\n", rate,
-              percentile(0.5), percentile(0.99), latency_us.back(), correct);
+  std::printf("  1 thread   %10.0f verifications/s   p50 %.1f us   p99 %.1f us   max %.1f us   (%zu correct)\n", rate,
+              percentile(0.5), percentile(0.99), latency.back(), correct);
+  std::printf("  %d threads  %10.0f verifications/s   %.2fx one thread (%u cores)%s\n", threads, rate_many, rate_many / rate,
+              std::thread::hardware_concurrency(), differ ? "   VERDICTS DIFFER FROM ONE THREAD" : "");
   std::printf("  labels     %zu verdicts differ from how the mix was built%s%s%s%s\n", disagree,
               first_disagreement ? " (first: gold " : "", first_disagreement ? first_disagreement->gold.c_str() : "",
               first_disagreement ? ", answer " : "", first_disagreement ? (first_disagreement->answer + ")").c_str() : "");

@@ -16,10 +16,14 @@ namespace r1::cli {
 void add_verify_math_command(CLI::App& app) {
   auto input = std::make_shared<std::string>("-");
   auto budget_ms = std::make_shared<int>(1000);
+  auto options = std::make_shared<rewards::MathOptions>();
   auto* cmd = app.add_subcommand("verify-math", "Check math answers: JSON lines {\"gold\", \"pred\"} -> verdicts");
   cmd->add_option("--input", *input, "JSON-lines file (default: stdin)");
   cmd->add_option("--time-budget-ms", *budget_ms, "Time budget per answer (default 1000)")->check(CLI::PositiveNumber);
-  cmd->callback([input, budget_ms] {
+  cmd->add_option("--numeric-tolerance", options->numeric_tolerance,
+                  "Relative tolerance for answers that are not integers (default 0: exact)")
+      ->check(CLI::Range(0.0, 0.999999));
+  cmd->callback([input, budget_ms, options] {
     std::ifstream file;
     if (*input != "-") {
       file.open(*input, std::ios::binary);
@@ -32,7 +36,7 @@ void add_verify_math_command(CLI::App& app) {
           !row["pred"].is_string()) {
         throw Error(reader.where() + "expected an object with strings \"gold\" and \"pred\"");
       }
-      auto verdict = rewards::verify_math(row["gold"].get<std::string>(), row["pred"].get<std::string>(), {},
+      auto verdict = rewards::verify_math(row["gold"].get<std::string>(), row["pred"].get<std::string>(), *options,
                                           rewards::Deadline::in(std::chrono::milliseconds(*budget_ms)));
       std::cout << to_json_line({{"correct", verdict.correct},
                                  {"reason", verdict.reason},

@@ -1,7 +1,9 @@
 // The math answer verifier: is a model's final answer equal to the reference answer?
 //
-//   1. extract the answer from a completion: the <answer> block, the last \boxed{...}/\fbox{...},
-//      "the answer is ...", or the last number, in a configurable priority order;
+//   1. extract the answer from a completion: the <answer> block, the last \boxed{...}/\fbox{...}
+//      (with the boxes only connectives separate from it, as a list), "the answer is ...", or the
+//      final statement (the last sentence that states a number or a formula; never digits inside
+//      words), in a configurable priority order (math_extract.h);
 //   2. parse LaTeX or plain text into exact values (GiNaC expressions with exact rationals and big
 //      integers) inside structures: tuples, sets, intervals, equations and inequalities, \pm pairs,
 //      multiple-choice letters, or plain text;
@@ -31,11 +33,17 @@ struct MathOptions {
                                         Extraction::kLastNumber};
   std::string answer_field = "answer";  // the reference field holding the gold answer
   std::string answer_tag = "answer";
+  // A relative tolerance for numeric answers that are not integers (|pred - gold| <= tol * |gold|):
+  // 0, the default, compares exactly. Never applied to an integer gold.
+  double numeric_tolerance = 0;
 };
 
 struct MathVerdict {
   bool correct = false;
-  std::string reason;        // why not (or "" when correct)
+  // Why not ("" when correct): "no answer found", "empty answer", "unreadable answer: ...",
+  // "approximation", "a false equation", "not equal", "too large: ...", "timeout",
+  // "gold answer unreadable: ...".
+  std::string reason;
   std::string gold_parsed;   // the parsed forms, for debugging
   std::string pred_parsed;
 };

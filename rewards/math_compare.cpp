@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <sstream>
 
 namespace r1::rewards::math {
 namespace {
@@ -91,11 +92,15 @@ std::optional<double> relative_difference(const GiNaC::ex& a, const GiNaC::ex& b
 
 class Comparer {
  public:
-  Comparer(math::Parser& parser, const Deadline& deadline, int decimal_digits)
-      : parser_(parser), deadline_(deadline), decimal_digits_(decimal_digits) {}
+  Comparer(math::Parser& parser, const Deadline& deadline, int decimal_digits, double tolerance)
+      : parser_(parser), deadline_(deadline), decimal_digits_(decimal_digits), tolerance_(tolerance) {}
 
+  bool saw_false_equation() const { return false_equation_; }
+
+  // `a` is the gold side: a recipe's tolerance applies when it is a number that is not an integer.
   bool exprs_equal(const GiNaC::ex& a, const GiNaC::ex& b) {
     if (deadline_.expired()) throw DeadlineExceeded{};
+    if (tolerance_ > 0 && within_tolerance(a, b)) return true;
     if (is_exact_number(a) && is_exact_number(b)) return a == b;  // exact rationals: no tolerance at all
     if (expansion_size(a) + expansion_size(b) > kMaxExpansion) return probe(a, b);  // too big to expand
     GiNaC::ex diff;
@@ -114,6 +119,13 @@ class Comparer {
       return *rel <= std::pow(10.0, 1 - decimal_digits_);
     }
     return probe(a, b);
+  }
+
+  bool within_tolerance(const GiNaC::ex& gold, const GiNaC::ex& pred) const {
+    if (has_symbols(gold) || has_symbols(pred)) return false;
+    if (GiNaC::is_a<GiNaC::numeric>(gold) && GiNaC::ex_to<GiNaC::numeric>(gold).is_integer()) return false;
+    auto g = numeric_value(gold), p = numeric_value(pred);
+    return g && p && std::abs(*g - *p) <= tolerance_ * std::abs(*g);
   }
 
   // Numeric probing: equal at several random points of every symbol (radicals, trigonometry).
@@ -254,8 +266,73 @@ class Comparer {
     return (op1 == "=" || op1 == "!=") || c->real() > 0;
   }
 
+  static bool is_lone_symbol(const Value& v) { return v.kind == Value::kExpr && GiNaC::is_a<GiNaC::symbol>(v.expr); }
+  static bool is_constant(const Value& v) { return v.kind == Value::kExpr && !has_symbols(v.expr); }
+  static bool is_matrix(const Value& v) { return v.kind == Value::kList && v.open == 'm'; }
+
+  // A chain of equalities answers with its last side: "y = 4 + 4 + 2 = 10" is y = 10 (10 against a
+  // gold value), "6 \cdot 7 = 42" is 42, "A + B = \begin{pmatrix}...\end{pmatrix}" is the matrix. It
+  // does so only when every side after the first is a constant (a matrix when the last one is) and
+  // every constant side equals the last: one false step ("2 + 2 = 5") makes the whole answer wrong.
+  // The first side is a lone symbol, a constant, or, before a matrix, any expression. kNone when
+  // `v` is no such chain (a plain "x = 3" stays for solved_value); the value in `out` for kValue.
+  enum class Chain { kNone, kFalse, kValue };
+  Chain chain_value(const Value& v, bool gold_is_relation, Value& out) {
+    if (v.kind != Value::kRelation || v.items.size() < 2) return Chain::kNone;
+    for (const auto& op : v.ops) {
+      if (op != "=") return Chain::kNone;
+    }
+    const Value& first = v.items.front();
+    const Value& last = v.items.back();
+    bool matrix = is_matrix(last);
+    if (!is_constant(last) && !matrix) return Chain::kNone;
+    bool symbol_first = is_lone_symbol(first);
+    if (symbol_first && v.items.size() == 2) return Chain::kNone;
+    if (!symbol_first && !is_constant(first) && !(matrix && first.kind == Value::kExpr)) return Chain::kNone;
+    for (size_t k = symbol_first || !is_constant(first) ? 1 : 0; k + 1 < v.items.size(); ++k) {
+      const Value& side = v.items[k];
+      if (!(matrix ? is_matrix(side) : is_constant(side))) return Chain::kNone;
+      if (!(matrix ? equal(side, last) : exprs_equal(side.expr, last.expr))) {
+        false_equation_ = true;
+        return Chain::kFalse;
+      }
+    }
+    out = last;
+    if (symbol_first && gold_is_relation) {  // y = 4 + 4 + 2 = 10 against y = 10
+      out = v;
+      out.items = {first, last};
+      out.ops = {"="};
+    }
+    return Chain::kValue;
+  }
+
+  // Base-b numerals (312_4) equal the same digits in the same base, or the same digits written bare.
+  static bool numerals_equal(const Value& a, const Value& b) {
+    auto digits = [](const Value& v) -> std::optional<std::string> {
+      if (v.kind == Value::kNumeral) return v.text;
+      if (v.kind == Value::kExpr && GiNaC::is_a<GiNaC::numeric>(v.expr) &&
+          GiNaC::ex_to<GiNaC::numeric>(v.expr).is_nonneg_integer()) {
+        std::ostringstream out;
+        out << v.expr;
+        return out.str();
+      }
+      return std::nullopt;
+    };
+    if (a.kind == Value::kNumeral && b.kind == Value::kNumeral && a.base != b.base) return false;
+    auto x = digits(a), y = digits(b);
+    return x && y && *x == *y;
+  }
+
   bool equal(const Value& gold_in, const Value& pred_in) {
     if (deadline_.expired()) throw DeadlineExceeded{};
+    Value gold_last, pred_last;
+    Chain gold_chain = chain_value(gold_in, false, gold_last);
+    Chain pred_chain = chain_value(pred_in, gold_in.kind == Value::kRelation && gold_chain == Chain::kNone, pred_last);
+    if (gold_chain == Chain::kFalse || pred_chain == Chain::kFalse) return false;
+    if (gold_chain == Chain::kValue || pred_chain == Chain::kValue) {
+      return equal(gold_chain == Chain::kValue ? gold_last : gold_in, pred_chain == Chain::kValue ? pred_last : pred_in);
+    }
+    if (gold_in.kind == Value::kNumeral || pred_in.kind == Value::kNumeral) return numerals_equal(gold_in, pred_in);
     // x = 3 against 3 (either side); n = 1, 2 against 1, 2.
     const Value* gold = &gold_in;
     const Value* pred = &pred_in;
@@ -311,6 +388,12 @@ class Comparer {
     if (gold->open == 'u' || pred->open == 'u') {
       return gold->open == pred->open && lists_equal_unordered(gold->items, pred->items);
     }
+    if ((gold->open == 'm') != (pred->open == 'm')) {  // a vector against the tuple of its entries
+      const Value& matrix = gold->open == 'm' ? *gold : *pred;
+      const Value& other = gold->open == 'm' ? *pred : *gold;
+      std::optional<std::vector<Value>> entries = vector_entries(matrix);
+      return other.open == '(' && entries && lists_equal_ordered(*entries, other.items);
+    }
     if (gold->open == 'm' || pred->open == 'm' || gold->open == 'r') {
       return gold->open == pred->open && lists_equal_ordered(gold->items, pred->items);
     }
@@ -327,6 +410,20 @@ class Comparer {
     }
     if (pred->open == '{') return false;  // a tuple is not a set
     return lists_equal_ordered(gold->items, pred->items);
+  }
+
+  // The entries of a one-column or one-row matrix of at least two, in order.
+  static std::optional<std::vector<Value>> vector_entries(const Value& m) {
+    std::vector<Value> out;
+    if (m.items.size() == 1) out = m.items[0].items;
+    else {
+      for (const auto& row : m.items) {
+        if (row.items.size() != 1) return std::nullopt;
+        out.push_back(row.items[0]);
+      }
+    }
+    if (out.size() < 2) return std::nullopt;
+    return out;
   }
 
   bool as_set_equal(const std::vector<GiNaC::ex>& a, const std::vector<GiNaC::ex>& b) {
@@ -369,6 +466,8 @@ class Comparer {
   math::Parser& parser_;
   const Deadline& deadline_;
   int decimal_digits_;
+  double tolerance_;
+  bool false_equation_ = false;
 };
 
 }  // namespace
@@ -378,8 +477,24 @@ void use_high_precision() {
   std::call_once(once, [] { GiNaC::Digits = 40; });
 }
 
-bool answers_equal(const Value& gold, const Value& pred, Parser& parser, const Deadline& deadline, int decimal_digits) {
-  return Comparer(parser, deadline, decimal_digits).equal(gold, pred);
+Comparison compare_answers(const Value& gold, const Value& pred, Parser& parser, const Deadline& deadline,
+                           int decimal_digits, double tolerance) {
+  Comparer comparer(parser, deadline, decimal_digits, tolerance);
+  Comparison out;
+  out.equal = comparer.equal(gold, pred);
+  out.false_equation = !out.equal && comparer.saw_false_equation();
+  return out;
+}
+
+bool is_approximation(const Value& gold, const Value& pred, int pred_digits) {
+  if (pred_digits <= 0 || gold.kind != Value::kExpr || pred.kind != Value::kExpr) return false;
+  if (has_symbols(gold.expr) || has_symbols(pred.expr) || !is_exact_number(pred.expr)) return false;
+  // One unit of the decimal's last significant digit: 0.667 -> 0.001, 3.14 -> 0.01, 0.2 -> 0.1.
+  auto g = numeric_value(gold.expr), p = numeric_value(pred.expr);
+  if (!g || !p || std::abs(p->imag()) > 0 || std::abs(g->imag()) > 0 || p->real() == 0) return false;
+  double unit = std::pow(10.0, std::floor(std::log10(std::abs(p->real()))) + 1 - pred_digits);
+  double gap = std::abs(g->real() - p->real());
+  return gap > 0 && gap <= unit;
 }
 
 }  // namespace r1::rewards::math

@@ -18,8 +18,8 @@ constexpr size_t kMaxDigits = 1000;
 constexpr double kMaxResultDigits = 10000;
 constexpr int kMaxSymbolicExponent = 1000;
 
-[[noreturn]] inline void fail(const std::string& message) { throw ParseError{message, false}; }
-[[noreturn]] inline void too_large(const std::string& message) { throw ParseError{"too large: " + message, true}; }
+[[noreturn]] inline void fail(const std::string& message) { throw ParseError{message}; }
+[[noreturn]] inline void too_large(const std::string& message) { throw ParseError{"too large: " + message, ParseError::kTooLarge}; }
 
 struct Token {
   enum Kind { kNumber, kLetter, kWord, kCommand, kSymbol, kEnd } kind;

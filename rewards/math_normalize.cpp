@@ -3,7 +3,6 @@
 // separators, repeating decimals become fractions, and trailing units after a number are dropped.
 #include <algorithm>
 #include <cctype>
-#include <sstream>
 
 #include "rewards/math_parse.h"
 
@@ -59,7 +58,7 @@ bool is_thousands_number(const std::string& s) {
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
   size_t lead = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++lead;
-  if (lead < 1 || lead > 3) return false;
+  if (lead < 1 || lead > 3 || s[i - lead] == '0') return false;  // "0,125" is a decimal comma
   int groups = 0;
   while (i < s.size() && s[i] == ',') {
     ++i;
@@ -93,7 +92,8 @@ bool is_unit(std::string word) {
       "second", "seconds", "min", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "week", "weeks",
       "month", "months", "year", "years", "mph", "kmh", "dollar", "dollars", "cent", "cents", "euro", "euros", "degree",
       "degrees", "percent", "unit", "units", "square", "cubic", "sq", "cu", "people", "students", "times", "ways",
-      "apples", "marbles", "balls", "cars", "points", "steps", "pages", "books", "boxes", "coins", "cookies", "eggs"};
+      "apples", "marbles", "balls", "cars", "points", "steps", "pages", "books", "boxes", "coins", "cookies", "eggs",
+      "pct"};
   return std::find(units.begin(), units.end(), word) != units.end();
 }
 // True when the text before a unit ends in a number followed only by units ("3 square" + "meters").
@@ -109,17 +109,16 @@ bool is_unit_prefix(std::string_view text) {
   }
 }
 
-// "0.\overline{3}" -> "(1/3)", "0.1\overline{6}" -> "(1/6)", "0.333\ldots" -> "(1/3)": repeating decimals.
+// "0.\overline{3}" -> "((3-0)/9)", "0.1\overline{6}" -> "((16-1)/90)", "0.333\ldots" -> "((3-0)/9)":
+// repeating decimals.
 std::string expand_repeating(std::string s) {
+  // x = I.F(P) repeating = (IFP - IF) / (10^|F| * (10^|P| - 1)): the denominator is |P| nines then
+  // |F| zeros. Written as arithmetic for the parser, so this clean-up stays free of GiNaC (math.h:
+  // everything before the lock must be).
   auto as_fraction = [](const std::string& integer, const std::string& fixed, const std::string& period) {
-    // x = I.F(P) repeating = (IFP - IF) / (10^|F| * (10^|P| - 1))
     std::string all = integer + fixed + period, head = integer + fixed;
-    GiNaC::numeric num = GiNaC::numeric(all.empty() ? "0" : all.c_str()) - GiNaC::numeric(head.empty() ? "0" : head.c_str());
-    GiNaC::numeric den = GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(fixed.size()))) *
-                         (GiNaC::pow(GiNaC::numeric(10), GiNaC::numeric(static_cast<long>(period.size()))) - 1);
-    std::ostringstream out;
-    out << "(" << num / den << ")";
-    return out.str();
+    return "((" + (all.empty() ? std::string("0") : all) + "-" + (head.empty() ? std::string("0") : head) + ")/" +
+           std::string(period.size(), '9') + std::string(fixed.size(), '0') + ")";
   };
   for (size_t at; (at = s.find("\\overline{")) != std::string::npos;) {
     size_t close = s.find('}', at);
@@ -189,14 +188,79 @@ std::string strip_trailing_units(const std::string& s) {
 
 }  // namespace
 
+bool is_unit_word(const std::string& word) { return is_unit(word); }
+
+namespace {
+
+// Thousands separators: "2,500", "3 000" and "1 234.5" lose them wherever a number stands in the
+// answer ("y = 2,000 + 500 = 2,500"). A run is a separator only when it groups exactly: 1-3 leading
+// digits (not a lone 0: "0,125" is a decimal comma), then groups of exactly three, one separator
+// kind, and no further digit group after it ("1,000,00" and "2 500 0" stay as written). Commas
+// group only outside brackets, where "(2,500)" is a pair.
+std::string join_digit_groups(const std::string& s) {
+  auto digit = [&](size_t i) { return i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); };
+  std::string out;
+  int depth = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '(' || c == '[') ++depth;
+    if ((c == ')' || c == ']') && depth > 0) --depth;
+    bool starts = digit(i) && (i == 0 || (!std::isalnum(static_cast<unsigned char>(s[i - 1])) && s[i - 1] != '.' &&
+                                          s[i - 1] != ',' && s[i - 1] != '_'));
+    if (!starts) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t e = i;
+    while (digit(e)) ++e;
+    size_t lead = e - i;
+    std::string number = s.substr(i, lead);
+    char sep = 0;
+    size_t groups = 0;
+    while (e + 4 <= s.size() && (s[e] == ',' || s[e] == ' ') && (sep == 0 || s[e] == sep) && digit(e + 1) && digit(e + 2) &&
+           digit(e + 3) && !digit(e + 4) && (s[e] == ' ' || depth == 0)) {
+      sep = s[e];
+      number += s.substr(e + 1, 3);
+      e += 4;
+      ++groups;
+    }
+    bool more = e + 1 < s.size() && (s[e] == ',' || s[e] == ' ') && digit(e + 1) && (sep == 0 || s[e] == sep);
+    bool valid = groups > 0 && lead <= 3 && s[i] != '0' && !more;
+    out += valid ? number : s.substr(i, e - i);
+    i = e;
+  }
+  return out;
+}
+
+// "\frac{2}{3} \approx 0.667" answers with its exact side; "\approx 0.667" alone is an
+// approximation, never an exact answer.
+std::string exact_side(const std::string& s) {
+  size_t at = std::string::npos;
+  for (const char* approx : {"\\approx", "\\simeq", "≈"}) at = std::min(at, s.find(approx));
+  std::string lead = trim(s.substr(0, std::min(at, s.size())));
+  std::string low = lead;
+  for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* word : {"approximately", "approx", "about", "roughly", "around", "nearly", "almost"}) {
+    if (low.rfind(word, 0) == 0) throw ParseError{"approximation: '" + lead.substr(0, 40) + "'", ParseError::kApproximation};
+  }
+  if (at == std::string::npos) return s;
+  if (lead.empty() || lead.back() == '=') throw ParseError{"approximation: only an approximate value", ParseError::kApproximation};
+  return lead;
+}
+
+}  // namespace
+
 std::string normalize_latex(std::string_view answer) {
   std::string s(answer);
   for (const char* d : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
                         "\\displaystyle", "\\limits"}) {
     replace_all(s, d, "");
   }
-  for (const char* d : {"\\!", "\\,", "\\;", "\\:", "\\qquad", "\\quad", "~", "\\(", "\\)", "\\[", "\\]", "\\$", "$$", "$", "\\%", "%", "^{\\circ}", "^\\circ", "\\circ", "°", "{,}", "\\dfrac", "\\tfrac"}) {
-    std::string to = std::string_view(d) == "\\dfrac" || std::string_view(d) == "\\tfrac" ? "\\frac" : "";
+  for (const char* d : {"\\!", "\\,", "\\;", "\\:", "\\qquad", "\\quad", "~", "\\(", "\\)", "\\[", "\\]", "\\$", "$$", "$", "\\%", "%", "^{\\circ}", "^\\circ", "\\circ", "°", "{,}", "\\dfrac", "\\tfrac", "\\cfrac"}) {
+    std::string_view from = d;
+    std::string to = from == "\\dfrac" || from == "\\tfrac" || from == "\\cfrac" ? "\\frac" : "";
     replace_all(s, d, to);
   }
   replace_all(s, "\\\\", "\x01");  // protect the matrix row separator from the "\ " rule
@@ -205,9 +269,10 @@ std::string normalize_latex(std::string_view answer) {
   replace_all(s, "\\mathbb{R}", "(-\\infty,\\infty)");
   for (const char* d : {"\\lvert", "\\rvert", "\\vert", "\\mid"}) replace_all(s, d, "|");
   replace_all(s, "\\varnothing", "\\emptyset");
+  s = exact_side(s);
   s = expand_repeating(s);
   for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mathit", "\\operatorname", "\\boxed",
-                          "\\mbox"}) {
+                          "\\mbox", "\\textnormal", "\\textrm", "\\textsf", "\\mathsf", "\\vec", "\\fbox"}) {
     unwrap_command(s, cmd);
   }
   // Number words: "3 million" is 3000000, "2 squared" is 4 (never silently 3 or 2).
@@ -223,7 +288,7 @@ std::string normalize_latex(std::string_view answer) {
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a final full stop
   s = strip_trailing_units(s);
   if (is_thousands_number(s)) s.erase(std::remove(s.begin(), s.end(), ','), s.end());
-  return s;
+  return join_digit_groups(s);
 }
 
 }  // namespace r1::rewards::math

@@ -16,19 +16,38 @@ namespace r1::rewards::math {
 namespace {
 
 // Multiple choice: "B", "(B)", "B)", "[B]".
-std::optional<Value> choice(const std::string& s) {
+std::optional<std::string> choice_letter(const std::string& s) {
   std::string letters;
   for (char c : s) {
     if (std::isalpha(static_cast<unsigned char>(c))) letters.push_back(c);
     else if (c != '(' && c != ')' && c != '[' && c != ']' && c != ' ' && c != '.' && c != ':') letters = "??";
   }
-  if (letters.size() == 1 && std::isupper(static_cast<unsigned char>(letters[0])) && s.size() <= 4) {
-    Value v;
-    v.kind = Value::kChoice;
-    v.text = letters;
-    return v;
-  }
+  if (letters.size() == 1 && std::isupper(static_cast<unsigned char>(letters[0])) && s.size() <= 4) return letters;
   return std::nullopt;
+}
+
+// A numeral in base 2-36 written with its base: 312_4, 312_{4}, 2A_{16} (digits valid in the base,
+// leading zeros dropped, letters upper-cased).
+struct Numeral {
+  std::string digits;
+  int base;
+};
+std::optional<Numeral> numeral(const std::string& s) {
+  size_t bar = s.find('_');
+  if (bar == std::string::npos || bar == 0) return std::nullopt;
+  std::string digits = s.substr(0, bar), base = s.substr(bar + 1);
+  if (base.size() > 2 && base.front() == '{' && base.back() == '}') base = base.substr(1, base.size() - 2);
+  if (base.empty() || base.size() > 2 || base.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  int b = std::stoi(base);
+  if (b < 2 || b > 36) return std::nullopt;
+  for (char& c : digits) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::isupper(static_cast<unsigned char>(c)) ? c - 'A' + 10 : 99;
+    if (d >= b) return std::nullopt;
+  }
+  if (!std::isdigit(static_cast<unsigned char>(digits[0]))) return std::nullopt;  // a_2 is a variable
+  size_t first = digits.find_first_not_of('0');
+  return Numeral{first == std::string::npos ? "0" : digits.substr(first), b};
 }
 
 // Text answers compare lower-cased, white space runs as one space, without a final full stop.
@@ -61,7 +80,19 @@ Value Parser::parse(std::string_view raw) {
   if (raw.size() > kMaxLength) too_large("an answer of " + std::to_string(raw.size()) + " characters");
   std::string s = normalize_latex(raw);
   if (s.empty()) fail("empty answer");
-  if (std::optional<Value> letter = choice(s)) return *letter;
+  if (std::optional<std::string> letter = choice_letter(s)) {
+    Value v;
+    v.kind = Value::kChoice;
+    v.text = *letter;
+    return v;
+  }
+  if (std::optional<Numeral> n = numeral(s)) {
+    Value v;
+    v.kind = Value::kNumeral;
+    v.text = n->digits;
+    v.base = n->base;
+    return v;
+  }
   std::vector<Token> tokens = tokenize(s);
   bool words = std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.kind == Token::kWord; });
   if (!words) {
@@ -82,12 +113,25 @@ Value Parser::parse(std::string_view raw) {
   return text;
 }
 
+bool reads_as_text(std::string_view raw) {
+  if (raw.size() > kMaxLength) return false;
+  try {
+    std::string s = normalize_latex(raw);
+    if (s.empty() || choice_letter(s) || numeral(s)) return false;
+    std::vector<Token> tokens = tokenize(s);
+    return std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.kind == Token::kWord; });
+  } catch (const ParseError&) {
+    return false;
+  }
+}
+
 std::string to_string(const Value& v) {
   std::ostringstream out;
   switch (v.kind) {
     case Value::kExpr: out << v.expr; break;
     case Value::kText: out << '"' << v.text << '"'; break;
     case Value::kChoice: out << "choice " << v.text; break;
+    case Value::kNumeral: out << v.text << "_" << v.base; break;
     case Value::kRelation:
       for (size_t i = 0; i < v.items.size(); ++i) out << (i ? " " + v.ops[i - 1] + " " : "") << to_string(v.items[i]);
       break;

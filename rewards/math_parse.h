@@ -16,18 +16,21 @@ namespace r1::rewards::math {
 
 // A parsed answer.
 struct Value {
-  enum Kind { kExpr, kList, kRelation, kText, kChoice } kind = kExpr;
+  enum Kind { kExpr, kList, kRelation, kText, kChoice, kNumeral } kind = kExpr;
   GiNaC::ex expr;               // kExpr
   char open = 0, close = 0;     // kList: '(' '[' '{' (set) 'm' (matrix) 'r' (matrix row), 0 for a bare list
   std::vector<Value> items;     // kList items; kRelation operands
   std::vector<std::string> ops; // kRelation: "=", "<", "<=", ">", ">=", "!=" between operands
-  std::string text;             // kText (normalised), kChoice (the upper-case letter)
+  std::string text;             // kText (normalised), kChoice (the upper-case letter), kNumeral (digits)
+  int base = 0;                 // kNumeral: 312_4 is digits "312" in base 4
 };
 
-// Why an answer could not be read; `too_large` marks bounded-resource refusals.
+// Why an answer could not be read: unreadable notation, a bounded-resource refusal ("too large: ..."),
+// or only an approximate value ("\approx 0.667", "approximately 3").
 struct ParseError {
+  enum Kind { kUnreadable, kTooLarge, kApproximation };
   std::string message;
-  bool too_large = false;
+  Kind kind = kUnreadable;
 };
 
 // Shares symbols between the gold answer and the prediction ("x" is the same GiNaC symbol in both),
@@ -52,7 +55,12 @@ class Parser {
 };
 
 std::string to_string(const Value& value);
-// LaTeX clean-up before parsing: delimiters, spacing commands, \text{}, units, separators, degrees, %.
+// True when `answer` would parse as text (it has words in it): decided without GiNaC.
+bool reads_as_text(std::string_view answer);
+// LaTeX clean-up before parsing: delimiters, spacing commands, \text{}, units, separators, degrees, %,
+// thousands groups, the exact side of an approximation. Throws ParseError (kApproximation).
 std::string normalize_latex(std::string_view answer);
+// True for the unit words an answer may carry after its number ("cm", "km/h", "percent", ...).
+bool is_unit_word(const std::string& word);
 
 }  // namespace r1::rewards::math

@@ -7,152 +7,64 @@
 
 #include "rewards/math.h"
 #include "rewards/math_compare.h"
+#include "rewards/math_extract.h"
 #include "rewards/math_parse.h"
+#include "rewards/math_plain.h"
 
 namespace r1::rewards {
 namespace {
 
 using math::Value;
 
-// Content of the last \boxed{...} or \fbox{...} (nested braces), or nullopt.
-std::optional<std::string> last_boxed(std::string_view text) {
-  size_t best = std::string_view::npos;
-  size_t best_len = 0;
-  for (std::string_view cmd : {"\\boxed", "\\fbox"}) {
-    size_t at = text.rfind(cmd);
-    if (at != std::string_view::npos && (best == std::string_view::npos || at > best)) {
-      best = at;
-      best_len = cmd.size();
-    }
-  }
-  if (best == std::string_view::npos) return std::nullopt;
-  size_t i = best + best_len;
-  while (i < text.size() && text[i] == ' ') ++i;
-  if (i >= text.size()) return std::nullopt;
-  if (text[i] != '{') {  // \boxed 5
-    size_t e = i;
-    while (e < text.size() && !std::isspace(static_cast<unsigned char>(text[e])) && text[e] != '$') ++e;
-    return std::string(text.substr(i, e - i));
-  }
-  int depth = 0;
-  for (size_t k = i; k < text.size(); ++k) {
-    if (text[k] == '{') ++depth;
-    else if (text[k] == '}' && --depth == 0) return std::string(text.substr(i + 1, k - i - 1));
-  }
-  return std::nullopt;  // unbalanced
-}
-
-std::optional<std::string> last_answer_tag(std::string_view text, const std::string& tag) {
-  std::string open = "<" + tag + ">", close = "</" + tag + ">";
-  size_t b = text.rfind(open);
-  if (b == std::string_view::npos) return std::nullopt;
-  size_t e = text.find(close, b + open.size());
-  if (e == std::string_view::npos) return std::nullopt;
-  std::string_view inner = text.substr(b + open.size(), e - b - open.size());
-  if (auto boxed = last_boxed(inner)) return boxed;
-  return std::string(inner);
-}
-
-std::optional<std::string> answer_is(std::string_view text) {
-  std::string lower;
-  lower.reserve(text.size());
-  for (char c : text) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  size_t at = std::string::npos;
-  size_t len = 0;
-  for (std::string_view phrase : {"the final answer is", "the answer is", "final answer:", "answer:"}) {
-    size_t p = lower.rfind(phrase);
-    if (p != std::string::npos && (at == std::string::npos || p > at)) {
-      at = p;
-      len = phrase.size();
-    }
-  }
-  if (at == std::string::npos) return std::nullopt;
-  std::string_view rest = text.substr(at + len);
-  // Up to the end of the sentence: a newline, or a full stop followed by a space or the end.
-  size_t end = rest.size();
-  for (size_t k = 0; k < rest.size(); ++k) {
-    if (rest[k] == '\n') {
-      end = k;
-      break;
-    }
-    if (rest[k] == '.' && (k + 1 == rest.size() || std::isspace(static_cast<unsigned char>(rest[k + 1])))) {
-      bool decimal = k > 0 && std::isdigit(static_cast<unsigned char>(rest[k - 1])) && k + 1 < rest.size() &&
-                     std::isdigit(static_cast<unsigned char>(rest[k + 1]));
-      if (!decimal) {
-        end = k;
-        break;
-      }
-    }
-  }
-  std::string out(rest.substr(0, end));
-  if (auto boxed = last_boxed(out)) return boxed;
-  return out;
-}
-
-std::optional<std::string> last_number(std::string_view text) {
-  size_t e = text.size();
-  while (e > 0 && !std::isdigit(static_cast<unsigned char>(text[e - 1]))) --e;
-  if (e == 0) return std::nullopt;
-  size_t b = e;
-  while (b > 0 && (std::isdigit(static_cast<unsigned char>(text[b - 1])) || text[b - 1] == '.' || text[b - 1] == ',' ||
-                   text[b - 1] == '/')) {
-    --b;
-  }
-  while (b < e && (text[b] == '.' || text[b] == ',' || text[b] == '/')) ++b;
-  if (b > 0 && text[b - 1] == '-') --b;
-  return std::string(text.substr(b, e - b));
-}
-
 // The answer text of a prediction, which is a whole completion or just an answer: extraction applies
-// when it finds something other than the last number (a bare "1/2" is its own answer, not its last
-// number "2").
-std::string prediction_answer(std::string_view prediction, const MathOptions& options, const Deadline& deadline) {
-  MathOptions no_number = options;
-  no_number.extraction.erase(std::remove(no_number.extraction.begin(), no_number.extraction.end(), Extraction::kLastNumber),
-                             no_number.extraction.end());
-  std::string pred_text = extract_answer(prediction, no_number);
-  if (pred_text.empty()) {
-    // No tag, box or "the answer is": the prediction is the answer if it reads as one (math, a
-    // choice, short text, or refused as too large); prose with numbers in it is answered by its last
-    // number; anything else stays as it is and is judged (and refused) as written.
-    math::Parser probe_parser(deadline);
-    bool prose = false;
-    try {
-      Value v = probe_parser.parse(prediction);
-      prose = v.kind == Value::kText && v.text.find_first_of("0123456789") != std::string::npos;
-    } catch (...) {
-    }
-    if (prose) {
-      // Prose: its last inline formula ($...$ or \(...\)), else its last number.
-      std::string_view text = prediction;
-      size_t close = text.rfind('$');
-      size_t open = close == std::string_view::npos || close == 0 ? std::string_view::npos : text.rfind('$', close - 1);
-      size_t paren_close = text.rfind("\\)");
-      size_t paren_open = paren_close == std::string_view::npos ? std::string_view::npos : text.rfind("\\(", paren_close);
-      if (paren_open != std::string_view::npos && (open == std::string_view::npos || paren_open > open)) {
-        pred_text = std::string(text.substr(paren_open + 2, paren_close - paren_open - 2));
-      } else if (open != std::string_view::npos) {
-        pred_text = std::string(text.substr(open + 1, close - open - 1));
-      } else {
-        pred_text = extract_answer(prediction, options);
-      }
-    } else {
-      pred_text = std::string(prediction);
-    }
+// when it finds something other than the final statement (a bare "1/2" is its own answer, not its
+// last number "2"). nullopt when a completion states no answer.
+std::optional<std::string> prediction_answer(std::string_view prediction, const MathOptions& options) {
+  MathOptions marked = options;
+  marked.extraction.erase(std::remove(marked.extraction.begin(), marked.extraction.end(), Extraction::kLastNumber),
+                          marked.extraction.end());
+  std::string found = extract_answer(prediction, marked);
+  if (!found.empty()) return found;
+  // No tag, box or "the answer is": the prediction is the answer if it reads as one (math, a choice,
+  // short text, or refused as too large); prose with numbers or formulas in it is answered by its
+  // final statement; anything else stays as written and is judged (and refused) as such.
+  bool prose = prediction.find_first_of("0123456789$") != std::string_view::npos && math::reads_as_text(prediction);
+  if (!prose) return std::string(prediction);
+  return math::final_statement(prediction);
+}
+
+// "3,75" is also read with a decimal comma (3.75): a lone comma between digits that does not group
+// thousands ("2,500" does, so it is 2500 only). Either reading may match; a bare "2,5" is never 25.
+std::optional<std::string> decimal_comma_reading(std::string_view text) {
+  std::string t;
+  for (char c : text) {
+    if (c != ' ' && c != '$') t.push_back(c);
   }
-  return pred_text;
+  size_t sign = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  size_t comma = t.find(',');
+  auto digits = [](std::string_view d) { return !d.empty() && d.find_first_not_of("0123456789") == std::string_view::npos; };
+  if (comma == std::string::npos || !digits(std::string_view(t).substr(sign, comma - sign)) ||
+      !digits(std::string_view(t).substr(comma + 1))) {
+    return std::nullopt;
+  }
+  bool thousands = comma - sign <= 3 && t[sign] != '0' && t.size() - comma - 1 == 3;
+  if (thousands) return std::nullopt;
+  t[comma] = '.';
+  return t;
 }
 
 }  // namespace
 
 std::string extract_answer(std::string_view completion, const MathOptions& options) {
+  bool boxes = std::find(options.extraction.begin(), options.extraction.end(), Extraction::kBoxed) != options.extraction.end();
+  if (boxes && math::ends_inside_box(completion)) return "";  // cut off while writing its answer
   for (Extraction rule : options.extraction) {
     std::optional<std::string> found;
     switch (rule) {
-      case Extraction::kAnswerTag: found = last_answer_tag(completion, options.answer_tag); break;
-      case Extraction::kBoxed: found = last_boxed(completion); break;
-      case Extraction::kAnswerIs: found = answer_is(completion); break;
-      case Extraction::kLastNumber: found = last_number(completion); break;
+      case Extraction::kAnswerTag: found = math::answer_tag(completion, options.answer_tag); break;
+      case Extraction::kBoxed: found = math::boxed_answer(completion); break;
+      case Extraction::kAnswerIs: found = math::answer_is(completion); break;
+      case Extraction::kLastNumber: found = math::final_statement(completion); break;
     }
     if (found) return *found;
   }
@@ -164,20 +76,32 @@ namespace {
 // GiNaC is not thread-safe: its expressions share nodes (and global constants such as 0 and 1)
 // through plain, non-atomic reference counts, so two threads verifying at once corrupt them and
 // crash (seen under the GRPO trainer's reward pool). Every GiNaC object lives inside one
-// verify_math call, so one lock around the call makes it safe. Verifications take ~0.1 ms; a caller
-// whose deadline passes while it waits gets a timeout verdict.
+// verify_math_locked call, so one lock around it makes it safe. What needs no GiNaC runs before
+// the lock, in parallel: extraction, and plain numbers (math_plain.h), most of what rewards see.
+// Verifications under the lock take ~0.01-0.1 ms; a caller whose deadline passes while it waits
+// gets a timeout verdict.
 std::timed_mutex& ginac_mutex() {
   static std::timed_mutex m;
   return m;
 }
 
-MathVerdict verify_math_locked(std::string_view gold, std::string_view prediction, const MathOptions& options,
+MathVerdict verify_math_locked(const std::string& gold_text, const std::string& pred_text, const MathOptions& options,
                                const Deadline& deadline);
 
 }  // namespace
 
 MathVerdict verify_math(std::string_view gold, std::string_view prediction, const MathOptions& options,
                         const Deadline& deadline) {
+  std::string gold_text = math::all_boxes(gold).value_or(std::string(gold));
+  std::optional<std::string> pred_text = prediction_answer(prediction, options);
+  if (!pred_text) {
+    MathVerdict v;
+    v.reason = "no answer found";
+    return v;
+  }
+  if (options.numeric_tolerance == 0) {
+    if (std::optional<MathVerdict> plain = math::compare_plain(gold_text, *pred_text)) return *plain;
+  }
   std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
   if (deadline.at() == Deadline::Clock::time_point::max()) {
     lock.lock();
@@ -186,44 +110,76 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
     v.reason = "timeout";
     return v;
   }
-  return verify_math_locked(gold, prediction, options, deadline);
+  return verify_math_locked(gold_text, *pred_text, options, deadline);
 }
 
 namespace {
 
-MathVerdict verify_math_locked(std::string_view gold, std::string_view prediction, const MathOptions& options,
+// One reading of an answer: its value and the fewest significant digits of its decimals.
+struct Reading {
+  Value value;
+  int digits = 0;
+};
+
+Reading read(math::Parser& parser, const std::string& text) {
+  Reading r;
+  r.value = parser.parse(text);
+  r.digits = parser.decimal_digits();
+  return r;
+}
+
+MathVerdict verify_math_locked(const std::string& gold_text, const std::string& pred_text_in, const MathOptions& options,
                                const Deadline& deadline) {
   math::use_high_precision();
   MathVerdict verdict;
-  std::string gold_text = last_boxed(gold).value_or(std::string(gold));
-  std::string pred_text = prediction_answer(prediction, options, deadline);
+  const std::string* pred_text = &pred_text_in;
   try {
     math::Parser parser(deadline);
-    Value g;
+    std::vector<Reading> golds, preds;
     try {
-      g = parser.parse(gold_text);
+      golds.push_back(read(parser, gold_text));
     } catch (const math::ParseError& e) {
       verdict.reason = "gold answer unreadable: " + e.message;
       return verdict;
     }
-    verdict.gold_parsed = math::to_string(g);
-    int gold_digits = parser.decimal_digits();
-    if (pred_text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    verdict.gold_parsed = math::to_string(golds[0].value);
+    if (pred_text->find_first_not_of(" \t\r\n") == std::string::npos) {
       verdict.reason = "empty answer";
       return verdict;
     }
-    Value p;
     try {
-      p = parser.parse(pred_text);
+      preds.push_back(read(parser, *pred_text));
     } catch (const math::ParseError& e) {
-      verdict.reason = e.too_large ? e.message : "unreadable answer: " + e.message;
+      verdict.reason = e.kind == math::ParseError::kTooLarge       ? e.message
+                       : e.kind == math::ParseError::kApproximation ? "approximation"
+                                                                    : "unreadable answer: " + e.message;
+      verdict.pred_parsed = e.message;
       return verdict;
     }
-    int pred_digits = parser.decimal_digits();
-    verdict.pred_parsed = math::to_string(p);
-    int digits = pred_digits == 0 ? gold_digits : gold_digits == 0 ? pred_digits : std::min(gold_digits, pred_digits);
-    verdict.correct = math::answers_equal(g, p, parser, deadline, digits);
-    if (!verdict.correct) verdict.reason = "not equal";
+    verdict.pred_parsed = math::to_string(preds[0].value);
+    for (auto [text, readings] : {std::pair{&gold_text, &golds}, std::pair{&*pred_text, &preds}}) {
+      if (auto comma = decimal_comma_reading(*text)) {
+        try {
+          readings->push_back(read(parser, *comma));
+        } catch (const math::ParseError&) {
+        }
+      }
+    }
+    bool false_equation = false;
+    for (const Reading& g : golds) {
+      for (const Reading& p : preds) {
+        int digits = p.digits == 0 ? g.digits : g.digits == 0 ? p.digits : std::min(g.digits, p.digits);
+        math::Comparison c = math::compare_answers(g.value, p.value, parser, deadline, digits, options.numeric_tolerance);
+        if (c.equal) {
+          verdict.correct = true;
+          return verdict;
+        }
+        false_equation = false_equation || c.false_equation;
+      }
+    }
+    verdict.reason = false_equation                                                         ? "a false equation"
+                     : math::is_approximation(golds[0].value, preds[0].value, preds[0].digits) ? "approximation"
+                                                                                             : "not equal";
   } catch (const DeadlineExceeded&) {
     verdict.correct = false;
     verdict.reason = "timeout";

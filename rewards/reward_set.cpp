@@ -88,6 +88,10 @@ void add_judges(FactoryTable& t) {
     o.answer_field = r.get("answer_field", o.answer_field);
     o.answer_tag = r.get("answer_tag", o.answer_tag);
     o.extraction = read_extraction(r);
+    o.numeric_tolerance = r.get("numeric_tolerance", o.numeric_tolerance);
+    if (!(o.numeric_tolerance >= 0 && o.numeric_tolerance < 1)) {
+      throw ConfigError(r.key_path("numeric_tolerance") + ": must be in [0, 1) (a relative tolerance; 0 compares exactly)");
+    }
     return std::make_unique<MathReward>(name, o);
   };
   t["code"] = [](const std::string& name, ConfigReader& r, const RewardServices& services) {

@@ -1,0 +1,22 @@
+// Internal to the math verifier (math.h): answers that are plain rational numbers, compared without
+// GiNaC. Most answers a reward sees are integers, decimals or simple fractions; GiNaC is not
+// thread-safe (its shared constants carry plain reference counts), so the verifier holds one lock
+// around every GiNaC use, and comparing plain numbers here, outside it, is what lets the reward
+// pool's threads verify in parallel.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "rewards/math.h"
+
+namespace r1::rewards::math {
+
+// The verdict for a gold and a predicted answer that both normalise to a plain rational: an
+// integer, a decimal, a/b or \frac{a}{b}, signed, each part within 18 digits. nullopt for anything
+// else, which the full verifier decides. The same verdict, reason and parsed forms the full
+// verifier gives (exact rationals compare exactly; a rounded decimal of the gold is an
+// "approximation"). Touches no GiNaC object.
+std::optional<MathVerdict> compare_plain(std::string_view gold, std::string_view pred);
+
+}  // namespace r1::rewards::math
