@@ -9,7 +9,7 @@
 namespace r1::bench {
 
 struct RewardsBenchOptions {
-  int samples = 20000;
+  int samples = 100000;
   int threads = 0;  // the second pass's threads (0: the machine's cores, at least 2)
 };
 

@@ -31,7 +31,7 @@ void add_tokenizer_bench(CLI::App* bench) {
 void add_rewards_bench(CLI::App* bench) {
   auto rewards_opt = std::make_shared<bench::RewardsBenchOptions>();
   auto* rw = bench->add_subcommand("rewards", "Math verifications per second and latency on a competition-style mix");
-  rw->add_option("--samples", rewards_opt->samples, "How many answers to verify (default 20000)")->check(CLI::PositiveNumber);
+  rw->add_option("--samples", rewards_opt->samples, "How many answers to verify (default 100000)")->check(CLI::PositiveNumber);
   rw->callback([rewards_opt] {
     rewards_opt->threads = global_options().threads;  // the parallel pass: --threads, else the cores (at least 2)
     bench::run_rewards_bench(*rewards_opt);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rewards/math_parse.h"
@@ -31,6 +32,18 @@ struct Token {
 // commands (\frac, \begin{pmatrix}, and the functions written without a backslash), symbols, and
 // the Unicode operators models write. Throws ParseError for a malformed or over-long number.
 std::vector<Token> tokenize(const std::string& s);
+
+// An answer read as far as it goes without GiNaC, so outside the verifier's lock: normalised
+// (normalize_latex), then a multiple-choice letter, a numeral with a base, text (it has words), or
+// the tokens the Reader turns into a value under the lock (Parser::read). Throws ParseError.
+struct Prepared {
+  enum Kind { kTokens, kText, kChoice, kNumeral } kind = kTokens;
+  std::string normalized;
+  std::vector<Token> tokens;  // kTokens
+  std::string text;           // kText: normalised text; kChoice: the letter; kNumeral: the digits
+  int base = 0;               // kNumeral
+};
+Prepared prepare(std::string_view answer);
 
 // True for the functions the parser reads ("sin", "log", "sqrt", ...; the name without its backslash).
 bool is_function(const std::string& word);

@@ -254,26 +254,29 @@ std::string exact_side(const std::string& s) {
 
 std::string normalize_latex(std::string_view answer) {
   std::string s(answer);
-  for (const char* d : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
-                        "\\displaystyle", "\\limits"}) {
-    replace_all(s, d, "");
+  // Most answers are plain ("42", "3/4"): the LaTeX rules cannot match without a backslash.
+  const bool latex = s.find('\\') != std::string::npos;
+  auto replace = [&](std::string_view from, std::string_view to) {
+    if (latex || from[0] != '\\') replace_all(s, from, to);
+  };
+  for (std::string_view d : {"\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\big", "\\Big",
+                             "\\displaystyle", "\\limits"}) {
+    replace(d, "");
   }
-  for (const char* d : {"\\!", "\\,", "\\;", "\\:", "\\qquad", "\\quad", "~", "\\(", "\\)", "\\[", "\\]", "\\$", "$$", "$", "\\%", "%", "^{\\circ}", "^\\circ", "\\circ", "°", "{,}", "\\dfrac", "\\tfrac", "\\cfrac"}) {
-    std::string_view from = d;
-    std::string to = from == "\\dfrac" || from == "\\tfrac" || from == "\\cfrac" ? "\\frac" : "";
-    replace_all(s, d, to);
+  for (std::string_view d : {"\\!", "\\,", "\\;", "\\:", "\\qquad", "\\quad", "~", "\\(", "\\)", "\\[", "\\]", "\\$", "$$", "$", "\\%", "%", "^{\\circ}", "^\\circ", "\\circ", "°", "{,}", "\\dfrac", "\\tfrac", "\\cfrac"}) {
+    replace(d, d == "\\dfrac" || d == "\\tfrac" || d == "\\cfrac" ? "\\frac" : "");
   }
-  replace_all(s, "\\\\", "\x01");  // protect the matrix row separator from the "\ " rule
-  replace_all(s, "\\ ", " ");
-  replace_all(s, "\x01", " \\\\ ");
-  replace_all(s, "\\mathbb{R}", "(-\\infty,\\infty)");
-  for (const char* d : {"\\lvert", "\\rvert", "\\vert", "\\mid"}) replace_all(s, d, "|");
-  replace_all(s, "\\varnothing", "\\emptyset");
+  replace("\\\\", "\x01");  // protect the matrix row separator from the "\ " rule
+  replace("\\ ", " ");
+  if (latex) replace_all(s, "\x01", " \\\\ ");
+  replace("\\mathbb{R}", "(-\\infty,\\infty)");
+  for (std::string_view d : {"\\lvert", "\\rvert", "\\vert", "\\mid"}) replace(d, "|");
+  replace("\\varnothing", "\\emptyset");
   s = exact_side(s);
   s = expand_repeating(s);
-  for (const char* cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mathit", "\\operatorname", "\\boxed",
-                          "\\mbox", "\\textnormal", "\\textrm", "\\textsf", "\\mathsf", "\\vec", "\\fbox"}) {
-    unwrap_command(s, cmd);
+  for (std::string_view cmd : {"\\text", "\\textbf", "\\textit", "\\mathrm", "\\mathbf", "\\mathit", "\\operatorname", "\\boxed",
+                               "\\mbox", "\\textnormal", "\\textrm", "\\textsf", "\\mathsf", "\\vec", "\\fbox"}) {
+    if (latex) unwrap_command(s, cmd);
   }
   // Number words: "3 million" is 3000000, "2 squared" is 4 (never silently 3 or 2).
   for (auto [word, math] : std::initializer_list<std::pair<const char*, const char*>>{

@@ -75,51 +75,57 @@ GiNaC::symbol& Parser::symbol(const std::string& name) {
   return it->second;
 }
 
-Value Parser::parse(std::string_view raw) {
-  decimal_digits_ = 0;
+Prepared prepare(std::string_view raw) {
   if (raw.size() > kMaxLength) too_large("an answer of " + std::to_string(raw.size()) + " characters");
-  std::string s = normalize_latex(raw);
+  Prepared p;
+  p.normalized = normalize_latex(raw);
+  const std::string& s = p.normalized;
   if (s.empty()) fail("empty answer");
   if (std::optional<std::string> letter = choice_letter(s)) {
-    Value v;
-    v.kind = Value::kChoice;
-    v.text = *letter;
-    return v;
-  }
-  if (std::optional<Numeral> n = numeral(s)) {
-    Value v;
-    v.kind = Value::kNumeral;
-    v.text = n->digits;
-    v.base = n->base;
-    return v;
-  }
-  std::vector<Token> tokens = tokenize(s);
-  bool words = std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.kind == Token::kWord; });
-  if (!words) {
-    Reader reader(tokens, *this, deadline_);
-    try {
-      Value v = reader.answer();
-      if (reader.at_end()) return v;
-      fail("unexpected '" + reader.peek().text + "'");
-    } catch (const GiNaC::pole_error&) {
-      fail("division by zero");
-    } catch (const std::domain_error& e) {
-      fail(e.what());
+    p.kind = Prepared::kChoice;
+    p.text = *letter;
+  } else if (std::optional<Numeral> n = numeral(s)) {
+    p.kind = Prepared::kNumeral;
+    p.text = n->digits;
+    p.base = n->base;
+  } else {
+    p.tokens = tokenize(s);
+    bool words = std::any_of(p.tokens.begin(), p.tokens.end(), [](const Token& t) { return t.kind == Token::kWord; });
+    if (words) {
+      p.kind = Prepared::kText;
+      p.text = normalize_text(s);
+      p.tokens.clear();
     }
   }
-  Value text;
-  text.kind = Value::kText;
-  text.text = normalize_text(s);
-  return text;
+  return p;
 }
 
-bool reads_as_text(std::string_view raw) {
-  if (raw.size() > kMaxLength) return false;
+Value Parser::read(const Prepared& p) {
+  decimal_digits_ = 0;
+  Value v;
+  switch (p.kind) {
+    case Prepared::kChoice: v.kind = Value::kChoice; v.text = p.text; return v;
+    case Prepared::kNumeral: v.kind = Value::kNumeral; v.text = p.text; v.base = p.base; return v;
+    case Prepared::kText: v.kind = Value::kText; v.text = p.text; return v;
+    case Prepared::kTokens: break;
+  }
+  Reader reader(p.tokens, *this, deadline_);
   try {
-    std::string s = normalize_latex(raw);
-    if (s.empty() || choice_letter(s) || numeral(s)) return false;
-    std::vector<Token> tokens = tokenize(s);
-    return std::any_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.kind == Token::kWord; });
+    v = reader.answer();
+    if (!reader.at_end()) fail("unexpected '" + reader.peek().text + "'");
+    return v;
+  } catch (const GiNaC::pole_error&) {
+    fail("division by zero");
+  } catch (const std::domain_error& e) {
+    fail(e.what());
+  }
+}
+
+Value Parser::parse(std::string_view raw) { return read(prepare(raw)); }
+
+bool reads_as_text(std::string_view raw) {
+  try {
+    return prepare(raw).kind == Prepared::kText;
   } catch (const ParseError&) {
     return false;
   }

@@ -33,12 +33,15 @@ struct ParseError {
   Kind kind = kUnreadable;
 };
 
+struct Prepared;  // math_lex.h: an answer normalised and tokenised, before GiNaC
+
 // Shares symbols between the gold answer and the prediction ("x" is the same GiNaC symbol in both),
 // and carries the deadline. Throws ParseError or DeadlineExceeded.
 class Parser {
  public:
   explicit Parser(const Deadline& deadline) : deadline_(deadline) {}
-  Value parse(std::string_view answer);
+  Value parse(std::string_view answer);  // read(prepare(answer))
+  Value read(const Prepared& answer);
   const std::map<std::string, GiNaC::symbol>& symbols() const { return symbols_; }
   // The symbol standing for \pm (a \pm b parses as a + pm * b).
   const GiNaC::symbol& pm() { return symbol("\\pm"); }

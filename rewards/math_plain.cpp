@@ -5,8 +5,6 @@
 #include <cmath>
 #include <string>
 
-#include "rewards/math_lex.h"
-#include "rewards/math_parse.h"
 
 namespace r1::rewards::math {
 namespace {
@@ -103,17 +101,9 @@ bool approximates(const Plain& gold, const Plain& pred) {
 
 }  // namespace
 
-std::optional<MathVerdict> compare_plain(std::string_view gold_text, std::string_view pred_text) {
-  if (gold_text.size() > kMaxLength || pred_text.size() > kMaxLength) return std::nullopt;
-  std::optional<Plain> gold, pred;
-  try {
-    gold = plain(normalize_latex(gold_text));
-    if (!gold) return std::nullopt;
-    pred = plain(normalize_latex(pred_text));
-    if (!pred) return std::nullopt;
-  } catch (const ParseError&) {
-    return std::nullopt;  // the full verifier says why
-  }
+std::optional<MathVerdict> compare_plain(std::string_view gold_normalized, std::string_view pred_normalized) {
+  std::optional<Plain> gold = plain(gold_normalized), pred = plain(pred_normalized);
+  if (!gold || !pred) return std::nullopt;
   MathVerdict v;
   v.gold_parsed = reduced(*gold);
   v.pred_parsed = reduced(*pred);

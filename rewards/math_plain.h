@@ -12,11 +12,12 @@
 
 namespace r1::rewards::math {
 
-// The verdict for a gold and a predicted answer that both normalise to a plain rational: an
-// integer, a decimal, a/b or \frac{a}{b}, signed, each part within 18 digits. nullopt for anything
+// The verdict for a gold and a predicted answer, both normalised (math_parse.h's normalize_latex),
+// that are plain rationals: an integer, a decimal, a/b or \frac{a}{b}, signed, each part within 18
+// digits. nullopt for anything
 // else, which the full verifier decides. The same verdict, reason and parsed forms the full
 // verifier gives (exact rationals compare exactly; a rounded decimal of the gold is an
 // "approximation"). Touches no GiNaC object.
-std::optional<MathVerdict> compare_plain(std::string_view gold, std::string_view pred);
+std::optional<MathVerdict> compare_plain(std::string_view gold_normalized, std::string_view pred_normalized);
 
 }  // namespace r1::rewards::math

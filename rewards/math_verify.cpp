@@ -8,6 +8,7 @@
 #include "rewards/math.h"
 #include "rewards/math_compare.h"
 #include "rewards/math_extract.h"
+#include "rewards/math_lex.h"
 #include "rewards/math_parse.h"
 #include "rewards/math_plain.h"
 
@@ -77,16 +78,77 @@ namespace {
 // through plain, non-atomic reference counts, so two threads verifying at once corrupt them and
 // crash (seen under the GRPO trainer's reward pool). Every GiNaC object lives inside one
 // verify_math_locked call, so one lock around it makes it safe. What needs no GiNaC runs before
-// the lock, in parallel: extraction, and plain numbers (math_plain.h), most of what rewards see.
-// Verifications under the lock take ~0.01-0.1 ms; a caller whose deadline passes while it waits
-// gets a timeout verdict.
+// the lock, in parallel: extraction, the clean-up and tokens (math_lex.h's prepare), and plain
+// numbers (math_plain.h), most of what rewards see.
 std::timed_mutex& ginac_mutex() {
   static std::timed_mutex m;
   return m;
 }
 
-MathVerdict verify_math_locked(const std::string& gold_text, const std::string& pred_text, const MathOptions& options,
+// Takes the GiNaC lock by the caller's deadline (false: it passed first). The lock is held for
+// ~10-50 us, less than putting a thread to sleep and waking it costs, so a waiter spins a while
+// before it sleeps: on 2 threads, sleeping at once made two threads slower than one (0.8x), spinning
+// up to 100 us made them 1.4-1.6x (r1 bench rewards, docs/benchmarks.md).
+bool lock_ginac(std::unique_lock<std::timed_mutex>& lock, const Deadline& deadline) {
+  constexpr auto kSpin = std::chrono::microseconds(100);
+  auto spin_until = std::min(Deadline::Clock::now() + kSpin, deadline.at());
+  do {
+    if (lock.try_lock()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  } while (Deadline::Clock::now() < spin_until);
+  if (deadline.at() == Deadline::Clock::time_point::max()) {
+    lock.lock();
+    return true;
+  }
+  return lock.try_lock_until(deadline.at());
+}
+
+// An answer prepared before the lock (math_lex.h's prepare: normalised, tokenised): its reading, or
+// why it has none, and its decimal-comma reading when it has one.
+struct Answer {
+  std::optional<math::Prepared> reading;
+  std::optional<math::ParseError> error;
+  std::optional<math::Prepared> comma_reading;
+};
+
+Answer prepare_answer(const std::string& text) {
+  Answer a;
+  try {
+    a.reading = math::prepare(text);
+  } catch (const math::ParseError& e) {
+    a.error = e;
+  }
+  if (std::optional<std::string> comma = decimal_comma_reading(text)) {
+    try {
+      a.comma_reading = math::prepare(*comma);
+    } catch (const math::ParseError&) {
+    }
+  }
+  return a;
+}
+
+MathVerdict verify_math_locked(const Answer& gold, const Answer& pred, bool blank, const MathOptions& options,
                                const Deadline& deadline);
+
+// Verifies extracted answers: plain numbers without GiNaC, the rest under the lock.
+MathVerdict verify_extracted(const std::string& gold_text, const std::string& pred_text, const MathOptions& options,
+                             const Deadline& deadline) {
+  Answer gold_answer = prepare_answer(gold_text), pred_answer = prepare_answer(pred_text);
+  if (options.numeric_tolerance == 0 && gold_answer.reading && pred_answer.reading) {
+    std::optional<MathVerdict> plain = math::compare_plain(gold_answer.reading->normalized, pred_answer.reading->normalized);
+    if (plain) return *plain;
+  }
+  std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
+  if (!lock_ginac(lock, deadline)) {
+    MathVerdict v;
+    v.reason = "timeout";
+    return v;
+  }
+  bool blank = pred_text.find_first_not_of(" \t\r\n") == std::string::npos;
+  return verify_math_locked(gold_answer, pred_answer, blank, options, deadline);
+}
 
 }  // namespace
 
@@ -99,18 +161,7 @@ MathVerdict verify_math(std::string_view gold, std::string_view prediction, cons
     v.reason = "no answer found";
     return v;
   }
-  if (options.numeric_tolerance == 0) {
-    if (std::optional<MathVerdict> plain = math::compare_plain(gold_text, *pred_text)) return *plain;
-  }
-  std::unique_lock<std::timed_mutex> lock(ginac_mutex(), std::defer_lock);
-  if (deadline.at() == Deadline::Clock::time_point::max()) {
-    lock.lock();
-  } else if (!lock.try_lock_until(deadline.at())) {
-    MathVerdict v;
-    v.reason = "timeout";
-    return v;
-  }
-  return verify_math_locked(gold_text, *pred_text, options, deadline);
+  return verify_extracted(gold_text, *pred_text, options, deadline);
 }
 
 namespace {
@@ -121,48 +172,55 @@ struct Reading {
   int digits = 0;
 };
 
-Reading read(math::Parser& parser, const std::string& text) {
+Reading read(math::Parser& parser, const math::Prepared& prepared) {
   Reading r;
-  r.value = parser.parse(text);
+  r.value = parser.read(prepared);
   r.digits = parser.decimal_digits();
   return r;
 }
 
-MathVerdict verify_math_locked(const std::string& gold_text, const std::string& pred_text_in, const MathOptions& options,
+std::string refusal(const math::ParseError& e) {
+  switch (e.kind) {
+    case math::ParseError::kTooLarge: return e.message;
+    case math::ParseError::kApproximation: return "approximation";
+    case math::ParseError::kUnreadable: break;
+  }
+  return "unreadable answer: " + e.message;
+}
+
+MathVerdict verify_math_locked(const Answer& gold, const Answer& pred, bool blank, const MathOptions& options,
                                const Deadline& deadline) {
   math::use_high_precision();
   MathVerdict verdict;
-  const std::string* pred_text = &pred_text_in;
   try {
     math::Parser parser(deadline);
     std::vector<Reading> golds, preds;
     try {
-      golds.push_back(read(parser, gold_text));
+      if (gold.error) throw *gold.error;
+      golds.push_back(read(parser, *gold.reading));
     } catch (const math::ParseError& e) {
       verdict.reason = "gold answer unreadable: " + e.message;
       return verdict;
     }
     verdict.gold_parsed = math::to_string(golds[0].value);
-    if (pred_text->find_first_not_of(" \t\r\n") == std::string::npos) {
+    if (blank) {
       verdict.reason = "empty answer";
       return verdict;
     }
     try {
-      preds.push_back(read(parser, *pred_text));
+      if (pred.error) throw *pred.error;
+      preds.push_back(read(parser, *pred.reading));
     } catch (const math::ParseError& e) {
-      verdict.reason = e.kind == math::ParseError::kTooLarge       ? e.message
-                       : e.kind == math::ParseError::kApproximation ? "approximation"
-                                                                    : "unreadable answer: " + e.message;
+      verdict.reason = refusal(e);
       verdict.pred_parsed = e.message;
       return verdict;
     }
     verdict.pred_parsed = math::to_string(preds[0].value);
-    for (auto [text, readings] : {std::pair{&gold_text, &golds}, std::pair{&*pred_text, &preds}}) {
-      if (auto comma = decimal_comma_reading(*text)) {
-        try {
-          readings->push_back(read(parser, *comma));
-        } catch (const math::ParseError&) {
-        }
+    for (auto [answer, readings] : {std::pair{&gold, &golds}, std::pair{&pred, &preds}}) {
+      if (!answer->comma_reading) continue;
+      try {
+        readings->push_back(read(parser, *answer->comma_reading));
+      } catch (const math::ParseError&) {
       }
     }
     bool false_equation = false;

@@ -14,6 +14,7 @@
 
 #include "core/jsonl.h"
 #include "rewards/math.h"
+#include "rewards/math_parse.h"
 #include "rewards/math_plain.h"
 #include "rewards/reward_set.h"
 
@@ -135,6 +136,7 @@ TEST_CASE("math: numeric_tolerance accepts close decimals of a non-integer gold,
 }
 
 TEST_CASE("math: plain numbers are compared without GiNaC, with the full verifier's verdicts", "[rewards][math]") {
+  using r1::rewards::math::normalize_latex;
   // Wrapped in braces an answer keeps its value but is no plain number, so the full verifier
   // decides it: both paths must agree on verdict, reason and parsed forms.
   const std::vector<std::string> forms = {"12", "-12", "0", "12.0", "012", "2,500", "2500", "3 000", "3000", "0.5", "1/2",
@@ -147,7 +149,7 @@ TEST_CASE("math: plain numbers are compared without GiNaC, with the full verifie
       INFO(gold << " vs " << pred);
       MathVerdict fast = verify_math(gold, pred);
       MathVerdict full = verify_math("{" + gold + "}", "{" + pred + "}");
-      plain += r1::rewards::math::compare_plain(gold, pred).has_value();
+      plain += r1::rewards::math::compare_plain(normalize_latex(gold), normalize_latex(pred)).has_value();
       CHECK(fast.correct == full.correct);
       CHECK(fast.reason == full.reason);
       CHECK(fast.gold_parsed == full.gold_parsed);
