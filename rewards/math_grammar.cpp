@@ -111,8 +111,10 @@ Value Reader::term() {
       GiNaC::ex d = as_expr(unary());
       if (d.is_zero()) fail("division by zero");
       left = of(as_expr(left) / d);
-    } else if (starts_primary() && left.kind == Value::kExpr) {
-      left = of(as_expr(left) * as_expr(power()));  // implicit: 2x, 4\sqrt{2}, 2(x+1)
+    } else if (starts_primary() && left.kind == Value::kExpr && !(peek().kind == Token::kNumber && i_ > 0 &&
+                                                                    t_[i_ - 1].kind == Token::kNumber)) {
+      // implicit: 2x, 4\sqrt{2}, 2(x+1); never two numbers side by side ("2 3" is no product, nor 23)
+      left = of(as_expr(left) * as_expr(power()));
     } else {
       break;
     }

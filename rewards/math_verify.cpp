@@ -34,8 +34,9 @@ std::optional<std::string> prediction_answer(std::string_view prediction, const 
   return math::final_statement(prediction);
 }
 
-// "3,75" is also read with a decimal comma (3.75): a lone comma between digits that does not group
-// thousands ("2,500" does, so it is 2500 only). Either reading may match; a bare "2,5" is never 25.
+// A predicted "3,75" is also read with a decimal comma (3.75): a lone comma between digits that does
+// not group thousands ("2,500" does, so it is 2500 only). Either reading may match; a bare "2,5" is
+// never 25. A gold answer is read one way only: datasets write lists with commas ("-2,1").
 std::optional<std::string> decimal_comma_reading(std::string_view text) {
   std::string t;
   for (char c : text) {
@@ -113,14 +114,14 @@ struct Answer {
   std::optional<math::Prepared> comma_reading;
 };
 
-Answer prepare_answer(const std::string& text) {
+Answer prepare_answer(const std::string& text, bool comma_reading) {
   Answer a;
   try {
     a.reading = math::prepare(text);
   } catch (const math::ParseError& e) {
     a.error = e;
   }
-  if (std::optional<std::string> comma = decimal_comma_reading(text)) {
+  if (std::optional<std::string> comma = comma_reading ? decimal_comma_reading(text) : std::nullopt) {
     try {
       a.comma_reading = math::prepare(*comma);
     } catch (const math::ParseError&) {
@@ -135,7 +136,7 @@ MathVerdict verify_math_locked(const Answer& gold, const Answer& pred, bool blan
 // Verifies extracted answers: plain numbers without GiNaC, the rest under the lock.
 MathVerdict verify_extracted(const std::string& gold_text, const std::string& pred_text, const MathOptions& options,
                              const Deadline& deadline) {
-  Answer gold_answer = prepare_answer(gold_text), pred_answer = prepare_answer(pred_text);
+  Answer gold_answer = prepare_answer(gold_text, false), pred_answer = prepare_answer(pred_text, true);
   if (options.numeric_tolerance == 0 && gold_answer.reading && pred_answer.reading) {
     std::optional<MathVerdict> plain = math::compare_plain(gold_answer.reading->normalized, pred_answer.reading->normalized);
     if (plain) return *plain;
@@ -216,10 +217,9 @@ MathVerdict verify_math_locked(const Answer& gold, const Answer& pred, bool blan
       return verdict;
     }
     verdict.pred_parsed = math::to_string(preds[0].value);
-    for (auto [answer, readings] : {std::pair{&gold, &golds}, std::pair{&pred, &preds}}) {
-      if (!answer->comma_reading) continue;
+    if (pred.comma_reading) {  // only the prediction's: a gold "-2,1" is a list, never -2.1
       try {
-        readings->push_back(read(parser, *answer->comma_reading));
+        preds.push_back(read(parser, *pred.comma_reading));
       } catch (const math::ParseError&) {
       }
     }
