@@ -72,8 +72,9 @@ Boxes find_boxes(std::string_view text) {
   return out;
 }
 
-// True when the text between two boxes only joins them: spacing, $, commas, "and", "or", "x =".
-bool only_connectives(std::string_view between) {
+// True when the text between two answers only joins them: spacing, $, commas, "and", "or", and
+// with `naming`, "x =" (between boxes: "x = \boxed{2} or x = \boxed{3}").
+bool only_connectives(std::string_view between, bool naming) {
   if (between.size() > 60) return false;
   std::string s(between);
   for (const char* joiner : {"\\qquad", "\\quad", "\\textrm{", "\\text{", "\\mbox{", "\\(", "\\)", "\\[", "\\]", "\\\\",
@@ -82,7 +83,9 @@ bool only_connectives(std::string_view between) {
   }
   std::istringstream words(s);
   for (std::string w; words >> w;) {
-    if (w == "and" || w == "or" || w == "=") continue;
+    if (w == "and" || w == "or") continue;
+    if (!naming) return false;
+    if (w == "=") continue;
     if (w.back() == '=') w.pop_back();
     // a variable the next box is the value of: x, x_1, x_{2} (braces are gone by now)
     bool variable = !w.empty() && is_alpha(w[0]) &&
@@ -223,6 +226,17 @@ bool is_copula(const std::string& w) {
 
 enum class Found { kAnswer, kNegated, kNone };
 
+// The run of candidates around [first, last] that only connectives join, as one list: "the roots are
+// 2 and 3" answers "2, 3", and "it is 5, 6, 7 or 8" is that list, never its first or last value.
+std::string joined_run(std::string_view s, const std::vector<Candidate>& all, size_t first, size_t last) {
+  auto joined = [&](size_t a, size_t b) { return only_connectives(s.substr(all[a].end, all[b].begin - all[a].end), false); };
+  while (first > 0 && joined(first - 1, first)) --first;
+  while (last + 1 < all.size() && joined(last, last + 1)) ++last;
+  std::string out;
+  for (size_t k = first; k <= last; ++k) out += (k > first ? ", " : "") + all[k].text;
+  return out;
+}
+
 // One sentence's answer: the first candidate after its last verb ("not A but B": B; "not A": none),
 // else its last candidate.
 Found sentence_answer(std::string_view s, std::string& answer) {
@@ -249,14 +263,14 @@ Found sentence_answer(std::string_view s, std::string& answer) {
       from = but;
       break;
     }
-    for (const Candidate& c : all) {
-      if (c.begin >= from) {
-        answer = c.text;
+    for (size_t k = 0; k < all.size(); ++k) {
+      if (all[k].begin >= from) {
+        answer = joined_run(s, all, k, k);
         return Found::kAnswer;
       }
     }
   }
-  answer = all.back().text;
+  answer = joined_run(s, all, all.size() - 1, all.size() - 1);
   return Found::kAnswer;
 }
 
@@ -267,7 +281,7 @@ std::optional<std::string> boxed_answer(std::string_view text) {
   if (found.truncated || found.boxes.empty()) return std::nullopt;
   const auto& b = found.boxes;
   size_t first = b.size() - 1;
-  while (first > 0 && only_connectives(text.substr(b[first - 1].end, b[first].begin - b[first - 1].end))) --first;
+  while (first > 0 && only_connectives(text.substr(b[first - 1].end, b[first].begin - b[first - 1].end), true)) --first;
   return join(b, first);
 }
 

@@ -7,8 +7,9 @@
 //   "answer is"      "the (final) answer is ..." up to the end of its sentence;
 //   final statement  the last sentence that states a number or a formula: what follows its last verb
 //                    ("the smallest $k$ is 12", "this gives 15"), "not 12 but 13" read as 13 and a bare
-//                    "not 12" as no answer, else its last formula or number. Numbers are never read out
-//                    of words: "G20", "mp3", "B52" hold none.
+//                    "not 12" as no answer, else its last formula or number; values only connectives
+//                    join are one list ("2 and 3"). Numbers are never read out of words: "G20",
+//                    "mp3", "B52" hold none.
 #pragma once
 
 #include <optional>
