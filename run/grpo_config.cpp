@@ -1,5 +1,6 @@
 // A GRPO stage's options from its recipe entry (docs/recipes.md lists them with TRL's and verl's
 // names for the same things). Every key is checked; a typo is refused naming the closest valid key.
+#include <cmath>
 #include <cstdlib>
 
 #include "core/config.h"
@@ -68,9 +69,8 @@ namespace {
 void read_objective(ConfigReader& r, GrpoConfig& c) {
   {
     ConfigReader s = r.child("sampling");
-    c.temperature = s.get("temperature", c.temperature);
-    c.top_p = s.get("top_p", c.top_p);
-    c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
+    SamplingSettings read = SamplingSettings::read(s, {c.temperature, c.top_p, c.max_new_tokens});
+    c.temperature = read.temperature, c.top_p = read.top_p, c.max_new_tokens = read.max_new_tokens;
     s.finish();
   }
   {
@@ -133,6 +133,9 @@ void read_eval(ConfigReader& r, EvalConfig& eval) {
   eval.limit = e.get("limit", eval.limit);
   eval.max_new_tokens = e.get("max_new_tokens", eval.max_new_tokens);
   eval.temperature = e.get("temperature", eval.temperature);
+  if (!std::isfinite(eval.temperature) || eval.temperature < 0)
+    throw ConfigError(e.key_path("temperature") + ": must be a number >= 0 (0: greedy)");
+  if (eval.max_new_tokens < 0) throw ConfigError(e.key_path("max_new_tokens") + ": must be >= 0 (0: the training limit)");
   eval.accuracy = e.get("accuracy_component", eval.accuracy);
   eval.format = e.get("format_component", eval.format);
   e.finish();

@@ -37,9 +37,8 @@ RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
   c.keep_per_prompt = r.get("keep_per_prompt", c.keep_per_prompt);
   {
     ConfigReader s = r.child("sampling");
-    c.temperature = s.get("temperature", c.temperature);
-    c.top_p = s.get("top_p", c.top_p);
-    c.max_new_tokens = s.get("max_new_tokens", c.max_new_tokens);
+    SamplingSettings read = SamplingSettings::read(s, {c.temperature, c.top_p, c.max_new_tokens});
+    c.temperature = read.temperature, c.top_p = read.top_p, c.max_new_tokens = read.max_new_tokens;
     s.finish();
   }
   if (const nlohmann::json* rw = r.raw("rewards")) c.rewards = rewards::RewardSet::current_spelling(*rw, r.key_path("rewards"));

@@ -1,6 +1,8 @@
 // Scored groups from the rollout workers: see sampling.h.
 #include "run/sampling.h"
 
+#include <cmath>
+
 #include <chrono>
 #include <cstdlib>
 
@@ -8,6 +10,17 @@
 #include "core/error.h"
 
 namespace r1::run {
+
+SamplingSettings SamplingSettings::read(ConfigReader& s, SamplingSettings d) {
+  d.temperature = s.get("temperature", d.temperature);
+  d.top_p = s.get("top_p", d.top_p);
+  d.max_new_tokens = s.get("max_new_tokens", d.max_new_tokens);
+  if (!std::isfinite(d.temperature) || d.temperature < 0)
+    throw ConfigError(s.key_path("temperature") + ": must be a number >= 0 (0: greedy)");
+  if (!(d.top_p > 0 && d.top_p <= 1)) throw ConfigError(s.key_path("top_p") + ": must be in (0, 1]");
+  if (d.max_new_tokens < 1) throw ConfigError(s.key_path("max_new_tokens") + ": must be >= 1");
+  return d;
+}
 
 RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   RolloutConfig c;

@@ -22,6 +22,17 @@ class ConfigReader;
 
 namespace r1::run {
 
+// The "sampling" object of a stage that samples (grpo, rejection-sample), checked as a worker checks
+// a request, so a bad value stops the recipe check rather than a worker after start-up:
+// temperature >= 0 (0: greedy), top_p in (0, 1], max_new_tokens >= 1. Errors name the key.
+struct SamplingSettings {
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t max_new_tokens = 1024;
+
+  static SamplingSettings read(ConfigReader& s, SamplingSettings defaults);
+};
+
 // Rollout workers of a stage that samples (grpo, rejection-sample, eval).
 struct RolloutConfig {
   int workers = 2;                     // local worker processes (ignored when addresses are given)

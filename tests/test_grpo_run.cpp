@@ -222,6 +222,13 @@ TEST_CASE("r1 run: recipe typos, bad overrides and malformed datasets get one cl
   CHECK(err.find("no stage named 'zeta'") != std::string::npos);
   CHECK(run_recipe(s, "badval", {"zero.clip.low=1.5"}, &err) != 0);
   CHECK(err.find("clip") != std::string::npos);
+  // Sampling settings a worker would refuse are refused by the recipe check, before any worker starts.
+  CHECK(run_recipe(s, "badtemp", {"zero.sampling.temperature=-1"}, &err) != 0);
+  CHECK(err.find("(zero).sampling.temperature: must be a number >= 0") != std::string::npos);
+  CHECK(run_recipe(s, "badtopp", {"zero.sampling.top_p=2"}, &err) != 0);
+  CHECK(err.find("(zero).sampling.top_p: must be in (0, 1]") != std::string::npos);
+  CHECK(run_recipe(s, "badeval", {"zero.eval.temperature=-0.5"}, &err) != 0);
+  CHECK(err.find("(zero).eval.temperature: must be a number >= 0") != std::string::npos);
 
   {
     std::ofstream out(s.data, std::ios::app);
