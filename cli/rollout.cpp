@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/torch_module.h"
+#include "core/log.h"
 #include "rollout/worker_options.h"
 
 namespace r1::cli {
@@ -21,6 +22,7 @@ void add_rollout_command(CLI::App& app) {
   serve->callback([o] {
     if (o->token.empty())
       if (const char* t = std::getenv("R1_ROLLOUT_TOKEN")) o->token = t;
+    if (std::string warning = rollout::exposure_warning(*o); !warning.empty()) log::warn() << warning;
     torch_commands().rollout_serve(torch_context(), *o);
   });
 }

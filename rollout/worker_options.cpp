@@ -8,6 +8,16 @@
 
 namespace r1::rollout {
 
+std::string exposure_warning(const WorkerOptions& o) {
+  const std::string& h = o.host;
+  bool loopback = h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+  if (loopback || !o.token.empty()) return "";
+  return "serving on " + h + " with no token: anyone who can reach port " + (o.port ? std::to_string(o.port) : "(any)") +
+         " can generate with this model and replace its weights. Set --token (or $R1_ROLLOUT_TOKEN) on the worker and "
+         "rollout.token in the recipe, and keep the port inside a private network (docs/recipes.md, \"Workers on other "
+         "machines\")";
+}
+
 void add_serve_options(CLI::App& serve, WorkerOptions& o) {
   serve.add_option("--model", o.model_dir, "Model folder (config.json, safetensors, tokenizer.json)")->required();
   serve.add_option("--host", o.host, "Address to bind (0.0.0.0: every interface; only with --token on shared networks)")

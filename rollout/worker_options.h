@@ -35,6 +35,11 @@ struct WorkerOptions {
   bool operator==(const WorkerOptions&) const = default;
 };
 
+// The warning a worker that serves beyond this machine without a token must print, or "" (a
+// loopback host, or a token set): with --host 0.0.0.0 (or any address other than 127.x / ::1 /
+// localhost) and no token, anyone who reaches the port can generate and replace the weights.
+std::string exposure_warning(const WorkerOptions& o);
+
 // Declares `rollout serve`'s flags on `serve`, writing into `o` (threads is r1's global --threads).
 void add_serve_options(CLI::App& serve, WorkerOptions& o);
 // `--device auto|cpu|cuda|cuda:N` on `app`, parsed into `device` (every command that runs a model

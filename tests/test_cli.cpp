@@ -304,3 +304,17 @@ TEST_CASE("cli: r1 bench train measures an update and whole GRPO steps at both s
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("huge") != std::string::npos);
 }
+
+TEST_CASE("cli: a worker serving beyond loopback without a token warns at start-up", "[cli][rollout]") {
+  // The model does not exist, so the worker stops right after its checks: the warning comes first.
+  Run open = run("rollout serve --host 0.0.0.0 --model /nonexistent/model", "", "R1_ROLLOUT_TOKEN=");
+  CHECK(open.exit_code != 0);
+  CHECK(open.err.find("serving on 0.0.0.0 with no token") != std::string::npos);
+  CHECK(open.err.find("--token") != std::string::npos);
+  Run tokened = run("rollout serve --host 0.0.0.0 --token s3cret --model /nonexistent/model");
+  CHECK(tokened.err.find("with no token") == std::string::npos);
+  Run from_env = run("rollout serve --host 0.0.0.0 --model /nonexistent/model", "", "R1_ROLLOUT_TOKEN=s3cret");
+  CHECK(from_env.err.find("with no token") == std::string::npos);
+  Run loopback = run("rollout serve --model /nonexistent/model", "", "R1_ROLLOUT_TOKEN=");
+  CHECK(loopback.err.find("with no token") == std::string::npos);
+}

@@ -232,3 +232,18 @@ TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve`
   o.token = "s3cret";
   for (const auto& a : r1::rollout::worker_command(o, true)) CHECK(a.find("s3cret") == std::string::npos);
 }
+
+TEST_CASE("rollout worker: an exposed worker without a token is warned about, a loopback or tokened one is not", "[rollout]") {
+  r1::rollout::WorkerOptions o;
+  CHECK(r1::rollout::exposure_warning(o).empty());  // 127.0.0.1 by default
+  for (const char* host : {"localhost", "::1", "127.0.0.2"}) {
+    o.host = host;
+    CHECK(r1::rollout::exposure_warning(o).empty());
+  }
+  for (const char* host : {"0.0.0.0", "::", "10.0.0.5", "my-node"}) {
+    o.host = host;
+    CHECK(r1::rollout::exposure_warning(o).find(std::string("serving on ") + host + " with no token") == 0);
+  }
+  o.token = "s3cret";
+  CHECK(r1::rollout::exposure_warning(o).empty());
+}
