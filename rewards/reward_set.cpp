@@ -1,5 +1,6 @@
 #include "rewards/reward_set.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -263,6 +264,12 @@ Score RewardSet::score(const Sample& sample, const Observer& observer) const {
       part = Score{0.0, {}, e.what(), {}};
     } catch (...) {
       part = Score{0.0, {}, "unknown exception", {}};
+    }
+    if (!std::isfinite(part.value)) {
+      // NaN or infinity would poison the group's advantages and skip every update: a zero with a
+      // reason naming the value, counted as the reward's failure.
+      part = Score{0.0, {}, std::string("non-finite value (") + (std::isnan(part.value) ? "nan" : "inf") + ")", {}};
+      failed = true;
     }
     if (failed) total.failed.push_back(id);
     total.components[id] = part.value;

@@ -36,6 +36,7 @@ TEST_CASE("a non-finite loss skips the update and leaves every weight as it was"
   TrainedPolicy policy{m, opt};
   StepUpdate u = grpo_update(policy, TrainBatch::from_groups({group}, false), UpdateOptions::of(c, 0));
   CHECK(u.skipped);
+  CHECK(u.non_finite);
   CHECK(u.optimizer_steps == 0);
   for (const auto& [n, t] : m.weights()) CHECK(at::equal(before[n], t.detach()));
   // The same batch with finite advantages trains.
@@ -44,4 +45,29 @@ TEST_CASE("a non-finite loss skips the update and leaves every weight as it was"
   CHECK_FALSE(u.skipped);
   CHECK(u.optimizer_steps == 1);
   CHECK_FALSE(at::equal(before["model.norm.weight"], m.weights().at("model.norm.weight").detach()));
+}
+
+TEST_CASE("a run whose updates keep failing stops, naming why, and a step with nothing to train on is no failure", "[grpo]") {
+  StepUpdate ok, nan, nothing;
+  nan.skipped = nan.non_finite = true;
+  nothing.skipped = true;
+  {
+    NonFiniteGuard guard;  // 9 failures in a row, then a good step: the streak starts again
+    for (int64_t s = 0; s < 9; ++s) guard.record(s, nan);
+    guard.record(9, ok);
+    for (int64_t s = 10; s < 19; ++s) guard.record(s, nan);
+    CHECK_NOTHROW(guard.finish());
+    CHECK_THROWS_WITH(guard.record(19, nan), Catch::Contains("steps 11-20: 10 updates in a row had a non-finite loss"));
+  }
+  {
+    NonFiniteGuard guard;  // a short run where every step failed
+    for (int64_t s = 0; s < 3; ++s) guard.record(s, nan);
+    CHECK_THROWS_WITH(guard.finish(), Catch::Contains("every one of the run's 3 steps had a non-finite loss"));
+  }
+  {
+    NonFiniteGuard guard;  // no learning signal is not divergence
+    for (int64_t s = 0; s < 30; ++s) guard.record(s, nothing);
+    CHECK_NOTHROW(guard.finish());
+  }
+  CHECK_NOTHROW(NonFiniteGuard().finish());  // a resumed run with nothing left to do
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "core/error.h"
@@ -46,6 +47,31 @@ TEST_CASE("plugin reward: broken plugins are refused at load time, by name", "[r
   CHECK_THROWS_WITH(set_of({{"kind", "plugin"}, {"path", R1_EXAMPLE_PLUGIN}, {"config", "not an object"}}),
                     Catch::Contains("create failed: bad config"));
   CHECK_THROWS_WITH(set_of({{"kind", "plugin"}}), Catch::Contains("rewards[0].path: required key is missing"));
+}
+
+TEST_CASE("plugin reward: a NaN or infinite value is a zero with a reason naming the reward, counted as its failure",
+          "[rewards][plugin]") {
+  RewardSet set = RewardSet::from_json(
+      nlohmann::json::array({{{"kind", "plugin"}, {"name", "broken"}, {"path", R1_PLUGIN_NAN}},
+                             {{"kind", "format"}, {"weight", 0.5}}}),
+      "rewards.json");
+  Sample s;
+  s.completion = "<think>a</think><answer>b</answer>";
+  Score score = set.score(s);
+  CHECK(std::isfinite(score.value));
+  CHECK(score.value == 0.5);  // the format reward still counts
+  CHECK(score.components.at("broken") == 0.0);
+  CHECK(score.reason.find("broken: non-finite value (nan)") != std::string::npos);
+  CHECK(score.failed == std::vector<std::string>{"broken"});
+  s.completion = "inf";
+  score = set.score(s);
+  CHECK(score.components.at("broken") == 0.0);
+  CHECK(score.reason.find("broken: non-finite value (inf)") != std::string::npos);
+  BatchScorer scorer(std::make_shared<RewardSet>(std::move(set)), 2);
+  BatchStats stats;
+  auto scores = scorer.score(std::vector<Sample>(4, s), &stats);
+  CHECK(stats.failures["broken"] == 4);
+  for (const auto& x : scores) CHECK(std::isfinite(x.value));
 }
 
 TEST_CASE("external reward: the Python example, kept running between samples", "[rewards][external]") {

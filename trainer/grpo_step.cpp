@@ -278,7 +278,7 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
   for (int64_t it = 0; it < o.iterations && !u.skipped; ++it)
     for (const auto& members : minibatches)
       if (!members.empty() && !run.minibatch_step(members)) {
-        u.skipped = true;
+        u.skipped = u.non_finite = true;
         break;
       }
   if (u.skipped) {
@@ -308,6 +308,7 @@ nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& k
                             const StepUpdate& u) {
   std::vector<double> reward, length;
   std::map<std::string, std::vector<double>> comp;
+  nlohmann::json failures = nlohmann::json::object();  // samples each reward failed on (timeout, error, non-finite)
   double truncated = 0, max_len = 0;
   for (const auto* part : {&kept, &dropped})
     for (const auto& g : *part)
@@ -317,9 +318,11 @@ nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& k
         max_len = std::max(max_len, static_cast<double>(s.ids.size()));
         truncated += s.truncated ? 1 : 0;
         for (const auto& [k, v] : s.score.components) comp[k].push_back(v);
+        for (const auto& k : s.score.failed) failures[k] = failures.value(k, 0) + 1;
       }
   nlohmann::json m;
   m["samples"] = reward.size();
+  m["reward_failures"] = failures;
   m["reward"] = mean_std_json(reward);
   nlohmann::json components = nlohmann::json::object();
   for (const auto& [k, v] : comp) components[k] = mean_std_json(v);
@@ -342,6 +345,25 @@ nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& k
   m["importance"] = {{"weight_mean", u.stats.is_weight / tok}, {"weight_max", u.stats.is_weight_max},
                      {"capped_fraction", u.stats.is_capped / tok}};
   return m;
+}
+
+void NonFiniteGuard::record(int64_t step, const StepUpdate& u) {
+  ++steps_;
+  if (!u.non_finite) {
+    in_a_row_ = 0;
+    return;
+  }
+  ++failed_;
+  if (++in_a_row_ >= kMaxInARow)
+    throw Error("steps " + std::to_string(step + 2 - in_a_row_) + "-" + std::to_string(step + 1) + ": " +
+                std::to_string(in_a_row_) + " updates in a row had a non-finite loss or gradient, so none changed the "
+                "policy; the run stops (its weights or learning rate diverged, or its inputs hold NaN: see metrics.jsonl)");
+}
+
+void NonFiniteGuard::finish() const {
+  if (steps_ > 0 && failed_ == steps_)
+    throw Error("every one of the run's " + std::to_string(steps_) + " steps had a non-finite loss or gradient, so "
+                "none changed the policy (its weights or learning rate diverged, or its inputs hold NaN: see metrics.jsonl)");
 }
 
 std::string progress_fields(const nlohmann::json& m) {

@@ -59,6 +59,7 @@ struct UpdateOptions {
 
 struct StepUpdate {
   bool skipped = false;     // a non-finite loss or gradient, or nothing to train on: no parameter changed
+  bool non_finite = false;  // skipped for a non-finite loss or gradient
   double loss = 0, grad_norm = 0, tokens = 0, entropy = 0;
   GrpoLossStats stats;      // summed over every pass
   int64_t optimizer_steps = 0;
@@ -78,6 +79,18 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
 nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& kept,
                             const std::vector<std::vector<run::ScoredSample>>& dropped, const run::GrpoConfig& config,
                             const StepUpdate& update);
+// A run stops, naming why, when its updates keep failing: 10 steps in a row with a non-finite loss or
+// gradient (the policy or its learning rate diverged), or, at its end, every step it ran. A step with
+// nothing to train on (no learning signal) is no failure.
+class NonFiniteGuard {
+ public:
+  static constexpr int64_t kMaxInARow = 10;
+  void record(int64_t step, const StepUpdate& update);  // throws r1::Error; `step` is 0-based
+  void finish() const;                                  // throws r1::Error when every recorded step failed
+ private:
+  int64_t steps_ = 0, failed_ = 0, in_a_row_ = 0;
+};
+
 // The progress line's fields: "reward 0.53  acc 0.41  fmt 0.90  len 38".
 std::string progress_fields(const nlohmann::json& metrics);
 

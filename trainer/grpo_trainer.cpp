@@ -438,6 +438,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   telemetry::StepProgress progress("grpo", c.steps, start_step);
   std::future<StepSamples> prefetch;  // step t+1's samples, generated while step t trains (max_staleness 1)
   int64_t step = start_step;
+  NonFiniteGuard non_finite;
   for (; step < c.steps; ++step) {
     StepTimes times;
     // 1. Collect this step's groups (already in flight when generation overlaps the update).
@@ -474,6 +475,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     add_rank_metrics(m, *trainee.optim, upd, run.group);
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
+    non_finite.record(step, upd);  // stops a run whose updates keep failing
 
     // 6. Checkpoint.
     if (saves_at(c, step, upd)) {
@@ -483,6 +485,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   }
   if (prefetch.valid()) prefetch.wait();
   progress.finish();
+  non_finite.finish();
 
   result.steps = step;
   finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir);
