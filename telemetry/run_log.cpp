@@ -29,6 +29,28 @@ void flatten(const nlohmann::json& j, const std::string& prefix, TensorBoardWrit
   }
 }
 
+// Rewrites a JSON-lines log without the rows of steps after `last_step` (and without a line cut off by
+// a crash), through a temporary file renamed over it, so a crash here loses nothing.
+void cut_back(const std::string& path, int64_t last_step) {
+  if (!fs::exists(path)) return;
+  const std::string tmp = path + ".cut";
+  {
+    std::ifstream in(path);
+    std::ofstream out(tmp, std::ios::trunc);
+    for (std::string line; std::getline(in, line);) {
+      auto row = nlohmann::json::parse(line, nullptr, false);
+      if (!row.is_discarded() && row.is_object() && row.value("step", int64_t{0}) <= last_step) out << line << "\n";
+    }
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw Error(path + ": cannot cut the log back to step " + std::to_string(last_step) + " (disk full?)");
+    }
+  }
+  fs::rename(tmp, path);
+}
+
 }  // namespace
 
 RunLog::RunLog(const std::string& run_dir, int64_t resume_step, bool tensorboard) : dir_(run_dir) {
@@ -37,23 +59,21 @@ RunLog::RunLog(const std::string& run_dir, int64_t resume_step, bool tensorboard
   if (ec) throw Error(run_dir + ": cannot create the run folder: " + ec.message());
   const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   const std::string rollouts_path = (fs::path(run_dir) / "rollouts.jsonl").string();
-  if (resume_step >= 0 && fs::exists(metrics_path)) {
+  if (resume_step >= 0) {
     // Keep the rows of steps the checkpoint covers; the resumed run writes the later ones again.
-    std::vector<std::string> keep;
-    std::ifstream in(metrics_path);
-    std::string line;
-    while (std::getline(in, line)) {
-      auto row = nlohmann::json::parse(line, nullptr, false);
-      if (!row.is_discarded() && row.is_object() && row.value("step", int64_t{0}) <= resume_step) keep.push_back(line);
-    }
-    std::ofstream out(metrics_path, std::ios::trunc);
-    for (const auto& l : keep) out << l << "\n";
+    cut_back(metrics_path, resume_step);
+    cut_back(rollouts_path, resume_step);
   }
   const auto mode = resume_step >= 0 ? std::ios::app : std::ios::trunc;
   metrics_.open(metrics_path, std::ios::out | mode);
   rollouts_.open(rollouts_path, std::ios::out | mode);
   if (!metrics_ || !rollouts_) throw Error(run_dir + ": cannot write metrics.jsonl / rollouts.jsonl");
-  if (tensorboard) tb_ = std::make_unique<TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());
+  if (tensorboard) {
+    tb_ = std::make_unique<TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());
+    // TensorBoard drops the earlier files' points after this step when it reads a restart marker
+    // (its purge of orphaned data): the redone steps are not drawn twice.
+    if (resume_step >= 0) tb_->session_start(resume_step);
+  }
 }
 
 RunLog::~RunLog() = default;

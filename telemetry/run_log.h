@@ -21,8 +21,9 @@ class TensorBoardWriter;
 
 class RunLog {
  public:
-  // resume_step >= 0: continue a run; metrics.jsonl rows of later steps (from the interrupted run,
-  // which the resumed one redoes) are dropped. -1: a fresh run (existing files are replaced).
+  // resume_step >= 0: continue a run; the rows of later steps in metrics.jsonl and rollouts.jsonl (from
+  // the interrupted run, which the resumed one redoes) are dropped, and TensorBoard is told to drop
+  // its points after resume_step (a restart marker). -1: a fresh run (existing files are replaced).
   RunLog(const std::string& run_dir, int64_t resume_step, bool tensorboard = true);
   ~RunLog();
 

@@ -1,5 +1,6 @@
 // TensorBoard event files: CRC32C, TFRecord framing and a hand-written protobuf encoder for the few
-// Event fields TensorBoard needs (wall_time, step, file_version, summary with scalar or text values).
+// Event fields TensorBoard needs (wall_time, step, file_version, summary with scalar or text values,
+// session_log for a restart).
 // Field numbers are those of tensorflow/core/util/event.proto and framework/summary.proto, tensor.proto.
 #include "telemetry/tensorboard.h"
 
@@ -167,6 +168,16 @@ void TensorBoardWriter::text(const std::string& tag, const std::string& value, i
   put_bytes(v, 9, metadata);
   put_bytes(v, 8, tensor);
   append_event(summary_event(now_seconds(), step, v));
+}
+
+void TensorBoardWriter::session_start(int64_t step) {
+  // Event { session_log = 7 { status = 1: START (1) } }
+  std::string log;
+  put_tag(log, 1, 0);
+  put_varint(log, 1);
+  std::string e = event_header(now_seconds(), step);
+  put_bytes(e, 7, log);
+  append_event(e);
 }
 
 void TensorBoardWriter::append_event(const std::string& event) {

@@ -34,6 +34,10 @@ class TensorBoardWriter {
   // A text summary (the Text dashboard: a scalar DT_STRING tensor, plugin "text"); wall time now.
   void text(const std::string& tag, const std::string& value, int64_t step);
 
+  // A restart marker (SessionLog START at `step`): TensorBoard then drops the points earlier files of
+  // the folder hold for later steps (purge_orphaned_data), so a resumed run's redone steps show once.
+  void session_start(int64_t step);
+
   // Writes buffered records to the file. Records are also written whenever the buffer passes 64 KiB.
   void flush();
 

@@ -1,4 +1,4 @@
-// telemetry/run_log.h: metrics and rollouts as JSON lines (a resume drops the later steps' metrics),
+// telemetry/run_log.h: metrics and rollouts as JSON lines (a resume drops the later steps' rows),
 // the progress line and durations.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -25,6 +25,9 @@ TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later ste
   }
   CHECK(fs::exists(dir / "tensorboard"));
   {
+    std::ofstream(dir / "rollouts.jsonl", std::ios::app) << "{\"step\": 2}\n{\"step\": 3}\n{\"step\": 4, \"compl";  // cut by a crash
+  }
+  {
     r1::telemetry::RunLog log(dir.string(), 2);
     log.metrics(3, {{"loss", 9.0}});
     log.rollout({{"step", 3}});
@@ -38,9 +41,10 @@ TEST_CASE("run log: metrics and rollouts as JSON lines, a resume drops later ste
   CHECK(rows[2]["step"] == 3);
   CHECK(rows[2]["loss"] == 9.0);
   std::ifstream rin(dir / "rollouts.jsonl");
-  int n = 0;
-  for (std::string line; std::getline(rin, line);) ++n;
-  CHECK(n == 2);  // rollouts are never dropped
+  std::vector<int> steps;
+  for (std::string line; std::getline(rin, line);) steps.push_back(nlohmann::json::parse(line)["step"].get<int>());
+  CHECK(steps == std::vector<int>{1, 2, 3});  // the interrupted run's step 3 and 4 rows are gone, the redone 3 stays
+  CHECK_FALSE(fs::exists(dir / "rollouts.jsonl.cut"));
   CHECK(r1::telemetry::StepProgress::render("grpo", 5, 10, "reward 0.50", 2.0) ==
         "grpo [##########----------] 5/10  reward 0.50  2.0 s/step  ETA 10s");
   CHECK(r1::telemetry::format_duration(272) == "4m32s");

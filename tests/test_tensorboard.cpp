@@ -106,6 +106,7 @@ struct Event {
   std::string file_version, tag, text, plugin;
   bool has_scalar = false;
   float scalar = 0;
+  int session_status = 0;  // SessionLog.status: 1 START
 };
 Event decode_event(const std::string& data) {
   Event e;
@@ -129,6 +130,9 @@ Event decode_event(const std::string& data) {
           for (const Field& t : fields(v.bytes))
             if (t.number == 8) e.text = t.bytes;
       }
+    } else if (f.number == 7 && f.wire == 2) {
+      for (const Field& l : fields(f.bytes))
+        if (l.number == 1 && l.wire == 0) e.session_status = static_cast<int>(l.value);
     } else {
       FAIL("unexpected Event field " << f.number << " wire type " << f.wire);
     }
@@ -334,4 +338,22 @@ TEST_CASE("tensorboard: TensorBoard itself reads the file, where installed", "[t
       "sys.exit(0 if [(e.step, e.value) for e in s] == [(i, 0.5 * i) for i in range(5)] else 1)\" " +
       dir.string();
   CHECK(std::system(cmd.c_str()) == 0);
+}
+
+TEST_CASE("tensorboard: a restart marker is a SessionLog START at its step", "[tensorboard]") {
+  fs::path dir = fresh_dir("restart");
+  std::string path;
+  {
+    TensorBoardWriter w(dir.string());
+    path = w.path();
+    w.session_start(42);
+    w.scalar("loss", 1.0, 43);
+  }
+  auto records = read_records(slurp(path));
+  REQUIRE(records.size() == 3);
+  Event marker = decode_event(records[1]);
+  CHECK(marker.step == 42);
+  CHECK(marker.session_status == 1);
+  CHECK_FALSE(marker.has_scalar);
+  CHECK(decode_event(records[2]).step == 43);
 }
