@@ -164,12 +164,38 @@ TEST_CASE("r1 run --resume: the steps after the checkpoint give the uninterrupte
     CHECK(b[i]["response_length"]["mean"].get<double>() == a[i]["response_length"]["mean"].get<double>());
   }
   CHECK(b[3]["loss"].get<double>() != 0.0);
+  // rollouts.jsonl ends at the checkpoint too: the interrupted run's rows are not there twice.
+  const auto ra = rows(s.dir / "runs/straight/zero/rollouts.jsonl");
+  const auto rb = rows(s.dir / "runs/broken/zero/rollouts.jsonl");
+  CHECK(rb.size() == ra.size());
+  for (size_t i = 0; i < std::min(ra.size(), rb.size()); ++i) CHECK(rb[i]["step"] == ra[i]["step"]);
   // The summary of the resumed run carries the base evaluation it read back, field for field.
   const auto base = nlohmann::json::parse(slurp(s.dir / "runs/broken/zero/base_eval.json"));
   const auto summary = nlohmann::json::parse(slurp(s.dir / "runs/broken/zero/summary.json"));
   CHECK(summary["base"] == base);
   CHECK(summary["base"] == nlohmann::json::parse(slurp(s.dir / "runs/straight/zero/summary.json"))["base"]);
   CHECK(base["samples"] == 4);
+}
+
+TEST_CASE("r1 run: a rerun whose new input is broken fails before it moves the stage's results aside", "[grpo-run]") {
+  Setup s("badrerun");
+  REQUIRE(run_recipe(s, "keep", {"zero.steps=1"}) == 0);
+  const fs::path stage = s.dir / "runs/keep/zero";
+  // A truncated copy of the model: its safetensors header promises more bytes than the file holds.
+  const fs::path broken = std::string(s.dir / "broken-model");
+  fs::copy(s.model, broken);
+  fs::resize_file(broken / "model.safetensors", fs::file_size(broken / "model.safetensors") / 2);
+  std::string err;
+  CHECK(run_recipe(s, "keep", {"zero.steps=1", "zero.model=" + broken.string()}, &err) != 0);
+  CHECK(err.find("stage 'zero': model: ") != std::string::npos);
+  CHECK(err.find("model.safetensors") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "runs/keep/zero.replaced-1"));  // the finished results stay where they were
+  CHECK(nlohmann::json::parse(slurp(stage / "stage.json"))["status"] == "done");
+  CHECK(fs::exists(stage / "model/model.safetensors"));
+  // A missing training file is refused the same way.
+  CHECK(run_recipe(s, "keep", {"zero.steps=1", "zero.train=" + (s.dir / "nope.jsonl")}, &err) != 0);
+  CHECK(err.find("stage 'zero': train: ") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.dir / "runs/keep/zero.replaced-1"));
 }
 
 TEST_CASE("r1 run: a rollout worker killed mid-run, its groups are retried and the run goes on", "[grpo-run]") {

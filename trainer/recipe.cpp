@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "run/recipe_plan.h"
 #include "run/run_lock.h"
+#include "run/stage_inputs.h"
 #include "trainer/distributed.h"
 #include "trainer/stages.h"
 
@@ -66,6 +67,7 @@ void run_kind(const run::PlannedStage& p, const run::StageContext& context) {
 
 // A cached kind is made whole or not at all: built in a .partial folder, renamed when done.
 void run_cached_stage(const run::PlannedStage& p, const RecipeRun& run) {
+  run::check_stage_inputs(p.name, p.config);
   fs::remove_all(p.dir);
   const std::string tmp = p.dir + ".partial";
   fs::remove_all(tmp);
@@ -89,6 +91,7 @@ void write_state(const run::PlannedStage& p, const char* status) {
 // A training stage: stage.json says "running" while it runs, so an interruption resumes next time.
 void run_stage(const run::PlannedStage& p, const RecipeRun& run) {
   const bool resume = p.action == run::StageAction::kResume;
+  run::check_stage_inputs(p.name, p.config);  // before the folder is touched: a bad input moves nothing aside
   if (!resume && fs::exists(p.dir)) set_aside(p);
   fs::create_directories(p.dir);
   write_state(p, "running");
@@ -101,6 +104,7 @@ void run_stage(const run::PlannedStage& p, const RecipeRun& run) {
 // (renamed when whole); the other ranks write what they must into scratch folders of their own.
 void run_stage_on_all_ranks(const run::PlannedStage& p, const RecipeRun& run, run::Collective& group) {
   const bool resume = p.action == run::StageAction::kResume;
+  run::check_stage_inputs(p.name, p.config);  // on every rank (the same inputs): all stop together
   const std::string scratch = p.dir + ".rank-" + std::to_string(group.rank());
   std::string dir = p.dir;
   if (p.in_cache) dir = group.leader() ? p.dir + ".partial" : scratch;
