@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "tests/run_helpers.h"
@@ -110,4 +112,36 @@ TEST_CASE("optimiser config: typos and bad values name the key", "[optim]") {
   CHECK(c.zero_stage == 2);
   CHECK(!c.overlap_comm);
   CHECK(c.bucket_cap_mb == 4);
+}
+
+TEST_CASE("optimiser state on a full disk: an r1::Error naming the file, no abort, nothing half-written left", "[optim]") {
+  const fs::path dir = fresh_dir("optim-full");
+  r1::run::OptimConfig c;
+  at::Tensor w = at::ones({64, 64}).set_requires_grad(true);
+  Optimizer a({{"x.weight", w}}, c, 10);
+  (w * w).sum().backward();
+  a.step(0);
+  // A file-size limit stands in for a full disk (a write past it fails with EFBIG, as ENOSPC would);
+  // the signal it raises is ignored, as a process writing to a full disk gets none.
+  struct rlimit before {};
+  getrlimit(RLIMIT_FSIZE, &before);
+  struct rlimit small = before;
+  small.rlim_cur = 16 * 1024;  // the state is ~33 KB
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  std::string message;
+  try {
+    a.save((dir / "opt.pt").string());
+  } catch (const r1::Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(message.find("opt.pt") != std::string::npos);
+  CHECK(message.find("cannot write the optimiser state") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "opt.pt"));
+  for (const auto& entry : fs::directory_iterator(dir)) FAIL_CHECK("left behind: " << entry.path());
+  a.save((dir / "opt.pt").string());  // space again: it saves
+  CHECK(fs::exists(dir / "opt.pt"));
+  fs::remove_all(dir);
 }

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/config.h"
@@ -212,12 +215,31 @@ void Optimizer::save(const std::string& path) {
       if (impl.group) impl.drop_foreign_state();
     }
   } drop{*impl_};
+  // LibTorch's own file writer finishes the file in its destructor and throws from there when the disk
+  // is full, which aborts the process. So the archive streams into a writer of ours that only records
+  // a failure; the failure is reported once LibTorch is done, and a half-written file never stays.
+  const std::string tmp = path + ".partial";
+  std::FILE* file = std::fopen(tmp.c_str(), "wb");
+  if (!file) throw Error(path + ": cannot write the optimiser state (" + std::strerror(errno) + ")");
+  int write_error = 0;
   try {
     torch::serialize::OutputArchive archive;
     impl_->adamw->save(archive);
-    archive.save_to(path);
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      if (write_error == 0 && std::fwrite(data, 1, size, file) != size) write_error = errno ? errno : EIO;
+      return size;
+    });
   } catch (const c10::Error& e) {
+    std::fclose(file);
+    std::remove(tmp.c_str());
     throw Error(path + ": cannot write the optimiser state: " + e.what_without_backtrace());
+  }
+  if (std::fflush(file) != 0 && write_error == 0) write_error = errno;
+  if (std::fclose(file) != 0 && write_error == 0) write_error = errno;
+  if (write_error == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) write_error = errno;
+  if (write_error != 0) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot write the optimiser state (" + std::strerror(write_error) + "; disk full?)");
   }
 }
 
