@@ -68,6 +68,28 @@ PromptDataset PromptDataset::load(const std::string& path, bool skip_bad_lines, 
   return d;
 }
 
+size_t PromptDataset::drop_rows(const std::function<std::optional<std::string>(const PromptRow&)>& refuse,
+                                bool skip_bad_lines) {
+  std::vector<PromptRow> kept;
+  kept.reserve(rows_.size());
+  size_t dropped = 0;
+  for (PromptRow& r : rows_) {
+    std::optional<std::string> why = refuse(r);
+    if (!why) {
+      kept.push_back(std::move(r));
+      continue;
+    }
+    const std::string where = path_ + ":" + std::to_string(r.line) + ": " + *why;
+    if (!skip_bad_lines) throw ConfigError(where);
+    if (dropped++ == 0) log::warn() << where << " (skipped; further such rows are counted)";
+  }
+  rows_ = std::move(kept);
+  skipped_ += dropped;
+  if (dropped > 0) log::warn() << path_ << ": " << dropped << " rows left out";
+  if (rows_.empty()) throw Error(path_ + ": no usable rows");
+  return dropped;
+}
+
 std::vector<size_t> PromptDataset::order(int64_t epoch) const {
   std::vector<size_t> idx(rows_.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,12 @@ class PromptDataset {
   size_t skipped() const { return skipped_; }
   const PromptRow& row(size_t i) const { return rows_[i]; }
   const std::vector<PromptRow>& rows() const { return rows_; }
+
+  // Rows `refuse` finds a fault with (it returns why, or nullopt): with skip_bad_lines left out and
+  // counted in skipped(), logged once with the line; otherwise a ConfigError "<file>:<line>: <why>".
+  // Call it right after load(), before any row is drawn (the rows' indices change). Returns how many
+  // rows it left out.
+  size_t drop_rows(const std::function<std::optional<std::string>(const PromptRow&)>& refuse, bool skip_bad_lines);
 
   // The next `n` rows (as indices into rows()) from `position`, which moves on; crossing the end of
   // an epoch reshuffles.

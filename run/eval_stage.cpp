@@ -96,10 +96,14 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   nlohmann::json out = {{"data", c.eval.data}, {"rows", nlohmann::json::array()}};
   for (const auto& e : present) {
     const Tokenizer tokenizer = Tokenizer::load(e.model);
+    PromptDataset fitting = data;  // each model's context decides which prompts it can answer
+    check_prompt_lengths(fitting, PromptRenderer(tokenizer, c.prompt_template),
+                         checkpoint::read_model_config(e.model + "/config.json").max_position_embeddings,
+                         c.eval.max_new_tokens, c.skip_bad_lines);
     rollout::RolloutClient client(c.rollout.client_options(r1_binary, e.model, 1, 0));
     Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(e.model));
     EvalRow row{e.name, e.model, {}, 0};
-    row.result = evaluate(sampler, data, c.eval, c.eval.max_new_tokens, c.target_language, c.seed, &row.seconds);
+    row.result = evaluate(sampler, fitting, c.eval, c.eval.max_new_tokens, c.target_language, c.seed, &row.seconds);
     log::info() << "eval: " << e.name << ": accuracy " << row.result.accuracy << ", format " << row.result.format_rate
                 << ", language " << row.result.language_consistency << " (" << row.result.samples << " samples, "
                 << static_cast<int64_t>(row.seconds) << " s)";

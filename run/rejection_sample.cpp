@@ -200,7 +200,10 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   fs::create_directories(run_dir);
   const std::vector<nlohmann::json> passthrough = read_passthrough(c);  // bad input found before sampling
   const Tokenizer tokenizer = Tokenizer::load(c.model);
-  const PromptDataset data = PromptDataset::load(c.prompts, c.skip_bad_lines, c.seed);
+  PromptDataset data = PromptDataset::load(c.prompts, c.skip_bad_lines, c.seed);
+  check_prompt_lengths(data, PromptRenderer(tokenizer, c.prompt_template),
+                       checkpoint::read_model_config(c.model + "/config.json").max_position_embeddings, c.max_new_tokens,
+                       c.skip_bad_lines);
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
   rollout::RolloutClient client(c.rollout.client_options(r1_binary, c.model, c.samples_per_prompt, 0));

@@ -77,26 +77,49 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
 Sampler::Sampler(rollout::GroupGenerator& client, const Tokenizer& tokenizer, const std::string& prompt_template,
                  std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
                  const std::vector<int64_t>& model_eos_ids)
-    : client_(client), tokenizer_(tokenizer), scorer_(std::move(scorer)), target_language_(std::move(target_language)) {
-  template_.emplace(prompt_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(prompt_template, &tokenizer));
-  stop_ids_ = stop_token_ids(tokenizer, &*template_, model_eos_ids);
+    : client_(client),
+      tokenizer_(tokenizer),
+      renderer_(tokenizer, prompt_template),
+      scorer_(std::move(scorer)),
+      target_language_(std::move(target_language)) {
+  stop_ids_ = stop_token_ids(tokenizer, &renderer_.chat_template(), model_eos_ids);
 }
 
-const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {
-  auto it = prompts_.find(row);
-  if (it != prompts_.end()) return it->second.second;
-  const PromptRow& r = data.row(row);
+PromptRenderer::PromptRenderer(const Tokenizer& tokenizer, const std::string& prompt_template)
+    : tokenizer_(tokenizer),
+      template_(prompt_template.empty() ? ChatTemplate::detect(tokenizer) : ChatTemplate::resolve(prompt_template, &tokenizer)) {}
+
+std::string PromptRenderer::text(const PromptRow& r) const {
   std::vector<ChatMessage> messages;
   if (!r.prompt.empty())
     messages.push_back({"user", r.prompt, std::nullopt});
   else
     messages = parse_messages(r.messages, "line " + std::to_string(r.line));
-  std::string text = template_->render(messages);
+  return template_.render(messages);
+}
+
+const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {
+  auto it = prompts_.find(row);
+  if (it != prompts_.end()) return it->second.second;
+  std::string text = renderer_.text(data.row(row));
   std::vector<int32_t> ids32 = tokenizer_.encode(text);
   auto& slot = prompts_[row];
   slot.first = std::move(text);
   slot.second.assign(ids32.begin(), ids32.end());
   return slot.second;
+}
+
+size_t check_prompt_lengths(PromptDataset& data, const PromptRenderer& renderer, int64_t context, int64_t max_new_tokens,
+                            bool skip_bad_lines) {
+  const int64_t room = context - max_new_tokens;
+  return data.drop_rows(
+      [&](const PromptRow& r) -> std::optional<std::string> {
+        const auto n = static_cast<int64_t>(renderer.length(r));
+        if (n <= room) return std::nullopt;
+        return "its prompt is " + std::to_string(n) + " tokens; with max_new_tokens " + std::to_string(max_new_tokens) +
+               " it does not fit the model's context of " + std::to_string(context);
+      },
+      skip_bad_lines);
 }
 
 void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, const rollout::SamplingParams& params,

@@ -61,6 +61,20 @@ struct RolloutConfig {
 };
 
 
+// A dataset row's prompt as the model sees it: a "prompt" string as the user's turn, or the row's
+// "messages", through the recipe's template (a name or file; "" = the tokenizer's own).
+class PromptRenderer {
+ public:
+  PromptRenderer(const Tokenizer& tokenizer, const std::string& prompt_template);
+  std::string text(const PromptRow& row) const;  // throws ConfigError for messages it cannot render
+  size_t length(const PromptRow& row) const { return tokenizer_.encode(text(row)).size(); }
+  const ChatTemplate& chat_template() const { return template_; }
+
+ private:
+  const Tokenizer& tokenizer_;
+  ChatTemplate template_;
+};
+
 struct ScoredSample {
   size_t row = 0;                   // in the dataset
   int index = 0;                    // within its group
@@ -83,6 +97,7 @@ class Sampler {
 
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
+  const PromptRenderer& renderer() const { return renderer_; }
 
   // One group of params.n samples per row, scored; on_group runs on the calling thread as each group
   // completes (groups in finishing order; `k` is the group's place in `rows`). Group k samples with
@@ -94,11 +109,18 @@ class Sampler {
  private:
   rollout::GroupGenerator& client_;
   const Tokenizer& tokenizer_;
-  std::optional<ChatTemplate> template_;
+  PromptRenderer renderer_;
   std::shared_ptr<const rewards::BatchScorer> scorer_;
   std::string target_language_;
   std::vector<int64_t> stop_ids_;
   std::map<size_t, std::pair<std::string, std::vector<int64_t>>> prompts_;
 };
+
+// Leaves out (skip_bad_lines: counted, logged once) or refuses (naming the line) every row whose
+// rendered prompt leaves fewer than `max_new_tokens` of the model's `context`, which a worker would
+// refuse only once the row is drawn, ending the run. Returns how many rows it left out.
+size_t check_prompt_lengths(PromptDataset& data, const PromptRenderer& renderer, int64_t context, int64_t max_new_tokens,
+                            bool skip_bad_lines);
+
 
 }  // namespace r1::run

@@ -287,6 +287,24 @@ TEST_CASE("r1 run: recipe typos, bad overrides and malformed datasets get one cl
   CHECK(err.find("/nonexistent/model") != std::string::npos);
 }
 
+TEST_CASE("r1 run: a prompt too long for the model's context is named at load, or left out and counted", "[grpo-run]") {
+  Setup s("longprompt");
+  {
+    std::ofstream out(s.data, std::ios::app);
+    out << "{\"prompt\": \"" << std::string(5000, '7') << "\", \"answer\": \"7\"}\n";  // line 13
+  }
+  std::string err;
+  CHECK(run_recipe(s, "stop", {"zero.steps=1"}, &err) != 0);
+  CHECK(err.find("train.jsonl:13: its prompt is ") != std::string::npos);
+  CHECK(err.find("does not fit the model's context") != std::string::npos);
+  CHECK(err.find("leave no room") == std::string::npos);  // not from a worker, mid-run
+  // Skipped: every step runs (the long row is never drawn), and the row is counted once.
+  CHECK(run_recipe(s, "skip", {"zero.steps=3", "zero.on_bad_line=skip", "zero.eval.data=" + s.data}, &err) == 0);
+  CHECK(err.find("train.jsonl:13: its prompt is ") != std::string::npos);
+  CHECK(err.find("1 rows left out") != std::string::npos);
+  CHECK(rows(s.dir / "runs/skip/zero/metrics.jsonl").size() == 3);
+}
+
 TEST_CASE("recipes: rejection sampling through real workers feeds an sft stage", "[grpo_run][rejection]") {
   Setup s("reject");
   {

@@ -425,6 +425,14 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   run::PromptDataset train = run::PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
   std::optional<run::PromptDataset> heldout;
   if (!c.eval.data.empty()) heldout.emplace(run::PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
+  {  // every prompt must leave room for its completion: checked now, not when the row is drawn
+    const run::PromptRenderer renderer(tokenizer, c.prompt_template);
+    const int64_t context = checkpoint::read_model_config((fs::path(policy_dir) / "config.json").string()).max_position_embeddings;
+    run::check_prompt_lengths(train, renderer, context, c.max_new_tokens, c.skip_bad_lines);
+    if (heldout)
+      run::check_prompt_lengths(*heldout, renderer, context, c.eval.max_new_tokens > 0 ? c.eval.max_new_tokens : c.max_new_tokens,
+                                c.skip_bad_lines);
+  }
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
   Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step, pool);
