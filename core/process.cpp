@@ -535,11 +535,17 @@ void Process::stop(double grace_s, int first_signal) {
   auto after = [](double s) {
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   };
+  // A child that leads its own process group is stopped with everything it started: the signals go
+  // to the group, and once the leader is gone what is left of the group is killed (a grandchild that
+  // ignores SIGTERM must not outlive us with parent PID 1). The group's id stays taken while any
+  // member lives, so it names no one else.
+  const bool group = spec_.own_process_group;
   bool signalled = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);  // held while signalling: a reaped pid is never signalled
     try_reap_locked();
-    if (!exited_ && first_signal) signalled = ::kill(pid_, first_signal) == 0;
+    if (first_signal && group) signalled = ::kill(-pid_, first_signal) == 0;
+    else if (!exited_ && first_signal) signalled = ::kill(pid_, first_signal) == 0;
   }
   if (!wait_exit(after(grace_s))) {
     if (signalled && grace_s > 0)
@@ -549,10 +555,12 @@ void Process::stop(double grace_s, int first_signal) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       try_reap_locked();
-      if (!exited_) ::kill(pid_, SIGKILL);
+      if (group) ::kill(-pid_, SIGKILL);
+      else if (!exited_) ::kill(pid_, SIGKILL);
     }
     if (!wait_exit(after(30))) log::error() << spec_.name << " (pid " << pid_ << ") survived SIGKILL for 30 s";
   }
+  if (group) ::kill(-pid_, SIGKILL);  // the leader is gone: the rest of its group goes too
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_reader_ = true;

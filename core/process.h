@@ -48,7 +48,8 @@ struct ProcessSpec {
   size_t stderr_tail_lines = 6;     // kept for stderr_tail()
   size_t max_line_bytes = 1 << 20;  // a longer stdout line is an r1::Error in read_line()
   int death_signal = 0;             // sent to the child when this process dies (0: none)
-  bool own_process_group = false;   // the child leads its own group: a terminal's Ctrl-C reaches only us
+  bool own_process_group = false;   // the child leads its own group: a terminal's Ctrl-C reaches only us,
+                                    // and stop() ends the whole group (what the child started too)
 };
 
 // The child could not be started: `cause` is the bare reason ("/x/y: No such file or directory"), what()

@@ -1,6 +1,10 @@
 // The external-program reward (plugin.h): one long-running child process per reward (core/process.h),
 // JSON lines over pipes, a deadline on every write and reply, so a silent or stuck program costs at most
-// the time budget.
+// the time budget. Each request carries an "id"; a reply that echoes another id is a stale one (for an
+// earlier sample) and is passed over, and a program whose replies carry no id must answer each request
+// with exactly one line: a line waiting before a request is sent means it broke that rule, and it is
+// restarted rather than let its extra line be read as the next sample's score. The program leads its own
+// process group, so stopping it stops whatever it started.
 #include <chrono>
 #include <mutex>
 
@@ -24,6 +28,7 @@ class Child {
     spec.out = ProcessSpec::Stream::pipe;
     spec.err = ProcessSpec::Stream::null;
     spec.max_line_bytes = 1 << 20;
+    spec.own_process_group = true;
     try {
       process_ = std::make_unique<Process>(std::move(spec));
     } catch (const SpawnError& e) {
@@ -32,18 +37,39 @@ class Child {
   }
   ~Child() { process_->stop(0, SIGKILL); }
 
-  // Writes a line and reads a line before the deadline. Returns false on timeout; throws on death.
-  bool exchange(const std::string& line, const Deadline& deadline, std::string& reply) {
+  // Writes a request and reads its reply before the deadline. Returns false on timeout; throws on death.
+  // Replies echoing another id are stale and skipped.
+  bool exchange(uint64_t id, const std::string& line, const Deadline& deadline, nlohmann::json& reply, std::string& text) {
     switch (process_->write(line + "\n", deadline.at())) {
       case Process::Io::ok: break;
       case Process::Io::timeout: return false;
       default: throw Error("reward program closed its input (" + status() + ")");
     }
-    switch (process_->read_line(reply, deadline.at())) {
-      case Process::Io::ok: return true;
-      case Process::Io::timeout: return false;
-      default: throw Error("reward program exited (" + status() + ")");
+    for (;;) {
+      switch (process_->read_line(text, deadline.at())) {
+        case Process::Io::ok: break;
+        case Process::Io::timeout: return false;
+        default: throw Error("reward program exited (" + status() + ")");
+      }
+      try {
+        reply = nlohmann::json::parse(text);
+      } catch (const std::exception&) {
+        throw Error("malformed reply from reward program: " + text.substr(0, 80));
+      }
+      if (reply.is_object() && reply.contains("id") && reply["id"] != id) continue;  // a stale reply
+      return true;
     }
+  }
+
+  // Reads, without waiting, the lines the program wrote that no request asked for: those echoing an id
+  // are stale replies, dropped; true when one carries no id (the next reply could not be told from it).
+  bool has_unasked_line() {
+    std::string text;
+    while (process_->read_line(text, Process::Clock::now()) == Process::Io::ok) {
+      const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+      if (!j.is_object() || !j.contains("id")) return true;
+    }
+    return false;
   }
 
  private:
@@ -70,26 +96,32 @@ class ExternalReward : public Reward {
       child_ = std::make_unique<Child>(options_.command);
       if (++starts_ > 1) log::warn() << "reward '" << id_ << "': restarted its program (start " << starts_ << ")";
     }
-    std::string reply;
+    if (child_->has_unasked_line()) {  // more lines than requests: its next line would be misread
+      child_.reset();
+      if (unasked_++ % 100 == 0)
+        log::warn() << "reward '" << id_ << "': its program wrote a line no sample asked for; restarted (" << unasked_
+                    << " times so far; reply once per request, echoing the request's \"id\")";
+      child_ = std::make_unique<Child>(options_.command);
+      ++starts_;
+    }
+    const uint64_t id = ++requests_;
+    nlohmann::json request = sample_to_json(sample);
+    request["id"] = id;
+    nlohmann::json j;
+    std::string text;
     bool answered;
     try {
-      answered = child_->exchange(sample_to_json(sample).dump(), deadline, reply);
+      answered = child_->exchange(id, request.dump(), deadline, j, text);
     } catch (const Error&) {
-      child_.reset();  // dead: started again for the next sample
+      child_.reset();  // dead or speaking garbage: started again for the next sample
       throw;
     }
     if (!answered) {
       child_.reset();  // too slow: killed, so a late reply can never be read as the next sample's
       throw DeadlineExceeded{};
     }
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(reply);
-    } catch (const std::exception&) {
-      throw Error("malformed reply from reward program: " + reply.substr(0, 80));
-    }
     if (!j.is_object() || !j.contains("reward") || !j["reward"].is_number()) {
-      throw Error("reward program reply needs a number \"reward\": " + reply.substr(0, 80));
+      throw Error("reward program reply needs a number \"reward\": " + text.substr(0, 80));
     }
     Score s;
     s.value = j["reward"].get<double>();
@@ -103,6 +135,8 @@ class ExternalReward : public Reward {
   mutable std::mutex mutex_;
   mutable std::unique_ptr<Child> child_;
   mutable int starts_ = 0;
+  mutable uint64_t requests_ = 0;
+  mutable uint64_t unasked_ = 0;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "rewards/reward_set.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -116,22 +117,55 @@ void add_judges(FactoryTable& t) {
   };
 }
 
+// A reward users bring, held to the range its entry declares ("range": [low, high], default
+// [-100, 100]): a value outside it (a bug, 1e308, a stray line read as a score) is a zero with a
+// reason, counted as the reward's failure, never a score that swamps every other sample's.
+class InRange : public Reward {
+ public:
+  InRange(std::unique_ptr<Reward> inner, double low, double high) : inner_(std::move(inner)), low_(low), high_(high) {}
+  const std::string& name() const override { return inner_->name(); }
+  Score score(const Sample& sample, const Components& earlier, const Deadline& deadline) const override {
+    Score s = inner_->score(sample, earlier, deadline);
+    if (std::isfinite(s.value) && (s.value < low_ || s.value > high_)) {
+      char text[160];
+      std::snprintf(text, sizeof text, "value %g outside the declared range [%g, %g]", s.value, low_, high_);
+      throw Error(text);
+    }
+    return s;
+  }
+
+ private:
+  std::unique_ptr<Reward> inner_;
+  double low_, high_;
+};
+
+std::unique_ptr<Reward> in_declared_range(std::unique_ptr<Reward> reward, ConfigReader& r) {
+  double low = -100, high = 100;
+  if (const nlohmann::json* range = r.raw("range")) {
+    const bool pair = range->is_array() && range->size() == 2 && (*range)[0].is_number() && (*range)[1].is_number();
+    if (pair) low = (*range)[0].get<double>(), high = (*range)[1].get<double>();
+    if (!pair || !std::isfinite(low) || !std::isfinite(high) || low > high)
+      throw ConfigError(r.key_path("range") + ": expected [low, high] with low <= high");
+  }
+  return std::make_unique<InRange>(std::move(reward), low, high);
+}
+
 // Rewards users bring: a C++ plugin, an external program, a remote service.
 void add_user_rewards(FactoryTable& t) {
   t["plugin"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
     std::string path = r.require_string("path");
     const nlohmann::json* config = r.raw("config");
-    return load_plugin_reward(name, path, config ? *config : nlohmann::json::object());
+    return in_declared_range(load_plugin_reward(name, path, config ? *config : nlohmann::json::object()), r);
   };
   t["external"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
     ExternalOptions o;
     o.command = r.get("command", std::vector<std::string>{});
     if (o.command.empty()) throw ConfigError(r.key_path("command") + ": expected [program, arguments...]");
-    return make_external_reward(name, o);
+    return in_declared_range(make_external_reward(name, o), r);
   };
   t["remote"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
     std::string address = r.require_string("address");
-    return make_remote_reward(name, address, r.get("token", ""));
+    return in_declared_range(make_remote_reward(name, address, r.get("token", "")), r);
   };
 }
 

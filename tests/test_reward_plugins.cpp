@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <unistd.h>
+#include <fstream>
+#include <csignal>
 #include <cmath>
 #include <thread>
 
@@ -72,6 +75,63 @@ TEST_CASE("plugin reward: a NaN or infinite value is a zero with a reason naming
   auto scores = scorer.score(std::vector<Sample>(4, s), &stats);
   CHECK(stats.failures["broken"] == 4);
   for (const auto& x : scores) CHECK(std::isfinite(x.value));
+}
+
+TEST_CASE("external reward: a second reply line is never read as the next sample's score", "[rewards][external]") {
+  const std::string script = std::string(R1_SOURCE_DIR) + "/tests/plugins/doubling_reward.py";
+  {  // replies echo the request's id: the stale line is passed over
+    RewardSet set = set_of({{"kind", "external"}, {"name", "twice"}, {"command", {"/usr/bin/python3", script, "ids"}}});
+    for (const std::string c : {"a", "bb", "ccc", "dddd"}) CHECK(set.score(with(c)).value == static_cast<double>(c.size()));
+  }
+  {  // replies without ids: a line waiting before a request restarts the program
+    RewardSet set = set_of({{"kind", "external"}, {"name", "twice"}, {"command", {"/usr/bin/python3", script}}});
+    for (const std::string c : {"a", "bb", "ccc", "dddd"}) {
+      CHECK(set.score(with(c)).value == static_cast<double>(c.size()));  // a third sample was scored 99
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the second line has arrived by now
+    }
+  }
+}
+
+TEST_CASE("custom rewards: a value outside the declared range is a zero with a reason", "[rewards][external]") {
+  const std::string script = std::string(R1_SOURCE_DIR) + "/tests/plugins/flaky_reward.py";
+  RewardSet set = set_of({{"kind", "external"}, {"name", "flaky"}, {"command", {"/usr/bin/python3", script}}});
+  Score huge = set.score(with("huge"));  // 1e308 was accepted
+  CHECK(huge.value == 0.0);
+  CHECK(huge.reason == "flaky: value 1e+308 outside the declared range [-100, 100]");
+  CHECK(huge.failed == std::vector<std::string>{"flaky"});
+  CHECK(set.score(with("abc")).value == 3.0);
+  RewardSet narrow = set_of({{"kind", "external"}, {"name", "flaky"}, {"range", {0, 2}}, {"command", {"/usr/bin/python3", script}}});
+  CHECK(narrow.score(with("ab")).value == 2.0);
+  CHECK(narrow.score(with("abc")).reason == "flaky: value 3 outside the declared range [0, 2]");
+  CHECK_THROWS_WITH(set_of({{"kind", "external"}, {"range", {2, 1}}, {"command", {"/usr/bin/python3", script}}}),
+                    Catch::Contains("range: expected [low, high] with low <= high"));
+  CHECK_THROWS_WITH(set_of({{"kind", "plugin"}, {"path", R1_EXAMPLE_PLUGIN}, {"range", "wide"}}),
+                    Catch::Contains("range: expected [low, high]"));
+}
+
+TEST_CASE("external reward: a program's own children are stopped with it", "[rewards][external]") {
+  const std::string pid_file = "/tmp/r1_test_forking_reward_" + std::to_string(::getpid());
+  const std::string script = std::string(R1_SOURCE_DIR) + "/tests/plugins/forking_reward.py";
+  {
+    RewardSet set = set_of({{"kind", "external"}, {"name", "forks"}, {"command", {"/usr/bin/python3", script, pid_file}}});
+    CHECK(set.score(with("x")).value == 1.0);
+  }  // the reward set ends: its program stops
+  std::ifstream in(pid_file);
+  int child = 0;
+  in >> child;
+  REQUIRE(child > 0);
+  // The grandchild ignored SIGTERM; it must be gone (or a zombie awaiting its new parent), not running.
+  bool running = false;
+  for (int i = 0; i < 50; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid_field, comm, state;
+    running = static_cast<bool>(stat >> pid_field >> comm >> state) && state != "Z";
+    if (!running) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK_FALSE(running);
+  if (running) ::kill(child, SIGKILL);
+  std::remove(pid_file.c_str());
 }
 
 TEST_CASE("external reward: the Python example, kept running between samples", "[rewards][external]") {

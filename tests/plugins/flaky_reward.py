@@ -9,6 +9,8 @@ for line in sys.stdin:
         time.sleep(5)
     if c == "garbage":
         sys.stdout.write("this is not json\n")
+    elif c == "huge":
+        sys.stdout.write(json.dumps({"reward": 1e308}) + "\n")
     elif c == "no-reward":
         sys.stdout.write(json.dumps({"score": 1}) + "\n")
     else:
