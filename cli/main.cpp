@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/stop.h"
 
 namespace r1::cli {
 GlobalOptions& global_options() {
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const r1::Stopped& e) {  // SIGINT / SIGTERM: stopped where it could resume
+    std::fprintf(stderr, "r1: %s\n", e.what());
+    return 128 + e.signal();
   } catch (const r1::Error& e) {
     std::fprintf(stderr, "r1: error: %s\n", e.what());
     return 1;

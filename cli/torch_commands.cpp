@@ -18,6 +18,7 @@
 
 #include "cli/torch_module.h"
 #include "core/error.h"
+#include "core/stop.h"
 #include "core/log.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/chat_template.h"
@@ -165,6 +166,10 @@ void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutS
 
 void run_recipe(const r1::cli::TorchContext& context, const r1::cli::RunRecipeOptions& o) {
   apply(context);
+  // SIGINT / SIGTERM: a training stage stops after its step, with a checkpoint. Installed here, in the
+  // module, because the handler's state must be the one the trainer's loops (in this module) poll:
+  // r1 and the module each link their own copy of core/.
+  r1::install_stop_handlers();
   r1::trainer::RecipeRun run = o;
   run.threads = context.threads;
   if (run.r1_binary.empty()) run.r1_binary = std::filesystem::read_symlink("/proc/self/exe").string();

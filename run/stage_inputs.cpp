@@ -25,7 +25,7 @@ void check_data_file(const std::string& key, const std::string& path) {
 
 void check_model_folder(const std::string& key, const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(key + ": " + dir + ": no such model folder");
+  if (!fs::is_directory(dir, ec)) throw Error(key + ": " + dir + " holds no model (no such folder)");
   try {
     checkpoint::read_model_config((fs::path(dir) / "config.json").string());
     checkpoint::Checkpoint weights(dir);  // maps every file: a header that does not fit its file is refused

@@ -2,6 +2,7 @@
 // Qwen2 checkpoint, with real rollout worker processes over gRPC. What a run leaves behind, that a
 // resumed run continues exactly, and what bad input and a dying worker get.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -303,6 +304,47 @@ TEST_CASE("r1 run: a prompt too long for the model's context is named at load, o
   CHECK(err.find("train.jsonl:13: its prompt is ") != std::string::npos);
   CHECK(err.find("1 rows left out") != std::string::npos);
   CHECK(rows(s.dir / "runs/skip/zero/metrics.jsonl").size() == 3);
+}
+
+TEST_CASE("r1 run: SIGINT stops after the step in progress, with its checkpoint, and the same command resumes",
+          "[grpo-run]") {
+  Setup s("sigint");
+  // Checkpoints only at the end: the one the stop leaves is the stop's own.
+  const std::vector<std::string> edits = {"zero.steps=20", "zero.checkpoint.every=0"};
+  const std::string cmd = "exec " + recipe_command(s, "stopped", edits) + " > " + (s.dir / "first.out") + " 2> " +
+                          (s.dir / "first.err");
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const fs::path metrics = s.dir / "runs/stopped/zero/metrics.jsonl";
+  for (int i = 0; i < 600 && (!fs::exists(metrics) || rows(metrics).size() < 2); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(rows(metrics).size() >= 2);
+  REQUIRE(::kill(pid, SIGINT) == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  const std::string err = slurp(s.dir / "first.err");
+  INFO(err);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);  // 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+  const size_t done = rows(metrics).size();
+  CHECK(done < 20);
+  CHECK(err.find("stopped by SIGINT after step " + std::to_string(done) + " of 20") != std::string::npos);
+  CHECK(err.find("run the same command again to resume") != std::string::npos);
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%06zu", done);
+  CHECK(fs::exists(fs::path(s.dir / "runs/stopped/zero/checkpoints") / name / "trainer_state.json"));
+  CHECK(nlohmann::json::parse(slurp(s.dir / "runs/stopped/zero/stage.json"))["status"] == "running");
+  // The same command again: it resumes after that step and finishes.
+  std::string again;
+  REQUIRE(run_recipe(s, "stopped", edits, &again) == 0);
+  const auto all = rows(metrics);
+  REQUIRE(all.size() == 20);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i]["step"] == static_cast<int>(i + 1));
+  CHECK(nlohmann::json::parse(slurp(s.dir / "runs/stopped/zero/stage.json"))["status"] == "done");
 }
 
 TEST_CASE("recipes: rejection sampling through real workers feeds an sft stage", "[grpo_run][rejection]") {

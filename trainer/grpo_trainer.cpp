@@ -27,6 +27,7 @@
 #include "core/config.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/stop.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/thread_pool.h"
@@ -236,6 +237,21 @@ bool saves_at(const run::GrpoConfig& c, int64_t step, const StepUpdate& upd) {
   return !upd.skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last);
 }
 
+// The signal any rank was asked to stop with (0: none), so that every rank stops after the same step.
+int agreed_stop(run::Collective* group) {
+  const int mine = stop_requested();
+  if (!group || group->world_size() == 1) return mine;
+  uint64_t any = 0;
+  for (uint64_t s : group->all_gather(static_cast<uint64_t>(mine))) any = std::max(any, s);
+  return static_cast<int>(any);
+}
+
+// Whether a stop after step `step` needs a checkpoint of its own (none was just written, and the
+// step changed the weights).
+bool saves_to_stop(const run::GrpoConfig& c, int64_t step, const StepUpdate& upd) {
+  return !saves_at(c, step, upd) && !upd.skipped;
+}
+
 // A failed checkpoint is logged and the run goes on: the previous checkpoint stays whole.
 void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::GrpoConfig& c, int64_t step,
                      const run::DatasetPosition& position) {
@@ -346,6 +362,7 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
   NodePool pool = node_pool(c, run, begun.from.model_dir, begun.from.step);
   run::GrpoResult result;
   int64_t step = begun.from.step;
+  const StopPoints stop_points;
   for (; step < c.steps; ++step) {
     std::string bytes;
     group.broadcast(bytes);
@@ -355,6 +372,11 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
     if (saves_at(c, step, upd)) trainee.optim->gather_state();
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
       copy_weights(trainee.policy, *trainee.reference);
+    if (const int sig = agreed_stop(&group)) {  // as rank 0 does, collective for collective
+      if (saves_to_stop(c, step, upd)) trainee.optim->gather_state();
+      throw Stopped("rank " + std::to_string(group.rank()) + " stopped by " + signal_name(sig) + " after step " +
+                    std::to_string(step + 1), sig);
+    }
   }
   release_node_pool(pool, group);
   result.steps = step;
@@ -447,6 +469,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   std::future<StepSamples> prefetch;  // step t+1's samples, generated while step t trains (max_staleness 1)
   int64_t step = start_step;
   NonFiniteGuard non_finite;
+  const StopPoints stop_points;  // from here a first SIGINT / SIGTERM waits for the step's end
   for (; step < c.steps; ++step) {
     StepTimes times;
     // 1. Collect this step's groups (already in flight when generation overlaps the update).
@@ -489,6 +512,20 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     if (saves_at(c, step, upd)) {
       trainee.optim->gather_state();  // every rank: a partitioned optimiser's moments to rank 0
       save_checkpoint(begun.checkpoints, trainee, c, step + 1, position);
+    }
+
+    // 7. Asked to stop (SIGINT, SIGTERM): this step's checkpoint, then out; the stage stays unfinished
+    // and the same command resumes it.
+    if (const int sig = agreed_stop(run.group)) {
+      if (saves_to_stop(c, step, upd)) {
+        trainee.optim->gather_state();
+        save_checkpoint(begun.checkpoints, trainee, c, step + 1, position);
+      }
+      if (prefetch.valid()) prefetch.wait();
+      progress.finish();
+      throw Stopped("stopped by " + signal_name(sig) + " after step " + std::to_string(step + 1) + " of " +
+                    std::to_string(c.steps) + ", its checkpoint in " + begun.checkpoints.dir() +
+                    ": run the same command again to resume", sig);
     }
   }
   if (prefetch.valid()) prefetch.wait();

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/stop.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "model/device.h"
@@ -215,6 +216,7 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   SftResult result;
   double loss_avg = 0;
   int64_t step = start_step;
+  const StopPoints stop_points;  // a first SIGINT / SIGTERM waits for the step's end and its checkpoint
   for (; step < d.steps; ++step) {
     const auto t0 = Clock::now();
     const std::vector<run::PackedRow> batch = next_batch(rows, position, d, c);
@@ -242,11 +244,19 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
       result.trained_tokens += trained;
     }
     const bool last = step + 1 == d.steps;
-    const bool save_now = !skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last);
+    int stop = 0;  // the signal any rank was asked to stop with: every rank stops after this step
+    for (uint64_t sig : group.all_gather(static_cast<uint64_t>(stop_requested()))) stop = std::max(stop, static_cast<int>(sig));
+    const bool save_now = !skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last || stop);
     const std::vector<uint64_t> state_bytes = group.all_gather(static_cast<uint64_t>(optim.state_bytes()));
     const std::vector<uint64_t> grad_bytes = group.all_gather(static_cast<uint64_t>(gradient_bytes));
     if (save_now) optim.gather_state();  // every rank: a partitioned optimiser's moments to rank 0
-    if (!leader) continue;
+    const std::string stopped = "stopped by " + signal_name(stop) + " after step " + std::to_string(step + 1) + " of " +
+                                std::to_string(d.steps) + ", its checkpoint in " + begun.checkpoints.dir() +
+                                ": run the same command again to resume";
+    if (!leader) {
+      if (stop && !last) throw Stopped(stopped, stop);
+      continue;
+    }
     nlohmann::json metrics = step_metrics(loss_sum, skipped, grad_norm, optim.lr_at(step), trained, position.epoch,
                                           seconds_since(t0), allreduce_s, c);
     metrics["world_size"] = group.world_size();
@@ -258,6 +268,10 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
                   static_cast<long long>(position.epoch + 1));
     progress->update(step + 1, fields);
     if (save_now) save_checkpoint(begun.checkpoints, step + 1, position, c, m, optim);
+    if (stop && !last) {
+      progress->finish();
+      throw Stopped(stopped, stop);
+    }
   }
   result.steps = step;
   result.final_loss = loss_avg;
