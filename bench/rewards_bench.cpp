@@ -8,7 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
 #include "rewards/math.h"
+#include "rewards/reward_set.h"
 
 namespace r1::bench {
 namespace {
@@ -109,6 +114,38 @@ Pass verify_all(const std::vector<Pair>& pairs, int threads) {
 
 }  // namespace
 
+// The example keyword plugin scoring `n` samples through a reward set of `entry`: samples per second.
+double plugin_rate(const nlohmann::json& entry, int n) {
+  auto set = rewards::RewardSet::from_json(nlohmann::json::array({entry}), "bench");
+  rewards::Sample s;
+  s.reference = {{"keyword", "Pythagoras"}};
+  s.completion = "<think>By Pythagoras, 3^2 + 4^2 = 5^2.</think><answer>5</answer>";
+  set.score(s);  // started and warm
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) set.score(s);
+  return n / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A plugin in its host process against the same plugin in r1's: what isolation costs a sample.
+void plugin_overhead() {
+  const std::string path = R1_EXAMPLE_PLUGIN_PATH;
+  if (::access(path.c_str(), R_OK) != 0) {
+    std::printf("  plugin     (the example plugin %s is not built: skipped)\n", path.c_str());
+    return;
+  }
+  nlohmann::json entry = {{"kind", "plugin"}, {"name", "keyword"}, {"path", path}};
+  try {
+    const double hosted = plugin_rate(entry, 20000);
+    entry["in_process"] = true;
+    const double in_process = plugin_rate(entry, 20000);
+    std::printf("  plugin     %10.0f samples/s in its host process (%.1f us each), %.0f in r1's (%.2f us): "
+                "isolation costs %.1f us a sample\n",
+                hosted, 1e6 / hosted, in_process, 1e6 / in_process, 1e6 / hosted - 1e6 / in_process);
+  } catch (const std::exception& e) {
+    std::printf("  plugin     not measured: %s\n", e.what());
+  }
+}
+
 void run_rewards_bench(const RewardsBenchOptions& options) {
   using Clock = std::chrono::steady_clock;
   auto pairs = make_mix(options.samples);
@@ -150,6 +187,7 @@ void run_rewards_bench(const RewardsBenchOptions& options) {
   std::printf("  naive      %10.0f string comparisons/s (extraction + equality; accepts only %zu)\n",
               static_cast<double>(pairs.size()) / naive_seconds, naive_correct);
   std::printf("  target     20000 verifications/s per core: %.2fx\n", rate / 20000.0);
+  plugin_overhead();
 }
 
 }  // namespace r1::bench

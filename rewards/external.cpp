@@ -6,6 +6,8 @@
 // restarted rather than let its extra line be read as the next sample's score. The program leads its own
 // process group, so stopping it stops whatever it started.
 #include <chrono>
+#include <cstring>
+#include <cmath>
 #include <mutex>
 
 #include "core/error.h"
@@ -18,12 +20,13 @@ namespace {
 
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& command) {
-    if (find_program(command[0]).empty()) throw Error("reward program '" + command[0] + "' not found on PATH");
+  explicit Child(const ExternalOptions& o) : what_(o.what) {
+    const std::vector<std::string>& command = o.command;
+    if (find_program(command[0]).empty()) throw Error(what_ + " '" + command[0] + "' not found on PATH");
     ProcessSpec spec;
     spec.exe = command[0];
     spec.args.assign(command.begin() + 1, command.end());
-    spec.name = "reward program";
+    spec.name = what_;
     spec.in = ProcessSpec::Stream::pipe;
     spec.out = ProcessSpec::Stream::pipe;
     spec.err = ProcessSpec::Stream::null;
@@ -32,8 +35,9 @@ class Child {
     try {
       process_ = std::make_unique<Process>(std::move(spec));
     } catch (const SpawnError& e) {
-      throw Error("reward program '" + command[0] + "' did not start: " + e.cause());
+      throw Error(what_ + " '" + command[0] + "' did not start: " + e.cause());
     }
+    if (o.ready_line) await_ready();
   }
   ~Child() { process_->stop(0, SIGKILL); }
 
@@ -43,18 +47,18 @@ class Child {
     switch (process_->write(line + "\n", deadline.at())) {
       case Process::Io::ok: break;
       case Process::Io::timeout: return false;
-      default: throw Error("reward program closed its input (" + status() + ")");
+      default: throw Error(what_ + " closed its input (" + status() + ")");
     }
     for (;;) {
       switch (process_->read_line(text, deadline.at())) {
         case Process::Io::ok: break;
         case Process::Io::timeout: return false;
-        default: throw Error("reward program exited (" + status() + ")");
+        default: throw Error(what_ + " exited (" + status() + ")");
       }
       try {
         reply = nlohmann::json::parse(text);
       } catch (const std::exception&) {
-        throw Error("malformed reply from reward program: " + text.substr(0, 80));
+        throw Error("malformed reply from " + what_ + ": " + text.substr(0, 80));
       }
       if (reply.is_object() && reply.contains("id") && reply["id"] != id) continue;  // a stale reply
       return true;
@@ -73,13 +77,25 @@ class Child {
   }
 
  private:
+  // The first line of a program that announces itself: {"ready": true}, or {"error": "..."} (thrown).
+  void await_ready() {
+    std::string text;
+    const Process::Io io = process_->read_line(text, Process::Clock::now() + std::chrono::seconds(30));
+    if (io != Process::Io::ok) throw Error(what_ + " did not start (" + status() + ")");
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) throw Error(j["error"].get<std::string>());
+    if (!j.is_object() || j.value("ready", false) != true) throw Error(what_ + " did not say it was ready: " + text.substr(0, 80));
+  }
+
   std::string status() {
     process_->wait_exit(Process::Clock::now() + std::chrono::milliseconds(50));
     auto exit = process_->exit_status();
     if (!exit) return "still running";
-    return exit->code >= 0 ? "exit status " + std::to_string(exit->code) : "killed";
+    if (exit->code >= 0) return "exit status " + std::to_string(exit->code);
+    return "killed by signal " + std::to_string(exit->signal) + " (" + strsignal(exit->signal) + ")";
   }
 
+  std::string what_;
   std::unique_ptr<Process> process_;
 };
 
@@ -87,21 +103,25 @@ class ExternalReward : public Reward {
  public:
   ExternalReward(std::string id, ExternalOptions options) : id_(std::move(id)), options_(std::move(options)) {
     if (options_.command.empty()) throw ConfigError(id_ + ".command: must name a program");
+    if (options_.ready_line) {  // started now: one that cannot start is refused with the reward set
+      child_ = std::make_unique<Child>(options_);
+      starts_ = 1;
+    }
   }
   const std::string& name() const override { return id_; }
 
   Score score(const Sample& sample, const Components&, const Deadline& deadline) const override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!child_) {
-      child_ = std::make_unique<Child>(options_.command);
-      if (++starts_ > 1) log::warn() << "reward '" << id_ << "': restarted its program (start " << starts_ << ")";
+      child_ = std::make_unique<Child>(options_);
+      if (++starts_ > 1) log::warn() << "reward '" << id_ << "': restarted its " << options_.what << " (start " << starts_ << ")";
     }
     if (child_->has_unasked_line()) {  // more lines than requests: its next line would be misread
       child_.reset();
       if (unasked_++ % 100 == 0)
         log::warn() << "reward '" << id_ << "': its program wrote a line no sample asked for; restarted (" << unasked_
                     << " times so far; reply once per request, echoing the request's \"id\")";
-      child_ = std::make_unique<Child>(options_.command);
+      child_ = std::make_unique<Child>(options_);
       ++starts_;
     }
     const uint64_t id = ++requests_;
@@ -112,19 +132,28 @@ class ExternalReward : public Reward {
     bool answered;
     try {
       answered = child_->exchange(id, request.dump(), deadline, j, text);
-    } catch (const Error&) {
+    } catch (const Error& e) {
       child_.reset();  // dead or speaking garbage: started again for the next sample
+      if (options_.max_crashes_in_a_row > 0 && ++crashes_in_a_row_ >= options_.max_crashes_in_a_row)
+        throw RewardFatal("reward '" + id_ + "': its " + options_.what + " failed " + std::to_string(crashes_in_a_row_) +
+                          " times in a row (last: " + e.what() + "); the run stops rather than score every sample 0");
       throw;
     }
+    crashes_in_a_row_ = 0;
     if (!answered) {
       child_.reset();  // too slow: killed, so a late reply can never be read as the next sample's
       throw DeadlineExceeded{};
     }
-    if (!j.is_object() || !j.contains("reward") || !j["reward"].is_number()) {
-      throw Error("reward program reply needs a number \"reward\": " + text.substr(0, 80));
-    }
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) throw Error(j["error"].get<std::string>());
+    // JSON has no NaN or infinity: "nan", "inf" and "-inf" stand for them (RewardSet then scores them 0).
+    const nlohmann::json* reward = j.is_object() && j.contains("reward") ? &j["reward"] : nullptr;
+    double value = 0;
+    if (reward && reward->is_number()) value = reward->get<double>();
+    else if (reward && *reward == "nan") value = std::nan("");
+    else if (reward && (*reward == "inf" || *reward == "-inf")) value = (*reward == "inf" ? 1 : -1) * HUGE_VAL;
+    else throw Error(options_.what + " reply needs a number \"reward\": " + text.substr(0, 80));
     Score s;
-    s.value = j["reward"].get<double>();
+    s.value = value;
     if (j.contains("reason") && j["reason"].is_string()) s.reason = j["reason"].get<std::string>();
     return s;
   }
@@ -137,6 +166,7 @@ class ExternalReward : public Reward {
   mutable int starts_ = 0;
   mutable uint64_t requests_ = 0;
   mutable uint64_t unasked_ = 0;
+  mutable int crashes_in_a_row_ = 0;
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "rewards/plugin.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "core/error.h"
 #include "rewards/plugin_abi.h"
@@ -77,6 +80,37 @@ class PluginReward : public Reward {
 
 std::unique_ptr<Reward> load_plugin_reward(const std::string& id, const std::string& path, const nlohmann::json& config) {
   return std::make_unique<PluginReward>(id, path, config);
+}
+
+std::string find_plugin_host() {
+  if (const char* env = std::getenv("R1_PLUGIN_HOST"); env && *env) return env;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const auto& dir : {self.parent_path(), self.parent_path().parent_path() / "cli"}) {
+      const auto candidate = dir / "r1-plugin-host";
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+  }
+  const std::string built = R1_PLUGIN_HOST_BUILD_PATH;
+  if (!built.empty() && ::access(built.c_str(), X_OK) == 0) return built;
+  return "";
+}
+
+std::unique_ptr<Reward> make_hosted_plugin_reward(const std::string& id, const std::string& path, const nlohmann::json& config) {
+  const std::string host = find_plugin_host();
+  if (host.empty())
+    throw Error("reward plugin " + path + ": r1-plugin-host (which runs plugins in a process of their own) was not found "
+                "beside r1; set R1_PLUGIN_HOST to it, or \"in_process\": true for a plugin you trust");
+  ExternalOptions o;
+  // A relative path is the caller's: the host runs in the same folder, but say it whole.
+  std::error_code ec;
+  const std::filesystem::path whole = std::filesystem::absolute(path, ec);
+  o.command = {host, ec ? path : whole.string(), config.dump()};
+  o.what = "reward plugin";
+  o.ready_line = true;
+  o.max_crashes_in_a_row = 3;
+  return make_external_reward(id, std::move(o));
 }
 
 nlohmann::json sample_to_json(const Sample& sample) {

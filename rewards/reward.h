@@ -8,6 +8,8 @@
 // No LibTorch here: rewards build in seconds and can be used on their own.
 #pragma once
 
+#include "core/error.h"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -55,6 +57,13 @@ struct DeadlineExceeded {};
 // Components already computed for this sample by earlier rewards of the same set (e.g. a length
 // reward that scales by correctness reads the "math" component).
 using Components = std::map<std::string, double>;
+
+// A reward that cannot go on (its plugin keeps crashing): not one sample's zero but the end of the
+// run, with this line. RewardSet::score and BatchScorer::score let it through.
+class RewardFatal : public Error {
+ public:
+  using Error::Error;
+};
 
 class Reward {
  public:

@@ -155,7 +155,10 @@ void add_user_rewards(FactoryTable& t) {
   t["plugin"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
     std::string path = r.require_string("path");
     const nlohmann::json* config = r.raw("config");
-    return in_declared_range(load_plugin_reward(name, path, config ? *config : nlohmann::json::object()), r);
+    const nlohmann::json c = config ? *config : nlohmann::json::object();
+    // A plugin runs in a host process of its own unless trusted: a crash then costs a sample, not the run.
+    if (r.get("in_process", false)) return in_declared_range(load_plugin_reward(name, path, c), r);
+    return in_declared_range(make_hosted_plugin_reward(name, path, c), r);
   };
   t["external"] = [](const std::string& name, ConfigReader& r, const RewardServices&) {
     ExternalOptions o;
@@ -294,6 +297,8 @@ Score RewardSet::score(const Sample& sample, const Observer& observer) const {
       if (Deadline::Clock::now() > deadline.at()) part = Score{0.0, {}, "timeout", {}}, failed = true;
     } catch (const DeadlineExceeded&) {
       part = Score{0.0, {}, "timeout", {}};
+    } catch (const RewardFatal&) {
+      throw;  // not this sample's zero: the run's end
     } catch (const std::exception& e) {
       part = Score{0.0, {}, e.what(), {}};
     } catch (...) {

@@ -1,6 +1,7 @@
 #include "rewards/scorer.h"
 
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +29,7 @@ struct Batch {
   std::vector<Job> jobs;
   size_t next = 0, finished = 0;
   Clock::duration budget;
+  std::exception_ptr fatal;  // a RewardFatal from a worker: rethrown by score()
 };
 
 void work(std::shared_ptr<Batch> batch) {
@@ -44,14 +46,21 @@ void work(std::shared_ptr<Batch> batch) {
     }
     const auto& entries = batch->rewards->entries();
     size_t done_rewards = 0;
-    Score score = batch->rewards->score(batch->samples[i], [&](const std::string& component, double value) {
-      std::lock_guard<std::mutex> lock(batch->mutex);
-      Job& job = batch->jobs[i];
-      job.partial[component] = value;
-      ++done_rewards;
-      job.running = done_rewards < entries.size() ? entries[done_rewards].reward->name() : "";
-    });
+    Score score;
+    std::exception_ptr fatal;
+    try {
+      score = batch->rewards->score(batch->samples[i], [&](const std::string& component, double value) {
+        std::lock_guard<std::mutex> lock(batch->mutex);
+        Job& job = batch->jobs[i];
+        job.partial[component] = value;
+        ++done_rewards;
+        job.running = done_rewards < entries.size() ? entries[done_rewards].reward->name() : "";
+      });
+    } catch (...) {  // RewardFatal (RewardSet::score catches everything else)
+      fatal = std::current_exception();
+    }
     std::lock_guard<std::mutex> lock(batch->mutex);
+    if (fatal && !batch->fatal) batch->fatal = fatal;
     Job& job = batch->jobs[i];
     if (job.abandoned) return;  // given up on: a replacement worker carries on
     job.result = std::move(score);
@@ -105,6 +114,7 @@ std::vector<Score> BatchScorer::score(const std::vector<Sample>& samples, BatchS
       std::thread(work, batch).detach();  // replaces the stuck worker
     }
   }
+  if (batch->fatal) std::rethrow_exception(batch->fatal);
   std::vector<Score> out;
   out.reserve(batch->jobs.size());
   for (Job& job : batch->jobs) out.push_back(std::move(job.result));

@@ -41,6 +41,37 @@ TEST_CASE("plugin reward: the example keyword plugin through the C ABI", "[rewar
   CHECK(error.reason == "keyword: no reference field 'keyword'");
 }
 
+TEST_CASE("plugin reward: a crashing plugin costs its sample and a restart, three in a row stop the run", "[rewards][plugin]") {
+  RewardSet set = set_of({{"kind", "plugin"}, {"name", "fragile"}, {"path", R1_PLUGIN_CRASH}});
+  CHECK(set.score(with("abc")).value == 3.0);
+  Score segv = set.score(with("segv"));  // it took the trainer down with 139
+  CHECK(segv.value == 0.0);
+  CHECK(segv.reason.find("fragile: reward plugin exited (killed by signal 11") == 0);
+  CHECK(segv.failed == std::vector<std::string>{"fragile"});
+  CHECK(set.score(with("abcd")).value == 4.0);  // restarted
+  CHECK(set.score(with("abort")).reason.find("killed by signal 6") != std::string::npos);
+  CHECK(set.score(with("ab")).value == 2.0);
+  CHECK(set.score(with("exit")).reason == "fragile: reward plugin exited (exit status 3)");
+  CHECK(set.score(with("a")).value == 1.0);
+  // Three crashes in a row: the run's end, with one line, not every later sample scored 0.
+  set.score(with("segv"));
+  set.score(with("abort"));
+  CHECK_THROWS_AS(set.score(with("exit")), RewardFatal);
+  CHECK_THROWS_WITH(set.score(with("segv")), Catch::StartsWith("reward 'fragile': its reward plugin failed 4 times in a row"));
+  // Through the batch scorer (the trainer's way) the fatal error reaches the caller too.
+  BatchScorer scorer(std::make_shared<RewardSet>(set_of({{"kind", "plugin"}, {"name", "fragile"}, {"path", R1_PLUGIN_CRASH}})), 2);
+  CHECK_THROWS_AS(scorer.score(std::vector<Sample>(6, with("segv"))), RewardFatal);
+}
+
+TEST_CASE("plugin reward: a trusted plugin runs in the process with in_process", "[rewards][plugin]") {
+  RewardSet set = set_of({{"kind", "plugin"}, {"name", "keyword"}, {"path", R1_EXAMPLE_PLUGIN}, {"in_process", true},
+                          {"config", {{"field", "keyword"}, {"bonus", 2.0}}}});
+  Score hit = set.score(with("Pythagoras proved it", {{"keyword", "Pythagoras"}}));
+  CHECK(hit.value == 2.0);
+  CHECK_THROWS_WITH(set_of({{"kind", "plugin"}, {"in_process", true}, {"path", R1_PLUGIN_WRONG_VERSION}}),
+                    Catch::Contains("ABI version 2"));
+}
+
 TEST_CASE("plugin reward: broken plugins are refused at load time, by name", "[rewards][plugin]") {
   CHECK_THROWS_WITH(set_of({{"kind", "plugin"}, {"path", R1_PLUGIN_MISSING_SYMBOL}}),
                     Catch::Contains("missing symbol r1_reward_v1_destroy"));
