@@ -56,9 +56,10 @@ RolloutClient::RolloutClient(ClientOptions options) : impl_(std::make_unique<Imp
     throw Error("the rollout client has no workers: give worker addresses or a number of local workers");
   if (o.local.count > 0 && o.local.r1_binary.empty())
     throw Error("the rollout client was asked for local workers without the path of the r1 binary");
-  if (o.max_attempts < 1 || o.max_groups_per_worker < 1 || o.group_timeout_s <= 0 || o.weight_chunk_bytes < 4)
+  if (o.max_attempts < 1 || o.max_groups_per_worker < 1 || o.group_timeout_s <= 0 || o.weight_chunk_bytes < 4 ||
+      !(o.stall_s > 0))
     throw Error("rollout client options: max_attempts and max_groups_per_worker must be >= 1, group_timeout_s > 0, "
-                "weight_chunk_bytes >= 4");
+                "weight_chunk_bytes >= 4, stall_s > 0");
   impl_->start_all();
 }
 
@@ -181,6 +182,7 @@ void RolloutClient::Impl::dispatch(Run& run) {
     if (!options.token.empty()) a->context.AddMetadata(kTokenKey, options.token);
     ++g.attempts;
     ++w->in_flight;
+    if (w->attempts.empty()) w->last_answer = w->last_token = Clock::now();  // its stall clock starts with work
     w->attempts.insert(a.get());
     run.started.insert(a);
     it = run.pending.erase(it);
@@ -202,6 +204,8 @@ void RolloutClient::Impl::stream(std::shared_ptr<Attempt> attempt) {
       break;
     }
     a.completions.push_back(std::move(c));
+    std::lock_guard<std::mutex> lock(mutex);
+    a.worker->last_answer = a.worker->last_token = Clock::now();
   }
   grpc::Status status = reader->Finish();
   std::lock_guard<std::mutex> lock(mutex);

@@ -60,6 +60,11 @@ struct ClientOptions {
   // nobody else: a stream that takes no chunk for straggler_s while another stream progresses (or has
   // finished) is cancelled and its worker counted down (it is sent the next update whole).
   double straggler_s = 10;
+  // A worker holding groups is stalled (marked down, its groups sent to the others at once, a local one
+  // restarted) when it answers no GetStatus for stall_s (a stopped or wedged process), or answers but
+  // samples no token for 4 x stall_s while another worker does (a stuck engine): seconds, not the
+  // minutes of group_timeout_s.
+  double stall_s = 15;
   size_t push_buffer_bytes = 64u << 20;  // built chunks waiting for the slower streams, at most
 };
 

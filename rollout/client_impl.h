@@ -98,6 +98,9 @@ struct Worker {
   uint64_t version = 0;
   int queue_depth = 0;
   int in_flight = 0;
+  // Signs of life while it holds groups (stall detection, ClientOptions::stall_s): the last answered
+  // GetStatus or completion, and the last token sampled (a completion, or tokens_per_second > 0).
+  Clock::time_point last_answer{}, last_token{};
   std::string why_down;
   Clock::time_point next_probe{}, next_refresh{};
   std::unique_ptr<LocalProcess> process;
@@ -178,6 +181,8 @@ struct RolloutClient::Impl {
   void monitor_loop();
   // Lock held (released during the call). One GetStatus; a worker that cannot be reached is down.
   bool probe(Worker& w, std::unique_lock<std::mutex>& lock);
+  // Why a worker holding groups counts as stalled (ClientOptions::stall_s), or "" when it does not.
+  std::string stalled(const Worker& w, detail::Clock::time_point now) const;
   // Lock held, released while probing. Asks each remote worker that is down once more.
   void probe_down_remotes(std::unique_lock<std::mutex>& lock);
   // Lock held. Whether some worker takes work now or may do so without the caller's help.

@@ -216,6 +216,7 @@ void RolloutClient::Impl::monitor_loop() {
         w.next_refresh = now + seconds(options.status_interval_s);
         probe(w, lock);
       }
+      if (const std::string why = stalled(w, Clock::now()); !why.empty()) mark_down(w, why);
     }
     changed.wait_for(lock, seconds(options.status_interval_s));
   }
@@ -226,15 +227,40 @@ bool RolloutClient::Impl::probe(Worker& w, std::unique_lock<std::mutex>& lock) {
   const std::string address = w.address;
   lock.unlock();
   v1::Status reply;
-  grpc::Status s = get_status(*stub, &reply, kStatusTimeoutS, false);
+  grpc::Status s = get_status(*stub, &reply, std::min(kStatusTimeoutS, options.stall_s), false);
   lock.lock();
   if (w.address != address) return w.alive;  // restarted meanwhile
   if (s.ok()) {
+    const auto now = Clock::now();
+    w.last_answer = now;
+    if (reply.tokens_per_second() > 0) w.last_token = now;
     take_status(w, reply);
     return true;
   }
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) mark_down(w, describe(s));
   return false;
+}
+
+std::string RolloutClient::Impl::stalled(const Worker& w, Clock::time_point now) const {
+  if (!w.alive || w.attempts.empty()) return "";
+  const double silent = std::chrono::duration<double>(now - w.last_answer).count();
+  if (silent > options.stall_s) {
+    char why[160];
+    std::snprintf(why, sizeof why, "stalled: it holds %zu group%s and has not answered for %.0f s", w.attempts.size(),
+                  w.attempts.size() == 1 ? "" : "s", silent);
+    return why;
+  }
+  // Answering but sampling nothing while another worker samples: its engine is stuck.
+  const double idle = std::chrono::duration<double>(now - w.last_token).count();
+  if (idle <= 4 * options.stall_s) return "";
+  for (const auto& other : workers)
+    if (other.get() != &w && other->alive && other->last_token > w.last_token) {
+      char why[160];
+      std::snprintf(why, sizeof why, "stalled: it holds %zu group%s and has sampled no token for %.0f s while others did",
+                    w.attempts.size(), w.attempts.size() == 1 ? "" : "s", idle);
+      return why;
+    }
+  return "";
 }
 
 void RolloutClient::Impl::probe_down_remotes(std::unique_lock<std::mutex>& lock) {

@@ -35,6 +35,8 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   c.threads_per_worker = w.get("threads_per_worker", c.threads_per_worker);
   c.max_staleness = w.get("max_staleness", c.max_staleness);
   c.group_timeout_s = w.get("group_timeout_s", c.group_timeout_s);
+  c.stall_s = w.get("stall_s", c.stall_s);
+  if (!(c.stall_s > 0)) throw ConfigError(w.key_path("stall_s") + ": must be > 0 (seconds)");
   c.colocate = w.get("colocate", c.colocate);
   c.weight_deltas = w.get("weight_deltas", c.weight_deltas);
   c.workers_on_every_node = w.get("workers_on_every_node", c.workers_on_every_node);
@@ -54,6 +56,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
   co.addresses = addresses;
   co.token = token;
   co.group_timeout_s = group_timeout_s;
+  co.stall_s = stall_s;
   // fp32 workers get fp32 weights, so they compute exactly what a worker loading the checkpoint would.
   co.weights_as_f32 = precision == WeightPrecision::kFp32;
   co.weight_deltas = weight_deltas;

@@ -43,6 +43,7 @@ struct RolloutConfig {
   int threads_per_worker = 1;
   int max_staleness = 0;               // 0: on-policy; 1: generation of step t+1 overlaps the update of step t
   double group_timeout_s = 600;
+  double stall_s = 15;                 // a worker holding groups that answers nothing for this long is stalled
   std::string token;                   // shared token for remote workers (default $R1_ROLLOUT_TOKEN)
   DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
   bool colocate = false;               // no workers: an engine in the trainer's process, on its device (grpo)

@@ -39,6 +39,8 @@ struct FakeConfig {
   // worker does (a delta it cannot apply is FAILED_PRECONDITION, a faulty update INVALID_ARGUMENT).
   std::map<std::string, std::vector<int64_t>> image_shapes;
   int stalled_updates = 0;     // this many weight updates stop reading after their second chunk, until cancelled
+  int frozen_status_ms = 0;    // once it has taken a group, GetStatus answers only after this long (or when
+                               // cancelled): a process stopped mid-generation
 };
 
 // The completion ids the fake gives sample `index` of a request.
@@ -191,6 +193,17 @@ class FakeRollout final : public v1::Rollout::Service {
 
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::StatusRequest*, v1::Status* reply) override {
     if (auto s = check(context); !s.ok()) return s;
+    bool generating;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generating = !streams_.empty();
+    }
+    if (config_.frozen_status_ms > 0 && generating) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.frozen_status_ms);
+      while (std::chrono::steady_clock::now() < until && !context->IsCancelled())
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     ++status_calls_;
     if (pending_version_ && std::chrono::steady_clock::now() >= switch_at_) {

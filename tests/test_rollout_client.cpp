@@ -362,6 +362,28 @@ TEST_CASE("rollout client: a group past its timeout goes to another worker", "[r
   CHECK(Clock::now() - start < std::chrono::seconds(3));
 }
 
+TEST_CASE("rollout client: a stalled worker's groups go to the others within seconds, not at the group timeout",
+          "[rollout][client]") {
+  // The stalled one takes its groups and then neither answers GetStatus nor sends a completion, as a
+  // SIGSTOPped worker does; group_timeout_s (600 s) would hold them for ten minutes.
+  FakeServer stalled(FakeConfig{.delay_ms = 60000, .frozen_status_ms = 60000}), fine(FakeConfig{.delay_ms = 1});
+  auto options = remote({stalled.address(), fine.address()});
+  options.stall_s = 1;
+  options.max_groups_per_worker = 2;
+  RolloutClient client(options);
+  const auto requests = make_requests(6, 2);
+  const auto start = Clock::now();
+  auto results = client.generate_all(requests);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  REQUIRE(results.size() == 6);
+  for (const auto& r : results) {
+    check_group(r, requests[r.index], 2);
+    CHECK(r.worker == fine.address());
+  }
+  CHECK(stalled.service.streams().size() >= 1);  // it did take groups
+  CHECK(seconds < 8);                             // stall_s plus a probe, not 600 s
+}
+
 TEST_CASE("rollout client: with no worker left generate() says so", "[rollout][client]") {
   FakeServer a(FakeConfig{.fail_after = 0});
   RolloutClient client(remote({a.address()}));
