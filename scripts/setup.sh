@@ -28,6 +28,7 @@ PACKAGES=(
   nodejs                       # reference tokenizers (test fixtures and the tokenizer benchmark)
   python3-jinja2               # Hugging Face's template engine, to render reference chat prompts
   python3-grpcio python3-grpc-tools  # an independent Python client of the rollout service (tests)
+  python3-torch                # an independent PyTorch implementation of the GRPO objective (tests)
 )
 
 as_root() {

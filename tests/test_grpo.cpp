@@ -1,9 +1,17 @@
-// The GRPO objective against values computed by hand (trainer/grpo.h).
+// The GRPO objective against values computed by hand (trainer/grpo.h), and against an independent
+// PyTorch implementation of TRL's formulas (tests/reference/grpo_objective.py).
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "core/error.h"
 #include "trainer/grpo.h"
@@ -194,4 +202,97 @@ TEST_CASE("option names parse, typos are refused", "[grpo]") {
   CHECK(r1::run::parse_importance_level("sequence") == r1::run::ImportanceLevel::kSequence);
   CHECK_THROWS_WITH(r1::run::parse_loss_aggregation("token_mean"), Catch::Contains("token-mean"));
   CHECK_THROWS_AS(r1::run::parse_advantage_scale("grp"), r1::ConfigError);
+}
+
+TEST_CASE("the objective agrees with an independent PyTorch implementation of TRL's formulas", "[grpo]") {
+  // tests/reference/grpo_objective.py computes the loss, its gradient with respect to the log-probs,
+  // the k3 KL and the importance weights in float64 from the formulas alone; r1 computes in float32.
+  REQUIRE(std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0);  // python3-torch (scripts/setup.sh)
+  std::mt19937 rng(2025);
+  std::normal_distribution<float> noise(0.f, 0.3f);
+  std::uniform_real_distribution<float> logp(-4.f, -0.05f);
+  const std::vector<std::pair<r1::run::LossAggregation, const char*>> aggregations = {
+      {r1::run::LossAggregation::kSeqMeanTokenMean, "grpo"},
+      {r1::run::LossAggregation::kTokenMean, "dapo"},
+      {r1::run::LossAggregation::kSeqMeanTokenSumNorm, "dr_grpo"}};
+  const std::vector<std::pair<r1::run::ImportanceLevel, const char*>> levels = {
+      {r1::run::ImportanceLevel::kNone, "none"}, {r1::run::ImportanceLevel::kToken, "token"}, {r1::run::ImportanceLevel::kSequence, "sequence"}};
+  struct Case {
+    GrpoBatch batch;
+    r1::run::GrpoLossOptions options;
+    GrpoNorm norm;
+  };
+  std::vector<Case> cases;
+  nlohmann::json input = nlohmann::json::array();
+  const int64_t B = 5, T = 7;
+  for (const auto& [aggregation, loss_type] : aggregations)
+    for (const auto& [level, level_name] : levels)
+      for (double beta : {0.0, 0.04}) {
+        Case c;
+        c.options.aggregation = aggregation;
+        c.options.importance = level;
+        c.options.beta = beta;
+        c.options.clip_low = 0.2;
+        c.options.clip_high = 0.28;  // DAPO's clip-higher
+        c.options.importance_cap = 1.5;
+        std::vector<float> lp(B * T), old(B * T), rollout(B * T), ref(B * T), mask(B * T), adv(B);
+        for (int64_t i = 0; i < B * T; ++i) {
+          old[i] = logp(rng);
+          lp[i] = old[i] + noise(rng);  // ratios on both sides of the clip range
+          rollout[i] = old[i] + 0.5f * noise(rng);
+          ref[i] = old[i] + noise(rng);
+          mask[i] = (i % T) < T - (i / T) % 3 ? 1.f : 0.f;  // ragged lengths: padding at the end
+        }
+        for (auto& a : adv) a = 2.f * noise(rng);
+        auto tensor = [&](const std::vector<float>& v, bool grad = false) {
+          return at::tensor(v, at::kFloat).view({B, T}).set_requires_grad(grad);
+        };
+        c.batch.logprobs = tensor(lp, true);
+        c.batch.old_logprobs = tensor(old);
+        c.batch.rollout_logprobs = tensor(rollout);
+        c.batch.ref_logprobs = tensor(ref);
+        c.batch.advantages = at::tensor(adv, at::kFloat);
+        c.batch.mask = tensor(mask);
+        c.norm.sequences = B;
+        c.norm.tokens = at::tensor(mask).sum().item<double>();
+        c.norm.max_length = T + 3;  // the completion-length limit, longer than any row here
+        auto nested = [&](const std::vector<float>& v) {
+          nlohmann::json rows = nlohmann::json::array();
+          for (int64_t b = 0; b < B; ++b) rows.push_back(std::vector<double>(v.begin() + b * T, v.begin() + (b + 1) * T));
+          return rows;
+        };
+        input.push_back({{"logprobs", nested(lp)}, {"old_logprobs", nested(old)}, {"rollout_logprobs", nested(rollout)},
+                         {"ref_logprobs", nested(ref)}, {"mask", nested(mask)},
+                         {"advantages", std::vector<double>(adv.begin(), adv.end())},
+                         {"options", {{"clip_low", 0.2}, {"clip_high", 0.28}, {"beta", beta}, {"cap", 1.5},
+                                      {"importance", level_name}, {"loss_type", loss_type}}},
+                         {"norm", {{"sequences", c.norm.sequences}, {"tokens", c.norm.tokens}, {"max_length", c.norm.max_length}}}});
+        cases.push_back(std::move(c));
+      }
+  const std::string dir = "/tmp/r1_test_grpo_reference_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir + "/in.json") << input.dump(); }
+  const std::string cmd = "/usr/bin/python3 " R1_SOURCE_DIR "/tests/reference/grpo_objective.py < " + dir + "/in.json > " +
+                          dir + "/out.json";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream in(dir + "/out.json");
+  const nlohmann::json want = nlohmann::json::parse(in);
+  std::filesystem::remove_all(dir);
+  REQUIRE(want.size() == cases.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    INFO("case " << k << ": " << input[k]["options"].dump());
+    Case& c = cases[k];
+    GrpoLoss got = grpo_loss(c.batch, c.options, c.norm);
+    got.loss.backward();
+    CHECK_THAT(got.loss.item<double>(), WithinAbs(want[k]["loss"].get<double>(), 1e-6));
+    if (c.options.beta > 0)  // r1 measures the KL only when it is part of the loss
+      CHECK_THAT(got.stats.kl, WithinAbs(want[k]["kl_sum"].get<double>(), 1e-5 * std::max(1.0, std::abs(got.stats.kl))));
+    CHECK_THAT(got.stats.is_weight, WithinAbs(want[k]["importance_sum"].get<double>(), 1e-6 * 35));
+    const at::Tensor grad = c.batch.logprobs.grad();
+    double worst = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        worst = std::max(worst, std::abs(grad[b][t].item<double>() - want[k]["grad"][b][t].get<double>()));
+    CHECK(worst < 1e-6);
+  }
 }
