@@ -9,11 +9,14 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/stop.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -208,6 +211,60 @@ TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exa
     INFO("step " << i + 1);
     CHECK(mb[i]["loss"].get<double>() == Approx(m[i]["loss"].get<double>()).epsilon(1e-6));
   }
+}
+
+TEST_CASE("sft: SIGINT stops after the step in progress with its checkpoint, and the run resumes from it", "[sft]") {
+  Dir d("stop");
+  const std::string model = make_model(d);
+  const std::string data = d / "train.jsonl";
+  {
+    std::ofstream out(data);
+    for (int i = 0; i < 24; ++i)
+      out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
+  }
+  r1::run::SftConfig c;
+  c.model = model;
+  c.train_data = data;
+  c.seq_len = 64;
+  c.batch_tokens = 128;
+  c.micro_batch_tokens = 64;
+  c.steps = 400;  // far more than the signal lets it do
+  c.optim.lr = 3e-3;
+  c.save_every = 0;  // a checkpoint at the end only: the stop writes its own
+  SftRun run;
+  run.run_dir = d / "a";
+  run.threads = 1;
+  r1::install_stop_handlers();
+  std::thread signaller([&] {  // Ctrl-C once a few steps are done
+    for (int i = 0; i < 600 && !(fs::exists(d / "a/metrics.jsonl") && read_rows(d / "a/metrics.jsonl").size() >= 3); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(::getpid(), SIGINT);
+  });
+  std::string message;
+  int signal = 0;
+  try {
+    run_sft(c, run);
+  } catch (const r1::Stopped& e) {
+    message = e.what();
+    signal = e.signal();
+  }
+  signaller.join();
+  r1::clear_stop_request();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  const size_t done = read_rows(d / "a/metrics.jsonl").size();
+  INFO(message);
+  CHECK(signal == SIGINT);
+  CHECK(done < 400);
+  CHECK(message.find("stopped by SIGINT after step " + std::to_string(done) + " of 400") == 0);
+  char step[64];
+  std::snprintf(step, sizeof step, "a/checkpoints/step-%06zu/optimizer.pt", done);
+  CHECK(fs::exists(d / step));
+  // Resumed from that checkpoint, with a shorter total so the test ends: it goes on after `done`.
+  c.steps = static_cast<int64_t>(done) + 2;
+  run.resume = true;
+  CHECK(run_sft(c, run).steps == c.steps);
+  CHECK(read_rows(d / "a/metrics.jsonl").size() == done + 2);
 }
 
 TEST_CASE("sft: recipe keys are checked", "[sft]") {
