@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/process.h"
+#include "core/stop.h"
 
 namespace r1::run {
 
@@ -49,18 +50,30 @@ int run_local_ranks(const LocalRanks& job) {
     spec.out = ProcessSpec::Stream::inherit;
     spec.err = ProcessSpec::Stream::inherit;
     spec.death_signal = SIGTERM;  // the launcher gone: its ranks go too
+    spec.own_process_group = true;  // a terminal's Ctrl-C reaches the launcher, which passes it on once
     ranks.push_back(std::make_unique<Process>(spec));
   }
   log::info() << "launched " << job.nproc << " ranks on 127.0.0.1:" << port;
+  // SIGINT / SIGTERM: every rank is asked once (SIGTERM) to stop after its step, with a checkpoint, and
+  // the launcher waits for them; a second signal ends the launcher, and its ranks then at once.
+  install_stop_handlers();
+  const StopPoints stop_points;
+  int forwarded = 0;
   // Wait for every rank; the first failure stops the others. A rank killed by a signal is named first:
   // the ranks that lose their peer exit with an error moments later, and the poll may see both at once.
   for (;;) {
+    if (const int sig = stop_requested(); sig && !forwarded) {
+      forwarded = sig;
+      for (auto& rank : ranks)
+        if (rank->running()) ::kill(rank->pid(), SIGTERM);
+    }
     bool all_done = true;
     std::vector<int> failed;
     for (int r = 0; r < job.nproc; ++r) {
       const auto status = ranks[static_cast<size_t>(r)]->exit_status();
       if (!status) all_done = false;
-      else if (status->code != 0) failed.push_back(r);
+      else if (status->code != 0 && !(forwarded && (status->code == 128 + SIGTERM || status->signal == SIGTERM)))
+        failed.push_back(r);  // a rank the forwarded signal stopped (gracefully, or at once outside a loop) did not fail
     }
     if (!failed.empty()) {
       std::stable_partition(failed.begin(), failed.end(),
@@ -72,6 +85,9 @@ int run_local_ranks(const LocalRanks& job) {
       for (auto& other : ranks) other->stop(job.grace_s);
       throw Error(how);
     }
+    if (all_done && forwarded)
+      throw Stopped("stopped by " + signal_name(forwarded) + ": every rank has stopped (a training stage after the same "
+                    "step, with its checkpoint): run the same command again to resume", forwarded);
     if (all_done) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -320,6 +320,35 @@ TEST_CASE("distributed: a rank killed mid-run ends the job naming it, and the ne
   CHECK(metrics(dir / "runs").back()["step"] == 400);
 }
 
+TEST_CASE("distributed: Ctrl-C to the launcher stops every rank after the same step, with its checkpoint, and the next run resumes",
+          "[distributed]") {
+  const fs::path dir = setup("sigint", 400);
+  const std::string err = (dir / "stderr.txt").string();
+  const pid_t launcher = start_two_ranks(dir, "");
+  ::kill(launcher, SIGINT);  // the ranks lead groups of their own: a terminal's Ctrl-C reaches the launcher alone
+  int status = 0;
+  ::waitpid(launcher, &status, 0);
+  const std::string text = r1::read_file(err);
+  INFO(text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(text.find("stopped by SIGINT: every rank has stopped") != std::string::npos);
+  const auto rows = metrics(dir / "runs");
+  REQUIRE(!rows.empty());
+  const int done = rows.back()["step"].get<int>();
+  CHECK(done < 400);
+  CHECK(text.find("stopped by SIGTERM after step " + std::to_string(done) + " of 400") != std::string::npos);
+  char step[32];
+  std::snprintf(step, sizeof step, "step-%06d", done);
+  CHECK(fs::exists(dir / "runs/dp/s/checkpoints" / step / "trainer_state.json"));
+  CHECK(r1::read_file((dir / "runs/dp/s/stage.json").string()).find("\"running\"") != std::string::npos);
+  const Result again = run_r1(dir, "--threads 1 run recipe.json --runs-dir runs");  // the same command, one rank
+  INFO(again.err);
+  CHECK(again.code == 0);
+  CHECK(again.err.find("resuming from") != std::string::npos);
+  CHECK(metrics(dir / "runs").size() == 400);
+}
+
 TEST_CASE("distributed: a rank that hangs fails the job after the collective timeout, naming the call", "[distributed]") {
   const fs::path dir = setup("hang", 20000);
   const std::string err = (dir / "stderr.txt").string();
