@@ -71,6 +71,22 @@ std::string make_model(const Dir& d) {
   return dir;
 }
 
+// A tiny model and 24 "echo N" -> "said N" rows, 2 rows a step of 1-row micro-batches (accumulation
+// is exercised), lr 3e-3: the SFT run the tests below train.
+r1::run::SftConfig echo_config(const Dir& d) {
+  r1::run::SftConfig c;
+  c.model = make_model(d);
+  c.train_data = d / "train.jsonl";
+  std::ofstream out(c.train_data);
+  for (int i = 0; i < 24; ++i)
+    out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
+  c.seq_len = 64;
+  c.batch_tokens = 128;
+  c.micro_batch_tokens = 64;
+  c.optim.lr = 3e-3;
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("sft: only the assistant's tokens and its closing marker are trained on", "[sft]") {
@@ -156,21 +172,8 @@ TEST_CASE("sft: datasets name the bad line, or skip it when asked", "[sft]") {
 
 TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exactly", "[sft]") {
   Dir d("run");
-  const std::string model = make_model(d);
-  const std::string data = d / "train.jsonl";
-  {
-    std::ofstream out(data);
-    for (int i = 0; i < 24; ++i)
-      out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
-  }
-  r1::run::SftConfig c;
-  c.model = model;
-  c.train_data = data;
-  c.seq_len = 64;
-  c.batch_tokens = 128;        // 2 rows a step
-  c.micro_batch_tokens = 64;   // 1 row a micro-batch: accumulation is exercised
+  r1::run::SftConfig c = echo_config(d);
   c.steps = 30;
-  c.optim.lr = 3e-3;
   c.optim.warmup_steps = 2;
   c.save_every = 10;
   c.keep_last = 0;
@@ -215,21 +218,8 @@ TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exa
 
 TEST_CASE("sft: SIGINT stops after the step in progress with its checkpoint, and the run resumes from it", "[sft]") {
   Dir d("stop");
-  const std::string model = make_model(d);
-  const std::string data = d / "train.jsonl";
-  {
-    std::ofstream out(data);
-    for (int i = 0; i < 24; ++i)
-      out << nlohmann::json{{"prompt", "echo " + std::to_string(i % 6)}, {"completion", "said " + std::to_string(i % 6)}}.dump() << "\n";
-  }
-  r1::run::SftConfig c;
-  c.model = model;
-  c.train_data = data;
-  c.seq_len = 64;
-  c.batch_tokens = 128;
-  c.micro_batch_tokens = 64;
+  r1::run::SftConfig c = echo_config(d);
   c.steps = 400;  // far more than the signal lets it do
-  c.optim.lr = 3e-3;
   c.save_every = 0;  // a checkpoint at the end only: the stop writes its own
   SftRun run;
   run.run_dir = d / "a";
