@@ -85,6 +85,11 @@ std::string read_file(const std::string& path) {
   return std::move(out).str();
 }
 
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+}
+
 void write_file_atomic(const std::string& path, std::string_view content) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   auto fail = [&](const std::string& what) {

@@ -20,6 +20,8 @@ double repeated_ngram_fraction(std::string_view text, int n);
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` by edit distance, or "" when none is plausibly a typo of it.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// Replaces every occurrence of `from` in `s` by `to`, left to right (a replacement is not searched again).
+void replace_all(std::string& s, std::string_view from, std::string_view to);
 // Reads a whole file into memory; throws r1::Error naming the file when it cannot.
 std::string read_file(const std::string& path);
 // Writes `content` to a temporary file beside `path` and renames it into place, so a reader never

@@ -1,5 +1,6 @@
 // Equivalence of parsed answers: see math_compare.h.
 #include "rewards/math_compare.h"
+#include "rewards/math_plain.h"
 
 #include <algorithm>
 #include <cmath>
@@ -489,12 +490,9 @@ Comparison compare_answers(const Value& gold, const Value& pred, Parser& parser,
 bool is_approximation(const Value& gold, const Value& pred, int pred_digits) {
   if (pred_digits <= 0 || gold.kind != Value::kExpr || pred.kind != Value::kExpr) return false;
   if (has_symbols(gold.expr) || has_symbols(pred.expr) || !is_exact_number(pred.expr)) return false;
-  // One unit of the decimal's last significant digit: 0.667 -> 0.001, 3.14 -> 0.01, 0.2 -> 0.1.
   auto g = numeric_value(gold.expr), p = numeric_value(pred.expr);
-  if (!g || !p || std::abs(p->imag()) > 0 || std::abs(g->imag()) > 0 || p->real() == 0) return false;
-  double unit = std::pow(10.0, std::floor(std::log10(std::abs(p->real()))) + 1 - pred_digits);
-  double gap = std::abs(g->real() - p->real());
-  return gap > 0 && gap <= unit;
+  if (!g || !p || std::abs(p->imag()) > 0 || std::abs(g->imag()) > 0) return false;
+  return within_last_digit(g->real(), p->real(), pred_digits);
 }
 
 }  // namespace r1::rewards::math

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/text.h"
 #include "rewards/math_parse.h"
 
 namespace r1::rewards::math {
@@ -18,10 +19,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
 }
 
 struct Box {

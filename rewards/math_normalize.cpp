@@ -4,19 +4,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.h"
 #include "rewards/math_parse.h"
 
 namespace r1::rewards::math {
 namespace {
-
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  if (from.empty()) return;
-  size_t at = 0;
-  while ((at = s.find(from, at)) != std::string::npos) {
-    s.replace(at, from.size(), to);
-    at += to.size();
-  }
-}
 
 // Replaces \cmd{content} by content (for \text, \mathrm, ...), with nested braces.
 void unwrap_command(std::string& s, std::string_view cmd) {
@@ -52,30 +44,6 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-bool is_thousands_number(const std::string& s) {
-  // [+-]? d{1,3} (, d{3})+ (. d+)?
-  size_t i = 0;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-  size_t lead = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++lead;
-  if (lead < 1 || lead > 3 || s[i - lead] == '0') return false;  // "0,125" is a decimal comma
-  int groups = 0;
-  while (i < s.size() && s[i] == ',') {
-    ++i;
-    size_t g = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++g;
-    if (g != 3) return false;
-    ++groups;
-  }
-  if (groups == 0) return false;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t f = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++f;
-    if (f == 0) return false;
-  }
-  return i == s.size();
-}
 
 // Words that are units (or unit-like) and may follow a number in an answer: stripped.
 bool is_unit(std::string word) {
@@ -189,6 +157,31 @@ std::string strip_trailing_units(const std::string& s) {
 }  // namespace
 
 bool is_unit_word(const std::string& word) { return is_unit(word); }
+
+bool is_thousands_number(const std::string& s) {
+  // [+-]? d{1,3} (, d{3})+ (. d+)?
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t lead = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++lead;
+  if (lead < 1 || lead > 3 || s[i - lead] == '0') return false;  // "0,125" is a decimal comma
+  int groups = 0;
+  while (i < s.size() && s[i] == ',') {
+    ++i;
+    size_t g = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++g;
+    if (g != 3) return false;
+    ++groups;
+  }
+  if (groups == 0) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t f = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++f;
+    if (f == 0) return false;
+  }
+  return i == s.size();
+}
 
 namespace {
 

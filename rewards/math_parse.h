@@ -63,6 +63,9 @@ bool reads_as_text(std::string_view answer);
 // LaTeX clean-up before parsing: delimiters, spacing commands, \text{}, units, separators, degrees, %,
 // thousands groups, the exact side of an approximation. Throws ParseError (kApproximation).
 std::string normalize_latex(std::string_view answer);
+// True for "1,234", "-12,345,678.5": a number whose commas group thousands exactly (1-3 leading digits,
+// not a lone 0, then groups of three). "0,125" and "2,5" are not: they are decimal commas.
+bool is_thousands_number(const std::string& s);
 // True for the unit words an answer may carry after its number ("cm", "km/h", "percent", ...).
 bool is_unit_word(const std::string& word);
 

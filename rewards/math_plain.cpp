@@ -91,15 +91,14 @@ std::string reduced(const Plain& p) {
 
 long double value(const Plain& p) { return static_cast<long double>(p.num) / static_cast<long double>(p.den); }
 
-// The rule of math_compare.h's is_approximation: within one unit of the decimal's last digit.
-bool approximates(const Plain& gold, const Plain& pred) {
-  if (pred.decimal_digits == 0 || pred.num == 0) return false;
-  long double p = value(pred), gap = std::fabs(value(gold) - p);
-  long double unit = std::pow(10.0L, std::floor(std::log10(std::fabs(p))) + 1 - pred.decimal_digits);
+}  // namespace
+
+bool within_last_digit(long double gold, long double pred, int pred_digits) {
+  if (pred_digits <= 0 || pred == 0) return false;
+  const long double unit = std::pow(10.0L, std::floor(std::log10(std::fabs(pred))) + 1 - pred_digits);
+  const long double gap = std::fabs(gold - pred);
   return gap > 0 && gap <= unit;
 }
-
-}  // namespace
 
 std::optional<MathVerdict> compare_plain(std::string_view gold_normalized, std::string_view pred_normalized) {
   std::optional<Plain> gold = plain(gold_normalized), pred = plain(pred_normalized);
@@ -108,7 +107,7 @@ std::optional<MathVerdict> compare_plain(std::string_view gold_normalized, std::
   v.gold_parsed = reduced(*gold);
   v.pred_parsed = reduced(*pred);
   v.correct = gold->num * pred->den == pred->num * gold->den;
-  if (!v.correct) v.reason = approximates(*gold, *pred) ? "approximation" : "not equal";
+  if (!v.correct) v.reason = within_last_digit(value(*gold), value(*pred), pred->decimal_digits) ? "approximation" : "not equal";
   return v;
 }
 

@@ -18,6 +18,10 @@ namespace r1::rewards::math {
 // else, which the full verifier decides. The same verdict, reason and parsed forms the full
 // verifier gives (exact rationals compare exactly; a rounded decimal of the gold is an
 // "approximation"). Touches no GiNaC object.
+// The rule that makes a wrong decimal an "approximation" of the gold: within one unit of its last
+// significant digit (0.667 -> 0.001, 3.14 -> 0.01, 0.2 -> 0.1), and not equal.
+bool within_last_digit(long double gold, long double pred, int pred_digits);
+
 std::optional<MathVerdict> compare_plain(std::string_view gold_normalized, std::string_view pred_normalized);
 
 }  // namespace r1::rewards::math

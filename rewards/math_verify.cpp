@@ -49,8 +49,7 @@ std::optional<std::string> decimal_comma_reading(std::string_view text) {
       !digits(std::string_view(t).substr(comma + 1))) {
     return std::nullopt;
   }
-  bool thousands = comma - sign <= 3 && t[sign] != '0' && t.size() - comma - 1 == 3;
-  if (thousands) return std::nullopt;
+  if (math::is_thousands_number(t)) return std::nullopt;
   t[comma] = '.';
   return t;
 }

@@ -227,6 +227,7 @@ bool RolloutClient::Impl::probe(Worker& w, std::unique_lock<std::mutex>& lock) {
   const std::string address = w.address;
   lock.unlock();
   v1::Status reply;
+  // Never waiting longer than the stall window: a frozen worker is found stalled by the next check.
   grpc::Status s = get_status(*stub, &reply, std::min(kStatusTimeoutS, options.stall_s), false);
   lock.lock();
   if (w.address != address) return w.alive;  // restarted meanwhile

@@ -59,6 +59,14 @@ class Collective {
   virtual std::string share_from_leader(const std::string& key, const std::string& value) = 0;
 };
 
+// The largest of every rank's `value` (one all-gather): what the ranks act on when any one of them
+// asks, e.g. the signal a stop was requested with, so that all stop after the same step.
+inline uint64_t max_over_ranks(Collective& group, uint64_t value) {
+  uint64_t most = 0;
+  for (uint64_t v : group.all_gather(value)) most = v > most ? v : most;
+  return most;
+}
+
 class SingleProcess final : public Collective {
   struct Done final : Pending {
     void wait() override {}

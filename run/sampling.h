@@ -98,7 +98,6 @@ class Sampler {
 
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
-  const PromptRenderer& renderer() const { return renderer_; }
 
   // One group of params.n samples per row, scored; on_group runs on the calling thread as each group
   // completes (groups in finishing order; `k` is the group's place in `rows`). Group k samples with

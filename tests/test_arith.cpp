@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "tokenizer/chat_template.h"
 
 #include <catch2/catch.hpp>
@@ -31,9 +32,6 @@ int digit(int64_t v, size_t i) {
 }
 size_t length(int64_t v) { return std::to_string(v).size(); }
 
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-}
 bool is_chinese(const std::string& worked) { return worked.find("所以") != std::string::npos; }
 // Chinese step phrases mapped to the English ones, so one parser checks both.
 std::string to_english(std::string s) {
@@ -41,7 +39,7 @@ std::string to_english(std::string s) {
   const std::pair<const char*, const char*> map[] = {{"：", ": "}, {"。", ". "}, {"所以 ", "So "}, {" 加 ", " + "},
                                                      {" 减 ", " - "}, {" 乘 ", " * "}, {" 等于 ", " = "},
                                                      {"，写 ", ", write "}, {" 进 ", " carry "}, {" 借 ", " borrow "}};
-  for (const auto& [from, to] : map) replace_all(s, from, to);
+  for (const auto& [from, to] : map) r1::replace_all(s, from, to);
   REQUIRE(s.back() == ' ');
   s.pop_back();
   return s;

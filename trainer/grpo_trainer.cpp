@@ -239,11 +239,8 @@ bool saves_at(const run::GrpoConfig& c, int64_t step, const StepUpdate& upd) {
 
 // The signal any rank was asked to stop with (0: none), so that every rank stops after the same step.
 int agreed_stop(run::Collective* group) {
-  const int mine = stop_requested();
-  if (!group || group->world_size() == 1) return mine;
-  uint64_t any = 0;
-  for (uint64_t s : group->all_gather(static_cast<uint64_t>(mine))) any = std::max(any, s);
-  return static_cast<int>(any);
+  const auto mine = static_cast<uint64_t>(stop_requested());
+  return static_cast<int>(group ? run::max_over_ranks(*group, mine) : mine);
 }
 
 // Whether a stop after step `step` needs a checkpoint of its own (none was just written, and the

@@ -244,8 +244,8 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
       result.trained_tokens += trained;
     }
     const bool last = step + 1 == d.steps;
-    int stop = 0;  // the signal any rank was asked to stop with: every rank stops after this step
-    for (uint64_t sig : group.all_gather(static_cast<uint64_t>(stop_requested()))) stop = std::max(stop, static_cast<int>(sig));
+    // The signal any rank was asked to stop with: every rank stops after this step.
+    const int stop = static_cast<int>(run::max_over_ranks(group, static_cast<uint64_t>(stop_requested())));
     const bool save_now = !skipped && ((c.save_every > 0 && (step + 1) % c.save_every == 0) || last || stop);
     const std::vector<uint64_t> state_bytes = group.all_gather(static_cast<uint64_t>(optim.state_bytes()));
     const std::vector<uint64_t> grad_bytes = group.all_gather(static_cast<uint64_t>(gradient_bytes));
