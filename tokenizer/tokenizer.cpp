@@ -147,7 +147,21 @@ std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos; }
 std::optional<int32_t> Tokenizer::pad_id() const { return impl_->pad; }
 std::string Tokenizer::bos_token() const { return impl_->bos_text; }
 std::string Tokenizer::eos_token() const { return impl_->eos_text; }
-const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
+std::string Tokenizer::special_token_text(std::string_view key) const {
+  if (key == "bos_token") return impl_->bos_text;
+  if (key == "eos_token") return impl_->eos_text;
+  if (key == "unk_token") return impl_->unk_text;
+  if (key == "pad_token") return impl_->pad_text;
+  return "";
+}
+const std::vector<std::pair<std::string, std::string>>& Tokenizer::chat_templates() const { return impl_->chat_templates; }
+const std::string& Tokenizer::chat_template() const {
+  static const std::string kNone;
+  for (const auto& [name, source] : impl_->chat_templates) {
+    if (name == "default") return source;
+  }
+  return kNone;
+}
 const std::string& Tokenizer::tokenizer_class() const { return impl_->tokenizer_class; }
 
 DecodeStream::DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens)

@@ -75,7 +75,14 @@ class Tokenizer {
   std::optional<int32_t> pad_id() const;
   std::string bos_token() const;
   std::string eos_token() const;
-  // The Jinja chat template of tokenizer_config.json ("" if none) and its tokenizer_class.
+  // The text of a special token of tokenizer_config.json by its key there ("bos_token", "eos_token",
+  // "unk_token", "pad_token"); "" when it has none.
+  std::string special_token_text(std::string_view key) const;
+  // The Jinja chat templates, as transformers finds them: chat_template.jinja beside the tokenizer,
+  // else tokenizer_config.json's chat_template (a string is "default"; a list of {"name",
+  // "template"} gives each its name), plus additional_chat_templates/NAME.jinja. Empty if none.
+  const std::vector<std::pair<std::string, std::string>>& chat_templates() const;
+  // The "default" one ("" if none); the tokenizer_class of tokenizer_config.json.
   const std::string& chat_template() const;
   const std::string& tokenizer_class() const;
 

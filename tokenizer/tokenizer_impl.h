@@ -40,8 +40,9 @@ struct Tokenizer::Impl {
   bool byte_level_decoder = false;
   bool clean_up_spaces = false;
   std::optional<int32_t> bos, eos, pad;
-  std::string bos_text, eos_text;
-  std::string chat_template, tokenizer_class;
+  std::string bos_text, eos_text, unk_text, pad_text;
+  std::vector<std::pair<std::string, std::string>> chat_templates;  // name -> Jinja source; "default" first
+  std::string tokenizer_class;
 
   // Encodes one section of text between added tokens: normalize, match the normalized added tokens,
   // pre-tokenize, BPE (tokenizer.cpp).

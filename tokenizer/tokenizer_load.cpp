@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -22,6 +24,63 @@ std::optional<std::string> token_string(const nlohmann::json* config, const char
   if (it->is_string()) return it->get<std::string>();
   if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) return (*it)["content"].get<std::string>();
   throw Error(std::string("tokenizer_config.json: ") + key + ": expected string or {\"content\": ...}");
+}
+
+// tokenizer_config.json's chat_template: a string, or a list of {"name", "template"} (transformers'
+// named templates; "default" is the one used without a name).
+std::vector<std::pair<std::string, std::string>> read_chat_templates(const nlohmann::json& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto it = config.find("chat_template");
+  if (it == config.end() || it->is_null()) return out;
+  if (it->is_string()) {
+    out.emplace_back("default", it->get<std::string>());
+    return out;
+  }
+  if (!it->is_array()) throw Error("tokenizer_config.json: chat_template: expected a string or a list of {\"name\", \"template\"}");
+  for (size_t i = 0; i < it->size(); ++i) {
+    const auto& t = (*it)[i];
+    if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("template") || !t["template"].is_string()) {
+      throw Error("tokenizer_config.json: chat_template[" + std::to_string(i) + "]: expected {\"name\": string, \"template\": string}");
+    }
+    out.emplace_back(t["name"].get<std::string>(), t["template"].get<std::string>());
+  }
+  // "default" first, so callers that want one template take the first.
+  std::stable_partition(out.begin(), out.end(), [](const auto& t) { return t.first == "default"; });
+  return out;
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// chat_template.jinja replaces tokenizer_config.json's default template (transformers saves it there
+// since 4.43); additional_chat_templates/NAME.jinja add named ones.
+void read_template_files(const std::filesystem::path& folder, std::vector<std::pair<std::string, std::string>>& templates) {
+  namespace fs = std::filesystem;
+  auto set = [&](const std::string& name, std::string source) {
+    for (auto& t : templates) {
+      if (t.first == name) {
+        t.second = std::move(source);
+        return;
+      }
+    }
+    templates.emplace_back(name, std::move(source));
+  };
+  if (fs::exists(folder / "chat_template.jinja")) set("default", read_text_file(folder / "chat_template.jinja"));
+  const fs::path extra = folder / "additional_chat_templates";
+  if (fs::is_directory(extra)) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(extra)) {
+      if (e.path().extension() == ".jinja") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) set(f.stem().string(), read_text_file(f));
+  }
+  std::stable_partition(templates.begin(), templates.end(), [](const auto& t) { return t.first == "default"; });
 }
 
 void parse_post_processor(const nlohmann::json& pp, Tokenizer::Impl& impl) {
@@ -184,6 +243,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
   if (has_config) config = read_json_file(config_path.string());
   try {
     Tokenizer loaded = load_with_simdjson(file.string(), has_config ? &config : nullptr, &Tokenizer::build);
+    read_template_files(file.parent_path(), loaded.impl_->chat_templates);
     log::debug() << "tokenizer: loaded " << loaded.vocab_size() << " tokens from " << file.string() << " in "
                  << elapsed_ms() << " ms";
     return loaded;
@@ -252,14 +312,16 @@ Tokenizer Tokenizer::build(const nlohmann::json& tokenizer, const BpeSpec& spec,
   auto eos = token_string(config, "eos_token");
   impl->bos = find_id(bos);
   impl->eos = find_id(eos);
-  impl->pad = find_id(token_string(config, "pad_token"));
+  const auto pad = token_string(config, "pad_token");
+  impl->pad = find_id(pad);
   impl->bos_text = bos.value_or("");
   impl->eos_text = eos.value_or("");
+  impl->unk_text = token_string(config, "unk_token").value_or("");
+  impl->pad_text = pad.value_or("");
   if (config && config->is_object()) {
     impl->clean_up_spaces = config->value("clean_up_tokenization_spaces", false);
     impl->tokenizer_class = config->value("tokenizer_class", std::string());
-    auto tmpl = config->find("chat_template");
-    if (tmpl != config->end() && tmpl->is_string()) impl->chat_template = tmpl->get<std::string>();
+    impl->chat_templates = read_chat_templates(*config);
     // transformers' Llama/Gemma fast tokenizers rebuild the post-processor from add_bos_token and
     // add_eos_token (LlamaTokenizerFast.update_post_processor); DeepSeek-V3/R1 ship that class.
     const std::string& cls = impl->tokenizer_class;
