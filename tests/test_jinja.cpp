@@ -112,3 +112,33 @@ TEST_CASE("jinja: python float repr", "[jinja]") {
   CHECK(python_float_repr(100.0) == "100.0");
   CHECK(python_float_repr(1.0 / 3) == "0.3333333333333333");
 }
+
+TEST_CASE("jinja: hostile templates are errors, never crashes", "[jinja]") {
+  // A macro that never stops calling itself, nesting deep enough to exhaust a stack, a huge range.
+  CHECK_THROWS_WITH(render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), Catch::Contains("maximum recursion depth"));
+  CHECK_THROWS_WITH(Template("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}"), Catch::Contains("nesting deeper than"));
+  CHECK_THROWS_WITH(Template("{{ " + std::string(100000, '[') + " }}"), Catch::Contains("nesting deeper than"));
+  CHECK_THROWS_WITH(Template("{{ " + std::string(100000, '-') + "1 }}"), Catch::Contains("nesting deeper than"));
+  std::string ifs;
+  for (int i = 0; i < 5000; ++i) ifs += "{% if true %}";
+  CHECK_THROWS_WITH(Template(ifs), Catch::Contains("nesting deeper than"));
+  CHECK_THROWS_WITH(render("{{ range(1000000)|length }}"), Catch::Contains("MAX_RANGE"));
+  CHECK_THROWS_WITH(render("{{ 'x' * 100000000 }}"), Catch::Contains("too large"));
+  CHECK_THROWS_WITH(render("{{ 9223372036854775807 + 1 }}"), Catch::Contains("integer overflow"));
+  // Values nested without end, from the data or built by the template, are errors too.
+  std::string deep = "[";
+  for (int i = 0; i < 5000; ++i) deep += "[";
+  deep += std::string(5001, ']');
+  CHECK_THROWS_WITH(Value::from_json(nlohmann::ordered_json::parse(deep)), Catch::Contains("nested deeper than"));
+  CHECK_THROWS_WITH(render("{% set ns = namespace(x=[]) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}"),
+                    Catch::Contains("nested deeper than"));
+  // Truncated input at every position of a real template parses or fails cleanly.
+  const std::string source = "{%- for m in messages -%}{{ m.role|upper ~ ': ' ~ m['content']|trim }}{% if not loop.last %}\n{% endif %}{%- endfor %}";
+  for (size_t cut = 0; cut <= source.size(); ++cut) {
+    try {
+      Template t(source.substr(0, cut));
+      t.render(Value::from_json(nlohmann::ordered_json{{"messages", {{{"role", "user"}, {"content", " x "}}}}}));
+    } catch (const TemplateError&) {
+    }
+  }
+}

@@ -120,6 +120,7 @@ class Parser {
   }
 
   std::unique_ptr<Node> parse_statement() {
+    Nest nest(*this);
     const Token& tok = next();
     auto n = std::make_unique<Node>();
     n->line = tok.line;
@@ -256,7 +257,18 @@ class Parser {
     return tuple;
   }
 
+  // Nesting deeper than this (brackets, statements) is refused before it can exhaust the stack.
+  static constexpr int kMaxNesting = 200;
+  struct Nest {
+    Parser& p;
+    explicit Nest(Parser& parser) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) p.fail("nesting deeper than " + std::to_string(kMaxNesting) + " levels");
+    }
+    ~Nest() { --p.nesting_; }
+  };
+
   ExprPtr parse_expression() {
+    Nest nest(*this);
     ExprPtr expr = parse_or();
     while (at_name("if")) {
       const int line = next().line;
@@ -360,6 +372,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter = true) {
+    Nest nest(*this);
     ExprPtr node;
     if (at_op("-") || at_op("+")) {
       const Token& op = next();
@@ -568,6 +581,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace

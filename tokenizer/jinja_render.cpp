@@ -321,6 +321,13 @@ class Renderer {
     return Value::function(n.text, [this, node, defined_in](Args& args) -> Value {
       FramePtr parent = defined_in.lock();
       if (!parent) throw TemplateError("macro '" + node->text + "' called after its scope ended");
+      // A macro that calls itself without end would overflow the stack; Python stops it as well.
+      if (depth_ >= kMaxCallDepth) throw TemplateError("maximum recursion depth exceeded in macro '" + node->text + "'");
+      struct Depth {
+        int& d;
+        explicit Depth(int& x) : d(++x) {}
+        ~Depth() { --d; }
+      } depth(depth_);
       if (args.positional.size() > node->params.size()) {
         throw TemplateError("macro '" + node->text + "' takes not more than " + std::to_string(node->params.size()) + " argument(s)");
       }
@@ -440,8 +447,10 @@ class Renderer {
     return Value();
   }
 
+  static constexpr int kMaxCallDepth = 256;
   std::vector<std::pair<size_t, size_t>>* spans_;
   const std::string* top_ = nullptr;
+  int depth_ = 0;
 };
 
 // Unknown filters and tests are errors when the template is parsed, as in Jinja2.

@@ -12,8 +12,25 @@
 namespace r1::jinja {
 namespace {
 
+// The functions that walk a value recurse into its items; a value nested deeper than this (hostile
+// JSON, or a template that wraps a list in a list in a loop) is an error, not a stack overflow.
+constexpr int kMaxDepth = 1000;
+thread_local int walk_depth = 0;
+struct DepthGuard {
+  DepthGuard() {
+    if (++walk_depth > kMaxDepth) {
+      --walk_depth;
+      throw TemplateError("a value nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+  }
+  ~DepthGuard() { --walk_depth; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+};
+
 template <class Json>
 Value value_from(const Json& j) {
+  DepthGuard guard;
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value(j.template get<bool>());
@@ -117,6 +134,7 @@ struct JsonStyle {
 };
 
 void dump(std::string& out, const Value& v, const JsonStyle& style, int depth) {
+  DepthGuard guard;
   auto newline = [&](int d) {
     out += '\n';
     for (int i = 0; i < d; ++i) out += *style.indent;
@@ -233,15 +251,32 @@ Value Value::none() {
   v.v_ = nullptr;
   return v;
 }
+namespace {
+int checked_depth(int depth) {
+  if (depth > Value::kMaxDepth) throw TemplateError("a value nested deeper than " + std::to_string(Value::kMaxDepth) + " levels");
+  return depth;
+}
+}  // namespace
+
 Value Value::list(List items, bool tuple) {
+  int depth = 1;
+  for (const auto& item : items) depth = std::max(depth, 1 + item.depth());
   Value v;
-  v.v_ = std::make_shared<ListBox>(ListBox{std::move(items), tuple});
+  v.v_ = std::make_shared<ListBox>(ListBox{std::move(items), tuple, checked_depth(depth)});
   return v;
 }
 Value Value::dict(std::shared_ptr<Dict> d) {
+  int depth = 1;
+  for (const auto& kv : d->items) depth = std::max(depth, 1 + kv.second.depth());
+  d->depth = checked_depth(depth);
   Value v;
   v.v_ = std::move(d);
   return v;
+}
+int Value::depth() const {
+  if (is_list()) return std::get<std::shared_ptr<ListBox>>(v_)->depth;
+  if (is_dict()) return as_dict().depth;
+  return 0;
 }
 Value Value::function(std::string name, std::function<Value(Args&)> call) {
   Value v;
@@ -303,6 +338,7 @@ std::string Value::str() const {
 }
 
 std::string Value::repr() const {
+  DepthGuard guard;
   switch (type()) {
     case Type::kUndefined: return "";
     case Type::kNone: return "None";
@@ -342,6 +378,7 @@ std::string Value::to_json(std::optional<std::string> indent, std::optional<std:
 }
 
 nlohmann::ordered_json Value::to_ordered_json() const {
+  DepthGuard guard;
   switch (type()) {
     case Type::kNone: return nullptr;
     case Type::kBool: return as_bool();
@@ -363,6 +400,7 @@ nlohmann::ordered_json Value::to_ordered_json() const {
 }
 
 bool Value::equals(const Value& other) const {
+  DepthGuard guard;
   if (is_number() && other.is_number()) {
     if (is_float() || other.is_float()) return as_double() == other.as_double();
     return as_int() == other.as_int();
@@ -397,6 +435,7 @@ bool Value::equals(const Value& other) const {
 }
 
 int Value::compare(const Value& other) const {
+  DepthGuard guard;
   if (is_number() && other.is_number()) {
     if (is_float() || other.is_float()) {
       const double a = as_double(), b = other.as_double();
@@ -475,6 +514,7 @@ const Value* Dict::find(std::string_view key) const {
 }
 
 void Dict::set(Value key, Value value) {
+  depth = std::max(depth, checked_depth(1 + value.depth()));
   for (auto& kv : items) {
     if (kv.first.equals(key)) {
       kv.second = std::move(value);

@@ -114,6 +114,11 @@ class Value {
   bool equals(const Value& other) const;
   int compare(const Value& other) const;
 
+  // How deeply lists and dicts nest in it (0 for a scalar). Building a value deeper than
+  // kMaxDepth throws, so no value is too deep to print, compare or free without exhausting the stack.
+  int depth() const;
+  static constexpr int kMaxDepth = 1000;
+
   // Number of items: code points of a string, items of a list or dict.
   size_t length() const;
   // The items iteration yields: a list's items, a dict's keys, a string's characters; undefined
@@ -124,6 +129,7 @@ class Value {
   struct ListBox {
     List items;
     bool tuple = false;
+    int depth = 1;
   };
   struct Undefined {
     std::shared_ptr<const std::string> hint;
@@ -137,6 +143,7 @@ class Value {
 struct Dict {
   std::vector<std::pair<Value, Value>> items;
   bool is_namespace = false;
+  int depth = 1;  // kept by set() and Value::dict(); see Value::depth
 
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
