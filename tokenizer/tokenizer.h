@@ -30,6 +30,7 @@
 namespace r1 {
 
 class ThreadPool;
+class DecoderStream;
 struct BpeSpec;
 
 struct AddedToken {
@@ -95,14 +96,16 @@ class Tokenizer {
 class DecodeStream {
  public:
   explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens = false);
+  ~DecodeStream();
   std::string step(int32_t id);
-  std::string finish();  // flushes a dangling partial character as U+FFFD
+  std::string finish();  // flushes what was held back (a dangling partial character as U+FFFD)
 
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  std::string pending_;  // bytes of a character not yet complete
-  bool started_ = false;  // tokenizers without a ByteLevel decoder join tokens with spaces
+  std::string pending_;  // ByteLevel: bytes of a character not yet complete
+  bool started_ = false;  // tokenizers without a decoder join tokens with spaces
+  std::unique_ptr<DecoderStream> chain_;  // any other decoder chain (decoder.h says what it holds back)
 };
 
 }  // namespace r1
