@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <queue>
 
@@ -84,6 +85,8 @@ struct WordCache {
   std::unordered_map<std::string, std::vector<int32_t>> entries;
 };
 constexpr size_t kCacheCapacity = 1 << 16;
+constexpr std::string_view kSpaceMark = "\u2581";  // SentencePiece's "▁"
+constexpr char32_t kSpaceMarkCp = 0x2581;
 constexpr size_t kMaxCachedWord = 256;
 
 std::string to_byte_level(std::string_view bytes) {
@@ -186,6 +189,24 @@ Bpe::Bpe(const BpeSpec& spec, bool byte_level) : byte_level_(byte_level), cache_
                   std::string(b) + "\" uses a token that is not in the vocabulary");
     }
     merges_->insert(ia, ib, {static_cast<int32_t>(rank), im});
+  }
+
+  if (!byte_level_ && continuing_subword_prefix_.empty() && end_of_word_suffix_.empty() && !ignore_merges_ &&
+      lookup(kSpaceMark) >= 0) {
+    split_at_space_ = true;
+    std::vector<char32_t> cps;
+    std::vector<uint32_t> offsets;
+    for (const auto& [a, b] : spec.merges) {
+      if (b.substr(0, kSpaceMark.size()) != kSpaceMark || a.empty()) continue;
+      unicode::decode(a, cps, offsets);
+      char32_t last = cps.back();
+      if (last == kSpaceMarkCp) continue;
+      if (std::find(glue_before_space_.begin(), glue_before_space_.end(), last) == glue_before_space_.end()) {
+        glue_before_space_.push_back(last);
+      }
+    }
+    // Many such merges: not a SentencePiece vocabulary; cutting would rarely pay.
+    if (glue_before_space_.size() > 64) split_at_space_ = false;
   }
 
   const auto& alphabet = byte_level_alphabet();
@@ -314,7 +335,37 @@ void Bpe::merge(std::vector<int32_t>& ids) const {
   ids.resize(w);
 }
 
+bool Bpe::can_split_before(std::string_view word, size_t pos) const {
+  // The character before `pos`: back over UTF-8 continuation bytes.
+  size_t start = pos - 1;
+  while (start > 0 && (static_cast<unsigned char>(word[start]) & 0xC0) == 0x80) --start;
+  std::string_view prev = word.substr(start, pos - start);
+  if (prev == kSpaceMark) return false;
+  // Only a character that is a token of its own: otherwise its symbol is <0xNN> or <unk>, whose
+  // last character is not the character itself.
+  if (lookup(prev) < 0) return false;
+  std::vector<char32_t> cps;
+  std::vector<uint32_t> offsets;
+  unicode::decode(prev, cps, offsets);
+  return std::find(glue_before_space_.begin(), glue_before_space_.end(), cps[0]) == glue_before_space_.end();
+}
+
 void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (word.empty()) return;
+  if (split_at_space_) {
+    size_t begin = 0;
+    for (size_t p = word.find(kSpaceMark, 1); p != std::string_view::npos; p = word.find(kSpaceMark, p + kSpaceMark.size())) {
+      if (!can_split_before(word, p)) continue;
+      encode_piece(word.substr(begin, p - begin), out);
+      begin = p;
+    }
+    encode_piece(word.substr(begin), out);
+    return;
+  }
+  encode_piece(word, out);
+}
+
+void Bpe::encode_piece(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   thread_local WordCache cache;
   if (cache.tag != cache_tag_) {
