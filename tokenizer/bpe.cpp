@@ -81,8 +81,12 @@ std::atomic<uint64_t> g_next_cache_tag{1};
 
 // Per-thread cache of recent words: text -> ids. Cleared when full or when another model uses it.
 struct WordCache {
+  struct Hash {
+    using is_transparent = void;  // finds by string_view: no string is built for a lookup
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   uint64_t tag = 0;
-  std::unordered_map<std::string, std::vector<int32_t>> entries;
+  std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> entries;
 };
 constexpr size_t kCacheCapacity = 1 << 16;
 constexpr std::string_view kSpaceMark = "\u2581";  // SentencePiece's "▁"
@@ -238,14 +242,20 @@ void Bpe::initial_symbols(std::string_view word, std::vector<int32_t>& ids) cons
     }
     return;
   }
-  std::vector<char32_t> cps;
-  std::vector<uint32_t> offsets;
+  thread_local std::vector<char32_t> cps;
+  thread_local std::vector<uint32_t> offsets;
   if (auto bad = unicode::decode(word, cps, offsets)) throw Error("tokenizer: invalid UTF-8 at byte " + std::to_string(*bad));
+  const bool affixes = !continuing_subword_prefix_.empty() || !end_of_word_suffix_.empty();
+  std::string piece;
   for (size_t i = 0; i < cps.size(); ++i) {
-    std::string piece(word.substr(offsets[i], offsets[i + 1] - offsets[i]));
-    if (i > 0) piece = continuing_subword_prefix_ + piece;
-    if (i + 1 == cps.size()) piece += end_of_word_suffix_;
-    int32_t id = lookup(piece);
+    std::string_view ch = word.substr(offsets[i], offsets[i + 1] - offsets[i]);
+    if (affixes) {
+      piece.assign(ch);
+      if (i > 0) piece = continuing_subword_prefix_ + piece;
+      if (i + 1 == cps.size()) piece += end_of_word_suffix_;
+      ch = piece;
+    }
+    int32_t id = lookup(ch);
     if (id >= 0) {
       ids.push_back(id);
       continue;
@@ -265,7 +275,7 @@ void Bpe::initial_symbols(std::string_view word, std::vector<int32_t>& ids) cons
         continue;
       }
     }
-    if (unk_id_ < 0) throw Error("tokenizer: '" + piece + "' is not in the vocabulary and there is no unk_token");
+    if (unk_id_ < 0) throw Error("tokenizer: '" + std::string(ch) + "' is not in the vocabulary and there is no unk_token");
     if (fuse_unk_ && !ids.empty() && ids.back() == unk_id_) continue;
     ids.push_back(unk_id_);
   }
@@ -344,10 +354,12 @@ bool Bpe::can_split_before(std::string_view word, size_t pos) const {
   // Only a character that is a token of its own: otherwise its symbol is <0xNN> or <unk>, whose
   // last character is not the character itself.
   if (lookup(prev) < 0) return false;
-  std::vector<char32_t> cps;
-  std::vector<uint32_t> offsets;
-  unicode::decode(prev, cps, offsets);
-  return std::find(glue_before_space_.begin(), glue_before_space_.end(), cps[0]) == glue_before_space_.end();
+  char32_t cp = static_cast<unsigned char>(prev[0]);
+  if (prev.size() > 1) {
+    cp &= 0x3F >> (prev.size() - 1);  // the lead byte's payload bits
+    for (size_t k = 1; k < prev.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(prev[k]) & 0x3F);
+  }
+  return std::find(glue_before_space_.begin(), glue_before_space_.end(), cp) == glue_before_space_.end();
 }
 
 void Bpe::encode_word(std::string_view word, std::vector<int32_t>& out) const {
@@ -374,7 +386,7 @@ void Bpe::encode_piece(std::string_view word, std::vector<int32_t>& out) const {
   }
   bool cacheable = word.size() < kMaxCachedWord;
   if (cacheable) {
-    auto it = cache.entries.find(std::string(word));
+    auto it = cache.entries.find(word);
     if (it != cache.entries.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
