@@ -235,8 +235,11 @@ TEST_CASE("sentencepiece: Strip per token, Strip with stop after Fuse, and other
   r1::DecodeStream stream(held);
   CHECK(stream.step(id(t, "o")).empty());
   CHECK(stream.finish() == "0");
+  // An empty Sequence is a decoder that changes nothing: tokens are joined without spaces.
+  Tokenizer bare = with_decoders(json::array());
+  CHECK(bare.decode(Ids{hello, d}) == kSpace + "hellod");
   const Ids ids = {sp, sp, hello, sp, sp, sp, byte_id(0xC3), byte_id(0xA9), sp, d, sp, sp};
-  for (const Tokenizer* k : {&per_token, &tail, &late, &held}) {
+  for (const Tokenizer* k : {&per_token, &tail, &late, &held, &bare}) {
     for (size_t n = 0; n <= ids.size(); ++n) {
       Ids prefix(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
       CHECK(streamed(*k, prefix) == k->decode(prefix));

@@ -211,6 +211,10 @@ Bpe::Bpe(const BpeSpec& spec, bool byte_level) : byte_level_(byte_level), cache_
     }
     // Many such merges: not a SentencePiece vocabulary; cutting would rarely pay.
     if (glue_before_space_.size() > 64) split_at_space_ = false;
+    for (char32_t c = 0; c < 128; ++c) {
+      bool glue = std::find(glue_before_space_.begin(), glue_before_space_.end(), c) != glue_before_space_.end();
+      split_after_ascii_[c] = !glue && lookup(std::string(1, static_cast<char>(c))) >= 0;
+    }
   }
 
   const auto& alphabet = byte_level_alphabet();
@@ -285,22 +289,31 @@ void Bpe::merge(std::vector<int32_t>& ids) const {
   size_t n = ids.size();
   if (n < 2) return;
   if (n <= 24) {
-    // Short words: scanning for the lowest-ranked pair beats heap bookkeeping.
-    for (;;) {
-      int32_t best_rank = INT32_MAX, best_id = -1;
+    // Short words: scanning for the lowest-ranked pair beats heap bookkeeping. The rank of each
+    // adjacent pair is kept, so a merge looks up only the two pairs it changed.
+    MergeValue pair[24];
+    auto look = [&](size_t i) {
+      const MergeValue* m = merges_->find(ids[i], ids[i + 1]);
+      pair[i] = m ? *m : MergeValue{INT32_MAX, -1};
+    };
+    for (size_t i = 0; i + 1 < n; ++i) look(i);
+    while (n > 1) {
       size_t best = 0;
-      for (size_t i = 0; i + 1 < ids.size(); ++i) {
-        const MergeValue* m = merges_->find(ids[i], ids[i + 1]);
-        if (m && m->rank < best_rank) {
-          best_rank = m->rank;
-          best_id = m->new_id;
-          best = i;
-        }
+      for (size_t i = 1; i + 1 < n; ++i) {
+        if (pair[i].rank < pair[best].rank) best = i;
       }
-      if (best_id < 0) return;
-      ids[best] = best_id;
-      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+      if (pair[best].new_id < 0) break;
+      ids[best] = pair[best].new_id;
+      for (size_t i = best + 1; i + 1 < n; ++i) {
+        ids[i] = ids[i + 1];
+        pair[i] = pair[i + 1];
+      }
+      --n;
+      if (best > 0) look(best - 1);
+      if (best + 1 < n) look(best);
     }
+    ids.resize(n);
+    return;
   }
   // Long words: linked symbols and a heap of candidate merges ordered by (rank, position).
   struct Candidate {
@@ -350,6 +363,7 @@ bool Bpe::can_split_before(std::string_view word, size_t pos) const {
   size_t start = pos - 1;
   while (start > 0 && (static_cast<unsigned char>(word[start]) & 0xC0) == 0x80) --start;
   std::string_view prev = word.substr(start, pos - start);
+  if (prev.size() == 1) return split_after_ascii_[static_cast<unsigned char>(prev[0]) & 0x7F];
   if (prev == kSpaceMark) return false;
   // Only a character that is a token of its own: otherwise its symbol is <0xNN> or <unk>, whose
   // last character is not the character itself.

@@ -90,6 +90,7 @@ class Bpe {
   // encoded (and cached) on their own, with the same result.
   bool split_at_space_ = false;
   std::vector<char32_t> glue_before_space_;
+  bool split_after_ascii_[128] = {};  // can_split_before's answer for an ASCII character, precomputed
   uint64_t cache_tag_;  // identifies this model's entries in the per-thread word cache
 };
 

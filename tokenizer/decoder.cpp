@@ -164,11 +164,12 @@ void append_byte_level(std::string_view token, std::string& bytes) {
 DecoderChain DecoderChain::from_json(const nlohmann::json& config) {
   DecoderChain chain;
   parse_into(config, chain.steps_);
+  chain.present_ = !config.is_null();
   return chain;
 }
 
 std::string DecoderChain::decode(std::vector<std::string> tokens) const {
-  if (steps_.empty()) {
+  if (!present_) {
     std::string out;
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (i > 0) out.push_back(' ');

@@ -49,7 +49,8 @@ class DecoderChain {
   // naming an unsupported decoder type.
   static DecoderChain from_json(const nlohmann::json& config);
 
-  bool empty() const { return steps_.empty(); }
+  // No decoder at all (an empty Sequence is a decoder: it joins tokens without spaces).
+  bool empty() const { return !present_; }
   // True when the chain is exactly one ByteLevel step (byte-level BPE: the tokenizer decodes those
   // through a faster path of its own).
   bool byte_level_only() const { return steps_.size() == 1 && steps_[0].kind == Kind::kByteLevel; }
@@ -60,6 +61,7 @@ class DecoderChain {
 
  private:
   std::vector<Step> steps_;
+  bool present_ = false;
 };
 
 // Incremental decoding through a DecoderChain (see the header comment for what it holds back).
