@@ -235,6 +235,8 @@ Bpe::Bpe(const BpeSpec& spec, bool byte_level) : byte_level_(byte_level), cache_
     }
   }
 
+  for (int c = 0; c < 128; ++c) ascii_ids_[c] = lookup(std::string(1, static_cast<char>(c)));
+
   const auto& alphabet = byte_level_alphabet();
   for (int b = 0; b < 256; ++b) {
     std::string s;
@@ -277,7 +279,7 @@ void Bpe::initial_symbols(std::string_view word, std::vector<int32_t>& ids) cons
       if (i + 1 == cps.size()) piece += end_of_word_suffix_;
       ch = piece;
     }
-    int32_t id = lookup(ch);
+    int32_t id = !affixes && ch.size() == 1 ? ascii_ids_[static_cast<unsigned char>(ch[0])] : lookup(ch);
     if (id >= 0) {
       ids.push_back(id);
       continue;

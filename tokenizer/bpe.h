@@ -91,6 +91,7 @@ class Bpe {
   bool split_at_space_ = false;
   std::vector<char32_t> glue_before_space_;
   bool split_after_ascii_[128] = {};  // can_split_before's answer for an ASCII character, precomputed
+  int32_t ascii_ids_[128];            // character vocabularies: the token of each ASCII character (-1: none)
   uint64_t cache_tag_;  // identifies this model's entries in the per-thread word cache
 };
 
