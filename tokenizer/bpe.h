@@ -62,6 +62,10 @@ class Bpe {
 
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
   void merge(std::vector<int32_t>& ids) const;
+  // encode_word for one piece, through the per-thread word cache.
+  void encode_piece(std::string_view word, std::vector<int32_t>& out) const;
+  // Where a SentencePiece word may be cut before a "▁" (see split_at_space_).
+  bool can_split_before(std::string_view word, size_t pos) const;
 
   struct StringHash {
     using is_transparent = void;
@@ -79,6 +83,15 @@ class Bpe {
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+  // SentencePiece vocabularies come without a pre-tokenizer, so a whole text section is one word
+  // and BPE on it is slow and uncached. A merge never crosses a boundary x|"▁" unless some merge
+  // joins a symbol ending in x to one starting with "▁": with x not "▁" and not one of those
+  // (`glue_before_space_`, e.g. ">" for Gemma's ">▁</"), the word is cut there and the pieces are
+  // encoded (and cached) on their own, with the same result.
+  bool split_at_space_ = false;
+  std::vector<char32_t> glue_before_space_;
+  bool split_after_ascii_[128] = {};  // can_split_before's answer for an ASCII character, precomputed
+  int32_t ascii_ids_[128];            // character vocabularies: the token of each ASCII character (-1: none)
   uint64_t cache_tag_;  // identifies this model's entries in the per-thread word cache
 };
 

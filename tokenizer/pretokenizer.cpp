@@ -343,6 +343,48 @@ class ByteLevelPreTokenizer : public PreTokenizer {
   std::unique_ptr<SplitPreTokenizer> regex_;
 };
 
+// SentencePiece's view of spaces: every " " becomes the replacement ("▁"), a "▁" is prepended
+// (always, or only to the word at the start of the input, or never) unless the word already starts
+// with one, and with `split` each "▁" starts a new word ("▁Hey▁▁you" -> "▁Hey", "▁", "▁you").
+class MetaspacePreTokenizer : public PreTokenizer {
+ public:
+  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme, bool split)
+      : replacement_(std::move(replacement)), scheme_(scheme), split_(split) {}
+
+  void split(std::vector<std::string_view>& words, WordArena& arena) const override {
+    std::vector<std::string_view> out;
+    out.reserve(words.size() * 2);
+    for (std::string_view word : words) {
+      if (word.empty()) continue;
+      bool prepend = scheme_ == PrependScheme::kAlways || (scheme_ == PrependScheme::kFirst && word.data() == arena.text_start);
+      std::string text;
+      text.reserve(word.size() + replacement_.size() + 8);
+      if (prepend && word.substr(0, replacement_.size()) != replacement_ && word.front() != ' ') text = replacement_;
+      for (char c : word) {
+        if (c == ' ') text += replacement_;
+        else text.push_back(c);
+      }
+      std::string_view kept = arena.keep(std::move(text));
+      if (!split_) {
+        out.push_back(kept);
+        continue;
+      }
+      size_t begin = 0;
+      for (size_t hit = kept.find(replacement_, 1); hit != std::string_view::npos; hit = kept.find(replacement_, hit + 1)) {
+        out.push_back(kept.substr(begin, hit - begin));
+        begin = hit;
+      }
+      out.push_back(kept.substr(begin));
+    }
+    words.swap(out);
+  }
+
+ private:
+  std::string replacement_;
+  PrependScheme scheme_;
+  bool split_;
+};
+
 class SequencePreTokenizer : public PreTokenizer {
  public:
   std::vector<std::unique_ptr<PreTokenizer>> steps;
@@ -352,6 +394,22 @@ class SequencePreTokenizer : public PreTokenizer {
 };
 
 }  // namespace
+
+PrependScheme metaspace_prepend_scheme(const nlohmann::json& config, const char* where) {
+  std::string scheme = config.value("prepend_scheme", std::string("always"));
+  PrependScheme parsed = scheme == "always" ? PrependScheme::kAlways
+                         : scheme == "first" ? PrependScheme::kFirst
+                         : scheme == "never" ? PrependScheme::kNever
+                                             : throw Error(std::string("tokenizer.json: ") + where +
+                                                           " Metaspace: unknown prepend_scheme '" + scheme + "'");
+  if (auto it = config.find("add_prefix_space"); it != config.end() && it->is_boolean() && !it->get<bool>()) {
+    if (parsed != PrependScheme::kNever) {
+      throw Error(std::string("tokenizer.json: ") + where +
+                  " Metaspace: add_prefix_space does not match declared prepend_scheme");
+    }
+  }
+  return parsed;
+}
 
 std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& config) {
   if (config.is_null()) return nullptr;
@@ -384,6 +442,16 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& config, b
     byte_level = true;
     return std::make_unique<ByteLevelPreTokenizer>(flag(config, "add_prefix_space", true), flag(config, "use_regex", true));
   }
+  if (type == "Metaspace") {
+    std::string replacement = config.value("replacement", std::string("\u2581"));
+    std::vector<char32_t> cps;
+    std::vector<uint32_t> offsets;
+    if (unicode::decode(replacement, cps, offsets) || cps.size() != 1) {
+      throw Error("tokenizer.json: pre_tokenizer Metaspace replacement must be one character, got '" + replacement + "'");
+    }
+    return std::make_unique<MetaspacePreTokenizer>(replacement, metaspace_prepend_scheme(config, "pre_tokenizer"),
+                                                   flag(config, "split", true));
+  }
   if (type == "Digits") return std::make_unique<DigitsPreTokenizer>(flag(config, "individual_digits", false));
   if (type == "Punctuation") return std::make_unique<PunctuationPreTokenizer>(parse_behavior(config));
   if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
@@ -396,7 +464,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& config, b
     return seq;
   }
   throw Error("tokenizer.json: pre_tokenizer type '" + type + "' is not supported (supported: Split, ByteLevel, "
-              "Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence)");
+              "Metaspace, Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence)");
 }
 
 }  // namespace r1

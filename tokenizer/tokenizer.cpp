@@ -10,7 +10,7 @@
 
 namespace r1 {
 
-void Tokenizer::Impl::encode_section(std::string_view text, std::vector<int32_t>& ids) const {
+void Tokenizer::Impl::encode_section(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
   std::string normalized_storage;
   std::string_view normalized = text;
   if (normalizer) {
@@ -20,6 +20,7 @@ void Tokenizer::Impl::encode_section(std::string_view text, std::vector<int32_t>
   std::vector<AddedTokenMatcher::Section> sections;
   normalized_matcher.split(normalized, sections);
   WordArena arena;
+  if (at_start) arena.text_start = normalized.data();
   std::vector<std::string_view> words;
   for (const auto& s : sections) {
     if (s.token >= 0) {
@@ -32,16 +33,15 @@ void Tokenizer::Impl::encode_section(std::string_view text, std::vector<int32_t>
   }
 }
 
-void Tokenizer::Impl::append_token_bytes(int32_t id, std::string& out) const {
+const std::string& Tokenizer::Impl::checked_token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= vocab_size) {
     throw Error("token id " + std::to_string(id) + " is out of range (vocabulary size " + std::to_string(vocab_size) + ")");
   }
-  const std::string& token = token_text(id);
-  if (!byte_level_decoder) {
-    if (!out.empty() && !token.empty()) out.push_back(' ');
-    out += token;
-    return;
-  }
+  return token_text(id);
+}
+
+void Tokenizer::Impl::append_token_bytes(int32_t id, std::string& out) const {
+  const std::string& token = checked_token(id);
   // ByteLevel decoder: map each character back to its byte; a token with a character outside the
   // byte alphabet (e.g. "<｜User｜>") contributes its own UTF-8 bytes, as in `tokenizers`.
   const auto& alphabet = byte_level_alphabet();
@@ -76,7 +76,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   impl_->raw_matcher.split(text, sections);
   for (const auto& s : sections) {
     if (s.token >= 0) ids.push_back(impl_->added[s.token].id);
-    else impl_->encode_section(s.text, ids);
+    else impl_->encode_section(s.text, s.text.data() == text.data(), ids);
   }
   if (add_special_tokens) ids.insert(ids.end(), impl_->suffix_ids.begin(), impl_->suffix_ids.end());
   return ids;
@@ -115,12 +115,23 @@ std::string clean_up_tokenization(std::string text) {
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens,
                               std::optional<bool> clean_up_spaces) const {
-  std::string bytes;
-  for (int32_t id : ids) {
-    if (skip_special_tokens && is_special(id)) continue;
-    impl_->append_token_bytes(id, bytes);
+  std::string text;
+  if (impl_->byte_level_decoder) {
+    std::string bytes;
+    for (int32_t id : ids) {
+      if (skip_special_tokens && is_special(id)) continue;
+      impl_->append_token_bytes(id, bytes);
+    }
+    text = unicode::repair(bytes);
+  } else {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (int32_t id : ids) {
+      if (skip_special_tokens && is_special(id)) continue;
+      tokens.push_back(impl_->checked_token(id));
+    }
+    text = impl_->decoder.decode(std::move(tokens));
   }
-  std::string text = unicode::repair(bytes);
   return clean_up_spaces.value_or(impl_->clean_up_spaces) ? clean_up_tokenization(std::move(text)) : text;
 }
 
@@ -165,18 +176,24 @@ const std::string& Tokenizer::chat_template() const {
 const std::string& Tokenizer::tokenizer_class() const { return impl_->tokenizer_class; }
 
 DecodeStream::DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens)
-    : tokenizer_(tokenizer), skip_special_(skip_special_tokens) {}
+    : tokenizer_(tokenizer), skip_special_(skip_special_tokens) {
+  const auto& impl = *tokenizer.impl_;
+  if (!impl.byte_level_decoder && !impl.decoder.empty()) chain_ = std::make_unique<DecoderStream>(impl.decoder);
+}
+
+DecodeStream::~DecodeStream() = default;
 
 std::string DecodeStream::step(int32_t id) {
   if (skip_special_ && tokenizer_.is_special(id)) return "";
   const auto& impl = *tokenizer_.impl_;
-  if (!impl.byte_level_decoder) {
-    std::string out;
-    impl.append_token_bytes(id, out);
-    if (started_ && !out.empty()) out.insert(out.begin(), ' ');
-    started_ = started_ || !out.empty();
+  if (impl.decoder.empty()) {
+    // No decoder: tokens joined with single spaces.
+    std::string out = started_ ? " " : "";
+    out += impl.checked_token(id);
+    started_ = true;
     return out;
   }
+  if (chain_) return chain_->push(impl.checked_token(id));
   impl.append_token_bytes(id, pending_);
   size_t complete = unicode::complete_prefix(pending_);
   std::string out = unicode::repair(std::string_view(pending_).substr(0, complete));
@@ -185,6 +202,7 @@ std::string DecodeStream::step(int32_t id) {
 }
 
 std::string DecodeStream::finish() {
+  if (chain_) return chain_->finish();
   std::string out = unicode::repair(pending_);
   pending_.clear();
   return out;

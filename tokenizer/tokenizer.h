@@ -1,16 +1,18 @@
-// r1's tokenizer: loads a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) for byte-level
-// BPE models (Qwen2/2.5/3, DeepSeek-V3/R1, Llama-3, GPT-2) and gives the same ids as Hugging Face.
+// r1's tokenizer: loads a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`) and gives the same
+// ids as Hugging Face: byte-level BPE models (Qwen2/2.5/3, DeepSeek-V3/R1, Llama-3, GPT-2) and
+// SentencePiece-lineage character BPE models (Gemma, Llama 2, Mistral's older files).
 //
 // encode(text):
 //   1. added tokens (special tokens like <|im_end|>, and others like <think>) are split out first,
 //      leftmost-longest, honouring lstrip / rstrip / single_word / normalized;
-//   2. each remaining section is normalized (e.g. NFC) and pre-tokenized into words (regex Split,
-//      ByteLevel, Digits, ...; see pretokenizer.h);
-//   3. each word is BPE-encoded (bpe.h), with a per-thread word cache;
+//   2. each remaining section is normalized (e.g. NFC, or " " -> "▁") and pre-tokenized into words
+//      (regex Split, ByteLevel, Metaspace, Digits, ...; see pretokenizer.h);
+//   3. each word is BPE-encoded (bpe.h; <0xNN> byte fallback), with a per-thread word cache;
 //   4. with add_special_tokens, the post-processor adds BOS/EOS as Hugging Face does.
-// decode(ids) maps ids back to text (ByteLevel: through the byte alphabet, then invalid UTF-8 is
-// replaced by U+FFFD). DecodeStream decodes token by token, holding back a character split across
-// tokens until it is complete.
+// decode(ids) runs the file's decoder chain (decoder.h): ByteLevel maps tokens back to bytes and
+// replaces invalid UTF-8 by U+FFFD; SentencePiece chains turn "▁" into spaces, join <0xNN> runs and
+// strip the space the encoder prepended. DecodeStream decodes token by token, holding back only what a
+// later token could still change.
 //
 // Input text must be valid UTF-8: anything else is an r1::Error naming the byte offset.
 // Unsupported files (Unigram, WordPiece, unknown normalizers/pre-tokenizers/decoders) are refused
@@ -30,6 +32,7 @@
 namespace r1 {
 
 class ThreadPool;
+class DecoderStream;
 struct BpeSpec;
 
 struct AddedToken {
@@ -96,20 +99,22 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Incremental decoding for streaming output: step(id) returns the text that became complete.
+// Incremental decoding for streaming output: step(id) returns the text that became final.
 // Concatenating every step() and finish() equals decode(ids, skip, /*clean_up_spaces=*/false): like
 // Hugging Face's DecodeStream, streaming never applies the clean-up, whose rules span tokens.
 class DecodeStream {
  public:
   explicit DecodeStream(const Tokenizer& tokenizer, bool skip_special_tokens = false);
+  ~DecodeStream();
   std::string step(int32_t id);
-  std::string finish();  // flushes a dangling partial character as U+FFFD
+  std::string finish();  // flushes what was held back (a dangling partial character as U+FFFD)
 
  private:
   const Tokenizer& tokenizer_;
   bool skip_special_;
-  std::string pending_;  // bytes of a character not yet complete
-  bool started_ = false;  // tokenizers without a ByteLevel decoder join tokens with spaces
+  std::string pending_;  // ByteLevel: bytes of a character not yet complete
+  bool started_ = false;  // tokenizers without a decoder join tokens with spaces
+  std::unique_ptr<DecoderStream> chain_;  // any other decoder chain (decoder.h says what it holds back)
 };
 
 }  // namespace r1

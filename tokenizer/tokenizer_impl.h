@@ -11,6 +11,7 @@
 
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
+#include "tokenizer/decoder.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -37,7 +38,8 @@ struct Tokenizer::Impl {
   AddedTokenMatcher raw_matcher;        // tokens matched before normalization
   AddedTokenMatcher normalized_matcher; // tokens matched in normalized text
   std::vector<int32_t> prefix_ids, suffix_ids;  // added by add_special_tokens
-  bool byte_level_decoder = false;
+  DecoderChain decoder;
+  bool byte_level_decoder = false;     // the decoder is exactly ByteLevel: decoded through bytes directly
   bool clean_up_spaces = false;
   std::optional<int32_t> bos, eos, pad;
   std::string bos_text, eos_text, unk_text, pad_text;
@@ -45,9 +47,11 @@ struct Tokenizer::Impl {
   std::string tokenizer_class;
 
   // Encodes one section of text between added tokens: normalize, match the normalized added tokens,
-  // pre-tokenize, BPE (tokenizer.cpp).
-  void encode_section(std::string_view text, std::vector<int32_t>& ids) const;
-  // Appends the bytes of one token for decoding; throws r1::Error for an id outside the vocabulary.
+  // pre-tokenize, BPE (tokenizer.cpp). `at_start`: the section begins the input text.
+  void encode_section(std::string_view text, bool at_start, std::vector<int32_t>& ids) const;
+  // The text of a token for decoding; throws r1::Error for an id outside the vocabulary.
+  const std::string& checked_token(int32_t id) const;
+  // Appends the bytes of one token through the ByteLevel alphabet (byte_level_decoder).
   void append_token_bytes(int32_t id, std::string& out) const;
 };
 

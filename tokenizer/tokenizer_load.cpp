@@ -125,25 +125,11 @@ void parse_post_processor(const nlohmann::json& pp, Tokenizer::Impl& impl) {
   throw Error("tokenizer.json: post_processor type '" + type + "' is not supported");
 }
 
-void parse_decoder(const nlohmann::json& decoder, Tokenizer::Impl& impl) {
-  if (decoder.is_null()) return;
-  std::string type = decoder.value("type", std::string());
-  if (type == "ByteLevel") {
-    impl.byte_level_decoder = true;
-    return;
-  }
-  if (type == "Sequence") {
-    for (const auto& d : decoder.at("decoders")) parse_decoder(d, impl);
-    return;
-  }
-  throw Error("tokenizer.json: decoder type '" + type + "' is not supported (r1 decodes byte-level BPE)");
-}
-
 void check_model_type(const nlohmann::json& model) {
   std::string model_type = model.value("type", std::string());
   if (model_type.empty() && model.contains("merges")) model_type = "BPE";
   if (model_type != "BPE") {
-    throw Error("tokenizer.json: model type '" + model_type + "' is not supported (r1 supports byte-level BPE models)");
+    throw Error("tokenizer.json: model type '" + model_type + "' is not supported (r1 supports BPE models)");
   }
 }
 
@@ -299,7 +285,8 @@ Tokenizer Tokenizer::build(const nlohmann::json& tokenizer, const BpeSpec& spec,
   impl->raw_matcher.build(impl->added, false);
   impl->normalized_matcher.build(impl->added, true);
 
-  parse_decoder(tokenizer.value("decoder", nlohmann::json()), *impl);
+  impl->decoder = DecoderChain::from_json(tokenizer.value("decoder", nlohmann::json()));
+  impl->byte_level_decoder = impl->decoder.byte_level_only();
   parse_post_processor(tokenizer.value("post_processor", nlohmann::json()), *impl);
 
   auto find_id = [&](const std::optional<std::string>& token) -> std::optional<int32_t> {
