@@ -196,15 +196,22 @@ std::string eval_report_table(const EvalReport& report) {
   std::string out;
   auto line = [&](const std::vector<std::string>& row) {
     out += "|";
-    for (size_t i = 0; i < row.size(); ++i) {
-      const std::string pad(width[i] - row[i].size(), ' ');
-      out += " " + (i == 0 ? row[i] + pad : pad + row[i]) + " |";  // names left, numbers right
+    for (size_t i = 0; i < row.size(); ++i) {  // names left, numbers right
+      out.push_back(' ');
+      if (i > 0) out.append(width[i] - row[i].size(), ' ');
+      out.append(row[i]);
+      if (i == 0) out.append(width[i] - row[i].size(), ' ');
+      out.append(" |");
     }
     out += "\n";
   };
   line(rows[0]);
   out += "|";
-  for (size_t i = 0; i < width.size(); ++i) out += i == 0 ? " " + std::string(width[i], '-') + " |" : " " + std::string(width[i] - 1, '-') + ": |";
+  for (size_t i = 0; i < width.size(); ++i) {  // the numbers' columns aligned right
+    out.push_back(' ');
+    out.append(i == 0 ? width[i] : width[i] - 1, '-');
+    out.append(i == 0 ? " |" : ": |");
+  }
   out += "\n";
   for (size_t i = 1; i < rows.size(); ++i) line(rows[i]);
   return out;
