@@ -158,15 +158,18 @@ void run_eval(const EvalCommandOptions& o) {
   double seconds = 0;
   const run::EvalReport report = run::evaluate_model(
       o.model, data, setup, options,
-      [&](size_t done, size_t problems, const run::PromptRow& row, const std::vector<run::ScoredSample>& group, const run::ProblemOutcome& p) {
+      [&](size_t done, size_t problems, const run::PromptRow& row, const std::vector<run::ScoredSample>& group,
+          const run::ProblemOutcome& p) {
         for (size_t i = 0; i < group.size(); ++i) {
           correct += p.samples[i].correct() ? 1 : 0;
           ++samples;
           if (samples_out.is_open())
-            samples_out << to_json_line(sample_row(row, group[i], p.samples[i], p.vote == static_cast<int>(i), fields.gold_key)) << '\n';
+            samples_out << to_json_line(sample_row(row, group[i], p.samples[i], p.vote == static_cast<int>(i), fields.gold_key))
+                        << '\n';
         }
         char fields_text[64];
-        std::snprintf(fields_text, sizeof fields_text, "pass@1 %.3f", samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0);
+        std::snprintf(fields_text, sizeof fields_text, "pass@1 %.3f",
+                      samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0);
         if (!progress)
           progress = std::make_unique<telemetry::StepProgress>("eval", static_cast<int64_t>(problems), 0,
                                                                std::max<int64_t>(1, static_cast<int64_t>(problems) / 10));
@@ -239,11 +242,13 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--format-component", o->format, "The reward that says well-formed (>= 1)")->capture_default_str();
   cmd->add_option("--target-language", o->target_language, "Language of the chains of thought, for language consistency")
       ->capture_default_str();
-  cmd->add_option("--prompt-field", o->prompt_field, "The rows' prompt field (default: the first of prompt, messages, question, problem)");
+  cmd->add_option("--prompt-field", o->prompt_field,
+                  "The rows' prompt field (default: the first of prompt, messages, question, problem)");
   cmd->add_option("--answer-field", o->answer_field,
                   "The rows' gold-answer field, a path like reward_model.ground_truth (default: the first of answer, "
                   "reward_model.ground_truth, ground_truth, solution)");
-  cmd->add_option("--source-field", o->source_field, "The rows' data-source field for per-source results (default: data_source or source)");
+  cmd->add_option("--source-field", o->source_field,
+                  "The rows' data-source field for per-source results (default: data_source or source)");
   cmd->add_option("--limit", o->limit, "Only the first N problems (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed (problem i samples with seed + 77 + i)")->capture_default_str();
   cmd->add_option("--on-bad-line", o->on_bad_line, "A malformed row or a prompt too long for the model: stop, or skip and count it")
@@ -253,7 +258,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--samples-out", o->samples_out, "Write every sample as JSON lines: completion, stated answer, scores, vote");
   cmd->add_flag("--json", o->json, "Print the JSON on stdout instead of the table");
   cmd->add_option("--workers", o->workers, "Local rollout workers to start")->capture_default_str();
-  cmd->add_option("--threads-per-worker", o->threads_per_worker, "LibTorch threads of each worker (0: one per core)")->capture_default_str();
+  cmd->add_option("--threads-per-worker", o->threads_per_worker, "LibTorch threads of each worker (0: one per core)")
+      ->capture_default_str();
   cmd->add_option("--precision", o->precision, "Worker weights: bf16, fp32 or fp8 (fp8 evaluates a quantised model)")
       ->check(CLI::IsMember({"fp8", "bf16", "fp32"}))
       ->capture_default_str();

@@ -112,7 +112,6 @@ struct GrpoConfig {
 
 // EvalResult (what evaluate() measures): run/eval_metrics.h.
 
-
 struct GrpoResult {
   EvalResult base, final;
   bool evaluated = false;
