@@ -5,6 +5,9 @@
 namespace CLI {
 class App;
 }
+namespace r1::rewards {
+struct RewardServices;
+}
 
 namespace r1::cli {
 
@@ -13,6 +16,11 @@ struct GlobalOptions {
   int threads = 0;  // 0 = one per core
 };
 GlobalOptions& global_options();
+
+// What rewards use from outside, for commands that score in this process (reward, reward-server,
+// eval): the sandbox, started only if a set names the code kind (where it cannot isolate, that kind is
+// refused with the reason and a pointer to `r1 sandbox info`).
+rewards::RewardServices reward_services();
 
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_chat_command(CLI::App& app);       // render-chat
@@ -25,5 +33,6 @@ void add_sandbox_command(CLI::App& app);      // sandbox run|info
 void add_model_commands(CLI::App& app);       // model init, generate
 void add_rollout_command(CLI::App& app);      // rollout serve
 void add_run_command(CLI::App& app);          // run RECIPE
+void add_eval_command(CLI::App& app);         // eval --model DIR --data FILE --k K
 
 }  // namespace r1::cli

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   r1::cli::add_model_commands(app);
   r1::cli::add_rollout_command(app);
   r1::cli::add_run_command(app);
+  r1::cli::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

@@ -18,13 +18,12 @@
 #include "sandbox/sandbox.h"
 
 namespace r1::cli {
-namespace {
 
-// What the rewards use from outside: the sandbox, started only if the config names the code kind
-// (where it cannot isolate, that kind is refused with the reason and a pointer to `r1 sandbox info`).
 rewards::RewardServices reward_services() {
   return {sandbox::shared_sandbox({static_cast<size_t>(global_options().threads)})};
 }
+
+namespace {
 
 struct RewardCommandOptions {
   std::string config;

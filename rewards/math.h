@@ -62,6 +62,7 @@ class MathReward : public Reward {
   MathReward(std::string name, MathOptions options) : name_(std::move(name)), options_(std::move(options)) {}
   const std::string& name() const override { return name_; }
   Score score(const Sample& sample, const Components&, const Deadline& deadline) const override;
+  const MathOptions& options() const { return options_; }  // how it reads answers (evaluation's vote reads them alike)
 
  private:
   std::string name_;

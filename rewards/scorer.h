@@ -26,6 +26,7 @@ class BatchScorer {
   BatchScorer(std::shared_ptr<const RewardSet> rewards, size_t threads = 0,
               std::chrono::milliseconds grace = std::chrono::milliseconds(50));
   std::vector<Score> score(const std::vector<Sample>& samples, BatchStats* stats = nullptr) const;
+  const RewardSet& reward_set() const { return *rewards_; }
 
  private:
   std::shared_ptr<const RewardSet> rewards_;

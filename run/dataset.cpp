@@ -40,13 +40,15 @@ PromptRow parse_prompt_row(const nlohmann::json& row, const std::string& source,
         throw ConfigError(where + "messages[" + std::to_string(i) + "] needs string \"role\" and \"content\"");
     out.messages = m;
   }
+  for (const char* key : {"data_source", "source"})
+    if (out.source.empty() && row.contains(key) && row[key].is_string()) out.source = row[key].get<std::string>();
   out.reference = nlohmann::json::object();
   for (const auto& [key, value] : row.items())
     if (key != "prompt" && key != "messages") out.reference[key] = value;
   return out;
 }
 
-PromptDataset PromptDataset::load(const std::string& path, bool skip_bad_lines, uint64_t seed) {
+PromptDataset PromptDataset::load(const std::string& path, bool skip_bad_lines, uint64_t seed, const RowParser& parse) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open the dataset");
   PromptDataset d;
@@ -57,7 +59,7 @@ PromptDataset PromptDataset::load(const std::string& path, bool skip_bad_lines, 
     nlohmann::json row;
     try {
       if (!reader.next(row)) break;
-      d.rows_.push_back(parse_prompt_row(row, path, reader.line()));
+      d.rows_.push_back(parse ? parse(row, path, reader.line()) : parse_prompt_row(row, path, reader.line()));
     } catch (const ConfigError& e) {
       if (!skip_bad_lines) throw;
       if (d.skipped_++ == 0) log::warn() << e.what() << " (skipped; further bad lines are counted)";

@@ -25,6 +25,7 @@ namespace r1::run {
 
 struct PromptRow {
   std::string prompt;            // set when the row has "prompt"
+  std::string source;            // its "data_source" or "source" (a string), for per-source evaluation
   nlohmann::json messages;       // set (an array) when the row has "messages"
   nlohmann::json reference;      // every other key
   int64_t line = 0;              // in the file, for messages about it
@@ -38,8 +39,10 @@ struct DatasetPosition {
 
 class PromptDataset {
  public:
+  // How a line's JSON becomes a row (parse_prompt_row unless given: run/eval_data.h reads benchmarks).
+  using RowParser = std::function<PromptRow(const nlohmann::json& row, const std::string& source, int64_t line)>;
   // skip_bad_lines: leave malformed lines out (with a warning) instead of stopping.
-  static PromptDataset load(const std::string& path, bool skip_bad_lines, uint64_t seed);
+  static PromptDataset load(const std::string& path, bool skip_bad_lines, uint64_t seed, const RowParser& parse = nullptr);
   size_t size() const { return rows_.size(); }
   size_t skipped() const { return skipped_; }
   const PromptRow& row(size_t i) const { return rows_[i]; }

@@ -6,18 +6,17 @@
 #include <memory>
 #include <set>
 
-#include "checkpoint/config.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/text.h"
-#include "tokenizer/tokenizer.h"
 #include "rewards/language.h"
 #include "rewards/reward_set.h"
 #include "rewards/scorer.h"
-#include "rollout/client.h"
-#include "run/dataset.h"
+#include "run/eval_data.h"
+#include "run/evaluate.h"
 #include "run/report.h"
+#include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
 
@@ -46,6 +45,8 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   c.eval.limit = r.get("limit", c.eval.limit);
   c.eval.max_new_tokens = r.get("max_new_tokens", static_cast<int64_t>(256));
   c.eval.temperature = r.get("temperature", c.eval.temperature);
+  c.eval.top_p = r.get("top_p", c.eval.top_p);
+  c.eval.k = r.get("k", c.eval.k);
   c.eval.accuracy = r.get("accuracy_component", c.eval.accuracy);
   c.eval.format = r.get("format_component", c.eval.format);
   c.seed = static_cast<uint64_t>(r.get("seed", static_cast<int64_t>(c.seed)));
@@ -62,17 +63,31 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   if (c.eval.limit < 0) throw ConfigError(r.key_path("limit") + ": must be >= 0 (0: all)");
   if (c.eval.max_new_tokens < 1) throw ConfigError(r.key_path("max_new_tokens") + ": must be >= 1");
   if (!(c.eval.temperature >= 0)) throw ConfigError(r.key_path("temperature") + ": must be >= 0 (0: greedy)");
+  if (!(c.eval.top_p > 0 && c.eval.top_p <= 1)) throw ConfigError(r.key_path("top_p") + ": must be in (0, 1]");
+  if (c.eval.k < 1) throw ConfigError(r.key_path("k") + ": must be >= 1 (samples per problem)");
   rewards::scripts_of_language(c.target_language);  // an unknown language is refused now
   return c;
 }
 
 std::string eval_table(const std::vector<EvalRow>& rows) {
-  std::string out = "| model | accuracy | format rate | language consistency | response tokens |\n| --- | --- | --- | --- | --- |\n";
-  char numbers[128];
+  int64_t k = 1;
+  for (const EvalRow& r : rows) k = std::max(k, r.result.samples_per_problem);
+  const std::string ks = std::to_string(k);
+  std::string out = "| model | accuracy | format rate | language consistency | response tokens |";
+  out += k > 1 ? " pass@" + ks + " | maj@" + ks + " |\n" : "\n";
+  out += k > 1 ? "| --- | --- | --- | --- | --- | --- | --- |\n" : "| --- | --- | --- | --- | --- |\n";
+  char numbers[160];
   for (const EvalRow& r : rows) {  // the name as it is, however long
-    std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |\n", r.result.accuracy, r.result.format_rate,
+    std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |", r.result.accuracy, r.result.format_rate,
                   r.result.language_consistency, r.result.mean_response_tokens);
     out += "| " + r.name + numbers;
+    if (k > 1) {
+      auto it = r.result.pass_at_k.find(r.result.samples_per_problem);
+      std::snprintf(numbers, sizeof numbers, " %.3f | %.3f |", it != r.result.pass_at_k.end() ? it->second : 0.0,
+                    r.result.maj_at_k);
+      out += numbers;
+    }
+    out += "\n";
   }
   return out;
 }
@@ -89,21 +104,31 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
     if (!here) log::warn() << "eval: model '" << e.name << "' (" << e.model << ") is not there; left out of the table";
     else present.push_back(e);
   }
-  const PromptDataset data = PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed);
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", services));
-  auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
+  const PromptDataset data = load_eval_dataset(c.eval.data, eval_fields_for(*reward_set, c.eval.accuracy, {}), c.skip_bad_lines);
+  ModelEvalSetup setup;
+  setup.prompt_template = c.prompt_template;
+  setup.skip_bad_lines = c.skip_bad_lines;
+  setup.rollout = c.rollout;
+  setup.r1_binary = r1_binary;
+  setup.scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
+  const EvalOptions options = eval_options(c.eval, c.eval.max_new_tokens, c.target_language, c.seed);
   std::vector<EvalRow> rows;
-  nlohmann::json out = {{"data", c.eval.data}, {"rows", nlohmann::json::array()}};
+  nlohmann::json out = {{"data", c.eval.data}, {"k", c.eval.k}, {"rows", nlohmann::json::array()}};
   for (const auto& e : present) {
-    const Tokenizer tokenizer = Tokenizer::load(e.model);
-    PromptDataset fitting = data;  // each model's context decides which prompts it can answer
-    check_prompt_lengths(fitting, PromptRenderer(tokenizer, c.prompt_template),
-                         checkpoint::read_model_config(e.model + "/config.json").max_position_embeddings,
-                         c.eval.max_new_tokens, c.skip_bad_lines);
-    rollout::RolloutClient client(c.rollout.client_options(r1_binary, e.model, 1, 0));
-    Sampler sampler(client, tokenizer, c.prompt_template, scorer, c.target_language, checkpoint::read_eos_token_ids(e.model));
     EvalRow row{e.name, e.model, {}, 0};
-    row.result = evaluate(sampler, fitting, c.eval, c.eval.max_new_tokens, c.target_language, c.seed, &row.seconds);
+    std::unique_ptr<telemetry::StepProgress> progress;  // sized once the model's prompts are known
+    const EvalReport report = evaluate_model(
+        e.model, data, setup, options,
+        [&](size_t done, size_t total, const PromptRow&, const std::vector<ScoredSample>&, const ProblemOutcome&) {
+          if (!progress)
+            progress = std::make_unique<telemetry::StepProgress>("eval " + e.name, static_cast<int64_t>(total), 0,
+                                                                 std::max<int64_t>(10, static_cast<int64_t>(total) / 10));
+          progress->update(static_cast<int64_t>(done), "");
+        },
+        &row.seconds);
+    if (progress) progress->finish();
+    row.result = report.overall;
     log::info() << "eval: " << e.name << ": accuracy " << row.result.accuracy << ", format " << row.result.format_rate
                 << ", language " << row.result.language_consistency << " (" << row.result.samples << " samples, "
                 << static_cast<int64_t>(row.seconds) << " s)";
@@ -111,6 +136,7 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
     j["name"] = e.name;
     j["model"] = e.model;
     j["seconds"] = row.seconds;
+    j["by_source"] = report.to_json()["by_source"];
     out["rows"].push_back(j);
     rows.push_back(std::move(row));
     // Written after every model, so an interrupted stage keeps what it measured.
@@ -120,7 +146,7 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");
   write_file_atomic((fs::path(run_dir) / "table.md").string(), table);
   std::printf("\n%s(%zu held-out prompts from %s; %s/eval.json)\n", table.c_str(),
-              rows.empty() ? size_t{0} : static_cast<size_t>(rows.front().result.samples), c.eval.data.c_str(), run_dir.c_str());
+              rows.empty() ? size_t{0} : static_cast<size_t>(rows.front().result.problems), c.eval.data.c_str(), run_dir.c_str());
   std::fflush(stdout);
   return rows;
 }

@@ -1,19 +1,23 @@
 // The `eval` recipe stage (no LibTorch): several models, one held-out set, one table. Each model
-// answers every held-out prompt once through the rollout workers (started for it, stopped after),
-// scored by the stage's rewards, with report.h's evaluate(): accuracy, format rate, language
-// consistency of the chain of thought, mean response length.
+// answers every held-out prompt `k` times (default once) through the rollout workers (started for
+// it, stopped after), scored by the stage's rewards and measured by evaluate.h's evaluate_model, the
+// function `r1 eval` runs: accuracy, format rate, language consistency of the chain of thought, mean
+// response length, pass@k, maj@k, truncation rate, overall and per data source. The held-out rows are
+// read as eval_data.h says (GSM8K, MATH and AIME rows as they ship).
 //
 //   {"name": "table", "kind": "eval", "data": "@base/heldout.jsonl",
 //    "models": [{"name": "base", "model": "@base/model"},
 //               {"name": "R1-Zero", "model": "runs/r1-zero-tiny/zero/model", "optional": true}, ...],
-//    "template": "r1-zero", "rewards": [...], "max_new_tokens": 128, "temperature": 0.6, "rollout": {...}}
+//    "template": "r1-zero", "rewards": [...], "max_new_tokens": 128, "temperature": 0.6, "k": 1, "rollout": {...}}
 //
 // An entry marked optional whose model folder is missing is left out of the table with a note (a
 // model another recipe makes); a missing required one is an error before anything runs.
 //
-// Run folder: eval.json {"data", "rows": [{"name", "model", "accuracy", "format_rate",
-// "language_consistency", "mean_response_tokens", "samples", "seconds"}]} and table.md (the same as
-// a Markdown table, also printed).
+// Run folder: eval.json {"data", "k", "rows": [{"name", "model", "seconds", "by_source", and
+// EvalResult's keys (eval_metrics.h): "accuracy", "format_rate", "language_consistency",
+// "mean_response_tokens", "samples", "problems", "samples_per_problem", "pass_at_k", "maj_at_k",
+// "truncation_rate"}]} and table.md (the same as a Markdown table, also printed; pass@k and maj@k
+// columns when k > 1).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -38,7 +42,7 @@ struct EvalStageConfig {
     bool optional = false;
   };
   std::vector<Entry> models;
-  EvalConfig eval;                     // data, limit, max_new_tokens, temperature, component names
+  EvalConfig eval;                     // data, limit, max_new_tokens, temperature, top_p, k, component names
   std::string prompt_template = "r1-zero";
   std::string target_language = "en";
   bool skip_bad_lines = false;

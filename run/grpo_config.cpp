@@ -136,6 +136,10 @@ void read_eval(ConfigReader& r, EvalConfig& eval) {
   if (!std::isfinite(eval.temperature) || eval.temperature < 0)
     throw ConfigError(e.key_path("temperature") + ": must be a number >= 0 (0: greedy)");
   if (eval.max_new_tokens < 0) throw ConfigError(e.key_path("max_new_tokens") + ": must be >= 0 (0: the training limit)");
+  eval.top_p = e.get("top_p", eval.top_p);
+  if (!(eval.top_p > 0 && eval.top_p <= 1)) throw ConfigError(e.key_path("top_p") + ": must be in (0, 1]");
+  eval.k = e.get("k", eval.k);
+  if (eval.k < 1) throw ConfigError(e.key_path("k") + ": must be >= 1 (samples per problem)");
   eval.accuracy = e.get("accuracy_component", eval.accuracy);
   eval.format = e.get("format_component", eval.format);
   e.finish();

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/choices.h"
+#include "run/eval_metrics.h"
 #include "run/sampling.h"
 
 namespace r1 {
@@ -63,6 +64,8 @@ struct EvalConfig {
   int64_t limit = 0;                   // first N rows (0: all)
   int64_t max_new_tokens = 0;          // 0: the training limit
   double temperature = 0;              // 0: greedy
+  double top_p = 1;
+  int64_t k = 1;                       // samples per problem (pass@k, maj@k: run/eval_metrics.h)
   std::string accuracy = "accuracy";   // the reward component that says "correct" (1) or not
   std::string format = "format";       // the one that says "well-formed"
 };
@@ -107,16 +110,7 @@ struct GrpoConfig {
   static GrpoConfig read(ConfigReader& r);
 };
 
-struct EvalResult {
-  double accuracy = 0, format_rate = 0, mean_response_tokens = 0;
-  // Target-language words / all words of the chains of thought (the <think> blocks, or whole
-  // completions without one), pooled over the samples: rewards/language.h's measure.
-  double language_consistency = 0;
-  int64_t samples = 0;
-  nlohmann::json to_json() const;
-  // What to_json wrote; r1::Error naming `where` and the key when a field is missing or mistyped.
-  static EvalResult from_json(const nlohmann::json& j, const std::string& where);
-};
+// EvalResult (what evaluate() measures): run/eval_metrics.h.
 
 struct GrpoResult {
   EvalResult base, final;

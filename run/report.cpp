@@ -1,7 +1,6 @@
 // Held-out evaluation and the run report: see report.h.
 #include "run/report.h"
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,73 +10,30 @@
 #include "core/text.h"
 #include "rewards/language.h"
 #include "telemetry/plot.h"
+#include "run/evaluate.h"
 #include "run/sampling.h"
 
 namespace fs = std::filesystem;
 
 namespace r1::run {
 
-nlohmann::json EvalResult::to_json() const {
-  return {{"accuracy", accuracy}, {"format_rate", format_rate}, {"language_consistency", language_consistency},
-          {"mean_response_tokens", mean_response_tokens}, {"samples", samples}};
-}
-
-EvalResult EvalResult::from_json(const nlohmann::json& j, const std::string& where) {
-  EvalResult r;
-  auto number = [&](const char* key) {
-    if (!j.is_object() || !j.contains(key) || !j.at(key).is_number())
-      throw Error(where + ": \"" + key + "\" missing or not a number");
-    return j.at(key).get<double>();
-  };
-  r.accuracy = number("accuracy");
-  r.format_rate = number("format_rate");
-  r.language_consistency = number("language_consistency");
-  r.mean_response_tokens = number("mean_response_tokens");
-  r.samples = static_cast<int64_t>(number("samples"));
-  return r;
+EvalOptions eval_options(const EvalConfig& e, int64_t default_max_new_tokens, const std::string& target_language, uint64_t seed) {
+  EvalOptions o;
+  o.samples_per_problem = e.k;
+  o.limit = e.limit;
+  o.max_new_tokens = e.max_new_tokens > 0 ? e.max_new_tokens : default_max_new_tokens;
+  o.temperature = e.temperature;
+  o.top_p = e.top_p;
+  o.seed = seed;
+  o.accuracy = e.accuracy;
+  o.format = e.format;
+  o.target_language = target_language;
+  return o;
 }
 
 EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& e, int64_t default_max_new_tokens,
                     const std::string& target_language, uint64_t seed, double* seconds) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<size_t> rows;
-  const size_t n = e.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(e.limit)) : data.size();
-  for (size_t i = 0; i < n; ++i) rows.push_back(i);
-  rollout::SamplingParams spec;
-  spec.max_new_tokens = e.max_new_tokens > 0 ? e.max_new_tokens : default_max_new_tokens;
-  spec.temperature = e.temperature;
-  spec.seed = seed + 77;
-  const std::vector<int> scripts = rewards::scripts_of_language(target_language);
-  EvalResult r;
-  double tokens = 0;
-  size_t target_words = 0, words = 0;
-  sampler.run(data, rows, spec, [&](size_t, std::vector<ScoredSample>&& g) {
-    for (const auto& s : g) {
-      auto acc = s.score.components.find(e.accuracy);
-      auto fmt = s.score.components.find(e.format);
-      r.accuracy += acc != s.score.components.end() ? acc->second : 0;
-      r.format_rate += fmt != s.score.components.end() && fmt->second >= 1.0 ? 1 : 0;
-      tokens += static_cast<double>(s.ids.size());
-      // The <think> block r1's templates ask for; a byte-level model can cut a character in half,
-      // and such a chain of thought counts no words.
-      rewards::WordCount wc;
-      try {
-        wc = rewards::chain_of_thought_words(s.text, "think", scripts);
-      } catch (const Error&) {
-      }
-      target_words += wc.target;
-      words += wc.total;
-      ++r.samples;
-    }
-  }, nullptr);
-  if (r.samples > 0) {
-    r.accuracy /= static_cast<double>(r.samples);
-    r.format_rate /= static_cast<double>(r.samples);
-    r.mean_response_tokens = tokens / static_cast<double>(r.samples);
-  }
-  r.language_consistency = words > 0 ? static_cast<double>(target_words) / static_cast<double>(words) : 0.0;
-  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
+  return evaluate_samples(sampler, data, eval_options(e, default_max_new_tokens, target_language, seed), nullptr, seconds).overall;
 }
 
 void plot_run(const std::string& run_dir) {

@@ -1,9 +1,10 @@
 // Evaluation on a held-out set and the end-of-run report of a GRPO run.
 //
-// evaluate(): one completion per held-out problem (greedy unless eval.temperature says otherwise)
-// through the rollout workers, scored by the run's rewards: accuracy = mean of the accuracy
-// component, format rate = share of completions whose format component is 1, language consistency
-// (target-language share of the chain-of-thought words), mean response length in tokens.
+// evaluate(): eval.k completions per held-out problem (one unless the stage's eval says otherwise;
+// greedy unless eval.temperature does) through the rollout workers, scored by the run's rewards and
+// measured by evaluate.h's evaluate_samples: accuracy = mean of the accuracy component, format rate =
+// share of completions whose format component is 1, language consistency (target-language share of
+// the chain-of-thought words), mean response length in tokens, pass@k, maj@k, truncation rate.
 //
 // write_run_report(): summary.json
 //   {"base": {"accuracy", "format_rate", "mean_response_tokens", "samples"}, "final": {...}, "steps", "wall_s"}
@@ -14,12 +15,16 @@
 #include <string>
 
 #include "run/dataset.h"
+#include "run/evaluate.h"
 #include "run/grpo_config.h"
 
 namespace r1::run {
 
 class Sampler;
 
+// The evaluation options an EvalConfig gives (max_new_tokens 0: `default_max_new_tokens`).
+EvalOptions eval_options(const EvalConfig& eval, int64_t default_max_new_tokens, const std::string& target_language,
+                         uint64_t seed);
 EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& eval, int64_t default_max_new_tokens,
                     const std::string& target_language, uint64_t seed, double* seconds);
 inline EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const GrpoConfig& c, double* seconds) {

@@ -96,6 +96,8 @@ class Sampler {
           std::shared_ptr<const rewards::BatchScorer> scorer, std::string target_language,
           const std::vector<int64_t>& model_eos_ids);  // checkpoint/config.h: read_eos_token_ids(model dir)
 
+  const rewards::BatchScorer& scorer() const { return *scorer_; }
+
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
 

@@ -249,6 +249,19 @@ TEST_CASE("recipe plan: reward sets are built while planning, distill reads its 
   CHECK_THROWS_WITH(t.plan(recipe), Catch::Contains("r.json: stages[3] (table).rewards"));
 }
 
+TEST_CASE("recipe plan: an eval stage takes k samples a problem and top_p, and refuses k < 1", "[recipe][eval]") {
+  Planner t;
+  nlohmann::json eval = {{"name", "table"}, {"kind", "eval"}, {"data", "h.jsonl"}, {"k", 8}, {"top_p", 0.95},
+                         {"models", {{{"name", "a"}, {"model", "models/a"}}}},
+                         {"rewards", {{{"kind", "math"}, {"name", "accuracy"}}}}};
+  const r1::run::Plan p = t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}});
+  const auto& c = std::get<r1::run::EvalStageConfig>(p.stages[0].config);
+  CHECK(c.eval.k == 8);
+  CHECK(c.eval.top_p == 0.95);
+  eval["k"] = 0;
+  CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}}), Catch::Contains("(table).k: must be >= 1"));
+}
+
 TEST_CASE("recipes: inputs name user files once, --set inputs.NAME edits one, unknown names are refused", "[recipe]") {
   nlohmann::json recipe = nlohmann::json::parse(R"({"name": "x", "inputs": {"base": "models/a", "data": "d.jsonl"},
     "stages": [{"name": "s", "kind": "sft", "model": "$base", "train": "$data", "extra": ["$base/tokenizer.json", "$ok"]}]})");

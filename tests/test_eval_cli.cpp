@@ -1,0 +1,222 @@
+// `r1 eval` end to end, as users run it: a tiny random Qwen2 checkpoint evaluated through real rollout
+// worker processes, K samples a problem, held-out rows in GSM8K, MATH and AIME form; the JSON's keys,
+// its numbers checked against each other and against every sample (--samples-out), the table; and the
+// one-line errors of bad input.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+#include "run/eval_metrics.h"
+#include "tests/run_helpers.h"
+
+using Json = nlohmann::json;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out, err;
+};
+
+struct Setup {
+  r1::test::Dir dir;
+  std::string model, data;
+  explicit Setup(const std::string& name, bool real_model = true)
+      : dir("r1-eval-", name), model(dir / "model"), data(dir / "heldout.jsonl") {
+    if (real_model) {
+      const std::string cmd =
+          std::string(R1_BINARY) + " -q model init --arch qwen2 --preset tiny --seed 1 --dtype fp32 --out " + model;
+      REQUIRE(std::system(cmd.c_str()) == 0);
+    } else {  // enough for the checks made before a worker starts
+      std::filesystem::create_directories(model);
+      r1::test::write(dir / "model/config.json", "{}");
+    }
+    // Two rows each as GSM8K (a solution ending in "#### N"), MATH (a \boxed{} solution) and AIME (an
+    // integer) ship them, with their data sources.
+    r1::test::write(data,
+                    R"({"question": "Tom has 5 apples and buys 7 more. How many?", "answer": "5 + 7 = <<5+7=12>>12\n#### 12", "data_source": "gsm8k"}
+{"question": "A box holds 3 rows of 4 eggs. How many eggs?", "answer": "3 * 4 = 12.\n#### 1,200", "data_source": "gsm8k"}
+{"problem": "What is $2 + 3$?", "solution": "We add: $2 + 3 = \\boxed{5}$.", "level": "Level 1", "data_source": "math"}
+{"problem": "Simplify $\\frac{2}{4}$.", "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$.", "data_source": "math"}
+{"problem": "Find the remainder when 2024 is divided by 1000.", "answer": 24, "data_source": "aime"}
+{"problem": "Find $7 \\cdot 11$.", "answer": "077", "data_source": "aime"}
+)");
+  }
+
+  Run eval(const std::string& args) const {
+    const std::string out = dir / "stdout", err = dir / "stderr";
+    const std::string cmd = std::string(R1_BINARY) + " --threads 1 eval --model " + model + " --data " + data +
+                            " --max-new-tokens 8 --kv-cache-mb 4 --precision fp32 --workers 1 " + args + " > " + out + " 2> " + err;
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, r1::test::slurp(out), r1::test::slurp(err)};
+  }
+};
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_CASE("r1 eval: K samples a problem on a tiny model give one consistent report, per source, as JSON and a table", "[eval-cli]") {
+  Setup s("report");
+  // An accuracy that is right about half the time whatever the model writes (the parity of the
+  // completion's bytes), so pass@k has something to measure on a random model.
+  r1::test::write(s.dir / "parity.py", R"(import json, sys
+for line in sys.stdin:
+    x = json.loads(line)
+    print(json.dumps({"id": x.get("id"), "reward": float(sum(x["completion"].encode()) % 2 == 0)}), flush=True)
+)");
+  r1::test::write(s.dir / "rewards.json", R"([{"kind": "external", "name": "accuracy", "command": ["/usr/bin/python3", ")" +
+                                              (s.dir / "parity.py") + R"("]}, {"kind": "format", "name": "format"}])");
+  const Run run = s.eval("--k 4 --temperature 1.0 --top-p 1 --seed 3 --rewards " + (s.dir / "rewards.json") + " --out " +
+                         (s.dir / "eval.json") + " --samples-out " + (s.dir / "samples.jsonl"));
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const Json j = Json::parse(r1::test::slurp(s.dir / "eval.json"));
+  for (const char* key : {"model", "data", "k", "pass_k", "sampling", "template", "rewards", "accuracy_component",
+                          "format_component", "rows_skipped", "seconds", "overall", "by_source"})
+    CHECK(j.contains(key));
+  CHECK(j["k"] == 4);
+  CHECK(j["pass_k"] == Json::array({1, 2, 4}));
+  CHECK(j["sampling"]["temperature"] == 1.0);
+  const Json& all = j["overall"];
+  CHECK(all["problems"] == 6);
+  CHECK(all["samples"] == 24);
+  CHECK(all["samples_per_problem"] == 4);
+  const double p1 = all["pass_at_k"]["1"], p2 = all["pass_at_k"]["2"], p4 = all["pass_at_k"]["4"];
+  const double maj = all["maj_at_k"];
+  CHECK(p1 <= p2);
+  CHECK(p2 <= p4);
+  CHECK(p4 <= 1.0);
+  CHECK(maj >= 0.0);
+  CHECK(maj <= p4);  // the voted sample is one of the K
+  CHECK(all["accuracy"].get<double>() == Approx(p1));  // a 0/1 accuracy: its mean is pass@1
+  for (const char* rate : {"format_rate", "language_consistency", "truncation_rate"}) {
+    CHECK(all[rate].get<double>() >= 0.0);
+    CHECK(all[rate].get<double>() <= 1.0);
+  }
+  CHECK(all["mean_response_tokens"].get<double>() > 0);
+  CHECK(all["mean_response_tokens"].get<double>() <= 8);
+  // Per source: the three sources, two problems each, adding up to the whole.
+  REQUIRE(j["by_source"].size() == 3);
+  int64_t problems = 0;
+  double pass1_sum = 0;
+  for (const char* source : {"gsm8k", "math", "aime"}) {
+    REQUIRE(j["by_source"].contains(source));
+    CHECK(j["by_source"][source]["problems"] == 2);
+    problems += j["by_source"][source]["problems"].get<int64_t>();
+    pass1_sum += 2 * j["by_source"][source]["pass_at_k"]["1"].get<double>();
+  }
+  CHECK(problems == 6);
+  CHECK(pass1_sum / 6 == Approx(p1));
+
+  // Every sample, once: pass@k, maj@K and the truncation rate recomputed from them agree with the JSON.
+  const auto samples = r1::test::rows(s.dir / "samples.jsonl");
+  REQUIRE(samples.size() == 24);
+  std::map<int64_t, std::vector<Json>> by_line;
+  for (const Json& x : samples) by_line[x["line"].get<int64_t>()].push_back(x);
+  REQUIRE(by_line.size() == 6);
+  double pass[5] = {0, 0, 0, 0, 0}, voted_right = 0, truncated = 0;
+  for (const auto& [line, group] : by_line) {
+    REQUIRE(group.size() == 4);
+    std::set<int> indices;
+    int64_t c = 0, votes = 0;
+    for (const Json& x : group) {
+      indices.insert(x["sample"].get<int>());
+      c += x["correct"].get<bool>() ? 1 : 0;
+      truncated += x["truncated"].get<bool>() ? 1 : 0;
+      if (x["voted"].get<bool>()) {
+        ++votes;
+        CHECK(!x["answer"].is_null());  // only a sample stating an answer can win the vote
+        voted_right += x["correct"].get<bool>() ? 1 : 0;
+      }
+    }
+    CHECK(indices == std::set<int>{0, 1, 2, 3});
+    CHECK(votes <= 1);
+    for (int k : {1, 2, 4}) pass[k] += r1::run::pass_at_k(4, c, k);
+  }
+  CHECK(pass[1] / 6 == Approx(p1));
+  CHECK(pass[2] / 6 == Approx(p2));
+  CHECK(pass[4] / 6 == Approx(p4));
+  CHECK(voted_right / 6 == Approx(maj));
+  CHECK(truncated / 24 == Approx(all["truncation_rate"].get<double>()));
+  // The gold answers as read from each format, handed to the rewards.
+  CHECK(by_line[1][0]["gold"] == "12");
+  CHECK(by_line[2][0]["gold"] == "1,200");
+  CHECK(by_line[3][0]["gold"] == "5");
+  CHECK(by_line[4][0]["gold"] == "\\frac{1}{2}");
+  CHECK(by_line[5][0]["gold"] == "24");
+  CHECK(by_line[6][0]["gold"] == "077");
+
+  // The table on stdout: a header, its rule, all, then one row per source.
+  CHECK_THAT(run.out, Contains("pass@1") && Contains("pass@2") && Contains("pass@4") && Contains("maj@4") &&
+                          Contains("| all ") && Contains("| gsm8k ") && Contains("| math ") && Contains("| aime "));
+  CHECK(lines(run.out) == 7);  // 2 header lines, 4 rows, the closing line
+
+  // The same seed samples the same completions: --json prints the same numbers.
+  const Run again = s.eval("--k 4 --temperature 1.0 --top-p 1 --seed 3 --json --rewards " + (s.dir / "rewards.json"));
+  REQUIRE(again.exit_code == 0);
+  const Json printed = Json::parse(again.out);
+  CHECK(printed["overall"] == j["overall"]);
+  CHECK(printed["by_source"] == j["by_source"]);
+}
+
+TEST_CASE("r1 eval: the default math rewards read GSM8K, MATH and AIME gold answers, with --limit", "[eval-cli]") {
+  Setup s("math");
+  const Run run = s.eval("--k 2 --limit 5 --out " + (s.dir / "eval.json"));
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  const Json j = Json::parse(r1::test::slurp(s.dir / "eval.json"));
+  CHECK(j["overall"]["problems"] == 5);
+  CHECK(j["overall"]["samples"] == 10);
+  CHECK(j["pass_k"] == Json::array({1, 2}));
+  CHECK(j["rewards"][0]["kind"] == "math");
+  CHECK(j["by_source"]["aime"]["problems"] == 1);
+  const double p1 = j["overall"]["pass_at_k"]["1"], p2 = j["overall"]["pass_at_k"]["2"];
+  CHECK(p1 <= p2);
+  CHECK(j["overall"]["maj_at_k"].get<double>() <= p2);
+  CHECK_THAT(run.out, Contains("maj@2") && Contains("5 problems x 2 samples"));
+}
+
+TEST_CASE("r1 eval: bad input stops before any worker starts, with one line naming the flag, file, line or key", "[eval-cli]") {
+  Setup s("errors", false);
+  auto one_error_line = [](const Run& r, const std::string& what) {
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(lines(r.err) == 1);
+    CHECK_THAT(r.err, StartsWith("r1: error: ") && Contains(what));
+  };
+  Run help = s.eval("--help");
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Contains("--k") && Contains("--samples-out") && Contains("--answer-field") && Contains("--workers"));
+
+  Setup gone("gone", false);
+  gone.model = "/nonexistent/model";
+  one_error_line(gone.eval(""), "--model /nonexistent/model: no such folder");
+  Setup empty("empty", false);
+  std::filesystem::remove(empty.dir / "model/config.json");
+  one_error_line(empty.eval(""), "holds no model (no config.json)");
+  one_error_line(s.eval("--k 0"), "--k 0: must be >= 1");
+  one_error_line(s.eval("--top-p 0"), "--top-p: must be in (0, 1]");
+  r1::test::write(s.dir / "rewards.json", R"([{"kind": "format", "name": "format"}])");
+  one_error_line(s.eval("--rewards " + (s.dir / "rewards.json")), "no reward named 'accuracy'");
+
+  r1::test::write(s.data, "{\"question\": \"a\", \"answer\": \"#### 1\"}\n{\"question\": \"b\", \"answer\": \n");
+  one_error_line(s.eval(""), s.data + ":2: malformed JSON");
+  r1::test::write(s.data, "{\"question\": \"a\", \"answer\": \"#### 1\"}\n{\"question\": \"b\", \"answer\": \"#### 2\"}\n"
+                          "{\"question\": \"c\", \"solution\": \"no box here\", \"answer\": null}\n");
+  one_error_line(s.eval(""), s.data + ":3: \"solution\" holds no gold answer");
+  r1::test::write(s.data, "{\"question\": \"a\"}\n");
+  one_error_line(s.eval(""), s.data + ":1: no gold answer: the row has none of \"answer\"");
+  Setup no_data("no-data", false);
+  no_data.data = "/nonexistent.jsonl";
+  one_error_line(no_data.eval(""), "--data /nonexistent.jsonl: no such file");
+}
