@@ -27,6 +27,18 @@ inline std::string fixture(const std::string& relative) {
   return path;
 }
 
+// Every row of a JSON-lines file, each object's keys in the order written (what a chat template's
+// tojson prints).
+inline std::vector<nlohmann::ordered_json> read_ordered_rows(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) FAIL("cannot open " << path);
+  std::vector<nlohmann::ordered_json> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
+  }
+  return rows;
+}
+
 // Every row of a JSON-lines file.
 inline std::vector<nlohmann::json> read_rows(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

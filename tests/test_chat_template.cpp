@@ -26,15 +26,6 @@ using r1::Tokenizer;
 
 namespace {
 
-std::vector<nlohmann::ordered_json> read_ordered(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::vector<nlohmann::ordered_json> rows;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
-  }
-  return rows;
-}
 
 ChatOptions options_of(const nlohmann::ordered_json& c) {
   ChatOptions options;
@@ -67,8 +58,8 @@ void check_reference(const std::string& tokenizer_dir, const std::string& name, 
   CHECK(model.name() == "auto");
   std::optional<ChatTemplate> named;  // the built-in template of the family, when r1 has one
   if (!builtin.empty()) named.emplace(ChatTemplate::named(builtin, &tokenizer));
-  const auto conversations = read_ordered(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
-  const auto expected = read_ordered(r1::test::fixture("chat/" + name + ".jsonl"));
+  const auto conversations = r1::test::read_ordered_rows(std::string(R1_SOURCE_DIR) + "/tests/data/chat_conversations.jsonl");
+  const auto expected = r1::test::read_ordered_rows(r1::test::fixture("chat/" + name + ".jsonl"));
   REQUIRE(conversations.size() >= 40);
   REQUIRE(expected.size() == conversations.size());
   size_t refused = 0, builtin_checked = 0;

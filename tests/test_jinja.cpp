@@ -16,15 +16,6 @@ using r1::jinja::Value;
 
 namespace {
 
-std::vector<nlohmann::ordered_json> read_ordered(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::vector<nlohmann::ordered_json> rows;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
-  }
-  return rows;
-}
 
 std::string render(const std::string& source, const nlohmann::ordered_json& context = nlohmann::ordered_json::object()) {
   return Template(source).render(Value::from_json(context));
@@ -33,8 +24,8 @@ std::string render(const std::string& source, const nlohmann::ordered_json& cont
 }  // namespace
 
 TEST_CASE("jinja: every case renders what Python's jinja2 renders", "[jinja]") {
-  const auto cases = read_ordered(std::string(R1_SOURCE_DIR) + "/tests/data/jinja_cases.jsonl");
-  const auto expected = read_ordered(r1::test::fixture("jinja/cases.jsonl"));
+  const auto cases = r1::test::read_ordered_rows(std::string(R1_SOURCE_DIR) + "/tests/data/jinja_cases.jsonl");
+  const auto expected = r1::test::read_ordered_rows(r1::test::fixture("jinja/cases.jsonl"));
   REQUIRE(cases.size() >= 80);
   REQUIRE(expected.size() == cases.size());
   size_t errors = 0;

@@ -140,6 +140,8 @@ void flush_run(std::string& run, std::vector<std::string>& out) {
   run.clear();
 }
 
+}  // namespace
+
 // ByteLevel: each token's characters back to bytes (a token with a character outside the byte
 // alphabet contributes its own UTF-8), all concatenated, then lossily read as UTF-8.
 void append_byte_level(std::string_view token, std::string& bytes) {
@@ -158,8 +160,6 @@ void append_byte_level(std::string_view token, std::string& bytes) {
     bytes.push_back(static_cast<char>(b));
   }
 }
-
-}  // namespace
 
 DecoderChain DecoderChain::from_json(const nlohmann::json& config) {
   DecoderChain chain;

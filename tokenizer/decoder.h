@@ -89,4 +89,9 @@ class DecoderStream {
   std::string pending_bytes_;          // ByteLevel fusion: bytes of an incomplete character
 };
 
+// ByteLevel for one token: its characters back to bytes, appended to `bytes` (a token with a
+// character outside the byte alphabet, such as "<｜User｜>", contributes its own UTF-8, as in
+// `tokenizers`); the caller reads the bytes as UTF-8 once all are in.
+void append_byte_level(std::string_view token, std::string& bytes);
+
 }  // namespace r1

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "tokenizer/decoder.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
@@ -41,23 +42,7 @@ const std::string& Tokenizer::Impl::checked_token(int32_t id) const {
 }
 
 void Tokenizer::Impl::append_token_bytes(int32_t id, std::string& out) const {
-  const std::string& token = checked_token(id);
-  // ByteLevel decoder: map each character back to its byte; a token with a character outside the
-  // byte alphabet (e.g. "<｜User｜>") contributes its own UTF-8 bytes, as in `tokenizers`.
-  const auto& alphabet = byte_level_alphabet();
-  size_t mark = out.size();
-  std::vector<char32_t> cps;
-  std::vector<uint32_t> offsets;
-  unicode::decode(token, cps, offsets);
-  for (char32_t cp : cps) {
-    int b = alphabet.byte_of(cp);
-    if (b < 0) {
-      out.resize(mark);
-      out += token;
-      return;
-    }
-    out.push_back(static_cast<char>(b));
-  }
+  append_byte_level(checked_token(id), out);
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
