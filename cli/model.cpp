@@ -1,5 +1,6 @@
-// r1 model init: a random-weight checkpoint in Hugging Face's layout; r1 generate: completions from a
-// model folder. Both run in the LibTorch module (torch_module.h); options are parsed here.
+// r1 model init: a random-weight checkpoint in Hugging Face's layout; r1 model merge-lora: a PEFT LoRA
+// adapter merged into its base, written as a plain checkpoint; r1 generate: completions from a model
+// folder (and an adapter). They run in the LibTorch module (torch_module.h); options are parsed here.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -30,9 +31,22 @@ void add_model_commands(CLI::App& app) {
   cmd->add_option("--dtype", init->dtype, "Weight dtype: bf16 or fp32")->capture_default_str();
   cmd->callback([init] { torch_commands().model_init(torch_context(), *init); });
 
+  auto merge = std::make_shared<ModelMergeLoraOptions>();
+  auto* mc = model->add_subcommand(
+      "merge-lora", "Merge a PEFT LoRA adapter into its base model (W + scale * B A) and write a plain Hugging Face checkpoint");
+  mc->add_option("--base", merge->base, "The base model's folder")->required();
+  mc->add_option("--adapter", merge->adapter, "The adapter's folder (adapter_config.json, adapter_model.safetensors)")->required();
+  mc->add_option("--out", merge->out, "Folder to write (config.json, safetensors, the base's tokenizer and generation config)")
+      ->required();
+  mc->add_option("--dtype", merge->dtype, "Weight dtype written: auto (the base's), bf16 or fp32")
+      ->check(CLI::IsMember({"auto", "bf16", "fp32"}))
+      ->capture_default_str();
+  mc->callback([merge] { torch_commands().model_merge_lora(torch_context(), *merge); });
+
   auto gen = std::make_shared<GenerateOptions>();
   auto* g = app.add_subcommand("generate", "Sample completions of a prompt from a model folder (streams when --n 1)");
   g->add_option("--model", gen->model, "Model folder (config.json, safetensors, tokenizer.json)")->required();
+  g->add_option("--adapter", gen->adapter, "A PEFT LoRA adapter folder to apply to the model");
   g->add_option("--prompt", gen->prompt, "Prompt text")->required();
   g->add_flag("--chat", gen->chat, "Wrap the prompt as a user message in the tokenizer's chat template");
   g->add_option("--n", gen->sampling.n, "Samples of the prompt (they share its prefill)")->check(CLI::PositiveNumber)->capture_default_str();

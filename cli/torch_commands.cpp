@@ -24,6 +24,7 @@
 #include "tokenizer/chat_template.h"
 #include "inference/generate.h"
 #include "model/device.h"
+#include "model/lora.h"
 #include "model/runtime.h"
 #include "bench/torch_bench.h"
 #include "checkpoint/config.h"
@@ -97,6 +98,7 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   r1::Tokenizer tok = r1::Tokenizer::load(o.model);
   r1::model::Transformer m =
       r1::model::Transformer::load(o.model, parse_dtype(o.dtype), r1::model::resolve_device(o.device, "--device"));
+  if (!o.adapter.empty()) m.set_lora(r1::model::LoraAdapter::load(o.adapter, m.config(), m.device()));
   std::string text = o.prompt;
   std::optional<r1::ChatTemplate> tmpl;
   if (o.chat) {
@@ -132,6 +134,21 @@ void generate(const r1::cli::TorchContext& context, const r1::cli::GenerateOptio
   if (n == 1) std::printf("\n");
   std::fprintf(stderr, "[%zu prompt tokens, %zu generated in %.2f s: %.1f tokens/s; finish: %s]\n", q.prompt.size(),
                tokens, seconds, tokens / std::max(seconds, 1e-9), r1::rollout::finish_reason_name(out[0][0].finish_reason));
+}
+
+void model_merge_lora(const r1::cli::TorchContext& context, const r1::cli::ModelMergeLoraOptions& o) {
+  apply(context);
+  // The base in its own dtype (bf16 or fp32); each merged weight is computed in fp32 and rounded once.
+  const r1::checkpoint::ModelConfig config = r1::checkpoint::read_model_config(o.base + "/config.json");
+  const at::ScalarType dtype = o.dtype != "auto" ? parse_dtype(o.dtype)
+                               : config.torch_dtype == "float32" ? at::kFloat : at::kBFloat16;
+  r1::model::Transformer m = r1::model::Transformer::load(o.base, dtype);
+  auto adapter = r1::model::LoraAdapter::load(o.adapter, m.config());
+  r1::model::merge_lora(m, *adapter);
+  m.save(o.out);
+  std::printf("%s: %s merged with %s (r %lld, lora_alpha %g, scale %g, %zu modules), %s\n", o.out.c_str(), o.base.c_str(),
+              o.adapter.c_str(), static_cast<long long>(adapter->options().r), adapter->options().lora_alpha,
+              adapter->scale(), adapter->modules().size(), dtype == at::kBFloat16 ? "bf16" : "fp32");
 }
 
 void rollout_serve(const r1::cli::TorchContext& context, const r1::cli::RolloutServeOptions& o) {
@@ -215,7 +232,7 @@ const r1::cli::TorchCommands kCommands = {
     r1::cli::kTorchAbiVersion,         &Guarded<&runtime_info>::call,          &Guarded<&model_init>::call,
     &Guarded<&generate>::call,         &Guarded<&bench_model>::call,  &Guarded<&rollout_serve>::call,
     &Guarded<&bench_rollout>::call, &Guarded<&run_recipe>::call,      &Guarded<&bench_train>::call,
-    &Guarded<&bench_distributed>::call};
+    &Guarded<&bench_distributed>::call, &Guarded<&model_merge_lora>::call};
 
 }  // namespace
 

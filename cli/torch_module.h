@@ -30,9 +30,16 @@ struct ModelInitOptions {
   int64_t vocab_size = 0;  // 0: the tokenizer's
 };
 
+// r1 model merge-lora
+struct ModelMergeLoraOptions {
+  std::string base, adapter, out;
+  std::string dtype = "auto";  // the base's torch_dtype (bf16 or fp32), or bf16 / fp32
+};
+
 // r1 generate
 struct GenerateOptions {
   std::string model, prompt, dtype = "fp32";
+  std::string adapter;  // a PEFT LoRA adapter folder applied to the model; empty: none
   DeviceChoice device;
   bool chat = false;
   // The rollout seam's parameters (rollout/group.h), as the workers get them; stop ids are added by
@@ -68,9 +75,10 @@ struct TorchCommands {
   void (*run_recipe)(const TorchContext& context, const RunRecipeOptions& options);
   void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
   void (*bench_distributed)(const TorchContext& context, const DistributedBenchOptions& options);
+  void (*model_merge_lora)(const TorchContext& context, const ModelMergeLoraOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 10;
+inline constexpr int kTorchAbiVersion = 11;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -12,6 +12,7 @@
 
 #include "checkpoint/safetensors.h"
 #include "core/error.h"
+#include "model/lora.h"
 #include "model/torch_compat.h"
 
 namespace r1::model {
@@ -117,14 +118,21 @@ at::Tensor& Transformer::weight(const std::string& name) {
 }
 
 at::Tensor Transformer::project(const at::Tensor& x, const std::string& name, const at::Tensor& bias) const {
+  at::Tensor y;
   auto it = fp8_.find(name);
-  if (it == fp8_.end()) {
-    if (compute_dtype_ == x.scalar_type()) return linear(x, w(name), bias);
+  if (it != fp8_.end()) {
+    y = it->second.linear(x);
+    if (bias.defined()) y = y + bias;
+  } else if (compute_dtype_ == x.scalar_type()) {
+    y = linear(x, w(name), bias);
+  } else {
     const at::Tensor b = bias.defined() ? bias.to(compute_dtype_) : bias;
-    return linear(x.to(compute_dtype_), w(name).to(compute_dtype_), b).to(x.scalar_type());
+    y = linear(x.to(compute_dtype_), w(name).to(compute_dtype_), b).to(x.scalar_type());
   }
-  at::Tensor y = it->second.linear(x);
-  return bias.defined() ? y + bias : y;
+  // LoRA's seam: the adapter's low-rank term for this matrix, when it adapts it.
+  if (lora_active())
+    if (const LoraModule* m = lora_->find(name)) y = y + lora_->delta(*m, x, compute_dtype_);
+  return y;
 }
 
 std::vector<at::Tensor> Transformer::parameters() const {
@@ -312,6 +320,12 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     ctx->saved_data["layer"] = i;
     ctx->saved_data["self"] = reinterpret_cast<int64_t>(self);
     ctx->saved_data["params"] = static_cast<int64_t>(params.size());
+    // LoRA's dropout draws random numbers: the recomputation replays the generator's state.
+    if (self->lora_active() && self->lora_->uses_rng()) {
+      at::Generator gen = at::globalContext().defaultGenerator(x.device());
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      ctx->saved_data["rng"] = gen.get_state();
+    }
     return {self->layer(i, x, cos, sin, mask, nullptr)};
   }
 
@@ -324,7 +338,19 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     if (static_cast<int64_t>(params.size()) != n) throw Error("activation checkpointing: the layer's weights changed");
     at::AutoGradMode on(true);
     at::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    at::Generator gen;
+    at::Tensor rng_now;
+    if (ctx->saved_data.count("rng")) {
+      gen = at::globalContext().defaultGenerator(x.device());
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      rng_now = gen.get_state();
+      gen.set_state(ctx->saved_data["rng"].toTensor());
+    }
     at::Tensor y = self->layer(i, x, saved[1], saved[2], saved[3], nullptr);
+    if (rng_now.defined()) {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng_now);
+    }
     std::vector<at::Tensor> inputs, out;
     if (x.requires_grad()) inputs.push_back(x);
     for (const auto& p : params) inputs.push_back(p);
@@ -343,6 +369,8 @@ std::vector<at::Tensor> Transformer::layer_parameters(int64_t i) const {
   std::vector<at::Tensor> out;
   for (auto it = weights_.lower_bound(prefix); it != weights_.end() && it->first.rfind(prefix, 0) == 0; ++it)
     if (it->second.requires_grad()) out.push_back(it->second);
+  if (lora_active())
+    for (at::Tensor& t : lora_->layer_parameters(i)) out.push_back(std::move(t));
   return out;
 }
 
@@ -389,7 +417,10 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     const int64_t chunk = ctx->saved_data["chunk"].toInt(), N = hidden.size(0);
     const at::Tensor& g_lp = grads[0];
     const at::Tensor& g_ent = grads[1];
-    at::Tensor g_hidden = at::zeros_like(hidden), g_head = at::zeros(head.sizes(), head.options().dtype(at::kFloat));
+    // A frozen head (LoRA trains adapters only) gets no gradient: half the backward's products.
+    const bool want_head = ctx->needs_input_grad(1);
+    at::Tensor g_hidden = at::zeros_like(hidden),
+               g_head = want_head ? at::zeros(head.sizes(), head.options().dtype(at::kFloat)) : at::Tensor();
     for (int64_t r = 0; r < N; r += chunk) {
       const int64_t n = std::min(chunk, N - r);
       at::Tensor h = hidden.narrow(0, r, n);
@@ -404,9 +435,9 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       if (g_ent.defined())
         dz = dz - g_ent.narrow(0, r, n).to(at::kFloat).unsqueeze(1) * p * (lsm + ent.narrow(0, r, n).unsqueeze(1));
       g_hidden.narrow(0, r, n).copy_(at::matmul(dz.to(head.scalar_type()), head));
-      g_head.add_(at::matmul(dz.t(), h.to(at::kFloat)));
+      if (want_head) g_head.add_(at::matmul(dz.t(), h.to(at::kFloat)));
     }
-    return {g_hidden, g_head.to(head.scalar_type()), at::Tensor(), at::Tensor()};
+    return {g_hidden, want_head ? g_head.to(head.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

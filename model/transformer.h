@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,8 @@
 #include "model/fp8.h"
 
 namespace r1::model {
+
+class LoraAdapter;  // model/lora.h
 
 // A batch's keys and values, per layer [batch, kv_heads, capacity, head_dim]; `valid` [batch, capacity]
 // marks the slots holding a real token (left padding holds none); `length` slots are used.
@@ -115,6 +118,17 @@ class Transformer {
   at::ScalarType compute_dtype() const { return compute_dtype_; }
   void set_activation_checkpointing(bool on) { checkpoint_layers_ = on; }
   bool activation_checkpointing() const { return checkpoint_layers_; }
+  // LoRA (model/lora.h): an adapter whose low-rank term is added to each layer matrix it targets, in
+  // every forward pass (forward, forward_cached, forward_paged; bf16 products, FP8 weights, activation
+  // checkpointing). Attaching one freezes the base weights (requires_grad false): the adapter's are
+  // the ones trained. Its modules are checked against the model (check_lora: an r1::Error naming the
+  // module and both shapes). Disabled, the model computes as its base alone, the adapter kept (GRPO's
+  // reference policy with no second model). nullptr detaches it.
+  void set_lora(std::shared_ptr<LoraAdapter> adapter);
+  const std::shared_ptr<LoraAdapter>& lora() const { return lora_; }
+  void check_lora(const LoraAdapter& adapter) const;
+  void set_lora_enabled(bool on) { lora_enabled_ = on; }
+  bool lora_enabled() const { return lora_enabled_; }
   const std::map<std::string, at::Tensor>& weights() const { return weights_; }
   std::vector<at::Tensor> parameters() const;  // every weight (a tied embedding once)
   at::Tensor& weight(const std::string& name);
@@ -153,7 +167,8 @@ class Transformer {
   at::Tensor layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                    const at::Tensor& mask, const KeyValueHook& keys_values) const;
   friend struct CheckpointedLayer;
-  std::vector<at::Tensor> layer_parameters(int64_t i) const;  // layer i's weights that require gradients
+  std::vector<at::Tensor> layer_parameters(int64_t i) const;  // layer i's weights (and adapter's) that require gradients
+  bool lora_active() const { return lora_ && lora_enabled_; }
   at::Tensor checkpointed_layer(int64_t i, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                 const at::Tensor& mask) const;
   std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& positions) const;
@@ -171,6 +186,8 @@ class Transformer {
   at::Tensor inv_freq_;  // fp32 [head_dim / 2]
   at::ScalarType compute_dtype_;
   bool checkpoint_layers_ = false;
+  std::shared_ptr<LoraAdapter> lora_;
+  bool lora_enabled_ = true;
 };
 
 // Building blocks, exposed for tests.

@@ -2,6 +2,7 @@
 // writing over a model's weights in place (a recycled model), FP8 quantisation of the layer matrices,
 // and the bytes they hold. The forward passes, loading and saving are transformer.cpp.
 #include "core/error.h"
+#include "model/lora.h"
 #include "model/transformer.h"
 
 namespace r1::model {
@@ -76,6 +77,35 @@ void Transformer::quantize_fp8(Fp8Scaling scaling) {
     fp8_[n] = Fp8Weight::quantize(it->second, scaling);
     it = weights_.erase(it);
   }
+}
+
+void Transformer::check_lora(const LoraAdapter& adapter) const {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (checkpoint::TensorShape& t : checkpoint::checkpoint_tensors(config_)) shapes[t.name] = std::move(t.shape);
+  const std::string model = std::string("a ") + config_.architecture_name() + " of " +
+                            std::to_string(config_.num_hidden_layers) + " layers";
+  for (const LoraModule& m : adapter.modules()) {
+    auto it = shapes.find(m.target.weight);
+    if (it == shapes.end())
+      throw Error("LoRA adapter: the model (" + model + ") has no module '" + m.target.module + "'");
+    const std::vector<int64_t> want = {m.b.size(0), m.a.size(1)};
+    if (it->second != want || m.a.size(0) != m.b.size(1))
+      throw Error("LoRA adapter: '" + m.target.a_name + "' " + std::to_string(m.a.size(0)) + "x" + std::to_string(m.a.size(1)) +
+                  " and '" + m.target.b_name + "' " + std::to_string(m.b.size(0)) + "x" + std::to_string(m.b.size(1)) +
+                  " do not adapt the model's '" + m.target.weight + "' of " + std::to_string(it->second[0]) + "x" +
+                  std::to_string(it->second.size() > 1 ? it->second[1] : 0) + " (" + model + ")");
+    if (m.a.device() != device_ || m.b.device() != device_)
+      throw Error("LoRA adapter: '" + m.target.a_name + "' is on " + m.a.device().str() + ", the model on " + device_.str());
+  }
+}
+
+void Transformer::set_lora(std::shared_ptr<LoraAdapter> adapter) {
+  if (adapter) {
+    check_lora(*adapter);
+    for (auto& [name, t] : weights_) t.requires_grad_(false);
+  }
+  lora_ = std::move(adapter);
+  lora_enabled_ = true;
 }
 
 int64_t Transformer::weight_bytes() const {
