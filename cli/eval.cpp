@@ -12,7 +12,10 @@
 #include <fstream>
 #include <memory>
 
+#include <unistd.h>
+
 #include "cli/command.h"
+#include "cli/torch_module.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/jsonl.h"
@@ -36,7 +39,7 @@ namespace {
 const char* kDefaultRewards = R"([{"kind": "math", "name": "accuracy"}, {"kind": "format", "name": "format"}])";
 
 struct EvalCommandOptions {
-  std::string model, data, rewards, out, samples_out;
+  std::string model, adapter, data, rewards, out, samples_out;
   std::string prompt_template = "r1-zero";
   std::string target_language = "en";
   std::string accuracy = "accuracy", format = "format";
@@ -59,6 +62,9 @@ void check(const EvalCommandOptions& o) {
   if (!fs::exists(fs::path(o.model) / "config.json"))
     throw ConfigError("--model " + o.model + ": " +
                       (fs::is_directory(o.model) ? "holds no model (no config.json)" : "no such folder"));
+  if (!o.adapter.empty() && !fs::exists(fs::path(o.adapter) / "adapter_config.json"))
+    throw ConfigError("--adapter " + o.adapter + ": " +
+                      (fs::is_directory(o.adapter) ? "holds no adapter (no adapter_config.json)" : "no such folder"));
   if (!fs::is_regular_file(o.data)) throw ConfigError("--data " + o.data + ": no such file");
   if (o.k < 1) throw ConfigError("--k " + std::to_string(o.k) + ": must be >= 1 (samples per problem)");
   if (o.k > 4096) throw ConfigError("--k " + std::to_string(o.k) + ": at most 4096 samples per problem");
@@ -127,6 +133,26 @@ void run_eval(const EvalCommandOptions& o) {
   const bool skip = o.on_bad_line == "skip";
   const run::PromptDataset data = run::load_eval_dataset(o.data, fields, skip);
 
+  // An adapter is merged into a copy of the base once (W + scale * B A, in LibTorch's module), and the
+  // workers serve the merged model: the same numbers as applying it unmerged, at plain-model speed.
+  std::string model = o.model;
+  std::unique_ptr<fs::path, void (*)(fs::path*)> merged(nullptr, [](fs::path* p) {
+    std::error_code ec;
+    fs::remove_all(*p, ec);
+    delete p;
+  });
+  if (!o.adapter.empty()) {
+    merged.reset(new fs::path(fs::temp_directory_path() / ("r1-eval-merged-" + std::to_string(getpid()))));
+    fs::remove_all(*merged);
+    ModelMergeLoraOptions merge;
+    merge.base = o.model;
+    merge.adapter = o.adapter;
+    merge.out = merged->string();
+    log::info() << "eval: merging the adapter " << o.adapter << " into " << o.model << " (" << merge.out << ")";
+    torch_commands().model_merge_lora(torch_context(), merge);
+    model = merge.out;
+  }
+
   run::ModelEvalSetup setup;
   setup.prompt_template = o.prompt_template;
   setup.skip_bad_lines = skip;
@@ -157,7 +183,7 @@ void run_eval(const EvalCommandOptions& o) {
   size_t correct = 0, samples = 0;
   double seconds = 0;
   const run::EvalReport report = run::evaluate_model(
-      o.model, data, setup, options,
+      model, data, setup, options,
       [&](size_t done, size_t problems, const run::PromptRow& row, const std::vector<run::ScoredSample>& group,
           const run::ProblemOutcome& p) {
         for (size_t i = 0; i < group.size(); ++i) {
@@ -185,6 +211,7 @@ void run_eval(const EvalCommandOptions& o) {
   nlohmann::json ks = nlohmann::json::array();
   for (int64_t k : run::pass_k_values(o.k)) ks.push_back(k);
   nlohmann::json out = {{"model", o.model},
+                        {"adapter", o.adapter.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.adapter)},
                         {"data", o.data},
                         {"k", o.k},
                         {"pass_k", ks},
@@ -221,6 +248,8 @@ void add_eval_command(CLI::App& app) {
       "language consistency, length and truncation, overall and per data source (GSM8K, MATH and AIME rows read as they "
       "ship; docs/recipes.md)");
   cmd->add_option("--model", o->model, "Model folder (Hugging Face layout)")->required();
+  cmd->add_option("--adapter", o->adapter,
+                  "A PEFT LoRA adapter folder for the model: merged into a temporary copy of it, which the workers serve");
   cmd->add_option("--data", o->data,
                   "Held-out JSON lines: a prompt (prompt, messages, question or problem) and a gold answer (answer, "
                   "reward_model.ground_truth, ground_truth or solution: a GSM8K '#### N', a MATH \\boxed{}, a number)")

@@ -7,11 +7,16 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/config.h"
+#include "checkpoint/lora_config.h"
+#include "checkpoint/safetensors.h"
 #include "core/text.h"
 #include "run/eval_metrics.h"
 #include "tests/run_helpers.h"
@@ -219,4 +224,54 @@ TEST_CASE("r1 eval: bad input stops before any worker starts, with one line nami
   Setup no_data("no-data", false);
   no_data.data = "/nonexistent.jsonl";
   one_error_line(no_data.eval(""), "--data /nonexistent.jsonl: no such file");
+}
+
+// A PEFT adapter on the tiny model: with B = 0 it is the base exactly (the same greedy completions;
+// sampled ones can differ from run to run as workers batch differently); a bad adapter folder is one
+// error before anything runs.
+TEST_CASE("r1 eval: --adapter merges a PEFT adapter into a copy the workers serve", "[eval-cli]") {
+  Setup s("adapter");
+  const std::string adapter = s.dir / "adapter";
+  std::filesystem::create_directories(adapter);
+  r1::checkpoint::LoraOptions lora;
+  lora.r = 4;
+  lora.lora_alpha = 8;
+  lora.target_modules = {"q_proj", "v_proj"};
+  r1::test::write(adapter + "/adapter_config.json", r1::checkpoint::peft_config_json(lora));
+  const auto targets = r1::checkpoint::lora_targets(r1::checkpoint::read_model_config(s.model + "/config.json"), lora, "test");
+  std::vector<std::vector<float>> data;
+  std::vector<r1::checkpoint::TensorToWrite> tensors;
+  for (const auto& t : targets) {
+    data.emplace_back(static_cast<size_t>(lora.r * t.in), 0.01f);   // A
+    data.emplace_back(static_cast<size_t>(t.out * lora.r), 0.0f);   // B = 0
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    tensors.push_back({t.a_name, r1::checkpoint::DType::kF32, {lora.r, t.in}, data[2 * i].data(), data[2 * i].size() * 4});
+    tensors.push_back({t.b_name, r1::checkpoint::DType::kF32, {t.out, lora.r}, data[2 * i + 1].data(), data[2 * i + 1].size() * 4});
+  }
+  r1::checkpoint::write_safetensors(adapter + "/adapter_model.safetensors", tensors);
+
+  const Run base = s.eval("--temperature 0 --samples-out " + (s.dir / "base.jsonl"));
+  const Run adapted =
+      s.eval("--temperature 0 --adapter " + adapter + " --samples-out " + (s.dir / "adapted.jsonl") + " --out " + (s.dir / "a.json"));
+  INFO(base.err << adapted.err);
+  REQUIRE(base.exit_code == 0);
+  REQUIRE(adapted.exit_code == 0);
+  auto sorted_lines = [](const std::string& text) {  // samples are written as problems finish
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(sorted_lines(r1::test::slurp(s.dir / "base.jsonl")) == sorted_lines(r1::test::slurp(s.dir / "adapted.jsonl")));
+  CHECK(Json::parse(r1::test::slurp(s.dir / "a.json"))["adapter"] == adapter);
+  // The merged copy is gone afterwards.
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+    CHECK(e.path().filename().string().find("r1-eval-merged-") == std::string::npos);
+  }
+  const Run missing = s.eval("--adapter " + (s.dir / "nowhere"));
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Contains("--adapter") && Contains("no such folder"));
 }
