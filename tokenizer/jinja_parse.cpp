@@ -425,10 +425,8 @@ class Parser {
       case T::kOperator:
         if (tok.text == "(") {
           if (skip_op(")")) return make(Expr::Kind::kTuple, tok.line);
-          ExprPtr inner = parse_tuple();
-          const bool tuple_with_comma = inner->kind == Expr::Kind::kTuple;
+          ExprPtr inner = parse_tuple();  // `(a)` is a; `(a,)` and `(a, b)` are tuples
           expect_op(")");
-          (void)tuple_with_comma;
           return inner;
         }
         if (tok.text == "[") {
