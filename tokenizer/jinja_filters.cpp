@@ -245,7 +245,10 @@ Value call_filter(const std::string& name, const Value& subject, Args& args) {
     return to_json(subject, args);
   }
   if (name == "indent") return indent(subject, args);
-  if (name == "upper" || name == "lower" || name == "capitalize") return get_attr(Value(subject.str()), name).as_function().call(args);
+  // The filters that are str methods of the same name and arguments.
+  if (name == "upper" || name == "lower" || name == "capitalize" || name == "replace") {
+    return get_attr(Value(subject.str()), name).as_function().call(args);
+  }
   if (name == "title") {
     // Jinja's title: words begin after '-', whitespace or an opening bracket.
     std::string s = subject.str(), out;
@@ -258,12 +261,6 @@ Value call_filter(const std::string& name, const Value& subject, Args& args) {
       start = boundary;
     }
     return Value(out);
-  }
-  if (name == "replace") {
-    Args pass;
-    pass.positional = args.positional;
-    for (const auto& kv : args.keyword) pass.keyword.emplace_back(kv.first == "old" ? "old" : kv.first, kv.second);
-    return get_attr(Value(subject.str()), "replace").as_function().call(pass);
   }
   if (name == "int") return number_filter(subject, args, false);
   if (name == "float") return number_filter(subject, args, true);
