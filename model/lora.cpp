@@ -135,6 +135,13 @@ void LoraAdapter::save(const std::string& dir) const {
   if (!f) throw Error(path + ": cannot write");
 }
 
+std::shared_ptr<LoraAdapter> LoraAdapter::snapshot() const {
+  auto copy = std::shared_ptr<LoraAdapter>(new LoraAdapter(config_, options_, device_));
+  copy->by_weight_ = by_weight_;
+  for (const LoraModule& m : modules_) copy->modules_.push_back({m.target, m.a.detach().clone(), m.b.detach().clone()});
+  return copy;
+}
+
 const LoraModule* LoraAdapter::find(const std::string& weight) const {
   auto it = by_weight_.find(weight);
   return it == by_weight_.end() ? nullptr : &modules_[it->second];

@@ -50,6 +50,9 @@ class LoraAdapter {
                                            at::Device device = at::kCPU);
   // Writes adapter_config.json and adapter_model.safetensors (fp32) into `dir`, created if needed.
   void save(const std::string& dir) const;
+  // A copy of the adapter as it is now, for a model that samples while this one trains on: its own
+  // tensors (detached, no gradients), dropout off.
+  std::shared_ptr<LoraAdapter> snapshot() const;
 
   const checkpoint::LoraOptions& options() const { return options_; }
   checkpoint::LoraOptions& options() { return options_; }  // base_model_name_or_path, before save()

@@ -161,6 +161,11 @@ void check(const ConfigReader& r, const GrpoConfig& c) {
   if (c.loss.importance_cap <= 0) throw ConfigError(r.key_path("importance_sampling") + ".cap: must be > 0");
   if (c.loss.clip_low < 0 || c.loss.clip_low >= 1 || c.loss.clip_high < 0)
     throw ConfigError(r.key_path("clip") + ": low must be in [0, 1) and high >= 0");
+  // With LoRA the reference policy is the base with the adapter switched off: it cannot be reset to
+  // the policy without merging the adapter into the base.
+  if (c.lora.enabled && c.reference_reset_every > 0)
+    throw ConfigError(r.key_path("kl") + ".reference_reset_every: not available with " + c.lora.key +
+                      " (the reference policy is the base model with the adapter off)");
 }
 
 }  // namespace
@@ -190,6 +195,7 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
                                         r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
+  c.lora = StageLora::read(r);
   read_rewards(r, c);
   c.reward_threads = r.get("reward_threads", c.reward_threads);
   {

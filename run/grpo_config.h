@@ -12,6 +12,7 @@
 
 #include "core/choices.h"
 #include "run/eval_metrics.h"
+#include "run/lora_stage.h"
 #include "run/sampling.h"
 
 namespace r1 {
@@ -97,6 +98,7 @@ struct GrpoConfig {
   std::string device_key = "device";   // its key path in the recipe, for errors
   ComputeDtype compute_dtype = ComputeDtype::kAuto;  // matrix products: auto (the faster here) | fp32 | bf16
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
+  StageLora lora;                      // train a LoRA adapter over the frozen model (run/lora_stage.h)
   nlohmann::json rewards;              // a RewardSet config in the current spelling ([{"kind": ...}, ...])
   int reward_threads = 0;
 
@@ -118,6 +120,7 @@ struct GrpoResult {
   int64_t steps = 0;
   double wall_s = 0;
   std::string model_dir;               // the final policy
+  std::string adapter_dir;             // with LoRA: the trained adapter (PEFT's folder)
 };
 
 }  // namespace r1::run

@@ -67,6 +67,7 @@ void plot_run(const std::string& run_dir) {
 
 void write_run_report(const std::string& run_dir, const GrpoResult& r) {
   nlohmann::json summary = {{"steps", r.steps}, {"wall_s", r.wall_s}, {"model", r.model_dir}};
+  if (!r.adapter_dir.empty()) summary["adapter"] = r.adapter_dir;
   if (r.evaluated) {
     summary["base"] = r.base.to_json();
     summary["final"] = r.final.to_json();

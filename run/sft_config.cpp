@@ -38,6 +38,7 @@ SftConfig SftConfig::read(ConfigReader& r) {
   c.compute_dtype = parse_compute_dtype(r.get_choice("compute_dtype", name(c.compute_dtype), {"auto", "fp32", "bf16"}),
                                         r.key_path("compute_dtype"));
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
+  c.lora = StageLora::read(r);
   {
     ConfigReader k = r.child("checkpoint");
     c.save_every = k.get("every", c.save_every);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "run/grpo_config.h"
+#include "run/lora_stage.h"
 
 namespace r1 {
 class ConfigReader;
@@ -29,6 +30,7 @@ struct SftConfig {
   std::string device_key = "device";   // its key path in the recipe, for errors
   ComputeDtype compute_dtype = ComputeDtype::kAuto;
   bool activation_checkpointing = false;
+  StageLora lora;                      // train a LoRA adapter over the frozen model (run/lora_stage.h)
   int64_t save_every = 0;              // 0: at the end only
   int keep_last = 2;
   uint64_t seed = 1;

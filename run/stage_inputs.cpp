@@ -21,6 +21,21 @@ void check_data_file(const std::string& key, const std::string& path) {
   if (!in) throw Error(key + ": " + path + ": cannot be read");
 }
 
+// A stage's `lora` block against its model: the adapter to start from is a whole PEFT folder, and the
+// modules it targets (or a fresh adapter's) exist in the model's architecture.
+void check_lora(const std::string& at, const StageLora& lora, const std::string& model_dir) {
+  if (!lora.enabled) return;
+  try {
+    const checkpoint::LoraOptions options = stage_lora_options(lora);
+    if (!lora.adapter.empty())  // its header fits its file
+      checkpoint::SafetensorsFile weights((fs::path(lora.adapter) / checkpoint::kPeftWeightsFile).string());
+    const checkpoint::ModelConfig config = checkpoint::read_model_config((fs::path(model_dir) / "config.json").string());
+    checkpoint::lora_targets(config, options, lora.adapter.empty() ? lora.key : lora.adapter);
+  } catch (const Error& e) {
+    throw Error(at + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 void check_model_folder(const std::string& key, const std::string& dir) {
@@ -42,10 +57,12 @@ void check_stage_inputs(const std::string& stage, const StageConfig& config) {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, GrpoConfig>) {
           check_model_folder(at + ": model", c.model);
+          check_lora(at, c.lora, c.model);
           check_data_file(at + ": train", c.train_data);
           check_data_file(at + ": eval.data", c.eval.data);
         } else if constexpr (std::is_same_v<T, SftConfig>) {
           check_model_folder(at + ": model", c.model);
+          check_lora(at, c.lora, c.model);
           check_data_file(at + ": train", c.train_data);
         } else if constexpr (std::is_same_v<T, DistillConfig>) {
           // The teacher is only measured against the student (its config.json), never loaded.
@@ -55,6 +72,7 @@ void check_stage_inputs(const std::string& stage, const StageConfig& config) {
             throw Error(at + ": teacher: " + e.what());
           }
           check_model_folder(at + ": model", c.sft.model);
+          check_lora(at, c.sft.lora, c.sft.model);
           check_data_file(at + ": train", c.sft.train_data);
         } else if constexpr (std::is_same_v<T, RejectionSampleConfig>) {
           check_model_folder(at + ": model", c.model);

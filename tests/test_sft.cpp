@@ -20,7 +20,9 @@
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
+#include "model/lora.h"
 #include "model/transformer.h"
+#include "checkpoint/lora_config.h"
 #include "trainer/recipe.h"
 #include "trainer/sft.h"
 #include "run/sampling.h"
@@ -214,6 +216,108 @@ TEST_CASE("sft: training lowers the loss, writes its run folder, and resumes exa
     INFO("step " << i + 1);
     CHECK(mb[i]["loss"].get<double>() == Approx(m[i]["loss"].get<double>()).epsilon(1e-6));
   }
+}
+
+TEST_CASE("sft with a lora block: only the adapter trains, checkpoints hold PEFT's files, resume is exact", "[sft][lora]") {
+  Dir d("lora");
+  r1::run::SftConfig c = echo_config(d);
+  c.steps = 24;
+  c.save_every = 12;
+  c.keep_last = 0;
+  c.optim.lr = 1e-2;
+  c.optim.warmup_steps = 0;
+  c.lora.enabled = true;
+  c.lora.options.r = 4;
+  c.lora.options.lora_alpha = 8;
+  c.lora.options.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  SftRun run;
+  run.run_dir = d / "a";
+  run.threads = 1;
+  const SftResult r = run_sft(c, run);
+  const auto m = read_rows(d / "a/metrics.jsonl");
+  REQUIRE(m.size() == 24);
+  INFO("loss " << m[0]["loss"] << " -> " << m[23]["loss"]);
+  CHECK(m[23]["loss"].get<double>() < m[0]["loss"].get<double>() - 0.5);
+  // A checkpoint is the adapter alone, as PEFT saves it, beside the optimiser's state.
+  for (const char* f : {"adapter_config.json", "adapter_model.safetensors", "optimizer.pt", "trainer_state.json"})
+    CHECK(fs::exists(d / (std::string("a/checkpoints/step-000012/") + f)));
+  CHECK_FALSE(fs::exists(d / "a/checkpoints/step-000012/model.safetensors"));
+  // AdamW's moments for the adapter's parameters only: two fp32 copies of 2 layers x 7 matrices of A and B.
+  const int64_t adapter_params = [&] {
+    auto config = r1::checkpoint::read_model_config(c.model + "/config.json");
+    int64_t n = 0;
+    for (const auto& t : r1::checkpoint::lora_targets(config, c.lora.options, "lora")) n += 4 * (t.in + t.out);
+    return n;
+  }();
+  CHECK(m[0]["optimizer_state_mb"][0].get<double>() * 1e6 == Approx(2.0 * 4 * adapter_params).epsilon(0.01));
+  // The output: adapter/ (PEFT) and model/, the adapter merged into the base; the summary names both.
+  CHECK(fs::exists(d / "a/adapter/adapter_model.safetensors"));
+  const auto summary = nlohmann::json::parse(std::ifstream(d / "a/summary.json"));
+  CHECK(summary["adapter"] == d / "a/adapter");
+  model::Transformer base = model::Transformer::load(c.model, at::kFloat);
+  model::Transformer out = model::Transformer::load(r.model_dir, at::kFloat);
+  for (const char* frozen : {"model.embed_tokens.weight", "model.norm.weight", "model.layers.0.input_layernorm.weight"})
+    CHECK(at::equal(base.weight(frozen), out.weight(frozen)));
+  CHECK_FALSE(at::allclose(base.weight("model.layers.1.mlp.down_proj.weight"), out.weight("model.layers.1.mlp.down_proj.weight")));
+  auto adapter = model::LoraAdapter::load(d / "a/adapter", base.config());
+  CHECK(adapter->options().base_model_name_or_path == c.model);
+  model::merge_lora(base, *adapter);
+  for (const auto& [name, w] : base.weights()) CHECK(at::allclose(w, out.weight(name), 0, 1e-6));
+
+  // Interrupted after step 12: the resumed run loads the base and the checkpoint's adapter and redoes
+  // steps 13..24 with the same losses.
+  fs::create_directories(d / "b");
+  fs::copy(d / "a/checkpoints", d / "b/checkpoints", fs::copy_options::recursive);
+  fs::remove_all(d / "b/checkpoints/step-000024");
+  {
+    std::ofstream o(d / "b/metrics.jsonl");
+    for (size_t i = 0; i < 12; ++i) o << m[i].dump() << "\n";
+  }
+  SftRun again = run;
+  again.run_dir = d / "b";
+  again.resume = true;
+  run_sft(c, again);
+  const auto mb = read_rows(d / "b/metrics.jsonl");
+  REQUIRE(mb.size() == 24);
+  for (size_t i = 12; i < 24; ++i) {
+    INFO("step " << i + 1);
+    CHECK(mb[i]["loss"].get<double>() == Approx(m[i]["loss"].get<double>()).epsilon(1e-6));
+  }
+
+  // A later stage goes on from the adapter (lora.adapter): its options are the adapter's, and its first
+  // loss is the trained adapter's, not a fresh one's.
+  r1::run::SftConfig more = c;
+  more.lora.options = {};
+  more.lora.adapter = d / "a/adapter";
+  more.steps = 1;
+  SftRun third = run;
+  third.run_dir = d / "c";
+  run_sft(more, third);
+  const auto mc = read_rows(d / "c/metrics.jsonl");
+  REQUIRE(mc.size() == 1);
+  CHECK(mc[0]["loss"].get<double>() < m[0]["loss"].get<double>() - 0.5);
+  CHECK(r1::checkpoint::read_peft_config(d / "c/adapter/adapter_config.json").r == 4);
+}
+
+TEST_CASE("sft: lora blocks in recipes are checked, naming the key", "[sft][lora]") {
+  auto error = [](nlohmann::json lora) {
+    nlohmann::json stage = {{"model", "m"}, {"train", "t.jsonl"}, {"lora", lora}};
+    ConfigReader r(stage, "recipe: stages[0] (sft)");
+    try {
+      r1::run::SftConfig::read(r);
+      r.finish();
+    } catch (const r1::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error({{"r", 0}}).find("stages[0] (sft).lora: r: the rank must be a positive integer, got 0") != std::string::npos);
+  CHECK(error({{"r", 8}, {"lora_alpa", 16}}).find("lora_alpa: unknown key (did you mean 'lora_alpha'?)") != std::string::npos);
+  CHECK(error({{"adapter", "x"}, {"r", 8}}).find("lora.r: set by the adapter's adapter_config.json") != std::string::npos);
+  CHECK(error("yes").find("lora: expected an object") != std::string::npos);
+  CHECK(error({{"lora_dropout", 1.5}}).find("lora_dropout: must be in [0, 1)") != std::string::npos);
+  CHECK(error({{"r", 8}, {"target_modules", "all-linear"}}).empty());
+  CHECK(error(nullptr).empty());
 }
 
 TEST_CASE("sft: SIGINT stops after the step in progress with its checkpoint, and the run resumes from it", "[sft]") {

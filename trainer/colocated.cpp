@@ -6,12 +6,13 @@
 
 #include "core/error.h"
 #include "inference/engine.h"
+#include "model/lora.h"
 
 namespace r1::trainer {
 namespace {
 
 // The policy's weights in the rollout precision, on the policy's device: a cast (bf16), a copy (fp32),
-// or bf16 quantised to FP8 as a worker would.
+// or bf16 quantised to FP8 as a worker would. An attached adapter is not included.
 std::shared_ptr<const model::Transformer> snapshot_of(const model::Transformer& policy, WeightPrecision precision) {
   at::NoGradGuard no_grad;
   const at::ScalarType dtype = precision == WeightPrecision::kFp32 ? at::kFloat : at::kBFloat16;
@@ -22,13 +23,28 @@ std::shared_ptr<const model::Transformer> snapshot_of(const model::Transformer& 
   return std::make_shared<const model::Transformer>(std::move(m));
 }
 
+// A LoRA policy's model to sample from: the base's snapshot (its tensors shared) with a copy of the
+// adapter as it is now.
+std::shared_ptr<const model::Transformer> with_adapter(const model::Transformer& base, const model::Transformer& policy) {
+  auto m = std::make_shared<model::Transformer>(base);
+  m->set_lora(policy.lora()->snapshot());
+  return m;
+}
+
 }  // namespace
 
 ColocatedEngine::ColocatedEngine(const model::Transformer& policy, uint64_t version, ColocatedOptions options)
-    : options_(options), snapshot_(snapshot_of(policy, options.precision)), version_(version) {}
+    : options_(options), version_(version) {
+  if (policy.lora()) {
+    base_ = snapshot_of(policy, options.precision);
+    snapshot_ = with_adapter(*base_, policy);
+  } else {
+    snapshot_ = snapshot_of(policy, options.precision);
+  }
+}
 
 void ColocatedEngine::refresh(const model::Transformer& policy, uint64_t version) {
-  auto next = snapshot_of(policy, options_.precision);
+  auto next = base_ ? with_adapter(*base_, policy) : snapshot_of(policy, options_.precision);
   std::lock_guard<std::mutex> lock(mutex_);
   snapshot_ = std::move(next);
   version_ = version;

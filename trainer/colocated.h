@@ -5,6 +5,8 @@
 // - Weights never leave the device: after each update the engine's model is made from the policy's
 //   tensors where they lie (a device-to-device cast to the rollout precision: bf16, fp32, or FP8
 //   quantised from them), replacing the previous one (which generations still running keep alive).
+//   A LoRA policy's frozen base is cast once; each update copies only the adapter, which the engine's
+//   model applies as a low-rank product over the base in the rollout precision.
 // - The KV cache exists only while a generate() call runs: the engine and its cache are built for
 //   the call and released after it, so the optimizer step and the backward pass have that memory.
 //
@@ -50,6 +52,7 @@ class ColocatedEngine : public rollout::GroupGenerator {
   ColocatedOptions options_;
   std::mutex mutex_;  // guards the snapshot: a prefetching generation may read it while the trainer refreshes
   std::shared_ptr<const model::Transformer> snapshot_;
+  std::shared_ptr<const model::Transformer> base_;  // a LoRA policy's base in the rollout precision
   uint64_t version_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/stats.h"
 #include "trainer/distributed.h"
+#include "trainer/trained_weights.h"
 
 namespace r1::trainer {
 
@@ -261,8 +262,7 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
   const std::vector<std::vector<size_t>> minibatches = split_minibatches(batch, o.minibatches);
   std::optional<GradientSync> own_sync;
   if (!policy.gradients) {
-    const std::vector<std::pair<std::string, at::Tensor>> named(policy.model.weights().begin(), policy.model.weights().end());
-    own_sync.emplace(ranks, named, policy.optim.gradient_sync());
+    own_sync.emplace(ranks, trained_parameters(policy.model), policy.optim.gradient_sync());
   }
   UpdateRun run{policy, batch, o, u, ranks, policy.gradients ? *policy.gradients : *own_sync};
   run.separate_old = o.iterations > 1 || minibatches.size() > 1;
@@ -272,8 +272,13 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
     for (size_t i : share_of(members, run.group)) wanted.push_back(i);
   if (run.separate_old)
     run.old_lp = sequence_logprobs(policy.model, batch.sequences, wanted, o.micro_batch_tokens, o.temperature);
-  if (policy.reference && o.loss.beta > 0)
+  if (policy.reference && o.loss.beta > 0) {
     run.ref_lp = sequence_logprobs(*policy.reference, batch.sequences, wanted, o.micro_batch_tokens, o.temperature);
+  } else if (policy.model.lora() && o.loss.beta > 0) {  // LoRA: the reference is the base alone
+    const AdapterOff base(policy.model);
+    run.ref_lp = sequence_logprobs(policy.model, batch.sequences, wanted, o.micro_batch_tokens, o.temperature);
+  }
+  const AdapterTraining dropout(policy.model, true);  // an adapter's dropout in the update's forward passes
 
   for (int64_t it = 0; it < o.iterations && !u.skipped; ++it)
     for (const auto& members : minibatches)

@@ -37,8 +37,10 @@ struct TrainBatch {
   static TrainBatch decode(const std::string& bytes);
 };
 
-// The model being trained, its optimiser and the frozen reference (only with β > 0). In a job of
-// several ranks, `gradients` sums the gradients over them (made for the update when not given).
+// The model being trained, its optimiser and the frozen reference (only with β > 0): a model of its
+// own, or, when the policy is a LoRA adapter over a frozen base (model/lora.h), `reference` null and
+// the policy itself with its adapter switched off. In a job of several ranks, `gradients` sums the
+// gradients over them (made for the update when not given).
 struct TrainedPolicy {
   model::Transformer& model;
   Optimizer& optim;

@@ -45,6 +45,7 @@
 #include "run/report.h"
 #include "telemetry/run_log.h"
 #include "trainer/run_start.h"
+#include "trainer/trained_weights.h"
 #include "run/sampling.h"
 
 namespace fs = std::filesystem;
@@ -90,21 +91,24 @@ void copy_weights(const model::Transformer& from, model::Transformer& to) {
   for (const auto& [name, t] : from.weights()) to.weight(name) = t.detach().clone();
 }
 
-Trainee load_trainee(const run::GrpoConfig& c, const std::string& policy_dir, int64_t start_step, run::Collective* group) {
+// The policy (every weight, or a LoRA adapter over the frozen base: trained_weights.h), its optimiser
+// and, with β > 0, its reference: a frozen copy of the starting policy (the checkpoint's on resume), or
+// with LoRA none: the base with the adapter off is the reference.
+Trainee load_trainee(const run::GrpoConfig& c, const run::StartPoint& from, run::Collective* group) {
   const at::Device device = model::resolve_device(c.device, c.device_key);
-  Trainee t{model::Transformer::load(policy_dir, at::kFloat, device), nullptr, std::nullopt, nullptr};
+  Trainee t{load_trained(c.lora, c.model, from, device, c.seed), nullptr, std::nullopt, nullptr};
   const ComputeDtype dtype = make_trainable(t.policy, c.compute_dtype, c.activation_checkpointing);
   const at::ScalarType compute = dtype == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat;
   log::info() << "trainer: on " << model::describe_device(device) << ", matrix products in " << name(dtype)
               << (c.compute_dtype == ComputeDtype::kAuto ? " (auto)" : "")
               << (c.activation_checkpointing ? ", activation checkpointing" : "");
-  std::vector<std::pair<std::string, at::Tensor>> named(t.policy.weights().begin(), t.policy.weights().end());
+  const std::vector<std::pair<std::string, at::Tensor>> named = trained_parameters(t.policy);
   t.optim = std::make_unique<Optimizer>(named, c.optim, c.steps, group);
-  if (start_step > 0) t.optim->load((fs::path(policy_dir) / "optimizer.pt").string());
+  if (from.step > 0) t.optim->load((fs::path(from.model_dir) / "optimizer.pt").string());
   if (group && group->world_size() > 1) t.gradients = std::make_unique<GradientSync>(*group, named, t.optim->gradient_sync());
-  if (c.loss.beta > 0) {
-    const fs::path ref_dir = fs::path(policy_dir) / "reference";
-    if (start_step > 0 && fs::exists(ref_dir)) {
+  if (c.loss.beta > 0 && !c.lora.enabled) {
+    const fs::path ref_dir = fs::path(from.model_dir) / "reference";
+    if (from.step > 0 && fs::exists(ref_dir)) {
       t.reference.emplace(model::Transformer::load(ref_dir.string(), at::kFloat, device));
     } else {
       t.reference.emplace(t.policy.config(), at::kFloat, device);
@@ -255,7 +259,7 @@ void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::G
   nlohmann::json state = {{"step", step}, {"dataset", position.to_json()}, {"seed", c.seed}, {"policy_version", step}};
   try {
     checkpoints.save(step, state, [&](const std::string& dir) {
-      t.policy.save(dir);
+      save_trained(t.policy, dir);  // the model, or the adapter alone
       t.optim->save((fs::path(dir) / "optimizer.pt").string());
       if (t.reference) t.reference->save((fs::path(dir) / "reference").string());
     });
@@ -264,11 +268,12 @@ void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::G
   }
 }
 
-// The end of a run: the final policy in run_dir/model, and its held-out scores.
-void finish_run(run::GrpoResult& result, const model::Transformer& policy, run::Sampler& sampler, const run::PromptDataset* heldout,
+// The end of a run: the final policy in run_dir/model (with LoRA also the adapter in run_dir/adapter),
+// and its held-out scores (the workers serve the final policy already).
+void finish_run(run::GrpoResult& result, model::Transformer& policy, run::Sampler& sampler, const run::PromptDataset* heldout,
                 const run::GrpoConfig& c, const std::string& run_dir) {
-  result.model_dir = (fs::path(run_dir) / "model").string();
-  policy.save(result.model_dir);
+  if (policy.lora()) result.adapter_dir = (fs::path(run_dir) / "adapter").string();
+  result.model_dir = save_final(policy, run_dir);
   if (heldout) {
     double s = 0;
     result.final = run::evaluate(sampler, *heldout, c, &s);
@@ -354,7 +359,7 @@ void release_node_pool(NodePool& pool, run::Collective& group) {
 // and each step the batch rank 0 collected, of which it trains its share.
 run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::Collective& group) {
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
-  Trainee trainee = load_trainee(c, begun.from.model_dir, begun.from.step, &group);
+  Trainee trainee = load_trainee(c, begun.from, &group);
   TrainedPolicy trained = trainee.trained();
   NodePool pool = node_pool(c, run, begun.from.model_dir, begun.from.step);
   run::GrpoResult result;
@@ -436,17 +441,18 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   const int64_t start_step = begun.from.step;
   const std::string policy_dir = begun.from.model_dir;
   run::DatasetPosition& position = begun.position;
-  Trainee trainee = load_trainee(c, policy_dir, start_step, run.group);
+  Trainee trainee = load_trainee(c, begun.from, run.group);
   TrainedPolicy trained = trainee.trained();
   NodePool pool = node_pool(c, run, policy_dir, start_step);
-  Tokenizer tokenizer = Tokenizer::load(policy_dir);
+  const std::string files_dir = model_files_dir(c.lora, c.model, begun.from);  // config, tokenizer, stop ids
+  Tokenizer tokenizer = Tokenizer::load(files_dir);
 
   run::PromptDataset train = run::PromptDataset::load(c.train_data, c.skip_bad_lines, c.seed);
   std::optional<run::PromptDataset> heldout;
   if (!c.eval.data.empty()) heldout.emplace(run::PromptDataset::load(c.eval.data, c.skip_bad_lines, c.seed));
   {  // every prompt must leave room for its completion: checked now, not when the row is drawn
     const run::PromptRenderer renderer(tokenizer, c.prompt_template);
-    const int64_t context = checkpoint::read_model_config((fs::path(policy_dir) / "config.json").string()).max_position_embeddings;
+    const int64_t context = checkpoint::read_model_config((fs::path(files_dir) / "config.json").string()).max_position_embeddings;
     run::check_prompt_lengths(train, renderer, context, c.max_new_tokens, c.skip_bad_lines);
     if (heldout)
       run::check_prompt_lengths(*heldout, renderer, context, c.eval.max_new_tokens > 0 ? c.eval.max_new_tokens : c.max_new_tokens,
@@ -456,7 +462,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
   Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step, pool);
   run::Sampler sampler(rollouts.generator(), tokenizer, c.prompt_template, scorer, c.target_language,
-                       checkpoint::read_eos_token_ids(policy_dir));
+                       checkpoint::read_eos_token_ids(files_dir));
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   run::GrpoResult result;

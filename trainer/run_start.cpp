@@ -17,7 +17,9 @@ void configure_training(int threads, uint64_t seed) {
 }
 
 ComputeDtype make_trainable(model::Transformer& m, ComputeDtype compute_dtype, bool activation_checkpointing) {
-  for (auto& t : m.parameters()) t.requires_grad_(true);
+  // With a LoRA adapter attached the base stays frozen: only the adapter's A and B train.
+  if (!m.lora())
+    for (auto& t : m.parameters()) t.requires_grad_(true);
   // auto on a GPU: bf16 (tensor cores); on a CPU, whichever product runs faster here.
   const ComputeDtype compute = compute_dtype == ComputeDtype::kAuto && m.device().is_cuda()
                                    ? ComputeDtype::kBf16

@@ -29,7 +29,7 @@ struct RunStart {
 RunStart begin_run(const std::string& run_dir, int threads, uint64_t seed, int keep_last, bool resume,
                    const std::string& base_model);
 
-// Gradients on for every weight, matrix products in `compute_dtype` (auto | fp32 | bf16; auto is the
+// Gradients on for every weight (with a LoRA adapter attached: for the adapter's alone), matrix products in `compute_dtype` (auto | fp32 | bf16; auto is the
 // faster here), activation checkpointing as asked. Returns the dtype in force: kFp32 or kBf16.
 ComputeDtype make_trainable(model::Transformer& m, ComputeDtype compute_dtype, bool activation_checkpointing);
 

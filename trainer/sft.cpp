@@ -28,6 +28,7 @@
 #include "trainer/grad_sync.h"
 #include "trainer/optim.h"
 #include "trainer/run_start.h"
+#include "trainer/trained_weights.h"
 
 namespace fs = std::filesystem;
 
@@ -76,11 +77,12 @@ SftData load_data(const run::SftConfig& c, const Tokenizer& tokenizer) {
   return d;
 }
 
-model::Transformer load_trainable(const std::string& model_dir, const Tokenizer& tokenizer, const run::SftConfig& c) {
+// The model to train (every weight, or a LoRA adapter over the frozen base: trained_weights.h).
+model::Transformer load_trainable(const run::StartPoint& from, const Tokenizer& tokenizer, const run::SftConfig& c) {
   const at::Device device = model::resolve_device(c.device, c.device_key);
-  model::Transformer m = model::Transformer::load(model_dir, at::kFloat, device);
+  model::Transformer m = load_trained(c.lora, c.model, from, device, c.seed);
   if (static_cast<int64_t>(tokenizer.vocab_size()) > m.config().vocab_size)
-    throw Error(model_dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+    throw Error(model_files_dir(c.lora, c.model, from) + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                 " tokens but the model only " + std::to_string(m.config().vocab_size) + " rows");
   make_trainable(m, c.compute_dtype, c.activation_checkpointing);
   return m;
@@ -156,7 +158,7 @@ void save_checkpoint(run::CheckpointStore& checkpoints, int64_t done, const run:
   const nlohmann::json state = {{"step", done}, {"dataset", position.to_json()}, {"seed", c.seed}};
   try {
     checkpoints.save(done, state, [&](const std::string& dir) {
-      m.save(dir);
+      save_trained(m, dir);  // the model, or the adapter alone
       optim.save((fs::path(dir) / "optimizer.pt").string());
     });
   } catch (const Error& e) {
@@ -164,11 +166,10 @@ void save_checkpoint(run::CheckpointStore& checkpoints, int64_t done, const run:
   }
 }
 
-// The final model and summary.json.
+// The final model (with LoRA, the adapter too) and summary.json.
 void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Clock::time_point started, SftResult& result) {
-  for (auto& t : m.parameters()) t.requires_grad_(false);
-  result.model_dir = (fs::path(run.run_dir) / "model").string();
-  m.save(result.model_dir);
+  const bool lora = m.lora() != nullptr;
+  result.model_dir = save_final(m, run.run_dir);
   result.wall_s = seconds_since(started);
   const nlohmann::json summary = {{"steps", result.steps},
                                   {"final_loss", result.final_loss},
@@ -178,7 +179,9 @@ void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Cloc
                                   {"examples_cut", d.first.cut},
                                   {"model", result.model_dir},
                                   {"wall_s", result.wall_s}};
-  write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  nlohmann::json out = summary;
+  if (lora) out["adapter"] = (fs::path(run.run_dir) / "adapter").string();
+  write_file_atomic((fs::path(run.run_dir) / "summary.json").string(), out.dump(2) + "\n");
   log::info() << "sft: " << result.steps << " steps, loss " << result.final_loss << ", model in " << result.model_dir;
 }
 
@@ -194,12 +197,13 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   const int64_t start_step = begun.from.step;
   const std::string& model_dir = begun.from.model_dir;
   run::DatasetPosition& position = begun.position;
-  const Tokenizer tokenizer = Tokenizer::load(model_dir);
+  const Tokenizer tokenizer = Tokenizer::load(model_files_dir(c.lora, c.model, begun.from));
   SftData d = load_data(c, tokenizer);
   std::vector<run::PackedRow> rows = std::move(d.first_rows);
   if (position.epoch > 0) rows = epoch_rows(d.data, c, position.epoch, d.pad, nullptr);
-  model::Transformer m = load_trainable(model_dir, tokenizer, c);
-  std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+  model::Transformer m = load_trainable(begun.from, tokenizer, c);
+  const AdapterTraining dropout(m, true);  // an adapter's dropout on: every forward pass here trains
+  const std::vector<std::pair<std::string, at::Tensor>> named = trained_parameters(m);
   run::SingleProcess alone;
   run::Collective& group = run.group ? *run.group : alone;
   Optimizer optim(named, c.optim, d.steps, run.group);
