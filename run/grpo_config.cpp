@@ -164,8 +164,9 @@ void check(const ConfigReader& r, const GrpoConfig& c) {
   // With LoRA the reference policy is the base with the adapter switched off: it cannot be reset to
   // the policy without merging the adapter into the base.
   if (c.lora.enabled && c.reference_reset_every > 0)
-    throw ConfigError(r.key_path("kl") + ".reference_reset_every: not available with " + c.lora.key +
-                      " (the reference policy is the base model with the adapter off)");
+    throw ConfigError(r.key_path("kl") +
+                      ".reference_reset_every: not available with a lora block (the reference policy is the base model "
+                      "with the adapter off); set it to 0");
 }
 
 }  // namespace

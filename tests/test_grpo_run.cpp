@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/run_helpers.h"
+#include "tests/grpo_run_helpers.h"
 
 namespace fs = std::filesystem;
 
@@ -23,49 +23,11 @@ namespace {
 struct Dir : r1::test::Dir {
   explicit Dir(const std::string& name) : r1::test::Dir("r1-grpo-", name) {}
 };
+using r1::test::recipe_command;
 using r1::test::rows;
+using r1::test::run_recipe;
+using r1::test::Setup;
 using r1::test::slurp;
-
-// A tiny random Qwen2 checkpoint (r1's byte-level tokenizer) and a small arithmetic dataset.
-struct Setup {
-  Dir dir;
-  std::string model, data;
-  explicit Setup(const std::string& name) : dir(name), model(dir / "model"), data(dir / "train.jsonl") {
-    const std::string cmd = std::string(R1_BINARY) + " -q model init --arch qwen2 --preset tiny --seed 1 --dtype fp32 --out " + model;
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    std::ofstream out(data);
-    for (int i = 0; i < 12; ++i)
-      out << "{\"prompt\": \"Compute " << i << " + " << 2 * i << "\", \"answer\": \"" << 3 * i << "\"}\n";
-  }
-};
-
-// Runs `r1 run` on the Qwen recipe with the test's edits; returns the exit status, stderr in *err.
-// The shell command of `r1 run` on `recipe` with the setup's edits and `edits`, under `env` (VAR=value ...).
-std::string recipe_command(const Setup& s, const std::string& name, const std::vector<std::string>& edits,
-                           const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
-                           const std::string& env = "") {
-  std::string cmd = env + " " + std::string(R1_BINARY) + " --threads 1 run " + recipe + " --runs-dir " + (s.dir / "runs") +
-                    " --name " + name + " " + extra;
-  std::vector<std::string> all = {"zero.model=" + s.model, "zero.train=" + s.data, "zero.eval.data=" + s.data,
-                                  "zero.eval.limit=4", "zero.prompts_per_step=2", "zero.group_size=4",
-                                  "zero.sampling.max_new_tokens=6", "zero.eval.max_new_tokens=6",
-                                  "zero.rollout.kv_cache_mb=4", "zero.rollout.threads_per_worker=1", "zero.minibatches=1",
-                                  "zero.micro_batch_tokens=64", "zero.optim.lr=0.001", "zero.optim.warmup_steps=0"};
-  all.insert(all.end(), edits.begin(), edits.end());
-  for (const auto& e : all) cmd += " --set '" + e + "'";
-  return cmd;
-}
-
-int run_recipe(const Setup& s, const std::string& name, const std::vector<std::string>& edits, std::string* err = nullptr,
-               const std::string& extra = "", const std::string& recipe = R1_SOURCE_DIR "/recipes/r1-zero-qwen.json",
-               const std::string& env = "") {
-  std::string cmd = recipe_command(s, name, edits, extra, recipe, env);
-  const std::string err_path = s.dir / (name + ".err");
-  cmd += " > " + (s.dir / (name + ".out")) + " 2> " + err_path;
-  const int status = std::system(cmd.c_str());
-  if (err) *err = slurp(err_path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 }  // namespace
 
