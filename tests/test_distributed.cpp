@@ -158,6 +158,27 @@ TEST_CASE("distributed: sft on 1, 2 and 4 ranks gives the same losses and weight
   }
 }
 
+TEST_CASE("distributed: LoRA sft on 2 ranks sums the adapter's gradients and gives the one-process losses", "[distributed][lora]") {
+  const fs::path dir = setup("lora", 4);
+  const std::string lora = " --set 's.lora={\"r\": 4, \"lora_alpha\": 8, \"target_modules\": \"all-linear\"}' --set s.optim.lr=1e-2";
+  REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one" + lora).code == 0);
+  const Result r = run_r1(dir, "--threads 1 run recipe.json --runs-dir two --nproc-per-node 2" + lora);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto a = metrics(dir / "one"), b = metrics(dir / "two");
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("step " << i + 1);
+    CHECK(b[i]["world_size"] == 2);
+    CHECK(b[i]["loss"].get<double>() == Approx(a[i]["loss"].get<double>()).epsilon(1e-5));
+    CHECK(b[i]["grad_norm"].get<double>() == Approx(a[i]["grad_norm"].get<double>()).epsilon(1e-4));
+    CHECK(b[i]["gradient_mb"][0].get<double>() < 0.1);  // the adapter's gradients alone were summed
+  }
+  CHECK(fs::exists(dir / "two/dp/s/adapter/adapter_model.safetensors"));
+  CHECK(max_weight_difference(dir / "one/dp/s/model", dir / "two/dp/s/model", dir / "model") < 0.01);
+}
+
 TEST_CASE("distributed: two nodes on 127.0.0.1 through torchrun's variables give the one-process losses", "[distributed]") {
   const fs::path dir = setup("nodes", 4);
   REQUIRE(run_r1(dir, "--threads 1 run recipe.json --runs-dir one").code == 0);
