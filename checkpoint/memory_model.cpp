@@ -124,15 +124,20 @@ TrainingMemory estimate_training_memory(const ModelConfig& c, const TrainingMemo
   const int64_t H = c.hidden_size, L = c.num_hidden_layers, T = std::max<int64_t>(1, o.sequence_tokens);
   const int64_t layer_tok = layer_activation_bytes_per_token(c, o), copies = layer_weight_copy_bytes(c, o);
   const int64_t once_tok = 8 * H + 4 * H + 8 * c.head_dim;  // final norm, scored hidden states, rotary tables
-  if (o.activation_checkpointing) {
-    // Each layer's input, the tables and mask the recomputation reads, and one layer recomputed.
-    m.activations = L * 4 * H * N + (once_tok + 4 * T) * N + layer_tok * N + copies;
-  } else {
-    m.activations = L * (layer_tok * N + copies) + once_tok * N;
-  }
-  m.backward_workspace = layer_tok * N;
   const int64_t chunk = std::min<int64_t>(std::max<int64_t>(1, o.logprob_chunk), N);
   m.logits = 6 * 4 * chunk * c.vocab_size + (o.lora ? 0 : 8 * c.vocab_size * H);
+  if (o.activation_checkpointing) {
+    // Each layer's input with the tables and mask the recomputation reads; the log-prob backward
+    // runs first, then one layer at a time is recomputed (its activations and bf16 weight copies)
+    // with about half as much again in gradients in flight.
+    m.activations = L * 4 * H * N + (once_tok + 4 * T) * N;
+    m.backward_workspace = layer_tok * N + copies + layer_tok * N / 2;
+  } else {
+    // Every layer's saved tensors; the log-prob backward runs while all of them are held, and each
+    // layer's backward frees its own as its gradients appear.
+    m.activations = L * (layer_tok * N + copies) + once_tok * N;
+    m.backward_workspace = 0;
+  }
   m.optimizer_step = 16 * largest;
 
   m.rollout_weights = rollout_weight_bytes(c, o.rollout_precision);

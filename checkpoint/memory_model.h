@@ -47,10 +47,12 @@
 //                        output), with dropout + a mask of the input (fp32 on the CPU, bool on CUDA)
 //
 // plus, once: the final norm (8H) and the hidden states of the scored positions (4H); the rotary
-// tables (8 head_dim) and the additive mask (4T) a token. With activation checkpointing the forward
-// keeps only each layer's input (4H a token a layer, with the tables and mask); the backward
-// recomputes one layer at a time, so one layer's activations (and its bf16 weight copies) exist at
-// once. The backward of a layer needs about one layer's activations again as gradients in flight.
+// tables (8 head_dim) a token. All of it is held when the backward starts (with the log-prob chunks
+// of the head's backward on top); each layer's backward then frees its own as its gradients appear.
+// With activation checkpointing the forward keeps only each layer's input (4H a token a layer, with
+// the tables and the additive mask, 4T); the backward recomputes one layer at a time: one layer's
+// activations and bf16 weight copies exist at once, with about half as much again in gradients in
+// flight (measured on the 25m config: tests/test_memory_model.cpp).
 //
 // Log-probabilities (Transformer::token_logprobs, chunk of 512 positions): the vocabulary-wide logits
 // exist for one chunk at a time: about 6 fp32 [chunk, V] tensors at once in the backward (logits,
@@ -107,9 +109,9 @@ struct TrainingMemory {
   int64_t gradients = 0;
   int64_t optimizer = 0;           // AdamW moments
   int64_t reference = 0;
-  int64_t activations = 0;         // autograd's saved tensors at the start of the backward (and the recompute)
+  int64_t activations = 0;         // autograd's saved tensors at the start of the backward
   int64_t logits = 0;              // log-prob chunks and the head's gradient transients
-  int64_t backward_workspace = 0;  // gradients in flight through one layer
+  int64_t backward_workspace = 0;  // checkpointing: one layer recomputed, with its gradients in flight
   int64_t optimizer_step = 0;      // the step's temporaries
   int64_t rollout_weights = 0;     // the engine's copy (colocated: on this device; else each worker's)
   int64_t kv_cache = 0;

@@ -232,7 +232,7 @@ void print_table(const MemoryArgs& a, const Described& d, const TrainingMemory& 
       o.lora ? "the base with the adapter off" : o.reference ? "fp32 copy (beta > 0)" : "beta = 0");
   row("activations (one micro-batch)", size_text(m.activations), o.activation_checkpointing ? "layer inputs + one layer recomputed" : "every layer's saved tensors");
   row("log-prob chunk transients", size_text(m.logits), o.lora ? "" : "with the head's gradient");
-  row("backward workspace", size_text(m.backward_workspace), "one layer's gradients in flight");
+  if (o.activation_checkpointing) row("recomputed layer", size_text(m.backward_workspace), "one layer's activations and gradients");
   row("optimizer-step transients", size_text(m.optimizer_step), "fp64 norm of the largest tensor");
   const std::string where = o.colocated ? "colocated" : "per worker device";
   row(std::string("rollout weights (") + name(o.rollout_precision) + ")", size_text(m.rollout_weights), where);
