@@ -221,7 +221,8 @@ void print_table(const MemoryArgs& a, const Described& d, const TrainingMemory& 
               o.activation_checkpointing ? "activation checkpointing" : "no activation checkpointing", o.cuda ? "GPU" : "CPU",
               static_cast<long long>(o.world_size), o.world_size == 1 ? "" : "s", static_cast<long long>(o.zero_stage));
   auto row = [](const std::string& name, const std::string& value, const std::string& note = "") {
-    std::printf("  %-34s %12s  %s\n", name.c_str(), value.c_str(), note.c_str());
+    if (note.empty()) std::printf("  %-34s %12s\n", name.c_str(), value.c_str());
+    else std::printf("  %-34s %12s  %s\n", name.c_str(), value.c_str(), note.c_str());
   };
   std::printf("  %-34s %12s\n", "component", "per device");
   row("weights, trained (fp32)", size_text(m.trained_weights), o.lora ? "the adapter's A and B" : "");
@@ -230,7 +231,7 @@ void print_table(const MemoryArgs& a, const Described& d, const TrainingMemory& 
   row("optimizer (AdamW, 2 x fp32)", size_text(m.optimizer), o.zero_stage >= 1 && o.world_size > 1 ? "this rank's share" : "");
   row("reference policy", o.lora ? "0" : size_text(m.reference),
       o.lora ? "the base with the adapter off" : o.reference ? "fp32 copy (beta > 0)" : "beta = 0");
-  row("activations (one micro-batch)", size_text(m.activations), o.activation_checkpointing ? "layer inputs + one layer recomputed" : "every layer's saved tensors");
+  row("activations (one micro-batch)", size_text(m.activations), o.activation_checkpointing ? "each layer's input" : "every layer's saved tensors");
   row("log-prob chunk transients", size_text(m.logits), o.lora ? "" : "with the head's gradient");
   if (o.activation_checkpointing) row("recomputed layer", size_text(m.backward_workspace), "one layer's activations and gradients");
   row("optimizer-step transients", size_text(m.optimizer_step), "fp64 norm of the largest tensor");
