@@ -31,6 +31,7 @@ void add_reward_server_command(CLI::App& app);  // reward-server
 void add_verify_math_command(CLI::App& app);  // verify-math
 void add_sandbox_command(CLI::App& app);      // sandbox run|info
 void add_model_commands(CLI::App& app);       // model init, generate
+void add_model_memory_command(CLI::App& model);  // model memory (model_memory.cpp)
 void add_rollout_command(CLI::App& app);      // rollout serve
 void add_run_command(CLI::App& app);          // run RECIPE
 void add_eval_command(CLI::App& app);         // eval --model DIR --data FILE --k K

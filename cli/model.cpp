@@ -1,4 +1,4 @@
-// r1 model init: a random-weight checkpoint in Hugging Face's layout; r1 model merge-lora: a PEFT LoRA
+// r1 model memory (model_memory.cpp): bytes per device a training stage holds; r1 model init: a random-weight checkpoint in Hugging Face's layout; r1 model merge-lora: a PEFT LoRA
 // adapter merged into its base, written as a plain checkpoint; r1 generate: completions from a model
 // folder (and an adapter). They run in the LibTorch module (torch_module.h); options are parsed here.
 #include <CLI/CLI.hpp>
@@ -30,6 +30,8 @@ void add_model_commands(CLI::App& app) {
   cmd->add_option("--vocab-size", init->vocab_size, "At least this many embeddings (default: the tokenizer's)");
   cmd->add_option("--dtype", init->dtype, "Weight dtype: bf16 or fp32")->capture_default_str();
   cmd->callback([init] { torch_commands().model_init(torch_context(), *init); });
+
+  add_model_memory_command(*model);
 
   auto merge = std::make_shared<ModelMergeLoraOptions>();
   auto* mc = model->add_subcommand(
