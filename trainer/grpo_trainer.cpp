@@ -31,7 +31,9 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/thread_pool.h"
+#include "checkpoint/lora_config.h"
 #include "model/device.h"
+#include "model/lora.h"
 #include "model/runtime.h"
 #include "model/transformer.h"
 #include "rewards/reward_set.h"
@@ -224,7 +226,8 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
   m["time"] = {{"step_s", seconds_since(t.start)},          {"generation_s", batch.generation_s}, {"rewards_s", batch.reward_s},
                {"wait_rollouts_s", t.wait_rollouts_s}, {"update_s", t.update_s},           {"weight_sync_s", t.weight_sync_s},
                {"allreduce_s", upd.allreduce_s}};
-  m["weight_sync"] = {{"bytes_sent", t.push.bytes_sent},
+  m["weight_sync"] = {{"what", c.lora.enabled ? "adapter" : "weights"},
+                      {"bytes_sent", t.push.bytes_sent},
                       {"full_bytes", t.push.full_bytes},
                       {"workers_delta", t.push.workers_delta},
                       {"workers_full", t.push.workers_full}};
@@ -304,6 +307,16 @@ void add_rank_metrics(nlohmann::json& m, const Optimizer& optim, const StepUpdat
   m["gradient_mb"] = state_mb(group->all_gather(static_cast<uint64_t>(upd.gradient_bytes)));
 }
 
+// What the rollout workers load: the starting policy (the base model and, with LoRA, the adapter to
+// apply over it: the checkpoint's on resume, or the one the stage starts from), as `version`.
+rollout::ClientOptions worker_options(const run::GrpoConfig& c, const GrpoRun& run, const run::StartPoint& from) {
+  if (!c.lora.enabled)
+    return c.rollout.client_options(run.r1_binary, from.model_dir, c.group_size, static_cast<uint64_t>(from.step));
+  rollout::ClientOptions co = c.rollout.client_options(run.r1_binary, c.model, c.group_size, static_cast<uint64_t>(from.step));
+  co.local.worker.adapter_dir = from.step > 0 ? from.model_dir : c.lora.adapter;  // "": a fresh adapter is the base
+  return co;
+}
+
 // Rollout workers on every node of a multi-node job (rollout.workers_on_every_node): the first rank of
 // each node other than the controller's starts rollout.workers of its own, listening on its node's
 // address with a token rank 0 chose, and rank 0 adds them to its pool as remote workers. Every rank
@@ -323,7 +336,7 @@ std::string random_token() {
   return text;
 }
 
-NodePool node_pool(const run::GrpoConfig& c, const GrpoRun& run, const std::string& policy_dir, int64_t start_step) {
+NodePool node_pool(const run::GrpoConfig& c, const GrpoRun& run, const run::StartPoint& from) {
   NodePool pool;
   run::Collective* g = run.group;
   pool.in_use = g && g->world_size() > 1 && !c.rollout.colocate && c.rollout.addresses.empty() && c.rollout.workers_on_every_node;
@@ -333,8 +346,7 @@ NodePool node_pool(const run::GrpoConfig& c, const GrpoRun& run, const std::stri
   g->broadcast(pool.token);
   std::string mine;
   if (g->local_rank() == 0 && g->node_rank() != 0) {
-    const rollout::ClientOptions co =
-        c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
+    const rollout::ClientOptions co = worker_options(c, run, from);
     pool.mine = std::make_unique<rollout::NodeWorkers>(co.local, g->node_address(), pool.token);
     for (const std::string& a : pool.mine->addresses()) mine += (mine.empty() ? "" : ",") + a;
   }
@@ -361,7 +373,7 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   Trainee trainee = load_trainee(c, begun.from, &group);
   TrainedPolicy trained = trainee.trained();
-  NodePool pool = node_pool(c, run, begun.from.model_dir, begun.from.step);
+  NodePool pool = node_pool(c, run, begun.from);
   run::GrpoResult result;
   int64_t step = begun.from.step;
   const StopPoints stop_points;
@@ -390,20 +402,20 @@ run::GrpoResult follow_grpo(const run::GrpoConfig& c, const GrpoRun& run, run::C
 class Rollouts {
  public:
   Rollouts(const run::GrpoConfig& c, const GrpoRun& run, const model::Transformer& policy, const Tokenizer& tokenizer,
-           const std::string& policy_dir, int64_t start_step, const NodePool& pool) {
+           const run::StartPoint& from, const NodePool& pool) {
     if (c.rollout.colocate) {
       ColocatedOptions o;
       o.precision = c.rollout.precision;
       o.kv_cache_mb = c.rollout.kv_cache_mb;
       o.kv_cache_fraction = c.rollout.kv_cache_fraction;
       o.tokenizer = &tokenizer;
-      colocated_ = std::make_unique<ColocatedEngine>(policy, static_cast<uint64_t>(start_step), o);
+      colocated_ = std::make_unique<ColocatedEngine>(policy, static_cast<uint64_t>(from.step), o);
       log::info() << "rollouts: colocated engine on " << model::describe_device(policy.device()) << " ("
                   << name(c.rollout.precision) << ", KV cache " << c.rollout.kv_cache_mb << " MB while generating)";
     } else {
-      // Remote workers must serve the same starting weights (started with --model and --policy-version
-      // as the trainer's start); local ones are started so.
-      rollout::ClientOptions co = c.rollout.client_options(run.r1_binary, policy_dir, c.group_size, static_cast<uint64_t>(start_step));
+      // Remote workers must serve the same starting weights (started with --model, --adapter and
+      // --policy-version as the trainer's start); local ones are started so.
+      rollout::ClientOptions co = worker_options(c, run, from);
       if (pool.in_use) {  // the other nodes' workers beside this node's
         co.addresses = pool.remote;
         co.token = pool.token;
@@ -417,12 +429,15 @@ class Rollouts {
     if (colocated_) return *colocated_;
     return *client_;
   }
-  // What travelled to the workers (nothing for a colocated engine, which reads the policy in place).
+  // What travelled to the workers (nothing for a colocated engine, which reads the policy in place):
+  // every weight, or with LoRA the adapter alone, which the workers apply over the base they hold.
   rollout::RolloutClient::PushStats push(const model::Transformer& policy, uint64_t version) {
     if (colocated_) {
       colocated_->refresh(policy, version);
       return {};
     }
+    if (policy.lora())
+      return client_->update_adapter(version, adapter_tensors(policy).tensors, checkpoint::peft_config_json(policy.lora()->options()));
     return client_->update_weights(version, weight_tensors(policy).tensors);
   }
 
@@ -439,11 +454,10 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   // Threads, allocator, seed, the run folder; the base model or the latest checkpoint.
   RunStart begun = begin_run(run.run_dir, run.threads, static_cast<uint64_t>(c.seed), c.keep_last, run.resume, c.model);
   const int64_t start_step = begun.from.step;
-  const std::string policy_dir = begun.from.model_dir;
   run::DatasetPosition& position = begun.position;
   Trainee trainee = load_trainee(c, begun.from, run.group);
   TrainedPolicy trained = trainee.trained();
-  NodePool pool = node_pool(c, run, policy_dir, start_step);
+  NodePool pool = node_pool(c, run, begun.from);
   const std::string files_dir = model_files_dir(c.lora, c.model, begun.from);  // config, tokenizer, stop ids
   Tokenizer tokenizer = Tokenizer::load(files_dir);
 
@@ -460,7 +474,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   }
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
-  Rollouts rollouts(c, run, trainee.policy, tokenizer, policy_dir, start_step, pool);
+  Rollouts rollouts(c, run, trainee.policy, tokenizer, begun.from, pool);
   run::Sampler sampler(rollouts.generator(), tokenizer, c.prompt_template, scorer, c.target_language,
                        checkpoint::read_eos_token_ids(files_dir));
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
@@ -543,15 +557,28 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   return result;
 }
 
+namespace {
+
+void add_host_tensor(HostWeights& out, const std::string& name, const at::Tensor& weight) {
+  if (weight.scalar_type() != at::kFloat || !weight.is_contiguous())
+    throw Error("weight push: " + name + " is not contiguous fp32");
+  at::Tensor t = weight;
+  if (!t.device().is_cpu()) out.staged.push_back(t = t.detach().to(at::kCPU));
+  out.tensors.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
+}
+
+}  // namespace
+
 HostWeights weight_tensors(const model::Transformer& m) {
   HostWeights out;
-  for (const auto& [name, weight] : m.weights()) {
-    if (weight.scalar_type() != at::kFloat || !weight.is_contiguous())
-      throw Error("weight push: " + name + " is not contiguous fp32");
-    at::Tensor t = weight;
-    if (!t.device().is_cpu()) out.staged.push_back(t = t.detach().to(at::kCPU));
-    out.tensors.push_back({name, rollout::WireDtype::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
-  }
+  for (const auto& [name, weight] : m.weights()) add_host_tensor(out, name, weight);
+  return out;
+}
+
+HostWeights adapter_tensors(const model::Transformer& m) {
+  HostWeights out;
+  if (!m.lora()) throw Error("weight push: the model has no LoRA adapter");
+  for (const auto& [name, t] : trained_parameters(m)) add_host_tensor(out, name, t.detach());
   return out;
 }
 

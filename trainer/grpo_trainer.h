@@ -50,5 +50,7 @@ struct HostWeights {
   std::vector<rollout::WeightTensor> tensors;
 };
 HostWeights weight_tensors(const model::Transformer& m);
+// The same for a LoRA policy's adapter alone: A and B of each module, PEFT's names.
+HostWeights adapter_tensors(const model::Transformer& m);
 
 }  // namespace r1::trainer
