@@ -245,12 +245,14 @@ TEST_CASE("lora worker: after an adapter update, merged and unmerged fp32 worker
   const std::string config = r1::checkpoint::peft_config_json(adapter->options());
   for (const char* apply : {"merged", "unmerged"}) {
     INFO(apply);
-    r1::rollout::RolloutClient client(client_options(dir, r1::WeightPrecision::kFp32, apply));
+    auto o = client_options(dir, r1::WeightPrecision::kFp32, apply);
+    o.weights_as_f32 = true;  // the full update below: the base exactly
+    r1::rollout::RolloutClient client(o);
     CHECK(greedy_from(client, 0) == base_tokens);
     const auto stats = client.update_adapter(1, tensors, config);
     CHECK(stats.workers_full == 1);
     CHECK(stats.bytes_sent == stats.full_bytes);
-    CHECK(stats.full_bytes == static_cast<uint64_t>(adapter->bytes()) / 2);  // bf16 on the wire
+    CHECK(stats.full_bytes == static_cast<uint64_t>(adapter->bytes()));  // F32 on the wire, as asked
     CHECK(client.workers().at(0).version == 1);
     CHECK(greedy_from(client, 1) == want);
     // A second adapter replaces the first (applied to the base, not on top of the first).
@@ -357,7 +359,11 @@ TEST_CASE("lora worker: bad adapters are INVALID_ARGUMENT naming the key or tens
   }
   {  // an option r1 does not implement
     std::string dora = config;
-    dora.insert(dora.find('{') + 1, "\"use_dora\": true, ");
+    const size_t key = dora.find("\"use_dora\"");
+    REQUIRE(key != std::string::npos);
+    const size_t value = dora.find("false", key);
+    REQUIRE(value != std::string::npos);
+    dora.replace(value, 5, "true");
     refused(by_name(*adapter), dora, "use_dora");
   }
   // Other base weights than the worker holds: FAILED_PRECONDITION.
