@@ -10,8 +10,8 @@
 //
 // Either way the copy shares every tensor it does not replace with the base (a Transformer copy is
 // shallow), so the base is never altered, and only the adapter's bytes or the merged matrices are new.
-// auto is merged: `r1 bench lora` measured merged decoding faster than unmerged in every precision
-// and config, and merging an adapter in milliseconds (docs/benchmarks.md, "LoRA workers").
+// auto is merged: in `r1 bench lora` a merged adapter decoded at the base's rate and an unmerged one on
+// every module at 0.66-0.85x of it; a merge is a one-off per update (docs/benchmarks.md, "LoRA workers").
 #pragma once
 
 #include <ATen/ATen.h>
