@@ -58,10 +58,24 @@ struct DistributedBenchOptions {
   bool push = true, deltas = true, allreduce = true, data_parallel = true;
 };
 
+// r1 bench lora
+struct LoraBenchOptions {
+  std::vector<std::string> presets = {"tiny", "25m"};
+  std::vector<std::string> precisions = {"bf16", "fp8"};
+  std::vector<std::string> targets = {"all-linear", "q_proj,v_proj"};  // each: all-linear, or modules joined by ','
+  int64_t r = 16;
+  int64_t prompts = 8, samples = 4, prompt_tokens = 32, new_tokens = 64;
+  int64_t runs = 2;        // decode timings per model (the best is reported)
+  int64_t apply_runs = 3;  // timings of putting an adapter in service (the best is reported)
+  double kv_cache_mb = 256;
+  DeviceChoice device;
+};
+
 // `threads`: LibTorch's intra-op threads (0: one per core); the log level is the caller's.
 void bench_model(int threads, const ModelBenchOptions& options);      // torch_bench.cpp
 void bench_rollout(int threads, const RolloutBenchOptions& options);  // rollout_bench.cpp
 void bench_train(int threads, const TrainBenchOptions& options);      // train_bench.cpp
 void bench_distributed(int threads, const DistributedBenchOptions& options);  // distributed_bench.cpp
+void bench_lora(int threads, const LoraBenchOptions& options);                // lora_bench.cpp
 
 }  // namespace r1::bench

@@ -137,6 +137,28 @@ void add_distributed_bench(CLI::App* bench) {
   db->callback([dist_opt] { torch_commands().bench_distributed(torch_context(), *dist_opt); });
 }
 
+// r1 bench lora (the LibTorch module)
+void add_lora_bench(CLI::App* bench) {
+  auto opt = std::make_shared<LoraBenchOptions>();
+  auto* lb = bench->add_subcommand("lora", "LoRA on a rollout worker: adapter bytes against a full push, and merged against "
+                                           "unmerged adapters (time to put one in service, decode tokens/s against the base)");
+  lb->add_option("--presets", opt->presets, "Model shapes (qwen2 presets)")
+      ->check(CLI::IsMember({"tiny", "25m", "qwen2.5-0.5b", "qwen2.5-1.5b"}))->capture_default_str();
+  lb->add_option("--precisions", opt->precisions, "Worker weights")->check(CLI::IsMember({"fp8", "bf16"}))
+      ->capture_default_str();
+  lb->add_option("--targets", opt->targets, "Targeted modules: all-linear, or names joined by ','")->capture_default_str();
+  lb->add_option("--r", opt->r, "Adapter rank")->check(CLI::PositiveNumber)->capture_default_str();
+  lb->add_option("--prompts", opt->prompts, "Prompts (groups)")->check(CLI::PositiveNumber)->capture_default_str();
+  lb->add_option("--samples", opt->samples, "Samples per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+  lb->add_option("--prompt-tokens", opt->prompt_tokens, "Tokens per prompt")->check(CLI::PositiveNumber)->capture_default_str();
+  lb->add_option("--new-tokens", opt->new_tokens, "New tokens per sample")->check(CLI::PositiveNumber)->capture_default_str();
+  lb->add_option("--runs", opt->runs, "Decode timings per model (the best is reported)")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  lb->add_option("--kv-cache-mb", opt->kv_cache_mb, "KV cache budget")->check(CLI::PositiveNumber)->capture_default_str();
+  rollout::add_device_option(*lb, opt->device, "Where the engines run: auto, cpu, cuda, cuda:N");
+  lb->callback([opt] { torch_commands().bench_lora(torch_context(), *opt); });
+}
+
 // r1 bench sandbox
 void add_sandbox_bench(CLI::App* bench) {
   auto sandbox_opt = std::make_shared<bench::SandboxBenchOptions>();
@@ -161,6 +183,7 @@ void add_bench_command(CLI::App& app) {
   add_rollout_bench(bench);
   add_train_bench(bench);
   add_distributed_bench(bench);
+  add_lora_bench(bench);
   add_sandbox_bench(bench);
 }
 

@@ -208,6 +208,11 @@ void bench_train(const r1::cli::TorchContext& context, const r1::bench::TrainBen
   r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
   r1::bench::bench_train(context.threads, o);
 }
+void bench_lora(const r1::cli::TorchContext& context, const r1::bench::LoraBenchOptions& o) {
+  r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
+  r1::bench::bench_lora(context.threads, o);
+}
+
 void bench_distributed(const r1::cli::TorchContext& context, const r1::bench::DistributedBenchOptions& o) {
   r1::log::set_level(static_cast<r1::log::Level>(context.log_level));
   r1::bench::bench_distributed(context.threads, o);
@@ -232,7 +237,7 @@ const r1::cli::TorchCommands kCommands = {
     r1::cli::kTorchAbiVersion,         &Guarded<&runtime_info>::call,          &Guarded<&model_init>::call,
     &Guarded<&generate>::call,         &Guarded<&bench_model>::call,  &Guarded<&rollout_serve>::call,
     &Guarded<&bench_rollout>::call, &Guarded<&run_recipe>::call,      &Guarded<&bench_train>::call,
-    &Guarded<&bench_distributed>::call, &Guarded<&model_merge_lora>::call};
+    &Guarded<&bench_distributed>::call, &Guarded<&model_merge_lora>::call, &Guarded<&bench_lora>::call};
 
 }  // namespace
 

@@ -56,6 +56,7 @@ using ModelBenchOptions = bench::ModelBenchOptions;
 using RolloutBenchOptions = bench::RolloutBenchOptions;
 using TrainBenchOptions = bench::TrainBenchOptions;
 using DistributedBenchOptions = bench::DistributedBenchOptions;
+using LoraBenchOptions = bench::LoraBenchOptions;
 
 // r1 rollout serve: the worker's options as they are (rollout/worker_options.h); threads come from
 // the TorchContext.
@@ -76,9 +77,10 @@ struct TorchCommands {
   void (*bench_train)(const TorchContext& context, const TrainBenchOptions& options);
   void (*bench_distributed)(const TorchContext& context, const DistributedBenchOptions& options);
   void (*model_merge_lora)(const TorchContext& context, const ModelMergeLoraOptions& options);
+  void (*bench_lora)(const TorchContext& context, const LoraBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 11;
+inline constexpr int kTorchAbiVersion = 12;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.

@@ -19,7 +19,10 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "checkpoint/config.h"
+#include "checkpoint/lora_config.h"
 #include "inference/engine.h"
+#include "inference/lora_apply.h"
+#include "model/lora.h"
 #include "rollout/weight_image.h"
 #include "model/device.h"
 #include "model/runtime.h"
@@ -89,16 +92,42 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   // and the one it replaced (reused by the next update once the engine lets go of it), each with
   // the image generation it was built at (0: loaded from the checkpoint).
   std::unique_ptr<rollout::WeightImage> image;
+  // `adapted`: the models adapters made of it (inference/lora_apply.h), which share its tensors: it is
+  // written over in place only once none is alive.
   struct Built {
     std::shared_ptr<model::Transformer> model;
     uint64_t generation = 0;
+    std::vector<std::weak_ptr<model::Transformer>> adapted;
+    bool shared() const {
+      if (model.use_count() != 1) return true;
+      for (const auto& a : adapted)
+        if (!a.expired()) return true;
+      return false;
+    }
   };
   Built current, retired;
   std::atomic<bool> stopping{false};
+  // LoRA: how adapters are applied; the base weights they go on (0: those loaded, else the full
+  // update that replaced them); an FP8 worker merging adapters keeps its layer matrices in bf16 too,
+  // so that every merge starts from the base.
+  inference::LoraMode lora_mode = inference::LoraMode::kMerged;
+  uint64_t base_version = 0;
+  std::map<std::string, at::Tensor> unquantised;
 
-  std::shared_ptr<model::Transformer> prepare(model::Transformer m) const {
-    if (options.precision == WeightPrecision::kFp8)
-      m.quantize_fp8(options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel);
+  bool keeps_unquantised() const {
+    return options.precision == WeightPrecision::kFp8 && lora_mode == inference::LoraMode::kMerged;
+  }
+  model::Fp8Scaling scaling() const {
+    return options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
+  }
+
+  std::shared_ptr<model::Transformer> prepare(model::Transformer m) {
+    if (options.precision == WeightPrecision::kFp8) {
+      if (keeps_unquantised())
+        for (const auto& [name, t] : m.weights())
+          if (model::Transformer::quantized_in_fp8(name, t.dim())) unquantised[name] = t;
+      m.quantize_fp8(scaling());
+    }
     return std::make_shared<model::Transformer>(std::move(m));
   }
 
@@ -175,8 +204,18 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     if (!authorised(context, options.token)) return unauthenticated();
     std::lock_guard<std::mutex> one_at_a_time(update_mutex);
     const auto t0 = std::chrono::steady_clock::now();
-    const rollout::UpdateStream stream =
-        rollout::read_update([&](v1::TensorChunk& c) { return reader->Read(&c); }, *image, engine->version());
+    v1::TensorChunk first;
+    const bool any = reader->Read(&first);
+    if (any && !first.adapter_config().empty()) return UpdateAdapter(reader, std::move(first), reply);
+    bool fed = false;
+    const rollout::UpdateStream stream = rollout::read_update(
+        [&](v1::TensorChunk& c) {
+          if (fed) return reader->Read(&c);
+          fed = true;
+          if (any) c = std::move(first);
+          return any;
+        },
+        *image, engine->version());
     if (!stream.stale.empty()) {
       log::info() << "UpdateWeights: " << stream.stale << "; a full update is needed";
       return Status(StatusCode::FAILED_PRECONDITION, stream.stale);
@@ -197,6 +236,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
     }
     retired = std::move(current);
     current = std::move(next);
+    base_version = *stream.version;  // an adapter in service is dropped: the next one goes on these weights
     const auto t3 = std::chrono::steady_clock::now();
     auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     log::info() << "policy version " << *stream.version << " in service (" << (stream.base ? "delta" : "full")
@@ -204,6 +244,92 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
                 << secs(t0, t1) << " s, built in " << secs(t1, t2) << " s, swapped in " << secs(t2, t3) << " s";
     reply->set_version(*stream.version);
     reply->set_tensors(static_cast<int32_t>(image->tensors().size()));
+    return Status::OK;
+  }
+
+  // An adapter update (proto/rollout.proto): PEFT's config from the first chunk, checked; the adapter's
+  // tensors read into an image of exactly the shapes it targets in this model (name, shape, dtype,
+  // offsets, finite values); then the model the adapter makes of the base weights goes into service
+  // as `version`. A faulty update is refused whole, naming the key or tensor, and the worker serves on.
+  Status UpdateAdapter(grpc::ServerReader<v1::TensorChunk>* reader, v1::TensorChunk first, v1::UpdateWeightsReply* reply) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto refuse = [&](StatusCode code, const std::string& why) {
+      v1::TensorChunk rest;
+      while (reader->Read(&rest)) {
+      }
+      log::warn() << "adapter update refused: " << why;
+      return Status(code, why);
+    };
+    checkpoint::LoraOptions lora;
+    std::vector<checkpoint::LoraTarget> targets;
+    try {
+      lora = checkpoint::parse_peft_config(first.adapter_config(), "adapter_config");
+      targets = checkpoint::lora_targets(config, lora, "adapter_config");
+    } catch (const Error& e) {
+      return refuse(StatusCode::INVALID_ARGUMENT, e.what());
+    }
+    const uint64_t base = first.base_version();
+    if (base != base_version)
+      return refuse(StatusCode::FAILED_PRECONDITION,
+                    "the adapter goes on base weights version " + std::to_string(base) + ", this worker holds " +
+                        (base_version ? "version " + std::to_string(base_version) : std::string("the weights it loaded (0)")));
+    rollout::WeightImage::Shapes shapes;
+    for (const auto& t : targets) {
+      shapes[t.a_name] = {lora.r, t.in};
+      shapes[t.b_name] = {t.out, lora.r};
+    }
+    rollout::WeightImage adapter_image(std::move(shapes), std::string("LoRA adapter (r ") + std::to_string(lora.r) +
+                                                              ") of this " + config.architecture_name());
+    bool fed = false;
+    const rollout::UpdateStream stream = rollout::read_update(
+        [&](v1::TensorChunk& c) {
+          if (!fed) {
+            fed = true;
+            c = std::move(first);
+          } else if (!reader->Read(&c)) {
+            return false;
+          }
+          if (c.base_version() == base) c.set_base_version(0);  // the base weights, not a delta's base
+          return true;
+        },
+        adapter_image, engine->version());
+    if (!stream.error.empty()) return refuse(StatusCode::INVALID_ARGUMENT, stream.error);
+    const auto t1 = std::chrono::steady_clock::now();
+    std::shared_ptr<model::Transformer> next;
+    Status built = Status::OK;
+    try {
+      engine->call([&] {
+        at::NoGradGuard no_grad;
+        std::map<std::string, at::Tensor> tensors;
+        for (const auto& [name, t] : adapter_image.tensors())
+          tensors[name] = at::from_blob(t.bytes.get(), t.shape, at::TensorOptions(wire_dtype(t.dtype)));
+        try {
+          auto adapter = model::LoraAdapter::from_tensors(config, lora, tensors, "adapter update", device);
+          next = inference::adapted_model(*current.model, adapter, lora_mode, &unquantised, scaling());
+        } catch (const Error& e) {
+          built = Status(StatusCode::INVALID_ARGUMENT, e.what());
+        }
+      });
+    } catch (const std::exception& e) {
+      return Status(StatusCode::INTERNAL, e.what());
+    }
+    if (!built.ok()) return built;
+    const auto t2 = std::chrono::steady_clock::now();
+    try {
+      engine->update_weights(next, *stream.version, stream.abort_in_flight);
+    } catch (const Error& e) {
+      return Status(StatusCode::UNAVAILABLE, e.what());
+    }
+    std::erase_if(current.adapted, [](const auto& a) { return a.expired(); });
+    current.adapted.push_back(next);
+    const auto t3 = std::chrono::steady_clock::now();
+    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    log::info() << "policy version " << *stream.version << " in service (adapter update: r " << lora.r << ", "
+                << targets.size() << " modules, " << inference::lora_mode_name(lora_mode) << ", "
+                << adapter_image.bytes() << " bytes): received in " << secs(t0, t1) << " s, applied in " << secs(t1, t2)
+                << " s, swapped in " << secs(t2, t3) << " s";
+    reply->set_version(*stream.version);
+    reply->set_tensors(static_cast<int32_t>(adapter_image.tensors().size()));
     return Status::OK;
   }
 
@@ -218,8 +344,9 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
         const bool fp8 = options.precision == WeightPrecision::kFp8;
         const model::Fp8Scaling scaling =
             options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
-        if (device.is_cpu() && retired.model && retired.model.use_count() == 1) {
+        if (device.is_cpu() && retired.model && !retired.shared()) {
           *next = std::move(retired);
+          next->adapted.clear();
         } else {
           next->model = std::make_shared<model::Transformer>(model::Transformer::unfilled(config, dtype, device));
           next->generation = 0;
@@ -229,9 +356,14 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
         for (const auto& [name, t] : image->tensors()) {
           if (t.written <= next->generation) continue;
           const at::Tensor src = at::from_blob(t.bytes.get(), t.shape, at::TensorOptions(wire_dtype(t.dtype)));
-          if (fp8 && model::Transformer::quantized_in_fp8(name, src.dim()))
+          if (fp8 && model::Transformer::quantized_in_fp8(name, src.dim())) {
             m.overwrite_fp8_weight(name, src, scaling);
-          else
+            if (keeps_unquantised()) {
+              auto kept = unquantised.find(name);
+              if (kept != unquantised.end() && kept->second.sizes() == src.sizes()) kept->second.copy_(src);
+              else unquantised[name] = src.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
+            }
+          } else
             m.overwrite_weight(name, src);
           ++*rebuilt;
         }
@@ -265,6 +397,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
     throw Error("--fp8-scaling: '" + o.fp8_scaling + "' is not one of channel, block");
   if (!(o.kv_cache_mb > 0)) throw Error("--kv-cache-mb must be > 0");
   s.dtype = o.precision == WeightPrecision::kFp32 ? at::kFloat : at::kBFloat16;
+  s.lora_mode = inference::resolve_lora_apply(o.lora_apply);
   s.device = model::resolve_device(o.device, "--device");
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "tokenizer.json")) s.tokenizer = Tokenizer::load(o.model_dir);
   // Every tensor operation of the worker runs on the engine's thread: loading and quantising here,
@@ -284,6 +417,11 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
       s.config = m.config();
       model = s.prepare(std::move(m));
       s.current.model = model;
+      if (!o.adapter_dir.empty()) {  // served from the start, on the loaded weights
+        model = inference::adapted_model(*model, model::LoraAdapter::load(o.adapter_dir, s.config, s.device), s.lora_mode,
+                                         &s.unquantised, s.scaling());
+        s.current.adapted.push_back(model);
+      }
       rollout::WeightImage::Shapes shapes;
       for (const auto& t : checkpoint::checkpoint_tensors(s.config)) shapes[t.name] = t.shape;
       s.image = std::make_unique<rollout::WeightImage>(std::move(shapes), s.config.architecture_name());
@@ -326,7 +464,9 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
   }
   log::info() << "serving " << o.model_dir << " (" << s.config.architecture_name() << ", " << name(o.precision) << " on "
               << model::describe_device(s.device) << ", "
-              << model->weight_bytes() / 1048576.0 << " MiB of weights, KV cache " << eo.kv_cache_tokens << " tokens) on "
+              << model->weight_bytes() / 1048576.0 << " MiB of weights, KV cache " << eo.kv_cache_tokens << " tokens"
+              << (o.adapter_dir.empty() ? "" : ", adapter " + o.adapter_dir) << ", LoRA adapters "
+              << inference::lora_mode_name(s.lora_mode) << ") on "
               << o.host << ":" << s.port;
 }
 

@@ -114,6 +114,38 @@ std::shared_ptr<LoraAdapter> LoraAdapter::load(const std::string& dir, const che
   return adapter;
 }
 
+std::shared_ptr<LoraAdapter> LoraAdapter::from_tensors(const checkpoint::ModelConfig& config, checkpoint::LoraOptions options,
+                                                       const std::map<std::string, at::Tensor>& tensors,
+                                                       const std::string& where, at::Device device) {
+  std::vector<checkpoint::LoraTarget> targets = checkpoint::lora_targets(config, options, where);
+  auto adapter = std::shared_ptr<LoraAdapter>(new LoraAdapter(config, std::move(options), device));
+  const int64_t r = adapter->options_.r;
+  std::set<std::string> expected;
+  auto take = [&](const std::string& name, const std::vector<int64_t>& shape, const checkpoint::LoraTarget& t) {
+    expected.insert(name);
+    auto it = tensors.find(name);
+    if (it == tensors.end())
+      throw Error(where + ": no tensor '" + name + "', which the adapter's target_modules (r " + std::to_string(r) +
+                  ") need in this " + config.architecture_name());
+    if (it->second.sizes().vec() != shape)
+      throw Error(where + ": tensor '" + name + "' has shape " + shape_text(it->second.sizes()) + ", the model's " +
+                  t.module + " with r " + std::to_string(r) + " needs " + shape_text(shape));
+    at::Tensor out = it->second.detach().to(device, at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+    if (!at::isfinite(out).all().item<bool>()) throw Error(where + ": tensor '" + name + "' holds a value that is not finite");
+    return out;
+  };
+  for (checkpoint::LoraTarget& t : targets) {
+    at::Tensor a = take(t.a_name, {r, t.in}, t), b = take(t.b_name, {t.out, r}, t);
+    adapter->by_weight_[t.weight] = adapter->modules_.size();
+    adapter->modules_.push_back({std::move(t), a, b});
+  }
+  for (const auto& [name, t] : tensors)
+    if (!expected.count(name))
+      throw Error(where + ": unexpected tensor '" + name + "' (not a LoRA weight the adapter's target_modules give a " +
+                  config.architecture_name() + " of " + std::to_string(config.num_hidden_layers) + " layers)");
+  return adapter;
+}
+
 void LoraAdapter::save(const std::string& dir) const {
   fs::create_directories(dir);
   std::vector<at::Tensor> keep;

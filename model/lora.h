@@ -48,6 +48,13 @@ class LoraAdapter {
   // is an r1::Error naming the file and the tensor. Any float dtype is read into fp32.
   static std::shared_ptr<LoraAdapter> load(const std::string& dir, const checkpoint::ModelConfig& config,
                                            at::Device device = at::kCPU);
+  // An adapter of `options` for a model of `config` from tensors by PEFT's names (a rollout worker's
+  // adapter update), any float dtype, read into fp32 on `device`, not trainable. The same checks as
+  // load(), each an r1::Error starting with `where` and naming the tensor: exactly the tensors the
+  // options target, in the model's shapes, every value finite.
+  static std::shared_ptr<LoraAdapter> from_tensors(const checkpoint::ModelConfig& config, checkpoint::LoraOptions options,
+                                                   const std::map<std::string, at::Tensor>& tensors,
+                                                   const std::string& where, at::Device device = at::kCPU);
   // Writes adapter_config.json and adapter_model.safetensors (fp32) into `dir`, created if needed.
   void save(const std::string& dir) const;
   // A copy of the adapter as it is now, for a model that samples while this one trains on: its own

@@ -134,7 +134,20 @@ class RolloutClient : public GroupGenerator {
     uint64_t bytes_sent = 0;                  // data bytes written, over every stream
     uint64_t full_bytes = 0;                  // data bytes of the update whole, for one worker
   };
+  // A full or delta update replaces the workers' base weights and drops any adapter.
   PushStats update_weights(uint64_t version, const std::vector<WeightTensor>& tensors, bool abort_in_flight = false);
+  // LoRA: streams only an adapter (proto/rollout.proto's adapter update: `adapter_config_json` is
+  // PEFT's adapter_config.json, `tensors` its lora_A / lora_B with PEFT's names) to every live worker,
+  // each stream whole (no deltas), through the same machinery as update_weights (stragglers, workers
+  // down, the wait for `version`). Each worker serves its own base weights (never re-sent) plus the
+  // adapter. bytes_sent counts the adapter's data bytes over every stream, full_bytes one stream's:
+  // what this update cost, to set against a full push. A worker that refuses the adapter
+  // (INVALID_ARGUMENT: a bad config or tensor) is an r1::Error naming it and the tensor; one holding
+  // other base weights (restarted after a full update) is skipped with a warning and takes no work
+  // until an update it can take reaches it. A local worker restarted after this update is sent it
+  // again before it takes work (its base comes back from --model, the adapter would not).
+  PushStats update_adapter(uint64_t version, const std::vector<WeightTensor>& tensors, const std::string& adapter_config_json,
+                           bool abort_in_flight = false);
 
   struct WorkerInfo {
     std::string address;

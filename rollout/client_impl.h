@@ -130,6 +130,15 @@ struct Snapshot {
   std::map<std::string, std::vector<uint8_t>> tensors;
 };
 
+// The last adapter update (update_adapter), its tensors owned: re-sent to a local worker that restarts
+// after it (its base weights come back from --model; the adapter would not).
+struct AdapterUpdate {
+  uint64_t version = 0;
+  std::string config;                         // PEFT's adapter_config.json
+  std::vector<std::vector<uint8_t>> storage;  // the tensors' bytes
+  std::vector<WeightTensor> tensors;          // pointing into storage
+};
+
 }  // namespace r1::rollout::detail
 
 namespace r1::rollout {
@@ -151,6 +160,10 @@ struct RolloutClient::Impl {
   std::optional<uint64_t> policy_version;  // the last version pushed
   std::mutex update_mutex;                 // one update_weights() at a time
   detail::Snapshot snapshot;               // with weight_deltas; under update_mutex
+  // LoRA, under update_mutex: the base weights adapters go on (0: those the workers loaded, else the
+  // last full update's version), and the last adapter update while it is the latest update.
+  uint64_t adapter_base = 0;
+  std::optional<detail::AdapterUpdate> last_adapter;
   std::thread monitor;
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {}
@@ -215,6 +228,11 @@ struct RolloutClient::Impl {
   // how many did.
   size_t await_version(std::vector<Push*> switching, uint64_t version, detail::Clock::time_point until,
                        std::vector<std::string>& errors);
+  // Caller holds update_mutex, not `mutex`. A local worker just restarted at `address` (answering
+  // `status`) is sent the last adapter update when that is the latest update and the worker is behind
+  // it; returns its status after (unchanged when nothing was sent or the worker refused it: it then
+  // waits for the next update, as any worker behind the policy).
+  v1::Status resend_adapter(Worker& w, const std::string& address, v1::Status status);
 };
 
 }  // namespace r1::rollout

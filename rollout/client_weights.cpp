@@ -185,9 +185,11 @@ class ChunkFeed {
 // Each chunk is built once per kind (whole, or the delta against `snapshot`) and written to every
 // stream of that kind, each stream by a thread of its own (ChunkFeed) when there are several; then
 // every stream is closed and its status collected. `snapshot` (null without deltas) then holds this update's wire bytes.
-// Returns the data bytes of the update whole.
+// Returns the data bytes of the update whole. `adapter_config` (an adapter update; no deltas then): its
+// first chunk carries it, and every chunk `adapter_base` as base_version.
 uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, uint64_t version,
-                      const std::vector<WeightTensor>& tensors, bool abort_in_flight, Snapshot* snapshot) {
+                      const std::vector<WeightTensor>& tensors, bool abort_in_flight, Snapshot* snapshot,
+                      const std::string* adapter_config = nullptr, uint64_t adapter_base = 0) {
   bool any_full = false, any_delta = false;
   for (Push* p : pushes) (p->delta ? any_delta : any_full) = true;
   v1::TensorChunk full, delta;
@@ -196,6 +198,10 @@ uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, 
   delta.set_version(version);
   delta.set_abort_in_flight(abort_in_flight);
   if (any_delta) delta.set_base_version(*snapshot->version);
+  if (adapter_config) {
+    full.set_adapter_config(*adapter_config);
+    full.set_base_version(adapter_base);
+  }
   // One stream is written on this thread as its chunks are built (no copies, no thread: there is no
   // other worker to hold up); several go through the feed.
   const bool alone = pushes.size() == 1;
@@ -218,7 +224,10 @@ uint64_t write_chunks(const std::vector<Push*>& pushes, const ClientOptions& o, 
   };
 
   bool delta_written = false;
-  const SendChunk send_full = any_full ? SendChunk([&](const v1::TensorChunk& c) { emit(false, c); }) : SendChunk();
+  const SendChunk send_full = any_full ? SendChunk([&](const v1::TensorChunk& c) {
+    emit(false, c);
+    if (!full.adapter_config().empty()) full.clear_adapter_config();  // the first chunk's alone
+  }) : SendChunk();
   const SendChunk send_delta = any_delta ? SendChunk([&](const v1::TensorChunk& c) {
     delta_written = true;
     emit(true, c);
@@ -404,12 +413,111 @@ RolloutClient::PushStats RolloutClient::update_weights(uint64_t version, const s
     if (confirmed) m.policy_version = std::max(m.policy_version.value_or(0), version);
     m.bump();
   }
+  // The workers that took it hold new base weights and no adapter.
+  m.last_adapter.reset();
+  if (confirmed) m.adapter_base = version;
   if (!errors.empty())
     throw Error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
   if (!confirmed)
     throw Error("no rollout worker took weights version " + std::to_string(version) +
                 ": all went down during the update");
   return stats;
+}
+
+RolloutClient::PushStats RolloutClient::update_adapter(uint64_t version, const std::vector<WeightTensor>& tensors,
+                                                        const std::string& adapter_config_json, bool abort_in_flight) {
+  Impl& m = *impl_;
+  const ClientOptions& o = m.options;
+  check_tensors(version, tensors);
+  if (adapter_config_json.empty())
+    throw Error("adapter update to version " + std::to_string(version) + " has no adapter_config (PEFT's adapter_config.json)");
+  std::lock_guard<std::mutex> one_at_a_time(m.update_mutex);
+  std::vector<std::unique_ptr<Push>> pushes = m.begin_update(version);
+  struct Done {
+    Impl& m;
+    ~Done() {
+      std::lock_guard<std::mutex> lock(m.mutex);
+      --m.updating;
+      m.bump();
+    }
+  } done{m};
+  if (pushes.empty()) throw Error("no rollout worker is alive to take adapter version " + std::to_string(version));
+  // The next weight update's delta would be against weights the workers no longer serve alone.
+  m.snapshot.version.reset();
+
+  const auto deadline = deadline_in(o.update_timeout_s);
+  const auto until = Clock::now() + seconds(o.update_timeout_s);
+  open_streams(raw(pushes), o, deadline);
+  PushStats stats;
+  stats.full_bytes = write_chunks(raw(pushes), o, version, tensors, abort_in_flight, nullptr, &adapter_config_json, m.adapter_base);
+  // A worker holding other base weights cannot take the adapter: skipped, behind the policy until an
+  // update it can take reaches it.
+  std::erase_if(pushes, [&](const std::unique_ptr<Push>& p) {
+    if (p->status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return false;
+    log::warn() << "rollout worker " << p->address << " did not take adapter version " << version << " ("
+                << describe(p->status) << "); it takes work again after an update it can take reaches it";
+    return true;
+  });
+  std::vector<std::string> errors;
+  std::vector<Push*> switching = m.judge_pushes(pushes, version, errors, nullptr);
+  for (Push* p : switching) {
+    stats.bytes_sent += p->bytes_sent;
+    ++stats.workers_full;
+  }
+  const size_t confirmed = m.await_version(std::move(switching), version, until, errors);
+  {
+    std::lock_guard<std::mutex> lock(m.mutex);
+    if (confirmed) m.policy_version = std::max(m.policy_version.value_or(0), version);
+    m.bump();
+  }
+  if (confirmed) {
+    detail::AdapterUpdate kept;
+    kept.version = version;
+    kept.config = adapter_config_json;
+    for (const WeightTensor& t : tensors) {
+      const auto* bytes = static_cast<const uint8_t*>(t.data);
+      kept.storage.emplace_back(bytes, bytes + t.bytes);
+      kept.tensors.push_back(t);
+      kept.tensors.back().data = kept.storage.back().data();
+    }
+    m.last_adapter = std::move(kept);
+  }
+  if (!errors.empty())
+    throw Error(errors.front() + (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+  if (!confirmed)
+    throw Error("no rollout worker took adapter version " + std::to_string(version) + ": all went down or hold other base weights");
+  return stats;
+}
+
+v1::Status RolloutClient::Impl::resend_adapter(Worker& w, const std::string& address, v1::Status status) {
+  if (!last_adapter || status.version() >= last_adapter->version) return status;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping || !policy_version || *policy_version != last_adapter->version) return status;
+  }
+  const AdapterUpdate& a = *last_adapter;
+  Push p;
+  p.worker = &w;
+  p.address = address;
+  p.stub = make_stub(address);
+  open_streams({&p}, options, deadline_in(options.update_timeout_s));
+  write_chunks({&p}, options, a.version, a.tensors, false, nullptr, &a.config, adapter_base);
+  if (!p.status.ok() || p.reply.version() != a.version) {
+    log::warn() << "rollout worker " << address << " (restarted) did not take adapter version " << a.version << " again ("
+                << (p.status.ok() ? "it answered version " + std::to_string(p.reply.version()) : describe(p.status))
+                << "); it takes work again after the next update";
+    return status;
+  }
+  const auto until = Clock::now() + seconds(options.update_timeout_s);
+  for (;;) {
+    v1::Status now;
+    if (get_status(*p.stub, &now, kStatusTimeoutS, false).ok() && now.version() >= a.version) {
+      log::info() << "rollout worker " << address << " (restarted) serves adapter version " << a.version << " again";
+      return now;
+    }
+    if (Clock::now() >= until) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace r1::rollout

@@ -175,6 +175,13 @@ void RolloutClient::Impl::restart(Worker& w) {
   } catch (const std::exception& e) {
     error = e.what();
   }
+  // Back with the base weights of --model: the last adapter update goes to it again before it takes
+  // work. Updates wait meanwhile (update_mutex, taken before `mutex` as update_weights takes them).
+  std::unique_lock<std::mutex> updates(update_mutex, std::defer_lock);
+  if (error.empty()) {
+    updates.lock();
+    started.second = resend_adapter(w, address, std::move(started.second));
+  }
   std::lock_guard<std::mutex> lock(mutex);
   w.restarting = false;
   if (error.empty()) {

@@ -45,6 +45,13 @@ void add_serve_options(CLI::App& serve, WorkerOptions& o) {
                    "Shared token every call must carry (metadata x-r1-token); default: $R1_ROLLOUT_TOKEN, else none");
   serve.add_option("--policy-version", o.version, "Policy version of the loaded weights")->capture_default_str();
   add_device_option(serve, o.device, "Where the model and its KV cache live: auto (a GPU when there is one), cpu, cuda, cuda:N");
+  serve.add_option("--adapter", o.adapter_dir,
+                   "PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors) applied to --model from the "
+                   "start; adapter updates from the trainer replace it");
+  serve.add_option("--lora-apply", o.lora_apply,
+                   "How LoRA adapters are applied: merged into the weights (W + scale BA, requantised in FP8), unmerged "
+                   "(the low-rank product in every forward pass), or auto (merged; docs/benchmarks.md, \"LoRA workers\")")
+      ->check(CLI::IsMember({"merged", "unmerged", "auto"}))->capture_default_str();
 }
 
 void add_device_option(CLI::App& app, DeviceChoice& device, const std::string& help) {
@@ -95,6 +102,8 @@ std::vector<std::string> worker_command(const WorkerOptions& o, bool quiet) {
   flag("--max-n", o.max_n, d.max_n);
   flag("--max-message-mb", o.max_message_mb, d.max_message_mb);
   flag("--policy-version", o.version, d.version);
+  flag("--adapter", o.adapter_dir, d.adapter_dir);
+  flag("--lora-apply", o.lora_apply, d.lora_apply);
   if (o.device != d.device) a.insert(a.end(), {"--device", name(o.device)});
   return a;
 }

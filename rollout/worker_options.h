@@ -32,6 +32,13 @@ struct WorkerOptions {
   uint64_t version = 0;                 // the policy version of the loaded weights
   int threads = 0;                      // LibTorch intra-op threads of the engine (0: one per core); `r1 --threads`
   DeviceChoice device;                  // where the model and its KV cache live (auto: a GPU when there is one)
+  // LoRA (proto/rollout.proto's adapter updates): a PEFT adapter folder applied to the loaded weights
+  // from the start ("": none), and how adapters are applied: merged into the targeted matrices
+  // (W + scale B A, requantised in FP8; an FP8 worker then keeps its layer matrices in bf16 too, to
+  // merge each adapter from the base), unmerged (the low-rank product beside each matrix in every
+  // forward pass), or auto (inference/lora_apply.h: which of the two measured faster).
+  std::string adapter_dir;
+  std::string lora_apply = "auto";      // merged | unmerged | auto
   bool operator==(const WorkerOptions&) const = default;
 };
 

@@ -218,6 +218,8 @@ TEST_CASE("rollout worker command: what a trainer writes is what `rollout serve`
   o.threads = 3;
   o.device = {r1::DeviceChoice::kCuda, 1};
   o.kv_cache_fraction = 0.45;
+  o.adapter_dir = "/runs/lora run/step-40";
+  o.lora_apply = "unmerged";
   const auto args = r1::rollout::worker_command(o, true);
   CHECK(parse_worker_command(args, &quiet) == o);
   CHECK(quiet);
