@@ -64,7 +64,8 @@ int64_t layer_activation_bytes_per_token(const ModelConfig& c, const TrainingMem
 }
 
 int64_t layer_weight_copy_bytes(const ModelConfig& c, const TrainingMemoryOptions& o) {
-  if (!o.bf16_compute || c.num_hidden_layers == 0) return 0;
+  // A bf16 base is multiplied as it is: no copy.
+  if (!o.bf16_compute || (o.lora && o.base_bf16) || c.num_hidden_layers == 0) return 0;
   int64_t n = 0;
   for (const TensorShape& t : checkpoint_tensors(c))
     if (layer_matrix(t)) n += numel(t);
@@ -104,7 +105,7 @@ TrainingMemory estimate_training_memory(const ModelConfig& c, const TrainingMemo
       largest = std::max({largest, o.lora_options.r * t.in, o.lora_options.r * t.out});
     }
     m.trained_weights = 4 * m.trained_parameters;
-    m.frozen_weights = 4 * m.parameters;
+    m.frozen_weights = (o.base_bf16 ? 2 : 4) * m.parameters;
   } else {
     m.trained_parameters = m.parameters;
     m.trained_weights = 4 * m.parameters;

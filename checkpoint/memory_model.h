@@ -8,7 +8,8 @@
 //
 //   weights     the policy is loaded in fp32 (Transformer::load(dir, at::kFloat)) whatever the
 //               checkpoint's dtype: 4 bytes a parameter, trained or not. With LoRA the base stays fp32
-//               and frozen (requires_grad false); the adapter's A [r, in] and B [out, r] are fp32 too.
+//               (2 bytes with lora.base_dtype bf16) and frozen (requires_grad false); the adapter's
+//               A [r, in] and B [out, r] are fp32 whatever the base.
 //   gradients   fp32, one per trained parameter (4 bytes), accumulated over a minibatch's
 //               micro-batches. ZeRO-2 keeps only this rank's own parameters' sums once they are
 //               summed (GradientSync); before the last micro-batch's backward every rank holds them all,
@@ -81,6 +82,7 @@ namespace r1::checkpoint {
 
 struct TrainingMemoryOptions {
   bool lora = false;  // train `lora_options`' adapter over a frozen base; false: every weight
+  bool base_bf16 = false;               // LoRA's base_dtype bf16: the frozen base in bf16, products in bf16
   LoraOptions lora_options;
   bool bf16_compute = true;             // matrix products in bf16 (a GPU's auto) or fp32
   bool cuda = true;                     // on a GPU (dropout masks as bytes); false: the CPU

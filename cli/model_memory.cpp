@@ -28,7 +28,7 @@ using checkpoint::TrainingMemoryOptions;
 
 struct MemoryArgs {
   std::string model, preset, arch = "qwen2", recipe, stage, target_modules = "q_proj,v_proj", compute = "bf16",
-              device = "cuda", rollout_precision = "fp8";
+              device = "cuda", rollout_precision = "fp8", base_dtype = "fp32";
   int64_t lora_r = 0, micro_batch_tokens = 8192, world_size = 1, zero_stage = 0, sequence_tokens = 0,
           prompt_tokens = 256, max_new_tokens = 1024;
   double lora_alpha = 0, lora_dropout = 0, beta = 0, kv_cache_mb = 256, device_memory_gb = 0;
@@ -120,21 +120,19 @@ Described describe(const MemoryArgs& a, const CLI::App& cmd) {
     if (kind != "grpo" && kind != "sft")
       throw ConfigError(stage_where + ": a " + kind + " stage trains nothing (grpo and sft stages do)");
     d.stage = stage_where;
-    // The stage's `lora` block is read here, with the reader the trainer uses, whether or not this
-    // build's stage reader knows the key.
-    if (stage.contains("lora")) {
-      ConfigReader lr(stage["lora"], stage_where + ".lora");
-      o.lora = true;
-      o.lora_options = checkpoint::read_lora_options(lr);
-      lr.finish();
-      stage.erase("lora");
-    }
     ConfigReader r(stage, stage_where);
+    // The stage's `lora` block, as the trainer reads it (a starting adapter's options from its folder).
+    auto take_lora = [&](const run::StageLora& l) {
+      o.lora = l.enabled;
+      if (l.enabled) o.lora_options = run::stage_lora_options(l);
+      o.base_bf16 = l.base_bf16;
+    };
     r.require_string("name");
     r.require_string("kind");
     if (kind == "grpo") {
       const run::GrpoConfig c = std::get<run::GrpoConfig>(run::read_grpo_stage(r, reward_services()));
       stage_model = c.model;
+      take_lora(c.lora);
       o.micro_batch_tokens = c.micro_batch_tokens;
       o.activation_checkpointing = c.activation_checkpointing;
       o.bf16_compute = c.compute_dtype != ComputeDtype::kFp32;
@@ -148,6 +146,7 @@ Described describe(const MemoryArgs& a, const CLI::App& cmd) {
     } else {
       const run::SftConfig c = std::get<run::SftConfig>(run::read_sft_stage(r, reward_services()));
       stage_model = c.model;
+      take_lora(c.lora);
       o.micro_batch_tokens = c.micro_batch_tokens;
       o.activation_checkpointing = c.activation_checkpointing;
       o.bf16_compute = c.compute_dtype != ComputeDtype::kFp32;
@@ -160,6 +159,7 @@ Described describe(const MemoryArgs& a, const CLI::App& cmd) {
     o.sequence_tokens = a.prompt_tokens + max_new_tokens;
     o.kv_cache_bytes = a.kv_cache_mb * (1 << 20);
   }
+  if (given("--base-dtype")) o.base_bf16 = a.base_dtype == "bf16";
   if (given("--lora-r")) {
     o.lora = a.lora_r > 0;
     if (o.lora) {
@@ -226,7 +226,9 @@ void print_table(const MemoryArgs& a, const Described& d, const TrainingMemory& 
   };
   std::printf("  %-34s %12s\n", "component", "per device");
   row("weights, trained (fp32)", size_text(m.trained_weights), o.lora ? "the adapter's A and B" : "");
-  if (o.lora) row("weights, frozen base (fp32)", size_text(m.frozen_weights), "r1 loads the base in fp32");
+  if (o.lora)
+    row(o.base_bf16 ? "weights, frozen base (bf16)" : "weights, frozen base (fp32)", size_text(m.frozen_weights),
+        o.base_bf16 ? "lora.base_dtype bf16" : "lora.base_dtype fp32 (bf16 halves it)");
   row("gradients (fp32)", size_text(m.gradients), o.zero_stage == 2 && o.single_micro_batch ? "ZeRO-2: this rank's share" : "");
   row("optimizer (AdamW, 2 x fp32)", size_text(m.optimizer), o.zero_stage >= 1 && o.world_size > 1 ? "this rank's share" : "");
   row("reference policy", o.lora ? "0" : size_text(m.reference),
@@ -304,6 +306,9 @@ void add_model_memory_command(CLI::App& model) {
   cmd->add_option("--lora-alpha", a->lora_alpha, "LoRA alpha (default 2 r)");
   cmd->add_option("--lora-dropout", a->lora_dropout, "LoRA dropout (its mask is kept for the backward)");
   cmd->add_option("--target-modules", a->target_modules, "Modules LoRA adapts: comma-separated names, or all-linear")
+      ->capture_default_str();
+  cmd->add_option("--base-dtype", a->base_dtype, "LoRA's frozen base: fp32, or bf16 (lora.base_dtype)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   cmd->add_option("--micro-batch-tokens", a->micro_batch_tokens, "Padded tokens per forward/backward")
       ->check(CLI::PositiveNumber)->capture_default_str();

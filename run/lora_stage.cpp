@@ -19,6 +19,7 @@ StageLora StageLora::read(ConfigReader& stage) {
   l.enabled = true;
   ConfigReader r = stage.child("lora");
   l.adapter = r.get("adapter", std::string());
+  l.base_bf16 = r.get_choice("base_dtype", "fp32", {"fp32", "bf16"}) == "bf16";
   if (!l.adapter.empty()) {
     for (const char* k : {"r", "lora_alpha", "target_modules", "use_rslora", "init_lora_weights", "lora_dropout"})
       if (r.has(k))

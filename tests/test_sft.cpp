@@ -299,6 +299,32 @@ TEST_CASE("sft with a lora block: only the adapter trains, checkpoints hold PEFT
   CHECK(r1::checkpoint::read_peft_config(d / "c/adapter/adapter_config.json").r == 4);
 }
 
+TEST_CASE("sft with lora.base_dtype bf16: a bf16 base trains the fp32 adapter, and model/ merges it into the fp32 base", "[sft][lora]") {
+  Dir d("lora-bf16");
+  r1::run::SftConfig c = echo_config(d);
+  c.steps = 16;
+  c.optim.lr = 1e-2;
+  c.optim.warmup_steps = 0;
+  c.lora.enabled = true;
+  c.lora.base_bf16 = true;
+  c.lora.options.r = 4;
+  c.lora.options.lora_alpha = 8;
+  c.lora.options.target_modules = {"q_proj", "v_proj", "down_proj"};
+  SftRun run;
+  run.run_dir = d / "a";
+  run.threads = 1;
+  const SftResult r = run_sft(c, run);
+  const auto m = read_rows(d / "a/metrics.jsonl");
+  REQUIRE(m.size() == 16);
+  INFO("loss " << m[0]["loss"] << " -> " << m[15]["loss"]);
+  CHECK(m[15]["loss"].get<double>() < m[0]["loss"].get<double>() - 0.3);
+  model::Transformer base = model::Transformer::load(c.model, at::kFloat);
+  model::Transformer out = model::Transformer::load(r.model_dir, at::kFloat);
+  CHECK(r1::checkpoint::read_model_config(r.model_dir + "/config.json").torch_dtype == "float32");
+  model::merge_lora(base, *model::LoraAdapter::load(d / "a/adapter", base.config()));
+  for (const auto& [name, w] : base.weights()) CHECK(at::equal(w, out.weight(name)));
+}
+
 TEST_CASE("sft: lora blocks in recipes are checked, naming the key", "[sft][lora]") {
   auto error = [](nlohmann::json lora) {
     nlohmann::json stage = {{"model", "m"}, {"train", "t.jsonl"}, {"lora", lora}};
@@ -317,6 +343,8 @@ TEST_CASE("sft: lora blocks in recipes are checked, naming the key", "[sft][lora
   CHECK(error("yes").find("lora: expected an object") != std::string::npos);
   CHECK(error({{"lora_dropout", 1.5}}).find("lora_dropout: must be in [0, 1)") != std::string::npos);
   CHECK(error({{"r", 8}, {"target_modules", "all-linear"}}).empty());
+  CHECK(error({{"adapter", "x"}, {"base_dtype", "bf16"}}).empty());
+  CHECK(error({{"base_dtype", "fp8"}}).find("base_dtype") != std::string::npos);
   CHECK(error(nullptr).empty());
 }
 

@@ -276,7 +276,7 @@ void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::G
 void finish_run(run::GrpoResult& result, model::Transformer& policy, run::Sampler& sampler, const run::PromptDataset* heldout,
                 const run::GrpoConfig& c, const std::string& run_dir) {
   if (policy.lora()) result.adapter_dir = (fs::path(run_dir) / "adapter").string();
-  result.model_dir = save_final(policy, run_dir);
+  result.model_dir = save_final(policy, run_dir, c.model);
   if (heldout) {
     double s = 0;
     result.final = run::evaluate(sampler, *heldout, c, &s);

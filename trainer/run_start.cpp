@@ -21,7 +21,8 @@ ComputeDtype make_trainable(model::Transformer& m, ComputeDtype compute_dtype, b
   if (!m.lora())
     for (auto& t : m.parameters()) t.requires_grad_(true);
   // auto on a GPU: bf16 (tensor cores); on a CPU, whichever product runs faster here.
-  const ComputeDtype compute = compute_dtype == ComputeDtype::kAuto && m.device().is_cuda()
+  // A frozen base held in bf16 (LoRA's base_dtype) computes in bf16 whatever was asked.
+  const ComputeDtype compute = m.dtype() == at::kBFloat16 || (compute_dtype == ComputeDtype::kAuto && m.device().is_cuda())
                                    ? ComputeDtype::kBf16
                                    : model::resolve_compute_dtype(compute_dtype);
   m.set_compute_dtype(compute == ComputeDtype::kBf16 ? at::kBFloat16 : at::kFloat);

@@ -167,9 +167,10 @@ void save_checkpoint(run::CheckpointStore& checkpoints, int64_t done, const run:
 }
 
 // The final model (with LoRA, the adapter too) and summary.json.
-void finish_run(model::Transformer& m, const SftData& d, const SftRun& run, Clock::time_point started, SftResult& result) {
+void finish_run(model::Transformer& m, const SftData& d, const run::SftConfig& c, const SftRun& run, Clock::time_point started,
+                SftResult& result) {
   const bool lora = m.lora() != nullptr;
-  result.model_dir = save_final(m, run.run_dir);
+  result.model_dir = save_final(m, run.run_dir, c.model);
   result.wall_s = seconds_since(started);
   const nlohmann::json summary = {{"steps", result.steps},
                                   {"final_loss", result.final_loss},
@@ -281,7 +282,7 @@ SftResult run_sft(const run::SftConfig& c, const SftRun& run) {
   result.final_loss = loss_avg;
   if (!leader) return result;
   progress->finish();
-  finish_run(m, d, run, started, result);
+  finish_run(m, d, c, run, started, result);
   return result;
 }
 

@@ -15,7 +15,7 @@ namespace r1::trainer {
 model::Transformer load_trained(const run::StageLora& lora, const std::string& base_model, const run::StartPoint& from,
                                 at::Device device, uint64_t seed) {
   if (!lora.enabled) return model::Transformer::load(from.model_dir, at::kFloat, device);
-  model::Transformer m = model::Transformer::load(base_model, at::kFloat, device);
+  model::Transformer m = model::Transformer::load(base_model, lora.base_bf16 ? at::kBFloat16 : at::kFloat, device);
   std::shared_ptr<model::LoraAdapter> adapter;
   if (from.step > 0) {
     adapter = model::LoraAdapter::load(from.model_dir, m.config(), device);
@@ -78,14 +78,26 @@ void save_trained(const model::Transformer& m, const std::string& dir) {
     m.save(dir);
 }
 
-std::string save_final(model::Transformer& m, const std::string& run_dir) {
+std::string save_final(model::Transformer& m, const std::string& run_dir, const std::string& base_model) {
   const std::string model_dir = (fs::path(run_dir) / "model").string();
-  if (const std::shared_ptr<model::LoraAdapter> adapter = m.lora()) {
-    adapter->save((fs::path(run_dir) / "adapter").string());
-    model::merge_lora(m, *adapter);  // detaches it
+  const std::shared_ptr<model::LoraAdapter> adapter = m.lora();
+  if (!adapter) {
+    for (auto& t : m.parameters()) t.requires_grad_(false);
+    m.save(model_dir);
+    return model_dir;
   }
-  for (auto& t : m.parameters()) t.requires_grad_(false);
-  m.save(model_dir);
+  adapter->save((fs::path(run_dir) / "adapter").string());
+  if (m.dtype() == at::kFloat) {
+    model::merge_lora(m, *adapter);  // detaches it
+    m.save(model_dir);
+    return model_dir;
+  }
+  // A base held in bf16 for training: merged into the base's own fp32 weights instead, since a small
+  // update added to a bf16 weight mostly rounds away.
+  m.set_lora(nullptr);
+  model::Transformer full = model::Transformer::load(base_model, at::kFloat, at::kCPU);
+  model::merge_lora(full, *adapter->snapshot());
+  full.save(model_dir);
   return model_dir;
 }
 

@@ -30,7 +30,7 @@ class Transformer;
 namespace r1::trainer {
 
 // The model to train at a run's start point, on `device`, in fp32: the folder's weights (full), or the
-// base `base_model` with an adapter attached: the checkpoint's at step > 0, else lora.adapter's, else a
+// base `base_model` (fp32, or bf16 with lora.base_bf16) with an adapter attached: the checkpoint's at step > 0, else lora.adapter's, else a
 // fresh one drawn from `seed` (B = 0: the adapted model starts equal to its base). An adapter that does
 // not fit the base is an r1::Error naming the file and tensor.
 model::Transformer load_trained(const run::StageLora& lora, const std::string& base_model, const run::StartPoint& from,
@@ -75,7 +75,8 @@ class AdapterOff {
 void save_trained(const model::Transformer& m, const std::string& dir);
 
 // The stage's output in `run_dir`: model/, and with LoRA adapter/ first, then the adapter merged into
-// the model (it is done training: the model is plain afterwards). Returns model/'s path.
-std::string save_final(model::Transformer& m, const std::string& run_dir);
+// the model (it is done training: the model is plain afterwards), or, for a base held in bf16, into
+// the fp32 weights of `base_model` read again. Returns model/'s path.
+std::string save_final(model::Transformer& m, const std::string& run_dir, const std::string& base_model);
 
 }  // namespace r1::trainer
