@@ -109,13 +109,33 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
   std::atomic<bool> stopping{false};
   // LoRA: how adapters are applied; the base weights they go on (0: those loaded, else the full
   // update that replaced them); an FP8 worker merging adapters keeps its layer matrices in bf16 too,
-  // so that every merge starts from the base.
+  // so that every merge starts from the base: from its first adapter on (or --adapter), never for a
+  // worker that serves whole weights only (a third of the memory).
   inference::LoraMode lora_mode = inference::LoraMode::kMerged;
   uint64_t base_version = 0;
+  bool serves_adapters = false;
   std::map<std::string, at::Tensor> unquantised;
 
   bool keeps_unquantised() const {
-    return options.precision == WeightPrecision::kFp8 && lora_mode == inference::LoraMode::kMerged;
+    return serves_adapters && options.precision == WeightPrecision::kFp8 && lora_mode == inference::LoraMode::kMerged;
+  }
+  // Before the first adapter (on the engine's thread): an FP8 worker that merges takes the bf16 layer
+  // matrices of the base in service, from the image when a full update brought it, else from --model.
+  void start_serving_adapters() {
+    if (serves_adapters) return;
+    serves_adapters = true;
+    if (!keeps_unquantised()) return;
+    if (image->version()) {
+      for (const auto& [name, t] : image->tensors()) {
+        const at::Tensor src = at::from_blob(t.bytes.get(), t.shape, at::TensorOptions(wire_dtype(t.dtype)));
+        if (model::Transformer::quantized_in_fp8(name, src.dim()))
+          unquantised[name] = src.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
+      }
+      return;
+    }
+    const model::Transformer loaded = model::Transformer::load(options.model_dir, dtype, device);
+    for (const auto& [name, t] : loaded.weights())
+      if (model::Transformer::quantized_in_fp8(name, t.dim())) unquantised[name] = t;
   }
   model::Fp8Scaling scaling() const {
     return options.fp8_scaling == "block" ? model::Fp8Scaling::kPerBlock : model::Fp8Scaling::kPerChannel;
@@ -305,6 +325,7 @@ struct RolloutServer::Impl final : public v1::Rollout::Service {
           tensors[name] = at::from_blob(t.bytes.get(), t.shape, at::TensorOptions(wire_dtype(t.dtype)));
         try {
           auto adapter = model::LoraAdapter::from_tensors(config, lora, tensors, "adapter update", device);
+          start_serving_adapters();
           next = inference::adapted_model(*current.model, adapter, lora_mode, &unquantised, scaling());
         } catch (const Error& e) {
           built = Status(StatusCode::INVALID_ARGUMENT, e.what());
@@ -415,6 +436,7 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
       at::NoGradGuard no_grad;
       model::Transformer m = model::Transformer::load(o.model_dir, s.dtype, s.device);
       s.config = m.config();
+      s.serves_adapters = !o.adapter_dir.empty();
       model = s.prepare(std::move(m));
       s.current.model = model;
       if (!o.adapter_dir.empty()) {  // served from the start, on the loaded weights
