@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "bench/scratch_dir.h"
+#include "bench/workload.h"
 #include "bench/matmul_peak.h"
 #include "bench/torch_bench.h"
 #include "core/clock.h"
@@ -35,18 +36,7 @@ namespace {
 
 
 std::vector<rollout::GroupRequest> workload(const RolloutBenchOptions& o, int64_t vocab) {
-  std::mt19937_64 rng(1234);
-  std::vector<rollout::GroupRequest> qs;
-  for (int64_t p = 0; p < o.prompts; ++p) {
-    rollout::GroupRequest q;
-    for (int64_t t = 0; t < o.prompt_tokens; ++t) q.prompt.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab)));
-    q.params.n = o.samples;
-    q.params.max_new_tokens = o.new_tokens;  // no stop: every sample runs its whole budget
-    q.params.temperature = 1.0;
-    q.params.seed = static_cast<uint64_t>(p);
-    qs.push_back(q);
-  }
-  return qs;
+  return random_workload(o.prompts, o.prompt_tokens, o.samples, o.new_tokens, vocab);
 }
 
 // Sampled tokens per second of the engine in this thread.

@@ -220,6 +220,12 @@ struct RolloutClient::Impl {
   // Counts the update in `updating` and opens nothing yet: one Push per live worker (those down are
   // warned about and skipped). Lock taken.
   std::vector<std::unique_ptr<Push>> begin_update(uint64_t version);
+  // The end of an update begun by begin_update, however it ends: `updating` counted down, so that
+  // generate() stops waiting for the workers on its account.
+  struct UpdateInFlight {
+    Impl& m;
+    ~UpdateInFlight();
+  };
   // Sorts the finished streams: those to wait for (returned), those down (marked), deltas the worker
   // could not take (`stale`: it holds another version; they get the update whole), errors. Lock taken.
   std::vector<Push*> judge_pushes(const std::vector<std::unique_ptr<Push>>& pushes, uint64_t version,

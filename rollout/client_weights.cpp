@@ -356,6 +356,12 @@ size_t RolloutClient::Impl::await_version(std::vector<Push*> switching, uint64_t
   return confirmed;
 }
 
+RolloutClient::Impl::UpdateInFlight::~UpdateInFlight() {
+  std::lock_guard<std::mutex> lock(m.mutex);
+  --m.updating;
+  m.bump();
+}
+
 RolloutClient::PushStats RolloutClient::update_weights(uint64_t version, const std::vector<WeightTensor>& tensors,
                                                         bool abort_in_flight) {
   Impl& m = *impl_;
@@ -364,14 +370,7 @@ RolloutClient::PushStats RolloutClient::update_weights(uint64_t version, const s
   std::lock_guard<std::mutex> one_at_a_time(m.update_mutex);
   std::vector<std::unique_ptr<Push>> pushes = m.begin_update(version);
   // While `updating` counts this update, generate() waits for the workers instead of giving up.
-  struct Done {
-    Impl& m;
-    ~Done() {
-      std::lock_guard<std::mutex> lock(m.mutex);
-      --m.updating;
-      m.bump();
-    }
-  } done{m};
+  const Impl::UpdateInFlight done{m};
   if (pushes.empty()) throw Error("no rollout worker is alive to take weights version " + std::to_string(version));
   {
     std::lock_guard<std::mutex> lock(m.mutex);
@@ -433,14 +432,7 @@ RolloutClient::PushStats RolloutClient::update_adapter(uint64_t version, const s
     throw Error("adapter update to version " + std::to_string(version) + " has no adapter_config (PEFT's adapter_config.json)");
   std::lock_guard<std::mutex> one_at_a_time(m.update_mutex);
   std::vector<std::unique_ptr<Push>> pushes = m.begin_update(version);
-  struct Done {
-    Impl& m;
-    ~Done() {
-      std::lock_guard<std::mutex> lock(m.mutex);
-      --m.updating;
-      m.bump();
-    }
-  } done{m};
+  const Impl::UpdateInFlight done{m};
   if (pushes.empty()) throw Error("no rollout worker is alive to take adapter version " + std::to_string(version));
   // The next weight update's delta would be against weights the workers no longer serve alone.
   m.snapshot.version.reset();

@@ -49,6 +49,29 @@ std::string tensor_bytes(const r1::checkpoint::Checkpoint& c, const std::string&
   return std::string(reinterpret_cast<const char*>(p), info->bytes());
 }
 
+// The same 4-step LoRA run twice, uninterrupted ("straight") and stopped after step 2's checkpoint then
+// resumed ("broken"), with `more` edits; both metrics.jsonl, whose steps 3 and 4 must then agree.
+struct ResumePair {
+  std::vector<nlohmann::json> straight, broken;
+};
+ResumePair run_and_resume(const Setup& s, const std::vector<std::string>& more) {
+  auto with = [&](const std::string& steps) {
+    std::vector<std::string> e = {steps, "zero.checkpoint.every=2", "zero.checkpoint.keep_last=5"};
+    e.insert(e.end(), more.begin(), more.end());
+    return lora_edits(e);
+  };
+  REQUIRE(run_recipe(s, "straight", with("zero.steps=4")) == 0);
+  REQUIRE(run_recipe(s, "broken", with("zero.steps=2")) == 0);
+  std::string err;
+  const int code = run_recipe(s, "broken", with("zero.steps=4"), &err, "--resume");
+  INFO(err);
+  REQUIRE(code == 0);
+  ResumePair p{rows(s.dir / "runs/straight/zero/metrics.jsonl"), rows(s.dir / "runs/broken/zero/metrics.jsonl")};
+  REQUIRE(p.straight.size() == 4);
+  REQUIRE(p.broken.size() == 4);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("r1 run with a lora block: only the adapter trains against the base as reference, in PEFT's files", "[lora-run]") {
@@ -97,20 +120,9 @@ TEST_CASE("r1 run with a lora block: only the adapter trains against the base as
 
 TEST_CASE("r1 run --resume with a lora block: the steps after the checkpoint give the uninterrupted run's", "[lora-run]") {
   Setup s("resume");
-  const std::vector<std::string> common = {"zero.rollout.colocate=true", "zero.checkpoint.every=2", "zero.checkpoint.keep_last=5"};
-  auto with = [&](std::vector<std::string> more) {
-    more.insert(more.end(), common.begin(), common.end());
-    return lora_edits(more);
-  };
-  REQUIRE(run_recipe(s, "straight", with({"zero.steps=4"})) == 0);
-  REQUIRE(run_recipe(s, "broken", with({"zero.steps=2"})) == 0);
-  std::string err;
-  REQUIRE(run_recipe(s, "broken", with({"zero.steps=4"}), &err, "--resume") == 0);
-  INFO(err);
-  const auto a = rows(s.dir / "runs/straight/zero/metrics.jsonl");
-  const auto b = rows(s.dir / "runs/broken/zero/metrics.jsonl");
-  REQUIRE(a.size() == 4);
-  REQUIRE(b.size() == 4);
+  const ResumePair p = run_and_resume(s, {"zero.rollout.colocate=true"});
+  const auto& a = p.straight;
+  const auto& b = p.broken;
   for (size_t i = 0; i < 4; ++i) {
     INFO("step " << i + 1);
     CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
@@ -153,20 +165,9 @@ TEST_CASE("r1 run --resume with a lora block through a worker: the worker starts
   Setup s("worker-resume");
   // One fp32 worker: sampling is exactly reproducible, so the resumed run's samples after step 2 are
   // the uninterrupted run's only if its worker serves the base plus the checkpoint's adapter.
-  const std::vector<std::string> common = {"zero.rollout.workers=1", "zero.checkpoint.every=2", "zero.checkpoint.keep_last=5"};
-  auto with = [&](std::vector<std::string> more) {
-    more.insert(more.end(), common.begin(), common.end());
-    return lora_edits(more);
-  };
-  REQUIRE(run_recipe(s, "straight", with({"zero.steps=4"})) == 0);
-  REQUIRE(run_recipe(s, "broken", with({"zero.steps=2"})) == 0);
-  std::string err;
-  REQUIRE(run_recipe(s, "broken", with({"zero.steps=4"}), &err, "--resume") == 0);
-  INFO(err);
-  const auto a = rows(s.dir / "runs/straight/zero/metrics.jsonl");
-  const auto b = rows(s.dir / "runs/broken/zero/metrics.jsonl");
-  REQUIRE(a.size() == 4);
-  REQUIRE(b.size() == 4);
+  const ResumePair p = run_and_resume(s, {"zero.rollout.workers=1"});
+  const auto& a = p.straight;
+  const auto& b = p.broken;
   for (size_t i = 2; i < 4; ++i) {
     INFO("step " << i + 1);
     CHECK(b[i]["reward"]["mean"].get<double>() == Approx(a[i]["reward"]["mean"].get<double>()).margin(1e-9));
