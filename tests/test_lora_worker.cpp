@@ -27,6 +27,7 @@
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/client.h"
 #include "tokenizer/byte_tokenizer.h"
+#include "tests/worker_process.h"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -142,28 +143,7 @@ r1::rollout::ClientOptions client_options(const std::string& dir, r1::WeightPrec
   return o;
 }
 
-// `r1 rollout serve` on a free port, spoken to over raw gRPC.
-struct Worker {
-  bp::ipstream out;
-  bp::child child;
-  std::string address;
-  explicit Worker(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"-q", "rollout", "serve", "--port", "0", "--kv-cache-mb", "8"};
-    all.insert(all.end(), args.begin(), args.end());
-    child = bp::child(bp::exe = R1_BINARY, bp::args = all, bp::std_out > out, bp::std_err > bp::null);
-    std::string line;
-    REQUIRE(std::getline(out, line));
-    REQUIRE(line.rfind("listening on ", 0) == 0);
-    address = line.substr(13);
-  }
-  ~Worker() {
-    if (child.running()) ::kill(child.id(), SIGTERM);
-    child.wait();
-  }
-  std::unique_ptr<r1::v1::Rollout::Stub> stub() const {
-    return r1::v1::Rollout::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  }
-};
+using r1::test::Worker;
 
 // An adapter stream of `tensors` (F32, one chunk each) with `config` on its first chunk.
 grpc::Status push_adapter(r1::v1::Rollout::Stub& stub, uint64_t version, const std::map<std::string, at::Tensor>& tensors,

@@ -23,6 +23,7 @@
 #include "model/transformer.h"
 #include "proto/rollout.grpc.pb.h"
 #include "rollout/client.h"
+#include "tests/worker_process.h"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -55,28 +56,7 @@ std::string make_model(const fs::path& dir, uint64_t seed) {
   return dir.string();
 }
 
-// `r1 rollout serve` on a free port; stopped with SIGTERM.
-struct Worker {
-  bp::ipstream out;
-  bp::child child;
-  std::string address;
-  explicit Worker(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"rollout", "serve", "--port", "0", "--kv-cache-mb", "8"};
-    all.insert(all.end(), args.begin(), args.end());
-    child = bp::child(bp::exe = R1_BINARY, bp::args = all, bp::std_out > out, bp::std_err > bp::null);
-    std::string line;
-    REQUIRE(std::getline(out, line));
-    REQUIRE(line.rfind("listening on ", 0) == 0);
-    address = line.substr(13);
-  }
-  ~Worker() {
-    if (child.running()) ::kill(child.id(), SIGTERM);
-    child.wait();
-  }
-  std::unique_ptr<r1::v1::Rollout::Stub> stub() const {
-    return r1::v1::Rollout::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  }
-};
+using r1::test::Worker;
 
 r1::v1::GenerateRequest greedy(const std::string& id, const std::vector<int32_t>& prompt, int n, int max_new) {
   r1::v1::GenerateRequest q;
