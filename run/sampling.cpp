@@ -39,6 +39,7 @@ RolloutConfig RolloutConfig::read(ConfigReader& w, DeviceChoice device) {
   if (!(c.stall_s > 0)) throw ConfigError(w.key_path("stall_s") + ": must be > 0 (seconds)");
   c.colocate = w.get("colocate", c.colocate);
   c.weight_deltas = w.get("weight_deltas", c.weight_deltas);
+  c.lora_apply = w.get_choice("lora_apply", c.lora_apply, {"auto", "merged", "unmerged"});
   c.workers_on_every_node = w.get("workers_on_every_node", c.workers_on_every_node);
   const char* env = std::getenv("R1_ROLLOUT_TOKEN");
   c.token = w.get("token", std::string(env ? env : ""));
@@ -72,6 +73,7 @@ rollout::ClientOptions RolloutConfig::client_options(const std::string& r1_binar
     w.version = version;
     w.threads = threads_per_worker;
     w.device = device;
+    w.lora_apply = lora_apply;
   }
   return co;
 }

@@ -48,6 +48,7 @@ struct RolloutConfig {
   DeviceChoice device;                 // where local workers put the model (auto: a GPU when there is one)
   bool colocate = false;               // no workers: an engine in the trainer's process, on its device (grpo)
   bool weight_deltas = true;           // push only the changed elements to workers holding the last update
+  std::string lora_apply = "auto";     // a LoRA stage's adapter on local workers: merged | unmerged | auto (inference/lora_apply.h)
   // In a GRPO job spanning several nodes (and no addresses): the first rank of every other node
   // starts `workers` of its own, which join the controller's pool; false: the controller's node only.
   bool workers_on_every_node = true;

@@ -136,7 +136,9 @@ TEST_CASE("r1 run --resume with a lora block: the steps after the checkpoint giv
 TEST_CASE("r1 run with a lora block through FP8 workers: only the adapter travels, and the workers apply it", "[lora-run]") {
   Setup s("workers");
   std::string err;
+  // The adapter applied unmerged here (the resumed run below merges it, the default).
   const int code = run_recipe(s, "fp8", lora_edits({"zero.rollout.precision=fp8", "zero.rollout.workers=2", "zero.steps=3",
+                                                    "zero.rollout.lora_apply=unmerged",
                                                     R"(zero.lora={"r": 2, "lora_alpha": 4, "target_modules": ["q_proj", "v_proj"]})"}),
                               &err);
   INFO(err);
@@ -189,6 +191,7 @@ TEST_CASE("r1 run: a bad lora block is one line naming the key, before the stage
       {R"(zero.lora={"r": 4, "target_modules": ["q_proj", "w_proj"]})", "(zero).lora: target_modules: 'w_proj' is not a module"},
       {R"(zero.lora={"r": 4, "lora_alpah": 8})", "(zero).lora.lora_alpah: unknown key (did you mean 'lora_alpha'?)"},
       {R"(zero.lora={"adapter": "/nonexistent/adapter"})", "(zero).lora.adapter: /nonexistent/adapter/adapter_config.json: cannot open"},
+      {"zero.rollout.lora_apply=fused", "(zero).rollout.lora_apply"},
   };
   for (const Case& c : cases) {
     INFO(c.edit);
