@@ -54,6 +54,14 @@ if (( SMOKE )); then
   stage bench_train "$R1" bench train --device cuda --configs tiny --updates 1 --grpo-steps 0 --no-checkpointing
   stage recipe "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --set base.train.steps=20 \
     --set base.device=cuda --set zero.steps=2 --set zero.device=cuda
+  # LoRA on the device: the adapter trained on the GPU, pushed to FP8 workers on it, and colocated.
+  stage recipe_lora "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --name lora \
+    --set base.train.steps=20 --set base.device=cuda --set zero.steps=2 --set zero.device=cuda \
+    --set 'zero.lora={"r": 16, "lora_alpha": 32, "target_modules": "all-linear"}' --set zero.kl.reference_reset_every=0
+  stage recipe_lora_colocated "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --name lora-colocated \
+    --set base.train.steps=20 --set base.device=cuda --set zero.steps=2 --set zero.device=cuda --set zero.rollout.colocate=true \
+    --set 'zero.lora={"r": 16, "lora_alpha": 32, "target_modules": "all-linear", "base_dtype": "bf16"}' \
+    --set zero.kl.reference_reset_every=0
 else
   stage exactness python3 "$REPO_ROOT/scripts/device/exactness.py" "$R1" "$DUMP" "$UPDATE_CHECK" qwen2.5-0.5b "$WORK" \
     "$RESULTS/exactness.json"
@@ -70,6 +78,9 @@ else
   stage bench_model "$R1" bench model --device cuda --presets qwen2.5-0.5b qwen2.5-1.5b --decode-batches 1 64
   stage recipe "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --set base.device=cuda \
     --set zero.device=cuda
+  stage recipe_lora "$R1" run "$REPO_ROOT/recipes/r1-zero-tiny.json" --runs-dir "$WORK/runs" --name lora --set base.device=cuda \
+    --set zero.device=cuda --set 'zero.lora={"r": 16, "lora_alpha": 32, "target_modules": "all-linear"}' \
+    --set zero.kl.reference_reset_every=0 --set zero.optim.lr=1e-3
 fi
 echo "== stages"
 cat "$RESULTS/stages.jsonl"
