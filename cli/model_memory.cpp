@@ -121,21 +121,22 @@ Described describe(const MemoryArgs& a, const CLI::App& cmd) {
       throw ConfigError(stage_where + ": a " + kind + " stage trains nothing (grpo and sft stages do)");
     d.stage = stage_where;
     ConfigReader r(stage, stage_where);
-    // The stage's `lora` block, as the trainer reads it (a starting adapter's options from its folder).
-    auto take_lora = [&](const run::StageLora& l) {
-      o.lora = l.enabled;
-      if (l.enabled) o.lora_options = run::stage_lora_options(l);
-      o.base_bf16 = l.base_bf16;
+    // What grpo and sft stages share: the model, the `lora` block as the trainer reads it (a starting
+    // adapter's options from its folder), micro-batches, checkpointing and the products' dtype.
+    auto take_common = [&](const auto& c) {
+      stage_model = c.model;
+      o.lora = c.lora.enabled;
+      if (c.lora.enabled) o.lora_options = run::stage_lora_options(c.lora);
+      o.base_bf16 = c.lora.base_bf16;
+      o.micro_batch_tokens = c.micro_batch_tokens;
+      o.activation_checkpointing = c.activation_checkpointing;
+      o.bf16_compute = c.compute_dtype != ComputeDtype::kFp32;
     };
     r.require_string("name");
     r.require_string("kind");
     if (kind == "grpo") {
       const run::GrpoConfig c = std::get<run::GrpoConfig>(run::read_grpo_stage(r, reward_services()));
-      stage_model = c.model;
-      take_lora(c.lora);
-      o.micro_batch_tokens = c.micro_batch_tokens;
-      o.activation_checkpointing = c.activation_checkpointing;
-      o.bf16_compute = c.compute_dtype != ComputeDtype::kFp32;
+      take_common(c);
       o.reference = c.loss.beta > 0;
       o.zero_stage = c.optim.zero_stage;
       o.colocated = c.rollout.colocate;
@@ -145,11 +146,7 @@ Described describe(const MemoryArgs& a, const CLI::App& cmd) {
       o.sequence_tokens = a.prompt_tokens + max_new_tokens;
     } else {
       const run::SftConfig c = std::get<run::SftConfig>(run::read_sft_stage(r, reward_services()));
-      stage_model = c.model;
-      take_lora(c.lora);
-      o.micro_batch_tokens = c.micro_batch_tokens;
-      o.activation_checkpointing = c.activation_checkpointing;
-      o.bf16_compute = c.compute_dtype != ComputeDtype::kFp32;
+      take_common(c);
       o.sequence_tokens = c.seq_len;  // packed rows
       o.kv_cache_bytes = 0;
       o.colocated = true;  // no rollout engine: nothing on a worker
