@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "rollout/tools.h"
+
 namespace r1::rollout {
 
 struct SamplingParams {
@@ -29,7 +31,8 @@ struct SamplingParams {
 struct GroupRequest {
   std::string id;                // echoed in every completion (a worker's logs and errors name it)
   std::vector<int64_t> prompt;   // token ids
-  SamplingParams params;
+  SamplingParams params;  // with tools, max_new_tokens bounds the whole trajectory (sampled + appended)
+  ToolUse tools;          // multi-turn trajectories with tool calls (rollout/tools.h); default: none
   bool operator==(const GroupRequest&) const = default;
 };
 
@@ -38,9 +41,13 @@ enum class FinishReason {
   kStop,    // a stop token or stop string
   kLength,  // max_new_tokens, or the end of the model's context
   kAbort,   // cancelled: the client went away, a weight update aborted it, the worker shut down
+  kToolLimit,  // a trajectory with tools reached its bound on calls, turns or time (rollout/tools.h)
 };
 inline const char* finish_reason_name(FinishReason reason) {
-  return reason == FinishReason::kLength ? "length" : reason == FinishReason::kAbort ? "abort" : "stop";
+  return reason == FinishReason::kLength      ? "length"
+         : reason == FinishReason::kAbort     ? "abort"
+         : reason == FinishReason::kToolLimit ? "tool_limit"
+                                              : "stop";
 }
 
 struct Completion {
@@ -50,6 +57,10 @@ struct Completion {
   std::string text;              // decoded, cut before a stop string (empty where no tokenizer was at hand)
   FinishReason finish_reason = FinishReason::kStop;
   uint64_t policy_version = 0;   // the weights that produced every token of it
+  // With tools: 1 where the model sampled the token, 0 where a tool message was appended (those have
+  // log-probability 0 and no gradient); empty when every token was sampled.
+  std::vector<uint8_t> sampled;
+  ToolStats tools;               // zero without tools
 };
 
 }  // namespace r1::rollout
