@@ -63,6 +63,7 @@ struct Engine::Group {
   bool cancelled = false;  // under mutex_
   int64_t blocks = 0;      // what admission reserves
   int64_t unfinished = 0;  // samples not yet handed to on_completion
+  std::vector<std::string> call_stops;  // with tools: texts that end a turn at a call (kept in the text)
 };
 
 struct Engine::Sequence {
@@ -76,6 +77,12 @@ struct Engine::Sequence {
   int64_t length = 0;          // tokens in the cache
   int64_t pending = 0;         // the token sampled last, to be fed next
   bool done = false;
+  // Tools: the trajectory's session; where the current turn's text starts; a turn that just ended
+  // (and whether at a call stop); waiting for the session's outcome.
+  uint64_t id = 0;
+  std::unique_ptr<rollout::ToolSession> session;
+  size_t turn_from = 0;
+  bool turn_ended = false, call_stop = false, waiting = false;
 };
 
 struct Engine::WeightUpdate {
@@ -87,6 +94,7 @@ struct Engine::WeightUpdate {
 
 Engine::Engine(std::shared_ptr<const model::Transformer> model, EngineOptions options, uint64_t version)
     : options_(options), model_(std::move(model)), version_(version) {
+  inbox_->engine = this;
   if (!model_) throw Error("engine: no model");
   if (options_.block_size < 1) throw Error("engine: block_size must be >= 1");
   if (options_.max_running < 1) throw Error("engine: max_running must be >= 1");
@@ -100,7 +108,11 @@ Engine::Engine(std::shared_ptr<const model::Transformer> model, EngineOptions op
   for (int64_t b = usable; b >= 1; --b) free_blocks_.push_back(b);
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+  std::lock_guard<std::mutex> hold(inbox_->mutex);
+  inbox_->engine = nullptr;
+}
 
 Engine::BlockPlan Engine::block_plan(const GroupRequest& q) const {
   const int64_t bs = options_.block_size, P = static_cast<int64_t>(q.prompt.size());
@@ -115,6 +127,12 @@ Engine::GroupId Engine::submit(GroupRequest request, OnCompletion on_completion,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     check_request(request, model_->config(), options_.tokenizer);
+  }
+  if (request.tools.enabled()) {
+    if (!options_.tools) throw Error("this engine runs no tools (the request asks for them)");
+    if (!options_.tokenizer) throw Error("tools need a tokenizer");
+    options_.tools->check(request.tools);
+    group->call_stops = options_.tools->call_stops(request.tools);
   }
   const BlockPlan plan = block_plan(request);
   group->blocks = plan.shared + request.params.n * plan.own;
@@ -131,6 +149,7 @@ Engine::GroupId Engine::submit(GroupRequest request, OnCompletion on_completion,
   group->id = next_group_++;
   groups_[group->id] = group;
   queue_.push_back(group);
+  ++events_;
   wake_.notify_all();
   return group->id;
 }
@@ -140,6 +159,7 @@ void Engine::cancel(GroupId id) {
   auto it = groups_.find(id);
   if (it == groups_.end()) return;
   it->second->cancelled = true;
+  ++events_;
   wake_.notify_all();
 }
 
@@ -156,6 +176,7 @@ void Engine::update_weights(std::shared_ptr<const model::Transformer> model, uin
   updated_.wait(lock, [&] { return !update_ || stopping_; });  // one update at a time
   if (stopping_) throw Error("update_weights: the engine is stopping");
   update_ = update;
+  ++events_;
   wake_.notify_all();
   updated_.wait(lock, [&] { return update->done || stopping_; });
   if (!update->done) throw Error("update_weights: the engine stopped before the new weights went into service");
@@ -175,8 +196,11 @@ void Engine::release_block(int64_t b) {
 void Engine::finish(Sequence& seq) {
   for (int64_t b : seq.table) release_block(b);
   seq.table.clear();
+  seq.session.reset();  // a call still in flight answers a sequence that is gone: apply_tool_outcomes drops it
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (seq.waiting) --waiting_;
+    seq.waiting = false;
     blocks_used_ = static_cast<int64_t>(block_refs_.size()) - 1 - static_cast<int64_t>(free_blocks_.size());
     --running_count_;
     if (--seq.group->unfinished == 0) groups_.erase(seq.group->id);
@@ -203,6 +227,7 @@ void Engine::accept(Sequence& seq, int64_t token, float logprob) {
   seq.pending = token;
   seq.out.ids.push_back(token);
   seq.out.logprobs.push_back(logprob);
+  if (!seq.out.sampled.empty()) seq.out.sampled.push_back(1);
   std::string piece;
   // The model's vocabulary may be larger than the tokenizer's (Qwen2.5 pads 151,665 tokens to 151,936
   // rows): a sampled id the tokenizer does not have is returned with the others but adds no text, as in
@@ -226,7 +251,31 @@ void Engine::accept(Sequence& seq, int64_t token, float logprob) {
       }
     }
   }
-  if (!seq.done && static_cast<int64_t>(seq.out.ids.size()) >= p.max_new_tokens) {
+  if (!seq.done && !seq.group->call_stops.empty() && !piece.empty()) {
+    // A call stop ends the turn and stays in the text: the tools parse the call out of it.
+    const size_t from = seq.out.text.size() - piece.size();
+    for (const std::string& stop : seq.group->call_stops) {
+      size_t at = seq.out.text.find(stop, from >= stop.size() ? from - stop.size() + 1 : 0);
+      if (at != std::string::npos) {
+        const size_t end = at + stop.size();
+        piece = piece.substr(0, piece.size() - std::min(piece.size(), seq.out.text.size() - end));
+        seq.out.text.resize(end);
+        seq.turn_ended = seq.call_stop = true;
+        break;
+      }
+    }
+  }
+  if (seq.done && seq.session && seq.out.finish_reason == FinishReason::kStop) {
+    seq.done = false;  // the end of a turn: the tools say whether the trajectory goes on
+    seq.turn_ended = true;
+  }
+  const bool over_budget = static_cast<int64_t>(seq.out.ids.size()) >= p.max_new_tokens;
+  if (seq.turn_ended && over_budget) {
+    seq.turn_ended = false;  // no room for another turn: the trajectory ends at its budget
+    seq.done = true;
+    seq.out.finish_reason = FinishReason::kLength;
+  }
+  if (!seq.done && !seq.turn_ended && over_budget) {
     seq.done = true;
     seq.out.finish_reason = FinishReason::kLength;
   }
@@ -256,6 +305,11 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
     for (int64_t i = 0; i < own; ++i) seq->table.push_back(allocate_block());
     seq->length = P;
     seq->noise = splitmix(q.params.seed ^ splitmix(static_cast<uint64_t>(s)));
+    seq->id = next_sequence_++;
+    if (q.tools.enabled()) {
+      seq->session = options_.tools->open(q.tools);
+      seq->out.tools.turns = 1;
+    }
     if (options_.tokenizer) seq->stream = std::make_unique<DecodeStream>(*options_.tokenizer, /*skip_special_tokens=*/true);
     seqs.push_back(std::move(seq));
   }
@@ -292,19 +346,22 @@ void Engine::prefill(const std::shared_ptr<Group>& group) {
   for (auto& seq : seqs) running_.push_back(std::move(seq));
 }
 
-void Engine::decode() {
-  const int64_t B = static_cast<int64_t>(running_.size()), bs = options_.block_size;
-  if (B == 0) return;
+int64_t Engine::decode() {
+  std::vector<Sequence*> active;
+  for (auto& s : running_)
+    if (!s->waiting && !s->done && !s->turn_ended) active.push_back(s.get());
+  const int64_t B = static_cast<int64_t>(active.size()), bs = options_.block_size;
+  if (B == 0) return 0;
   int64_t longest = 0;
   size_t widest = 0;
-  for (const auto& s : running_) {
+  for (const Sequence* s : active) {
     longest = std::max(longest, s->length + 1);
     widest = std::max(widest, s->table.size());
   }
   std::vector<int64_t> ids(static_cast<size_t>(B)), pos(static_cast<size_t>(B)), write(static_cast<size_t>(B));
   std::vector<int64_t> tables(static_cast<size_t>(B) * widest, 0);  // block 0: scratch
   for (int64_t r = 0; r < B; ++r) {
-    const Sequence& s = *running_[static_cast<size_t>(r)];
+    const Sequence& s = *active[static_cast<size_t>(r)];
     ids[static_cast<size_t>(r)] = s.pending;
     pos[static_cast<size_t>(r)] = s.length;
     write[static_cast<size_t>(r)] = s.table[static_cast<size_t>(s.length / bs)] * bs + s.length % bs;
@@ -322,12 +379,109 @@ void Engine::decode() {
   at::Tensor table = all.narrow(0, 3 * B, B * static_cast<int64_t>(widest)).view({B, static_cast<int64_t>(widest)});
   step.read = (table.unsqueeze(2) * bs + at::arange(bs, model_->options(at::kLong))).view({B, -1}).narrow(1, 0, longest);
   at::Tensor logits = model_->logits(model_->forward_paged(step, cache_).select(1, 0));
-  std::vector<Sequence*> rows;
+  for (Sequence* s : active) s->length += 1;
+  sample(active, logits);
+  return B;
+}
+
+void Engine::end_turns() {
   for (auto& s : running_) {
-    s->length += 1;
-    rows.push_back(s.get());
+    if (!s->turn_ended || s->done) continue;
+    Sequence& seq = *s;
+    seq.turn_ended = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      seq.waiting = true;
+      ++waiting_;
+    }
+    const std::string turn = seq.out.text.substr(std::min(seq.turn_from, seq.out.text.size()));
+    const bool call_stop = seq.call_stop;
+    seq.call_stop = false;
+    // The session answers on its own thread (or at once); the outcome waits for the next step.
+    seq.session->end_turn(turn, call_stop, [inbox = inbox_, id = seq.id](rollout::TurnOutcome outcome) {
+      // A call may answer after its sequence was aborted, or after the engine is gone: the inbox
+      // outlives the engine and drops what comes too late.
+      std::lock_guard<std::mutex> hold(inbox->mutex);
+      if (!inbox->engine) return;
+      Engine& e = *inbox->engine;
+      std::lock_guard<std::mutex> lock(e.mutex_);
+      e.tool_done_.emplace_back(id, std::move(outcome));
+      ++e.events_;
+      e.wake_.notify_all();
+    });
   }
-  sample(rows, logits);
+}
+
+int64_t Engine::apply_tool_outcomes() {
+  std::vector<std::pair<uint64_t, rollout::TurnOutcome>> outcomes;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outcomes.swap(tool_done_);
+  }
+  int64_t extended = 0;
+  for (auto& [id, outcome] : outcomes) {
+    auto it = std::find_if(running_.begin(), running_.end(), [id = id](const auto& s) { return s->id == id && s->waiting; });
+    if (it == running_.end()) continue;  // aborted meanwhile
+    Sequence& seq = **it;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      seq.waiting = false;
+      --waiting_;
+    }
+    rollout::ToolStats& stats = seq.out.tools;
+    stats.calls += outcome.calls;
+    stats.errors += outcome.errors;
+    stats.tool_seconds += outcome.seconds;
+    const int64_t budget = seq.group->request.params.max_new_tokens;
+    if (!outcome.finished && outcome.append.empty()) outcome.finished = true;  // nothing to go on with
+    if (outcome.finished) {
+      seq.done = true;
+      seq.out.finish_reason = outcome.limit ? FinishReason::kToolLimit : FinishReason::kStop;
+    } else if (static_cast<int64_t>(seq.out.ids.size() + outcome.append.size()) >= budget) {
+      seq.done = true;  // the tool messages leave no room for another token
+      seq.out.finish_reason = FinishReason::kLength;
+    } else {
+      extend(seq, outcome);
+      ++extended;
+    }
+  }
+  return static_cast<int64_t>(outcomes.size()) + extended;
+}
+
+// Appends a turn's tool messages to the sequence: one forward pass over the token sampled last (not
+// yet in the cache) and the appended ids, at their positions after the cached ones, attending to the
+// whole trajectory through the block table; then the next turn's first token is sampled.
+void Engine::extend(Sequence& seq, const rollout::TurnOutcome& outcome) {
+  const int64_t bs = options_.block_size, L = seq.length, T = 1 + static_cast<int64_t>(outcome.append.size());
+  std::vector<int64_t> ids{seq.pending};
+  ids.insert(ids.end(), outcome.append.begin(), outcome.append.end());
+  std::vector<int64_t> slots(static_cast<size_t>(L + T));
+  for (int64_t t = 0; t < L + T; ++t) slots[static_cast<size_t>(t)] = seq.table[static_cast<size_t>(t / bs)] * bs + t % bs;
+  const at::Device device = model_->device();
+  at::Tensor all = at::tensor(slots, at::kLong).view({1, L + T}).to(device);
+  model::PagedStep step;
+  step.input_ids = at::tensor(ids, at::kLong).view({1, T}).to(device);
+  step.positions = at::arange(L, L + T, model_->options(at::kLong)).view({1, T});
+  step.write = all.narrow(1, L, T);
+  step.read = all;
+  at::Tensor hidden = model_->forward_paged(step, cache_);
+  seq.length = L + T;
+  // The appended tokens: context, not sampled (log-probability 0, Completion::sampled 0).
+  Completion& out = seq.out;
+  if (out.sampled.empty()) out.sampled.assign(out.ids.size(), 1);
+  out.ids.insert(out.ids.end(), outcome.append.begin(), outcome.append.end());
+  out.logprobs.insert(out.logprobs.end(), outcome.append.size(), 0.0f);
+  out.sampled.insert(out.sampled.end(), outcome.append.size(), 0);
+  out.text += outcome.append_text;
+  out.tools.tool_tokens += static_cast<int64_t>(outcome.append.size());
+  out.tools.turns += 1;
+  seq.turn_from = out.text.size();
+  seq.stream = std::make_unique<DecodeStream>(*options_.tokenizer, /*skip_special_tokens=*/true);
+  if (seq.group->on_text && !outcome.append_text.empty() && !seq.group->on_text(seq.sample, outcome.append_text)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    seq.group->cancelled = true;
+  }
+  sample({&seq}, model_->logits(hidden.select(1, T - 1)));
 }
 
 void Engine::retire() {
@@ -374,8 +528,10 @@ bool Engine::step() {
   apply_weight_update_if_ready();
   // Cancelled groups: queued ones end before they start, running ones now.
   std::vector<std::shared_ptr<Group>> dropped, admitted;
+  uint64_t events = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    events = events_;
     for (auto it = queue_.begin(); it != queue_.end();) {
       if ((*it)->cancelled) {
         dropped.push_back(*it);
@@ -394,22 +550,26 @@ bool Engine::step() {
   }
   for (auto& g : dropped) abort_queued(*g);
   for (auto& g : admitted) prefill(g);
-  // Samples that finished in prefill (a one-token budget, a stop at once) or were cancelled leave
-  // before the decode step.
+  const int64_t outcomes = apply_tool_outcomes();
+  // Samples that finished in prefill (a one-token budget, a stop at once), on their tools' word or
+  // were cancelled leave before the decode step.
   retire();
-  const size_t before = running_.size();
-  decode();
-  retire();
-  int64_t sampled = static_cast<int64_t>(before);  // one token per decoded sequence, one per prefilled sample
+  int64_t sampled = decode();  // one token per decoded sequence, one per prefilled sample
   for (auto& g : admitted) sampled += g->request.params.n;
+  end_turns();
+  retire();
   const double end = now_seconds();
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   if (sampled > 0) {
     tokens_generated_ += static_cast<uint64_t>(sampled);
     rate_window_.emplace_back(end, sampled);
   }
   while (!rate_window_.empty() && rate_window_.front().first < end - 5.0) rate_window_.pop_front();
-  return sampled > 0 || !dropped.empty();
+  if (sampled > 0 || !dropped.empty() || outcomes > 0) return true;
+  if (waiting_ == 0) return false;
+  // Every running sequence waits for its tools: sleep until one answers (or anything else happens).
+  wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || events_ != events || !tasks_.empty(); });
+  return true;
 }
 
 void Engine::admit_locked(std::vector<std::shared_ptr<Group>>& admitted) {
@@ -476,6 +636,7 @@ void Engine::call(const std::function<void()>& task) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (looping_) {
       queued = true;
+      ++events_;
       tasks_.push_back([&] {
         try {
           task();
@@ -501,6 +662,7 @@ void Engine::call(const std::function<void()>& task) {
 void Engine::stop() {
   std::lock_guard<std::mutex> lock(mutex_);
   stopping_ = true;
+  ++events_;
   wake_.notify_all();
   updated_.notify_all();
 }

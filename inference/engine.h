@@ -4,8 +4,13 @@
 // - Groups (a prompt and n samples) wait in a queue and join the running batch between decode steps;
 //   finished samples leave at once and give their blocks back. The n samples of a group share one
 //   prefill and the prompt's full blocks.
+// - A group with tools (rollout/tools.h) samples multi-turn trajectories: at the end of a model turn
+//   the sequence waits, its blocks kept, while its ToolSession runs the turn's calls off this thread
+//   (the others decode on); the tool messages that come back are appended to the cache in one forward
+//   pass over just them (never a prefill of the trajectory so far) and the sequence samples on.
 // - The cache is one budget of blocks allocated up front. A group is admitted only when every block
-//   it can ever need (prompt + max_new_tokens for each sample) is free, so no load makes the engine
+//   it can ever need (prompt + max_new_tokens for each sample; with tools, max_new_tokens bounds the
+//   sampled and appended tokens together) is free, so no load makes the engine
 //   run out of memory: groups wait instead. A group that could never fit is refused when submitted.
 // - Weight updates swap the whole model between steps: every sequence runs on one version from its
 //   first token to its last (those running finish on the old weights first, or are aborted).
@@ -27,6 +32,7 @@
 #include "core/error.h"
 #include "inference/generate.h"
 #include "model/transformer.h"
+#include "rollout/tools.h"
 
 namespace r1 {
 class Tokenizer;
@@ -39,6 +45,8 @@ struct EngineOptions {
   int64_t block_size = 16;          // tokens per cache block
   int64_t max_running = 256;        // sequences decoded together at most
   const Tokenizer* tokenizer = nullptr;  // for stop strings and text
+  // Runs the tool calls of groups that ask for tools (tools/tool_host.h); null: such groups are refused.
+  std::shared_ptr<rollout::ToolProvider> tools;
 };
 
 // A group that needs more KV cache than the whole budget: it could never run on this engine (a worker
@@ -89,8 +97,9 @@ class Engine {
   // config; throws r1::Error otherwise.
   void update_weights(std::shared_ptr<const model::Transformer> model, uint64_t version, bool abort_in_flight);
 
-  // One round: admit what fits, prefill it, one decode step for every running sequence. Returns false
-  // when there was nothing to do.
+  // One round: admit what fits, prefill it, append the tool messages that came back, one decode step
+  // for every running sequence not waiting for its tools. Returns false when there was nothing to do;
+  // when every running sequence waits for its tools, waits (briefly) for one of them and returns true.
   bool step();
   // step() until stop(); sleeps while idle.
   void run();
@@ -114,12 +123,16 @@ class Engine {
 
   void admit_locked(std::vector<std::shared_ptr<Group>>& admitted);
   void prefill(const std::shared_ptr<Group>& group);
-  void decode();
+  int64_t decode();  // returns the sequences decoded
   // Draws the next token of each of `rows` from logits [rows, vocab] in one batch on the model's
   // device (inference/sampling.h), then accept()s each.
   void sample(const std::vector<Sequence*>& rows, const at::Tensor& logits);
   void accept(Sequence& seq, int64_t token, float logprob);  // stops, text, budget; on the host
   void finish(Sequence& seq);
+  // Tools: hands the turns that just ended to their sessions; appends (or ends on) what came back.
+  void end_turns();
+  int64_t apply_tool_outcomes();  // returns the outcomes applied and extensions sampled
+  void extend(Sequence& seq, const rollout::TurnOutcome& outcome);
   void apply_weight_update_if_ready();
   struct BlockPlan {
     int64_t shared, own;  // blocks of the prompt shared by a group's samples; blocks each sample owns
@@ -147,6 +160,15 @@ class Engine {
   bool stopping_ = false, looping_ = false;
   std::deque<std::function<void()>> tasks_;  // call()'s, for the run() loop
   int64_t running_count_ = 0, blocks_used_ = 0;
+  // Tools: sequences waiting for their session, and the outcomes that came back (by sequence id).
+  int64_t waiting_ = 0;
+  uint64_t next_sequence_ = 1, events_ = 0;  // events_: anything that may give a waiting step work
+  std::vector<std::pair<uint64_t, rollout::TurnOutcome>> tool_done_;
+  struct ToolInbox {  // where sessions' answers go; cleared when the engine goes
+    std::mutex mutex;
+    Engine* engine = nullptr;
+  };
+  std::shared_ptr<ToolInbox> inbox_ = std::make_shared<ToolInbox>();
 
   std::deque<std::pair<double, int64_t>> rate_window_;  // (seconds, tokens) per step, last few seconds
   uint64_t tokens_generated_ = 0;

@@ -28,6 +28,12 @@ std::string completions_problem(const Group& g, const Attempt& a, bool* aborted)
     if (c.index() < 0 || c.index() >= g.n || seen[c.index()])
       return "completion index " + std::to_string(c.index()) + " is out of range or repeated";
     seen[c.index()] = true;
+    if (c.logprobs_size() != c.ids_size())
+      return "completion " + std::to_string(c.index()) + " has " + std::to_string(c.ids_size()) + " ids and " +
+             std::to_string(c.logprobs_size()) + " log-probabilities";
+    if (!c.sampled().empty() && static_cast<int>(c.sampled().size()) != c.ids_size())
+      return "completion " + std::to_string(c.index()) + " marks " + std::to_string(c.sampled().size()) +
+             " ids as sampled or appended, of " + std::to_string(c.ids_size());
     if (c.policy_version() != a.completions.front().policy_version())
       return "its completions mix policy versions " + std::to_string(a.completions.front().policy_version()) +
              " and " + std::to_string(c.policy_version());

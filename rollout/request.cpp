@@ -100,6 +100,8 @@ GroupRequest prepare_request(const v1::GenerateRequest& req, const ModelLimits& 
   if (total > limits.context)
     throw InvalidRequest("prompt: " + std::to_string(r.prompt.size()) + " tokens + params.max_new_tokens " +
                 std::to_string(params.max_new_tokens) + " exceed the model's context of " + std::to_string(limits.context));
+  if (req.tools_config().size() > (1u << 20)) throw InvalidRequest("tools_config: longer than 1 MiB");
+  r.tools.config = req.tools_config();  // the worker's tool provider checks it (Engine::submit)
   return r;
 }
 

@@ -8,6 +8,7 @@ v1::FinishReason to_proto(FinishReason reason) {
     case FinishReason::kStop: return v1::FINISH_REASON_STOP;
     case FinishReason::kLength: return v1::FINISH_REASON_LENGTH;
     case FinishReason::kAbort: return v1::FINISH_REASON_ABORT;
+    case FinishReason::kToolLimit: return v1::FINISH_REASON_TOOL_LIMIT;
   }
   return v1::FINISH_REASON_UNSPECIFIED;
 }
@@ -15,6 +16,7 @@ v1::FinishReason to_proto(FinishReason reason) {
 FinishReason from_proto(v1::FinishReason reason) {
   if (reason == v1::FINISH_REASON_LENGTH) return FinishReason::kLength;
   if (reason == v1::FINISH_REASON_ABORT) return FinishReason::kAbort;
+  if (reason == v1::FINISH_REASON_TOOL_LIMIT) return FinishReason::kToolLimit;
   return FinishReason::kStop;
 }
 
@@ -34,6 +36,7 @@ v1::GenerateRequest to_proto(const GroupRequest& request) {
   w->set_seed(p.seed);
   for (int64_t id : p.stop_token_ids) w->add_stop_token_ids(static_cast<int32_t>(id));
   for (const auto& s : p.stop_strings) w->add_stop(s);
+  out.set_tools_config(request.tools.config);
   return out;
 }
 
@@ -47,6 +50,15 @@ v1::Completion to_proto(const Completion& c, const std::string& request_id, int6
   out.set_finish_reason(to_proto(c.finish_reason));
   out.set_policy_version(c.policy_version);
   out.set_prompt_tokens(static_cast<int32_t>(prompt_tokens));
+  if (!c.sampled.empty()) out.set_sampled(std::string(c.sampled.begin(), c.sampled.end()));
+  if (c.tools != ToolStats{}) {
+    v1::ToolStats* t = out.mutable_tools();
+    t->set_turns(static_cast<int32_t>(c.tools.turns));
+    t->set_calls(static_cast<int32_t>(c.tools.calls));
+    t->set_errors(static_cast<int32_t>(c.tools.errors));
+    t->set_tool_tokens(static_cast<int32_t>(c.tools.tool_tokens));
+    t->set_tool_seconds(c.tools.tool_seconds);
+  }
   return out;
 }
 
@@ -58,6 +70,14 @@ Completion from_proto(const v1::Completion& c) {
   out.text = c.text();
   out.finish_reason = from_proto(c.finish_reason());
   out.policy_version = c.policy_version();
+  out.sampled.assign(c.sampled().begin(), c.sampled().end());
+  if (c.has_tools()) {
+    out.tools.turns = c.tools().turns();
+    out.tools.calls = c.tools().calls();
+    out.tools.errors = c.tools().errors();
+    out.tools.tool_tokens = c.tools().tool_tokens();
+    out.tools.tool_seconds = c.tools().tool_seconds();
+  }
   return out;
 }
 
