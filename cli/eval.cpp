@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <unistd.h>
 
@@ -39,7 +40,8 @@ namespace {
 const char* kDefaultRewards = R"([{"kind": "math", "name": "accuracy"}, {"kind": "format", "name": "format"}])";
 
 struct EvalCommandOptions {
-  std::string model, adapter, data, rewards, out, samples_out;
+  std::string model, adapter, data, rewards, out, samples_out, tools;
+  bool tools_only = false;
   std::string prompt_template = "r1-zero";
   std::string target_language = "en";
   std::string accuracy = "accuracy", format = "format";
@@ -159,6 +161,7 @@ void run_eval(const EvalCommandOptions& o) {
   setup.rollout = rollout_config(o);
   setup.r1_binary = fs::read_symlink("/proc/self/exe").string();
   setup.scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(global_options().threads));
+  if (!o.tools.empty()) setup.tools = run::read_stage_tools(read_json_file(o.tools), o.tools, o.prompt_template);
   run::EvalOptions options;
   options.samples_per_problem = o.k;
   options.limit = o.limit;
@@ -203,6 +206,16 @@ void run_eval(const EvalCommandOptions& o) {
       },
       &seconds);
   if (progress) progress->finish();
+  // With tools, the same problems and sampling without them, so the table says what the tools add.
+  std::optional<run::EvalReport> without;
+  if (!setup.tools.is_null() && !o.tools_only) {
+    run::ModelEvalSetup plain = setup;
+    plain.tools = nlohmann::json();
+    log::info() << "eval: the same problems without tools";
+    double plain_seconds = 0;
+    without = run::evaluate_model(model, data, plain, options, nullptr, &plain_seconds);
+    seconds += plain_seconds;
+  }
   if (samples_out.is_open()) {
     samples_out.flush();
     if (!samples_out) throw Error("--samples-out " + o.samples_out + ": write failed (disk full?)");
@@ -226,11 +239,20 @@ void run_eval(const EvalCommandOptions& o) {
   const nlohmann::json measured = report.to_json();
   out["overall"] = measured["overall"];
   out["by_source"] = measured["by_source"];
+  if (!setup.tools.is_null()) out["tools"] = setup.tools;
+  if (without) out["without_tools"] = without->to_json()["overall"];
   if (!o.out.empty()) write_file_atomic(o.out, out.dump(2) + "\n");
   if (o.json) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::printf("%s", run::eval_report_table(report).c_str());
+    if (!setup.tools.is_null())
+      std::printf("with tools: %.2f calls per trajectory, %.1f%% of calls answered with an error\n",
+                  report.overall.tool_call_rate, 100.0 * report.overall.tool_error_rate);
+    if (without)
+      std::printf("without tools: accuracy %.3f (with: %.3f; %+.1f points), format rate %.3f\n", without->overall.accuracy,
+                  report.overall.accuracy, 100.0 * (report.overall.accuracy - without->overall.accuracy),
+                  without->overall.format_rate);
     std::printf("(%lld problems x %lld samples of %s, temperature %g, top-p %g, max %lld new tokens; %.0f s%s%s)\n",
                 static_cast<long long>(report.overall.problems), static_cast<long long>(o.k), o.data.c_str(), o.temperature,
                 o.top_p, static_cast<long long>(o.max_new_tokens), seconds, o.out.empty() ? "" : "; ", o.out.c_str());
@@ -283,6 +305,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--on-bad-line", o->on_bad_line, "A malformed row or a prompt too long for the model: stop, or skip and count it")
       ->check(CLI::IsMember({"stop", "skip"}))
       ->capture_default_str();
+  cmd->add_option("--tools", o->tools,
+                  "A JSON file holding a \"tools\" object (docs/tools.md): the model answers in multi-turn trajectories "
+                  "that call them; the same problems are then evaluated without tools too")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--tools-only", o->tools_only, "With --tools: skip the evaluation without tools");
   cmd->add_option("--out", o->out, "Write the results as JSON (docs/recipes.md lists the keys)");
   cmd->add_option("--samples-out", o->samples_out, "Write every sample as JSON lines: completion, stated answer, scores, vote");
   cmd->add_flag("--json", o->json, "Print the JSON on stdout instead of the table");

@@ -62,7 +62,9 @@ nlohmann::json EvalResult::to_json() const {
           {"samples_per_problem", samples_per_problem},
           {"pass_at_k", pass},
           {"maj_at_k", maj_at_k},
-          {"truncation_rate", truncation_rate}};
+          {"truncation_rate", truncation_rate},
+          {"tool_call_rate", tool_call_rate},
+          {"tool_error_rate", tool_error_rate}};
 }
 
 EvalResult EvalResult::from_json(const nlohmann::json& j, const std::string& where) {
@@ -83,6 +85,8 @@ EvalResult EvalResult::from_json(const nlohmann::json& j, const std::string& whe
   r.problems = static_cast<int64_t>(number("problems", static_cast<double>(r.samples)));
   r.maj_at_k = number("maj_at_k", r.accuracy);
   r.truncation_rate = number("truncation_rate", 0.0);
+  r.tool_call_rate = number("tool_call_rate", 0.0);
+  r.tool_error_rate = number("tool_error_rate", 0.0);
   if (j.contains("pass_at_k")) {
     const nlohmann::json& p = j.at("pass_at_k");
     if (!p.is_object()) throw Error(where + ": \"pass_at_k\" is not an object");
@@ -106,7 +110,7 @@ EvalResult summarize(const std::vector<const ProblemOutcome*>& problems) {
   const int64_t n = static_cast<int64_t>(problems.front()->samples.size());
   if (n < 1) throw Error("eval: a problem has no samples");
   const std::vector<int64_t> ks = pass_k_values(n);
-  double tokens = 0, accuracy = 0, formatted = 0, truncated = 0, maj = 0;
+  double tokens = 0, accuracy = 0, formatted = 0, truncated = 0, maj = 0, calls = 0, errors = 0;
   size_t target_words = 0, words = 0;
   for (const ProblemOutcome* p : problems) {
     if (static_cast<int64_t>(p->samples.size()) != n)
@@ -119,6 +123,8 @@ EvalResult summarize(const std::vector<const ProblemOutcome*>& problems) {
       formatted += s.formatted ? 1 : 0;
       truncated += s.truncated ? 1 : 0;
       tokens += static_cast<double>(s.tokens);
+      calls += static_cast<double>(s.tool_calls);
+      errors += static_cast<double>(s.tool_errors);
       target_words += s.target_words;
       words += s.words;
     }
@@ -136,6 +142,8 @@ EvalResult summarize(const std::vector<const ProblemOutcome*>& problems) {
   r.format_rate = formatted / samples;
   r.truncation_rate = truncated / samples;
   r.mean_response_tokens = tokens / samples;
+  r.tool_call_rate = calls / samples;
+  r.tool_error_rate = calls > 0 ? errors / calls : 0.0;
   r.maj_at_k = maj / count;
   r.language_consistency = words > 0 ? static_cast<double>(target_words) / static_cast<double>(words) : 0.0;
   return r;

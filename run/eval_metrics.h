@@ -44,6 +44,7 @@ struct SampleOutcome {
   bool formatted = false;         // the format component is 1
   bool truncated = false;         // stopped by max_new_tokens
   int64_t tokens = 0;             // completion tokens
+  int64_t tool_calls = 0, tool_errors = 0;  // with tools (rollout/tools.h)
   size_t target_words = 0, words = 0;  // of its chain of thought
   std::optional<std::string> answer;   // the final answer it states (the vote's ballot)
   bool correct() const { return accuracy >= 1.0; }
@@ -68,6 +69,9 @@ struct EvalResult {
   std::map<int64_t, double> pass_at_k;  // k -> pass@k, k from pass_k_values(K)
   double maj_at_k = 0;                  // cons@K
   double truncation_rate = 0;
+  // Tool calls per trajectory, and the share of calls answered with an error (0 without tools;
+  // an older summary.json without them reads as 0).
+  double tool_call_rate = 0, tool_error_rate = 0;
 
   nlohmann::json to_json() const;
   // What to_json wrote; r1::Error naming `where` and the key when a field is missing or mistyped.

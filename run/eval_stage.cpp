@@ -35,11 +35,13 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
     e.name = m.require_string("name");
     e.model = m.require_string("model");
     e.optional = m.get("optional", false);
+    e.tools = m.get("tools", e.tools);
     m.finish();
     if (!names.insert(e.name).second) throw ConfigError(m.path() + ".name: '" + e.name + "' is listed twice");
     c.models.push_back(e);
   }
   c.prompt_template = r.get("template", c.prompt_template);
+  if (const nlohmann::json* t = r.raw("tools")) c.tools = read_stage_tools(*t, r.key_path("tools"), c.prompt_template);
   c.target_language = r.get("target_language", c.target_language);
   c.skip_bad_lines = r.get_choice("on_bad_line", "stop", {"stop", "skip"}) == "skip";
   c.eval.limit = r.get("limit", c.eval.limit);
@@ -69,13 +71,30 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
   return c;
 }
 
+namespace {
+
+std::string fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
 std::string eval_table(const std::vector<EvalRow>& rows) {
   int64_t k = 1;
-  for (const EvalRow& r : rows) k = std::max(k, r.result.samples_per_problem);
+  bool tools = false;
+  for (const EvalRow& r : rows) {
+    k = std::max(k, r.result.samples_per_problem);
+    tools = tools || r.tools;
+  }
   const std::string ks = std::to_string(k);
   std::string out = "| model | accuracy | format rate | language consistency | response tokens |";
-  out += k > 1 ? " pass@" + ks + " | maj@" + ks + " |\n" : "\n";
-  out += k > 1 ? "| --- | --- | --- | --- | --- | --- | --- |\n" : "| --- | --- | --- | --- | --- |\n";
+  out += k > 1 ? " pass@" + ks + " | maj@" + ks + " |" : "";
+  out += tools ? " tool calls | tool errors |\n" : "\n";
+  out += "| --- | --- | --- | --- | --- |";
+  out += k > 1 ? " --- | --- |" : "";
+  out += tools ? " --- | --- |\n" : "\n";
   char numbers[160];
   for (const EvalRow& r : rows) {  // the name as it is, however long
     std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |", r.result.accuracy, r.result.format_rate,
@@ -85,6 +104,11 @@ std::string eval_table(const std::vector<EvalRow>& rows) {
       auto it = r.result.pass_at_k.find(r.result.samples_per_problem);
       std::snprintf(numbers, sizeof numbers, " %.3f | %.3f |", it != r.result.pass_at_k.end() ? it->second : 0.0,
                     r.result.maj_at_k);
+      out += numbers;
+    }
+    if (tools) {
+      std::snprintf(numbers, sizeof numbers, " %s | %s |", r.tools ? fixed(r.result.tool_call_rate, 2).c_str() : "off",
+                    r.tools ? fixed(r.result.tool_error_rate, 3).c_str() : "off");
       out += numbers;
     }
     out += "\n";
@@ -115,8 +139,10 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   const EvalOptions options = eval_options(c.eval, c.eval.max_new_tokens, c.target_language, c.seed);
   std::vector<EvalRow> rows;
   nlohmann::json out = {{"data", c.eval.data}, {"k", c.eval.k}, {"rows", nlohmann::json::array()}};
+  nlohmann::json summary = nlohmann::json::object();
   for (const auto& e : present) {
-    EvalRow row{e.name, e.model, {}, 0};
+    EvalRow row{e.name, e.model, {}, 0, e.tools && !c.tools.is_null()};
+    setup.tools = row.tools ? c.tools : nlohmann::json();
     std::unique_ptr<telemetry::StepProgress> progress;  // sized once the model's prompts are known
     const EvalReport report = evaluate_model(
         e.model, data, setup, options,
@@ -136,11 +162,15 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
     j["name"] = e.name;
     j["model"] = e.model;
     j["seconds"] = row.seconds;
+    j["tools"] = row.tools;
+    summary[e.name] = row.result.to_json();
+    summary[e.name]["tools"] = row.tools;
     j["by_source"] = report.to_json()["by_source"];
     out["rows"].push_back(j);
     rows.push_back(std::move(row));
     // Written after every model, so an interrupted stage keeps what it measured.
     write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");
+    write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
   }
   const std::string table = eval_table(rows);
   write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");

@@ -13,7 +13,12 @@
 // An entry marked optional whose model folder is missing is left out of the table with a note (a
 // model another recipe makes); a missing required one is an error before anything runs.
 //
-// Run folder: eval.json {"data", "k", "rows": [{"name", "model", "seconds", "by_source", and
+// With a "tools" object the models answer in multi-turn trajectories that call those tools (an entry
+// with "tools": false answers without them: the same model or a model trained without tools, measured
+// on the same set); the table then has a tool-calls column (calls per trajectory).
+//
+// Run folder: summary.json {"<name>": EvalResult's keys, ...} (one object per model, by its name);
+// eval.json {"data", "k", "rows": [{"name", "model", "seconds", "tools", "by_source", and
 // EvalResult's keys (eval_metrics.h): "accuracy", "format_rate", "language_consistency",
 // "mean_response_tokens", "samples", "problems", "samples_per_problem", "pass_at_k", "maj_at_k",
 // "truncation_rate"}]} and table.md (the same as a Markdown table, also printed; pass@k and maj@k
@@ -40,6 +45,7 @@ struct EvalStageConfig {
   struct Entry {
     std::string name, model;
     bool optional = false;
+    bool tools = true;  // with the stage's tools (when it has them); false: without
   };
   std::vector<Entry> models;
   EvalConfig eval;                     // data, limit, max_new_tokens, temperature, top_p, k, component names
@@ -47,6 +53,7 @@ struct EvalStageConfig {
   std::string target_language = "en";
   bool skip_bad_lines = false;
   nlohmann::json rewards;
+  nlohmann::json tools;                // the stage's "tools" object, checked (docs/tools.md); null: none
   RolloutConfig rollout;
   uint64_t seed = 1;
 
@@ -57,6 +64,7 @@ struct EvalRow {
   std::string name, model;
   EvalResult result;
   double seconds = 0;
+  bool tools = false;  // answered with the stage's tools
 };
 
 // Evaluates every model present; writes eval.json and table.md into run_dir and prints the table.

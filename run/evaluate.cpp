@@ -74,6 +74,8 @@ EvalReport evaluate_samples(Sampler& sampler, const PromptDataset& data, const E
       o.formatted = fmt != s.score.components.end() && fmt->second >= 1.0;
       o.truncated = s.truncated;
       o.tokens = static_cast<int64_t>(s.ids.size());
+      o.tool_calls = s.tools.calls;
+      o.tool_errors = s.tools.errors;
       // The <think> block r1's templates ask for; a byte-level model can cut a character in half,
       // and such a chain of thought counts no words.
       try {
@@ -107,6 +109,7 @@ EvalReport evaluate_model(const std::string& model_dir, const PromptDataset& dat
   rollout::RolloutClient client(setup.rollout.client_options(setup.r1_binary, model_dir, options.samples_per_problem, 0));
   Sampler sampler(client, tokenizer, setup.prompt_template, setup.scorer, options.target_language,
                   checkpoint::read_eos_token_ids(model_dir));
+  if (!setup.tools.is_null()) sampler.set_tools(setup.tools.dump(), tool_shaping(setup.tools), tool_schemas(setup.tools));
   return evaluate_samples(sampler, fitting, options, on_problem, seconds);
 }
 

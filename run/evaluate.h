@@ -58,6 +58,7 @@ struct ModelEvalSetup {
   RolloutConfig rollout;                    // its workers (started for this model, stopped after)
   std::string r1_binary;                    // what starts local workers
   std::shared_ptr<const rewards::BatchScorer> scorer;
+  nlohmann::json tools;                     // a checked "tools" object (read_stage_tools): trajectories call them; null: none
 };
 
 // evaluate_samples on `model_dir` (Hugging Face layout), with rollout workers started for it. The

@@ -142,6 +142,7 @@ void read_eval(ConfigReader& r, EvalConfig& eval) {
   if (eval.k < 1) throw ConfigError(e.key_path("k") + ": must be >= 1 (samples per problem)");
   eval.accuracy = e.get("accuracy_component", eval.accuracy);
   eval.format = e.get("format_component", eval.format);
+  eval.tools = e.get("tools", eval.tools);
   e.finish();
 }
 
@@ -198,6 +199,7 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   c.activation_checkpointing = r.get("activation_checkpointing", c.activation_checkpointing);
   c.lora = StageLora::read(r);
   read_rewards(r, c);
+  if (const nlohmann::json* t = r.raw("tools")) c.tools = read_stage_tools(*t, r.key_path("tools"), c.prompt_template);
   c.reward_threads = r.get("reward_threads", c.reward_threads);
   {
     ConfigReader w = r.child("rollout");

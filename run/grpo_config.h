@@ -69,6 +69,7 @@ struct EvalConfig {
   int64_t k = 1;                       // samples per problem (pass@k, maj@k: run/eval_metrics.h)
   std::string accuracy = "accuracy";   // the reward component that says "correct" (1) or not
   std::string format = "format";       // the one that says "well-formed"
+  bool tools = true;                   // a stage with tools evaluates with them (false: without)
 };
 
 struct GrpoConfig {
@@ -100,6 +101,9 @@ struct GrpoConfig {
   bool activation_checkpointing = false;  // recompute each layer in the backward pass (less memory)
   StageLora lora;                      // train a LoRA adapter over the frozen model (run/lora_stage.h)
   nlohmann::json rewards;              // a RewardSet config in the current spelling ([{"kind": ...}, ...])
+  // Multi-turn trajectories with tool calls: the "tools" object (tools/tool_config.h, docs/tools.md),
+  // the stage's template filled in as its "template"; null: no tools.
+  nlohmann::json tools;
   int reward_threads = 0;
 
   RolloutConfig rollout;

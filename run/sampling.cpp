@@ -100,7 +100,44 @@ std::string PromptRenderer::text(const PromptRow& r) const {
     messages.push_back({"user", r.prompt, std::nullopt});
   else
     messages = parse_messages(r.messages, "line " + std::to_string(r.line));
-  return template_.render(messages);
+  return template_.render(messages, options_);
+}
+
+void PromptRenderer::set_tools(const nlohmann::json& schemas) {
+  // Named templates render no tool list (they would refuse one); a Jinja template lists them as the
+  // model's own template does.
+  if (schemas.is_array() && !schemas.empty() && template_.is_jinja()) options_.tools = jinja::Value::from_json(schemas);
+}
+
+void ToolShaping::apply(rewards::Score& score, const rollout::ToolStats& tools) const {
+  if (failed_call_penalty == 0 && call_cap == 0) return;
+  double penalty = failed_call_penalty * static_cast<double>(tools.errors);
+  if (call_cap > 0 && tools.calls > call_cap) penalty += std::max(0.0, score.value - penalty);
+  score.value -= penalty;
+  score.components["tool_penalty"] = -penalty;
+}
+
+nlohmann::json read_stage_tools(const nlohmann::json& tools, const std::string& where, const std::string& prompt_template) {
+  if (!tools.is_object()) throw ConfigError(where + ": expected an object (docs/tools.md)");
+  nlohmann::json out = tools;
+  if (!out.contains("template")) out["template"] = prompt_template.empty() ? "auto" : prompt_template;
+  return out;
+}
+
+ToolShaping tool_shaping(const nlohmann::json& tools) {
+  ToolShaping s;
+  s.failed_call_penalty = tools.value("failed_call_penalty", 0.0);
+  s.call_cap = tools.value("call_cap", int64_t{0});
+  return s;
+}
+
+nlohmann::json tool_schemas(const nlohmann::json&) { return nlohmann::json::array(); }
+
+void Sampler::set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas) {
+  tools_config_ = std::move(config);
+  shaping_ = shaping;
+  renderer_.set_tools(schemas);
+  prompts_.clear();
 }
 
 const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {
@@ -137,6 +174,7 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
     req.params = params;
     req.params.seed = params.seed + k;
     req.params.stop_token_ids = stop_ids_;
+    req.tools.config = tools_config_;
   }
   client_.generate(requests, [&](rollout::GroupResult&& g) {
     const size_t row = rows[g.index];
@@ -155,6 +193,9 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
       s.logprobs = std::move(c.logprobs);
       s.text = std::move(c.text);
       s.truncated = c.finish_reason == rollout::FinishReason::kLength;
+      s.tool_limit = c.finish_reason == rollout::FinishReason::kToolLimit;
+      s.sampled = std::move(c.sampled);
+      s.tools = c.tools;
       s.version = c.policy_version;
       rewards::Sample& x = samples[i];
       x.prompt = r.prompt.empty() ? cached.first : r.prompt;
@@ -167,7 +208,10 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<rewards::Score> scores = scorer_->score(samples);
     if (score_seconds) *score_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t i = 0; i < group.size(); ++i) group[i].score = std::move(scores[i]);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i].score = std::move(scores[i]);
+      if (!tools_config_.empty()) shaping_.apply(group[i].score, group[i].tools);
+    }
     on_group(g.index, std::move(group));
   });
 }

@@ -69,13 +69,33 @@ class PromptRenderer {
  public:
   PromptRenderer(const Tokenizer& tokenizer, const std::string& prompt_template);
   std::string text(const PromptRow& row) const;  // throws ConfigError for messages it cannot render
+  // Tool schemas every prompt lists (ChatOptions::tools), for templates that take them (Jinja).
+  void set_tools(const nlohmann::json& schemas);
   size_t length(const PromptRow& row) const { return tokenizer_.encode(text(row)).size(); }
   const ChatTemplate& chat_template() const { return template_; }
 
  private:
   const Tokenizer& tokenizer_;
   ChatTemplate template_;
+  ChatOptions options_;
 };
+
+// Reward shaping from a trajectory's tool use ("tools" object: failed_call_penalty, call_cap): each
+// call answered with an error costs `failed_call_penalty`; a trajectory making more than `call_cap`
+// calls (0: no cap) scores at most 0. Logged as the "tool_penalty" component.
+struct ToolShaping {
+  double failed_call_penalty = 0;
+  int64_t call_cap = 0;
+  // The shaped reward of a trajectory scored `value` (adds the component to `score`).
+  void apply(rewards::Score& score, const rollout::ToolStats& tools) const;
+};
+
+// A stage's "tools" object, checked (tools/tool_config.h; errors name `where`'s keys), with the
+// stage's chat template as its "template" unless it names one: what travels with each group.
+nlohmann::json read_stage_tools(const nlohmann::json& tools, const std::string& where, const std::string& prompt_template);
+// The reward shaping and the tools' function schemas of a checked "tools" object.
+ToolShaping tool_shaping(const nlohmann::json& tools);
+nlohmann::json tool_schemas(const nlohmann::json& tools);
 
 struct ScoredSample {
   size_t row = 0;                   // in the dataset
@@ -86,6 +106,12 @@ struct ScoredSample {
   std::vector<float> logprobs;      // as the worker sampled them
   std::string text;
   bool truncated = false;           // hit max_new_tokens
+  // With tools (rollout/tools.h): 1 where the model sampled the token, 0 where a tool message was
+  // appended (context: no loss, no importance weight); empty when every token was sampled. The
+  // trajectory's tool counts, and whether it ended at a bound on calls, turns or time.
+  std::vector<uint8_t> sampled;
+  rollout::ToolStats tools;
+  bool tool_limit = false;
   uint64_t version = 0;             // policy version that produced it
   rewards::Score score;
   double advantage = 0;
@@ -98,6 +124,13 @@ class Sampler {
           const std::vector<int64_t>& model_eos_ids);  // checkpoint/config.h: read_eos_token_ids(model dir)
 
   const rewards::BatchScorer& scorer() const { return *scorer_; }
+
+  // Multi-turn trajectories with tools: `config` (the stage's "tools" object as JSON text, the chat
+  // template filled in; "" turns tools off) travels with every group, and `shaping` adjusts each
+  // trajectory's reward by what it did with them. Prompts list `schemas` (the tools' function
+  // schemas) through a Jinja chat template; named templates (r1-zero, chatml, ...) list none.
+  void set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas);
+  bool uses_tools() const { return !tools_config_.empty(); }
 
   // Token ids of a dataset row's rendered prompt (cached per row).
   const std::vector<int64_t>& prompt_ids(const PromptDataset& data, size_t row);
@@ -116,6 +149,8 @@ class Sampler {
   std::shared_ptr<const rewards::BatchScorer> scorer_;
   std::string target_language_;
   std::vector<int64_t> stop_ids_;
+  std::string tools_config_;
+  ToolShaping shaping_;
   std::map<size_t, std::pair<std::string, std::vector<int64_t>>> prompts_;
 };
 

@@ -71,3 +71,41 @@ TEST_CASE("a run whose updates keep failing stops, naming why, and a step with n
   }
   CHECK_NOTHROW(NonFiniteGuard().finish());  // a resumed run with nothing left to do
 }
+
+TEST_CASE("tool tokens carry no importance weight: their rollout log-probabilities change nothing, and the batch keeps its masks across ranks", "[grpo][tools]") {
+  auto update_with = [](float tool_logprob) {
+    r1::model::Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", 50), at::kFloat);
+    m.init_random(8);
+    for (auto& p : m.parameters()) p.requires_grad_(true);
+    std::vector<std::pair<std::string, at::Tensor>> named(m.weights().begin(), m.weights().end());
+    r1::run::OptimConfig oc;
+    oc.lr = 0.01;
+    Optimizer opt(named, oc, 10);
+    const std::vector<int64_t> prompt = {1, 2, 3};
+    std::vector<r1::run::ScoredSample> group(2);
+    for (int i = 0; i < 2; ++i) {
+      group[i].prompt_ids = &prompt;
+      group[i].ids = {4, 5, 30, 31, static_cast<int64_t>(6 + i)};
+      group[i].sampled = {1, 1, 0, 0, 1};
+      // Rollout log-probabilities off the policy's, so the importance weights matter; tool tokens' are
+      // whatever the worker sent (0 by the seam's rule; here anything).
+      group[i].logprobs = {-2.f, -3.f, tool_logprob, tool_logprob, -1.f};
+      group[i].advantage = i == 0 ? 1.0 : -1.0;
+    }
+    r1::run::GrpoConfig c;
+    c.max_new_tokens = 8;
+    c.loss.aggregation = r1::run::LossAggregation::kTokenMean;
+    TrainBatch batch = TrainBatch::from_groups({group}, false);
+    TrainBatch round = TrainBatch::decode(batch.encode());
+    REQUIRE(round.sequences.size() == 2);
+    CHECK(round.sequences[0].sampled == std::vector<uint8_t>{1, 1, 0, 0, 1});
+    TrainedPolicy policy{m, opt};
+    StepUpdate u = grpo_update(policy, round, UpdateOptions::of(c, 0));
+    CHECK_FALSE(u.skipped);
+    std::map<std::string, at::Tensor> after;
+    for (const auto& [n, t] : m.weights()) after[n] = t.detach().clone();
+    return after;
+  };
+  const auto a = update_with(0.0f), b = update_with(-50.0f);
+  for (const auto& [n, t] : a) CHECK(at::equal(t, b.at(n)));
+}

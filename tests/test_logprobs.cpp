@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "model/transformer.h"
 #include "trainer/logprobs.h"
@@ -44,4 +45,41 @@ TEST_CASE("scoring completions in a padded micro-batch equals scoring each alone
   CompletionScores g = score_completions(m, s, {0, 2});
   (g.logprobs * g.mask).sum().backward();
   CHECK(m.weights().at("model.embed_tokens.weight").grad().abs().sum().item<double>() > 0);
+}
+
+TEST_CASE("tool tokens in a completion are context only: no log-probability, no mask, no gradient", "[logprobs][tools]") {
+  r1::model::Transformer m(r1::checkpoint::preset_config("qwen2", "tiny", 50), at::kFloat);
+  m.init_random(4);
+  for (auto& p : m.parameters()) p.requires_grad_(true);
+  // Sampled 4 5 | tool 30 31 32 | sampled 6 7.
+  TokenSequence s{{1, 2, 3}, {4, 5, 30, 31, 32, 6, 7}, {1, 1, 0, 0, 0, 1, 1}};
+  CHECK(s.sampled_tokens() == 4);
+  CompletionScores g = score_completions(m, {s}, {0});
+  for (int64_t t = 0; t < 7; ++t) {
+    const bool sampled = s.sampled[static_cast<size_t>(t)] != 0;
+    CHECK(g.mask[0][t].item<double>() == (sampled ? 1.0 : 0.0));
+    if (!sampled) CHECK(g.logprobs[0][t].item<double>() == 0.0);
+  }
+  (g.logprobs * g.mask).sum().backward();
+  std::map<std::string, at::Tensor> got;
+  for (const auto& [n, t] : m.weights()) {
+    got[n] = t.grad().clone();
+    t.mutable_grad().zero_();
+  }
+  // By hand: the whole sequence through the model, the sampled tokens' log-probabilities summed. The
+  // tool tokens shape what follows them (they are inputs) but are no one's target.
+  std::vector<int64_t> ids = s.prompt;
+  ids.insert(ids.end(), s.completion.begin(), s.completion.end());
+  at::Tensor lsm = at::log_softmax(m.logits(m.forward(at::tensor(ids, at::kLong).view({1, -1}))), -1)[0];
+  at::Tensor want = at::zeros({}, at::kFloat);
+  for (int64_t t = 0; t < 7; ++t)
+    if (s.sampled[static_cast<size_t>(t)]) {
+      want = want + lsm[2 + t][s.completion[static_cast<size_t>(t)]];
+      CHECK_THAT(g.logprobs[0][t].item<double>(), WithinAbs(lsm[2 + t][s.completion[static_cast<size_t>(t)]].item<double>(), 1e-5));
+    }
+  want.backward();
+  for (const auto& [n, t] : m.weights()) CHECK(at::allclose(got[n], t.grad(), 1e-4, 1e-5));
+  // A mask of the wrong length is refused, naming what is wrong.
+  TokenSequence bad{{1}, {2, 3}, {1}};
+  CHECK_THROWS_WITH(score_completions(m, {bad}, {0}), Catch::Contains("marks 1 of its 2"));
 }

@@ -491,6 +491,7 @@ ChatTemplate ChatTemplate::resolve(const std::string& spec, const Tokenizer* tok
 }
 
 const std::string& ChatTemplate::name() const { return impl_->name; }
+bool ChatTemplate::is_jinja() const { return impl_->kind == Kind::kJinja; }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options,
                                  std::vector<std::pair<size_t, size_t>>* generation_spans) const {

@@ -77,6 +77,7 @@ class ChatTemplate {
   ~ChatTemplate();
 
   const std::string& name() const;
+  bool is_jinja() const;  // a Jinja template (the model's own or a .jinja file), not a named or .json one
   // Throws jinja::TemplateError when a Jinja template refuses the conversation (its raise_exception:
   // e.raised()) or fails on it; ConfigError when a named template cannot render it (tools, roles).
   // `generation_spans`: the byte ranges {% generation %} blocks produced (Jinja templates only).

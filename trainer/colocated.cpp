@@ -64,6 +64,7 @@ void ColocatedEngine::generate(const std::vector<rollout::GroupRequest>& request
   eo.kv_cache_tokens = inference::kv_tokens_for_budget(*model, options_.kv_cache_mb, options_.kv_cache_fraction);
   eo.max_running = options_.max_running;
   eo.tokenizer = options_.tokenizer;
+  eo.tools = options_.tools;
   // Built for this call: its KV cache is freed when the call returns, before the trainer's update.
   inference::Engine engine(model, eo, version);
   struct Pending {

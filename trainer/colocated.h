@@ -36,6 +36,7 @@ struct ColocatedOptions {
   double kv_cache_fraction = 0;  // > 0: that share of the device's free memory when a generation starts
   int64_t max_running = 256;
   const Tokenizer* tokenizer = nullptr;  // stop strings and text
+  std::shared_ptr<rollout::ToolProvider> tools;  // runs groups' tool calls (tools/tool_host.h); null: none
 };
 
 class ColocatedEngine : public rollout::GroupGenerator {

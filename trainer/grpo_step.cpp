@@ -24,7 +24,7 @@ TrainBatch TrainBatch::from_groups(const std::vector<std::vector<run::ScoredSamp
   for (size_t g = 0; g < kept.size(); ++g)
     for (const run::ScoredSample& s : kept[g]) {
       if (s.ids.empty() || (mask_truncated && s.truncated)) continue;
-      b.sequences.push_back({*s.prompt_ids, s.ids});
+      b.sequences.push_back({*s.prompt_ids, s.ids, s.sampled});
       b.rollout_logprobs.push_back(s.logprobs);
       b.advantages.push_back(s.advantage);
       b.group.push_back(g);
@@ -62,6 +62,7 @@ std::string TrainBatch::encode() const {
   for (size_t i = 0; i < sequences.size(); ++i) {
     put(out, sequences[i].prompt);
     put(out, sequences[i].completion);
+    put(out, sequences[i].sampled);
     put(out, rollout_logprobs[i]);
   }
   put(out, advantages);
@@ -79,6 +80,8 @@ TrainBatch TrainBatch::decode(const std::string& bytes) {
     TokenSequence s;
     s.prompt = take<int64_t>(bytes, at);
     s.completion = take<int64_t>(bytes, at);
+    s.sampled = take<uint8_t>(bytes, at);
+    if (!s.sampled.empty() && s.sampled.size() != s.completion.size()) throw Error("train batch: inconsistent bytes");
     b.sequences.push_back(std::move(s));
     b.rollout_logprobs.push_back(take<float>(bytes, at));
   }
@@ -189,7 +192,7 @@ struct UpdateRun {
   bool minibatch_step(const std::vector<size_t>& members) {
     GrpoNorm norm;
     norm.sequences = static_cast<double>(members.size());
-    for (size_t i : members) norm.tokens += static_cast<double>(batch.sequences[i].completion.size());
+    for (size_t i : members) norm.tokens += static_cast<double>(batch.sequences[i].sampled_tokens());
     norm.max_length = static_cast<double>(o.max_new_tokens);
     const std::vector<size_t> mine = share_of(members, group);
     std::vector<TokenSequence> sub;

@@ -121,6 +121,15 @@ Trainee load_trainee(const run::GrpoConfig& c, const run::StartPoint& from, run:
   return t;
 }
 
+// Held-out evaluation with the stage's tools, or (eval.tools false) without them.
+run::EvalResult evaluate_stage(run::Sampler& sampler, const run::PromptDataset& heldout, const run::GrpoConfig& c, double* s) {
+  if (c.tools.is_null() || c.eval.tools) return run::evaluate(sampler, heldout, c, s);
+  sampler.set_tools("", {}, nlohmann::json::array());
+  run::EvalResult r = run::evaluate(sampler, heldout, c, s);
+  sampler.set_tools(c.tools.dump(), run::tool_shaping(c.tools), run::tool_schemas(c.tools));
+  return r;
+}
+
 // The starting policy's held-out scores: measured at step 0, read back from base_eval.json on resume.
 run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset& heldout, const run::GrpoConfig& c, const std::string& run_dir,
                            int64_t start_step) {
@@ -134,7 +143,7 @@ run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset&
   }
   log::info() << "evaluating the starting policy on " << c.eval.data;
   double s = 0;
-  run::EvalResult base = run::evaluate(sampler, heldout, c, &s);
+  run::EvalResult base = evaluate_stage(sampler, heldout, c, &s);
   write_file_atomic(path.string(), base.to_json().dump(2) + "\n");
   log::info() << "base: accuracy " << base.accuracy << ", format " << base.format_rate << ", response "
               << base.mean_response_tokens << " tokens (" << s << " s)";
@@ -208,6 +217,10 @@ nlohmann::json rollout_row(const run::ScoredSample& s, int64_t step, bool droppe
                         {"components", components}, {"advantage", s.advantage}, {"policy_version", s.version},
                         {"tokens", s.ids.size()}, {"truncated", s.truncated}};
   if (!s.score.reason.empty()) row["reason"] = s.score.reason;
+  if (s.tools.turns > 0)
+    row["tools"] = {{"turns", s.tools.turns},           {"calls", s.tools.calls},
+                    {"errors", s.tools.errors},         {"tool_tokens", s.tools.tool_tokens},
+                    {"tool_seconds", s.tools.tool_seconds}, {"limit", s.tool_limit}};
   if (dropped) row["dropped"] = true;
   return row;
 }
@@ -218,6 +231,30 @@ struct StepTimes {
   double wait_rollouts_s = 0, update_s = 0, weight_sync_s = 0;
   rollout::RolloutClient::PushStats push;  // the weight sync's bytes
 };
+
+// What the step's trajectories did with their tools: calls, errors and turns per trajectory, the error
+// rate of calls, the share of completion tokens that tools wrote, time in tools, and how many ended at
+// a bound.
+nlohmann::json tool_metrics(const StepSamples& batch) {
+  double n = 0, calls = 0, errors = 0, turns = 0, tool_tokens = 0, tokens = 0, seconds = 0, limited = 0, calling = 0;
+  for (const auto& g : batch.groups)
+    for (const run::ScoredSample& s : g.samples) {
+      n += 1;
+      calls += static_cast<double>(s.tools.calls);
+      calling += s.tools.calls > 0 ? 1 : 0;
+      errors += static_cast<double>(s.tools.errors);
+      turns += static_cast<double>(s.tools.turns);
+      tool_tokens += static_cast<double>(s.tools.tool_tokens);
+      tokens += static_cast<double>(s.ids.size());
+      seconds += s.tools.tool_seconds;
+      limited += s.tool_limit ? 1 : 0;
+    }
+  auto per = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  return {{"calls_per_trajectory", per(calls, n)}, {"trajectories_calling", per(calling, n)},
+          {"error_rate", per(errors, calls)},     {"turns", per(turns, n)},
+          {"tool_token_share", per(tool_tokens, tokens)}, {"tool_s", seconds},
+          {"limit_rate", per(limited, n)}};
+}
 
 nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vector<run::ScoredSample>>& kept,
                            const StepUpdate& upd, const StepTimes& t, const run::GrpoConfig& c, double lr) {
@@ -231,6 +268,7 @@ nlohmann::json metrics_row(const StepSamples& batch, const std::vector<std::vect
                       {"full_bytes", t.push.full_bytes},
                       {"workers_delta", t.push.workers_delta},
                       {"workers_full", t.push.workers_full}};
+  if (!c.tools.is_null()) m["tools"] = tool_metrics(batch);
   const double gen_tokens = m["response_length"]["mean"].get<double>() * m["samples"].get<double>();
   m["throughput"] = {{"generated_tokens_per_s", batch.generation_s > 0 ? gen_tokens / batch.generation_s : 0},
                      {"train_tokens_per_s", t.update_s > 0 ? upd.tokens / t.update_s : 0}};
@@ -279,7 +317,7 @@ void finish_run(run::GrpoResult& result, model::Transformer& policy, run::Sample
   result.model_dir = save_final(policy, run_dir, c.model);
   if (heldout) {
     double s = 0;
-    result.final = run::evaluate(sampler, *heldout, c, &s);
+    result.final = evaluate_stage(sampler, *heldout, c, &s);
     result.evaluated = true;
   }
 }
@@ -477,6 +515,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   Rollouts rollouts(c, run, trainee.policy, tokenizer, begun.from, pool);
   run::Sampler sampler(rollouts.generator(), tokenizer, c.prompt_template, scorer, c.target_language,
                        checkpoint::read_eos_token_ids(files_dir));
+  if (!c.tools.is_null()) sampler.set_tools(c.tools.dump(), run::tool_shaping(c.tools), run::tool_schemas(c.tools));
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   run::GrpoResult result;

@@ -42,7 +42,11 @@ CompletionScores score_completions(const model::Transformer& model, const std::v
     std::copy(s.prompt.begin(), s.prompt.end(), ids.begin() + b * T);
     std::copy(s.completion.begin(), s.completion.end(), ids.begin() + b * T + static_cast<int64_t>(s.prompt.size()));
     const int64_t P = static_cast<int64_t>(s.prompt.size());
+    if (!s.sampled.empty() && s.sampled.size() != s.completion.size())
+      throw Error("score_completions: a sequence marks " + std::to_string(s.sampled.size()) + " of its " +
+                  std::to_string(s.completion.size()) + " completion tokens");
     for (int64_t t = 0; t < static_cast<int64_t>(s.completion.size()); ++t) {
+      if (!s.is_sampled(static_cast<size_t>(t))) continue;  // a tool's token: context, no log-probability
       rows_at.push_back(b * T + P - 1 + t);
       targets.push_back(s.completion[static_cast<size_t>(t)]);
       slots.push_back(b * L + t);
@@ -69,6 +73,11 @@ CompletionScores score_completions(const model::Transformer& model, const std::v
   out.entropy = out.entropy.view({B, L});
   out.mask = out.mask.view({B, L});
   return out;
+}
+
+int64_t TokenSequence::sampled_tokens() const {
+  if (sampled.empty()) return static_cast<int64_t>(completion.size());
+  return static_cast<int64_t>(std::count(sampled.begin(), sampled.end(), uint8_t{1}));
 }
 
 at::Tensor pad_rows(const std::vector<std::vector<float>>& rows, const std::vector<size_t>& idx) {

@@ -18,7 +18,12 @@ namespace r1::trainer {
 
 struct TokenSequence {
   std::vector<int64_t> prompt, completion;
+  // 1 where the model sampled the completion's token, 0 where a tool message put it (rollout/tools.h):
+  // those are context only, scored by no one and masked out of the loss. Empty: all sampled.
+  std::vector<uint8_t> sampled;
   int64_t size() const { return static_cast<int64_t>(prompt.size() + completion.size()); }
+  bool is_sampled(size_t t) const { return sampled.empty() || sampled[t] != 0; }
+  int64_t sampled_tokens() const;  // the completion's tokens the loss covers
 };
 
 // Indices of `sequences` grouped so that each group's padded size (count × longest) stays within
@@ -28,7 +33,7 @@ std::vector<std::vector<size_t>> micro_batches(const std::vector<TokenSequence>&
 struct CompletionScores {
   at::Tensor logprobs;  // [B, L] fp32, L = the longest completion; 0 at padding
   at::Tensor entropy;   // [B, L] fp32
-  at::Tensor mask;      // [B, L] fp32: 1 at completion tokens
+  at::Tensor mask;      // [B, L] fp32: 1 at the completion tokens the model sampled (0 at tool tokens)
 };
 
 // Log-probabilities (with gradient when grad mode is on) and entropies of the completions of
