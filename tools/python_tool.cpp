@@ -39,7 +39,8 @@ const char* const kRunner = R"PY(def _r1_run(earlier, cell):
         raise
     except BaseException as e:
         import linecache, traceback
-        linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+        for i, source in enumerate(earlier + [cell]):
+            linecache.cache["<cell %d>" % (i + 1)] = (len(source), None, source.splitlines(True), "<cell %d>" % (i + 1))
         tb = e.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != name:
             tb = tb.tb_next
