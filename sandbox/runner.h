@@ -26,7 +26,7 @@ struct Limits {
 struct Job {
   std::string language;   // "python", "cpp", "c"
   std::string source;
-  nlohmann::json tests;   // {"type": "stdio"|"function"|"assert-main", ...} (sandbox/sandbox.h)
+  nlohmann::json tests;   // {"type": "stdio"|"function"|"assert-main"|"run", ...} (sandbox/sandbox.h)
   Limits limits;
 };
 
@@ -43,6 +43,10 @@ struct Result {
   double cpu_ms = 0, wall_ms = 0;
   int64_t max_rss_kb = 0;
   std::string message;            // compiler errors, sandbox errors
+  // A "run" job's output: stdout then stderr, at most output_kb KiB (stdout's head and stderr's tail
+  // when both do not fit), with a line saying what was cut; output_cut: something was.
+  std::string output;
+  bool output_cut = false;
 };
 
 class Runner {

@@ -171,8 +171,10 @@ std::string validate_job(const json& job) {
     if (!t.contains("test") || !t["test"].is_string()) return "tests.test must be a string";
   } else if (type == "assert-main") {
     if (!t.contains("test") || !t["test"].is_string()) return "tests.test must be a string";
+  } else if (type == "run") {
+    if (t.contains("stdin") && !t["stdin"].is_string()) return "tests.stdin must be a string";
   } else {
-    return "tests.type must be \"stdio\", \"function\" or \"assert-main\"";
+    return "tests.type must be \"stdio\", \"function\", \"assert-main\" or \"run\"";
   }
   if (job.contains("limits")) {
     if (!job["limits"].is_object()) return "\"limits\" must be an object";
@@ -287,6 +289,8 @@ Result result_from_json(const json& j) {
   r.wall_ms = j.value("wall_ms", 0.0);
   r.max_rss_kb = j.value("max_rss_kb", int64_t{0});
   r.message = j.value("detail", "");
+  r.output = j.value("output", "");
+  r.output_cut = j.value("output_cut", false);
   if (j.contains("tests") && j["tests"].is_array()) {
     for (const json& t : j["tests"]) {
       TestResult tr;
@@ -307,8 +311,13 @@ json result_to_json(const Result& r) {
     if (!t.detail.empty()) x["detail"] = t.detail;
     tests.push_back(x);
   }
-  return json{{"verdict", to_string(r.verdict)}, {"passed", r.passed}, {"total", r.total}, {"tests", tests},
-              {"cpu_ms", r.cpu_ms}, {"wall_ms", r.wall_ms}, {"max_rss_kb", r.max_rss_kb}, {"detail", r.message}};
+  json out{{"verdict", to_string(r.verdict)}, {"passed", r.passed}, {"total", r.total}, {"tests", tests},
+           {"cpu_ms", r.cpu_ms}, {"wall_ms", r.wall_ms}, {"max_rss_kb", r.max_rss_kb}, {"detail", r.message}};
+  if (!r.output.empty() || r.output_cut) {
+    out["output"] = r.output;
+    out["output_cut"] = r.output_cut;
+  }
+  return out;
 }
 
 std::function<std::shared_ptr<Runner>()> shared_sandbox(SandboxOptions options) {

@@ -7,8 +7,9 @@
 //   T = {"type": "stdio", "cases": [{"input", "output"}...], "float_tolerance"?: 1e-6}
 //     | {"type": "function", "entry_point": "name", "test": "def check(candidate): ..."}
 //     | {"type": "assert-main", "test": "int main() { assert(...); }"}
+//     | {"type": "run", "stdin"?: ""}   (the program once; its output comes back: a tool call)
 // A result: {"verdict", "passed", "total", "tests": [{"verdict", "cpu_ms", "wall_ms", "detail"?}...],
-//            "cpu_ms", "wall_ms", "max_rss_kb", "detail"}.
+//            "cpu_ms", "wall_ms", "max_rss_kb", "detail", "output"? and "output_cut"? (run only)}.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -121,6 +121,33 @@ TEST_CASE("chat template: R1-Zero prompt is the paper's text", "[chat]") {
         "2+3?. Assistant:");
 }
 
+TEST_CASE("chat template: r1-zero renders tool results inside the assistant turn", "[chat]") {
+  auto tmpl = ChatTemplate::named("r1-zero");
+  const std::vector<ChatMessage> prompt = {{"system", "S", std::nullopt}, {"user", "Compute 385 * 47", std::nullopt}};
+  const std::string call = "<think> <tool_call> {\"name\": \"python\", \"arguments\": {\"code\": \"print(385 * 47)\"}} </tool_call>";
+  std::vector<ChatMessage> conv = prompt;
+  conv.push_back({"assistant", call, std::nullopt});
+  conv.push_back({"tool", "18095", std::nullopt});
+  // After a tool message the turn continues: no generation prompt, with or without asking for one.
+  const std::string expected = "S User: Compute 385 * 47. Assistant: " + call + " <tool_response> 18095 </tool_response>";
+  CHECK(tmpl.render(conv) == expected);
+  r1::ChatOptions no_prompt;
+  no_prompt.add_generation_prompt = false;
+  CHECK(tmpl.render(conv, no_prompt) == expected);
+  // The continuation is one space after the response; a second tool call and result, then the answer.
+  conv.push_back({"assistant", " So 385 * 47 = 18095. </think> <answer> 18095 </answer>", std::nullopt});
+  CHECK(tmpl.render(conv, no_prompt) == expected + " So 385 * 47 = 18095. </think> <answer> 18095 </answer>");
+  CHECK(tmpl.render(conv) == expected + " So 385 * 47 = 18095. </think> <answer> 18095 </answer> Assistant:");
+  // Two results in a row.
+  std::vector<ChatMessage> two = prompt;
+  two.push_back({"assistant", "<tool_call>a</tool_call> <tool_call>b</tool_call>", std::nullopt});
+  two.push_back({"tool", "1", std::nullopt});
+  two.push_back({"tool", "2", std::nullopt});
+  CHECK(tmpl.render(two).ends_with("</tool_call> <tool_response> 1 </tool_response> <tool_response> 2 </tool_response>"));
+  // The other built-in templates still refuse tool messages.
+  CHECK_THROWS_WITH(ChatTemplate::named("chatml").render(two), Catch::Contains("not 'tool'"));
+}
+
 TEST_CASE("chat template: llama3, chatml, qwen2.5, deepseek-r1", "[chat]") {
   std::vector<ChatMessage> conv = {{"system", "Be brief.", std::nullopt},
                                    {"user", " Hi ", std::nullopt},

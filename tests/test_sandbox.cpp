@@ -199,7 +199,9 @@ TEST_CASE("sandbox: a malformed job gets an SE result naming what is wrong", "[s
   CHECK(r1::sandbox::validate_job(json::array()) == "a job must be a JSON object");
   CHECK(r1::sandbox::validate_job({{"language", "python"}, {"tests", json::object()}}) == "\"code\" must be a string");
   CHECK(r1::sandbox::validate_job({{"language", "python"}, {"code", ""}, {"tests", {{"type", "stdin"}}}}) ==
-        "tests.type must be \"stdio\", \"function\" or \"assert-main\"");
+        "tests.type must be \"stdio\", \"function\", \"assert-main\" or \"run\"");
+  CHECK(r1::sandbox::validate_job({{"language", "python"}, {"code", ""}, {"tests", {{"type", "run"}, {"stdin", 3}}}}) ==
+        "tests.stdin must be a string");
   json bad_case = stdio_job("python", "", json::array({{{"input", 1}, {"output", "x"}}}));
   CHECK(r1::sandbox::validate_job(bad_case) == "tests.cases[0] must be {\"input\": string, \"output\": string}");
   json bad_limit = stdio_job("python", "", json::array());
@@ -343,4 +345,74 @@ TEST_CASE("sandbox: Python runs start, see and end as python3 does", "[sandbox]"
     seen.insert(x["detail"].get<std::string>());
   }
   CHECK(seen.size() > 1);
+}
+
+namespace {
+
+json run_job(const std::string& language, const std::string& code, json limits = {{"cpu_s", 2}, {"wall_s", 5}},
+             const std::string& input = "") {
+  return {{"language", language}, {"code", code}, {"tests", {{"type", "run"}, {"stdin", input}}}, {"limits", limits}};
+}
+
+}  // namespace
+
+TEST_CASE("sandbox: a run job returns what the program printed", "[sandbox][run]") {
+  json r = box().run_json(run_job("python", "import sys\nprint(385 * 47)\nprint('note', file=sys.stderr)\n"));
+  CHECK(r["verdict"] == "AC");
+  CHECK(r["passed"] == 1);
+  CHECK(r["total"] == 1);
+  CHECK(r["output"] == "18095\nnote\n");  // stdout, then stderr
+  CHECK(r["output_cut"] == false);
+
+  // stdin reaches the program; C++ compiles first, a compiler error is CE with the compiler's words.
+  CHECK(box().run_json(run_job("python", "print(input()[::-1])", {{"cpu_s", 2}}, "abc\n"))["output"] == "cba\n");
+  json cpp = box().run_json(run_job("cpp", "#include <cstdio>\nint main(){ std::printf(\"%d\\n\", 6 * 7); }"));
+  CHECK(cpp["verdict"] == "AC");
+  CHECK(cpp["output"] == "42\n");
+  json ce = box().run_json(run_job("cpp", "int main() { return x; }"));
+  CHECK(ce["verdict"] == "CE");
+  CHECK(ce["output"].get<std::string>().find("'x' was not declared") != std::string::npos);
+
+  // An exception: RE, and the traceback is in the output after what was printed before it.
+  json re = box().run_json(run_job("python", "print('before')\nraise ValueError('boom')\n"));
+  CHECK(re["verdict"] == "RE");
+  const std::string out = re["output"];
+  CHECK(out.starts_with("before\nTraceback (most recent call last):"));
+  CHECK(out.find("ValueError: boom") != std::string::npos);
+
+  // The Result struct carries it too.
+  r1::sandbox::Job job;
+  job.language = "python";
+  job.source = "print('hi')";
+  job.tests = {{"type", "run"}};
+  r1::sandbox::Result result = box().run(job);
+  CHECK(result.verdict == r1::sandbox::Verdict::AC);
+  CHECK(result.output == "hi\n");
+  CHECK_FALSE(result.output_cut);
+  CHECK(r1::sandbox::result_to_json(result)["output"] == "hi\n");
+}
+
+TEST_CASE("sandbox: a run job's output is cut at the limit, a hang at the timeout", "[sandbox][run]") {
+  // 100 MB printed: the program is stopped at output_kb and the output says where it was cut.
+  json big = box().run_json(run_job("python", "import sys\nsys.stdout.write('y' * (100 << 20))\n", {{"output_kb", 4}}));
+  CHECK(big["verdict"] == "OLE");
+  CHECK(big["output_cut"] == true);
+  const std::string text = big["output"];
+  CHECK(text.size() < 4096 + 200);
+  CHECK(text.starts_with(std::string(1000, 'y')));
+  CHECK(text.find("[output cut: more than") != std::string::npos);
+
+  // Both streams too long: stdout's head and the traceback's tail are kept.
+  json both = box().run_json(run_job("python", "print('a' * 3000)\nraise RuntimeError('x' * 10000 + ' the end')\n",
+                                     {{"output_kb", 4}}));
+  CHECK(both["verdict"] == "RE");
+  CHECK(both["output_cut"] == true);
+  const std::string b = both["output"];
+  CHECK(b.starts_with("aaaa"));
+  CHECK(b.ends_with(" the end\n"));
+  CHECK(b.size() < 4096 + 200);
+
+  json hang = box().run_json(run_job("python", "print('started', flush=True)\nwhile True: pass\n", {{"cpu_s", 1}, {"wall_s", 3}}));
+  CHECK(hang["verdict"] == "TLE");
+  CHECK(hang["output"] == "started\n");
 }

@@ -159,7 +159,8 @@ struct ChatTemplate::Impl {
     for (size_t i = 0; i < messages.size(); ++i) {
       const auto& m = messages[i];
       const std::string at = "messages[" + std::to_string(i) + "]";
-      if (m.role != "system" && m.role != "user" && m.role != "assistant") {
+      const bool tool_ok = kind == Kind::kR1Zero && m.role == "tool";  // r1-zero renders tool results inline
+      if (m.role != "system" && m.role != "user" && m.role != "assistant" && !tool_ok) {
         throw ConfigError(at + ".role: " + where + " renders system, user and assistant turns, not '" + m.role + "'");
       }
       if (m.message.is_dict()) {
@@ -195,13 +196,20 @@ struct ChatTemplate::Impl {
     } else {
       out = kR1ZeroPreamble;
     }
+    // Tool results sit inside the assistant's turn: " <tool_response> {content} </tool_response>"
+    // right after the call the model wrote, and the turn goes on after one space (an assistant message
+    // after a tool message is its continuation; no generation prompt after a tool message).
     for (; i < messages.size(); ++i) {
       const auto& m = messages[i];
+      const bool after_tool = i > 0 && messages[i - 1].role == "tool";
       if (m.role == "user") out += " User: " + m.content + ".";
+      else if (m.role == "assistant" && after_tool) out += " " + std::string(lstrip(m.content, kWhitespace));
       else if (m.role == "assistant") out += " Assistant: " + m.content;
+      else if (m.role == "tool") out += " <tool_response> " + m.content + " </tool_response>";
       else out += "\n\n" + m.content;
     }
-    if (options.add_generation_prompt) out += " Assistant:";
+    const bool continues = !messages.empty() && messages.back().role == "tool";
+    if (options.add_generation_prompt && !continues) out += " Assistant:";
     return out;
   }
 

@@ -16,7 +16,9 @@
 //   deepseek-r1  deepseek-v3 with reasoning stripped from past turns and "<think>\n" opening the answer
 //   llama3       <|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>
 //
-// These render system / user / assistant text only (no tools). A `.jinja` file is a Jinja template
+// These render system / user / assistant text only (no tools), but for r1-zero, which renders a tool
+// message inline in the assistant's turn: " <tool_response> {content} </tool_response>", the turn going
+// on after it (tools/tool_render.h). A `.jinja` file is a Jinja template
 // of one's own; a `.json` file a small placeholder format: {"bos": "...", "system":
 // "...{content}...", "user": "...", "assistant": "...", "generation_prompt": "...", "default_system":
 // "..."}; placeholders {content}, {role}, {bos_token}, {eos_token}. Unknown keys are errors.

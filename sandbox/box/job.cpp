@@ -72,6 +72,10 @@ json to_json(const Judged& j) {
       }
   if (j.total == 0 && detail.empty()) detail = "no tests";
   out["detail"] = detail;
+  if (j.has_output) {
+    out["output"] = j.output;
+    out["output_cut"] = j.output_cut;
+  }
   return out;
 }
 

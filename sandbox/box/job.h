@@ -31,6 +31,10 @@ struct Judged {
   double cpu_ms = 0, wall_ms = 0;
   int64_t max_rss_kb = 0;
   int total = 0;
+  // A "run" job's program output (stdout then stderr, cut to the output limit); has_output: the
+  // result carries it (other test types never do).
+  bool has_output = false, output_cut = false;
+  std::string output;
 };
 
 // What is wrong with the job's shape (language, code, tests), or nullptr.

@@ -72,7 +72,37 @@ void settle_unreported(const RunOutcome& r, const std::string& ab, std::string w
     if (t.verdict.empty()) t = {"RE", "not run", 0, 0};
 }
 
+// UTF-8-safe ends: never split a character (a continuation byte is 10xxxxxx).
+std::string head_of(const std::string& s, size_t n) {
+  if (n >= s.size()) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+std::string tail_of(const std::string& s, size_t n) {
+  if (n >= s.size()) return s;
+  size_t at = s.size() - n;
+  while (at < s.size() && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) ++at;
+  return s.substr(at);
+}
+
 }  // namespace
+
+std::string combined_output(const std::string& out, const std::string& err, size_t cap, bool stdout_overflowed, bool* cut) {
+  *cut = stdout_overflowed;
+  if (!stdout_overflowed && out.size() + err.size() <= cap) return out + err;
+  *cut = true;
+  // stderr (a traceback) keeps at least half the room, more when stdout leaves it.
+  const size_t err_keep = std::min(err.size(), std::max(cap / 2, cap > out.size() ? cap - out.size() : 0));
+  const size_t out_keep = std::min(out.size(), cap - err_keep);
+  std::string text = head_of(out, out_keep);
+  if (out_keep < out.size() || stdout_overflowed) {
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    text += "[output cut: more than " + std::to_string(out_keep) + " bytes]\n";
+  }
+  if (err_keep < err.size()) text += "[stderr cut: its last " + std::to_string(err_keep) + " bytes follow]\n" + tail_of(err, err_keep);
+  else text += err;
+  return text;
+}
 
 std::string random_hex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -96,6 +126,7 @@ Judged Judge::run() {
   if (type == "stdio") return stdio(tests);
   if (type == "function") return function(tests);
   if (type == "assert-main") return assert_main(tests);
+  if (type == "run") return run_program(tests);
   return error("unknown test type '" + type + "'");
 }
 
@@ -170,6 +201,38 @@ Judged Judge::stdio(const json& tests) {
     failed = failed || t.verdict != "AC";
     out.tests.push_back(t);
   }
+  return out;
+}
+
+// The program once, with the given stdin; what it printed comes back. AC when it exits 0.
+Judged Judge::run_program(const json& tests) {
+  Judged out;
+  out.has_output = true;
+  if (tests.contains("stdin") && !tests["stdin"].is_string()) return error("tests.stdin must be a string");
+  box_.write_work_file(lang_.source_file, job_["code"].get<std::string>());
+  if (!compile({}, 1, out)) {
+    out.output = out.detail;
+    return out;
+  }
+  out.total = 1;
+  RunSpec spec;
+  spec.argv = lang_.run;
+  if (lang_.in_process) {
+    spec.in_process_entry = static_cast<int>(PythonEntry::kScript);
+    spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file};
+  }
+  spec.stdin_data = tests.value("stdin", "");
+  spec.limits = limits_.run;
+  RunOutcome r = box_.run(spec);
+  TestOut t;
+  t.cpu_ms = out.cpu_ms = r.cpu_ms;
+  t.wall_ms = out.wall_ms = r.wall_ms;
+  out.max_rss_kb = r.max_rss_kb;
+  std::string ab = abnormal(r, spec.limits, &t.detail);
+  t.verdict = ab.empty() ? "AC" : ab;
+  out.output = combined_output(r.out, r.err, static_cast<size_t>(spec.limits.output_kb) * 1024, r.output_exceeded,
+                               &out.output_cut);
+  out.tests.push_back(t);
   return out;
 }
 

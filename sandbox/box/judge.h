@@ -1,6 +1,7 @@
-// The three test modes a job can ask for, judged in a box: stdio (stdin → stdout, compared),
-// function (Python: judge.py calls the entry point per assert), assert-main (C, C++: the test's main()
-// must return, proven through a token only its cleanup can pass on).
+// The test modes a job can ask for, judged in a box: stdio (stdin → stdout, compared), function
+// (Python: judge.py calls the entry point per assert), assert-main (C, C++: the test's main() must
+// return, proven through a token only its cleanup can pass on), and run (the program once, its output
+// returned: what a tool call sees).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,11 @@
 #include "sandbox/box/languages.h"
 
 namespace r1::sandbox::box {
+
+// A run's output as a "run" job returns it: stdout then stderr, at most `cap` bytes. When both do not
+// fit, stdout keeps its head and stderr its tail (the traceback's last lines), each cut marked;
+// *cut says whether anything was left out.
+std::string combined_output(const std::string& out, const std::string& err, size_t cap, bool stdout_overflowed, bool* cut);
 
 // `bytes` random bytes from getrandom(2), as hex: per-run names and tokens the candidate cannot guess.
 std::string random_hex(size_t bytes);
@@ -32,6 +38,7 @@ class Judge {
   Judged stdio(const nlohmann::json& tests);
   Judged function(const nlohmann::json& tests);
   Judged assert_main(const nlohmann::json& tests);  // assert_main.cpp
+  Judged run_program(const nlohmann::json& tests);
 
   Box& box_;
   const Language& lang_;

@@ -1,0 +1,89 @@
+// A stage's "tools" object (docs/tools.md), read into typed options with r1::ConfigReader:
+//
+//   "tools": {
+//     "format": "auto" | "hermes" | "deepseek" | "llama3",  // how the model writes calls
+//     "template": "auto",          // the chat template tool messages are rendered with (ChatTemplate::resolve)
+//     "stop_after_call": false,    // end a turn right after each call's closing text (call_stops())
+//     "max_calls": 8, "max_turns": 9, "max_seconds": 120, "max_calls_per_turn": 4,
+//     "failed_call_penalty": 0.0, "call_cap": 0,   // reward shaping the trainer applies from ToolStats
+//     "tools": [{"kind": "python", "name": "python", "timeout_s": 5, "memory_mb": 256,
+//                "max_output_bytes": 2048, "state": "replay" | "none"}]
+//   }
+//
+// Each kind of tool is one entry of the table in tool_kinds.cpp (its options, its schema, how it is
+// made). No LibTorch.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace r1 {
+class Tokenizer;
+}
+
+namespace r1::tools {
+
+// How calls are written in a turn (tool_call.h parses each).
+enum class CallFormat {
+  kAuto,      // from the chat template (resolve_format)
+  kHermes,    // <tool_call>{"name": ..., "arguments": {...}}</tool_call>  (Qwen, r1-zero)
+  kDeepSeek,  // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}\n```<｜tool▁call▁end｜>...
+  kLlama3,    // <|python_tag|> then code (the python tool) or {"name": ..., "parameters": {...}}
+};
+const char* to_string(CallFormat format);
+
+// The python tool's options (python_tool.h).
+struct PythonToolOptions {
+  double timeout_s = 5;            // wall clock and CPU, per call (replayed cells included)
+  int64_t memory_mb = 256;
+  int64_t max_output_bytes = 2048;  // what the model sees of the output
+  bool replay = true;               // state "replay": earlier successful cells run again first; "none"
+};
+
+// One tool of the set: its kind, the name the model calls it by, its schema (OpenAI's function-schema
+// object, what the prompt's chat template lists) and its kind's options.
+struct ToolSpec {
+  std::string kind, name, description;
+  nlohmann::json schema;  // {"type": "function", "function": {"name", "description", "parameters"}}
+  PythonToolOptions python;  // kind "python"
+};
+
+struct ToolConfig {
+  CallFormat format = CallFormat::kAuto;
+  std::string template_spec = "auto";
+  bool stop_after_call = false;
+  int64_t max_calls = 8, max_turns = 9;
+  double max_seconds = 120;
+  int64_t max_calls_per_turn = 4;
+  double failed_call_penalty = 0;  // read for the trainer; the host ignores them
+  int64_t call_cap = 0;
+  std::vector<ToolSpec> tools;
+
+  // The tool called `name`, or nullptr.
+  const ToolSpec* find(const std::string& name) const;
+  // "python, search": the names, for error messages.
+  std::string names() const;
+  // The tools' schemas as a list, for ChatOptions::tools (jinja::Value::from_json of it).
+  nlohmann::json schemas() const;
+};
+
+// Reads the "tools" object; errors are r1::ConfigError naming the key path under `where`
+// ("tools.tools[0].timeout_s: must be positive"). Unknown keys are refused, naming the closest one.
+ToolConfig read_tool_config(const nlohmann::json& json, const std::string& where = "tools");
+
+// The call format of `format` for a chat template spec: itself unless auto; auto: hermes for the
+// named r1-zero, chatml and qwen* templates, deepseek for deepseek-*, llama3 for llama3; for a Jinja
+// template (the model's own, `auto`, or a .jinja file) what its source writes: "<tool_call>",
+// "<｜tool▁calls▁begin｜>" or "<|python_tag|>" (hermes when it names none). Throws ConfigError when the
+// template cannot be read.
+CallFormat resolve_format(CallFormat format, const std::string& template_spec, const Tokenizer* tokenizer);
+
+// The strings that end a turn right after a call, for a config that stops after each call:
+// "</tool_call>" (hermes), "<｜tool▁call▁end｜>" (deepseek); none for llama3 (its call runs to the end
+// of the turn) or when stop_after_call is false.
+std::vector<std::string> call_stop_strings(CallFormat resolved, bool stop_after_call);
+
+}  // namespace r1::tools
