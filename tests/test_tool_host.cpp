@@ -251,6 +251,26 @@ TEST_CASE("tool host: a trajectory that keeps calling stops at its bounds", "[to
   CHECK(h.factory_calls == 1);
 }
 
+TEST_CASE("tool host: the time for tools is bounded by max_seconds", "[tools][host]") {
+  Harness h;
+  h.runner->delay = std::chrono::milliseconds(150);
+  auto s = h.host->open(use({{"max_seconds", 0.2}}));
+  TurnOutcome first = end_turn(*s, call("1"));
+  CHECK_FALSE(first.finished);
+  CHECK(first.seconds >= 0.14);
+  CHECK_FALSE(end_turn(*s, call("2")).finished);  // 0.15 s spent: still under 0.2 when it starts
+  TurnOutcome third = end_turn(*s, call("3"));
+  CHECK(third.finished);
+  CHECK(third.limit);
+  CHECK(h.runner->runs == 2);
+  // A call whose turn used up the time is answered without running.
+  auto t = h.host->open(use({{"max_seconds", 0.1}, {"stop_after_call", false}}));
+  TurnOutcome two = end_turn(*t, call("1") + call("2"), false);
+  CHECK(two.errors == 1);
+  CHECK(two.append_text.find("<tool_response> Error: the trajectory's time for tools (max_seconds 0.1) is spent; this call was not run") !=
+        std::string::npos);
+}
+
 TEST_CASE("tool host: several calls in one turn, errors as tool messages", "[tools][host]") {
   Harness h;
   auto s = h.host->open(use({{"stop_after_call", false}, {"max_calls_per_turn", 3}}));

@@ -100,8 +100,12 @@ TEST_CASE("python tool: 100 MB of output is cut to the cap, a hang stops at the 
   CHECK(big.content.find("bytes cut ...]") != std::string::npos);
   CHECK(big.content.ends_with("Error: too much output; the program was stopped"));
 
-  // One print of 100 MB, at the default limits: cut to the default cap of 2048 bytes.
-  ToolResult one = Notebook().run("print('y' * (100 << 20))");
+  // One print of 100 MB (a 100 MB string, encoded once more to be written: room for both), cut to
+  // the default cap of 2048 bytes.
+  PythonToolOptions roomy;
+  roomy.memory_mb = 1024;
+  roomy.timeout_s = 30;
+  ToolResult one = Notebook(roomy).run("print('y' * (100 << 20))");
   CHECK(one.error);
   CHECK(one.content.starts_with(std::string(1000, 'y')));
   CHECK(one.content.size() < 2048 + 200);

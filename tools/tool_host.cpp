@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <thread>
 
@@ -137,9 +138,9 @@ struct SessionState {
         context.seconds_left = config.max_seconds - tool_seconds - seconds_since(start);
         ToolResult r;
         if (context.seconds_left <= 0) {
-          r = {"Error: the trajectory's time for tools (max_seconds " + std::to_string(static_cast<int64_t>(config.max_seconds)) +
-                   ") is spent; this call was not run",
-               true};
+          char limit[32];
+          std::snprintf(limit, sizeof limit, "%g", config.max_seconds);
+          r = {std::string("Error: the trajectory's time for tools (max_seconds ") + limit + ") is spent; this call was not run", true};
         } else {
           r = prepared->tools.at(call.name)->call(call.arguments, context);
         }
