@@ -26,7 +26,9 @@
 #include "rollout/weight_image.h"
 #include "model/device.h"
 #include "model/runtime.h"
+#include "sandbox/sandbox.h"
 #include "tokenizer/tokenizer.h"
+#include "tools/tool_host.h"
 #include "model/transformer.h"
 #include "proto/health_service.h"
 #include "proto/rollout.grpc.pb.h"
@@ -427,6 +429,10 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
   inference::EngineOptions eo;
   eo.max_running = o.max_running;
   eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
+  // Groups that ask for tools run their calls here, next to the KV cache: the python tool in a sandbox
+  // this worker starts on its first call (docs/tools.md, "Where the loop runs").
+  if (s.tokenizer)
+    eo.tools = std::make_shared<tools::ToolHost>(*s.tokenizer, sandbox::shared_sandbox({static_cast<size_t>(std::max(1, o.threads))}));
   std::shared_ptr<model::Transformer> model;
   std::promise<void> ready;
   const int threads = o.threads;

@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "tools/tool_config.h"
 
 namespace r1::run {
 
@@ -121,17 +122,16 @@ nlohmann::json read_stage_tools(const nlohmann::json& tools, const std::string& 
   if (!tools.is_object()) throw ConfigError(where + ": expected an object (docs/tools.md)");
   nlohmann::json out = tools;
   if (!out.contains("template")) out["template"] = prompt_template.empty() ? "auto" : prompt_template;
+  tools::read_tool_config(out, where);  // every key checked now, before anything starts
   return out;
 }
 
 ToolShaping tool_shaping(const nlohmann::json& tools) {
-  ToolShaping s;
-  s.failed_call_penalty = tools.value("failed_call_penalty", 0.0);
-  s.call_cap = tools.value("call_cap", int64_t{0});
-  return s;
+  const tools::ToolConfig c = tools::read_tool_config(tools);
+  return {c.failed_call_penalty, c.call_cap};
 }
 
-nlohmann::json tool_schemas(const nlohmann::json&) { return nlohmann::json::array(); }
+nlohmann::json tool_schemas(const nlohmann::json& tools) { return tools::read_tool_config(tools).schemas(); }
 
 void Sampler::set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas) {
   tools_config_ = std::move(config);

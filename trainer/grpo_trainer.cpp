@@ -40,6 +40,8 @@
 #include "rollout/node_workers.h"
 #include "run/checkpoint_store.h"
 #include "trainer/colocated.h"
+#include "tools/tool_host.h"
+#include "sandbox/sandbox.h"
 #include "trainer/distributed.h"
 #include "trainer/grpo.h"
 #include "trainer/grpo_step.h"
@@ -447,6 +449,10 @@ class Rollouts {
       o.kv_cache_mb = c.rollout.kv_cache_mb;
       o.kv_cache_fraction = c.rollout.kv_cache_fraction;
       o.tokenizer = &tokenizer;
+      // The python tool shares the trainer's sandbox with the code reward (one pool of helpers).
+      if (!c.tools.is_null())
+        o.tools = std::make_shared<tools::ToolHost>(
+            tokenizer, run.reward_services.code_runner ? run.reward_services.code_runner : sandbox::shared_sandbox());
       colocated_ = std::make_unique<ColocatedEngine>(policy, static_cast<uint64_t>(from.step), o);
       log::info() << "rollouts: colocated engine on " << model::describe_device(policy.device()) << " ("
                   << name(c.rollout.precision) << ", KV cache " << c.rollout.kv_cache_mb << " MB while generating)";
