@@ -35,6 +35,15 @@ namespace r1::bench {
 namespace {
 
 
+}  // namespace
+
+// Tool-calling trajectories: the tool loop in the engine against the same turns re-prefilled
+// (multiturn_bench.cpp).
+void bench_multiturn(std::shared_ptr<const model::Transformer> m, const std::vector<rollout::GroupRequest>& base, int64_t turns,
+                     double kv_mb);
+
+namespace {
+
 std::vector<rollout::GroupRequest> workload(const RolloutBenchOptions& o, int64_t vocab) {
   return random_workload(o.prompts, o.prompt_tokens, o.samples, o.new_tokens, vocab);
 }
@@ -200,6 +209,7 @@ void bench_rollout(int threads_asked, const RolloutBenchOptions& o) {
   }
   if (o.naive) report("naive loop (no cache, no batching)", naive_tokens_per_second(*bf16, qs[0].prompt, o.new_tokens), 0);
   report_fp8_mismatch(*bf16, *fp8, qs, bf16_out);
+  if (o.turns > 0) bench_multiturn(bf16, qs, o.turns, o.kv_cache_mb);
 }
 
 }  // namespace r1::bench

@@ -28,6 +28,7 @@ struct RolloutBenchOptions {
   double kv_cache_mb = 1024;
   bool naive = true;  // also time the naive loop (slow: no KV cache, no batching)
   bool grpc = true;   // also time one gRPC worker (a separate process)
+  int64_t turns = 3;  // > 0: also trajectories of this many turns with python tool calls (multiturn_bench.cpp)
   DeviceChoice device;
 };
 

@@ -78,6 +78,11 @@ void add_rollout_bench(CLI::App* bench) {
   rb->add_flag("!--no-grpc", rollout_opt->grpc, "Skip the gRPC worker timing");
   rollout::add_device_option(*rb, rollout_opt->device, "Where the engines (and the gRPC worker) run: auto, cpu, cuda, cuda:N");
   rb->add_flag("!--no-naive", rollout_opt->naive, "Skip the naive loop");
+  rb->add_option("--turns", rollout_opt->turns,
+                 "Turns of the multi-turn line (python tool calls between them; the tool loop in the engine against the "
+                 "same turns re-prefilled); 0: skip it")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   rb->callback([rollout_opt] { torch_commands().bench_rollout(torch_context(), *rollout_opt); });
 }
 

@@ -80,7 +80,7 @@ struct TorchCommands {
   void (*bench_lora)(const TorchContext& context, const LoraBenchOptions& options);
 };
 
-inline constexpr int kTorchAbiVersion = 12;
+inline constexpr int kTorchAbiVersion = 13;
 
 // Loads the module on first call (R1_TORCH_MODULE overrides its path). Throws r1::Error naming the
 // path and the loader's message when it cannot.
