@@ -84,8 +84,10 @@ std::vector<nlohmann::json> read_passthrough(const RejectionSampleConfig& c) {
       if (!reader.next(row)) break;
       const bool ok = row.is_object() && ((row.contains("messages") && row["messages"].is_array() && !row["messages"].empty()) ||
                                           (row.contains("prompt") && row["prompt"].is_string() && row.contains("completion") &&
-                                           row["completion"].is_string()));
-      if (!ok) throw ConfigError(reader.where() + "expected {\"messages\": [...]} or {\"prompt\", \"completion\"}");
+                                           row["completion"].is_string()) ||
+                                          (row.contains("segments") && row["segments"].is_array()));
+      if (!ok)
+        throw ConfigError(reader.where() + "expected {\"messages\": [...]}, {\"prompt\", \"completion\"} or a trajectory's {\"segments\": [...]}");
       row["source"] = "passthrough";
       out.push_back(row);
     } catch (const ConfigError& e) {
