@@ -18,6 +18,7 @@
 #include "rewards/scorer.h"
 #include "rollout/client.h"
 #include "run/dataset.h"
+#include "run/trajectory.h"
 #include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
@@ -49,6 +50,7 @@ RejectionSampleConfig RejectionSampleConfig::read(ConfigReader& r) {
     c.filters = RejectionFilters::read(f);
     f.finish();
   }
+  if (const nlohmann::json* t = r.raw("tools")) c.tools = read_stage_tools(*t, r.key_path("tools"), c.prompt_template);
   c.passthrough = r.get("passthrough", c.passthrough);
   c.passthrough_limit = r.get("passthrough_limit", c.passthrough_limit);
   {
@@ -82,8 +84,10 @@ std::vector<nlohmann::json> read_passthrough(const RejectionSampleConfig& c) {
       if (!reader.next(row)) break;
       const bool ok = row.is_object() && ((row.contains("messages") && row["messages"].is_array() && !row["messages"].empty()) ||
                                           (row.contains("prompt") && row["prompt"].is_string() && row.contains("completion") &&
-                                           row["completion"].is_string()));
-      if (!ok) throw ConfigError(reader.where() + "expected {\"messages\": [...]} or {\"prompt\", \"completion\"}");
+                                           row["completion"].is_string()) ||
+                                          (row.contains("segments") && row["segments"].is_array()));
+      if (!ok)
+        throw ConfigError(reader.where() + "expected {\"messages\": [...]}, {\"prompt\", \"completion\"} or a trajectory's {\"segments\": [...]}");
       row["source"] = "passthrough";
       out.push_back(row);
     } catch (const ConfigError& e) {
@@ -101,11 +105,35 @@ std::string strip_leading_space(const std::string& s) {
   return s.substr(i);
 }
 
+}  // namespace
+
+nlohmann::json rejection_sft_row(const PromptRow& row, const ScoredSample& s, const Tokenizer& tokenizer) {
+  nlohmann::json out;
+  if (has_appended(s.sampled)) {
+    // The prompt as the row gave it (the SFT stage renders it through its template), then the
+    // trajectory's segments exactly as sampled and appended.
+    if (row.messages.is_array()) out["messages"] = row.messages;
+    else out["prompt"] = row.prompt;
+    out["segments"] = segments_to_json(trajectory_segments(tokenizer, s.ids, s.sampled));
+  } else {
+    nlohmann::json messages = row.messages.is_array() ? row.messages
+                                                      : nlohmann::json::array({{{"role", "user"}, {"content", row.prompt}}});
+    messages.push_back({{"role", "assistant"}, {"content", strip_leading_space(s.text)}});
+    out["messages"] = messages;
+  }
+  out["source"] = "rejection";
+  for (const auto& [k, v] : row.reference.items())
+    if (k != "prompt" && k != "messages" && k != "segments") out[k] = v;
+  return out;
+}
+
+namespace {
+
 // What the stage keeps while groups arrive. Groups arrive in finishing order; the files are written in
 // dataset order, so a rerun gives the same files.
 class Judge {
  public:
-  explicit Judge(const RejectionSampleConfig& c) : c_(c) {}
+  Judge(const RejectionSampleConfig& c, const Tokenizer& tokenizer) : c_(c), tokenizer_(tokenizer) {}
 
   // Judges one prompt's samples: filters, duplicates, then at most keep_per_prompt kept.
   void group(const PromptRow& row, const std::vector<ScoredSample>& group) {
@@ -117,12 +145,16 @@ class Judge {
       for (const auto& [k, v] : s.score.components) components[k] = v;
       nlohmann::json sample = {{"row", s.row}, {"sample", s.index}, {"prompt", s.prompt}, {"completion", s.text},
                                {"tokens", s.ids.size()}, {"components", components}, {"kept", reason.empty()}};
+      if (!c_.tools.is_null())
+        sample["tools"] = {{"turns", s.tools.turns},         {"calls", s.tools.calls},
+                           {"errors", s.tools.errors},       {"tool_tokens", s.tools.tool_tokens},
+                           {"tool_seconds", s.tools.tool_seconds}, {"limit", s.tool_limit}};
       if (!reason.empty()) {
         sample["reason"] = reason;
         result_.reasons[reason] = result_.reasons.value(reason, 0) + 1;
       } else {
         ++kept_here;
-        kept_by_row_[s.row].push_back(sft_row(row, s.text));
+        kept_by_row_[s.row].push_back(rejection_sft_row(row, s, tokenizer_));
       }
       samples_by_row_[s.row].push_back(std::move(sample));
       ++result_.samples;
@@ -167,17 +199,8 @@ class Judge {
     return reason;
   }
 
-  // A kept sample as an SFT row: the prompt's messages, the completion as the assistant's turn, the row's references.
-  static nlohmann::json sft_row(const PromptRow& row, const std::string& completion) {
-    nlohmann::json messages = row.messages.is_array() ? row.messages
-                                                      : nlohmann::json::array({{{"role", "user"}, {"content", row.prompt}}});
-    messages.push_back({{"role", "assistant"}, {"content", strip_leading_space(completion)}});
-    nlohmann::json out = {{"messages", messages}, {"source", "rejection"}};
-    for (const auto& [k, v] : row.reference.items()) out[k] = v;
-    return out;
-  }
-
   const RejectionSampleConfig& c_;
+  const Tokenizer& tokenizer_;
   std::map<size_t, std::vector<nlohmann::json>> samples_by_row_, kept_by_row_;
   RejectionSampleResult result_;
   Deduplicator dedup_;
@@ -213,7 +236,9 @@ RejectionSampleResult run_rejection_sample(const RejectionSampleConfig& c, const
   const size_t n = c.limit > 0 ? std::min<size_t>(data.size(), static_cast<size_t>(c.limit)) : data.size();
   for (size_t i = 0; i < n; ++i) rows.push_back(i);
 
-  Judge judge(c);
+  if (!c.tools.is_null()) sampler.set_tools(c.tools.dump(), tool_shaping(c.tools), tool_schemas(c.tools));
+
+  Judge judge(c, tokenizer);
   telemetry::StepProgress progress("rejection-sample", static_cast<int64_t>(rows.size()), 0, 10);
   int64_t done = 0;
   sampler.run(data, rows, sampling_params(c), [&](size_t, std::vector<ScoredSample>&& group) {

@@ -15,6 +15,25 @@ namespace r1::run {
 int64_t SftExample::trained() const { return std::count(train.begin(), train.end(), uint8_t{1}); }
 int64_t PackedRow::trained() const { return std::count(train.begin(), train.end(), uint8_t{1}); }
 
+namespace {
+
+// Closes the assistant turn that starts at ex.ids[begin]: trained up to its last special token
+// ("<|im_end|>", "<|eot_id|>"), the text after it (chatml's "\n") context; a turn closed with text
+// only (r1-zero) gets the end-of-text token appended and trained, so the model learns to stop.
+void close_turn(SftExample& ex, size_t begin, const Tokenizer& tokenizer) {
+  for (size_t k = ex.ids.size(); k-- > begin;)
+    if (tokenizer.is_special(ex.ids[k])) {
+      for (size_t j = k + 1; j < ex.ids.size(); ++j) ex.train[j] = 0;
+      return;
+    }
+  if (const std::optional<int32_t> eos = tokenizer.eos_id()) {
+    ex.ids.push_back(*eos);
+    ex.train.push_back(1);
+  }
+}
+
+}  // namespace
+
 SftExample tokenize_conversation(const std::vector<ChatMessage>& messages, const ChatTemplate& chat,
                                  const Tokenizer& tokenizer, const std::string& where) {
   if (std::none_of(messages.begin(), messages.end(), [](const ChatMessage& m) { return m.role == "assistant"; }))
@@ -30,7 +49,6 @@ SftExample tokenize_conversation(const std::vector<ChatMessage>& messages, const
     ex.train.insert(ex.train.end(), ids.size(), train ? 1 : 0);
     done = upto;
   };
-  const std::optional<int32_t> eos = tokenizer.eos_id();
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::vector<ChatMessage> head(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i));
     const std::vector<ChatMessage> with(messages.begin(), messages.begin() + static_cast<std::ptrdiff_t>(i + 1));
@@ -45,29 +63,54 @@ SftExample tokenize_conversation(const std::vector<ChatMessage>& messages, const
     const size_t before = ex.ids.size();
     add(chat.render(with, closed), true, turn);
     if (ex.ids.size() == before) throw ConfigError(where + ": " + turn + " (assistant) renders to no tokens");
-    // The turn is trained up to its closing special token ("<|im_end|>", "<|eot_id|>"); text the
-    // template writes after it (chatml's "\n") is context. A template that closes the turn with text
-    // only (r1-zero) gets the end-of-text token appended, so the model learns to stop.
-    size_t last_special = ex.ids.size();
-    for (size_t k = ex.ids.size(); k-- > before;)
-      if (tokenizer.is_special(ex.ids[k])) {
-        last_special = k;
-        break;
-      }
-    if (last_special < ex.ids.size()) {
-      for (size_t k = last_special + 1; k < ex.ids.size(); ++k) ex.train[k] = 0;
-    } else if (eos) {
-      ex.ids.push_back(*eos);
-      ex.train.push_back(1);
-    }
+    close_turn(ex, before, tokenizer);
   }
+  return ex;
+}
+
+SftExample tokenize_trajectory(const std::vector<ChatMessage>& prompt, const std::vector<TrajectorySegment>& segments,
+                               const ChatTemplate& chat, const Tokenizer& tokenizer, const std::string& where) {
+  if (std::none_of(segments.begin(), segments.end(), [](const TrajectorySegment& s) { return s.train; }))
+    throw ConfigError(where + ": segments: no segment has \"train\": true (nothing to train on)");
+  SftExample ex;
+  auto append = [&](const std::string& text, bool train) {
+    const std::vector<int32_t> ids = tokenizer.encode(text, false);
+    ex.ids.insert(ex.ids.end(), ids.begin(), ids.end());
+    ex.train.insert(ex.train.end(), ids.size(), train ? 1 : 0);
+  };
+  ChatOptions options;
+  options.add_generation_prompt = true;
+  append(chat.render(prompt, options), false);
+  size_t last = ex.ids.size();  // where the last segment starts
+  for (size_t i = 0; i < segments.size(); ++i) {
+    last = ex.ids.size();
+    append(segments[i].text, segments[i].train);
+    if (ex.ids.size() == last)
+      throw ConfigError(where + ": segments[" + std::to_string(i) + "].text: encodes to no tokens");
+  }
+  if (segments.back().train) close_turn(ex, last, tokenizer);
   return ex;
 }
 
 namespace {
 
+// A trajectory row's prompt: "prompt" (a non-empty string) as the user's turn, or "messages".
+std::vector<ChatMessage> trajectory_prompt(const nlohmann::json& row, const std::string& where) {
+  if (row.contains("completion")) throw ConfigError(where + ": has both \"segments\" and \"completion\"; keep one");
+  const bool has_messages = row.contains("messages"), has_prompt = row.contains("prompt");
+  if (has_messages == has_prompt)
+    throw ConfigError(where + (has_messages ? ": has both \"messages\" and \"prompt\"; a trajectory row has one prompt"
+                                            : ": \"segments\" need a \"prompt\" (a string) or \"messages\" (a chat) before them"));
+  if (has_messages) return parse_messages(row["messages"], where + ": messages");
+  if (!row["prompt"].is_string() || row["prompt"].get_ref<const std::string&>().empty())
+    throw ConfigError(where + ": \"prompt\" must be a non-empty string");
+  ChatMessage user;
+  user.role = "user";
+  user.content = row["prompt"].get<std::string>();
+  return {user};
+}
+
 std::vector<ChatMessage> row_messages(const nlohmann::json& row, const std::string& where) {
-  if (!row.is_object()) throw ConfigError(where + ": expected a JSON object with \"messages\" or \"prompt\" and \"completion\"");
   const bool has_messages = row.contains("messages"), has_pair = row.contains("prompt") || row.contains("completion");
   if (has_messages == has_pair)
     throw ConfigError(where + (has_messages ? ": has both \"messages\" and \"prompt\"/\"completion\"; keep one"
@@ -82,6 +125,17 @@ std::vector<ChatMessage> row_messages(const nlohmann::json& row, const std::stri
 
 }  // namespace
 
+SftExample tokenize_row(const nlohmann::json& row, const ChatTemplate& chat, const Tokenizer& tokenizer,
+                        const std::string& where) {
+  if (!row.is_object())
+    throw ConfigError(where + ": expected a JSON object with \"messages\", \"prompt\" and \"completion\", or \"segments\"");
+  if (row.contains("segments")) {
+    const std::vector<ChatMessage> prompt = trajectory_prompt(row, where);
+    return tokenize_trajectory(prompt, segments_from_json(row["segments"], where + ": segments"), chat, tokenizer, where);
+  }
+  return tokenize_conversation(row_messages(row, where), chat, tokenizer, where);
+}
+
 SftDataset SftDataset::load(const std::string& path, const ChatTemplate& chat, const Tokenizer& tokenizer,
                             bool skip_bad_lines) {
   std::ifstream in(path, std::ios::binary);
@@ -93,7 +147,7 @@ SftDataset SftDataset::load(const std::string& path, const ChatTemplate& chat, c
     try {
       if (!reader.next(row)) break;
       const std::string where = path + ":" + std::to_string(reader.line());
-      d.examples.push_back(tokenize_conversation(row_messages(row, where), chat, tokenizer, where));
+      d.examples.push_back(tokenize_row(row, chat, tokenizer, where));
     } catch (const ConfigError& e) {
       if (!skip_bad_lines) throw;
       if (d.skipped++ == 0) log::warn() << e.what() << " (skipped; further bad lines are counted)";
