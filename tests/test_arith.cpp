@@ -662,7 +662,9 @@ TEST_CASE("arith: mulm problems are long multiplications with right answers and 
   mix.min_digits = 1;
   mix.max_digits = 2;
   std::map<std::string, int> ops;
-  for (const auto& q : r1::tasks::make_problems(3000, 6, mix)) {
+  std::mt19937_64 rng(6);
+  for (int i = 0; i < 3000; ++i) {
+    const Problem q = r1::tasks::make_problem(rng, mix);
     ++ops[q.op];
     if (q.op == "mul") CHECK((q.b >= 2 && q.b <= 9 && q.a <= 99));
     if (q.op == "mulm") CHECK((q.a >= 10 && q.a <= 999 && q.b >= 10 && q.b <= 99));
@@ -717,7 +719,7 @@ TEST_CASE("arith: direct mulm answers slip like people do, and mulm stays out of
 
 TEST_CASE("arith: tool_call_text and tool_response_text are the hermes format of the tool recipe", "[arith][tool]") {
   CHECK(r1::tasks::tool_call_text("print(385 * 47)") ==
-        R"(<tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)");
+        R"J(<tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)J");
   CHECK(r1::tasks::tool_response_text("18095") == "<tool_response> 18095 </tool_response>");
   // Code is written as a JSON string: quotes, backslashes and newlines escaped.
   const std::string code = "x = \"a\\b\"\nprint(x)";
@@ -769,8 +771,8 @@ TEST_CASE("arith: template_tool documents have the exact trajectory shape and th
   for (const char* op : {"add", "sub", "mul", "mulm"}) CHECK(std::abs(ops[op] / static_cast<double>(tools) - 0.25) < 0.04);
   CHECK(std::abs(static_cast<double>(reasons) / tools - 0.25) < 0.04);
   // The example of arith.h, character for character.
-  const std::string example = R"( <think> <tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)"
-                              R"( <tool_response> 18095 </tool_response> So 385 * 47 = 18095. </think> <answer> 18095 </answer>)";
+  const std::string example = R"J( <think> <tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)J"
+                              R"J( <tool_response> 18095 </tool_response> So 385 * 47 = 18095. </think> <answer> 18095 </answer>)J";
   CHECK(parse_document(r1::tasks::r1_zero_prompt("Compute 385 * 47") + example).kind == "template_tool");
   CHECK(" <think> " + r1::tasks::tool_call_text("print(385 * 47)") + " " + r1::tasks::tool_response_text("18095") +
             " So 385 * 47 = 18095. </think> <answer> 18095 </answer>" == example);
