@@ -1,6 +1,7 @@
 // A pretrain-synthetic stage's configuration: see pretrain_config.h.
 #include "run/pretrain_config.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/config.h"
@@ -82,6 +83,10 @@ nlohmann::json PretrainConfig::identity() const {
           {"seed", seed}};
   // Keys added later join only when used, so existing caches keep their hashes.
   if (task.mix_steps) id["task"]["language_mixing"] = "step";
+  if (std::find(task.ops.begin(), task.ops.end(), "mulm") != task.ops.end())
+    id["task"]["mulm"] = {task.mulm_min_digits, task.mulm_max_digits, task.mulm_b_digits, task.mulm_worked};
+  if (task.template_tool > 0) id["task"]["tool"] = {task.template_tool, task.tool_error_rate};
+  if (!task.op_weights.empty()) id["task"]["op_weights"] = task.op_weights;
   // The cold-start rows' shape has a version of its own: a cached base with rows of an older shape is
   // made again, not reused.
   if (cold_start_examples > 0) id["cold_start_examples"] = {cold_start_examples, kColdStartFormat};

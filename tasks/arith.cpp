@@ -22,7 +22,7 @@
 namespace r1::tasks {
 namespace {
 
-const std::array<std::string, 3> kOps = {"add", "sub", "mul"};
+const std::array<std::string, 4> kOps = {"add", "sub", "mul", "mulm"};
 const std::array<const char*, 5> kPhrasings = {"Compute", "Calculate", "Find", "Work out", "Evaluate"};
 
 // Same numbers on every standard library: r1's own mapping of the engine's output.
@@ -56,7 +56,7 @@ std::vector<int> digits_of(int64_t v) {  // least significant first
   return d;
 }
 
-const char* symbol(const std::string& op) { return op == "add" ? "+" : op == "sub" ? "-" : "*"; }
+const char* symbol(const std::string& op) { return op == "add" ? "+" : op == "sub" ? "-" : "*"; }  // mul, mulm: "*"
 std::string expression(const Problem& p) { return std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b); }
 
 int64_t evaluate(const std::string& op, int64_t a, int64_t b) { return op == "add" ? a + b : op == "sub" ? a - b : a * b; }
@@ -72,8 +72,24 @@ Problem build(const std::string& op, int64_t a, int64_t b, std::mt19937_64& rng)
   return p;
 }
 
+// The operands' ranges of an op: a in [a_lo, a_hi], b in [b_lo, b_hi] (sub also has b <= a).
+struct Ranges {
+  int64_t a_lo, a_hi, b_lo, b_hi;
+};
+Ranges ranges(const std::string& op, const ArithOptions& o) {
+  if (op == "mulm")
+    return {lowest(o.mulm_min_digits), highest(o.mulm_max_digits), pow10(o.mulm_b_digits - 1), highest(o.mulm_b_digits)};
+  const int64_t lo = lowest(o.min_digits), hi = highest(o.max_digits);
+  if (op == "mul") return {lo, hi, 2, 9};
+  return {lo, hi, lo, hi};
+}
+
 bool in_space(const std::string& op, int64_t a, int64_t b, const ArithOptions& o) {
   if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end()) return false;
+  if (op == "mulm") {
+    const Ranges r = ranges(op, o);
+    return a >= r.a_lo && a <= r.a_hi && b >= r.b_lo && b <= r.b_hi;
+  }
   const int64_t lo = lowest(o.min_digits), hi = highest(o.max_digits);
   if (a < lo || a > hi) return false;
   if (op == "mul") return b >= 2 && b <= 9;
@@ -83,18 +99,24 @@ bool in_space(const std::string& op, int64_t a, int64_t b, const ArithOptions& o
 // Calls f(op, a, b) for every problem the options allow, in a fixed order.
 template <typename F>
 void for_each_problem(const ArithOptions& o, F&& f) {
-  const int64_t lo = lowest(o.min_digits), hi = highest(o.max_digits);
-  for (const auto& op : o.ops)
-    for (int64_t a = lo; a <= hi; ++a) {
-      const int64_t b_lo = op == "mul" ? 2 : lo, b_hi = op == "mul" ? 9 : op == "sub" ? a : hi;
-      for (int64_t b = b_lo; b <= b_hi; ++b) f(op, a, b);
-    }
+  for (const auto& op : o.ops) {
+    const Ranges r = ranges(op, o);
+    for (int64_t a = r.a_lo; a <= r.a_hi; ++a)
+      for (int64_t b = r.b_lo, b_hi = op == "sub" ? a : r.b_hi; b <= b_hi; ++b) f(op, a, b);
+  }
 }
 
 uint64_t space_size(const ArithOptions& o) {
   const uint64_t n = static_cast<uint64_t>(highest(o.max_digits) - lowest(o.min_digits) + 1);
   uint64_t total = 0;
-  for (const auto& op : o.ops) total += op == "add" ? n * n : op == "sub" ? n * (n + 1) / 2 : n * 8;
+  for (const auto& op : o.ops) {
+    if (op == "mulm") {
+      const Ranges r = ranges(op, o);
+      total += static_cast<uint64_t>(r.a_hi - r.a_lo + 1) * static_cast<uint64_t>(r.b_hi - r.b_lo + 1);
+    } else {
+      total += op == "add" ? n * n : op == "sub" ? n * (n + 1) / 2 : n * 8;
+    }
+  }
   return total;
 }
 
@@ -127,7 +149,14 @@ std::string slip(const Problem& p, std::mt19937_64& rng) {
   const std::string& truth = p.answer;
   std::string wrong;
   switch (below(rng, 3)) {
-    case 0: {  // no carries / borrows: each column on its own (sub: the smaller digit from the larger)
+    case 0: {
+      if (p.op == "mulm") {  // the partial products added without their shifts: 385 * 47 -> 2695 + 1540
+        int64_t sum = 0;
+        for (int d : digits_of(p.b)) sum += p.a * d;
+        wrong = std::to_string(sum);
+        break;
+      }
+      // no carries / borrows: each column on its own (sub: the smaller digit from the larger)
       const auto da = digits_of(p.a), db = digits_of(p.b);
       const size_t n = std::max(da.size(), p.op == "mul" ? 0 : db.size());
       std::string digits;  // most significant first
@@ -162,34 +191,57 @@ std::string slip(const Problem& p, std::mt19937_64& rng) {
   return wrong;
 }
 
-Problem draw(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
+// A problem for a corpus document. `worked`: for a worked document, which keeps a mulm problem only at
+// mulm_worked (or when mulm is the only op) and draws again otherwise.
+Problem draw(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude, bool worked = false) {
+  const bool only_mulm = o.ops.size() == 1 && o.ops[0] == "mulm";
   for (int tries = 0; tries < 100000; ++tries) {
     Problem p = make_problem(rng, o);
-    if (!exclude || !exclude->count(problem_key(p))) return p;
+    if (exclude && exclude->count(problem_key(p))) continue;
+    if (worked && p.op == "mulm" && !only_mulm && !(unit(rng) < o.mulm_worked)) continue;
+    return p;
   }
   throw Error("arithmetic corpus: every problem drawn is in the excluded set (exclude fewer problems)");
 }
+
+// Sentences a tool document may open its reasoning with.
+const std::array<const char*, 4> kToolReasons = {"I will compute it with python.", "Let me use python for this.",
+                                                 "This needs python.", "I will check it with python."};
 
 }  // namespace
 
 void check_arith_options(const ArithOptions& o, const std::string& where) {
   auto key = [&](const char* field) { return where.empty() ? std::string(field) : where + "." + field; };
-  if (o.ops.empty()) throw ConfigError(key("ops") + ": give at least one of add, sub, mul");
+  if (o.ops.empty()) throw ConfigError(key("ops") + ": give at least one of add, sub, mul, mulm");
   for (const auto& op : o.ops) {
     if (std::find(kOps.begin(), kOps.end(), op) == kOps.end())
-      throw ConfigError(key("ops") + ": unknown op '" + op + "' (expected add, sub, mul)");
+      throw ConfigError(key("ops") + ": unknown op '" + op + "' (expected add, sub, mul, mulm)");
     if (std::count(o.ops.begin(), o.ops.end(), op) > 1) throw ConfigError(key("ops") + ": '" + op + "' given twice");
   }
   if (o.min_digits < 1 || o.min_digits > 9)
     throw ConfigError(key("min_digits") + ": expected 1..9, got " + std::to_string(o.min_digits));
   if (o.max_digits < o.min_digits || o.max_digits > 9)
     throw ConfigError(key("max_digits") + ": expected min_digits.." + "9, got " + std::to_string(o.max_digits));
+  if (!o.op_weights.empty()) {
+    if (o.op_weights.size() != o.ops.size())
+      throw ConfigError(key("op_weights") + ": expected one weight per op (" + std::to_string(o.ops.size()) + "), got " +
+                        std::to_string(o.op_weights.size()));
+    for (double w : o.op_weights)
+      if (!std::isfinite(w) || !(w > 0)) throw ConfigError(key("op_weights") + ": expected weights > 0, got " + std::to_string(w));
+  }
+  if (o.mulm_min_digits < 1 || o.mulm_min_digits > 9)
+    throw ConfigError(key("mulm_min_digits") + ": expected 1..9, got " + std::to_string(o.mulm_min_digits));
+  if (o.mulm_max_digits < o.mulm_min_digits || o.mulm_max_digits > 9)
+    throw ConfigError(key("mulm_max_digits") + ": expected mulm_min_digits..9, got " + std::to_string(o.mulm_max_digits));
+  if (o.mulm_b_digits < 2 || o.mulm_b_digits > 4)
+    throw ConfigError(key("mulm_b_digits") + ": expected 2..4, got " + std::to_string(o.mulm_b_digits));
   const std::pair<const char*, double> mix[] = {{"template_worked", o.template_worked},
                                                 {"template_direct", o.template_direct},
                                                 {"template_tag_misuse", o.template_tag_misuse},
                                                 {"qa_direct", o.qa_direct},
                                                 {"qa_worked", o.qa_worked},
-                                                {"facts", o.facts}};
+                                                {"facts", o.facts},
+                                                {"template_tool", o.template_tool}};
   double sum = 0;
   for (const auto& [name, v] : mix) {
     if (!std::isfinite(v) || v < 0) throw ConfigError(key(name) + ": expected a fraction >= 0, got " + std::to_string(v));
@@ -198,7 +250,8 @@ void check_arith_options(const ArithOptions& o, const std::string& where) {
   if (!(sum > 0)) throw ConfigError(key("template_worked") + ": the corpus mix fractions are all zero");
   if (o.facts_per_document < 1 || o.facts_per_document > 1000)
     throw ConfigError(key("facts_per_document") + ": expected 1..1000, got " + std::to_string(o.facts_per_document));
-  for (const auto& [name, v] : {std::pair{"direct_error_rate", o.direct_error_rate}, std::pair{"second_language", o.second_language}})
+  for (const auto& [name, v] : {std::pair{"direct_error_rate", o.direct_error_rate}, std::pair{"second_language", o.second_language},
+                                std::pair{"mulm_worked", o.mulm_worked}, std::pair{"tool_error_rate", o.tool_error_rate}})
     if (!(v >= 0 && v <= 1)) throw ConfigError(key(name) + ": expected 0..1, got " + std::to_string(v));
 }
 
@@ -208,6 +261,14 @@ ArithOptions read_arith_options(ConfigReader& r) {
   if (seed < 0) throw ConfigError(r.key_path("seed") + ": expected a non-negative integer");
   o.seed = static_cast<uint64_t>(seed);
   o.ops = r.get("ops", o.ops);
+  if (const nlohmann::json* w = r.raw("op_weights"); w && !w->is_null()) {
+    if (!w->is_array()) throw ConfigError(r.key_path("op_weights") + ": expected an array of numbers, got " + w->type_name());
+    for (size_t i = 0; i < w->size(); ++i) {
+      if (!(*w)[i].is_number())
+        throw ConfigError(r.key_path("op_weights") + "[" + std::to_string(i) + "]: expected number, got " + (*w)[i].type_name());
+      o.op_weights.push_back((*w)[i].get<double>());
+    }
+  }
   o.min_digits = r.get("min_digits", o.min_digits);
   o.max_digits = r.get("max_digits", o.max_digits);
   o.template_worked = r.get("template_worked", o.template_worked);
@@ -216,6 +277,12 @@ ArithOptions read_arith_options(ConfigReader& r) {
   o.qa_direct = r.get("qa_direct", o.qa_direct);
   o.qa_worked = r.get("qa_worked", o.qa_worked);
   o.facts = r.get("facts", o.facts);
+  o.template_tool = r.get("template_tool", o.template_tool);
+  o.tool_error_rate = r.get("tool_error_rate", o.tool_error_rate);
+  o.mulm_min_digits = r.get("mulm_min_digits", o.mulm_min_digits);
+  o.mulm_max_digits = r.get("mulm_max_digits", o.mulm_max_digits);
+  o.mulm_b_digits = r.get("mulm_b_digits", o.mulm_b_digits);
+  o.mulm_worked = r.get("mulm_worked", o.mulm_worked);
   o.facts_per_document = r.get("facts_per_document", o.facts_per_document);
   o.direct_error_rate = r.get("direct_error_rate", o.direct_error_rate);
   o.second_language = r.get("second_language", o.second_language);
@@ -232,6 +299,31 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
   const auto da = digits_of(p.a), db = digits_of(p.b);
   std::string out = expression(p) + words(0).header;
   auto str = [](int64_t v) { return std::to_string(v); };
+  if (p.op == "mulm") {
+    // One partial product per nonzero digit of b ("385 * 40 = 15400"), then their sum when there are two
+    // or more: parts 1..k the products, k + 1 the sum, then the closing "So".
+    std::vector<int64_t> parts;
+    size_t k = 0;
+    for (size_t i = 0; i < db.size(); ++i) {
+      if (db[i] == 0) continue;
+      const int64_t factor = db[i] * pow10(static_cast<int>(i));
+      const Words& w = words(++k);
+      out += str(p.a) + w.times + str(factor) + w.equals + str(p.a * factor) + w.step_end;
+      parts.push_back(p.a * factor);
+    }
+    if (parts.size() > 1) {
+      const Words& w = words(++k);
+      int64_t sum = 0;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        out += (i ? w.plus : "") + str(parts[i]);
+        sum += parts[i];
+      }
+      out += w.equals + str(sum) + w.step_end;
+    }
+    const Words& end = words(k + 1);
+    out += end.so + expression(p) + " = " + p.answer + (&end == &kEnglish ? "." : "。");
+    return out;
+  }
   const size_t n = p.op == "add" ? std::max(da.size(), db.size()) : da.size();
   int in = 0;  // carry or borrow into this column
   for (size_t i = 0; i < n; ++i) {
@@ -291,6 +383,7 @@ std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage 
     const int top = x + (x - in < y ? 10 : 0);
     return str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(top - y - in);
   }
+  // mul, and mulm (whose problems' facts are mul's column steps)
   const int b = static_cast<int>(between(rng, 2, 9));
   const int in = below(rng, 2) ? static_cast<int>(below(rng, static_cast<uint64_t>(b))) : 0;  // a carry is < b
   return str(x) + w.times + str(b) + (in ? w.plus + str(in) : "") + w.equals + str(x * b + in);
@@ -298,11 +391,26 @@ std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage 
 
 Problem make_problem(std::mt19937_64& rng, const ArithOptions& o) {
   check_arith_options(o);
-  const std::string& op = o.ops[below(rng, o.ops.size())];
+  size_t pick = 0;
+  if (o.op_weights.empty()) {
+    pick = below(rng, o.ops.size());
+  } else {
+    double total = 0;
+    for (double w : o.op_weights) total += w;
+    double u = unit(rng) * total;
+    for (; pick + 1 < o.ops.size() && u >= o.op_weights[pick]; ++pick) u -= o.op_weights[pick];
+  }
+  const std::string& op = o.ops[pick];
   auto number = [&] {
     const int d = static_cast<int>(between(rng, o.min_digits, o.max_digits));
     return between(rng, lowest(d), highest(d));
   };
+  if (op == "mulm") {
+    const Ranges r = ranges(op, o);
+    const int d = static_cast<int>(between(rng, o.mulm_min_digits, o.mulm_max_digits));
+    const int64_t a = between(rng, lowest(d), highest(d));
+    return build(op, a, between(rng, r.b_lo, r.b_hi), rng);
+  }
   int64_t a = number(), b = op == "mul" ? between(rng, 2, 9) : number();
   if (op == "sub" && a < b) std::swap(a, b);
   return build(op, a, b, rng);
@@ -370,10 +478,54 @@ std::string r1_zero_prompt(const std::string& question) {
          question + ". Assistant:";
 }
 
+std::string tool_call_text(const std::string& code, const std::string& tool) {
+  return "<tool_call> {\"name\": " + nlohmann::json(tool).dump() + ", \"arguments\": {\"code\": " + nlohmann::json(code).dump() +
+         "}} </tool_call>";
+}
+
+std::string tool_response_text(const std::string& content) { return "<tool_response> " + content + " </tool_response>"; }
+
+std::string tool_code(const Problem& p) { return "print(" + expression(p) + ")"; }
+
+namespace {
+
+// A template_tool document's completion after the prompt (see arith.h): the call, the tool's reply, the
+// answer; or, at tool_error_rate, a broken call, the error it gets, and a direct answer.
+std::string tool_trajectory(const Problem& p, std::mt19937_64& rng, const ArithOptions& o) {
+  std::string out = " <think> ";
+  if (below(rng, 4) == 0) out += std::string(kToolReasons[below(rng, kToolReasons.size())]) + " ";
+  if (!(unit(rng) < o.tool_error_rate))
+    return out + tool_call_text(tool_code(p)) + " " + tool_response_text(p.answer) + " So " + expression(p) + " = " + p.answer +
+           ". </think> <answer> " + p.answer + " </answer>";
+  std::string call, error;
+  switch (below(rng, 3)) {
+    case 0: {  // malformed JSON: the closing brace of the arguments object missing
+      call = tool_call_text(tool_code(p));
+      call.erase(call.rfind("}}"), 1);
+      error = "Error: the tool call is not valid JSON";
+      break;
+    }
+    case 1:
+      call = tool_call_text(tool_code(p), "calculator");
+      error = "Error: unknown tool 'calculator'";
+      break;
+    default:  // code Python rejects: the operator written as a word or a letter
+      call = tool_call_text("print(" + std::to_string(p.a) + (p.op == "add" ? " plus " : p.op == "sub" ? " minus " : " x ") +
+                            std::to_string(p.b) + ")");
+      error = "Error: SyntaxError: invalid syntax";
+      break;
+  }
+  const std::string ans = unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer;
+  return out + call + " " + tool_response_text(error) + " </think> <answer> " + ans + " </answer>";
+}
+
+}  // namespace
+
 std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
   check_arith_options(o);
-  const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked, o.facts};
-  constexpr int kKinds = 6;
+  const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked, o.facts,
+                        o.template_tool};
+  constexpr int kKinds = 7;
   double total = 0;
   for (double v : mix) total += v;
   double u = unit(rng) * total;
@@ -389,7 +541,8 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const s
              (language == StepLanguage::Chinese ? "。" : ".");
     return out;
   }
-  const Problem p = draw(rng, o, exclude);
+  const Problem p = draw(rng, o, exclude, kind == 0 || kind == 4);
+  if (kind == 6) return r1_zero_prompt(p.question) + tool_trajectory(p, rng, o);
   auto direct = [&] { return unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer; };
   auto worked = [&] {
     if (o.mix_steps) return code_switched_solution(p, rng, o.second_language);
@@ -434,7 +587,8 @@ nlohmann::json cold_start_row(const Problem& p) {
 
 nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
   check_arith_options(o);
-  const std::string& op = o.ops[below(rng, o.ops.size())];
+  const std::string& drawn = o.ops[below(rng, o.ops.size())];
+  const std::string op = drawn == "mulm" ? "mul" : drawn;  // mulm's one-step facts are mul's
   int64_t a = static_cast<int64_t>(below(rng, 10)), b = static_cast<int64_t>(below(rng, 10));
   if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // b <= a <= 18
   if (op == "mul") b = between(rng, 2, 9);

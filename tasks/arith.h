@@ -7,16 +7,24 @@
 // the problem out; worked solutions are always right, so RL can discover that <think> pays.
 //
 // Problems: add and sub of min..max-digit operands (sub has a >= b), mul of a min..max-digit number by
-// a digit 2..9. Questions read "Compute 47 + 385" (imperative, no final punctuation: the template adds
-// "."). Worked solutions are column arithmetic, one locally computable step per column:
+// a digit 2..9, and mulm ("long multiplication", the tool task's op) of a mulm_min_digits..
+// mulm_max_digits-digit number by a mulm_b_digits-digit one ("Compute 385 * 47", key "mulm:385:47").
+// Questions read "Compute 47 + 385" (imperative, no final punctuation: the template adds "."). Worked
+// solutions are column arithmetic, one locally computable step per column:
 //   add  "47 + 385: 7 + 5 = 12, write 2 carry 1. 4 + 8 + 1 = 13, write 3 carry 1. 0 + 3 + 1 = 4, write 4.
 //         So 47 + 385 = 432."                   (the last column writes its whole sum)
 //   sub  "52 - 17: 12 - 7 = 5, write 5 borrow 1. 5 - 1 - 1 = 3, write 3. So 52 - 17 = 35."
 //         (a column that borrows shows its top digit plus 10; an incoming borrow is the trailing "- 1")
 //   mul  "385 * 7: 5 * 7 = 35, write 5 carry 3. 8 * 7 + 3 = 59, write 9 carry 5. 3 * 7 + 5 = 26, write 26.
 //         So 385 * 7 = 2695."
+//   mulm "385 * 47: 385 * 7 = 2695. 385 * 40 = 15400. 2695 + 15400 = 18095. So 385 * 47 = 18095."
+//         (one partial product per nonzero digit of b, then their sum; each partial product is itself a
+//         multi-digit product, so this is no column-by-column path a tiny model can follow in its head)
 // In Chinese (second_language): "7 加 5 等于 12，写 2 进 1。" / "12 减 7 等于 5，写 5 借 1。" /
-// "8 乘 7 加 3 等于 59，写 9 进 5。", ending "所以 385 * 7 = 2695。".
+// "8 乘 7 加 3 等于 59，写 9 进 5。" / "385 乘 7 等于 2695。", ending "所以 385 * 7 = 2695。".
+// mulm problems appear in worked documents (template_worked, qa_worked) only at mulm_worked of the
+// times one is drawn for them (default 0: never, unless mulm is the only op): the corpus shows mulm
+// answered directly (a slip: a partial product not shifted), or with the tool.
 //
 // Corpus documents (kind chosen by the normalised mix; no end-of-text marker, the caller separates):
 //   template_worked     r1_zero_prompt(Q) + " <think> {worked} </think> <answer> {ans} </answer>"
@@ -27,9 +35,27 @@
 //   qa_worked           "Question: {Q}\nSolution: {worked}\nAnswer: {ans}"
 //   facts               "Facts: 7 + 5 + 1 = 13. 8 * 7 + 3 = 59. 12 - 7 = 5. ..." — a drill of step_facts
 //                       equations exactly as worked solutions write their column steps (the digit
-//                       tables every text-book has; a model that knows them can work problems out)
-// Direct answers (template_direct, misuse, qa_direct) are wrong at direct_error_rate, by a slip: one
-// digit off, a dropped carry or borrow, two digits swapped; a wrong answer never equals the truth.
+//                       tables every text-book has; a model that knows them can work problems out;
+//                       mulm drills mul's column steps)
+//   template_tool       r1_zero_prompt(Q) + a trajectory that calls the python tool (below)
+// Direct answers (template_direct, misuse, qa_direct, and a failed tool call's) are wrong at
+// direct_error_rate, by a slip: one digit off, a dropped carry or borrow, two digits swapped (mulm: a
+// partial product left unshifted); a wrong answer never equals the truth.
+//
+// Tool documents (template_tool; the hermes call format a tools stage's runtime parses, with the python
+// tool). The model's text, the tool's reply the runtime appends after "</tool_call>", then the model
+// again; parts are joined by single spaces, exactly:
+//   r1_zero_prompt(Q) + " <think> " [+ reason + " "] + tool_call_text(code) + " " +
+//   tool_response_text(output) + " So {a op b} = {ans}. </think> <answer> {ans} </answer>"
+// e.g. ... Assistant: <think> <tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}}
+//   </tool_call> <tool_response> 18095 </tool_response> So 385 * 47 = 18095. </think> <answer> 18095 </answer>
+// (one line). code is "print(a + b)", "print(a - b)" or "print(a * b)" (mul and mulm); output is what
+// the code prints with its trailing newline dropped; reason, in about a quarter of the documents, is
+// one of a few sentences ("I will compute it with python."). tool_error_rate of the tool documents are
+// flawed: the call is malformed JSON (its closing brace missing), names an unknown tool ("calculator"),
+// or runs code Python rejects ("print(385 x 47)"); the reply is the error the runtime sends
+// (tool_response_text("Error: ...")), and the model then answers directly without the tool's help:
+//   ... <tool_response> Error: SyntaxError: invalid syntax </tool_response> </think> <answer> {direct} </answer>
 //
 // Randomness is std::mt19937_64 with r1's own integer/real mapping, so a seed gives the same problems
 // and corpus on every platform and standard library.
@@ -52,8 +78,14 @@ namespace r1::tasks {
 
 struct ArithOptions {
   uint64_t seed = 1;
-  std::vector<std::string> ops = {"add", "sub", "mul"};
+  std::vector<std::string> ops = {"add", "sub", "mul"};  // of add, sub, mul, mulm
+  // How often problems (the corpus's, train's, held-out's) have each op, one weight > 0 per op, in ops'
+  // order (normalised); empty: every op alike. Fact drills and fact rows always pick ops alike.
+  std::vector<double> op_weights;
   int min_digits = 2, max_digits = 3;  // operands of add/sub; mul is (min..max)-digit * one digit 2..9
+  // mulm: a mulm_min_digits..mulm_max_digits-digit number times a mulm_b_digits-digit one (2..4).
+  int mulm_min_digits = 2, mulm_max_digits = 3, mulm_b_digits = 2;
+  double mulm_worked = 0.0;  // of the worked documents that draw a mulm problem, those that keep it
   // Corpus mix, fractions of documents (normalised):
   double template_worked = 0.20;
   double template_direct = 0.25;
@@ -61,7 +93,9 @@ struct ArithOptions {
   double qa_direct = 0.30;
   double qa_worked = 0.15;
   double facts = 0.0;
+  double template_tool = 0.0;  // documents calling the python tool (see above); 0: the corpus is as before
   int facts_per_document = 8;
+  double tool_error_rate = 0.15;  // of template_tool documents: a broken call, an error reply, a direct answer
   double direct_error_rate = 0.35;  // of direct answers (template_direct, misuse, qa_direct)
   double second_language = 0.0;     // of worked solutions, written with Chinese step phrases
   // language_mixing: "solution" (false): a worked solution is all English or all Chinese (second_language
@@ -79,7 +113,7 @@ ArithOptions read_arith_options(ConfigReader& reader);
 void check_arith_options(const ArithOptions& options, const std::string& where = "arith");
 
 struct Problem {
-  std::string op;  // add | sub | mul
+  std::string op;  // add | sub | mul | mulm
   int64_t a = 0, b = 0;
   std::string question;  // "Compute 47 + 385"
   std::string answer;    // "432"
@@ -104,6 +138,16 @@ std::string code_switched_solution(const Problem& problem, std::mt19937_64& rng,
 
 // Exactly what r1's "r1-zero" chat template renders for one user turn with a generation prompt.
 std::string r1_zero_prompt(const std::string& question);
+
+// The tool-call format of template_tool documents, in one place (see the header comment):
+//   tool_call_text("print(385 * 47)") ==
+//     "<tool_call> {\"name\": \"python\", \"arguments\": {\"code\": \"print(385 * 47)\"}} </tool_call>"
+// (code written as a JSON string, escapes and all), and the reply the runtime appends after it:
+//   tool_response_text("18095") == "<tool_response> 18095 </tool_response>"
+std::string tool_call_text(const std::string& code, const std::string& tool = "python");
+std::string tool_response_text(const std::string& content);
+// The python code a tool document runs for `problem`: "print(385 * 47)".
+std::string tool_code(const Problem& problem);
 
 // One pretraining document; problems whose key is in `exclude` (held-out evaluation) are never used.
 std::string corpus_document(std::mt19937_64& rng, const ArithOptions& options,

@@ -1,5 +1,6 @@
 // The synthetic arithmetic task (tasks/arith.h): answers, worked solutions re-verified step by
-// step, determinism, distinct problems, the corpus mix, the R1-Zero prompt against r1's renderer.
+// step, determinism, distinct problems, the corpus mix, the R1-Zero prompt against r1's renderer; the
+// tool task's long multiplication (mulm) and its tool-calling documents (template_tool).
 #include "tasks/arith.h"
 
 #include "core/config.h"
@@ -123,13 +124,76 @@ void check_problem(const r1::tasks::Problem& p, const r1::tasks::ArithOptions& o
   REQUIRE(check_worked(p.op, p.a, p.b, r1::tasks::worked_solution(p, r1::tasks::StepLanguage::Chinese)) == evaluate(p.op, p.a, p.b));
 }
 
+// Re-computes a mulm worked solution ("385 * 47: 385 * 7 = 2695. 385 * 40 = 15400. 2695 + 15400 =
+// 18095. So 385 * 47 = 18095."): one true partial product per nonzero digit of b, in order, then their
+// true sum (when two or more). Returns the final value.
+int64_t check_mulm_worked(int64_t a, int64_t b, std::string text) {
+  INFO(text);
+  if (is_chinese(text)) text = to_english(text);
+  const std::string expr = std::to_string(a) + " * " + std::to_string(b);
+  REQUIRE(text.rfind(expr + ": ", 0) == 0);
+  const std::string so = "So " + expr + " = ";
+  const size_t at = text.rfind(so);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(text.back() == '.');
+  const int64_t final_value = std::stoll(text.substr(at + so.size()));
+  REQUIRE(text.substr(at + so.size()) == std::to_string(final_value) + ".");
+  std::vector<int64_t> factors, parts;
+  for (int64_t scale = 1, rest = b; rest > 0; rest /= 10, scale *= 10)
+    if (rest % 10) factors.push_back(rest % 10 * scale);
+  std::string want = expr + ": ";
+  for (int64_t f : factors) {
+    want += std::to_string(a) + " * " + std::to_string(f) + " = " + std::to_string(a * f) + ". ";
+    parts.push_back(a * f);
+  }
+  if (parts.size() > 1) {
+    int64_t sum = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      want += (i ? " + " : "") + std::to_string(parts[i]);
+      sum += parts[i];
+    }
+    want += " = " + std::to_string(sum) + ". ";
+  }
+  REQUIRE(text == want + so + std::to_string(a * b) + ".");
+  return final_value;
+}
+
 // One corpus document taken apart by its shape.
 struct Parsed {
-  std::string kind;  // template_worked | template_direct | template_tag_misuse | qa_direct | qa_worked
-  std::string op;
+  // template_worked | template_direct | template_tag_misuse | qa_direct | qa_worked | template_tool |
+  // template_tool_flawed
+  std::string kind;
+  std::string op;  // "*" with a b of two digits or more is mulm (mul's b is one digit)
   int64_t a = 0, b = 0;
   std::string answer, worked;
+  std::string reason, call, response;  // a tool document's reasoning sentence, call and tool reply
+  std::string so;                      // and the expression of its "So 385 * 47 = 18095."
 };
+
+// The call of a tool document: valid JSON naming the python tool with code "print(a op b)" whose value
+// is the reply, or flawed.
+struct ToolCall {
+  bool json = false, python = false, computes = false;
+  int64_t value = 0;
+};
+ToolCall read_call(const std::string& call) {
+  ToolCall t;
+  nlohmann::json j = nlohmann::json::parse(call, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return t;
+  t.json = true;
+  REQUIRE(j.is_object());
+  REQUIRE(j.size() == 2);
+  REQUIRE(j["arguments"].is_object());
+  REQUIRE(j["arguments"].size() == 1);
+  t.python = j["name"] == "python";
+  static const std::regex code(R"(print\((\d+) ([-+*]) (\d+)\))");
+  const std::string c = j["arguments"]["code"];
+  std::smatch m;
+  if (!std::regex_match(c, m, code)) return t;
+  t.computes = true;
+  t.value = evaluate(m[2] == "+" ? "add" : m[2] == "-" ? "sub" : "mul", std::stoll(m[1]), std::stoll(m[3]));
+  return t;
+}
 
 Parsed parse_document(const std::string& doc) {
   INFO(doc);
@@ -140,13 +204,25 @@ Parsed parse_document(const std::string& doc) {
   static const std::regex direct(R"( The answer is (\d+)\.)");
   static const std::regex misuse(R"( <answer> (\d+) </answer>| <think> (\d+) </think>| <think> </think> <answer> (\d+) </answer>)"
                                  R"(| <think> (\d+) </answer>| <answer> (\d+))");
+  // The trajectory shape of arith.h, spaces and all: an optional sentence, the call, the reply, then "So
+  // ... = N." and the answer; or, after an error reply, the answer at once.
+  static const std::regex tool(R"( <think> (?:([A-Z][a-z ]+\.) )?<tool_call> ([^\n]+?) </tool_call> <tool_response> ([^\n]+?) </tool_response>)"
+                               R"((?: So (\d+ [-+*] \d+) = (\d+)\.)? </think> <answer> (\d+) </answer>)");
   Parsed p;
   std::smatch m, q, r;
   std::string rest;
   if (std::regex_match(doc, m, tmpl)) {
     REQUIRE(doc == r1::tasks::r1_zero_prompt(m[1]) + m[2].str());
     rest = m[2];
-    if (std::regex_match(rest, r, worked)) p = {"template_worked", "", 0, 0, r[2], r[1]};
+    if (std::regex_match(rest, r, tool)) {
+      p.kind = r[4].matched ? "template_tool" : "template_tool_flawed";
+      p.reason = r[1];
+      p.call = r[2];
+      p.response = r[3];
+      p.answer = r[6];
+      p.so = r[4];
+      if (r[4].matched) REQUIRE(r[5] == r[6]);
+    } else if (std::regex_match(rest, r, worked)) p = {"template_worked", "", 0, 0, r[2], r[1]};
     else if (std::regex_match(rest, r, direct)) p = {"template_direct", "", 0, 0, r[1], ""};
     else {
       REQUIRE(std::regex_match(rest, r, misuse));
@@ -162,7 +238,8 @@ Parsed parse_document(const std::string& doc) {
   REQUIRE(std::regex_match(qtext, q, question));
   p.a = std::stoll(q[1]);
   p.b = std::stoll(q[3]);
-  p.op = q[2] == "+" ? "add" : q[2] == "-" ? "sub" : "mul";
+  p.op = q[2] == "+" ? "add" : q[2] == "-" ? "sub" : p.b >= 10 ? "mulm" : "mul";
+  if (p.kind == "template_tool") REQUIRE(p.so == q[1].str() + " " + q[2].str() + " " + q[3].str());
   return p;
 }
 
@@ -518,4 +595,343 @@ TEST_CASE("arith: step-level language mixing switches phrases mid-solution aroun
   const auto bad = nlohmann::json::parse(R"({"language_mixing": "word"})");
   r1::ConfigReader rb(bad, "task");
   CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains("task.language_mixing"));
+}
+
+TEST_CASE("arith: mulm problems are long multiplications with right answers and partial-product solutions", "[arith][tool]") {
+  for (auto [lo, hi, bd] : {std::tuple{2, 3, 2}, std::tuple{1, 4, 3}, std::tuple{3, 3, 4}}) {
+    r1::tasks::ArithOptions o;
+    o.ops = {"mulm"};
+    o.mulm_min_digits = lo;
+    o.mulm_max_digits = hi;
+    o.mulm_b_digits = bd;
+    std::mt19937_64 rng(42);
+    std::set<size_t> a_lengths;
+    for (int i = 0; i < 5000; ++i) {
+      const Problem p = r1::tasks::make_problem(rng, o);
+      INFO(r1::tasks::problem_key(p));
+      REQUIRE(p.op == "mulm");
+      REQUIRE((length(p.a) >= static_cast<size_t>(lo) && length(p.a) <= static_cast<size_t>(hi)));
+      REQUIRE(length(p.b) == static_cast<size_t>(bd));
+      REQUIRE(p.answer == std::to_string(p.a * p.b));
+      static const std::regex phrasing("(?:Compute|Calculate|Find|Work out|Evaluate) (\\d+) \\* (\\d+)");
+      std::smatch q;
+      REQUIRE(std::regex_match(p.question, q, phrasing));
+      REQUIRE((std::stoll(q[1]) == p.a && std::stoll(q[2]) == p.b));
+      REQUIRE(r1::tasks::problem_key(p) == "mulm:" + std::to_string(p.a) + ":" + std::to_string(p.b));
+      REQUIRE(p.worked == r1::tasks::worked_solution(p));
+      REQUIRE(check_mulm_worked(p.a, p.b, p.worked) == p.a * p.b);
+      REQUIRE(check_mulm_worked(p.a, p.b, r1::tasks::worked_solution(p, r1::tasks::StepLanguage::Chinese)) == p.a * p.b);
+      // Step-level language mixing: only the phrases around the same symbols differ.
+      std::mt19937_64 pick(static_cast<uint64_t>(i));
+      std::string mixed = r1::tasks::code_switched_solution(p, pick, 0.5);
+      for (const auto& [zh, en] : std::vector<std::pair<std::string, std::string>>{{"：", ": "}, {"。", ". "}, {"所以 ", "So "}})
+        r1::replace_all(mixed, zh, en);
+      while (mixed.back() == ' ') mixed.pop_back();
+      REQUIRE(mixed == p.worked);
+      a_lengths.insert(length(p.a));
+    }
+    CHECK(a_lengths.size() == static_cast<size_t>(hi - lo + 1));
+  }
+  const Problem p{"mulm", 385, 47, "Compute 385 * 47", "18095", ""};
+  CHECK(r1::tasks::worked_solution(p) == "385 * 47: 385 * 7 = 2695. 385 * 40 = 15400. 2695 + 15400 = 18095. So 385 * 47 = 18095.");
+  CHECK(r1::tasks::worked_solution(p, r1::tasks::StepLanguage::Chinese) ==
+        "385 * 47：385 乘 7 等于 2695。385 乘 40 等于 15400。2695 加 15400 等于 18095。所以 385 * 47 = 18095。");
+  // A zero digit of b has no partial product; one partial product needs no sum.
+  CHECK(r1::tasks::worked_solution(Problem{"mulm", 385, 40, "", "15400", ""}) == "385 * 40: 385 * 40 = 15400. So 385 * 40 = 15400.");
+  CHECK(r1::tasks::worked_solution(Problem{"mulm", 12, 305, "", "3660", ""}) ==
+        "12 * 305: 12 * 5 = 60. 12 * 300 = 3600. 60 + 3600 = 3660. So 12 * 305 = 3660.");
+  CHECK(r1::tasks::cold_start_response(p) == "<think> " + r1::tasks::worked_solution(p) + " </think> <answer> 18095 </answer>");
+  CHECK(r1::tasks::problem_row(p) == nlohmann::json{{"prompt", "Compute 385 * 47"}, {"answer", "18095"}, {"op", "mulm"}});
+  CHECK(r1::tasks::tool_code(p) == "print(385 * 47)");
+
+  // The space is counted and enumerated: 0..9 times 10..99 is 900 problems.
+  r1::tasks::ArithOptions small;
+  small.ops = {"mulm"};
+  small.mulm_min_digits = small.mulm_max_digits = 1;
+  CHECK(keys(r1::tasks::make_problems(900, 3, small)).size() == 900);
+  CHECK_THROWS_WITH(r1::tasks::make_problems(901, 3, small), Catch::Contains("asked for 901 distinct problems but only 900 exist"));
+  std::set<std::string> some = keys(r1::tasks::make_problems(100, 4, small));
+  some.insert("mulm:10:10");  // outside the space (a has one digit): does not count
+  const auto rest = r1::tasks::make_problems(800, 5, small, &some);
+  for (const auto& q : rest) CHECK(!some.count(r1::tasks::problem_key(q)));
+  CHECK_THROWS_AS(r1::tasks::make_problems(801, 5, small, &some), r1::Error);
+
+  // With other ops: mul keeps its one-digit b, mulm its own operand sizes; both in held-out style sets.
+  r1::tasks::ArithOptions mix;
+  mix.ops = {"add", "mul", "mulm"};
+  mix.min_digits = 1;
+  mix.max_digits = 2;
+  std::map<std::string, int> ops;
+  std::mt19937_64 rng(6);
+  for (int i = 0; i < 3000; ++i) {
+    const Problem q = r1::tasks::make_problem(rng, mix);
+    ++ops[q.op];
+    if (q.op == "mul") CHECK((q.b >= 2 && q.b <= 9 && q.a <= 99));
+    if (q.op == "mulm") CHECK((q.a >= 10 && q.a <= 999 && q.b >= 10 && q.b <= 99));
+  }
+  for (const char* op : {"add", "mul", "mulm"}) CHECK(std::abs(ops[op] / 3000.0 - 1.0 / 3) < 0.04);
+}
+
+TEST_CASE("arith: direct mulm answers slip like people do, and mulm stays out of worked documents unless asked", "[arith][tool]") {
+  r1::tasks::ArithOptions o;
+  o.ops = {"add", "mulm"};
+  o.direct_error_rate = 0.5;
+  int mulm_direct = 0, mulm_wrong = 0, unshifted = 0, worked = 0;
+  for (const auto& doc : r1::tasks::make_corpus(6000, o)) {
+    const Parsed p = parse_document(doc);
+    INFO(doc);
+    if (p.kind == "template_worked" || p.kind == "qa_worked") {
+      ++worked;
+      CHECK(p.op == "add");  // mulm_worked = 0
+      continue;
+    }
+    if (p.op != "mulm" || p.kind == "template_tag_misuse") continue;
+    ++mulm_direct;
+    if (p.answer == std::to_string(p.a * p.b)) continue;
+    ++mulm_wrong;
+    int64_t sum = 0;
+    for (int64_t rest = p.b; rest > 0; rest /= 10) sum += p.a * (rest % 10);
+    unshifted += p.answer == std::to_string(sum);
+  }
+  CHECK(worked > 1500);
+  CHECK(std::abs(static_cast<double>(mulm_wrong) / mulm_direct - 0.5) < 0.04);
+  CHECK(unshifted > mulm_wrong / 5);  // the partial products added without their shifts
+
+  o.mulm_worked = 1;  // every worked document keeps the mulm problem it draws: about half are mulm
+  int with_mulm = 0;
+  worked = 0;
+  for (const auto& doc : r1::tasks::make_corpus(4000, o)) {
+    const Parsed p = parse_document(doc);
+    if (p.kind != "template_worked" && p.kind != "qa_worked") continue;
+    ++worked;
+    if (p.op != "mulm") continue;
+    ++with_mulm;
+    CHECK(check_mulm_worked(p.a, p.b, p.worked) == std::stoll(p.answer));
+    CHECK(p.answer == std::to_string(p.a * p.b));
+  }
+  CHECK(std::abs(static_cast<double>(with_mulm) / worked - 0.5) < 0.05);
+  o.ops = {"mulm"};  // nothing else to work out: worked documents show mulm
+  o.mulm_worked = 0;
+  int only = 0;
+  for (const auto& doc : r1::tasks::make_corpus(500, o)) only += parse_document(doc).kind == "qa_worked";
+  CHECK(only > 30);
+}
+
+TEST_CASE("arith: tool_call_text and tool_response_text are the hermes format of the tool recipe", "[arith][tool]") {
+  CHECK(r1::tasks::tool_call_text("print(385 * 47)") ==
+        R"J(<tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)J");
+  CHECK(r1::tasks::tool_response_text("18095") == "<tool_response> 18095 </tool_response>");
+  // Code is written as a JSON string: quotes, backslashes and newlines escaped.
+  const std::string code = "x = \"a\\b\"\nprint(x)";
+  const std::string call = r1::tasks::tool_call_text(code);
+  const std::string inner = call.substr(12, call.size() - 25);  // within "<tool_call> " and " </tool_call>"
+  CHECK(call == "<tool_call> " + inner + " </tool_call>");
+  const auto j = nlohmann::json::parse(inner);
+  CHECK(j["name"] == "python");
+  CHECK(j["arguments"]["code"] == code);
+  CHECK(inner.find('\n') == std::string::npos);
+}
+
+TEST_CASE("arith: template_tool documents have the exact trajectory shape and their calls compute the answer", "[arith][tool]") {
+  r1::tasks::ArithOptions o;
+  o.seed = 21;
+  o.ops = {"add", "sub", "mul", "mulm"};
+  o.template_tool = 1;  // of 0.2 + 0.25 + 0.1 + 0.3 + 0.15 + 1 = 2: half the documents
+  o.tool_error_rate = 0;
+  std::map<std::string, int> ops;
+  int tools = 0, reasons = 0;
+  const auto docs = r1::tasks::make_corpus(6000, o);
+  for (const auto& doc : docs) {
+    const Parsed p = parse_document(doc);
+    INFO(doc);
+    CHECK(p.kind != "template_tool_flawed");
+    if (p.kind != "template_tool") continue;
+    ++tools;
+    ++ops[p.op];
+    const ToolCall call = read_call(p.call);
+    REQUIRE(call.json);
+    CHECK(call.python);
+    REQUIRE(call.computes);
+    const int64_t truth = evaluate(p.op, p.a, p.b);
+    CHECK(call.value == truth);                       // the code computes the problem,
+    CHECK(p.response == std::to_string(truth));       // the reply is what it prints,
+    CHECK(p.answer == std::to_string(truth));         // and the answer is the reply
+    const std::string expr = std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b);
+    // The whole document, rebuilt from the one place the format is written.
+    const std::string q = doc.substr(doc.find("User: ") + 6, doc.find(". Assistant:") - doc.find("User: ") - 6);
+    CHECK(doc == r1::tasks::r1_zero_prompt(q) + " <think> " + (p.reason.empty() ? "" : p.reason + " ") +
+                     r1::tasks::tool_call_text("print(" + expr + ")") + " " + r1::tasks::tool_response_text(p.answer) + " So " +
+                     expr + " = " + p.answer + ". </think> <answer> " + p.answer + " </answer>");
+    if (!p.reason.empty()) {
+      ++reasons;
+      CHECK(p.reason.find("python") != std::string::npos);
+    }
+  }
+  CHECK(std::abs(tools / 6000.0 - 0.5) < 0.03);
+  for (const char* op : {"add", "sub", "mul", "mulm"}) CHECK(std::abs(ops[op] / static_cast<double>(tools) - 0.25) < 0.04);
+  CHECK(std::abs(static_cast<double>(reasons) / tools - 0.25) < 0.04);
+  // The example of arith.h, character for character.
+  const std::string example = R"J( <think> <tool_call> {"name": "python", "arguments": {"code": "print(385 * 47)"}} </tool_call>)J"
+                              R"J( <tool_response> 18095 </tool_response> So 385 * 47 = 18095. </think> <answer> 18095 </answer>)J";
+  CHECK(parse_document(r1::tasks::r1_zero_prompt("Compute 385 * 47") + example).kind == "template_tool");
+  CHECK(" <think> " + r1::tasks::tool_call_text("print(385 * 47)") + " " + r1::tasks::tool_response_text("18095") +
+            " So 385 * 47 = 18095. </think> <answer> 18095 </answer>" == example);
+}
+
+TEST_CASE("arith: flawed tool documents break the call, get the runtime's error and answer without the tool", "[arith][tool]") {
+  r1::tasks::ArithOptions o;
+  o.seed = 22;
+  o.ops = {"add", "mul", "mulm"};
+  o.min_digits = 1;
+  o.max_digits = 2;
+  o.template_tool = 1;
+  o.tool_error_rate = 1;
+  o.direct_error_rate = 0.6;
+  int flawed = 0, bad_json = 0, bad_tool = 0, bad_code = 0, wrong = 0;
+  for (const auto& doc : r1::tasks::make_corpus(4000, o)) {
+    const Parsed p = parse_document(doc);
+    INFO(doc);
+    CHECK(p.kind != "template_tool");
+    if (p.kind != "template_tool_flawed") continue;
+    ++flawed;
+    const ToolCall call = read_call(p.call);
+    CHECK(!(call.json && call.python && call.computes));  // every one of them fails
+    CHECK(p.response.rfind("Error: ", 0) == 0);
+    if (!call.json) {
+      ++bad_json;
+      CHECK(p.response == "Error: the tool call is not valid JSON");
+      CHECK(nlohmann::json::parse(p.call + "}", nullptr, false).is_object());  // a brace short of a good call
+    } else if (!call.python) {
+      ++bad_tool;
+      CHECK(p.response == "Error: unknown tool 'calculator'");
+      CHECK(call.computes);
+    } else {
+      ++bad_code;
+      CHECK(p.response == "Error: SyntaxError: invalid syntax");
+    }
+    wrong += p.answer != std::to_string(evaluate(p.op, p.a, p.b));
+  }
+  CHECK(std::abs(flawed / 4000.0 - 1.0 / 2) < 0.03);
+  for (int n : {bad_json, bad_tool, bad_code}) CHECK(std::abs(static_cast<double>(n) / flawed - 1.0 / 3) < 0.05);
+  CHECK(std::abs(static_cast<double>(wrong) / flawed - 0.6) < 0.05);
+
+  // In the tool recipe's mix: template_tool's share of documents, tool_error_rate's of those flawed.
+  o.template_worked = 0.1;
+  o.template_direct = 0.2;
+  o.template_tag_misuse = 0.05;
+  o.qa_direct = 0.3;
+  o.qa_worked = 0.1;
+  o.facts = 0.17;
+  o.template_tool = 0.08;
+  o.tool_error_rate = 0.15;
+  std::map<std::string, int> count;
+  for (const auto& doc : r1::tasks::make_corpus(20000, o)) {
+    if (doc.rfind("Facts:", 0) == 0) continue;
+    ++count[parse_document(doc).kind];
+  }
+  const int tool_docs = count["template_tool"] + count["template_tool_flawed"];
+  CHECK(std::abs(tool_docs / 20000.0 - 0.08) < 0.006);
+  CHECK(std::abs(static_cast<double>(count["template_tool_flawed"]) / tool_docs - 0.15) < 0.03);
+}
+
+namespace {
+uint64_t corpus_hash(const std::vector<std::string>& docs) {  // FNV-1a over the documents, 0xff between them
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& d : docs) {
+    for (unsigned char c : d) h = (h ^ c) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+  }
+  return h;
+}
+}  // namespace
+
+TEST_CASE("arith: without template_tool and mulm the corpus is byte for byte the one before the tool task", "[arith][tool]") {
+  // Hashes of the corpora the code before mulm and template_tool wrote for these options: existing
+  // recipes' cached bases and tests depend on them.
+  r1::tasks::ArithOptions a;
+  a.seed = 11;
+  CHECK(corpus_hash(r1::tasks::make_corpus(3000, a)) == 0xd7e4e1960dc06cd6ULL);
+  r1::tasks::ArithOptions t;  // r1-zero-tiny's base, with its held-out problems excluded
+  t.seed = 1;
+  t.ops = {"add", "sub", "mul"};
+  t.min_digits = 1;
+  t.max_digits = 2;
+  t.template_worked = 0.08;
+  t.template_direct = 0.14;
+  t.template_tag_misuse = 0.06;
+  t.qa_direct = 0.22;
+  t.qa_worked = 0.3;
+  t.facts = 0.2;
+  t.second_language = 0.3;
+  t.mix_steps = true;
+  const auto held = keys(r1::tasks::make_problems(200, 1000, t));
+  CHECK(corpus_hash(r1::tasks::make_corpus(3000, t, &held)) == 0xa6adb7cc0ecdb30fULL);
+  r1::tasks::ArithOptions z;
+  z.seed = 3;
+  z.second_language = 0.5;
+  z.facts = 0.1;
+  CHECK(corpus_hash(r1::tasks::make_corpus(3000, z)) == 0x8a768bd581777d70ULL);
+  // The tool options alone change nothing while template_tool is 0 and mulm is not an op.
+  z.tool_error_rate = 0.9;
+  z.mulm_worked = 0.5;
+  z.mulm_b_digits = 3;
+  CHECK(corpus_hash(r1::tasks::make_corpus(3000, z)) == 0x8a768bd581777d70ULL);
+  z.template_tool = 0.05;
+  CHECK(corpus_hash(r1::tasks::make_corpus(3000, z)) != 0x8a768bd581777d70ULL);
+}
+
+TEST_CASE("arith: the tool task's options are read by key and checked by name", "[arith][tool]") {
+  const auto j = nlohmann::json::parse(R"({"ops": ["add", "mulm"], "mulm_min_digits": 3, "mulm_max_digits": 4, "mulm_b_digits": 3,
+                                          "mulm_worked": 0.1, "template_tool": 0.07, "tool_error_rate": 0.2})");
+  r1::ConfigReader r(j, "base.task");
+  const auto o = r1::tasks::read_arith_options(r);
+  r.finish();
+  CHECK(o.ops == std::vector<std::string>{"add", "mulm"});
+  CHECK(o.mulm_min_digits == 3);
+  CHECK(o.mulm_max_digits == 4);
+  CHECK(o.mulm_b_digits == 3);
+  CHECK(o.mulm_worked == 0.1);
+  CHECK(o.template_tool == 0.07);
+  CHECK(o.tool_error_rate == 0.2);
+  const r1::tasks::ArithOptions d;
+  CHECK(d.template_tool == 0);
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"mulm_b_digits": 1})", "base.task.mulm_b_digits"},
+           {R"({"mulm_min_digits": 0})", "base.task.mulm_min_digits"},
+           {R"({"mulm_min_digits": 3, "mulm_max_digits": 2})", "base.task.mulm_max_digits"},
+           {R"({"template_tool": -0.1})", "base.task.template_tool"},
+           {R"({"tool_error_rate": 1.5})", "base.task.tool_error_rate"},
+           {R"({"mulm_worked": 2})", "base.task.mulm_worked"},
+           {R"({"ops": ["mulm", "div"]})", "expected add, sub, mul, mulm"}}) {
+    const auto bad = nlohmann::json::parse(text);
+    r1::ConfigReader rb(bad, "base.task");
+    CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains(key));
+  }
+  // op_weights: one weight > 0 per op; problems (and so train and held-out sets) follow them.
+  const auto w = nlohmann::json::parse(R"({"ops": ["add", "mul", "mulm"], "op_weights": [1, 1, 3]})");
+  r1::ConfigReader rw(w, "base.task");
+  r1::tasks::ArithOptions weighted = r1::tasks::read_arith_options(rw);
+  rw.finish();
+  CHECK(weighted.op_weights == std::vector<double>{1, 1, 3});
+  std::map<std::string, int> ops;
+  for (const auto& p : r1::tasks::make_problems(5000, 7, weighted)) ++ops[p.op];
+  CHECK(std::abs(ops["mulm"] / 5000.0 - 0.6) < 0.03);
+  CHECK(std::abs(ops["add"] / 5000.0 - 0.2) < 0.03);
+  CHECK(std::abs(ops["mul"] / 5000.0 - 0.2) < 0.03);
+  for (const auto& [text, what] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"ops": ["add", "mulm"], "op_weights": [1]})", "base.task.op_weights: expected one weight per op"},
+           {R"({"ops": ["add", "mulm"], "op_weights": [1, 0]})", "base.task.op_weights: expected weights > 0"},
+           {R"({"op_weights": "1"})", "base.task.op_weights: expected an array"},
+           {R"({"op_weights": [1, "a", 2]})", "base.task.op_weights[1]: expected number"}}) {
+    const auto bad = nlohmann::json::parse(text);
+    r1::ConfigReader rb(bad, "base.task");
+    CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains(what));
+  }
+
+  // template_tool alone is a valid mix.
+  r1::tasks::ArithOptions only;
+  only.template_worked = only.template_direct = only.template_tag_misuse = only.qa_direct = only.qa_worked = 0;
+  only.template_tool = 1;
+  only.tool_error_rate = 0;
+  for (const auto& doc : r1::tasks::make_corpus(50, only)) CHECK(parse_document(doc).kind == "template_tool");
 }
