@@ -353,3 +353,30 @@ TEST_CASE("cli: a worker serving beyond loopback without a token warns at start-
   Run loopback = run("rollout serve --model /nonexistent/model", "", "R1_ROLLOUT_TOKEN=");
   CHECK(loopback.err.find("with no token") == std::string::npos);
 }
+
+TEST_CASE("cli: every shipped recipe plans (r1 run --dry-run), the tool recipes' tools blocks included", "[cli]") {
+  size_t recipes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(R1_SOURCE_DIR "/recipes")) {
+    if (entry.path().extension() != ".json") continue;
+    ++recipes;
+    INFO(entry.path().string());
+    const Run r = run("run " + entry.path().string() + " --dry-run --runs-dir /tmp/r1_test_cli_recipes_" + std::to_string(::getpid()));
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("error") == std::string::npos);
+  }
+  CHECK(recipes >= 7);
+  // A tools block with a mistake is refused at planning, naming the key.
+  const std::string bad = "/tmp/r1_test_cli_bad_tools_" + std::to_string(::getpid()) + ".json";
+  {
+    std::ifstream in(R1_SOURCE_DIR "/recipes/r1-zero-tool-tiny.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = text.find("\"stop_after_call\"");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, std::string("\"stop_after_call\"").size(), "\"stop_after_cal\"");
+    std::ofstream(bad) << text;
+  }
+  const Run r = run("run " + bad + " --dry-run");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("tools.stop_after_cal: unknown key (did you mean 'stop_after_call'?)") != std::string::npos);
+  std::filesystem::remove(bad);
+}
