@@ -430,9 +430,10 @@ RolloutServer::RolloutServer(const rollout::WorkerOptions& o) : impl_(std::make_
   eo.max_running = o.max_running;
   eo.tokenizer = s.tokenizer ? &*s.tokenizer : nullptr;
   // Groups that ask for tools run their calls here, next to the KV cache: the python tool in a sandbox
-  // this worker starts on its first call (docs/tools.md, "Where the loop runs").
+  // this worker starts on its first call (docs/tools.md, "Where the loop runs"), with as many slots as
+  // the tool host has threads (4), so the calls of different trajectories run at once.
   if (s.tokenizer)
-    eo.tools = std::make_shared<tools::ToolHost>(*s.tokenizer, sandbox::shared_sandbox({static_cast<size_t>(std::max(1, o.threads))}));
+    eo.tools = std::make_shared<tools::ToolHost>(*s.tokenizer, sandbox::shared_sandbox({static_cast<size_t>(std::max(4, o.threads))}));
   std::shared_ptr<model::Transformer> model;
   std::promise<void> ready;
   const int threads = o.threads;

@@ -40,6 +40,9 @@ void plot_run(const std::string& run_dir) {
   std::ifstream in(fs::path(run_dir) / "metrics.jsonl");
   telemetry::Series reward{"reward", {}, {}}, acc{"accuracy", {}, {}}, fmt{"format rate", {}, {}}, len{"mean", {}, {}},
       len_max{"max", {}, {}};
+  // With tools: calls per trajectory, the share of calls answered with an error, and the share of
+  // trajectories calling at all.
+  telemetry::Series calls{"calls per trajectory", {}, {}}, errors{"error rate", {}, {}}, calling{"trajectories calling", {}, {}};
   std::string line;
   while (std::getline(in, line)) {
     auto m = nlohmann::json::parse(line, nullptr, false);
@@ -58,10 +61,16 @@ void plot_run(const std::string& run_dir) {
       put(len, m["response_length"].value("mean", nlohmann::json()));
       put(len_max, m["response_length"].value("max", nlohmann::json()));
     }
+    if (m.contains("tools") && m["tools"].is_object()) {
+      put(calls, m["tools"].value("calls_per_trajectory", nlohmann::json()));
+      put(errors, m["tools"].value("error_rate", nlohmann::json()));
+      put(calling, m["tools"].value("trajectories_calling", nlohmann::json()));
+    }
   }
   std::vector<telemetry::Panel> panels = {{"Reward", "mean reward", {reward}},
                                {"Accuracy and format (training samples)", "fraction", {acc, fmt}},
                                {"Response length", "tokens", {len, len_max}}};
+  if (!calls.x.empty()) panels.push_back({"Tool use (training samples)", "per trajectory / fraction", {calls, calling, errors}});
   telemetry::write_svg_plot((fs::path(run_dir) / "plot.svg").string(), panels, fs::path(run_dir).filename().string(), "step");
 }
 

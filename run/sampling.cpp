@@ -104,10 +104,13 @@ std::string PromptRenderer::text(const PromptRow& r) const {
   return template_.render(messages, options_);
 }
 
-void PromptRenderer::set_tools(const nlohmann::json& schemas) {
+bool PromptRenderer::set_tools(const nlohmann::json& schemas) {
   // Named templates render no tool list (they would refuse one); a Jinja template lists them as the
   // model's own template does.
-  if (schemas.is_array() && !schemas.empty() && template_.is_jinja()) options_.tools = jinja::Value::from_json(schemas);
+  if (!template_.is_jinja() || schemas == tools_) return false;
+  tools_ = schemas;
+  options_.tools = schemas.is_array() && !schemas.empty() ? jinja::Value::from_json(schemas) : jinja::Value();
+  return true;
 }
 
 void ToolShaping::apply(rewards::Score& score, const rollout::ToolStats& tools) const {
@@ -136,8 +139,7 @@ nlohmann::json tool_schemas(const nlohmann::json& tools) { return tools::read_to
 void Sampler::set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas) {
   tools_config_ = std::move(config);
   shaping_ = shaping;
-  renderer_.set_tools(schemas);
-  prompts_.clear();
+  if (renderer_.set_tools(schemas)) prompts_.clear();
 }
 
 const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {

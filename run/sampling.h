@@ -69,8 +69,9 @@ class PromptRenderer {
  public:
   PromptRenderer(const Tokenizer& tokenizer, const std::string& prompt_template);
   std::string text(const PromptRow& row) const;  // throws ConfigError for messages it cannot render
-  // Tool schemas every prompt lists (ChatOptions::tools), for templates that take them (Jinja).
-  void set_tools(const nlohmann::json& schemas);
+  // Tool schemas every prompt lists (ChatOptions::tools), for templates that take them (Jinja);
+  // returns whether the rendering changed.
+  bool set_tools(const nlohmann::json& schemas);
   size_t length(const PromptRow& row) const { return tokenizer_.encode(text(row)).size(); }
   const ChatTemplate& chat_template() const { return template_; }
 
@@ -78,6 +79,7 @@ class PromptRenderer {
   const Tokenizer& tokenizer_;
   ChatTemplate template_;
   ChatOptions options_;
+  nlohmann::json tools_;  // the schemas options_ holds
 };
 
 // Reward shaping from a trajectory's tool use ("tools" object: failed_call_penalty, call_cap): each
@@ -128,7 +130,9 @@ class Sampler {
   // Multi-turn trajectories with tools: `config` (the stage's "tools" object as JSON text, the chat
   // template filled in; "" turns tools off) travels with every group, and `shaping` adjusts each
   // trajectory's reward by what it did with them. Prompts list `schemas` (the tools' function
-  // schemas) through a Jinja chat template; named templates (r1-zero, chatml, ...) list none.
+  // schemas) through a Jinja chat template; named templates (r1-zero, chatml, ...) list none. When
+  // that changes the prompts, the cached prompt ids go: call it while no ScoredSample of this sampler
+  // is held (their prompt_ids point into the cache).
   void set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas);
   bool uses_tools() const { return !tools_config_.empty(); }
 
