@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "core/line_child.h"
 #include "core/log.h"
@@ -34,7 +36,8 @@ class ExternalTool : public Tool {
   ExternalTool(const ToolSpec& spec, ChildSetup setup)
       : name_(spec.name), options_(spec.custom), setup_(std::move(setup)),
         slots_(static_cast<size_t>(std::max<int64_t>(1, options_.processes))) {
-    if (setup_.command.empty() || find_program(setup_.command[0]).empty())
+    const std::string exe = setup_.command.empty() ? "" : find_program(setup_.command[0]);
+    if (exe.empty() || ::access(exe.c_str(), X_OK) != 0)
       throw Error(setup_.what + ": program '" + (setup_.command.empty() ? "" : setup_.command[0]) + "' not found on PATH");
     if (setup_.start_now) slots_[0].child = std::make_unique<LineChild>(child_options());
   }
@@ -90,14 +93,14 @@ class ExternalTool : public Tool {
   void restarted(const std::string& why) {
     const int64_t n = ++restarts_;
     if (n <= 3 || n % 100 == 0)
-      log::warn() << setup_.what << ": " << why << "; started again (" << n << " restarts so far)";
+      log::warn() << why << "; it is started again for the next call (" << n << " restarts so far)";
   }
 
   ToolResult run(Slot& slot, const json& arguments, ToolCallContext& context, Clock::time_point deadline, double seconds) {
     try {
       if (slot.child && slot.child->has_unasked_line()) {  // more lines than requests: its next would be misread
         slot.child.reset();
-        restarted("it wrote a line no call asked for (reply once per request)");
+        restarted(setup_.what + " wrote a line no call asked for (reply once per request)");
       }
       if (!slot.child) slot.child = std::make_unique<LineChild>(child_options());
     } catch (const std::exception& e) {
@@ -113,7 +116,7 @@ class ExternalTool : public Tool {
       answered = slot.child->exchange(id, request.dump(-1, ' ', false, json::error_handler_t::replace), deadline, reply, text);
     } catch (const LineTooLong&) {
       slot.child.reset();
-      restarted("its reply was over the line limit");
+      restarted(setup_.what + " wrote a reply over the line limit");
       return {"Error: the tool's reply was too long (over " + std::to_string(child_options().max_line_bytes) + " bytes)", true};
     } catch (const std::exception& e) {
       slot.child.reset();  // dead, or speaking garbage: a fresh one for the next call
@@ -122,7 +125,7 @@ class ExternalTool : public Tool {
     }
     if (!answered) {
       slot.child.reset();  // too slow: killed, so its late reply is never read as the next call's
-      restarted("no reply within the call's timeout");
+      restarted(setup_.what + " did not reply within the call's timeout");
       return {timeout_message(seconds), true};
     }
     if (!reply.is_object()) return {"Error: the reply of " + setup_.what + " is not a JSON object: " + text.substr(0, 80), true};

@@ -13,11 +13,21 @@ namespace {
 
 constexpr const char* kTokenHeader = "r1-token";
 
+// gRPC waits up to 2 minutes between attempts to reach a service that was down; a tool service that
+// restarts is tried again within 2 s, so calls reach it soon after it is back.
+std::shared_ptr<grpc::Channel> channel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
 class RemoteTool : public Tool {
  public:
   explicit RemoteTool(const ToolSpec& spec)
       : name_(spec.name), options_(spec.custom),
-        stub_(r1::v1::ToolService::NewStub(grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()))) {}
+        stub_(r1::v1::ToolService::NewStub(channel(options_.address))) {}
 
   ToolResult call(const nlohmann::json& arguments, ToolCallContext& context) override {
     r1::v1::ToolCallRequest request;
