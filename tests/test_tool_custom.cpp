@@ -3,7 +3,7 @@
 // crash, a huge reply) and working again on the next call; the calculator plugin (examples/) in process and
 // in r1-plugin-host, a plugin that crashes or hangs there; a remote ToolService served in the test, a
 // wrong token, a slow one, one that is down; and custom tools through the host, arguments checked
-// against their schema before the call.
+// against their schema before the call; the example server (examples/remote_tool/) called as a remote tool.
 #include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/process.h"
 #include "fixtures.h"
 #include "proto/tool.grpc.pb.h"
 #include "tokenizer/tokenizer.h"
@@ -377,6 +378,23 @@ TEST_CASE("remote tool: a service that is down is an error message, and one that
   CHECK(r.content == "back again");
   CHECK_FALSE(r.error);
   CHECK(seconds_since(start) < 5);
+}
+
+TEST_CASE("remote tool: the example server's word_count", "[tools][custom][remote]") {
+  r1::ProcessSpec spec;
+  spec.exe = R1_EXAMPLE_TOOL_SERVER;
+  spec.args = {"--token", "change-me"};
+  r1::Process server(spec);
+  std::string line;
+  REQUIRE(server.read_line(line, r1::Process::Clock::now() + std::chrono::seconds(30)) == r1::Process::Io::ok);
+  REQUIRE(line.starts_with("port "));
+  const std::string address = "127.0.0.1:" + line.substr(5);
+  auto tool = make({{"kind", "remote"}, {"name", "word_count"}, {"address", address}, {"token", "change-me"},
+                    {"description", "Count the words of a text"},
+                    {"parameters", {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}, {"required", {"text"}}}}});
+  ToolResult r = call(*tool, {{"text", "the quick brown fox"}});
+  CHECK(r.content == "4 words, 19 bytes");
+  CHECK_FALSE(r.error);
 }
 
 namespace {
