@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 
@@ -185,6 +186,20 @@ std::string find_program(const std::string& name) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     b = e + 1;
   }
+  return "";
+}
+
+std::string find_helper(const std::string& name, const char* env_var, const std::string& sibling, const std::string& built) {
+  if (const char* env = std::getenv(env_var); env && *env) return env;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const auto& dir : {self.parent_path(), self.parent_path().parent_path() / sibling}) {
+      const auto candidate = dir / name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+  }
+  if (!built.empty() && ::access(built.c_str(), X_OK) == 0) return built;
   return "";
 }
 

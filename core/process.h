@@ -150,4 +150,9 @@ class Process {
 // A program as a shell finds it: a name with a '/' as is, a bare name through $PATH ("" if not found).
 std::string find_program(const std::string& name);
 
+// One of r1's helper programs (r1-plugin-host): $`env_var` when set; else `name` beside the running
+// program, or in the folder `sibling` next to the running program's folder (build/cli beside
+// build/tests); else `built`, where the build put it; "" when none is executable.
+std::string find_helper(const std::string& name, const char* env_var, const std::string& sibling, const std::string& built);
+
 }  // namespace r1

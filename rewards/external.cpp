@@ -1,5 +1,5 @@
-// The external-program reward (plugin.h): one long-running child process per reward (core/process.h),
-// JSON lines over pipes, a deadline on every write and reply, so a silent or stuck program costs at most
+// The external-program reward (plugin.h): one long-running child process per reward (core/line_child.h
+// on core/process.h), JSON lines over pipes, a deadline on every write and reply, so a silent or stuck program costs at most
 // the time budget. Each request carries an "id"; a reply that echoes another id is a stale one (for an
 // earlier sample) and is passed over, and a program whose replies carry no id must answer each request
 // with exactly one line: a line waiting before a request is sent means it broke that rule, and it is
@@ -12,99 +12,27 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "core/process.h"
+#include "core/line_child.h"
 #include "rewards/plugin.h"
 
 namespace r1::rewards {
 namespace {
 
-class Child {
- public:
-  explicit Child(const ExternalOptions& o) : what_(o.what) {
-    const std::vector<std::string>& command = o.command;
-    if (find_program(command[0]).empty()) throw Error(what_ + " '" + command[0] + "' not found on PATH");
-    ProcessSpec spec;
-    spec.exe = command[0];
-    spec.args.assign(command.begin() + 1, command.end());
-    spec.name = what_;
-    spec.in = ProcessSpec::Stream::pipe;
-    spec.out = ProcessSpec::Stream::pipe;
-    spec.err = ProcessSpec::Stream::null;
-    spec.max_line_bytes = 1 << 20;
-    spec.own_process_group = true;
-    try {
-      process_ = std::make_unique<Process>(std::move(spec));
-    } catch (const SpawnError& e) {
-      throw Error(what_ + " '" + command[0] + "' did not start: " + e.cause());
-    }
-    if (o.ready_line) await_ready();
-  }
-  ~Child() { process_->stop(0, SIGKILL); }
-
-  // Writes a request and reads its reply before the deadline. Returns false on timeout; throws on death.
-  // Replies echoing another id are stale and skipped.
-  bool exchange(uint64_t id, const std::string& line, const Deadline& deadline, nlohmann::json& reply, std::string& text) {
-    switch (process_->write(line + "\n", deadline.at())) {
-      case Process::Io::ok: break;
-      case Process::Io::timeout: return false;
-      default: throw Error(what_ + " closed its input (" + status() + ")");
-    }
-    for (;;) {
-      switch (process_->read_line(text, deadline.at())) {
-        case Process::Io::ok: break;
-        case Process::Io::timeout: return false;
-        default: throw Error(what_ + " exited (" + status() + ")");
-      }
-      try {
-        reply = nlohmann::json::parse(text);
-      } catch (const std::exception&) {
-        throw Error("malformed reply from " + what_ + ": " + text.substr(0, 80));
-      }
-      if (reply.is_object() && reply.contains("id") && reply["id"] != id) continue;  // a stale reply
-      return true;
-    }
-  }
-
-  // Reads, without waiting, the lines the program wrote that no request asked for: those echoing an id
-  // are stale replies, dropped; true when one carries no id (the next reply could not be told from it).
-  bool has_unasked_line() {
-    std::string text;
-    while (process_->read_line(text, Process::Clock::now()) == Process::Io::ok) {
-      const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-      if (!j.is_object() || !j.contains("id")) return true;
-    }
-    return false;
-  }
-
- private:
-  // The first line of a program that announces itself: {"ready": true}, or {"error": "..."} (thrown).
-  void await_ready() {
-    std::string text;
-    const Process::Io io = process_->read_line(text, Process::Clock::now() + std::chrono::seconds(30));
-    if (io != Process::Io::ok) throw Error(what_ + " did not start (" + status() + ")");
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) throw Error(j["error"].get<std::string>());
-    if (!j.is_object() || j.value("ready", false) != true) throw Error(what_ + " did not say it was ready: " + text.substr(0, 80));
-  }
-
-  std::string status() {
-    process_->wait_exit(Process::Clock::now() + std::chrono::milliseconds(50));
-    auto exit = process_->exit_status();
-    if (!exit) return "still running";
-    if (exit->code >= 0) return "exit status " + std::to_string(exit->code);
-    return "killed by signal " + std::to_string(exit->signal) + " (" + strsignal(exit->signal) + ")";
-  }
-
-  std::string what_;
-  std::unique_ptr<Process> process_;
-};
+// The program, started afresh after a crash, a timeout or garbage (core/line_child.h).
+LineChildOptions child_options(const ExternalOptions& o) {
+  LineChildOptions c;
+  c.command = o.command;
+  c.what = o.what;
+  c.ready_line = o.ready_line;
+  return c;
+}
 
 class ExternalReward : public Reward {
  public:
   ExternalReward(std::string id, ExternalOptions options) : id_(std::move(id)), options_(std::move(options)) {
     if (options_.command.empty()) throw ConfigError(id_ + ".command: must name a program");
     if (options_.ready_line) {  // started now: one that cannot start is refused with the reward set
-      child_ = std::make_unique<Child>(options_);
+      child_ = std::make_unique<LineChild>(child_options(options_));
       starts_ = 1;
     }
   }
@@ -113,7 +41,7 @@ class ExternalReward : public Reward {
   Score score(const Sample& sample, const Components&, const Deadline& deadline) const override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!child_) {
-      child_ = std::make_unique<Child>(options_);
+      child_ = std::make_unique<LineChild>(child_options(options_));
       if (++starts_ > 1) log::warn() << "reward '" << id_ << "': restarted its " << options_.what << " (start " << starts_ << ")";
     }
     if (child_->has_unasked_line()) {  // more lines than requests: its next line would be misread
@@ -121,7 +49,7 @@ class ExternalReward : public Reward {
       if (unasked_++ % 100 == 0)
         log::warn() << "reward '" << id_ << "': its program wrote a line no sample asked for; restarted (" << unasked_
                     << " times so far; reply once per request, echoing the request's \"id\")";
-      child_ = std::make_unique<Child>(options_);
+      child_ = std::make_unique<LineChild>(child_options(options_));
       ++starts_;
     }
     const uint64_t id = ++requests_;
@@ -131,7 +59,7 @@ class ExternalReward : public Reward {
     std::string text;
     bool answered;
     try {
-      answered = child_->exchange(id, request.dump(), deadline, j, text);
+      answered = child_->exchange(id, request.dump(), deadline.at(), j, text);
     } catch (const Error& e) {
       child_.reset();  // dead or speaking garbage: started again for the next sample
       if (options_.max_crashes_in_a_row > 0 && ++crashes_in_a_row_ >= options_.max_crashes_in_a_row)
@@ -162,7 +90,7 @@ class ExternalReward : public Reward {
   std::string id_;
   ExternalOptions options_;
   mutable std::mutex mutex_;
-  mutable std::unique_ptr<Child> child_;
+  mutable std::unique_ptr<LineChild> child_;
   mutable int starts_ = 0;
   mutable uint64_t requests_ = 0;
   mutable uint64_t unasked_ = 0;

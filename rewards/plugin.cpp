@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/process.h"
 #include "rewards/plugin_abi.h"
 
 namespace r1::rewards {
@@ -83,18 +84,7 @@ std::unique_ptr<Reward> load_plugin_reward(const std::string& id, const std::str
 }
 
 std::string find_plugin_host() {
-  if (const char* env = std::getenv("R1_PLUGIN_HOST"); env && *env) return env;
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (const auto& dir : {self.parent_path(), self.parent_path().parent_path() / "cli"}) {
-      const auto candidate = dir / "r1-plugin-host";
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-  }
-  const std::string built = R1_PLUGIN_HOST_BUILD_PATH;
-  if (!built.empty() && ::access(built.c_str(), X_OK) == 0) return built;
-  return "";
+  return find_helper("r1-plugin-host", "R1_PLUGIN_HOST", "cli", R1_PLUGIN_HOST_BUILD_PATH);
 }
 
 std::unique_ptr<Reward> make_hosted_plugin_reward(const std::string& id, const std::string& path, const nlohmann::json& config) {

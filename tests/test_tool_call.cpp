@@ -87,7 +87,7 @@ TEST_CASE("tool config: bad input names the key at fault", "[tools]") {
   };
   CHECK(error(R"({"tools": [{"kind": "python"}], "max_call": 3})") == "tools.max_call: unknown key (did you mean 'max_calls'?)");
   CHECK(error(R"({"tools": [{"kind": "python", "timeout": 3}]})").starts_with("tools.tools[0].timeout: unknown key (did you mean 'timeout_s'?)"));
-  CHECK(error(R"({"tools": [{"kind": "pyton"}]})") == "tools.tools[0].kind: unknown tool kind 'pyton' (did you mean 'python'?); kinds: python");
+  CHECK(error(R"({"tools": [{"kind": "pyton"}]})") == "tools.tools[0].kind: unknown tool kind 'pyton' (did you mean 'python'?); kinds: python, external, plugin, remote");
   CHECK(error(R"({"tools": [{"kind": "python", "timeout_s": -1}]})") == "tools.tools[0].timeout_s: must be in (0, 600]");
   CHECK(error(R"({"tools": [{"kind": "python", "timeout_s": "5"}]})").starts_with("tools.tools[0].timeout_s: expected number"));
   CHECK(error(R"({"tools": [{"kind": "python", "state": "notebook"}]})").find("tools.tools[0].state: expected one of replay|none") == 0);

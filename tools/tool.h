@@ -23,10 +23,13 @@ struct ToolResult {
 };
 
 // A call's surroundings: the trajectory's state for this tool (kept by its ToolSession from call to
-// call; the python tool keeps its successful cells there) and the time the trajectory has left.
+// call; the python tool keeps its successful cells there), the time the trajectory has left, and the
+// trajectory's id (unique across hosts: a random prefix per host and a counter; custom tools are given
+// it so a stateful tool can keep per-trajectory state).
 struct ToolCallContext {
   std::vector<std::string>* history = nullptr;
   double seconds_left = 1e9;
+  std::string trajectory;
 };
 
 // What tools may need from their caller, injected (docs/architecture.md): the sandbox's runner,

@@ -7,8 +7,20 @@
 //     "max_calls": 8, "max_turns": 9, "max_seconds": 120, "max_calls_per_turn": 4,
 //     "failed_call_penalty": 0.0, "call_cap": 0,   // reward shaping the trainer applies from ToolStats
 //     "tools": [{"kind": "python", "name": "python", "timeout_s": 5, "memory_mb": 256,
-//                "max_output_bytes": 2048, "state": "replay" | "none"}]
+//                "max_output_bytes": 2048, "state": "replay" | "none"},
+//               // custom tools, the routes of custom rewards (custom_tool.h; docs/tools.md "Custom tools"):
+//               {"kind": "external", "name": "search", "command": ["python3", "my_tool.py"],
+//                "description": "...", "parameters": {JSON schema}, "timeout_s": 10,
+//                "max_output_bytes": 4096, "processes": 1},
+//               {"kind": "plugin", "name": "calc", "path": "libcalc.so", "in_process": false,
+//                "config": {...}, "parameters": {...}, "timeout_s": 10, "max_output_bytes": 4096},
+//               {"kind": "remote", "name": "lookup", "address": "host:port", "token": "...",
+//                "parameters": {...}, "timeout_s": 10, "max_output_bytes": 4096}]
 //   }
+//
+// Kinds: python (the sandbox), external (a program speaking JSON lines), plugin (a shared library of
+// the C ABI in tool_plugin_abi.h, run in r1-plugin-host unless in_process), remote (a gRPC
+// ToolService, proto/tool.proto).
 //
 // Each kind of tool is one entry of the table in tool_kinds.cpp (its options, its schema, how it is
 // made). No LibTorch.
@@ -43,12 +55,26 @@ struct PythonToolOptions {
   bool replay = true;               // state "replay": earlier successful cells run again first; "none"
 };
 
+// The options of the custom kinds, external, plugin and remote (custom_tool.h).
+struct CustomToolOptions {
+  nlohmann::json parameters;          // the JSON schema of a call's arguments (default: an object, no properties)
+  double timeout_s = 10;              // per call: the reply's deadline (cut to the trajectory's time left)
+  int64_t max_output_bytes = 4096;    // what the model sees of the content (head and tail past it)
+  std::vector<std::string> command;   // external: the program and its arguments
+  int64_t processes = 1;              // external, plugin out of process: processes per tool, started as needed
+  std::string path;                   // plugin: the shared library
+  bool in_process = false;            // plugin: loaded into r1's process (a crash in it ends the run)
+  nlohmann::json config = nlohmann::json::object();  // plugin: given to r1_tool_v1_create
+  std::string address, token;         // remote: host:port, and the shared token sent as r1-token
+};
+
 // One tool of the set: its kind, the name the model calls it by, its schema (OpenAI's function-schema
 // object, what the prompt's chat template lists) and its kind's options.
 struct ToolSpec {
   std::string kind, name, description;
   nlohmann::json schema;  // {"type": "function", "function": {"name", "description", "parameters"}}
   PythonToolOptions python;  // kind "python"
+  CustomToolOptions custom;  // kinds "external", "plugin", "remote"
 };
 
 struct ToolConfig {

@@ -2,9 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <random>
 #include <thread>
 
 #include "core/clock.h"
@@ -98,8 +100,22 @@ std::string rstrip(std::string s) {
   return s;
 }
 
+// A trajectory's id, given to custom tools: a random prefix per process and a counter, so ids from
+// several workers calling one service do not collide.
+std::string next_trajectory_id() {
+  static const std::string prefix = [] {
+    std::random_device rd;
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    return std::string(buf);
+  }();
+  static std::atomic<uint64_t> counter{0};
+  return prefix + "-" + std::to_string(++counter);
+}
+
 // One trajectory's state, shared with the turn running on the pool.
 struct SessionState {
+  std::string id = next_trajectory_id();
   std::shared_ptr<const ToolHost::Prepared> prepared;
   std::mutex mutex;  // one turn at a time; guards everything below
   int64_t turns = 0, calls = 0;
@@ -135,6 +151,7 @@ struct SessionState {
       } else {
         ToolCallContext context;
         context.history = &tool_state[call.name];
+        context.trajectory = id;
         context.seconds_left = config.max_seconds - tool_seconds - seconds_since(start);
         ToolResult r;
         if (context.seconds_left <= 0) {

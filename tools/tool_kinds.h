@@ -1,6 +1,7 @@
 // The kinds of tools, one table entry each (tool_kinds.cpp): the kind's options read from its entry
 // of "tools", its schema (the description and parameters the model is shown), and how a Tool of it
-// is made. Adding a kind ("external", "plugin", "remote") is one entry. No LibTorch.
+// is made. Adding a kind is one entry; the kinds: python (python_tool.h), and the custom kinds external,
+// plugin and remote (custom_tool.h). No LibTorch.
 #pragma once
 
 #include <memory>
@@ -18,7 +19,7 @@ namespace r1::tools {
 
 struct ToolKind {
   const char* kind;
-  const char* default_description;
+  const char* default_description;  // "": the entry must give a description
   // Reads the kind's options from its entry into spec (the caller rejects unread keys).
   void (*read)(ConfigReader& r, ToolSpec& spec);
   // The JSON schema of a call's arguments: {"type": "object", "properties": {...}, "required": [...]}.
