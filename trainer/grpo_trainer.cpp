@@ -516,6 +516,9 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
       run::check_prompt_lengths(*heldout, renderer, context, c.eval.max_new_tokens > 0 ? c.eval.max_new_tokens : c.max_new_tokens,
                                 c.skip_bad_lines);
   }
+  // What only the model's tokenizer can check of the tools (the template renders tool messages, the
+  // format resolves from it) stops the stage now, not at the first request a worker refuses.
+  if (!c.tools.is_null()) tools::ToolHost(tokenizer, nullptr, {1}).check(rollout::ToolUse{c.tools.dump()});
   auto reward_set = std::make_shared<rewards::RewardSet>(rewards::RewardSet::from_json(c.rewards, "rewards", run.reward_services));
   auto scorer = std::make_shared<rewards::BatchScorer>(reward_set, static_cast<size_t>(c.reward_threads));
   Rollouts rollouts(c, run, trainee.policy, tokenizer, begun.from, pool);
