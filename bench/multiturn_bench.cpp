@@ -38,7 +38,7 @@ struct SandboxTools : rollout::ToolProvider {
   std::mutex mutex;
   std::vector<std::thread> threads;
   std::atomic<int64_t> calls{0};
-  std::atomic<double> seconds{0};
+  std::atomic<double> seconds{0}, job_seconds{0};  // per call: waiting for a slot included; the job alone
   ~SandboxTools() override {
     for (auto& t : threads) t.join();
   }
@@ -83,6 +83,9 @@ struct SandboxSession : rollout::ToolSession {
       double s = tools.seconds.load();
       while (!tools.seconds.compare_exchange_weak(s, s + o.seconds)) {
       }
+      double j = tools.job_seconds.load();
+      while (!tools.job_seconds.compare_exchange_weak(j, j + r.wall_ms / 1000.0)) {
+      }
       done(std::move(o));
     });
   }
@@ -100,7 +103,7 @@ void bench_multiturn(std::shared_ptr<const model::Transformer> m, const std::vec
   auto tools = std::make_shared<SandboxTools>();
   tools->turns = turns;
   tools->frame = {32, 60, 111, 117, 116, 62, 32};  // " <out> "
-  tools->runner = sandbox::shared_sandbox();
+  tools->runner = sandbox::shared_sandbox({4});  // a rollout worker's slots (inference/server.cpp)
   tools->runner();  // started before the clock
   // Stop ids: a share of the vocabulary that ends a turn after about new_tokens / turns tokens.
   const int64_t vocab = m->config().vocab_size, new_tokens = base.front().params.max_new_tokens;
@@ -131,7 +134,7 @@ void bench_multiturn(std::shared_ptr<const model::Transformer> m, const std::vec
     return seconds_since(t);
   };
   const double with_sandbox = run_loop();
-  const double tool_seconds = tools->seconds.load();
+  const double tool_seconds = tools->seconds.load(), job_seconds = tools->job_seconds.load();
   const double calls = static_cast<double>(tools->calls.load());
   tools->instant = true;
   const double in_loop = run_loop();
@@ -184,8 +187,10 @@ void bench_multiturn(std::shared_ptr<const model::Transformer> m, const std::vec
   std::printf("  %-34s %9.0f tokens/s sampled  (%.2fx the engine's loop; %lld trajectory tokens prefilled again)\n",
               "same turns as requests, re-prefilled", static_cast<double>(sampled) / replayed, in_loop / replayed,
               static_cast<long long>(reprefilled));
-  std::printf("  time in tools: %.0f python calls, %.1f ms each; the sandbox's calls cost the loop %.0f%% of its wall time\n",
-              calls, calls > 0 ? 1000.0 * tool_seconds / calls : 0.0, 100.0 * (with_sandbox - in_loop) / with_sandbox);
+  std::printf("  time in tools: %.0f python calls (4 sandbox slots), %.1f ms each from the turn's end to its answer, %.1f ms of it the "
+              "job itself; the sandbox's calls cost the loop %.0f%% of its wall time\n",
+              calls, calls > 0 ? 1000.0 * tool_seconds / calls : 0.0, calls > 0 ? 1000.0 * job_seconds / calls : 0.0,
+              100.0 * (with_sandbox - in_loop) / with_sandbox);
 }
 
 }  // namespace r1::bench
