@@ -480,3 +480,37 @@ TEST_CASE("r1 run: an eval stage with tools measures each model's tool calls, of
   CHECK(table.find(" 1.00 | 0.000 |\n") != std::string::npos);
   CHECK(table.find(" off | off |\n") != std::string::npos);
 }
+
+TEST_CASE("r1 eval --tools: the same problems with the tools and without them, both reported", "[tool-run]") {
+  Scratch s("cli-eval");
+  const std::string tools_file = s.dir / "tools.json";
+  r1::test::write(tools_file, tools_edit().substr(std::string("zero.tools=").size()));
+  const std::string out = s.dir / "eval_out.json", err_path = s.dir / "cli.err", stdout_path = s.dir / "cli.out";
+  const int code = shell(std::string(R1_BINARY) + " --threads 1 eval --model " + tool_model() + " --data " + s.train +
+                         " --template r1-zero --tools " + tools_file +
+                         " --temperature 0 --max-new-tokens 240 --workers 1 --precision fp32 --kv-cache-mb 8"
+                         " --threads-per-worker 1 --out " + out + " > " + stdout_path + " 2> " + err_path);
+  INFO(slurp(err_path));
+  REQUIRE(code == 0);
+  const json j = json::parse(slurp(out));
+  INFO(j.dump());
+  CHECK(j["tools"]["tools"][0]["kind"] == "python");
+  CHECK(j["tools"]["template"] == "r1-zero");  // the eval's template, filled in
+  CHECK(j["overall"]["tool_call_rate"].get<double>() == 1.0);
+  CHECK(j["overall"]["tool_error_rate"].get<double>() == 0.0);
+  CHECK(j["overall"]["accuracy"].get<double>() == 1.0);
+  REQUIRE(j.contains("without_tools"));
+  CHECK(j["without_tools"]["tool_call_rate"].get<double>() == 0.0);
+  CHECK(j["without_tools"]["problems"] == j["overall"]["problems"]);
+  const std::string printed = slurp(stdout_path);
+  INFO(printed);
+  CHECK(printed.find("with tools: 1.00 calls per trajectory, 0.0% of calls answered with an error") != std::string::npos);
+  CHECK(printed.find("without tools: accuracy ") != std::string::npos);
+  // A tools file with a mistake is one line naming the key, before any worker starts.
+  r1::test::write(tools_file, R"({"format": "hermez", "tools": [{"kind": "python"}]})");
+  const int bad = shell(std::string(R1_BINARY) + " eval --model " + tool_model() + " --data " + s.train + " --tools " + tools_file +
+                        " > " + stdout_path + " 2> " + err_path);
+  CHECK(bad == 1);
+  CHECK(slurp(err_path).find("format") != std::string::npos);
+  CHECK(slurp(err_path).find("hermez") != std::string::npos);
+}
