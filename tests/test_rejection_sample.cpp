@@ -96,12 +96,18 @@ TEST_CASE("rejection-sample: a tools object is read with the stage's template, a
     CHECK(r1::run::RejectionSampleConfig::read(r).tools.is_null());
     r.finish();
   }
-  stage["tools"] = {{"call_cap", 4}};
+  const nlohmann::json python = nlohmann::json::array({{{"kind", "python"}}});
+  stage["tools"] = {{"call_cap", 4}, {"tools", python}};
   {
     r1::ConfigReader r(stage, "stages[1]");
     const r1::run::RejectionSampleConfig c = r1::run::RejectionSampleConfig::read(r);
     r.finish();
-    CHECK(c.tools == nlohmann::json{{"call_cap", 4}, {"template", "chatml"}});
+    CHECK(c.tools == nlohmann::json{{"call_cap", 4}, {"tools", python}, {"template", "chatml"}});
+  }
+  stage["tools"] = {{"call_capp", 4}, {"tools", python}};
+  {
+    r1::ConfigReader r(stage, "stages[1]");
+    CHECK_THROWS_WITH(r1::run::RejectionSampleConfig::read(r), Catch::Contains("stages[1].tools.call_capp: unknown key"));
   }
   stage["tools"] = "python";
   r1::ConfigReader r(stage, "stages[1]");
