@@ -159,6 +159,19 @@ bool Judge::compile(const std::vector<std::string>& extra_args, int tests, Judge
   return false;
 }
 
+// The compiled program (or the script, in the zygote's interpreter) run once on `stdin_data`.
+RunSpec Judge::program_spec(const std::string& stdin_data) const {
+  RunSpec spec;
+  spec.argv = lang_.run;
+  if (lang_.in_process) {
+    spec.in_process_entry = static_cast<int>(PythonEntry::kScript);
+    spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file};
+  }
+  spec.stdin_data = stdin_data;
+  spec.limits = limits_.run;
+  return spec;
+}
+
 Judged Judge::stdio(const json& tests) {
   Judged out;
   if (!tests.contains("cases") || !tests["cases"].is_array()) return error("tests.cases must be an array");
@@ -177,14 +190,7 @@ Judged Judge::stdio(const json& tests) {
       out.tests.push_back(t);
       continue;
     }
-    RunSpec spec;
-    spec.argv = lang_.run;
-    if (lang_.in_process) {
-      spec.in_process_entry = static_cast<int>(PythonEntry::kScript);
-      spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file};
-    }
-    spec.stdin_data = c.value("input", "");
-    spec.limits = limits_.run;
+    RunSpec spec = program_spec(c.value("input", ""));
     RunOutcome r = box_.run(spec);
     t.cpu_ms = r.cpu_ms;
     t.wall_ms = r.wall_ms;
@@ -215,14 +221,7 @@ Judged Judge::run_program(const json& tests) {
     return out;
   }
   out.total = 1;
-  RunSpec spec;
-  spec.argv = lang_.run;
-  if (lang_.in_process) {
-    spec.in_process_entry = static_cast<int>(PythonEntry::kScript);
-    spec.in_process_argv = {box_.layout().work + "/" + lang_.source_file};
-  }
-  spec.stdin_data = tests.value("stdin", "");
-  spec.limits = limits_.run;
+  RunSpec spec = program_spec(tests.value("stdin", ""));
   RunOutcome r = box_.run(spec);
   TestOut t;
   t.cpu_ms = out.cpu_ms = r.cpu_ms;

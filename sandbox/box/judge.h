@@ -35,6 +35,7 @@ class Judge {
   Judged error(const std::string& what);
   // Compiles the work folder's sources; false (with `out` filled as CE for every test) on failure.
   bool compile(const std::vector<std::string>& extra_args, int tests, Judged& out);
+  RunSpec program_spec(const std::string& stdin_data) const;
   Judged stdio(const nlohmann::json& tests);
   Judged function(const nlohmann::json& tests);
   Judged assert_main(const nlohmann::json& tests);  // assert_main.cpp
