@@ -136,12 +136,18 @@ bool parse_key(const std::string& key, std::string& op, int64_t& a, int64_t& b) 
 }
 
 struct Words {
-  const char *plus, *minus, *times, *equals, *write, *carry, *borrow, *header, *step_end, *so;
+  const char *plus, *minus, *times, *equals, *write, *carry, *borrow, *header, *step_end, *so, *wait;
 };
-const Words kEnglish = {" + ", " - ", " * ", " = ", ", write ", " carry ", " borrow ", ": ", ". ", "So "};
-const Words kChinese = {" 加 ", " 减 ", " 乘 ", " 等于 ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
+const Words kEnglish = {" + ", " - ", " * ", " = ", ", write ", " carry ", " borrow ", ": ", ". ", "So ", ", wait, "};
+const Words kChinese = {" 加 ", " 减 ", " 乘 ", " 等于 ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 ", "，等等，"};
 // Chinese phrases around the same symbols: what language_mixing "step" switches to, step by step.
-const Words kChineseSymbols = {" + ", " - ", " * ", " = ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 "};
+const Words kChineseSymbols = {" + ", " - ", " * ", " = ", "，写 ", " 进 ", " 借 ", "：", "。", "所以 ", "，等等，"};
+
+// A column step first written with a wrong result (the true one + delta), then redone (self_correct).
+struct Correction {
+  size_t step = 0;  // 1-based column
+  int delta = 0;    // 0: none
+};
 
 // A plausible slip: a dropped carry or borrow, two neighbouring digits swapped, or one digit off by
 // one. Always differs from the true answer and is never negative.
@@ -204,6 +210,13 @@ Problem draw(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::st
   throw Error("arithmetic corpus: every problem drawn is in the excluded set (exclude fewer problems)");
 }
 
+// How often a direct answer to p is wrong: direct_error_rate, plus direct_error_per_step for each step
+// past the first, at most 0.95.
+double direct_error(const Problem& p, const ArithOptions& o) {
+  if (o.direct_error_per_step == 0) return o.direct_error_rate;
+  return std::min(0.95, o.direct_error_rate + o.direct_error_per_step * (problem_steps(p) - 1));
+}
+
 // Sentences a tool document may open its reasoning with.
 const std::array<const char*, 4> kToolReasons = {"I will compute it with python.", "Let me use python for this.",
                                                  "This needs python.", "I will check it with python."};
@@ -241,7 +254,8 @@ void check_arith_options(const ArithOptions& o, const std::string& where) {
                                                 {"qa_direct", o.qa_direct},
                                                 {"qa_worked", o.qa_worked},
                                                 {"facts", o.facts},
-                                                {"template_tool", o.template_tool}};
+                                                {"template_tool", o.template_tool},
+                                                {"template_brief", o.template_brief}};
   double sum = 0;
   for (const auto& [name, v] : mix) {
     if (!std::isfinite(v) || v < 0) throw ConfigError(key(name) + ": expected a fraction >= 0, got " + std::to_string(v));
@@ -251,7 +265,8 @@ void check_arith_options(const ArithOptions& o, const std::string& where) {
   if (o.facts_per_document < 1 || o.facts_per_document > 1000)
     throw ConfigError(key("facts_per_document") + ": expected 1..1000, got " + std::to_string(o.facts_per_document));
   for (const auto& [name, v] : {std::pair{"direct_error_rate", o.direct_error_rate}, std::pair{"second_language", o.second_language},
-                                std::pair{"mulm_worked", o.mulm_worked}, std::pair{"tool_error_rate", o.tool_error_rate}})
+                                std::pair{"mulm_worked", o.mulm_worked}, std::pair{"tool_error_rate", o.tool_error_rate},
+                                std::pair{"direct_error_per_step", o.direct_error_per_step}, std::pair{"self_correct", o.self_correct}})
     if (!(v >= 0 && v <= 1)) throw ConfigError(key(name) + ": expected 0..1, got " + std::to_string(v));
 }
 
@@ -278,6 +293,9 @@ ArithOptions read_arith_options(ConfigReader& r) {
   o.qa_worked = r.get("qa_worked", o.qa_worked);
   o.facts = r.get("facts", o.facts);
   o.template_tool = r.get("template_tool", o.template_tool);
+  o.template_brief = r.get("template_brief", o.template_brief);
+  o.direct_error_per_step = r.get("direct_error_per_step", o.direct_error_per_step);
+  o.self_correct = r.get("self_correct", o.self_correct);
   o.tool_error_rate = r.get("tool_error_rate", o.tool_error_rate);
   o.mulm_min_digits = r.get("mulm_min_digits", o.mulm_min_digits);
   o.mulm_max_digits = r.get("mulm_max_digits", o.mulm_max_digits);
@@ -295,7 +313,7 @@ namespace {
 
 // The worked solution with each part's words from words(k): k = 0 the header, 1..n the column steps,
 // n + 1 the closing "So".
-std::string worked_with(const Problem& p, const std::function<const Words&(size_t)>& words) {
+std::string worked_with(const Problem& p, const std::function<const Words&(size_t)>& words, Correction fix = {}) {
   const auto da = digits_of(p.a), db = digits_of(p.b);
   std::string out = expression(p) + words(0).header;
   auto str = [](int64_t v) { return std::to_string(v); };
@@ -330,20 +348,29 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
     const Words& w = words(i + 1);
     const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
     const bool last = i + 1 == n;
+    // The corrected slip: the step's left side and a wrong result, "wait", then the step again in full.
+    auto begin_step = [&](const std::string& lhs, int result) {
+      if (fix.delta != 0 && fix.step == i + 1)  // never a negative result: 0 slips up
+        out += lhs + w.equals + str(result + fix.delta < 0 ? result + 1 : result + fix.delta) + w.wait;
+      out += lhs + w.equals + str(result);
+    };
     if (p.op == "add") {
       const int s = x + y + in;
-      out += str(x) + w.plus + str(y) + (in ? w.plus + str(in) : "") + w.equals + str(s) + w.write;
+      begin_step(str(x) + w.plus + str(y) + (in ? w.plus + str(in) : ""), s);
+      out += w.write;
       out += last ? str(s) : str(s % 10) + (s >= 10 ? w.carry + str(s / 10) : "");
       in = s / 10;
     } else if (p.op == "sub") {
       const bool borrow = x - in < y;
       const int top = x + (borrow ? 10 : 0), r = top - y - in;
-      out += str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(r) + w.write + str(r);
+      begin_step(str(top) + w.minus + str(y) + (in ? w.minus + str(in) : ""), r);
+      out += w.write + str(r);
       if (borrow) out += w.borrow + std::string("1");
       in = borrow ? 1 : 0;
     } else {
       const int v = x * static_cast<int>(p.b) + in;
-      out += str(x) + w.times + str(p.b) + (in ? w.plus + str(in) : "") + w.equals + str(v) + w.write;
+      begin_step(str(x) + w.times + str(p.b) + (in ? w.plus + str(in) : ""), v);
+      out += w.write;
       out += last ? str(v) : str(v % 10) + (v >= 10 ? w.carry + str(v / 10) : "");
       in = v / 10;
     }
@@ -356,17 +383,40 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
 
 }  // namespace
 
-std::string worked_solution(const Problem& p, StepLanguage language) {
+namespace {
+
+std::string worked_in(const Problem& p, StepLanguage language, Correction fix) {
   const Words& w = language == StepLanguage::Chinese ? kChinese : kEnglish;
-  return worked_with(p, [&w](size_t) -> const Words& { return w; });
+  return worked_with(p, [&w](size_t) -> const Words& { return w; }, fix);
 }
 
-std::string code_switched_solution(const Problem& p, std::mt19937_64& rng, double chinese) {
+std::string code_switched(const Problem& p, std::mt19937_64& rng, double chinese, Correction fix) {
   std::vector<const Words*> parts;
-  return worked_with(p, [&](size_t k) -> const Words& {
-    while (parts.size() <= k) parts.push_back(unit(rng) < chinese ? &kChineseSymbols : &kEnglish);
-    return *parts[k];
-  });
+  return worked_with(
+      p,
+      [&](size_t k) -> const Words& {
+        while (parts.size() <= k) parts.push_back(unit(rng) < chinese ? &kChineseSymbols : &kEnglish);
+        return *parts[k];
+      },
+      fix);
+}
+
+}  // namespace
+
+std::string worked_solution(const Problem& p, StepLanguage language) { return worked_in(p, language, {}); }
+
+std::string code_switched_solution(const Problem& p, std::mt19937_64& rng, double chinese) {
+  return code_switched(p, rng, chinese, {});
+}
+
+int problem_steps(const Problem& p) {
+  if (p.op == "mulm") {
+    int parts = 0;
+    for (int d : digits_of(p.b)) parts += d != 0;
+    return parts > 1 ? parts + 1 : parts;
+  }
+  const size_t a = digits_of(p.a).size(), b = digits_of(p.b).size();
+  return static_cast<int>(p.op == "add" ? std::max(a, b) : a);
 }
 
 std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage language) {
@@ -515,7 +565,7 @@ std::string tool_trajectory(const Problem& p, std::mt19937_64& rng, const ArithO
       error = "Error: SyntaxError: invalid syntax";
       break;
   }
-  const std::string ans = unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer;
+  const std::string ans = unit(rng) < direct_error(p, o) ? slip(p, rng) : p.answer;
   return out + call + " " + tool_response_text(error) + " </think> <answer> " + ans + " </answer>";
 }
 
@@ -524,8 +574,8 @@ std::string tool_trajectory(const Problem& p, std::mt19937_64& rng, const ArithO
 std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const std::set<std::string>* exclude) {
   check_arith_options(o);
   const double mix[] = {o.template_worked, o.template_direct, o.template_tag_misuse, o.qa_direct, o.qa_worked, o.facts,
-                        o.template_tool};
-  constexpr int kKinds = 7;
+                        o.template_tool, o.template_brief};
+  constexpr int kKinds = 8;
   double total = 0;
   for (double v : mix) total += v;
   double u = unit(rng) * total;
@@ -543,11 +593,21 @@ std::string corpus_document(std::mt19937_64& rng, const ArithOptions& o, const s
   }
   const Problem p = draw(rng, o, exclude, kind == 0 || kind == 4);
   if (kind == 6) return r1_zero_prompt(p.question) + tool_trajectory(p, rng, o);
-  auto direct = [&] { return unit(rng) < o.direct_error_rate ? slip(p, rng) : p.answer; };
+  auto direct = [&] { return unit(rng) < direct_error(p, o) ? slip(p, rng) : p.answer; };
   auto worked = [&] {
-    if (o.mix_steps) return code_switched_solution(p, rng, o.second_language);
-    return worked_solution(p, unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English);
+    // Only a self_correct above 0 draws: without it the corpus is the one before the option existed.
+    Correction fix;
+    if (o.self_correct > 0 && p.op != "mulm" && unit(rng) < o.self_correct) {
+      fix.step = 1 + below(rng, static_cast<uint64_t>(problem_steps(p)));
+      fix.delta = below(rng, 2) ? 1 : -1;
+    }
+    if (o.mix_steps) return code_switched(p, rng, o.second_language, fix);
+    return worked_in(p, unit(rng) < o.second_language ? StepLanguage::Chinese : StepLanguage::English, fix);
   };
+  if (kind == 7) {
+    const std::string ans = direct();
+    return r1_zero_prompt(p.question) + " <think> " + expression(p) + " = " + ans + ". </think> <answer> " + ans + " </answer>";
+  }
   switch (kind) {
     case 0: return r1_zero_prompt(p.question) + " <think> " + worked() + " </think> <answer> " + p.answer + " </answer>";
     case 1: return r1_zero_prompt(p.question) + " The answer is " + direct() + ".";
@@ -601,7 +661,9 @@ nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
           {"op", op}};
 }
 
-nlohmann::json problem_row(const Problem& p) { return {{"prompt", p.question}, {"answer", p.answer}, {"op", p.op}}; }
+nlohmann::json problem_row(const Problem& p) {
+  return {{"prompt", p.question}, {"answer", p.answer}, {"op", p.op}, {"difficulty", problem_steps(p)}};
+}
 
 void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems) {
   std::string text;

@@ -38,9 +38,14 @@
 //                       tables every text-book has; a model that knows them can work problems out;
 //                       mulm drills mul's column steps)
 //   template_tool       r1_zero_prompt(Q) + a trajectory that calls the python tool (below)
-// Direct answers (template_direct, misuse, qa_direct, and a failed tool call's) are wrong at
-// direct_error_rate, by a slip: one digit off, a dropped carry or borrow, two digits swapped (mulm: a
-// partial product left unshifted); a wrong answer never equals the truth.
+//   template_brief      r1_zero_prompt(Q) + " <think> 47 + 385 = {ans}. </think> <answer> {ans} </answer>": the
+//                       format kept, the "reasoning" one line, the answer direct (so wrong as often as any
+//                       direct answer): a base whose well-formed answers are mostly short, so RL learns the
+//                       format first and longer reasoning after, where the problem needs it
+// Direct answers (template_direct, misuse, qa_direct, brief, and a failed tool call's) are wrong at
+// direct_error_rate (growing with the problem's steps by direct_error_per_step), by a slip: one digit
+// off, a dropped carry or borrow, two digits swapped (mulm: a partial product left unshifted); a wrong
+// answer never equals the truth.
 //
 // Tool documents (template_tool; the hermes call format a tools stage's runtime parses, with the python
 // tool). The model's text, the tool's reply the runtime appends after "</tool_call>", then the model
@@ -94,9 +99,17 @@ struct ArithOptions {
   double qa_worked = 0.15;
   double facts = 0.0;
   double template_tool = 0.0;  // documents calling the python tool (see above); 0: the corpus is as before
+  double template_brief = 0.0;  // r1_zero_prompt(Q) + " <think> {a op b} = {direct}. </think> <answer> {direct} </answer>"
   int facts_per_document = 8;
   double tool_error_rate = 0.15;  // of template_tool documents: a broken call, an error reply, a direct answer
-  double direct_error_rate = 0.35;  // of direct answers (template_direct, misuse, qa_direct)
+  double direct_error_rate = 0.35;  // of direct answers (template_direct, misuse, qa_direct, brief)
+  // Direct answers to harder problems are wrong more often: a problem of s steps (problem_steps) is
+  // answered wrongly at min(0.95, direct_error_rate + direct_error_per_step * (s - 1)). 0: flat.
+  double direct_error_per_step = 0.0;
+  // Of worked solutions (template_worked, qa_worked), those in which one column step is first written
+  // with a wrong result, then corrected: "4 + 8 + 1 = 12, wait, 4 + 8 + 1 = 13, write 3 carry 1." (in
+  // Chinese "，等等，"). The reflection the corpus makes possible but rare; 0: never (add, sub, mul only).
+  double self_correct = 0.0;
   double second_language = 0.0;     // of worked solutions, written with Chinese step phrases
   // language_mixing: "solution" (false): a worked solution is all English or all Chinese (second_language
   // of them Chinese, operators as words: 加 减 乘 等于). "step" (true): every part of every worked
@@ -132,6 +145,10 @@ Problem make_problem(std::mt19937_64& rng, const ArithOptions& options);
 std::vector<Problem> make_problems(size_t n, uint64_t seed, const ArithOptions& options,
                                    const std::set<std::string>* exclude = nullptr);
 std::string problem_key(const Problem& problem);  // "add:47:385"
+// How many steps its worked solution takes, the task's difficulty: the column steps of add, sub and mul
+// (one per column: 47 + 385 has 3), and for mulm its partial products plus their sum when there are two
+// or more. Harder problems need longer reasoning in proportion.
+int problem_steps(const Problem& problem);
 std::string worked_solution(const Problem& problem, StepLanguage language = StepLanguage::English);
 // The worked solution with each part in Chinese (symbols kept) with probability `chinese`, else English.
 std::string code_switched_solution(const Problem& problem, std::mt19937_64& rng, double chinese);
@@ -171,7 +188,7 @@ nlohmann::json cold_start_row(const Problem& problem);
 // SFT set mixes in beside the reasoning samples. Operands: digits (sub: a two-digit top under 19).
 nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& options);
 
-// A GRPO dataset row: {"prompt": question, "answer": "432", "op": "add"}.
+// A GRPO dataset row: {"prompt": question, "answer": "432", "op": "add", "difficulty": problem_steps}.
 nlohmann::json problem_row(const Problem& problem);
 // One row per line, written to a temporary file and renamed; r1::Error naming `path` on failure.
 void write_problems_jsonl(const std::string& path, const std::vector<Problem>& problems);

@@ -428,7 +428,8 @@ TEST_CASE("arith: GRPO rows written as JSON lines, atomically", "[arith]") {
   while (std::getline(in, line)) {
     REQUIRE(i < problems.size());
     const auto row = nlohmann::json::parse(line);
-    CHECK(row == nlohmann::json{{"prompt", problems[i].question}, {"answer", problems[i].answer}, {"op", problems[i].op}});
+    CHECK(row == nlohmann::json{{"prompt", problems[i].question}, {"answer", problems[i].answer}, {"op", problems[i].op},
+                                     {"difficulty", r1::tasks::problem_steps(problems[i])}});
     CHECK(row == r1::tasks::problem_row(problems[i]));
     ++i;
   }
@@ -641,7 +642,8 @@ TEST_CASE("arith: mulm problems are long multiplications with right answers and 
   CHECK(r1::tasks::worked_solution(Problem{"mulm", 12, 305, "", "3660", ""}) ==
         "12 * 305: 12 * 5 = 60. 12 * 300 = 3600. 60 + 3600 = 3660. So 12 * 305 = 3660.");
   CHECK(r1::tasks::cold_start_response(p) == "<think> " + r1::tasks::worked_solution(p) + " </think> <answer> 18095 </answer>");
-  CHECK(r1::tasks::problem_row(p) == nlohmann::json{{"prompt", "Compute 385 * 47"}, {"answer", "18095"}, {"op", "mulm"}});
+  CHECK(r1::tasks::problem_row(p) ==
+        nlohmann::json{{"prompt", "Compute 385 * 47"}, {"answer", "18095"}, {"op", "mulm"}, {"difficulty", 3}});
   CHECK(r1::tasks::tool_code(p) == "print(385 * 47)");
 
   // The space is counted and enumerated: 0..9 times 10..99 is 900 problems.
