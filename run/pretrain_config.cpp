@@ -87,6 +87,8 @@ nlohmann::json PretrainConfig::identity() const {
     id["task"]["mulm"] = {task.mulm_min_digits, task.mulm_max_digits, task.mulm_b_digits, task.mulm_worked};
   if (task.template_tool > 0) id["task"]["tool"] = {task.template_tool, task.tool_error_rate};
   if (!task.op_weights.empty()) id["task"]["op_weights"] = task.op_weights;
+  if (task.template_brief > 0 || task.direct_error_per_step > 0 || task.self_correct > 0)
+    id["task"]["steps"] = {task.template_brief, task.direct_error_per_step, task.self_correct};
   // The cold-start rows' shape has a version of its own: a cached base with rows of an older shape is
   // made again, not reused.
   if (cold_start_examples > 0) id["cold_start_examples"] = {cold_start_examples, kColdStartFormat};
