@@ -22,7 +22,7 @@
 namespace r1::tasks {
 namespace {
 
-const std::array<std::string, 4> kOps = {"add", "sub", "mul", "mulm"};
+const std::array<std::string, 5> kOps = {"add", "sub", "mul", "mulm", "chain"};
 const std::array<const char*, 5> kPhrasings = {"Compute", "Calculate", "Find", "Work out", "Evaluate"};
 
 // Same numbers on every standard library: r1's own mapping of the engine's output.
@@ -57,19 +57,57 @@ std::vector<int> digits_of(int64_t v) {  // least significant first
 }
 
 const char* symbol(const std::string& op) { return op == "add" ? "+" : op == "sub" ? "-" : "*"; }  // mul, mulm: "*"
-std::string expression(const Problem& p) { return std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b); }
+// "47 + 385"; a chain "7 + 5 - 3 + 8" (`spaced` false: "7+5-3+8", its key's form).
+std::string expression(const Problem& p, bool spaced = true) {
+  if (p.op != "chain") return std::to_string(p.a) + " " + symbol(p.op) + " " + std::to_string(p.b);
+  std::string out = std::to_string(p.terms[0]);
+  for (size_t i = 0; i < p.signs.size(); ++i)
+    out += (spaced ? std::string(" ") + p.signs[i] + " " : std::string(1, p.signs[i])) + std::to_string(p.terms[i + 1]);
+  return out;
+}
 
 int64_t evaluate(const std::string& op, int64_t a, int64_t b) { return op == "add" ? a + b : op == "sub" ? a - b : a * b; }
+int64_t chain_value(const std::vector<int64_t>& terms, const std::string& signs) {
+  int64_t v = terms[0];
+  for (size_t i = 0; i < signs.size(); ++i) v += signs[i] == '+' ? terms[i + 1] : -terms[i + 1];
+  return v;
+}
+
+Problem finish(Problem p, std::mt19937_64& rng) {
+  p.question = std::string(kPhrasings[below(rng, kPhrasings.size())]) + " " + expression(p);
+  p.answer = std::to_string(p.op == "chain" ? chain_value(p.terms, p.signs) : evaluate(p.op, p.a, p.b));
+  p.worked = worked_solution(p);
+  return p;
+}
 
 Problem build(const std::string& op, int64_t a, int64_t b, std::mt19937_64& rng) {
   Problem p;
   p.op = op;
   p.a = a;
   p.b = b;
-  p.question = std::string(kPhrasings[below(rng, kPhrasings.size())]) + " " + expression(p);
-  p.answer = std::to_string(evaluate(op, a, b));
-  p.worked = worked_solution(p);
-  return p;
+  return finish(std::move(p), rng);
+}
+
+// A chain: a first number 1..9, then each further digit 1..9 added or subtracted at even odds, except
+// where that would leave 0..chain_max_total.
+Problem build_chain(std::mt19937_64& rng, const ArithOptions& o) {
+  Problem p;
+  p.op = "chain";
+  const int64_t ops = between(rng, o.chain_min_ops, o.chain_max_ops);
+  p.terms.push_back(between(rng, 1, 9));
+  int64_t total = p.terms[0];
+  for (int64_t i = 0; i < ops; ++i) {
+    const int64_t d = between(rng, 1, 9);
+    bool plus = below(rng, 2) == 0;
+    if (plus && total + d > o.chain_max_total) plus = false;
+    if (!plus && total - d < 0) plus = true;
+    p.signs += plus ? '+' : '-';
+    p.terms.push_back(d);
+    total += plus ? d : -d;
+  }
+  p.a = p.terms.front();
+  p.b = p.terms.back();
+  return finish(std::move(p), rng);
 }
 
 // The operands' ranges of an op: a in [a_lo, a_hi], b in [b_lo, b_hi] (sub also has b <= a).
@@ -85,7 +123,7 @@ Ranges ranges(const std::string& op, const ArithOptions& o) {
 }
 
 bool in_space(const std::string& op, int64_t a, int64_t b, const ArithOptions& o) {
-  if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end()) return false;
+  if (op == "chain" || std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end()) return false;
   if (op == "mulm") {
     const Ranges r = ranges(op, o);
     return a >= r.a_lo && a <= r.a_hi && b >= r.b_lo && b <= r.b_hi;
@@ -100,6 +138,7 @@ bool in_space(const std::string& op, int64_t a, int64_t b, const ArithOptions& o
 template <typename F>
 void for_each_problem(const ArithOptions& o, F&& f) {
   for (const auto& op : o.ops) {
+    if (op == "chain") continue;  // far too many to list; make_problems samples them
     const Ranges r = ranges(op, o);
     for (int64_t a = r.a_lo; a <= r.a_hi; ++a)
       for (int64_t b = r.b_lo, b_hi = op == "sub" ? a : r.b_hi; b <= b_hi; ++b) f(op, a, b);
@@ -110,7 +149,9 @@ uint64_t space_size(const ArithOptions& o) {
   const uint64_t n = static_cast<uint64_t>(highest(o.max_digits) - lowest(o.min_digits) + 1);
   uint64_t total = 0;
   for (const auto& op : o.ops) {
-    if (op == "mulm") {
+    if (op == "chain") {
+      total += 1'000'000'000;  // 9 * 18^k chains of k operations, fewer under the total's bounds: plenty
+    } else if (op == "mulm") {
       const Ranges r = ranges(op, o);
       total += static_cast<uint64_t>(r.a_hi - r.a_lo + 1) * static_cast<uint64_t>(r.b_hi - r.b_lo + 1);
     } else {
@@ -156,6 +197,14 @@ std::string slip(const Problem& p, std::mt19937_64& rng) {
   std::string wrong;
   switch (below(rng, 3)) {
     case 0: {
+      if (p.op == "chain") {  // one operation's sign flipped (a subtraction read as an addition, or back)
+        std::string signs = p.signs;
+        const size_t i = below(rng, signs.size());
+        signs[i] = signs[i] == '+' ? '-' : '+';
+        const int64_t v = chain_value(p.terms, signs);
+        if (v >= 0) wrong = std::to_string(v);
+        break;
+      }
       if (p.op == "mulm") {  // the partial products added without their shifts: 385 * 47 -> 2695 + 1540
         int64_t sum = 0;
         for (int d : digits_of(p.b)) sum += p.a * d;
@@ -225,10 +274,10 @@ const std::array<const char*, 4> kToolReasons = {"I will compute it with python.
 
 void check_arith_options(const ArithOptions& o, const std::string& where) {
   auto key = [&](const char* field) { return where.empty() ? std::string(field) : where + "." + field; };
-  if (o.ops.empty()) throw ConfigError(key("ops") + ": give at least one of add, sub, mul, mulm");
+  if (o.ops.empty()) throw ConfigError(key("ops") + ": give at least one of add, sub, mul, mulm, chain");
   for (const auto& op : o.ops) {
     if (std::find(kOps.begin(), kOps.end(), op) == kOps.end())
-      throw ConfigError(key("ops") + ": unknown op '" + op + "' (expected add, sub, mul, mulm)");
+      throw ConfigError(key("ops") + ": unknown op '" + op + "' (expected add, sub, mul, mulm, chain)");
     if (std::count(o.ops.begin(), o.ops.end(), op) > 1) throw ConfigError(key("ops") + ": '" + op + "' given twice");
   }
   if (o.min_digits < 1 || o.min_digits > 9)
@@ -246,6 +295,12 @@ void check_arith_options(const ArithOptions& o, const std::string& where) {
     throw ConfigError(key("mulm_min_digits") + ": expected 1..9, got " + std::to_string(o.mulm_min_digits));
   if (o.mulm_max_digits < o.mulm_min_digits || o.mulm_max_digits > 9)
     throw ConfigError(key("mulm_max_digits") + ": expected mulm_min_digits..9, got " + std::to_string(o.mulm_max_digits));
+  if (o.chain_min_ops < 1 || o.chain_min_ops > 12)
+    throw ConfigError(key("chain_min_ops") + ": expected 1..12, got " + std::to_string(o.chain_min_ops));
+  if (o.chain_max_ops < o.chain_min_ops || o.chain_max_ops > 12)
+    throw ConfigError(key("chain_max_ops") + ": expected chain_min_ops..12, got " + std::to_string(o.chain_max_ops));
+  if (o.chain_max_total < 18 || o.chain_max_total > 999)
+    throw ConfigError(key("chain_max_total") + ": expected 18..999, got " + std::to_string(o.chain_max_total));
   if (o.mulm_b_digits < 2 || o.mulm_b_digits > 4)
     throw ConfigError(key("mulm_b_digits") + ": expected 2..4, got " + std::to_string(o.mulm_b_digits));
   const std::pair<const char*, double> mix[] = {{"template_worked", o.template_worked},
@@ -301,6 +356,9 @@ ArithOptions read_arith_options(ConfigReader& r) {
   o.mulm_max_digits = r.get("mulm_max_digits", o.mulm_max_digits);
   o.mulm_b_digits = r.get("mulm_b_digits", o.mulm_b_digits);
   o.mulm_worked = r.get("mulm_worked", o.mulm_worked);
+  o.chain_min_ops = r.get("chain_min_ops", o.chain_min_ops);
+  o.chain_max_ops = r.get("chain_max_ops", o.chain_max_ops);
+  o.chain_max_total = r.get("chain_max_total", o.chain_max_total);
   o.facts_per_document = r.get("facts_per_document", o.facts_per_document);
   o.direct_error_rate = r.get("direct_error_rate", o.direct_error_rate);
   o.second_language = r.get("second_language", o.second_language);
@@ -317,6 +375,22 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
   const auto da = digits_of(p.a), db = digits_of(p.b);
   std::string out = expression(p) + words(0).header;
   auto str = [](int64_t v) { return std::to_string(v); };
+  if (p.op == "chain") {
+    // One step per operation on the running total: parts 1..k the steps, k + 1 the closing "So".
+    int64_t total = p.terms[0];
+    for (size_t i = 0; i < p.signs.size(); ++i) {
+      const Words& w = words(i + 1);
+      const int64_t next = total + (p.signs[i] == '+' ? p.terms[i + 1] : -p.terms[i + 1]);
+      const std::string lhs = str(total) + (p.signs[i] == '+' ? w.plus : w.minus) + str(p.terms[i + 1]);
+      if (fix.delta != 0 && fix.step == i + 1)  // the corrected slip; never a negative result
+        out += lhs + w.equals + str(next + fix.delta < 0 ? next + 1 : next + fix.delta) + w.wait;
+      out += lhs + w.equals + str(next) + w.step_end;
+      total = next;
+    }
+    const Words& end = words(p.signs.size() + 1);
+    out += end.so + expression(p) + " = " + p.answer + (&end == &kEnglish ? "." : "。");
+    return out;
+  }
   if (p.op == "mulm") {
     // One partial product per nonzero digit of b ("385 * 40 = 15400"), then their sum when there are two
     // or more: parts 1..k the products, k + 1 the sum, then the closing "So".
@@ -410,6 +484,7 @@ std::string code_switched_solution(const Problem& p, std::mt19937_64& rng, doubl
 }
 
 int problem_steps(const Problem& p) {
+  if (p.op == "chain") return static_cast<int>(p.signs.size());
   if (p.op == "mulm") {
     int parts = 0;
     for (int d : digits_of(p.b)) parts += d != 0;
@@ -433,6 +508,12 @@ std::string step_fact(std::mt19937_64& rng, const ArithOptions& o, StepLanguage 
     const int top = x + (x - in < y ? 10 : 0);
     return str(top) + w.minus + str(y) + (in ? w.minus + str(in) : "") + w.equals + str(top - y - in);
   }
+  if (op == "chain") {  // a running total 0..chain_max_total, a digit 1..9 added or subtracted
+    const int total = static_cast<int>(below(rng, static_cast<uint64_t>(o.chain_max_total) + 1));
+    const int d = static_cast<int>(between(rng, 1, 9));
+    const bool plus = total - d < 0 || (total + d <= o.chain_max_total && below(rng, 2) == 0);
+    return str(total) + (plus ? w.plus : w.minus) + str(d) + w.equals + str(plus ? total + d : total - d);
+  }
   // mul, and mulm (whose problems' facts are mul's column steps)
   const int b = static_cast<int>(between(rng, 2, 9));
   const int in = below(rng, 2) ? static_cast<int>(below(rng, static_cast<uint64_t>(b))) : 0;  // a carry is < b
@@ -451,6 +532,7 @@ Problem make_problem(std::mt19937_64& rng, const ArithOptions& o) {
     for (; pick + 1 < o.ops.size() && u >= o.op_weights[pick]; ++pick) u -= o.op_weights[pick];
   }
   const std::string& op = o.ops[pick];
+  if (op == "chain") return build_chain(rng, o);
   auto number = [&] {
     const int d = static_cast<int>(between(rng, o.min_digits, o.max_digits));
     return between(rng, lowest(d), highest(d));
@@ -466,7 +548,10 @@ Problem make_problem(std::mt19937_64& rng, const ArithOptions& o) {
   return build(op, a, b, rng);
 }
 
-std::string problem_key(const Problem& p) { return p.op + ":" + std::to_string(p.a) + ":" + std::to_string(p.b); }
+std::string problem_key(const Problem& p) {
+  if (p.op == "chain") return "chain:" + expression(p, false);
+  return p.op + ":" + std::to_string(p.a) + ":" + std::to_string(p.b);
+}
 
 std::vector<Problem> make_problems(size_t n, uint64_t seed, const ArithOptions& o, const std::set<std::string>* exclude) {
   check_arith_options(o);
@@ -560,8 +645,10 @@ std::string tool_trajectory(const Problem& p, std::mt19937_64& rng, const ArithO
       error = "Error: unknown tool 'calculator'";
       break;
     default:  // code Python rejects: the operator written as a word or a letter
-      call = tool_call_text("print(" + std::to_string(p.a) + (p.op == "add" ? " plus " : p.op == "sub" ? " minus " : " x ") +
-                            std::to_string(p.b) + ")");
+      std::string code = expression(p);
+      for (const auto& [from, to] : {std::pair{" + ", " plus "}, std::pair{" - ", " minus "}, std::pair{" * ", " x "}})
+        replace_all(code, from, to);
+      call = tool_call_text("print(" + code + ")");
       error = "Error: SyntaxError: invalid syntax";
       break;
   }
@@ -648,7 +735,7 @@ nlohmann::json cold_start_row(const Problem& p) {
 nlohmann::json fact_row(std::mt19937_64& rng, const ArithOptions& o) {
   check_arith_options(o);
   const std::string& drawn = o.ops[below(rng, o.ops.size())];
-  const std::string op = drawn == "mulm" ? "mul" : drawn;  // mulm's one-step facts are mul's
+  const std::string op = drawn == "mulm" ? "mul" : drawn == "chain" ? "add" : drawn;  // mulm's one-step facts are mul's
   int64_t a = static_cast<int64_t>(below(rng, 10)), b = static_cast<int64_t>(below(rng, 10));
   if (op == "sub") a = b + static_cast<int64_t>(below(rng, static_cast<uint64_t>(19 - b)));  // b <= a <= 18
   if (op == "mul") b = between(rng, 2, 9);

@@ -17,6 +17,10 @@
 //         (a column that borrows shows its top digit plus 10; an incoming borrow is the trailing "- 1")
 //   mul  "385 * 7: 5 * 7 = 35, write 5 carry 3. 8 * 7 + 3 = 59, write 9 carry 5. 3 * 7 + 5 = 26, write 26.
 //         So 385 * 7 = 2695."
+//   chain "7 + 5 - 3 + 8: 7 + 5 = 12. 12 - 3 = 9. 9 + 8 = 17. So 7 + 5 - 3 + 8 = 17."
+//         (one step per operation, each a fact of the drills: the length of the reasoning grows with the
+//         number of operations, and a direct answer has to hold the whole chain at once; key
+//         "chain:7+5-3+8")
 //   mulm "385 * 47: 385 * 7 = 2695. 385 * 40 = 15400. 2695 + 15400 = 18095. So 385 * 47 = 18095."
 //         (one partial product per nonzero digit of b, then their sum; each partial product is itself a
 //         multi-digit product, so this is no column-by-column path a tiny model can follow in its head)
@@ -83,7 +87,7 @@ namespace r1::tasks {
 
 struct ArithOptions {
   uint64_t seed = 1;
-  std::vector<std::string> ops = {"add", "sub", "mul"};  // of add, sub, mul, mulm
+  std::vector<std::string> ops = {"add", "sub", "mul"};  // of add, sub, mul, mulm, chain
   // How often problems (the corpus's, train's, held-out's) have each op, one weight > 0 per op, in ops'
   // order (normalised); empty: every op alike. Fact drills and fact rows always pick ops alike.
   std::vector<double> op_weights;
@@ -91,6 +95,9 @@ struct ArithOptions {
   // mulm: a mulm_min_digits..mulm_max_digits-digit number times a mulm_b_digits-digit one (2..4).
   int mulm_min_digits = 2, mulm_max_digits = 3, mulm_b_digits = 2;
   double mulm_worked = 0.0;  // of the worked documents that draw a mulm problem, those that keep it
+  // chain: a first number 1..9 then chain_min_ops..chain_max_ops (1..12) more digits 1..9, each added or
+  // subtracted, the running total kept in 0..chain_max_total ("Compute 7 + 5 - 3 + 8").
+  int chain_min_ops = 1, chain_max_ops = 6, chain_max_total = 99;
   // Corpus mix, fractions of documents (normalised):
   double template_worked = 0.20;
   double template_direct = 0.25;
@@ -126,11 +133,14 @@ ArithOptions read_arith_options(ConfigReader& reader);
 void check_arith_options(const ArithOptions& options, const std::string& where = "arith");
 
 struct Problem {
-  std::string op;  // add | sub | mul | mulm
-  int64_t a = 0, b = 0;
+  std::string op;  // add | sub | mul | mulm | chain
+  int64_t a = 0, b = 0;  // chain: a = terms[0], b = the last term
   std::string question;  // "Compute 47 + 385"
   std::string answer;    // "432"
   std::string worked;    // English worked solution
+  // chain only: the numbers in order, and signs[i] ('+' or '-') the operation that brings in terms[i + 1].
+  std::vector<int64_t> terms;
+  std::string signs;
 };
 
 enum class StepLanguage { English, Chinese };

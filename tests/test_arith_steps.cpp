@@ -11,6 +11,7 @@
 
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 
 using r1::tasks::ArithOptions;
@@ -146,4 +147,134 @@ TEST_CASE("arith steps: the new options are read by key and checked by name, and
     r1::ConfigReader rb(bad, "base.task");
     CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains(key));
   }
+}
+
+TEST_CASE("arith steps: chain problems, their worked solutions step by step, keys and facts", "[arith][steps][chain]") {
+  Problem fixed;
+  fixed.op = "chain";
+  fixed.terms = {7, 5, 3, 8};
+  fixed.signs = "+-+";
+  fixed.answer = "17";
+  CHECK(r1::tasks::worked_solution(fixed) == "7 + 5 - 3 + 8: 7 + 5 = 12. 12 - 3 = 9. 9 + 8 = 17. So 7 + 5 - 3 + 8 = 17.");
+  CHECK(r1::tasks::worked_solution(fixed, r1::tasks::StepLanguage::Chinese) ==
+        "7 + 5 - 3 + 8：7 加 5 等于 12。12 减 3 等于 9。9 加 8 等于 17。所以 7 + 5 - 3 + 8 = 17。");
+  CHECK(r1::tasks::problem_key(fixed) == "chain:7+5-3+8");
+  CHECK(r1::tasks::problem_steps(fixed) == 3);
+
+  ArithOptions o;
+  o.ops = {"chain"};
+  o.chain_min_ops = 2;
+  o.chain_max_ops = 5;
+  o.chain_max_total = 30;
+  std::map<int, int> by_ops;
+  const auto problems = r1::tasks::make_problems(2000, 4, o);
+  std::set<std::string> keys;
+  static const std::regex step(R"((\d+) ([-+]) (\d) = (\d+)\. )");
+  for (const auto& p : problems) {
+    INFO(p.worked);
+    REQUIRE(p.terms.size() == p.signs.size() + 1);
+    const int ops = static_cast<int>(p.signs.size());
+    CHECK(ops >= 2);
+    CHECK(ops <= 5);
+    ++by_ops[ops];
+    CHECK(p.terms[0] >= 1);
+    CHECK(p.terms[0] <= 9);
+    int64_t total = p.terms[0];
+    for (size_t i = 0; i < p.signs.size(); ++i) {
+      CHECK(p.terms[i + 1] >= 1);
+      CHECK(p.terms[i + 1] <= 9);
+      total += p.signs[i] == '+' ? p.terms[i + 1] : -p.terms[i + 1];
+      CHECK(total >= 0);
+      CHECK(total <= 30);
+    }
+    CHECK(p.answer == std::to_string(total));
+    CHECK(keys.insert(r1::tasks::problem_key(p)).second);
+    CHECK(r1::tasks::problem_row(p)["difficulty"] == ops);
+    // Every step is a true fact on the running total, in order, and the last is the answer.
+    int64_t running = p.terms[0];
+    size_t count = 0;
+    for (std::sregex_iterator it(p.worked.begin(), p.worked.end(), step), end; it != end; ++it, ++count) {
+      const auto& m = *it;
+      CHECK(std::stoll(m[1]) == running);
+      CHECK(m[2].str()[0] == p.signs[count]);
+      CHECK(std::stoll(m[3]) == p.terms[count + 1]);
+      running = m[2] == "+" ? running + p.terms[count + 1] : running - p.terms[count + 1];
+      CHECK(std::stoll(m[4]) == running);
+    }
+    CHECK(count == p.signs.size());
+    CHECK(r1::tasks::tool_code(p) == "print(" + p.question.substr(p.question.find(' ', p.question.find_first_of("0123456789") - 1) + 1) + ")");
+  }
+  for (int ops = 2; ops <= 5; ++ops) CHECK(std::abs(by_ops[ops] / 2000.0 - 0.25) < 0.04);
+
+  // Step facts drill the same steps: a total in range, a digit added or subtracted, always true.
+  std::mt19937_64 rng(2);
+  static const std::regex fact(R"((\d+) ([-+]) (\d) = (\d+))");
+  for (int i = 0; i < 500; ++i) {
+    const std::string f = r1::tasks::step_fact(rng, o);
+    std::smatch m;
+    REQUIRE(std::regex_match(f, m, fact));
+    const int64_t a = std::stoll(m[1]), d = std::stoll(m[3]), r = std::stoll(m[4]);
+    CHECK(r == (m[2] == "+" ? a + d : a - d));
+    CHECK(r >= 0);
+    CHECK(r <= 30);
+  }
+
+  // Wrong direct answers are never the truth, and never negative.
+  ArithOptions direct = o;
+  direct.template_worked = direct.template_tag_misuse = direct.qa_direct = direct.qa_worked = direct.facts = 0;
+  direct.template_direct = 1;
+  direct.direct_error_rate = 1;
+  static const std::regex said(R"(User: \w+(?: out)? ([-+ 0-9]+)\. Assistant: The answer is (\d+)\.$)");
+  std::mt19937_64 drng(3);
+  for (int i = 0; i < 500; ++i) {
+    const std::string doc = r1::tasks::corpus_document(drng, direct);
+    std::smatch m;
+    REQUIRE(std::regex_search(doc, m, said));
+    std::string expr = m[1].str();
+    int64_t v = 0, sign = 1;
+    for (size_t at = 0; at < expr.size();) {
+      if (expr[at] == ' ') { ++at; continue; }
+      if (expr[at] == '+' || expr[at] == '-') { sign = expr[at] == '+' ? 1 : -1; ++at; continue; }
+      size_t used = 0;
+      v += sign * std::stoll(expr.substr(at), &used);
+      at += used;
+    }
+    CHECK(std::stoll(m[2]) != v);
+  }
+
+  // A corrected slip in a chain: the step, a result one off, "wait", the step again.
+  ArithOptions fix = o;
+  fix.template_direct = fix.template_tag_misuse = fix.qa_direct = fix.qa_worked = fix.facts = 0;
+  fix.template_worked = 1;
+  fix.self_correct = 1;
+  static const std::regex corrected(R"((\d+ [-+] \d) = (\d+), wait, (\d+ [-+] \d) = (\d+)\. )");
+  std::mt19937_64 frng(8);
+  for (int i = 0; i < 200; ++i) {
+    const std::string doc = r1::tasks::corpus_document(frng, fix);
+    std::smatch m;
+    INFO(doc);
+    REQUIRE(std::regex_search(doc, m, corrected));
+    CHECK(m[1].str() == m[3].str());
+    CHECK(std::abs(std::stoll(m[2]) - std::stoll(m[4])) == 1);
+  }
+}
+
+TEST_CASE("arith steps: chain options are checked by name", "[arith][steps][chain]") {
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"ops": ["chain"], "chain_min_ops": 0})", "base.task.chain_min_ops"},
+           {R"({"ops": ["chain"], "chain_min_ops": 4, "chain_max_ops": 3})", "base.task.chain_max_ops"},
+           {R"({"ops": ["chain"], "chain_max_ops": 13})", "base.task.chain_max_ops"},
+           {R"({"ops": ["chain"], "chain_max_total": 10})", "base.task.chain_max_total"},
+           {R"({"ops": ["div"]})", "expected add, sub, mul, mulm, chain"}}) {
+    const auto bad = nlohmann::json::parse(text);
+    r1::ConfigReader rb(bad, "base.task");
+    CHECK_THROWS_WITH(r1::tasks::read_arith_options(rb), Catch::Contains(key));
+  }
+  const auto j = nlohmann::json::parse(R"({"ops": ["chain"], "chain_min_ops": 2, "chain_max_ops": 8, "chain_max_total": 50})");
+  r1::ConfigReader r(j, "base.task");
+  const auto o = r1::tasks::read_arith_options(r);
+  r.finish();
+  CHECK(o.chain_min_ops == 2);
+  CHECK(o.chain_max_ops == 8);
+  CHECK(o.chain_max_total == 50);
 }
