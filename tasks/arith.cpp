@@ -379,7 +379,9 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
     // One step per operation on the running total: parts 1..k the steps, k + 1 the closing "So".
     int64_t total = p.terms[0];
     for (size_t i = 0; i < p.signs.size(); ++i) {
-      const Words& w = words(i + 1);
+      // A chain step has no words but its operator and "equals": a step switched to Chinese says them
+      // in words ("14 加 9 等于 23。"), or it would differ from English by its full stop alone.
+      const Words& w = &words(i + 1) == &kChineseSymbols ? kChinese : words(i + 1);
       const int64_t next = total + (p.signs[i] == '+' ? p.terms[i + 1] : -p.terms[i + 1]);
       const std::string lhs = str(total) + (p.signs[i] == '+' ? w.plus : w.minus) + str(p.terms[i + 1]);
       if (fix.delta != 0 && fix.step == i + 1)  // the corrected slip; never a negative result
