@@ -309,8 +309,7 @@ void add_eval_command(CLI::App& app) {
                   "The rows' data-source field for per-source results (default: data_source or source)");
   cmd->add_option("--reflection-phrase", o->reflection_phrases,
                   "A phrase that marks reflection (self-checking), e.g. 'wait,': the share of samples whose completion "
-                  "holds any of them, case-insensitively, is reported (repeat the option for several)")
-      ->allow_extra_args(false)
+                  "holds any of them, case-insensitively, is reported (repeat the option, or list several after it)")
       ->take_all();
   cmd->add_option("--limit", o->limit, "Only the first N problems (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed (problem i samples with seed + 77 + i)")->capture_default_str();
