@@ -28,6 +28,7 @@
 #include "rollout/worker_options.h"
 #include "run/eval_data.h"
 #include "run/evaluate.h"
+#include "run/reflection.h"
 #include "telemetry/run_log.h"
 
 namespace fs = std::filesystem;
@@ -57,6 +58,7 @@ struct EvalCommandOptions {
   double kv_cache_mb = 256, kv_cache_fraction = 0, group_timeout_s = 600;
   std::vector<std::string> addresses;
   DeviceChoice device;
+  std::vector<std::string> reflection_phrases;
 };
 
 // Checks what CLI11 cannot say in one line naming the flag.
@@ -81,6 +83,7 @@ void check(const EvalCommandOptions& o) {
   if (!(o.kv_cache_mb > 0)) throw ConfigError("--kv-cache-mb: must be > 0");
   if (o.kv_cache_fraction < 0 || o.kv_cache_fraction > 0.95) throw ConfigError("--kv-cache-fraction: must be in [0, 0.95]");
   rewards::scripts_of_language(o.target_language);  // an unknown language is refused now
+  run::check_reflection_phrases(o.reflection_phrases, "--reflection-phrase");
   if (o.k > 1 && o.temperature == 0)
     log::warn() << "--k " << o.k << " with --temperature 0: greedy samples of one problem are all alike, so pass@k = pass@1";
 }
@@ -174,6 +177,7 @@ void run_eval(const EvalCommandOptions& o) {
   options.accuracy = o.accuracy;
   options.format = o.format;
   options.target_language = o.target_language;
+  options.reflection_phrases = o.reflection_phrases;
 
   std::ofstream samples_out;
   if (!o.samples_out.empty()) {
@@ -234,11 +238,13 @@ void run_eval(const EvalCommandOptions& o) {
                         {"rewards", reward_config},
                         {"accuracy_component", o.accuracy},
                         {"format_component", o.format},
+                        {"reflection_phrases", o.reflection_phrases},
                         {"rows_skipped", data.skipped()},
                         {"seconds", seconds}};
   const nlohmann::json measured = report.to_json();
   out["overall"] = measured["overall"];
   out["by_source"] = measured["by_source"];
+  out["per_problem"] = measured["per_problem"];  // each problem's pass@1, held-out order (pooling seeds, pairing models)
   if (!setup.tools.is_null()) out["tools"] = setup.tools;
   if (without) out["without_tools"] = without->to_json()["overall"];
   if (!o.out.empty()) write_file_atomic(o.out, out.dump(2) + "\n");
@@ -250,9 +256,10 @@ void run_eval(const EvalCommandOptions& o) {
       std::printf("with tools: %.2f calls per trajectory, %.1f%% of calls answered with an error\n",
                   report.overall.tool_call_rate, 100.0 * report.overall.tool_error_rate);
     if (without)
-      std::printf("without tools: accuracy %.3f (with: %.3f; %+.1f points), format rate %.3f\n", without->overall.accuracy,
-                  report.overall.accuracy, 100.0 * (report.overall.accuracy - without->overall.accuracy),
-                  without->overall.format_rate);
+      std::printf("without tools: accuracy %s (with: %s; %+.1f points), format rate %.3f\n",
+                  run::mean_with_ci(without->overall.accuracy, without->overall.accuracy_ci95).c_str(),
+                  run::mean_with_ci(report.overall.accuracy, report.overall.accuracy_ci95).c_str(),
+                  100.0 * (report.overall.accuracy - without->overall.accuracy), without->overall.format_rate);
     std::printf("(%lld problems x %lld samples of %s, temperature %g, top-p %g, max %lld new tokens; %.0f s%s%s)\n",
                 static_cast<long long>(report.overall.problems), static_cast<long long>(o.k), o.data.c_str(), o.temperature,
                 o.top_p, static_cast<long long>(o.max_new_tokens), seconds, o.out.empty() ? "" : "; ", o.out.c_str());
@@ -300,6 +307,10 @@ void add_eval_command(CLI::App& app) {
                   "reward_model.ground_truth, ground_truth, solution)");
   cmd->add_option("--source-field", o->source_field,
                   "The rows' data-source field for per-source results (default: data_source or source)");
+  cmd->add_option("--reflection-phrase", o->reflection_phrases,
+                  "A phrase that marks reflection (self-checking), e.g. 'wait,': the share of samples whose completion "
+                  "holds any of them, case-insensitively, is reported (repeat the option, or list several after it)")
+      ->take_all();
   cmd->add_option("--limit", o->limit, "Only the first N problems (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed (problem i samples with seed + 77 + i)")->capture_default_str();
   cmd->add_option("--on-bad-line", o->on_bad_line, "A malformed row or a prompt too long for the model: stop, or skip and count it")

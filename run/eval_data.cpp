@@ -2,6 +2,7 @@
 #include "run/eval_data.h"
 
 #include <array>
+#include <cmath>
 
 #include "core/error.h"
 #include "rewards/math_extract.h"
@@ -124,7 +125,21 @@ PromptRow parse_eval_row(const nlohmann::json& row, const std::string& source, i
   } else if (!fields.source.empty()) {
     throw ConfigError(where + "no \"" + fields.source + "\" (the source field)");
   }
+  row_difficulty(out, where);  // checked now, naming the line
   return out;
+}
+
+std::optional<int64_t> row_difficulty(const PromptRow& row, const std::string& where) {
+  if (!row.reference.is_object()) return std::nullopt;
+  auto it = row.reference.find("difficulty");
+  if (it == row.reference.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_number_unsigned()) return static_cast<int64_t>(it->get<uint64_t>());
+  if (it->is_number_float()) {
+    const double v = it->get<double>();
+    if (v == std::floor(v) && std::fabs(v) < 9e15) return static_cast<int64_t>(v);
+  }
+  throw ConfigError(where + "\"difficulty\" must be an integer, got " + it->dump());
 }
 
 PromptDataset load_eval_dataset(const std::string& path, const EvalFields& fields, bool skip_bad_lines) {

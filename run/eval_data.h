@@ -7,6 +7,8 @@
 //   answer   "answer", "reward_model.ground_truth" (verl), "ground_truth", "solution" (MATH)
 //   source   "data_source" (verl), "source"
 //
+// An optional integer "difficulty" groups the measures by difficulty (eval_metrics.h's by_difficulty).
+//
 // The gold answer is read from what the field holds (gold_answer): a GSM8K solution ending in
 // "#### 72" gives 72, a MATH solution gives its \boxed{...} (several boxes: their list), an integer
 // (AIME) or any other string is the answer itself. The row handed to the rewards holds it as "answer"
@@ -16,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -37,6 +40,10 @@ std::optional<std::string> gold_answer(const nlohmann::json& value, bool solutio
 // One held-out row: ConfigError "<source>:<line>: ..." naming the field at fault (no prompt, a row
 // without a gold answer when one is required, a field of the wrong type).
 PromptRow parse_eval_row(const nlohmann::json& row, const std::string& source, int64_t line, const EvalFields& fields);
+
+// The row's "difficulty" (an integer: the steps its worked solution needs, a level), or nullopt when
+// it has none (absent or null). ConfigError "<where>\"difficulty\" must be an integer" otherwise.
+std::optional<int64_t> row_difficulty(const PromptRow& row, const std::string& where);
 
 // The whole file through parse_eval_row (skip_bad_lines: bad rows left out and counted).
 PromptDataset load_eval_dataset(const std::string& path, const EvalFields& fields, bool skip_bad_lines);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "core/config.h"
@@ -15,6 +17,7 @@
 #include "rewards/scorer.h"
 #include "run/eval_data.h"
 #include "run/evaluate.h"
+#include "run/reflection.h"
 #include "run/report.h"
 #include "telemetry/run_log.h"
 
@@ -40,6 +43,14 @@ EvalStageConfig EvalStageConfig::read(ConfigReader& r) {
     if (!names.insert(e.name).second) throw ConfigError(m.path() + ".name: '" + e.name + "' is listed twice");
     c.models.push_back(e);
   }
+  c.baseline = r.get("baseline", c.baseline);
+  if (!c.baseline.empty() && !names.count(c.baseline)) {
+    std::string listed;
+    for (const Entry& e : c.models) listed += (listed.empty() ? "'" : ", '") + e.name + "'";
+    throw ConfigError(r.key_path("baseline") + ": '" + c.baseline + "' is not one of the models (" + listed + ")");
+  }
+  c.eval.reflection_phrases = r.get("reflection_phrases", c.eval.reflection_phrases);
+  check_reflection_phrases(c.eval.reflection_phrases, r.key_path("reflection_phrases"));
   c.prompt_template = r.get("template", c.prompt_template);
   if (const nlohmann::json* t = r.raw("tools")) c.tools = read_stage_tools(*t, r.key_path("tools"), c.prompt_template);
   c.target_language = r.get("target_language", c.target_language);
@@ -81,31 +92,64 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
+PairedDifference compare_rows(const EvalRow& row, const EvalRow& baseline) {
+  std::map<int64_t, double> base;
+  for (size_t i = 0; i < baseline.per_problem.size() && i < baseline.problem_lines.size(); ++i)
+    base[baseline.problem_lines[i]] = baseline.per_problem[i];
+  std::vector<double> a, b;  // the problems both answered (each model's context may leave some out)
+  for (size_t i = 0; i < row.per_problem.size() && i < row.problem_lines.size(); ++i)
+    if (auto it = base.find(row.problem_lines[i]); it != base.end()) {
+      a.push_back(row.per_problem[i]);
+      b.push_back(it->second);
+    }
+  return paired_difference(a, b);
+}
+
+std::string difference_cell(const PairedDifference& d) {
+  char buf[96];
+  if (d.ci95) std::snprintf(buf, sizeof buf, "%+.3f ± %.3f", d.difference, *d.ci95);
+  else std::snprintf(buf, sizeof buf, "%+.3f ± n/a", d.difference);
+  return std::string(buf) + (d.within_noise ? " (within noise)" : "");
+}
+
 std::string eval_table(const std::vector<EvalRow>& rows) {
   int64_t k = 1;
-  bool tools = false;
+  bool tools = false, reflection = false;
+  std::string baseline;
   for (const EvalRow& r : rows) {
     k = std::max(k, r.result.samples_per_problem);
     tools = tools || r.tools;
+    reflection = reflection || r.result.reflection_measured;
+    if (baseline.empty()) baseline = r.baseline;
   }
+  const bool compare = rows.size() > 1 && !baseline.empty();
   const std::string ks = std::to_string(k);
-  std::string out = "| model | accuracy | format rate | language consistency | response tokens |";
+  std::string out = "| model | accuracy |";
+  out += compare ? " vs " + baseline + " |" : "";
+  out += " format rate | language consistency | response tokens |";
   out += k > 1 ? " pass@" + ks + " | maj@" + ks + " |" : "";
+  out += reflection ? " reflection |" : "";
   out += tools ? " tool calls | tool errors |\n" : "\n";
-  out += "| --- | --- | --- | --- | --- |";
+  out += "| --- | --- |";
+  out += compare ? " --- |" : "";
+  out += " --- | --- | --- |";
   out += k > 1 ? " --- | --- |" : "";
+  out += reflection ? " --- |" : "";
   out += tools ? " --- | --- |\n" : "\n";
   char numbers[160];
   for (const EvalRow& r : rows) {  // the name as it is, however long
-    std::snprintf(numbers, sizeof numbers, " | %.3f | %.3f | %.3f | %.1f |", r.result.accuracy, r.result.format_rate,
-                  r.result.language_consistency, r.result.mean_response_tokens);
-    out += "| " + r.name + numbers;
+    out += "| " + r.name + " | " + mean_with_ci(r.result.accuracy, r.result.accuracy_ci95) + " |";
+    if (compare) out += " " + (r.vs_baseline ? difference_cell(*r.vs_baseline) : r.name == baseline ? "(baseline)" : "-") + " |";
+    std::snprintf(numbers, sizeof numbers, " %.3f | %.3f | %.1f |", r.result.format_rate, r.result.language_consistency,
+                  r.result.mean_response_tokens);
+    out += numbers;
     if (k > 1) {
       auto it = r.result.pass_at_k.find(r.result.samples_per_problem);
       std::snprintf(numbers, sizeof numbers, " %.3f | %.3f |", it != r.result.pass_at_k.end() ? it->second : 0.0,
                     r.result.maj_at_k);
       out += numbers;
     }
+    if (reflection) out += " " + (r.result.reflection_measured ? fixed(r.result.reflection_rate, 3) : std::string("off")) + " |";
     if (tools) {
       std::snprintf(numbers, sizeof numbers, " %s | %s |", r.tools ? fixed(r.result.tool_call_rate, 2).c_str() : "off",
                     r.tools ? fixed(r.result.tool_error_rate, 3).c_str() : "off");
@@ -113,8 +157,37 @@ std::string eval_table(const std::vector<EvalRow>& rows) {
     }
     out += "\n";
   }
+  std::vector<std::pair<std::string, const EvalResult*>> results;
+  for (const EvalRow& r : rows) results.emplace_back(r.name, &r.result);
+  const std::string levels = difficulty_table(results);
+  if (!levels.empty()) out += "\n" + levels;
   return out;
 }
+
+namespace {
+
+nlohmann::json difference_json(const EvalRow& r) {
+  if (!r.vs_baseline) return nullptr;
+  const PairedDifference& d = *r.vs_baseline;
+  return {{"name", r.baseline},
+          {"difference", d.difference},
+          {"ci95", d.ci95 ? nlohmann::json(*d.ci95) : nlohmann::json()},
+          {"within_noise", d.within_noise},
+          {"problems", d.n}};
+}
+
+// Each row compared with the baseline row, once it has been evaluated (rows before it too).
+void compare_with_baseline(std::vector<EvalRow>& rows, const std::string& baseline) {
+  const EvalRow* base = nullptr;
+  for (const EvalRow& r : rows)
+    if (r.name == baseline) base = &r;
+  for (EvalRow& r : rows) {
+    r.baseline = baseline;
+    if (base && &r != base) r.vs_baseline = compare_rows(r, *base);
+  }
+}
+
+}  // namespace
 
 std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string& run_dir, const std::string& r1_binary,
                                     const rewards::RewardServices& services) {
@@ -137,11 +210,19 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
   setup.r1_binary = r1_binary;
   setup.scorer = std::make_shared<rewards::BatchScorer>(reward_set, 0);
   const EvalOptions options = eval_options(c.eval, c.eval.max_new_tokens, c.target_language, c.seed);
+  // The reference row: the named entry, else the first present one (a missing optional baseline:
+  // no comparison).
+  std::string baseline = c.baseline.empty() && !present.empty() ? present.front().name : c.baseline;
+  if (!c.baseline.empty() && std::none_of(present.begin(), present.end(), [&](const auto& e) { return e.name == c.baseline; })) {
+    log::warn() << "eval: the baseline '" << c.baseline << "' is not there; the models are not compared";
+    baseline.clear();
+  }
   std::vector<EvalRow> rows;
-  nlohmann::json out = {{"data", c.eval.data}, {"k", c.eval.k}, {"rows", nlohmann::json::array()}};
+  nlohmann::json out = {{"data", c.eval.data}, {"k", c.eval.k}, {"baseline", baseline.empty() ? nlohmann::json() : nlohmann::json(baseline)},
+                        {"rows", nlohmann::json::array()}};
   nlohmann::json summary = nlohmann::json::object();
   for (const auto& e : present) {
-    EvalRow row{e.name, e.model, {}, 0, e.tools && !c.tools.is_null()};
+    EvalRow row{e.name, e.model, {}, 0, e.tools && !c.tools.is_null(), {}, {}, {}, std::nullopt};
     setup.tools = row.tools ? c.tools : nlohmann::json();
     std::unique_ptr<telemetry::StepProgress> progress;  // sized once the model's prompts are known
     const EvalReport report = evaluate_model(
@@ -155,7 +236,9 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
         &row.seconds);
     if (progress) progress->finish();
     row.result = report.overall;
-    log::info() << "eval: " << e.name << ": accuracy " << row.result.accuracy << ", format " << row.result.format_rate
+    row.per_problem = report.per_problem;
+    row.problem_lines = report.problem_lines;
+    log::info() << "eval: " << e.name << ": accuracy " << mean_with_ci(row.result.accuracy, row.result.accuracy_ci95) << ", format " << row.result.format_rate
                 << ", language " << row.result.language_consistency << " (" << row.result.samples << " samples, "
                 << static_cast<int64_t>(row.seconds) << " s)";
     nlohmann::json j = row.result.to_json();
@@ -163,11 +246,17 @@ std::vector<EvalRow> run_eval_stage(const EvalStageConfig& c, const std::string&
     j["model"] = e.model;
     j["seconds"] = row.seconds;
     j["tools"] = row.tools;
+    j["by_source"] = report.to_json()["by_source"];
+    j["per_problem"] = row.per_problem;
+    out["rows"].push_back(j);
     summary[e.name] = row.result.to_json();
     summary[e.name]["tools"] = row.tools;
-    j["by_source"] = report.to_json()["by_source"];
-    out["rows"].push_back(j);
     rows.push_back(std::move(row));
+    if (!baseline.empty()) compare_with_baseline(rows, baseline);
+    for (size_t i = 0; i < rows.size(); ++i) {  // a baseline evaluated later compares the rows before it too
+      out["rows"][i]["vs_baseline"] = difference_json(rows[i]);
+      summary[rows[i].name]["vs_baseline"] = difference_json(rows[i]);
+    }
     // Written after every model, so an interrupted stage keeps what it measured.
     write_file_atomic((fs::path(run_dir) / "eval.json").string(), out.dump(2) + "\n");
     write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");

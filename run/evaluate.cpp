@@ -10,6 +10,7 @@
 #include "rewards/reward_set.h"
 #include "rewards/scorer.h"
 #include "rollout/client.h"
+#include "run/reflection.h"
 
 namespace r1::run {
 namespace {
@@ -60,6 +61,11 @@ EvalReport evaluate_samples(Sampler& sampler, const PromptDataset& data, const E
   const std::vector<int> scripts = rewards::scripts_of_language(e.target_language);
   const rewards::MathOptions reading = vote_reading(sampler.scorer().reward_set(), e.accuracy);
   std::vector<ProblemOutcome> problems(rows.size());
+  for (size_t k = 0; k < rows.size(); ++k) {  // a bad difficulty stops before anything is sampled
+    const PromptRow& row = data.row(rows[k]);
+    problems[k].line = row.line;
+    problems[k].difficulty = row_difficulty(row, "held-out line " + std::to_string(row.line) + ": ");
+  }
   size_t done = 0;
   sampler.run(data, rows, spec, [&](size_t k, std::vector<ScoredSample>&& group) {
     ProblemOutcome& p = problems[k];
@@ -86,6 +92,7 @@ EvalReport evaluate_samples(Sampler& sampler, const PromptDataset& data, const E
       }
       std::string answer = rewards::extract_answer(s.text, reading);
       if (!answer.empty()) o.answer = std::move(answer);
+      if (!e.reflection_phrases.empty()) o.reflects = reflects(s.text, e.reflection_phrases);
       answers.push_back(o.answer);
       p.samples.push_back(std::move(o));
     }

@@ -33,6 +33,8 @@ struct EvalOptions {
   std::string accuracy = "accuracy";  // the reward component that says correct (>= 1)
   std::string format = "format";      // the one that says well-formed (>= 1)
   std::string target_language = "en";
+  // A sample reflects when its completion holds one of these (run/reflection.h); empty: not measured.
+  std::vector<std::string> reflection_phrases;
 };
 
 // Called on the calling thread as each problem's samples are scored (problems in finishing order):

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "rewards/reward_set.h"
 #include "run/grpo_config.h"
+#include "run/reflection.h"
 
 namespace r1::run {
 
@@ -143,6 +144,8 @@ void read_eval(ConfigReader& r, EvalConfig& eval) {
   eval.accuracy = e.get("accuracy_component", eval.accuracy);
   eval.format = e.get("format_component", eval.format);
   eval.tools = e.get("tools", eval.tools);
+  eval.reflection_phrases = e.get("reflection_phrases", eval.reflection_phrases);
+  check_reflection_phrases(eval.reflection_phrases, e.key_path("reflection_phrases"));
   e.finish();
 }
 

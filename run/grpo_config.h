@@ -70,6 +70,9 @@ struct EvalConfig {
   std::string accuracy = "accuracy";   // the reward component that says "correct" (1) or not
   std::string format = "format";       // the one that says "well-formed"
   bool tools = true;                   // a stage with tools evaluates with them (false: without)
+  // A sample reflects when its completion holds one of these, case-insensitively (run/reflection.h);
+  // empty: the reflection rate is not measured.
+  std::vector<std::string> reflection_phrases;
 };
 
 struct GrpoConfig {

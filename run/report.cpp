@@ -28,11 +28,13 @@ EvalOptions eval_options(const EvalConfig& e, int64_t default_max_new_tokens, co
   o.accuracy = e.accuracy;
   o.format = e.format;
   o.target_language = target_language;
+  o.reflection_phrases = e.reflection_phrases;
   return o;
 }
 
 EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfig& e, int64_t default_max_new_tokens,
                     const std::string& target_language, uint64_t seed, double* seconds) {
+  // The overall result carries the per-difficulty measures (by_difficulty) into base_eval.json and summary.json.
   return evaluate_samples(sampler, data, eval_options(e, default_max_new_tokens, target_language, seed), nullptr, seconds).overall;
 }
 
@@ -88,10 +90,19 @@ void write_run_report(const std::string& run_dir, const GrpoResult& r) {
     log::warn() << e.what();
   }
   if (r.evaluated) {
-    std::printf("\n%-8s %10s %12s %10s %16s\n", "", "accuracy", "format rate", "language", "response tokens");
-    for (const auto& [name, e] : {std::pair{"base", &r.base}, std::pair{"final", &r.final}})
-      std::printf("%-8s %10.3f %12.3f %10.3f %16.1f\n", name, e->accuracy, e->format_rate, e->language_consistency,
-                  e->mean_response_tokens);
+    // Accuracy with pass@1's 95% interval across problems (eval_metrics.h; "±" is two bytes, so 19 wide is 18
+    // characters); reflection when measured.
+    const bool reflection = r.base.reflection_measured || r.final.reflection_measured;
+    std::printf("\n%-8s %18s %12s %10s %16s%s\n", "", "accuracy", "format rate", "language", "response tokens",
+                reflection ? "  reflection" : "");
+    for (const auto& [name, e] : {std::pair{"base", &r.base}, std::pair{"final", &r.final}}) {
+      std::printf("%-8s %19s %12.3f %10.3f %16.1f", name, mean_with_ci(e->accuracy, e->accuracy_ci95).c_str(), e->format_rate,
+                  e->language_consistency, e->mean_response_tokens);
+      if (reflection) std::printf(" %11.3f", e->reflection_rate);
+      std::printf("\n");
+    }
+    const std::string levels = difficulty_table({{"base", &r.base}, {"final", &r.final}});
+    if (!levels.empty()) std::printf("\n%s", levels.c_str());
     std::printf("(%lld held-out problems; %lld steps in %.0f s; %s/summary.json, plot.svg)\n",
                 static_cast<long long>(r.final.samples), static_cast<long long>(r.steps), r.wall_s, run_dir.c_str());
   }

@@ -46,13 +46,13 @@ struct Setup {
       r1::test::write(dir / "model/config.json", "{}");
     }
     // Two rows each as GSM8K (a solution ending in "#### N"), MATH (a \boxed{} solution) and AIME (an
-    // integer) ship them, with their data sources.
+    // integer) ship them, with their data sources; all but the last with a difficulty.
     r1::test::write(data,
-                    R"({"question": "Tom has 5 apples and buys 7 more. How many?", "answer": "5 + 7 = <<5+7=12>>12\n#### 12", "data_source": "gsm8k"}
-{"question": "A box holds 3 rows of 4 eggs. How many eggs?", "answer": "3 * 4 = 12.\n#### 1,200", "data_source": "gsm8k"}
-{"problem": "What is $2 + 3$?", "solution": "We add: $2 + 3 = \\boxed{5}$.", "level": "Level 1", "data_source": "math"}
-{"problem": "Simplify $\\frac{2}{4}$.", "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$.", "data_source": "math"}
-{"problem": "Find the remainder when 2024 is divided by 1000.", "answer": 24, "data_source": "aime"}
+                    R"({"question": "Tom has 5 apples and buys 7 more. How many?", "answer": "5 + 7 = <<5+7=12>>12\n#### 12", "data_source": "gsm8k", "difficulty": 1}
+{"question": "A box holds 3 rows of 4 eggs. How many eggs?", "answer": "3 * 4 = 12.\n#### 1,200", "data_source": "gsm8k", "difficulty": 2}
+{"problem": "What is $2 + 3$?", "solution": "We add: $2 + 3 = \\boxed{5}$.", "level": "Level 1", "data_source": "math", "difficulty": 1}
+{"problem": "Simplify $\\frac{2}{4}$.", "solution": "Divide by 2: $\\boxed{\\frac{1}{2}}$.", "data_source": "math", "difficulty": 2}
+{"problem": "Find the remainder when 2024 is divided by 1000.", "answer": 24, "data_source": "aime", "difficulty": 10}
 {"problem": "Find $7 \\cdot 11$.", "answer": "077", "data_source": "aime"}
 )");
   }
@@ -81,8 +81,10 @@ for line in sys.stdin:
 )");
   r1::test::write(s.dir / "rewards.json", R"([{"kind": "external", "name": "accuracy", "command": ["/usr/bin/python3", ")" +
                                               (s.dir / "parity.py") + R"("]}, {"kind": "format", "name": "format"}])");
+  // Reflection phrases a random model's bytes hold now and then: the rate is checked against the samples.
   const Run run = s.eval("--k 4 --temperature 1.0 --top-p 1 --seed 3 --rewards " + (s.dir / "rewards.json") + " --out " +
-                         (s.dir / "eval.json") + " --samples-out " + (s.dir / "samples.jsonl"));
+                         (s.dir / "eval.json") + " --samples-out " + (s.dir / "samples.jsonl") +
+                         " --reflection-phrase E --reflection-phrase 'a'");
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
   const Json j = Json::parse(r1::test::slurp(s.dir / "eval.json"));
@@ -153,6 +155,38 @@ for line in sys.stdin:
   CHECK(pass[4] / 6 == Approx(p4));
   CHECK(voted_right / 6 == Approx(maj));
   CHECK(truncated / 24 == Approx(all["truncation_rate"].get<double>()));
+  // Per problem: pass@1 in held-out order; its 95% interval, t(0.975, 5) = 2.570582 x sd / sqrt(6).
+  REQUIRE(j["per_problem"].size() == 6);
+  std::vector<double> per_problem;
+  for (const auto& [line, group] : by_line) {
+    double c = 0;
+    for (const Json& x : group) c += x["correct"].get<bool>() ? 1 : 0;
+    per_problem.push_back(c / 4);
+    CHECK(j["per_problem"][static_cast<size_t>(line - 1)].get<double>() == Approx(c / 4));
+  }
+  double mean = 0, squares = 0;
+  for (double p : per_problem) mean += p / 6;
+  for (double p : per_problem) squares += (p - mean) * (p - mean);
+  REQUIRE(all["accuracy_ci95"].is_number());
+  CHECK(all["accuracy_ci95"].get<double>() == Approx(2.570581836 * std::sqrt(squares / 5) / std::sqrt(6.0)));
+  // Reflection: completions holding "e" or "a" in either case.
+  double reflecting = 0;
+  for (const Json& x : samples) {
+    std::string text = x["completion"].get<std::string>();
+    for (char& ch : text) ch = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    reflecting += text.find('e') != std::string::npos || text.find('a') != std::string::npos ? 1 : 0;
+  }
+  CHECK(j["reflection_phrases"] == Json::array({"E", "a"}));
+  CHECK(all["reflection_measured"] == true);
+  CHECK(all["reflection_rate"].get<double>() == Approx(reflecting / 24));
+  // By difficulty: 1 (lines 1, 3), 2 (lines 2, 4), 10 (line 5); line 6 has none.
+  const Json& levels = all["by_difficulty"];
+  REQUIRE(levels.size() == 3);
+  CHECK(levels["1"]["problems"] == 2);
+  CHECK(levels["1"]["pass_at_1"].get<double>() == Approx((per_problem[0] + per_problem[2]) / 2));
+  CHECK(levels["2"]["pass_at_1"].get<double>() == Approx((per_problem[1] + per_problem[3]) / 2));
+  CHECK(levels["10"]["problems"] == 1);
+  CHECK(levels["10"]["accuracy_ci95"].is_null());
   // The gold answers as read from each format, handed to the rewards.
   CHECK(by_line[1][0]["gold"] == "12");
   CHECK(by_line[2][0]["gold"] == "1,200");
@@ -164,10 +198,13 @@ for line in sys.stdin:
   // The table on stdout: a header, its rule, all, then one row per source.
   CHECK_THAT(run.out, Contains("pass@1") && Contains("pass@2") && Contains("pass@4") && Contains("maj@4") &&
                           Contains("| all ") && Contains("| gsm8k ") && Contains("| math ") && Contains("| aime "));
-  CHECK(lines(run.out) == 7);  // 2 header lines, 4 rows, the closing line
+  CHECK_THAT(run.out, Contains(" ± ") && Contains("| reflection |") && Contains("| difficulty | problems |"));
+  // 2 header lines, 4 rows; a blank line, the difficulty block's 2 header lines and 3 rows; the closing line.
+  CHECK(lines(run.out) == 13);
 
   // The same seed samples the same completions: --json prints the same numbers.
-  const Run again = s.eval("--k 4 --temperature 1.0 --top-p 1 --seed 3 --json --rewards " + (s.dir / "rewards.json"));
+  const Run again = s.eval("--k 4 --temperature 1.0 --top-p 1 --seed 3 --json --rewards " + (s.dir / "rewards.json") +
+                           " --reflection-phrase E --reflection-phrase a");
   REQUIRE(again.exit_code == 0);
   const Json printed = Json::parse(again.out);
   CHECK(printed["overall"] == j["overall"]);

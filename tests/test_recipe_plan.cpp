@@ -262,6 +262,34 @@ TEST_CASE("recipe plan: an eval stage takes k samples a problem and top_p, and r
   CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}}), Catch::Contains("(table).k: must be >= 1"));
 }
 
+TEST_CASE("recipe plan: an eval stage's baseline and reflection phrases, and a grpo stage's, with errors naming the key", "[recipe][eval]") {
+  Planner t;
+  nlohmann::json eval = {{"name", "table"}, {"kind", "eval"}, {"data", "h.jsonl"}, {"baseline", "b"},
+                         {"reflection_phrases", {"wait,", "Let me check"}},
+                         {"models", {{{"name", "a"}, {"model", "models/a"}}, {{"name", "b"}, {"model", "models/b"}}}},
+                         {"rewards", {{{"kind", "math"}, {"name", "accuracy"}}}}};
+  const r1::run::Plan p = t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}});
+  const auto& c = std::get<r1::run::EvalStageConfig>(p.stages[0].config);
+  CHECK(c.baseline == "b");
+  CHECK(c.eval.reflection_phrases == std::vector<std::string>{"wait,", "Let me check"});
+  eval["baseline"] = "c";
+  CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}}),
+                    Catch::Contains("(table).baseline: 'c' is not one of the models ('a', 'b')"));
+  eval["baseline"] = "a";
+  eval["reflection_phrases"] = {"wait,", 3};
+  CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}}), Catch::Contains("(table).reflection_phrases[1]: expected string"));
+  eval["reflection_phrases"] = {""};
+  CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {eval}}}), Catch::Contains("(table).reflection_phrases[0]: an empty phrase"));
+
+  nlohmann::json grpo = {{"name", "zero"}, {"kind", "grpo"}, {"model", "models/m"}, {"train", "t.jsonl"},
+                         {"rewards", {{{"kind", "math"}, {"name", "accuracy"}}}},
+                         {"eval", {{"data", "h.jsonl"}, {"reflection_phrases", {"wait,"}}}}};
+  const r1::run::Plan g = t.plan(nlohmann::json{{"name", "r"}, {"stages", {grpo}}});
+  CHECK(std::get<r1::run::GrpoConfig>(g.stages[0].config).eval.reflection_phrases == std::vector<std::string>{"wait,"});
+  grpo["eval"]["reflection_phrases"] = {"wait,", nullptr};
+  CHECK_THROWS_WITH(t.plan(nlohmann::json{{"name", "r"}, {"stages", {grpo}}}), Catch::Contains("eval.reflection_phrases[1]: expected string"));
+}
+
 TEST_CASE("recipes: inputs name user files once, --set inputs.NAME edits one, unknown names are refused", "[recipe]") {
   nlohmann::json recipe = nlohmann::json::parse(R"({"name": "x", "inputs": {"base": "models/a", "data": "d.jsonl"},
     "stages": [{"name": "s", "kind": "sft", "model": "$base", "train": "$data", "extra": ["$base/tokenizer.json", "$ok"]}]})");

@@ -476,7 +476,15 @@ TEST_CASE("r1 run: an eval stage with tools measures each model's tool calls, of
   const std::string table = slurp(stage_dir + "/table.md");
   INFO(table);
   CHECK(table.find("| tool calls | tool errors |") != std::string::npos);
-  CHECK(table.find("| with tools | 1.000 | 1.000 |") != std::string::npos);
+  // Accuracy with its interval over the two problems; the second entry against the first (the baseline).
+  CHECK(table.find("| with tools | 1.000 ± 0.000 | (baseline) | 1.000 |") != std::string::npos);
+  CHECK(table.find("| without tools | 1.000 ± 0.000 | +0.000 ± 0.000 (within noise) |") != std::string::npos);
+  const auto eval = json::parse(slurp(stage_dir + "/eval.json"));
+  CHECK(eval["baseline"] == "with tools");
+  CHECK(eval["rows"][0]["vs_baseline"].is_null());
+  CHECK(eval["rows"][1]["vs_baseline"]["name"] == "with tools");
+  CHECK(eval["rows"][1]["vs_baseline"]["within_noise"] == true);
+  CHECK(eval["rows"][1]["per_problem"] == json::array({1.0, 1.0}));
   CHECK(table.find(" 1.00 | 0.000 |\n") != std::string::npos);
   CHECK(table.find(" off | off |\n") != std::string::npos);
 }
