@@ -35,6 +35,14 @@ std::vector<std::string_view> split_words(std::string_view text) {
   return words;
 }
 
+bool contains_any_phrase(std::string_view text, const std::vector<std::string>& phrases) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  auto same = [&](char a, char b) { return lower(a) == lower(b); };
+  for (const std::string& p : phrases)
+    if (!p.empty() && std::search(text.begin(), text.end(), p.begin(), p.end(), same) != text.end()) return true;
+  return false;
+}
+
 double repeated_ngram_fraction(std::string_view text, int n) {
   const std::vector<std::string_view> words = split_words(text);
   if (n < 1 || words.size() < static_cast<size_t>(n)) return 0;

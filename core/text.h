@@ -16,6 +16,11 @@ std::vector<std::string_view> split_words(std::string_view text);
 // (rewards/shaping.h) and the rejection-sampling filter (run/rejection_filters.h) both measure this.
 double repeated_ngram_fraction(std::string_view text, int n);
 
+// Whether `text` contains any of `phrases` as a substring, ignoring ASCII case ("Wait," matches
+// "wait,"; other bytes compare as they are); empty phrases match nothing. The reflection rate of a
+// GRPO step and of an evaluation ("wait", "let me check": the R1 paper's "aha moment") counts this.
+bool contains_any_phrase(std::string_view text, const std::vector<std::string>& phrases);
+
 // Levenshtein edit distance (insert, delete, substitute each cost 1), over bytes.
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` by edit distance, or "" when none is plausibly a typo of it.

@@ -146,6 +146,14 @@ void read_eval(ConfigReader& r, EvalConfig& eval) {
   eval.tools = e.get("tools", eval.tools);
   eval.reflection_phrases = e.get("reflection_phrases", eval.reflection_phrases);
   check_reflection_phrases(eval.reflection_phrases, e.key_path("reflection_phrases"));
+  eval.every = e.get("every", eval.every);
+  if (eval.every < 0) throw ConfigError(e.key_path("every") + ": must be >= 0 (steps between held-out evaluations; 0: none between)");
+  if (eval.every > 0 && eval.data.empty())
+    throw ConfigError(e.key_path("every") + ": held-out evaluations during training need eval.data");
+  eval.every_k = e.get("every_k", eval.every_k);
+  if (eval.every_k < 1) throw ConfigError(e.key_path("every_k") + ": must be >= 1 (samples per problem between steps)");
+  eval.every_limit = e.get("every_limit", eval.every_limit);
+  if (eval.every_limit < 0) throw ConfigError(e.key_path("every_limit") + ": must be >= 0 (first N rows; 0: as eval.limit)");
   e.finish();
 }
 
@@ -204,6 +212,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
   read_rewards(r, c);
   if (const nlohmann::json* t = r.raw("tools")) c.tools = read_stage_tools(*t, r.key_path("tools"), c.prompt_template);
   c.reward_threads = r.get("reward_threads", c.reward_threads);
+  c.reflection_phrases = r.get("reflection_phrases", c.reflection_phrases);
+  check_reflection_phrases(c.reflection_phrases, r.key_path("reflection_phrases"));
   {
     ConfigReader w = r.child("rollout");
     c.rollout = RolloutConfig::read(w, c.device);
@@ -216,6 +226,8 @@ GrpoConfig GrpoConfig::read(ConfigReader& r) {
     k.finish();
   }
   read_eval(r, c.eval);
+  // One list for both: the held-out evaluations count the steps' phrases unless eval names its own.
+  if (c.eval.reflection_phrases.empty()) c.eval.reflection_phrases = c.reflection_phrases;
   check(r, c);
   return c;
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/choices.h"
 #include "run/eval_metrics.h"
@@ -73,6 +74,12 @@ struct EvalConfig {
   // A sample reflects when its completion holds one of these, case-insensitively (run/reflection.h);
   // empty: the reflection rate is not measured.
   std::vector<std::string> reflection_phrases;
+  // During a GRPO stage: the held-out evaluation every `every` steps as well (0: only at step 0 and
+  // at the end), with every_k samples per problem on the first every_limit rows (0: `limit`'s rows),
+  // so that the points between stay cheap; heldout.jsonl and metrics' "heldout" (run/heldout_curve.h).
+  int64_t every = 0;
+  int64_t every_k = 1;
+  int64_t every_limit = 0;
 };
 
 struct GrpoConfig {
@@ -108,6 +115,9 @@ struct GrpoConfig {
   // the stage's template filled in as its "template"; null: no tools.
   nlohmann::json tools;
   int reward_threads = 0;
+  // Each step, the share of the sampled completions holding any of these (ASCII case ignored:
+  // core/text.h's contains_any_phrase) as metric reflection_rate; empty: not measured.
+  std::vector<std::string> reflection_phrases;
 
   RolloutConfig rollout;
   int64_t save_every = 0;              // 0: at the end only

@@ -1,7 +1,7 @@
 // Reflection (self-checking) in a completion (no LibTorch, no JSON): whether the text holds any of a
 // list of phrases ("wait,", "let me check"), compared case-insensitively (ASCII letters; other bytes
 // as they are). The eval measures the share of samples that reflect (EvalResult::reflection_rate);
-// anything else that sees completions (a trainer's per-step metrics) can call the same function.
+// it is core/text.h's contains_any_phrase, which the GRPO trainer's per-step reflection_rate uses too.
 #pragma once
 
 #include <string>

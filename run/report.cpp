@@ -1,9 +1,11 @@
 // Held-out evaluation and the run report: see report.h.
 #include "run/report.h"
 
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -38,17 +40,43 @@ EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const EvalConfi
   return evaluate_samples(sampler, data, eval_options(e, default_max_new_tokens, target_language, seed), nullptr, seconds).overall;
 }
 
+namespace {
+
+// The held-out curve, step -> (accuracy, format rate, mean response tokens): the metrics rows'
+// "heldout" and heldout.jsonl's points (the base's step 0, a final evaluation after a resume: no row).
+using HeldoutPoints = std::map<double, std::array<double, 3>>;
+
+void add_heldout_point(HeldoutPoints& points, double step, const nlohmann::json& e) {
+  if (!e.is_object()) return;
+  const auto acc = e.value("accuracy", nlohmann::json()), fmt = e.value("format_rate", nlohmann::json()),
+             len = e.value("mean_response_tokens", nlohmann::json());
+  if (acc.is_number() && fmt.is_number() && len.is_number())
+    points.emplace(step, std::array<double, 3>{acc.get<double>(), fmt.get<double>(), len.get<double>()});
+}
+
+void read_heldout_file(HeldoutPoints& points, const fs::path& path) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const auto row = nlohmann::json::parse(line, nullptr, false);
+    if (row.is_object() && row.contains("step") && row["step"].is_number()) add_heldout_point(points, row["step"].get<double>(), row);
+  }
+}
+
+}  // namespace
+
 void plot_run(const std::string& run_dir) {
   std::ifstream in(fs::path(run_dir) / "metrics.jsonl");
   telemetry::Series reward{"reward", {}, {}}, acc{"accuracy", {}, {}}, fmt{"format rate", {}, {}}, len{"mean", {}, {}},
-      len_max{"max", {}, {}};
+      len_max{"max", {}, {}}, len_correct{"correct", {}, {}}, len_wrong{"wrong", {}, {}};
   // With tools: calls per trajectory, the share of calls answered with an error, and the share of
   // trajectories calling at all.
   telemetry::Series calls{"calls per trajectory", {}, {}}, errors{"error rate", {}, {}}, calling{"trajectories calling", {}, {}};
+  telemetry::Series reflection{"reflection rate", {}, {}};
+  HeldoutPoints heldout;
   std::string line;
   while (std::getline(in, line)) {
     auto m = nlohmann::json::parse(line, nullptr, false);
-    if (m.is_discarded() || !m.is_object() || !m.contains("step")) continue;
+    if (m.is_discarded() || !m.is_object() || !m.contains("step") || !m["step"].is_number()) continue;
     const double s = m["step"].get<double>();
     auto put = [&](telemetry::Series& series, const nlohmann::json& v) {
       if (v.is_number()) {
@@ -63,15 +91,37 @@ void plot_run(const std::string& run_dir) {
       put(len, m["response_length"].value("mean", nlohmann::json()));
       put(len_max, m["response_length"].value("max", nlohmann::json()));
     }
+    if (m.contains("response_tokens") && m["response_tokens"].is_object()) {
+      put(len_correct, m["response_tokens"].value("correct", nlohmann::json()));
+      put(len_wrong, m["response_tokens"].value("wrong", nlohmann::json()));
+    }
     if (m.contains("tools") && m["tools"].is_object()) {
       put(calls, m["tools"].value("calls_per_trajectory", nlohmann::json()));
       put(errors, m["tools"].value("error_rate", nlohmann::json()));
       put(calling, m["tools"].value("trajectories_calling", nlohmann::json()));
     }
+    put(reflection, m.value("reflection_rate", nlohmann::json()));
+    add_heldout_point(heldout, s, m.value("heldout", nlohmann::json()));
   }
+  read_heldout_file(heldout, fs::path(run_dir) / "heldout.jsonl");
+  std::vector<telemetry::Series> length_series = {len, len_max};
+  for (const auto* series : {&len_correct, &len_wrong})
+    if (!series->x.empty()) length_series.push_back(*series);
   std::vector<telemetry::Panel> panels = {{"Reward", "mean reward", {reward}},
                                {"Accuracy and format (training samples)", "fraction", {acc, fmt}},
-                               {"Response length", "tokens", {len, len_max}}};
+                               {"Response length", "tokens", length_series}};
+  if (!heldout.empty()) {
+    telemetry::Series h_acc{"accuracy", {}, {}}, h_fmt{"format rate", {}, {}}, h_len{"mean response tokens", {}, {}};
+    for (const auto& [step, p] : heldout) {
+      for (auto* series : {&h_acc, &h_fmt, &h_len}) series->x.push_back(step);
+      h_acc.y.push_back(p[0]);
+      h_fmt.y.push_back(p[1]);
+      h_len.y.push_back(p[2]);
+    }
+    panels.push_back({"Held-out accuracy (evaluation set)", "fraction", {h_acc, h_fmt}});
+    panels.push_back({"Held-out response length (evaluation set)", "tokens", {h_len}});
+  }
+  if (!reflection.x.empty()) panels.push_back({"Reflection (training samples)", "fraction with a phrase", {reflection}});
   if (!calls.x.empty()) panels.push_back({"Tool use (training samples)", "per trajectory / fraction", {calls, calling, errors}});
   telemetry::write_svg_plot((fs::path(run_dir) / "plot.svg").string(), panels, fs::path(run_dir).filename().string(), "step");
 }

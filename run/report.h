@@ -8,8 +8,9 @@
 //
 // write_run_report(): summary.json
 //   {"base": {"accuracy", "format_rate", "mean_response_tokens", "samples"}, "final": {...}, "steps", "wall_s"}
-// and plot.svg (reward, accuracy and format rate, response length against step, from metrics.jsonl),
-// then prints the summary table.
+// and plot.svg (reward, accuracy and format rate, response length against step, from metrics.jsonl;
+// the held-out curve from heldout.jsonl and the rows' "heldout"; the reflection rate and tool use
+// when the rows have them), then prints the summary table.
 #pragma once
 
 #include <string>
@@ -33,7 +34,11 @@ inline EvalResult evaluate(Sampler& sampler, const PromptDataset& data, const Gr
 
 void write_run_report(const std::string& run_dir, const GrpoResult& result);
 
-// The plot of a run's metrics.jsonl (plot.svg beside it); a run with no metrics yet draws "no data".
+// The plot of a run's metrics.jsonl and heldout.jsonl (plot.svg beside them); a run with no metrics
+// yet draws "no data". Panels: reward; accuracy and format rate; response length (mean, max, and of
+// the correct and the wrong samples when the rows have them); with held-out points, "Held-out
+// accuracy" (accuracy, format rate) and "Held-out response length"; "Reflection" with a
+// reflection_rate; "Tool use" with tools.
 void plot_run(const std::string& run_dir);
 
 }  // namespace r1::run

@@ -139,15 +139,17 @@ nlohmann::json tool_schemas(const nlohmann::json& tools) { return tools::read_to
 void Sampler::set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas) {
   tools_config_ = std::move(config);
   shaping_ = shaping;
-  if (renderer_.set_tools(schemas)) prompts_.clear();
+  if (renderer_.set_tools(schemas))
+    rendering_ = renderings_.emplace(schemas.dump(), static_cast<int>(renderings_.size()) + 1).first->second;
 }
 
 const std::vector<int64_t>& Sampler::prompt_ids(const PromptDataset& data, size_t row) {
-  auto it = prompts_.find(row);
+  const PromptKey key{&data, rendering_, row};
+  auto it = prompts_.find(key);
   if (it != prompts_.end()) return it->second.second;
   std::string text = renderer_.text(data.row(row));
   std::vector<int32_t> ids32 = tokenizer_.encode(text);
-  auto& slot = prompts_[row];
+  auto& slot = prompts_[key];
   slot.first = std::move(text);
   slot.second.assign(ids32.begin(), ids32.end());
   return slot.second;
@@ -181,7 +183,7 @@ void Sampler::run(const PromptDataset& data, const std::vector<size_t>& rows, co
   client_.generate(requests, [&](rollout::GroupResult&& g) {
     const size_t row = rows[g.index];
     const PromptRow& r = data.row(row);
-    const auto& cached = prompts_.at(row);
+    const auto& cached = prompts_.at(PromptKey{&data, rendering_, row});
     std::vector<ScoredSample> group(g.completions.size());
     std::vector<rewards::Sample> samples(group.size());
     for (size_t i = 0; i < group.size(); ++i) {

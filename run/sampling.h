@@ -8,6 +8,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tokenizer/chat_template.h"
@@ -130,9 +131,8 @@ class Sampler {
   // Multi-turn trajectories with tools: `config` (the stage's "tools" object as JSON text, the chat
   // template filled in; "" turns tools off) travels with every group, and `shaping` adjusts each
   // trajectory's reward by what it did with them. Prompts list `schemas` (the tools' function
-  // schemas) through a Jinja chat template; named templates (r1-zero, chatml, ...) list none. When
-  // that changes the prompts, the cached prompt ids go: call it while no ScoredSample of this sampler
-  // is held (their prompt_ids point into the cache).
+  // schemas) through a Jinja chat template; named templates (r1-zero, chatml, ...) list none. Not
+  // while run() is in flight on another thread; ScoredSamples already held stay valid.
   void set_tools(std::string config, ToolShaping shaping, const nlohmann::json& schemas);
   bool uses_tools() const { return !tools_config_.empty(); }
 
@@ -155,7 +155,14 @@ class Sampler {
   std::vector<int64_t> stop_ids_;
   std::string tools_config_;
   ToolShaping shaping_;
-  std::map<size_t, std::pair<std::string, std::vector<int64_t>>> prompts_;
+  // Rendered prompts and their ids, per dataset (a GRPO stage samples its training set and its
+  // held-out set through one Sampler; both outlive it), rendering (which tool schemas the prompts
+  // list: a set_tools that changes the prompts switches to another, and keeps the entries, which
+  // ScoredSamples may still point into) and row.
+  using PromptKey = std::tuple<const PromptDataset*, int, size_t>;
+  std::map<PromptKey, std::pair<std::string, std::vector<int64_t>>> prompts_;
+  std::map<std::string, int> renderings_;  // tool schemas (JSON text) -> rendering
+  int rendering_ = 0;                      // 0: as constructed
 };
 
 // Leaves out (skip_bad_lines: counted, logged once) or refuses (naming the line) every row whose

@@ -29,9 +29,10 @@ void flatten(const nlohmann::json& j, const std::string& prefix, TensorBoardWrit
   }
 }
 
-// Rewrites a JSON-lines log without the rows of steps after `last_step` (and without a line cut off by
-// a crash), through a temporary file renamed over it, so a crash here loses nothing.
-void cut_back(const std::string& path, int64_t last_step) {
+}  // namespace
+
+// A crash here loses nothing: the rows go to a temporary file renamed over the log.
+void cut_back_log(const std::string& path, int64_t last_step) {
   if (!fs::exists(path)) return;
   const std::string tmp = path + ".cut";
   {
@@ -51,8 +52,6 @@ void cut_back(const std::string& path, int64_t last_step) {
   fs::rename(tmp, path);
 }
 
-}  // namespace
-
 RunLog::RunLog(const std::string& run_dir, int64_t resume_step, bool tensorboard) : dir_(run_dir) {
   std::error_code ec;
   fs::create_directories(run_dir, ec);
@@ -61,8 +60,8 @@ RunLog::RunLog(const std::string& run_dir, int64_t resume_step, bool tensorboard
   const std::string rollouts_path = (fs::path(run_dir) / "rollouts.jsonl").string();
   if (resume_step >= 0) {
     // Keep the rows of steps the checkpoint covers; the resumed run writes the later ones again.
-    cut_back(metrics_path, resume_step);
-    cut_back(rollouts_path, resume_step);
+    cut_back_log(metrics_path, resume_step);
+    cut_back_log(rollouts_path, resume_step);
   }
   const auto mode = resume_step >= 0 ? std::ios::app : std::ios::trunc;
   metrics_.open(metrics_path, std::ios::out | mode);
@@ -85,13 +84,21 @@ void RunLog::metrics(int64_t step, const nlohmann::json& values) {
   metrics_ << to_json_line(row) << "\n";
   metrics_.flush();
   if (!metrics_) log::warn() << dir_ << "/metrics.jsonl: write failed (disk full?)";
-  if (tb_) {
-    try {
-      flatten(values, "", *tb_, step);
-      tb_->flush();
-    } catch (const Error& e) {
-      log::warn() << e.what();
-    }
+  write_tensorboard(step, values);
+}
+
+void RunLog::scalars(int64_t step, const nlohmann::json& values) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  write_tensorboard(step, values);
+}
+
+void RunLog::write_tensorboard(int64_t step, const nlohmann::json& values) {
+  if (!tb_) return;
+  try {
+    flatten(values, "", *tb_, step);
+    tb_->flush();
+  } catch (const Error& e) {
+    log::warn() << e.what();
   }
 }
 

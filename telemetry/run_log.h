@@ -30,16 +30,26 @@ class RunLog {
   // Appends {"step": step, ...values} to metrics.jsonl (flushed) and every number in `values` (nested
   // objects flattened as "a/b") to TensorBoard.
   void metrics(int64_t step, const nlohmann::json& values);
+  // Every number in `values` to TensorBoard alone, as metrics() does: a point with no row of its own
+  // in metrics.jsonl (the starting policy's held-out evaluation, at step 0).
+  void scalars(int64_t step, const nlohmann::json& values);
   // Appends one row to rollouts.jsonl (flushed). Thread-safe.
   void rollout(const nlohmann::json& row);
   const std::string& dir() const { return dir_; }
 
  private:
+  void write_tensorboard(int64_t step, const nlohmann::json& values);  // under mutex_
+
   std::string dir_;
   std::ofstream metrics_, rollouts_;
   std::unique_ptr<TensorBoardWriter> tb_;
   std::mutex mutex_;
 };
+
+// Rewrites the JSON-lines log at `path` (if there is one) without its rows of steps after `last_step`
+// and without a line cut off by a crash, as a resumed run needs its logs; throws r1::Error naming the
+// file when it cannot.
+void cut_back_log(const std::string& path, int64_t last_step);
 
 // A one-line progress bar for step-wise work, on stderr when it is a terminal (otherwise a log line
 // every `log_every` steps):  grpo [######------]  12/100  reward 0.53  acc 0.41  len 38  3.1 s/step  ETA 4m32s

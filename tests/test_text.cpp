@@ -1,7 +1,8 @@
-// core/text and core/stats: word splitting, repeated n-grams, mean and population std.
+// core/text and core/stats: word splitting, repeated n-grams, phrase matching, mean and population std.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,4 +46,19 @@ TEST_CASE("mean_std: mean and population standard deviation", "[stats]") {
   const r1::MeanStd p = r1::mean_std(part, 4);
   CHECK(p.mean == 0.25);
   CHECK(p.std == Approx(std::sqrt(3.0) / 4));
+}
+
+TEST_CASE("contains_any_phrase: a substring of the text, ASCII case ignored", "[text]") {
+  const std::vector<std::string> phrases = {"wait,", "let me check"};
+  CHECK(r1::contains_any_phrase("12 + 3 = 15. Wait, that is wrong", phrases));
+  CHECK(r1::contains_any_phrase("LET ME CHECK: 15", phrases));
+  CHECK(r1::contains_any_phrase("so... wait,", phrases));  // at the very end
+  CHECK_FALSE(r1::contains_any_phrase("wait 12 + 3", phrases));  // "wait" without the comma
+  CHECK_FALSE(r1::contains_any_phrase("let me", phrases));       // a phrase longer than the text
+  CHECK_FALSE(r1::contains_any_phrase("", phrases));
+  CHECK_FALSE(r1::contains_any_phrase("wait, no", {}));
+  CHECK_FALSE(r1::contains_any_phrase("anything", {""}));         // an empty phrase matches nothing
+  // Bytes outside ASCII compare exactly (no Unicode case folding).
+  CHECK(r1::contains_any_phrase("答案是 15，等等，", {"等等"}));
+  CHECK_FALSE(r1::contains_any_phrase("ÉTAPE", {"étape"}));
 }

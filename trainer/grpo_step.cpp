@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "core/text.h"
 #include "trainer/distributed.h"
 #include "trainer/trained_weights.h"
 
@@ -317,16 +318,24 @@ nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& k
   std::vector<double> reward, length;
   std::map<std::string, std::vector<double>> comp;
   nlohmann::json failures = nlohmann::json::object();  // samples each reward failed on (timeout, error, non-finite)
-  double truncated = 0, max_len = 0;
+  double truncated = 0, max_len = 0, reflecting = 0;
+  double right_tokens = 0, right = 0, wrong_tokens = 0, wrong = 0;  // judged by the accuracy component (>= 1: correct)
   for (const auto* part : {&kept, &dropped})
     for (const auto& g : *part)
       for (const auto& s : g) {
+        const auto tokens = static_cast<double>(s.ids.size());
         reward.push_back(s.score.value);
-        length.push_back(static_cast<double>(s.ids.size()));
-        max_len = std::max(max_len, static_cast<double>(s.ids.size()));
+        length.push_back(tokens);
+        max_len = std::max(max_len, tokens);
         truncated += s.truncated ? 1 : 0;
         for (const auto& [k, v] : s.score.components) comp[k].push_back(v);
         for (const auto& k : s.score.failed) failures[k] = failures.value(k, 0) + 1;
+        if (const auto acc = s.score.components.find(c.eval.accuracy); acc != s.score.components.end()) {
+          const bool correct = acc->second >= 1.0;
+          (correct ? right_tokens : wrong_tokens) += tokens;
+          (correct ? right : wrong) += 1;
+        }
+        if (!c.reflection_phrases.empty() && contains_any_phrase(s.text, c.reflection_phrases)) reflecting += 1;
       }
   nlohmann::json m;
   m["samples"] = reward.size();
@@ -341,6 +350,12 @@ nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& k
   len["max"] = max_len;
   len["truncated_fraction"] = reward.empty() ? 0 : truncated / static_cast<double>(reward.size());
   m["response_length"] = len;
+  // Mean completion tokens of the correct samples and of the others (a class without samples: none).
+  nlohmann::json by_outcome = nlohmann::json::object();
+  if (right > 0) by_outcome["correct"] = right_tokens / right;
+  if (wrong > 0) by_outcome["wrong"] = wrong_tokens / wrong;
+  if (!by_outcome.empty()) m["response_tokens"] = by_outcome;
+  if (!c.reflection_phrases.empty()) m["reflection_rate"] = reward.empty() ? 0 : reflecting / static_cast<double>(reward.size());
   m["groups"] = {{"kept", kept.size()}, {"dropped", dropped.size()}};
   const double tok = std::max(1.0, u.stats.tokens);
   m["loss"] = u.loss;

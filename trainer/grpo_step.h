@@ -77,7 +77,9 @@ StepUpdate grpo_update(TrainedPolicy& policy, const TrainBatch& batch, const Upd
                        run::Collective* group = nullptr);
 
 // The metrics row of a step: rewards (mean/std per component), accuracy, format rate, response
-// lengths, the update's statistics. `dropped`: groups generated but not trained on.
+// lengths (of all samples; response_tokens: of the correct ones and the wrong ones, as the accuracy
+// component judges), reflection_rate (with reflection_phrases), the update's statistics. `dropped`:
+// groups generated but not trained on; every sample counts, theirs too.
 nlohmann::json step_metrics(const std::vector<std::vector<run::ScoredSample>>& kept,
                             const std::vector<std::vector<run::ScoredSample>>& dropped, const run::GrpoConfig& config,
                             const StepUpdate& update);

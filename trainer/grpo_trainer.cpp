@@ -6,7 +6,7 @@
 //      appended to rollouts.jsonl (groups in dataset-row order, whatever order they finished in)
 //   3. update: μ passes × minibatches optimiser steps over micro-batches under a token budget
 //   4. push the new weights to the workers (version = step)
-//   5. log the step's metrics
+//   5. log the step's metrics, with a held-out evaluation every eval.every steps and after the last
 //   6. checkpoint every save_every steps and at the end
 #include "trainer/grpo_trainer.h"
 
@@ -39,6 +39,7 @@
 #include "rewards/reward_set.h"
 #include "rollout/node_workers.h"
 #include "run/checkpoint_store.h"
+#include "run/heldout_curve.h"
 #include "trainer/colocated.h"
 #include "tools/tool_host.h"
 #include "sandbox/sandbox.h"
@@ -121,35 +122,6 @@ Trainee load_trainee(const run::GrpoConfig& c, const run::StartPoint& from, run:
     t.reference->set_compute_dtype(compute);
   }
   return t;
-}
-
-// Held-out evaluation with the stage's tools, or (eval.tools false) without them.
-run::EvalResult evaluate_stage(run::Sampler& sampler, const run::PromptDataset& heldout, const run::GrpoConfig& c, double* s) {
-  if (c.tools.is_null() || c.eval.tools) return run::evaluate(sampler, heldout, c, s);
-  sampler.set_tools("", {}, nlohmann::json::array());
-  run::EvalResult r = run::evaluate(sampler, heldout, c, s);
-  sampler.set_tools(c.tools.dump(), run::tool_shaping(c.tools), run::tool_schemas(c.tools));
-  return r;
-}
-
-// The starting policy's held-out scores: measured at step 0, read back from base_eval.json on resume.
-run::EvalResult base_evaluation(run::Sampler& sampler, const run::PromptDataset& heldout, const run::GrpoConfig& c, const std::string& run_dir,
-                           int64_t start_step) {
-  const fs::path path = fs::path(run_dir) / "base_eval.json";
-  if (start_step > 0 && fs::exists(path)) {
-    try {
-      return run::EvalResult::from_json(read_json_file(path.string()), path.string());
-    } catch (const Error& e) {
-      log::warn() << e.what() << ": the starting policy is evaluated again";
-    }
-  }
-  log::info() << "evaluating the starting policy on " << c.eval.data;
-  double s = 0;
-  run::EvalResult base = evaluate_stage(sampler, heldout, c, &s);
-  write_file_atomic(path.string(), base.to_json().dump(2) + "\n");
-  log::info() << "base: accuracy " << base.accuracy << ", format " << base.format_rate << ", response "
-              << base.mean_response_tokens << " tokens (" << s << " s)";
-  return base;
 }
 
 // Step 1, collect: prompts_per_step groups, scored; with dynamic sampling, groups whose rewards are
@@ -312,14 +284,14 @@ void save_checkpoint(run::CheckpointStore& checkpoints, Trainee& t, const run::G
 }
 
 // The end of a run: the final policy in run_dir/model (with LoRA also the adapter in run_dir/adapter),
-// and its held-out scores (the workers serve the final policy already).
+// and its held-out scores (the workers serve the final policy already), unless the last step measured
+// them (a stage resumed after its last step did not).
 void finish_run(run::GrpoResult& result, model::Transformer& policy, run::Sampler& sampler, const run::PromptDataset* heldout,
-                const run::GrpoConfig& c, const std::string& run_dir) {
+                const run::GrpoConfig& c, const std::string& run_dir, run::HeldoutCurve& curve) {
   if (policy.lora()) result.adapter_dir = (fs::path(run_dir) / "adapter").string();
   result.model_dir = save_final(policy, run_dir, c.model);
-  if (heldout) {
-    double s = 0;
-    result.final = evaluate_stage(sampler, *heldout, c, &s);
+  if (heldout && !result.evaluated) {
+    result.final = curve.measure(sampler, *heldout, c, result.steps, false, nullptr);
     result.evaluated = true;
   }
 }
@@ -528,7 +500,11 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   telemetry::RunLog runlog(run.run_dir, run.resume ? start_step : -1);
 
   run::GrpoResult result;
-  if (heldout) result.base = base_evaluation(sampler, *heldout, c, run.run_dir, start_step);
+  run::HeldoutCurve curve(run.run_dir, run.resume ? start_step : -1, &runlog);
+  if (heldout) {
+    result.base = run::base_evaluation(sampler, *heldout, c, run.run_dir, start_step);
+    if (!curve.has(0)) curve.record(0, result.base, nullptr);
+  }
 
   telemetry::StepProgress progress("grpo", c.steps, start_step);
   std::future<StepSamples> prefetch;  // step t+1's samples, generated while step t trains (max_staleness 1)
@@ -566,9 +542,16 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
     if (trainee.reference && c.reference_reset_every > 0 && (step + 1) % c.reference_reset_every == 0)
       copy_weights(trainee.policy, *trainee.reference);
 
-    // 5. Log.
+    // 5. Log; every eval.every steps and after the last one, a held-out evaluation first (the next
+    // step's generation in flight has finished: the sampler serves one caller at a time).
     nlohmann::json m = metrics_row(batch, kept, upd, times, c, trainee.optim->lr_at(step));
     add_rank_metrics(m, *trainee.optim, upd, run.group);
+    const bool last = step + 1 == c.steps;
+    if (heldout && (last || run::periodic_eval_due(c.eval, step + 1, c.steps))) {
+      if (prefetch.valid()) prefetch.wait();
+      const run::EvalResult r = curve.measure(sampler, *heldout, c, step + 1, !last, &m);
+      if (last) result.final = r, result.evaluated = true;
+    }
     runlog.metrics(step + 1, m);
     progress.update(step + 1, progress_fields(m));
     non_finite.record(step, upd);  // stops a run whose updates keep failing
@@ -598,7 +581,7 @@ run::GrpoResult run_grpo(const run::GrpoConfig& c, const GrpoRun& run) {
   non_finite.finish();
 
   result.steps = step;
-  finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir);
+  finish_run(result, trainee.policy, sampler, heldout ? &*heldout : nullptr, c, run.run_dir, curve);
   if (run.group) release_node_pool(pool, *run.group);  // the final evaluation was the last use of the workers
   result.wall_s = seconds_since(started);
   run::write_run_report(run.run_dir, result);

@@ -6,7 +6,9 @@
 // (one-step off-policy; the importance correction covers it); with 0 the loop is strictly on-policy.
 //
 // Everything lives in the run folder: metrics.jsonl, rollouts.jsonl, tensorboard/, checkpoints/,
-// model/ (the final policy, Hugging Face layout), summary.json and plot.svg.
+// model/ (the final policy, Hugging Face layout), base_eval.json and heldout.jsonl (the held-out
+// evaluations: at step 0, every eval.every steps, at the end; run/heldout_curve.h), summary.json and
+// plot.svg.
 #pragma once
 
 #include <ATen/ATen.h>
