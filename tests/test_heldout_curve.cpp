@@ -56,6 +56,12 @@ TEST_CASE("grpo config: eval.every, every_k, every_limit and reflection_phrases,
   CHECK(c.eval.every == 5);
   CHECK(c.eval.every_k == 2);
   CHECK(c.eval.every_limit == 8);
+  // The stage's phrases serve its held-out evaluations too, unless eval names its own.
+  CHECK(c.eval.reflection_phrases == std::vector<std::string>{"wait,", "Let me check"});
+  const r1::run::GrpoConfig own = read_stage({{"eval", {{"data", "h.jsonl"}, {"reflection_phrases", {"hmm"}}}},
+                                              {"reflection_phrases", {"wait,"}}});
+  CHECK(own.eval.reflection_phrases == std::vector<std::string>{"hmm"});
+  CHECK(own.reflection_phrases == std::vector<std::string>{"wait,"});
   CHECK(c.reflection_phrases == std::vector<std::string>{"wait,", "Let me check"});
 
   CHECK_THROWS_WITH(read_stage({{"eval", {{"data", "h.jsonl"}, {"every", -1}}}}), Catch::Contains("zero.eval.every: must be >= 0"));
@@ -66,7 +72,7 @@ TEST_CASE("grpo config: eval.every, every_k, every_limit and reflection_phrases,
   CHECK_THROWS_WITH(read_stage({{"eval", {{"data", "h.jsonl"}, {"every", "5"}}}}), Catch::Contains("zero.eval.every"));
   CHECK_THROWS_WITH(read_stage({{"reflection_phrases", "wait"}}), Catch::Contains("zero.reflection_phrases"));
   CHECK_THROWS_WITH(read_stage({{"reflection_phrases", {"wait", 3}}}), Catch::Contains("zero.reflection_phrases[1]"));
-  CHECK_THROWS_WITH(read_stage({{"reflection_phrases", {""}}}), Catch::Contains("zero.reflection_phrases: an empty phrase"));
+  CHECK_THROWS_WITH(read_stage({{"reflection_phrases", {""}}}), Catch::Contains("zero.reflection_phrases[0]: an empty phrase"));
 }
 
 TEST_CASE("held-out curve: due every N steps but the last, the periodic config's k and limit", "[heldout]") {
