@@ -275,11 +275,17 @@ def report(runs_dir, seeds, timings):
             md.append("")
         st = cur["steps"]
         if st:
-            every = max(1, len(st) // 12)
-            md += ["| step | train accuracy | format | response tokens | reflection |", "| --- | --- | --- | --- | --- |"]
-            for m in st[::every] + ([st[-1]] if (len(st) - 1) % every else []):
-                md.append(f"| {m['step']} | {fmt(m['accuracy'])} | {fmt(m['format_rate'])} | {fmt(m['response_tokens'], 1)} | "
-                          f"{fmt(m['reflection_rate'])} |")
+            # Means over bins of steps: one step's 128 samples are too few to read a trend from.
+            width = max(1, math.ceil(len(st) / 6))
+            md += ["| steps | train accuracy | format | response tokens | reflection |", "| --- | --- | --- | --- | --- |"]
+            for at in range(0, len(st), width):
+                b = st[at:at + width]
+
+                def avg(key):
+                    v = [m[key] for m in b if m[key] is not None]
+                    return sum(v) / len(v) if v else None
+                md.append(f"| {b[0]['step']}–{b[-1]['step']} | {fmt(avg('accuracy'))} | {fmt(avg('format_rate'))} | "
+                          f"{fmt(avg('response_tokens'), 1)} | {fmt(avg('reflection_rate'), 4)} |")
             md.append("")
         if cur["final"] and cur["final"].get("by_difficulty"):
             md += by_difficulty_table(cur["base"], cur["final"])
