@@ -263,7 +263,8 @@ def report(runs_dir, seeds, timings):
         md.append(f"| {ROLES[stage]} | {ROLES[start]} | {c['difference']:+.3f} ± {c['ci95']:.3f} | {verdict} |")
 
     md += ["", "## R1-Zero's curves", ""]
-    for s in done:
+    zero_seeds = [s for s in seeds if os.path.exists(os.path.join(runs_dir, f"zero-s{s}", "zero", "metrics.jsonl"))]
+    for s in zero_seeds:
         cur = r1_zero_curves(runs_dir, s)
         out["r1_zero"][str(s)] = cur
         md += [f"### seed {s}" + (f" ({cur['wall_s'] / 60:.1f} min)" if cur.get("wall_s") else ""), ""]
