@@ -342,6 +342,13 @@ ArithOptions read_arith_options(ConfigReader& r) {
 
 namespace {
 
+// Step `step`'s slipped attempt when `fix` corrects that step: its left side, a result one off (never
+// negative: 0 slips up) and "wait"; "" for every other step.
+std::string corrected_slip(const Correction& fix, size_t step, const std::string& lhs, int64_t result, const Words& w) {
+  if (fix.delta == 0 || fix.step != step) return "";
+  return lhs + w.equals + std::to_string(result + fix.delta < 0 ? result + 1 : result + fix.delta) + w.wait;
+}
+
 // The worked solution with each part's words from words(k): k = 0 the header, 1..n the column steps,
 // n + 1 the closing "So".
 std::string worked_with(const Problem& p, const std::function<const Words&(size_t)>& words, Correction fix = {}) {
@@ -357,8 +364,7 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
       const Words& w = &words(i + 1) == &kChineseSymbols ? kChinese : words(i + 1);
       const int64_t next = total + (p.signs[i] == '+' ? p.terms[i + 1] : -p.terms[i + 1]);
       const std::string lhs = str(total) + (p.signs[i] == '+' ? w.plus : w.minus) + str(p.terms[i + 1]);
-      if (fix.delta != 0 && fix.step == i + 1)  // the corrected slip; never a negative result
-        out += lhs + w.equals + str(next + fix.delta < 0 ? next + 1 : next + fix.delta) + w.wait;
+      out += corrected_slip(fix, i + 1, lhs, next, w);
       out += lhs + w.equals + str(next) + w.step_end;
       total = next;
     }
@@ -399,8 +405,7 @@ std::string worked_with(const Problem& p, const std::function<const Words&(size_
     const bool last = i + 1 == n;
     // The corrected slip: the step's left side and a wrong result, "wait", then the step again in full.
     auto begin_step = [&](const std::string& lhs, int result) {
-      if (fix.delta != 0 && fix.step == i + 1)  // never a negative result: 0 slips up
-        out += lhs + w.equals + str(result + fix.delta < 0 ? result + 1 : result + fix.delta) + w.wait;
+      out += corrected_slip(fix, i + 1, lhs, result, w);
       out += lhs + w.equals + str(result);
     };
     if (p.op == "add") {
