@@ -13,6 +13,7 @@
 // Both first write {"ready": true}, or {"error": "..."} and exit status 2 when the plugin does not load.
 // Single-threaded; ends when its stdin does.
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -28,6 +29,26 @@ void say(const nlohmann::json& j) {
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
 }
 
+// Both protocols' loop: {"ready": true}, then one reply per request line, carrying the request's id;
+// `answer` fills the reply, `failed` says in the protocol's own words what went wrong.
+int serve_lines(const std::function<void(const nlohmann::json&, nlohmann::json&)>& answer,
+                const std::function<void(const std::string&, nlohmann::json&)>& failed) {
+  say({{"ready", true}});
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    nlohmann::json reply;
+    try {
+      const nlohmann::json request = nlohmann::json::parse(line);
+      reply["id"] = request.value("id", nlohmann::json());
+      answer(request, reply);
+    } catch (const std::exception& e) {
+      failed(e.what(), reply);
+    }
+    say(reply);
+  }
+  return 0;
+}
+
 int serve_reward(const char* path, const char* config_json) {
   using namespace r1::rewards;
   std::unique_ptr<Reward> plugin;
@@ -38,23 +59,14 @@ int serve_reward(const char* path, const char* config_json) {
     say({{"error", e.what()}});
     return 2;
   }
-  say({{"ready", true}});
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    nlohmann::json reply;
-    try {
-      const nlohmann::json request = nlohmann::json::parse(line);
-      reply["id"] = request.value("id", nlohmann::json());
-      const Score s = plugin->score(sample_from_json(request), {}, Deadline());
-      if (std::isfinite(s.value)) reply["reward"] = s.value;
-      else reply["reward"] = std::isnan(s.value) ? "nan" : s.value > 0 ? "inf" : "-inf";
-      if (!s.reason.empty()) reply["reason"] = s.reason;
-    } catch (const std::exception& e) {
-      reply["error"] = e.what();
-    }
-    say(reply);
-  }
-  return 0;
+  return serve_lines(
+      [&](const nlohmann::json& request, nlohmann::json& reply) {
+        const Score s = plugin->score(sample_from_json(request), {}, Deadline());
+        if (std::isfinite(s.value)) reply["reward"] = s.value;
+        else reply["reward"] = std::isnan(s.value) ? "nan" : s.value > 0 ? "inf" : "-inf";
+        if (!s.reason.empty()) reply["reason"] = s.reason;
+      },
+      [](const std::string& what, nlohmann::json& reply) { reply["error"] = what; });
 }
 
 int serve_tool(const char* path, const char* config_json, const char* max_output_bytes) {
@@ -67,27 +79,20 @@ int serve_tool(const char* path, const char* config_json, const char* max_output
     say({{"error", e.what()}});
     return 2;
   }
-  say({{"ready", true}});
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    nlohmann::json reply;
-    try {
-      const nlohmann::json request = nlohmann::json::parse(line);
-      reply["id"] = request.value("id", nlohmann::json());
-      bool cut = false;
-      const r1::tools::ToolResult r =
-          plugin->call(request.value("name", ""), request.value("arguments", nlohmann::json::object()).dump(),
-                       request.value("trajectory", ""), cap, &cut);
-      reply["content"] = r.content;
-      reply["error"] = r.error;
-      if (cut) reply["cut"] = true;
-    } catch (const std::exception& e) {
-      reply["content"] = std::string("Error: ") + e.what();
-      reply["error"] = true;
-    }
-    say(reply);
-  }
-  return 0;
+  return serve_lines(
+      [&](const nlohmann::json& request, nlohmann::json& reply) {
+        bool cut = false;
+        const r1::tools::ToolResult r =
+            plugin->call(request.value("name", ""), request.value("arguments", nlohmann::json::object()).dump(),
+                         request.value("trajectory", ""), cap, &cut);
+        reply["content"] = r.content;
+        reply["error"] = r.error;
+        if (cut) reply["cut"] = true;
+      },
+      [](const std::string& what, nlohmann::json& reply) {
+        reply["content"] = "Error: " + what;
+        reply["error"] = true;
+      });
 }
 
 }  // namespace
